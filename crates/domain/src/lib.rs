@@ -1,0 +1,11 @@
+//! The points-sharing rules of pointshare.
+//!
+//! `model` holds the validated types, `ports` the traits the rules need from the
+//! outside world (provider, stores, cache, clock), and `services` the operations
+//! the API exposes. Nothing here performs I/O itself: adapters implement the ports.
+
+pub mod model;
+pub mod ports;
+pub mod services;
+
+pub use model::*;

@@ -1,0 +1,104 @@
+//! The shared shape of validated string values: one error type and one macro
+//! that gives each newtype the same accessors, `Display` and serde behaviour.
+
+use thiserror::Error;
+
+/// A value that broke its type's rule. `field` names the value for the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid {field}: {reason}")]
+pub struct InvalidValue {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+impl InvalidValue {
+    pub(crate) const fn new(field: &'static str, reason: &'static str) -> Self {
+        Self { field, reason }
+    }
+}
+
+/// Declares a `String` newtype whose only constructor is `parse`, which runs
+/// `$check` on the (possibly normalised) input. Serde goes through `parse` too,
+/// so a stored or received value can never bypass the rule.
+macro_rules! validated_string {
+    ($(#[$meta:meta])* $name:ident, $check:path) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: impl Into<String>) -> Result<Self, $crate::model::InvalidValue> {
+                $check(value.into()).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::model::InvalidValue;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::model::InvalidValue;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Self::parse(value)
+            }
+        }
+    };
+}
+pub(crate) use validated_string;
+
+/// Checks a length in characters, inclusive on both ends.
+pub(crate) fn check_len(
+    value: &str,
+    field: &'static str,
+    min: usize,
+    max: usize,
+) -> Result<(), InvalidValue> {
+    let len = value.chars().count();
+    if len < min {
+        return Err(InvalidValue::new(field, "too short"));
+    }
+    if len > max {
+        return Err(InvalidValue::new(field, "too long"));
+    }
+    Ok(())
+}
+
+/// Checks that every character is in the allowed set.
+pub(crate) fn check_chars(
+    value: &str,
+    field: &'static str,
+    allowed: impl Fn(char) -> bool,
+    reason: &'static str,
+) -> Result<(), InvalidValue> {
+    if value.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(InvalidValue::new(field, reason))
+    }
+}

@@ -1,0 +1,328 @@
+//! Transfers: a share between two members, or an admin's grant, with the state
+//! of its saga (design.md) and the lease of whoever is driving it.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::text::{check_chars, check_len, validated_string};
+use super::{InvalidValue, MemberId, Points, ProviderAccountId, ProviderReference, TransferId};
+
+fn check_idempotency_key(value: String) -> Result<String, InvalidValue> {
+    check_len(&value, "idempotency key", 1, 64)?;
+    check_chars(
+        &value,
+        "idempotency key",
+        |c| c.is_ascii() && !c.is_ascii_control(),
+        "only printable ASCII",
+    )?;
+    Ok(value)
+}
+
+fn check_memo(value: String) -> Result<String, InvalidValue> {
+    check_len(&value, "memo", 0, 140)?;
+    check_chars(&value, "memo", |c| !c.is_control(), "no control characters")?;
+    Ok(value)
+}
+
+fn check_lease_owner(value: String) -> Result<String, InvalidValue> {
+    check_len(&value, "lease owner", 1, 128)?;
+    Ok(value)
+}
+
+validated_string!(
+    /// The client's key that makes a create request safe to repeat: 1–64 printable ASCII.
+    IdempotencyKey,
+    check_idempotency_key
+);
+validated_string!(
+    /// A note from sender to recipient, at most 140 characters.
+    Memo,
+    check_memo
+);
+validated_string!(
+    /// Who holds a transfer's lease. Unique per claim, so a driver whose lease
+    /// was taken over can no longer move the transfer (a fencing token).
+    LeaseOwner,
+    check_lease_owner
+);
+
+impl LeaseOwner {
+    /// A fresh owner token, prefixed with a label (e.g. the replica name) for logs.
+    pub fn unique(label: &str) -> Self {
+        let label: String = label.chars().take(64).collect();
+        LeaseOwner(format!("{label}/{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// A member shares points with another: debit the sender, credit the recipient.
+    Share,
+    /// An admin grants points: credit the recipient only.
+    Grant,
+}
+
+/// Where a transfer stands in its saga:
+///
+/// ```text
+/// accepted ──debit ok──▶ debited ──credit ok──▶ completed
+///    │                      │
+///    └─debit rejected─▶ rejected   └─credit rejected─▶ refunding ──refund ok──▶ reversed
+/// ```
+///
+/// A grant has no debit: `accepted ──credit ok──▶ completed`, or `rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    Accepted,
+    Debited,
+    Completed,
+    Rejected,
+    Refunding,
+    Reversed,
+}
+
+impl TransferState {
+    pub const ALL: [TransferState; 6] = [
+        TransferState::Accepted,
+        TransferState::Debited,
+        TransferState::Completed,
+        TransferState::Rejected,
+        TransferState::Refunding,
+        TransferState::Reversed,
+    ];
+
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Rejected | Self::Reversed)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Debited => "debited",
+            Self::Completed => "completed",
+            Self::Rejected => "rejected",
+            Self::Refunding => "refunding",
+            Self::Reversed => "reversed",
+        }
+    }
+
+    /// The saga's edges, per kind; repositories refuse any other move.
+    pub fn can_become(self, next: TransferState, kind: TransferKind) -> bool {
+        use TransferState::*;
+        match (kind, self, next) {
+            (_, Accepted, Rejected) => true,
+            (TransferKind::Share, Accepted, Debited) => true,
+            (TransferKind::Share, Debited, Completed | Refunding) => true,
+            (TransferKind::Share, Refunding, Reversed) => true,
+            (TransferKind::Grant, Accepted, Completed) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Why a transfer was rejected or reversed, in terms a member can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineReason {
+    InsufficientFunds,
+    SenderAccountInactive,
+    SenderAccountNotFound,
+    RecipientAccountInactive,
+    RecipientAccountNotFound,
+    /// The provider holds a different movement under our reference: a fault
+    /// in pointshare or the provider, never the member's; operators look at it.
+    ReferenceConflict,
+    DailyLimitExceeded,
+}
+
+impl DeclineReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::SenderAccountInactive => "sender_account_inactive",
+            Self::SenderAccountNotFound => "sender_account_not_found",
+            Self::RecipientAccountInactive => "recipient_account_inactive",
+            Self::RecipientAccountNotFound => "recipient_account_not_found",
+            Self::ReferenceConflict => "reference_conflict",
+            Self::DailyLimitExceeded => "daily_limit_exceeded",
+        }
+    }
+}
+
+/// The right to drive a transfer until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub owner: LeaseOwner,
+    pub until: DateTime<Utc>,
+}
+
+/// What a client asked for; two requests with one idempotency key must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequest {
+    pub kind: TransferKind,
+    pub sender: MemberId,
+    pub recipient: MemberId,
+    pub amount: Points,
+    pub memo: Option<Memo>,
+    pub idempotency_key: IdempotencyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub kind: TransferKind,
+    /// For a grant, the admin who granted.
+    pub sender: MemberId,
+    /// The account debited; `None` for a grant, which debits nobody.
+    pub sender_account: Option<ProviderAccountId>,
+    pub recipient: MemberId,
+    pub recipient_account: ProviderAccountId,
+    pub amount: Points,
+    pub memo: Option<Memo>,
+    pub idempotency_key: IdempotencyKey,
+    pub state: TransferState,
+    /// Set when the transfer is rejected, refunding or reversed.
+    pub decline: Option<DeclineReason>,
+    pub lease: Option<Lease>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Transfer {
+    /// Whether `request` is a repeat of the request that created this transfer.
+    pub fn answers(&self, request: &TransferRequest) -> bool {
+        self.kind == request.kind
+            && self.sender == request.sender
+            && self.recipient == request.recipient
+            && self.amount == request.amount
+            && self.memo == request.memo
+            && self.idempotency_key == request.idempotency_key
+    }
+
+    pub fn debit_reference(&self) -> ProviderReference {
+        self.reference("debit")
+    }
+
+    pub fn credit_reference(&self) -> ProviderReference {
+        self.reference("credit")
+    }
+
+    pub fn refund_reference(&self) -> ProviderReference {
+        self.reference("refund")
+    }
+
+    fn reference(&self, step: &str) -> ProviderReference {
+        ProviderReference::parse(format!("{}:{step}", self.id))
+            .expect("a UUID followed by a step name is a valid reference")
+    }
+
+    pub fn cursor(&self) -> Cursor {
+        Cursor { created_at: self.created_at, id: self.id }
+    }
+}
+
+/// A position in a member's history, newest first: the last item of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: TransferId,
+}
+
+impl Cursor {
+    /// An opaque token for clients: microseconds since the epoch and the id.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at.timestamp_micros(), self.id.as_uuid().simple())
+    }
+
+    pub fn decode(token: &str) -> Result<Self, InvalidValue> {
+        let invalid = || InvalidValue::new("cursor", "not a cursor from this API");
+        let (micros, id) = token.split_once('.').ok_or_else(invalid)?;
+        let micros: i64 = micros.parse().map_err(|_| invalid())?;
+        let created_at = Utc.timestamp_micros(micros).single().ok_or_else(invalid)?;
+        let id = uuid::Uuid::try_parse(id).map_err(|_| invalid())?;
+        Ok(Cursor { created_at, id: TransferId::from_uuid(id) })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_states() {
+        let terminal: Vec<_> = TransferState::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        assert_eq!(terminal, [TransferState::Completed, TransferState::Rejected, TransferState::Reversed]);
+    }
+
+    #[test]
+    fn share_edges_follow_the_saga() {
+        use TransferState::*;
+        let share = TransferKind::Share;
+        let allowed = [
+            (Accepted, Debited),
+            (Accepted, Rejected),
+            (Debited, Completed),
+            (Debited, Refunding),
+            (Refunding, Reversed),
+        ];
+        for from in TransferState::ALL {
+            for to in TransferState::ALL {
+                assert_eq!(from.can_become(to, share), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn grant_edges_skip_the_debit() {
+        use TransferState::*;
+        let grant = TransferKind::Grant;
+        let allowed = [(Accepted, Completed), (Accepted, Rejected)];
+        for from in TransferState::ALL {
+            for to in TransferState::ALL {
+                assert_eq!(from.can_become(to, grant), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn idempotency_key_is_printable_ascii() {
+        assert!(IdempotencyKey::parse("a b~c!").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("k".repeat(65)).is_err());
+        assert!(IdempotencyKey::parse("tab\there").is_err());
+        assert!(IdempotencyKey::parse("clé").is_err());
+    }
+
+    #[test]
+    fn memo_is_at_most_140_characters() {
+        assert!(Memo::parse("é".repeat(140)).is_ok());
+        assert!(Memo::parse("é".repeat(141)).is_err());
+        assert!(Memo::parse("line\nbreak").is_err());
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor {
+            created_at: Utc.timestamp_micros(1_764_000_000_123_456).single().expect("valid"),
+            id: TransferId::new(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
+        for bad in ["", "abc", "1.notauuid", "x.0190f3a0b1c27c3d8e9f0a1b2c3d4e5f"] {
+            assert!(Cursor::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lease_owners_are_unique() {
+        assert_ne!(LeaseOwner::unique("replica-a"), LeaseOwner::unique("replica-a"));
+    }
+}

@@ -1,0 +1,98 @@
+//! `PointsProvider`: the third party that holds the points (provider-api.md).
+
+use async_trait::async_trait;
+use std::time::Duration;
+use thiserror::Error;
+
+use super::Deadline;
+use crate::model::{
+    HolderRef, Memo, Points, ProviderAccount, ProviderAccountId, ProviderReference,
+    ProviderTransaction,
+};
+
+/// One debit or credit; `reference` makes it idempotent at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    pub account: ProviderAccountId,
+    pub reference: ProviderReference,
+    pub amount: Points,
+    pub memo: Option<Memo>,
+}
+
+/// Final answers: repeating the call cannot change them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+pub enum Rejection {
+    #[error("insufficient funds")]
+    InsufficientFunds,
+    #[error("account is frozen or closed")]
+    AccountInactive,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("reference used before for another movement")]
+    ReferenceConflict,
+}
+
+#[derive(Debug, Error)]
+pub enum ProviderError {
+    /// The provider refused; nothing was applied.
+    #[error("provider rejected the call: {0}")]
+    Rejected(Rejection),
+    /// The provider could not serve the call now (5xx, 429, connection refused).
+    /// A 5xx may still have applied it: repeat with the same reference.
+    #[error("provider unavailable: {message}")]
+    Transient {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The call was sent but no answer came in time: it may have been applied.
+    #[error("provider outcome unknown: {0}")]
+    OutcomeUnknown(String),
+    /// Anything else (bad credentials, a malformed answer): not the member's
+    /// fault and not fixed by an immediate retry.
+    #[error("provider call failed: {0:#}")]
+    Unexpected(anyhow::Error),
+}
+
+impl ProviderError {
+    /// Whether repeating the same call soon may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::OutcomeUnknown(_))
+    }
+}
+
+#[async_trait]
+pub trait PointsProvider: Send + Sync + std::fmt::Debug {
+    /// Opens the holder's account, or returns the one already opened for it.
+    async fn open_account(
+        &self,
+        holder: &HolderRef,
+        deadline: Deadline,
+    ) -> Result<ProviderAccount, ProviderError>;
+
+    async fn account(
+        &self,
+        id: &ProviderAccountId,
+        deadline: Deadline,
+    ) -> Result<ProviderAccount, ProviderError>;
+
+    /// Takes points; a repeat with the same reference returns the original transaction.
+    async fn debit(
+        &self,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<ProviderTransaction, ProviderError>;
+
+    /// Gives points; a repeat with the same reference returns the original transaction.
+    async fn credit(
+        &self,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<ProviderTransaction, ProviderError>;
+
+    /// The transaction applied under `reference`, if any.
+    async fn transaction_by_reference(
+        &self,
+        reference: &ProviderReference,
+        deadline: Deadline,
+    ) -> Result<Option<ProviderTransaction>, ProviderError>;
+}

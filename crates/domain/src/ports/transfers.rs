@@ -1,0 +1,90 @@
+//! `TransferRepository`: durable saga state, changed only by compare-and-set.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use super::StoreError;
+use crate::model::{
+    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId,
+    TransferState,
+};
+
+#[derive(Debug, Error)]
+pub enum InsertTransferError {
+    /// The sender already used this idempotency key; here is that transfer.
+    #[error("idempotency key already used by transfer {}", .0.id)]
+    KeyTaken(Box<Transfer>),
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+/// Move transfer `id` from `from` to `to`, if it is still in `from` and its
+/// lease is still held by `owner`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub id: TransferId,
+    pub from: TransferState,
+    pub to: TransferState,
+    pub decline: Option<DeclineReason>,
+    pub owner: LeaseOwner,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Error)]
+pub enum TransitionError {
+    #[error("no such transfer")]
+    NotFound,
+    /// Someone else moved the transfer or took its lease; here it is as it stands.
+    #[error("transfer {} is {} or leased to another driver", .0.id, .0.state.as_str())]
+    Conflict(Box<Transfer>),
+    /// The saga has no such edge; a bug in the caller.
+    #[error("no transition from {} to {}", .from.as_str(), .to.as_str())]
+    Illegal {
+        from: TransferState,
+        to: TransferState,
+    },
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait TransferRepository: Send + Sync + std::fmt::Debug {
+    /// Adds a transfer; (sender, idempotency key) is unique.
+    async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError>;
+
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
+
+    async fn by_idempotency_key(
+        &self,
+        sender: MemberId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Transfer>, StoreError>;
+
+    /// The compare-and-set every saga step goes through.
+    async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError>;
+
+    /// Transfers the member sent or received, newest first by (created_at, id),
+    /// strictly after `after` when given.
+    async fn history(
+        &self,
+        member: MemberId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError>;
+
+    /// Points the member has shared since `since`, counting every share that
+    /// was not rejected or reversed (so in-flight ones count).
+    async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Leases up to `limit` non-terminal transfers whose lease ended before
+    /// `now` to `owner` until `until`, and returns them. Two callers never get
+    /// the same transfer while its lease runs.
+    async fn claim_due(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError>;
+}

@@ -1,0 +1,170 @@
+//! Members: signing up (a member record plus a provider account, in a way that
+//! converges if interrupted), looking members up, and changing a profile.
+
+use anyhow::Context;
+use std::sync::Arc;
+use thiserror::Error;
+
+use super::RetryPolicy;
+use crate::model::{
+    DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash,
+};
+use crate::ports::{
+    AttachAccountError, Clock, Deadline, InsertMemberError, MemberRepository, PointsProvider,
+    ProviderError, StoreError,
+};
+
+#[derive(Debug, Clone)]
+pub struct SignupCommand {
+    pub email: Email,
+    pub handle: Handle,
+    pub display_name: DisplayName,
+    pub password_hash: PasswordHash,
+}
+
+#[derive(Debug, Error)]
+pub enum SignupError {
+    #[error("email already taken")]
+    EmailTaken,
+    #[error("handle already taken")]
+    HandleTaken,
+    /// The member is recorded but the provider could not open the account in
+    /// time; repeating the signup (or recovery) finishes it.
+    #[error("the points provider is unavailable; try again")]
+    ProviderUnavailable,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Error)]
+pub enum RenameError {
+    #[error("no such member")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug)]
+pub struct MemberService {
+    members: Arc<dyn MemberRepository>,
+    provider: Arc<dyn PointsProvider>,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+}
+
+impl MemberService {
+    pub fn new(
+        members: Arc<dyn MemberRepository>,
+        provider: Arc<dyn PointsProvider>,
+        clock: Arc<dyn Clock>,
+        retry: RetryPolicy,
+    ) -> Self {
+        MemberService { members, provider, clock, retry }
+    }
+
+    /// Records the member, then opens the provider account with the member id
+    /// as `holder_ref`. The provider opens one account per holder_ref, so a
+    /// signup repeated after a crash between the two steps finds the pending
+    /// member and the same account: no orphan, no second account.
+    pub async fn signup(&self, command: SignupCommand, deadline: Deadline) -> Result<Member, SignupError> {
+        let member = match self.pending_match(&command).await? {
+            Some(pending) => pending,
+            None => self.create(&command).await?,
+        };
+        self.open_account(member, deadline).await
+    }
+
+    /// Opens accounts for members whose signup stopped half way. Returns how
+    /// many it finished.
+    pub async fn finish_pending(&self, limit: usize, deadline: Deadline) -> Result<usize, StoreError> {
+        let mut finished = 0;
+        for member in self.members.without_account(limit).await? {
+            match self.open_account(member, deadline).await {
+                Ok(_) => finished += 1,
+                Err(error) => tracing::warn!(%error, "could not finish a pending signup"),
+            }
+        }
+        Ok(finished)
+    }
+
+    pub async fn by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
+        self.members.by_id(id).await
+    }
+
+    pub async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
+        self.members.by_email(email).await
+    }
+
+    pub async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        self.members.by_handle(handle).await
+    }
+
+    pub async fn rename(&self, id: MemberId, name: &DisplayName) -> Result<Member, RenameError> {
+        let renamed = self.members.set_display_name(id, name).await.context("renaming a member")?;
+        renamed.ok_or(RenameError::NotFound)
+    }
+
+    pub async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
+        self.members.set_status(id, status).await
+    }
+
+    /// A member left pending by an earlier attempt of this same signup.
+    async fn pending_match(&self, command: &SignupCommand) -> Result<Option<Member>, SignupError> {
+        let existing = self.members.by_email(&command.email).await.context("looking up the email")?;
+        match existing {
+            None => Ok(None),
+            Some(member) if member.provider_account.is_none() && member.handle == command.handle => {
+                Ok(Some(member))
+            }
+            Some(_) => Err(SignupError::EmailTaken),
+        }
+    }
+
+    async fn create(&self, command: &SignupCommand) -> Result<Member, SignupError> {
+        let member = Member {
+            id: MemberId::new(),
+            email: command.email.clone(),
+            handle: command.handle.clone(),
+            display_name: command.display_name.clone(),
+            password_hash: command.password_hash.clone(),
+            status: MemberStatus::Active,
+            provider_account: None,
+            created_at: self.clock.now(),
+        };
+        match self.members.insert(&member).await {
+            Ok(()) => Ok(member),
+            // A concurrent attempt of the same signup got there first.
+            Err(InsertMemberError::EmailTaken) => {
+                self.pending_match(command).await?.ok_or(SignupError::EmailTaken)
+            }
+            Err(InsertMemberError::HandleTaken) => Err(SignupError::HandleTaken),
+            Err(InsertMemberError::Unexpected(error)) => Err(anyhow::Error::from(error).context("recording a member").into()),
+        }
+    }
+
+    async fn open_account(&self, member: Member, deadline: Deadline) -> Result<Member, SignupError> {
+        let holder = HolderRef::from(member.id);
+        let opened = self
+            .retry
+            .run(deadline, || self.provider.open_account(&holder, deadline))
+            .await;
+        let account = match opened {
+            Ok(account) => account,
+            Err(error @ (ProviderError::Transient { .. } | ProviderError::OutcomeUnknown(_))) => {
+                tracing::warn!(member = %member.id, %error, "provider account not opened yet");
+                return Err(SignupError::ProviderUnavailable);
+            }
+            Err(error) => return Err(anyhow::Error::from(error).context("opening a provider account").into()),
+        };
+        match self.members.attach_account(member.id, &account.account_id).await {
+            Ok(member) => Ok(member),
+            Err(AttachAccountError::AlreadyAttached(other)) => Err(anyhow::anyhow!(
+                "member {} already has account {other}, provider opened {}",
+                member.id,
+                account.account_id
+            )
+            .into()),
+            Err(error) => Err(anyhow::Error::from(error).context("recording the provider account").into()),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The operations pointshare offers, each with its own error enum.
+
+mod balance;
+mod idempotency;
+mod members;
+mod recovery;
+mod retry;
+mod saga;
+mod transfers;
+
+pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
+pub use members::{MemberService, RenameError, SignupCommand, SignupError};
+pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
+pub use retry::RetryPolicy;
+pub use saga::SagaDriver;
+pub use transfers::{
+    GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError, TransferLimits,
+    TransferService,
+};

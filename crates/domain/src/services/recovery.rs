@@ -1,0 +1,105 @@
+//! Recovery: finishes what a crash, a timeout or a deadline left half done.
+//! Each pass leases a batch of due transfers (so replicas running it at once
+//! never drive one transfer together), drives them with the same references
+//! as before, and opens provider accounts for signups that stopped half way.
+
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::transfers::to_delta;
+use super::{MemberService, SagaDriver};
+use crate::model::LeaseOwner;
+use crate::ports::{Clock, Deadline, StoreError, TransferRepository};
+
+#[derive(Debug, Clone)]
+pub struct RecoverySettings {
+    /// Names this process in lease owners.
+    pub replica: String,
+    /// Transfers claimed per pass.
+    pub batch: usize,
+    /// How long a claim lasts; longer than `step_budget`.
+    pub lease_for: Duration,
+    /// Time given to each claimed transfer in one pass.
+    pub step_budget: Duration,
+    /// Transfers driven at once.
+    pub concurrency: usize,
+}
+
+impl Default for RecoverySettings {
+    fn default() -> Self {
+        RecoverySettings {
+            replica: "pointshare".into(),
+            batch: 100,
+            lease_for: Duration::from_secs(60),
+            step_budget: Duration::from_secs(20),
+            concurrency: 16,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub claimed: usize,
+    /// Claimed transfers that reached a terminal state.
+    pub finished: usize,
+    /// Claimed transfers still not terminal; the next passes retry them.
+    pub unfinished: usize,
+    pub accounts_opened: usize,
+}
+
+#[derive(Debug)]
+pub struct RecoveryService {
+    transfers: Arc<dyn TransferRepository>,
+    members: Arc<MemberService>,
+    saga: Arc<SagaDriver>,
+    clock: Arc<dyn Clock>,
+    settings: RecoverySettings,
+}
+
+impl RecoveryService {
+    pub fn new(
+        transfers: Arc<dyn TransferRepository>,
+        members: Arc<MemberService>,
+        saga: Arc<SagaDriver>,
+        clock: Arc<dyn Clock>,
+        settings: RecoverySettings,
+    ) -> Self {
+        RecoveryService { transfers, members, saga, clock, settings }
+    }
+
+    pub async fn run_once(&self) -> Result<RecoveryReport, StoreError> {
+        let settings = &self.settings;
+        let owner = LeaseOwner::unique(&settings.replica);
+        let now = self.clock.now();
+        let claimed = self
+            .transfers
+            .claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch)
+            .await?;
+        let mut report = RecoveryReport { claimed: claimed.len(), ..RecoveryReport::default() };
+        let deadline = Deadline::after(settings.step_budget);
+        let mut driven = futures::stream::iter(claimed)
+            .map(|transfer| {
+                let owner = &owner;
+                async move {
+                    let id = transfer.id;
+                    self.saga.drive(transfer, owner, deadline).await.inspect_err(|error| {
+                        tracing::error!(transfer = %id, error = format!("{error:#}"), "recovery could not drive a transfer");
+                    })
+                }
+            })
+            .buffer_unordered(settings.concurrency.max(1));
+        while let Some(outcome) = driven.next().await {
+            match outcome {
+                Ok(transfer) if transfer.state.is_terminal() => report.finished += 1,
+                _ => report.unfinished += 1,
+            }
+        }
+        report.accounts_opened = self.members.finish_pending(settings.batch, deadline).await?;
+        if report.claimed > 0 || report.accounts_opened > 0 {
+            tracing::info!(?report, "recovery pass");
+        }
+        Ok(report)
+    }
+}
