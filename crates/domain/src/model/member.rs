@@ -26,19 +26,11 @@ fn check_email(value: String) -> Result<String, InvalidValue> {
     let Some((local, domain)) = value.split_once('@') else {
         return Err(InvalidValue::new("email", "must contain @"));
     };
-    let domain_ok = !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.');
+    let domain_ok = !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
     if local.is_empty() || !domain_ok {
         return Err(InvalidValue::new("email", "not an email address"));
     }
-    check_chars(
-        &value,
-        "email",
-        |c| c.is_ascii_graphic(),
-        "no spaces or non-ASCII characters",
-    )?;
+    check_chars(&value, "email", |c| c.is_ascii_graphic(), "no spaces or non-ASCII characters")?;
     Ok(value)
 }
 
@@ -123,7 +115,9 @@ mod tests {
     #[test]
     fn email_is_normalised_and_checked() {
         assert_eq!(Email::parse(" Bob@Example.COM ").map(|e| e.to_string()), Ok("bob@example.com".into()));
-        for bad in ["", "bob", "bob@", "@example.com", "bob@example", "bob@@example.com", "b ob@example.com", "bob@.com"] {
+        for bad in
+            ["", "bob", "bob@", "@example.com", "bob@example", "bob@@example.com", "b ob@example.com", "bob@.com"]
+        {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

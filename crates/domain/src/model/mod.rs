@@ -15,11 +15,11 @@ pub use ids::{MemberId, TransferId};
 pub use member::{DisplayName, Email, Handle, Member, MemberStatus, PasswordHash};
 pub use points::Points;
 pub use provider::{
-    AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId,
-    ProviderReference, ProviderTransaction, ProviderTransactionId,
+    AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
+    ProviderTransactionId,
 };
 pub use text::InvalidValue;
 pub use transfer::{
-    Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Memo, Page, Transfer,
-    TransferKind, TransferRequest, TransferState,
+    Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Memo, Page, Transfer, TransferKind, TransferRequest,
+    TransferState,
 };

@@ -73,12 +73,7 @@ macro_rules! validated_string {
 pub(crate) use validated_string;
 
 /// Checks a length in characters, inclusive on both ends.
-pub(crate) fn check_len(
-    value: &str,
-    field: &'static str,
-    min: usize,
-    max: usize,
-) -> Result<(), InvalidValue> {
+pub(crate) fn check_len(value: &str, field: &'static str, min: usize, max: usize) -> Result<(), InvalidValue> {
     let len = value.chars().count();
     if len < min {
         return Err(InvalidValue::new(field, "too short"));
@@ -96,9 +91,5 @@ pub(crate) fn check_chars(
     allowed: impl Fn(char) -> bool,
     reason: &'static str,
 ) -> Result<(), InvalidValue> {
-    if value.chars().all(allowed) {
-        Ok(())
-    } else {
-        Err(InvalidValue::new(field, reason))
-    }
+    if value.chars().all(allowed) { Ok(()) } else { Err(InvalidValue::new(field, reason)) }
 }

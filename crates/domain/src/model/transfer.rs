@@ -9,12 +9,7 @@ use super::{InvalidValue, MemberId, Points, ProviderAccountId, ProviderReference
 
 fn check_idempotency_key(value: String) -> Result<String, InvalidValue> {
     check_len(&value, "idempotency key", 1, 64)?;
-    check_chars(
-        &value,
-        "idempotency key",
-        |c| c.is_ascii() && !c.is_ascii_control(),
-        "only printable ASCII",
-    )?;
+    check_chars(&value, "idempotency key", |c| c.is_ascii() && !c.is_ascii_control(), "only printable ASCII")?;
     Ok(value)
 }
 
@@ -111,14 +106,14 @@ impl TransferState {
     /// The saga's edges, per kind; repositories refuse any other move.
     pub fn can_become(self, next: TransferState, kind: TransferKind) -> bool {
         use TransferState::*;
-        match (kind, self, next) {
-            (_, Accepted, Rejected) => true,
-            (TransferKind::Share, Accepted, Debited) => true,
-            (TransferKind::Share, Debited, Completed | Refunding) => true,
-            (TransferKind::Share, Refunding, Reversed) => true,
-            (TransferKind::Grant, Accepted, Completed) => true,
-            _ => false,
-        }
+        matches!(
+            (kind, self, next),
+            (_, Accepted, Rejected)
+                | (TransferKind::Share, Accepted, Debited)
+                | (TransferKind::Share, Debited, Completed | Refunding)
+                | (TransferKind::Share, Refunding, Reversed)
+                | (TransferKind::Grant, Accepted, Completed)
+        )
     }
 }
 

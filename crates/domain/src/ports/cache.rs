@@ -25,12 +25,7 @@ pub trait BalanceCache: Send + Sync + std::fmt::Debug {
 
     /// Stores `balance` for `ttl`, unless the cache holds one with a later
     /// `as_of`: a slow reader must not overwrite what a later write stored.
-    async fn put(
-        &self,
-        account: &ProviderAccountId,
-        balance: CachedBalance,
-        ttl: Duration,
-    ) -> Result<(), CacheError>;
+    async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError>;
 
     async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError>;
 }

@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::StoreError;
-use crate::model::{
-    DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId,
-};
+use crate::model::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId};
 
 #[derive(Debug, Error)]
 pub enum InsertMemberError {
@@ -42,24 +40,12 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
 
     /// Records the member's provider account. Setting the same account again
     /// succeeds (so a retried signup converges); a different one is refused.
-    async fn attach_account(
-        &self,
-        id: MemberId,
-        account: &ProviderAccountId,
-    ) -> Result<Member, AttachAccountError>;
+    async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError>;
 
     /// Returns the updated member, or `None` if there is no such member.
-    async fn set_display_name(
-        &self,
-        id: MemberId,
-        name: &DisplayName,
-    ) -> Result<Option<Member>, StoreError>;
+    async fn set_display_name(&self, id: MemberId, name: &DisplayName) -> Result<Option<Member>, StoreError>;
 
-    async fn set_status(
-        &self,
-        id: MemberId,
-        status: MemberStatus,
-    ) -> Result<Option<Member>, StoreError>;
+    async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError>;
 
     /// Members whose signup stopped before their provider account was recorded.
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError>;

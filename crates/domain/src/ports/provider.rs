@@ -6,8 +6,7 @@ use thiserror::Error;
 
 use super::Deadline;
 use crate::model::{
-    HolderRef, Memo, Points, ProviderAccount, ProviderAccountId, ProviderReference,
-    ProviderTransaction,
+    HolderRef, Memo, Points, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
 
 /// One debit or credit; `reference` makes it idempotent at the provider.
@@ -40,10 +39,7 @@ pub enum ProviderError {
     /// The provider could not serve the call now (5xx, 429, connection refused).
     /// A 5xx may still have applied it: repeat with the same reference.
     #[error("provider unavailable: {message}")]
-    Transient {
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    Transient { message: String, retry_after: Option<Duration> },
     /// The call was sent but no answer came in time: it may have been applied.
     #[error("provider outcome unknown: {0}")]
     OutcomeUnknown(String),
@@ -63,31 +59,15 @@ impl ProviderError {
 #[async_trait]
 pub trait PointsProvider: Send + Sync + std::fmt::Debug {
     /// Opens the holder's account, or returns the one already opened for it.
-    async fn open_account(
-        &self,
-        holder: &HolderRef,
-        deadline: Deadline,
-    ) -> Result<ProviderAccount, ProviderError>;
+    async fn open_account(&self, holder: &HolderRef, deadline: Deadline) -> Result<ProviderAccount, ProviderError>;
 
-    async fn account(
-        &self,
-        id: &ProviderAccountId,
-        deadline: Deadline,
-    ) -> Result<ProviderAccount, ProviderError>;
+    async fn account(&self, id: &ProviderAccountId, deadline: Deadline) -> Result<ProviderAccount, ProviderError>;
 
     /// Takes points; a repeat with the same reference returns the original transaction.
-    async fn debit(
-        &self,
-        movement: &Movement,
-        deadline: Deadline,
-    ) -> Result<ProviderTransaction, ProviderError>;
+    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError>;
 
     /// Gives points; a repeat with the same reference returns the original transaction.
-    async fn credit(
-        &self,
-        movement: &Movement,
-        deadline: Deadline,
-    ) -> Result<ProviderTransaction, ProviderError>;
+    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError>;
 
     /// The transaction applied under `reference`, if any.
     async fn transaction_by_reference(

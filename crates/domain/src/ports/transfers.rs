@@ -6,8 +6,7 @@ use thiserror::Error;
 
 use super::StoreError;
 use crate::model::{
-    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId,
-    TransferState,
+    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState,
 };
 
 #[derive(Debug, Error)]
@@ -40,10 +39,7 @@ pub enum TransitionError {
     Conflict(Box<Transfer>),
     /// The saga has no such edge; a bug in the caller.
     #[error("no transition from {} to {}", .from.as_str(), .to.as_str())]
-    Illegal {
-        from: TransferState,
-        to: TransferState,
-    },
+    Illegal { from: TransferState, to: TransferState },
     #[error(transparent)]
     Unexpected(#[from] StoreError),
 }
@@ -55,11 +51,7 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
 
     async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
 
-    async fn by_idempotency_key(
-        &self,
-        sender: MemberId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<Transfer>, StoreError>;
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError>;
 
     /// The compare-and-set every saga step goes through.
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError>;

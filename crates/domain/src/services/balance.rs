@@ -81,7 +81,9 @@ impl BalanceService {
         }
         let read = self.read_shared(account, deadline).await;
         match read {
-            Ok(fresh) => Ok(Balance { points: fresh.balance, as_of: fresh.updated_at, source: BalanceSource::Provider }),
+            Ok(fresh) => {
+                Ok(Balance { points: fresh.balance, as_of: fresh.updated_at, source: BalanceSource::Provider })
+            }
             Err(error) => Err(match &*error {
                 ProviderError::Rejected(Rejection::AccountNotFound) => BalanceError::AccountNotFound,
                 ProviderError::Transient { .. } | ProviderError::OutcomeUnknown(_) => BalanceError::ProviderUnavailable,
@@ -93,7 +95,11 @@ impl BalanceService {
     /// Joins the read of `account` already under way, or starts one that
     /// later callers join. The read stores its answer in the cache and leaves
     /// the table itself, so the table only ever holds reads in progress.
-    async fn read_shared(&self, account: &ProviderAccountId, deadline: Deadline) -> Result<ProviderAccount, Arc<ProviderError>> {
+    async fn read_shared(
+        &self,
+        account: &ProviderAccountId,
+        deadline: Deadline,
+    ) -> Result<ProviderAccount, Arc<ProviderError>> {
         let read = {
             let mut in_flight = self.in_flight.lock();
             match in_flight.get(account) {
@@ -114,10 +120,7 @@ impl BalanceService {
         let in_flight = Arc::clone(&self.in_flight);
         let (ttl, retry) = (self.ttl, self.retry);
         async move {
-            let answer = retry
-                .run(deadline, || provider.account(&account, deadline))
-                .await
-                .map_err(Arc::new);
+            let answer = retry.run(deadline, || provider.account(&account, deadline)).await.map_err(Arc::new);
             if let Ok(fresh) = &answer {
                 let balance = CachedBalance { balance: fresh.balance, as_of: fresh.updated_at };
                 if let Err(error) = cache.put(&account, balance, ttl).await {

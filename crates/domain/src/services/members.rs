@@ -6,12 +6,9 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::RetryPolicy;
-use crate::model::{
-    DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash,
-};
+use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash};
 use crate::ports::{
-    AttachAccountError, Clock, Deadline, InsertMemberError, MemberRepository, PointsProvider,
-    ProviderError, StoreError,
+    AttachAccountError, Clock, Deadline, InsertMemberError, MemberRepository, PointsProvider, ProviderError, StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -113,9 +110,7 @@ impl MemberService {
         let existing = self.members.by_email(&command.email).await.context("looking up the email")?;
         match existing {
             None => Ok(None),
-            Some(member) if member.provider_account.is_none() && member.handle == command.handle => {
-                Ok(Some(member))
-            }
+            Some(member) if member.provider_account.is_none() && member.handle == command.handle => Ok(Some(member)),
             Some(_) => Err(SignupError::EmailTaken),
         }
     }
@@ -134,20 +129,17 @@ impl MemberService {
         match self.members.insert(&member).await {
             Ok(()) => Ok(member),
             // A concurrent attempt of the same signup got there first.
-            Err(InsertMemberError::EmailTaken) => {
-                self.pending_match(command).await?.ok_or(SignupError::EmailTaken)
-            }
+            Err(InsertMemberError::EmailTaken) => self.pending_match(command).await?.ok_or(SignupError::EmailTaken),
             Err(InsertMemberError::HandleTaken) => Err(SignupError::HandleTaken),
-            Err(InsertMemberError::Unexpected(error)) => Err(anyhow::Error::from(error).context("recording a member").into()),
+            Err(InsertMemberError::Unexpected(error)) => {
+                Err(anyhow::Error::from(error).context("recording a member").into())
+            }
         }
     }
 
     async fn open_account(&self, member: Member, deadline: Deadline) -> Result<Member, SignupError> {
         let holder = HolderRef::from(member.id);
-        let opened = self
-            .retry
-            .run(deadline, || self.provider.open_account(&holder, deadline))
-            .await;
+        let opened = self.retry.run(deadline, || self.provider.open_account(&holder, deadline)).await;
         let account = match opened {
             Ok(account) => account,
             Err(error @ (ProviderError::Transient { .. } | ProviderError::OutcomeUnknown(_))) => {

@@ -14,6 +14,5 @@ pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use retry::RetryPolicy;
 pub use saga::SagaDriver;
 pub use transfers::{
-    GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError, TransferLimits,
-    TransferService,
+    GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError, TransferLimits, TransferService,
 };

@@ -73,10 +73,7 @@ impl RecoveryService {
         let settings = &self.settings;
         let owner = LeaseOwner::unique(&settings.replica);
         let now = self.clock.now();
-        let claimed = self
-            .transfers
-            .claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch)
-            .await?;
+        let claimed = self.transfers.claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch).await?;
         let mut report = RecoveryReport { claimed: claimed.len(), ..RecoveryReport::default() };
         let deadline = Deadline::after(settings.step_budget);
         let mut driven = futures::stream::iter(claimed)

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use super::RetryPolicy;
 use crate::model::{
-    DeclineReason, LeaseOwner, Memo, ProviderAccountId, ProviderReference, ProviderTransaction,
-    Transfer, TransferKind, TransferState,
+    DeclineReason, LeaseOwner, Memo, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferKind,
+    TransferState,
 };
 use crate::ports::{
-    BalanceCache, CachedBalance, Clock, Deadline, Movement, PointsProvider, ProviderError,
-    Rejection, TransferRepository, Transition, TransitionError,
+    BalanceCache, CachedBalance, Clock, Deadline, Movement, PointsProvider, ProviderError, Rejection,
+    TransferRepository, Transition, TransitionError,
 };
 
 #[derive(Debug)]
@@ -142,12 +142,8 @@ fn next_step(transfer: &Transfer) -> anyhow::Result<Option<Step>> {
         amount: transfer.amount,
         memo,
     };
-    let sender_account = || {
-        transfer
-            .sender_account
-            .as_ref()
-            .with_context(|| format!("share {} has no sender account", transfer.id))
-    };
+    let sender_account =
+        || transfer.sender_account.as_ref().with_context(|| format!("share {} has no sender account", transfer.id));
     let memo = transfer.memo.clone();
     let step = match (transfer.kind, transfer.state) {
         (_, state) if state.is_terminal() => return Ok(None),
@@ -179,7 +175,9 @@ fn next_step(transfer: &Transfer) -> anyhow::Result<Option<Step>> {
             on_rejected: Some(TransferState::Rejected),
             payer_side: false,
         },
-        (kind, state) => anyhow::bail!("transfer {} is a {kind:?} in state {state:?}, which the saga never reaches", transfer.id),
+        (kind, state) => {
+            anyhow::bail!("transfer {} is a {kind:?} in state {state:?}, which the saga never reaches", transfer.id)
+        }
     };
     Ok(Some(step))
 }

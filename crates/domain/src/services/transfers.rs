@@ -13,12 +13,11 @@ use thiserror::Error;
 use super::SagaDriver;
 use super::idempotency::{KeyCheck, check_key};
 use crate::model::{
-    Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, Memo,
-    Page, Points, Transfer, TransferId, TransferKind, TransferRequest, TransferState,
+    Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, Memo, Page, Points, Transfer,
+    TransferId, TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
-    Clock, Deadline, InsertTransferError, MemberRepository, StoreError, TransferRepository,
-    Transition, TransitionError,
+    Clock, Deadline, InsertTransferError, MemberRepository, StoreError, TransferRepository, Transition, TransitionError,
 };
 
 /// Limits on what one member may share.
@@ -31,10 +30,7 @@ pub struct TransferLimits {
 
 impl Default for TransferLimits {
     fn default() -> Self {
-        TransferLimits {
-            max_per_transfer: Points::new(1_000_000).expect("in range"),
-            max_per_day: 10_000_000,
-        }
+        TransferLimits { max_per_transfer: Points::new(1_000_000).expect("in range"), max_per_day: 10_000_000 }
     }
 }
 
@@ -213,9 +209,7 @@ impl TransferService {
     /// One transfer, if `member` sent or received it.
     pub async fn transfer_for(&self, member: MemberId, id: TransferId) -> Result<Transfer, GetTransferError> {
         let transfer = self.transfers.get(id).await.context("loading a transfer")?;
-        transfer
-            .filter(|t| t.sender == member || t.recipient == member)
-            .ok_or(GetTransferError::NotFound)
+        transfer.filter(|t| t.sender == member || t.recipient == member).ok_or(GetTransferError::NotFound)
     }
 
     /// The member's transfers, sent and received, newest first.
@@ -298,11 +292,7 @@ impl TransferService {
     /// declined together, never is the limit exceeded.
     async fn over_daily_limit(&self, transfer: &Transfer) -> anyhow::Result<bool> {
         let day_start = start_of_day(transfer.created_at);
-        let shared = self
-            .transfers
-            .shared_since(transfer.sender, day_start)
-            .await
-            .context("summing today's shares")?;
+        let shared = self.transfers.shared_since(transfer.sender, day_start).await.context("summing today's shares")?;
         Ok(shared > self.limits.max_per_day)
     }
 

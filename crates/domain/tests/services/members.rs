@@ -1,0 +1,110 @@
+use pointshare_domain::HolderRef;
+use pointshare_domain::ports::Deadline;
+use pointshare_domain::services::SignupError;
+use pointshare_testkit::{Fault, Operation, World};
+use std::time::Duration;
+
+use super::deadline;
+
+#[tokio::test]
+async fn signup_opens_one_provider_account_held_by_the_member() {
+    let world = World::default();
+    let member = world.member_service.signup(World::signup_command("alice"), deadline()).await.expect("signs up");
+    let account = member.provider_account.clone().expect("account recorded");
+    let (held, created) = world.provider.ledger().open_account(&HolderRef::from(member.id), 0);
+    assert!(!created, "the provider already had an account for this holder_ref");
+    assert_eq!(held.account_id, account);
+    assert_eq!(world.balance(&member), 0);
+}
+
+#[tokio::test]
+async fn email_and_handle_are_unique_case_insensitively() {
+    let world = World::default();
+    world.member("alice", 0).await;
+    let mut same_email = World::signup_command("other");
+    same_email.email = pointshare_domain::Email::parse("ALICE@example.com").expect("valid");
+    let error = world.member_service.signup(same_email, deadline()).await.unwrap_err();
+    assert!(matches!(error, SignupError::EmailTaken), "{error:?}");
+
+    let mut same_handle = World::signup_command("alice");
+    same_handle.email = pointshare_domain::Email::parse("new@example.com").expect("valid");
+    same_handle.handle = pointshare_domain::Handle::parse("ALICE").expect("valid");
+    let error = world.member_service.signup(same_handle, deadline()).await.unwrap_err();
+    assert!(matches!(error, SignupError::HandleTaken), "{error:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signup_interrupted_before_the_account_converges_when_repeated() {
+    let world = World::default();
+    world.provider.fail_next(Operation::OpenAccount, 1000, Fault::Transient);
+    let short = Deadline::after(Duration::from_secs(2));
+    let error = world.member_service.signup(World::signup_command("bob"), short).await.unwrap_err();
+    assert!(matches!(error, SignupError::ProviderUnavailable), "{error:?}");
+    let pending = world.member_service.by_handle(&super::handle("bob")).await.expect("store up").expect("recorded");
+    assert!(pending.provider_account.is_none());
+
+    world.provider.heal();
+    let finished = world.member_service.signup(World::signup_command("bob"), deadline()).await.expect("converges");
+    assert_eq!(finished.id, pending.id, "the same member, not a second one");
+    assert!(finished.provider_account.is_some());
+    assert_eq!(world.provider.ledger().summary().accounts, 1);
+}
+
+#[tokio::test]
+async fn an_account_opened_whose_answer_was_lost_is_found_again() {
+    let world = World::default();
+    // The provider opens the account but the answer never arrives.
+    world.provider.fail_next(Operation::OpenAccount, 1, Fault::ApplyThenTimeout);
+    let member = world.member_service.signup(World::signup_command("carol"), deadline()).await.expect("retried");
+    assert!(member.provider_account.is_some());
+    assert_eq!(world.provider.ledger().summary().accounts, 1, "no second account");
+}
+
+#[tokio::test(start_paused = true)]
+async fn recovery_finishes_signups_nobody_repeated() {
+    let world = World::default();
+    world.provider.fail_next(Operation::OpenAccount, 1000, Fault::Transient);
+    let short = Deadline::after(Duration::from_millis(500));
+    world.member_service.signup(World::signup_command("dave"), short).await.unwrap_err();
+    world.provider.heal();
+    let report = world.recovery.run_once().await.expect("store up");
+    assert_eq!(report.accounts_opened, 1);
+    let dave = world.member_service.by_handle(&super::handle("dave")).await.expect("up").expect("exists");
+    assert!(dave.provider_account.is_some());
+}
+
+#[tokio::test]
+async fn concurrent_repeats_of_one_signup_give_one_member_and_one_account() {
+    let world = World::default();
+    let attempts = (0..8).map(|_| world.member_service.signup(World::signup_command("erin"), deadline()));
+    let results = futures::future::join_all(attempts).await;
+    let ids: std::collections::HashSet<_> = results.iter().filter_map(|r| r.as_ref().ok()).map(|m| m.id).collect();
+    assert_eq!(ids.len(), 1, "{results:?}");
+    assert_eq!(world.provider.ledger().summary().accounts, 1);
+}
+
+#[tokio::test]
+async fn a_taken_email_with_another_handle_is_refused_even_while_pending() {
+    let world = World::default();
+    world.provider.fail_next(
+        Operation::OpenAccount,
+        1,
+        Fault::Reject(pointshare_domain::ports::Rejection::AccountInactive),
+    );
+    let _ = world.member_service.signup(World::signup_command("fay"), deadline()).await;
+    let mut other = World::signup_command("someone_else");
+    other.email = pointshare_domain::Email::parse("fay@example.com").expect("valid");
+    let error = world.member_service.signup(other, deadline()).await.unwrap_err();
+    assert!(matches!(error, SignupError::EmailTaken), "{error:?}");
+}
+
+#[tokio::test]
+async fn renaming_changes_the_display_name() {
+    let world = World::default();
+    let member = world.member("gus", 0).await;
+    let name = pointshare_domain::DisplayName::parse("Gus the Great").expect("valid");
+    let renamed = world.member_service.rename(member.id, &name).await.expect("renamed");
+    assert_eq!(renamed.display_name, name);
+    let unknown = world.member_service.rename(pointshare_domain::MemberId::new(), &name).await;
+    assert!(matches!(unknown, Err(pointshare_domain::services::RenameError::NotFound)));
+}

@@ -1,0 +1,189 @@
+//! Every kind of provider fault at every step of the saga.
+
+use chrono::TimeDelta;
+use std::time::Duration;
+
+use pointshare_domain::ports::{Deadline, Rejection};
+use pointshare_domain::services::ShareError;
+use pointshare_domain::{AccountStatus, DeclineReason, Member, MovementKind, Transfer, TransferState};
+use pointshare_testkit::{Fault, Operation, World};
+
+use super::{deadline, share};
+
+struct Pair {
+    world: World,
+    alice: Member,
+    bob: Member,
+}
+
+async fn pair() -> Pair {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    Pair { world, alice, bob }
+}
+
+impl Pair {
+    async fn share(&self, amount: u64, within: Deadline) -> Result<Transfer, ShareError> {
+        self.world.transfer_service.share(share(&self.alice, &self.bob, amount, "k"), within).await
+    }
+
+    fn balances(&self) -> (u64, u64) {
+        (self.world.balance(&self.alice), self.world.balance(&self.bob))
+    }
+
+    /// How many movements the ledger applied under this transfer's references.
+    fn applied(&self, transfer: &Transfer, kind: MovementKind, suffix: &str) -> usize {
+        let reference = format!("{}:{suffix}", transfer.id);
+        self.world
+            .provider
+            .ledger()
+            .transactions()
+            .iter()
+            .filter(|t| t.reference.as_str() == reference && t.kind == kind)
+            .count()
+    }
+
+    /// Lets the request's lease lapse and runs recovery once.
+    async fn recover(&self) {
+        self.world.clock.advance(TimeDelta::minutes(2));
+        self.world.recovery.run_once().await.expect("store up");
+    }
+
+    fn stored(&self, transfer: &Transfer) -> Transfer {
+        self.world.transfers.all().into_iter().find(|t| t.id == transfer.id).expect("recorded")
+    }
+}
+
+const RETRYABLE: [Fault; 5] = [
+    Fault::Transient,
+    Fault::RateLimited(Duration::from_secs(1)),
+    Fault::ApplyThenTimeout,
+    Fault::TimeoutWithoutApply,
+    Fault::Delay(Duration::from_secs(60)),
+];
+
+#[tokio::test(start_paused = true)]
+async fn retryable_faults_on_the_debit_still_complete_with_one_debit() {
+    for fault in RETRYABLE {
+        let p = pair().await;
+        p.world.provider.fail_next(Operation::Debit, 2, fault);
+        let transfer = p.share(30, Deadline::after(Duration::from_secs(300))).await.expect("completes");
+        assert_eq!(transfer.state, TransferState::Completed, "{fault:?}");
+        assert_eq!(p.balances(), (70, 30), "{fault:?}");
+        assert_eq!(p.applied(&transfer, MovementKind::Debit, "debit"), 1, "{fault:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_faults_on_the_credit_still_complete_with_one_credit() {
+    for fault in RETRYABLE {
+        let p = pair().await;
+        p.world.provider.fail_next(Operation::Credit, 2, fault);
+        let transfer = p.share(30, Deadline::after(Duration::from_secs(300))).await.expect("completes");
+        assert_eq!(transfer.state, TransferState::Completed, "{fault:?}");
+        assert_eq!(p.balances(), (70, 30), "{fault:?}");
+        assert_eq!(p.applied(&transfer, MovementKind::Credit, "credit"), 1, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_debit_rejects_the_transfer() {
+    for (rejection, reason) in [
+        (Rejection::InsufficientFunds, DeclineReason::InsufficientFunds),
+        (Rejection::AccountInactive, DeclineReason::SenderAccountInactive),
+        (Rejection::AccountNotFound, DeclineReason::SenderAccountNotFound),
+        (Rejection::ReferenceConflict, DeclineReason::ReferenceConflict),
+    ] {
+        let p = pair().await;
+        p.world.provider.fail_next(Operation::Debit, 1, Fault::Reject(rejection));
+        let error = p.share(30, deadline()).await.unwrap_err();
+        let ShareError::Declined(transfer) = error else { panic!("{error:?}") };
+        assert_eq!((transfer.state, transfer.decline), (TransferState::Rejected, Some(reason)));
+        assert_eq!(p.balances(), (100, 0));
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_credit_refunds_the_sender() {
+    let p = pair().await;
+    p.world.provider.set_status(p.bob.provider_account.as_ref().expect("account"), AccountStatus::Frozen);
+    let error = p.share(30, deadline()).await.unwrap_err();
+    let ShareError::Declined(transfer) = error else { panic!("{error:?}") };
+    assert_eq!(transfer.state, TransferState::Reversed);
+    assert_eq!(transfer.decline, Some(DeclineReason::RecipientAccountInactive));
+    assert_eq!(p.balances(), (100, 0));
+    assert_eq!(p.applied(&transfer, MovementKind::Debit, "debit"), 1);
+    assert_eq!(p.applied(&transfer, MovementKind::Credit, "refund"), 1);
+    assert_eq!(p.applied(&transfer, MovementKind::Credit, "credit"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_faults_on_the_refund_still_reverse_once() {
+    for fault in RETRYABLE {
+        let p = pair().await;
+        p.world.provider.fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
+        p.world.provider.fail_next(Operation::Credit, 2, fault);
+        let error = p.share(30, Deadline::after(Duration::from_secs(300))).await.unwrap_err();
+        let ShareError::Declined(transfer) = error else { panic!("{fault:?}: {error:?}") };
+        assert_eq!(transfer.state, TransferState::Reversed, "{fault:?}");
+        assert_eq!(p.balances(), (100, 0), "{fault:?}");
+        assert_eq!(p.applied(&transfer, MovementKind::Credit, "refund"), 1, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_refund_waits_in_refunding_until_it_can_be_made() {
+    let p = pair().await;
+    p.world.provider.fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
+    p.world.provider.fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
+    let transfer = p.share(30, deadline()).await.expect("not final yet");
+    assert_eq!(transfer.state, TransferState::Refunding);
+    assert_eq!(p.balances(), (70, 0));
+    p.recover().await;
+    assert_eq!(p.stored(&transfer).state, TransferState::Reversed);
+    assert_eq!(p.balances(), (100, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_deadline_the_transfer_is_processing_and_recovery_finishes_it() {
+    for (operation, stuck_in) in
+        [(Operation::Debit, TransferState::Accepted), (Operation::Credit, TransferState::Debited)]
+    {
+        let p = pair().await;
+        p.world.provider.fail_next(operation, 10_000, Fault::Transient);
+        let transfer = p.share(30, Deadline::after(Duration::from_secs(3))).await.expect("processing");
+        assert_eq!(transfer.state, stuck_in, "{operation:?}");
+        p.world.provider.heal();
+        p.recover().await;
+        assert_eq!(p.stored(&transfer).state, TransferState::Completed, "{operation:?}");
+        assert_eq!(p.balances(), (70, 30));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_outcome_at_the_deadline_is_settled_by_recovery_without_double_applying() {
+    let p = pair().await;
+    // Each debit is applied, but its answer always arrives after the deadline.
+    p.world.provider.fail_next(Operation::Debit, 3, Fault::Delay(Duration::from_secs(5)));
+    let transfer = p.share(30, Deadline::after(Duration::from_secs(1))).await.expect("processing");
+    assert_eq!(transfer.state, TransferState::Accepted);
+    assert_eq!(p.balances(), (70, 0), "the provider applied the debit");
+    p.world.provider.heal();
+    p.recover().await;
+    assert_eq!(p.stored(&transfer).state, TransferState::Completed);
+    assert_eq!(p.balances(), (70, 30));
+    assert_eq!(p.applied(&transfer, MovementKind::Debit, "debit"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unexpected_provider_error_leaves_the_transfer_to_recovery() {
+    let p = pair().await;
+    p.world.provider.fail_next(Operation::Credit, 1, Fault::Unauthorized);
+    let transfer = p.share(30, deadline()).await.expect("processing");
+    assert_eq!(transfer.state, TransferState::Debited);
+    assert_eq!(p.world.provider.calls(Operation::Credit), 1, "no retry storm against a misconfigured provider");
+    p.recover().await;
+    assert_eq!(p.stored(&transfer).state, TransferState::Completed);
+    assert_eq!(p.balances(), (70, 30));
+}

@@ -1,0 +1,184 @@
+use pointshare_domain::services::{ShareError, TransferLimits};
+use pointshare_domain::{DeclineReason, MemberStatus, MovementKind, TransferState};
+use pointshare_testkit::{World, WorldSettings};
+
+use super::{deadline, points, share};
+
+#[tokio::test]
+async fn a_share_moves_exactly_its_amount_under_derived_references() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 5).await;
+    let transfer = world.transfer_service.share(share(&alice, &bob, 30, "k1"), deadline()).await.expect("completes");
+    assert_eq!(transfer.state, TransferState::Completed);
+    assert_eq!((world.balance(&alice), world.balance(&bob)), (70, 35));
+    let journal: Vec<_> = world.provider.ledger().transactions().into_iter().skip(2).collect();
+    let references: Vec<_> = journal.iter().map(|t| (t.reference.to_string(), t.kind)).collect();
+    assert_eq!(
+        references,
+        [
+            (format!("{}:debit", transfer.id), MovementKind::Debit),
+            (format!("{}:credit", transfer.id), MovementKind::Credit)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn insufficient_funds_declines_and_moves_nothing() {
+    let world = World::default();
+    let alice = world.member("alice", 10).await;
+    let bob = world.member("bob", 0).await;
+    let error = world.transfer_service.share(share(&alice, &bob, 11, "k1"), deadline()).await.unwrap_err();
+    let ShareError::Declined(transfer) = error else { panic!("expected a decline, got {error:?}") };
+    assert_eq!(transfer.state, TransferState::Rejected);
+    assert_eq!(transfer.decline, Some(DeclineReason::InsufficientFunds));
+    assert_eq!((world.balance(&alice), world.balance(&bob)), (10, 0));
+}
+
+#[tokio::test]
+async fn the_rules_refuse_before_anything_is_recorded() {
+    let settings = WorldSettings {
+        limits: TransferLimits { max_per_transfer: points(50), max_per_day: 1000 },
+        ..WorldSettings::default()
+    };
+    let world = World::new(settings);
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let carol = world.member("carol", 0).await;
+
+    let too_much = world.transfer_service.share(share(&alice, &bob, 51, "a"), deadline()).await.unwrap_err();
+    assert!(matches!(too_much, ShareError::AboveTransferLimit { max } if max == points(50)), "{too_much:?}");
+
+    let to_self = world.transfer_service.share(share(&alice, &alice, 1, "b"), deadline()).await.unwrap_err();
+    assert!(matches!(to_self, ShareError::SelfTransfer), "{to_self:?}");
+
+    let mut to_nobody = share(&alice, &bob, 1, "c");
+    to_nobody.to = super::handle("nobody");
+    let unknown = world.transfer_service.share(to_nobody, deadline()).await.unwrap_err();
+    assert!(matches!(unknown, ShareError::RecipientNotFound), "{unknown:?}");
+
+    world.member_service.set_status(carol.id, MemberStatus::Suspended).await.expect("up");
+    let suspended = world.transfer_service.share(share(&alice, &carol, 1, "d"), deadline()).await.unwrap_err();
+    assert!(matches!(suspended, ShareError::RecipientNotActive), "{suspended:?}");
+
+    world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("up");
+    let sender_suspended = world.transfer_service.share(share(&alice, &bob, 1, "e"), deadline()).await.unwrap_err();
+    assert!(matches!(sender_suspended, ShareError::SenderNotActive), "{sender_suspended:?}");
+
+    let mut ghost = share(&alice, &bob, 1, "f");
+    ghost.sender = pointshare_domain::MemberId::new();
+    let no_sender = world.transfer_service.share(ghost, deadline()).await.unwrap_err();
+    assert!(matches!(no_sender, ShareError::SenderNotFound), "{no_sender:?}");
+
+    assert!(world.transfers.all().is_empty());
+    assert_eq!(world.balance(&alice), 100);
+}
+
+#[tokio::test]
+async fn a_recipient_still_waiting_for_an_account_cannot_receive() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    world.provider.fail_next(
+        pointshare_testkit::Operation::OpenAccount,
+        1,
+        pointshare_testkit::Fault::Reject(pointshare_domain::ports::Rejection::AccountInactive),
+    );
+    let pending = world.member_service.signup(World::signup_command("pending"), deadline()).await;
+    assert!(pending.is_err());
+    let mut command = share(&alice, &alice, 1, "k");
+    command.to = super::handle("pending");
+    let error = world.transfer_service.share(command, deadline()).await.unwrap_err();
+    assert!(matches!(error, ShareError::RecipientNotActive), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_daily_limit_counts_today_and_resets_tomorrow() {
+    let settings = WorldSettings {
+        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100 },
+        ..WorldSettings::default()
+    };
+    let world = World::new(settings);
+    let alice = world.member("alice", 1000).await;
+    let bob = world.member("bob", 0).await;
+    world.transfer_service.share(share(&alice, &bob, 60, "1"), deadline()).await.expect("within the limit");
+    let error = world.transfer_service.share(share(&alice, &bob, 41, "2"), deadline()).await.unwrap_err();
+    let ShareError::Declined(declined) = error else { panic!("expected a decline, got {error:?}") };
+    assert_eq!(declined.decline, Some(DeclineReason::DailyLimitExceeded));
+    // A declined share does not use up the allowance.
+    world.transfer_service.share(share(&alice, &bob, 40, "3"), deadline()).await.expect("exactly at the limit");
+
+    world.clock.advance(chrono::TimeDelta::hours(12));
+    world.transfer_service.share(share(&alice, &bob, 100, "4"), deadline()).await.expect("a new day");
+    assert_eq!(world.balance(&bob), 200);
+}
+
+#[tokio::test]
+async fn concurrent_shares_never_exceed_the_daily_limit() {
+    let settings = WorldSettings {
+        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100 },
+        ..WorldSettings::default()
+    };
+    let world = World::new(settings);
+    let alice = world.member("alice", 1000).await;
+    let bob = world.member("bob", 0).await;
+    let attempts = (0..10).map(|i| world.transfer_service.share(share(&alice, &bob, 30, &format!("k{i}")), deadline()));
+    futures::future::join_all(attempts).await;
+    assert!(world.balance(&bob) <= 100, "bob received {}", world.balance(&bob));
+}
+
+#[tokio::test]
+async fn repeating_a_request_returns_the_same_transfer_and_moves_points_once() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let first = world.transfer_service.share(share(&alice, &bob, 25, "same"), deadline()).await.expect("completes");
+    let again = world.transfer_service.share(share(&alice, &bob, 25, "same"), deadline()).await.expect("replays");
+    assert_eq!(first.id, again.id);
+    assert_eq!((world.balance(&alice), world.balance(&bob)), (75, 25));
+}
+
+#[tokio::test]
+async fn concurrent_repeats_create_one_transfer() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let attempts = (0..10).map(|_| world.transfer_service.share(share(&alice, &bob, 25, "same"), deadline()));
+    let results = futures::future::join_all(attempts).await;
+    let ids: std::collections::HashSet<_> = results.iter().map(|r| r.as_ref().expect("ok").id).collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(world.transfers.all().len(), 1);
+    assert_eq!(world.balance(&bob), 25);
+}
+
+#[tokio::test]
+async fn a_key_reused_for_another_request_is_refused() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let carol = world.member("carol", 0).await;
+    world.transfer_service.share(share(&alice, &bob, 25, "k"), deadline()).await.expect("completes");
+    for other in [share(&alice, &bob, 26, "k"), share(&alice, &carol, 25, "k"), {
+        let mut no_memo = share(&alice, &bob, 25, "k");
+        no_memo.memo = None;
+        no_memo
+    }] {
+        let error = world.transfer_service.share(other, deadline()).await.unwrap_err();
+        assert!(matches!(error, ShareError::IdempotencyKeyReused), "{error:?}");
+    }
+    // Keys belong to their sender: bob may use "k" too.
+    world.transfer_service.share(share(&bob, &carol, 5, "k"), deadline()).await.expect("bob's own key");
+    assert_eq!((world.balance(&alice), world.balance(&bob), world.balance(&carol)), (75, 20, 5));
+}
+
+#[tokio::test]
+async fn a_replayed_decline_is_declined_again() {
+    let world = World::default();
+    let alice = world.member("alice", 10).await;
+    let bob = world.member("bob", 0).await;
+    let first = world.transfer_service.share(share(&alice, &bob, 50, "k"), deadline()).await.unwrap_err();
+    let again = world.transfer_service.share(share(&alice, &bob, 50, "k"), deadline()).await.unwrap_err();
+    match (first, again) {
+        (ShareError::Declined(a), ShareError::Declined(b)) => assert_eq!(a.id, b.id),
+        other => panic!("expected two declines, got {other:?}"),
+    }
+}

@@ -1,0 +1,142 @@
+//! `InMemoryBalanceCache` and `InMemoryRateLimiter`, with a switch that makes
+//! them fail, to test that a cache outage never fails a member's request.
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+use pointshare_domain::ProviderAccountId;
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
+
+fn outage() -> CacheError {
+    CacheError(anyhow::anyhow!("cache is down (injected)"))
+}
+
+#[derive(Debug, Default)]
+pub struct InMemoryBalanceCache {
+    entries: Mutex<HashMap<ProviderAccountId, (CachedBalance, Instant)>>,
+    down: AtomicBool,
+}
+
+impl InMemoryBalanceCache {
+    /// While `down`, every call fails as an unreachable cache would.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check_up(&self) -> Result<(), CacheError> {
+        if self.down.load(Ordering::SeqCst) { Err(outage()) } else { Ok(()) }
+    }
+}
+
+#[async_trait]
+impl BalanceCache for InMemoryBalanceCache {
+    async fn get(&self, account: &ProviderAccountId) -> Result<Option<CachedBalance>, CacheError> {
+        self.check_up()?;
+        let entries = self.entries.lock();
+        Ok(entries.get(account).filter(|(_, expires)| *expires > Instant::now()).map(|(balance, _)| *balance))
+    }
+
+    async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {
+        self.check_up()?;
+        let now = Instant::now();
+        let mut entries = self.entries.lock();
+        let newer_held =
+            entries.get(account).is_some_and(|(held, expires)| *expires > now && held.as_of > balance.as_of);
+        if !newer_held {
+            entries.insert(account.clone(), (balance, now + ttl));
+        }
+        Ok(())
+    }
+
+    async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
+        self.check_up()?;
+        self.entries.lock().remove(account);
+        Ok(())
+    }
+}
+
+/// A fixed-window counter per key, the same algorithm as the Redis limiter.
+#[derive(Debug, Default)]
+pub struct InMemoryRateLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    down: AtomicBool,
+}
+
+impl InMemoryRateLimiter {
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl RateLimiter for InMemoryRateLimiter {
+    async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(outage());
+        }
+        let now = Instant::now();
+        let mut windows = self.windows.lock();
+        let (started, used) = windows.entry(key.to_owned()).or_insert((now, 0));
+        if now >= *started + rule.window {
+            (*started, *used) = (now, 0);
+        }
+        if *used >= rule.limit {
+            return Ok(RateDecision::Limited { retry_after: (*started + rule.window) - now });
+        }
+        *used += 1;
+        Ok(RateDecision::Allowed { remaining: rule.limit - *used })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn at(seconds: i64, balance: u64) -> CachedBalance {
+        CachedBalance { balance, as_of: Utc.timestamp_opt(seconds, 0).single().expect("valid") }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newer_balance_is_never_overwritten_by_an_older_one() {
+        let cache = InMemoryBalanceCache::default();
+        let account = ProviderAccountId::parse("acc_1").expect("valid");
+        let ttl = Duration::from_secs(30);
+        cache.put(&account, at(20, 5), ttl).await.expect("up");
+        cache.put(&account, at(10, 9), ttl).await.expect("up");
+        assert_eq!(cache.get(&account).await.expect("up"), Some(at(20, 5)));
+        cache.put(&account, at(30, 1), ttl).await.expect("up");
+        assert_eq!(cache.get(&account).await.expect("up"), Some(at(30, 1)));
+        tokio::time::advance(ttl).await;
+        assert_eq!(cache.get(&account).await.expect("up"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_counts_per_key_and_window() {
+        let limiter = InMemoryRateLimiter::default();
+        let rule = RateRule { limit: 2, window: Duration::from_secs(10) };
+        assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
+        assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 0 }));
+        assert_eq!(
+            limiter.acquire("a", rule).await.ok(),
+            Some(RateDecision::Limited { retry_after: Duration::from_secs(10) })
+        );
+        assert_eq!(limiter.acquire("b", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
+    }
+
+    #[tokio::test]
+    async fn down_means_errors() {
+        let cache = InMemoryBalanceCache::default();
+        cache.set_down(true);
+        assert!(cache.get(&ProviderAccountId::parse("acc_1").expect("valid")).await.is_err());
+        let limiter = InMemoryRateLimiter::default();
+        limiter.set_down(true);
+        assert!(limiter.acquire("k", RateRule { limit: 1, window: Duration::from_secs(1) }).await.is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! `InMemoryMembers`: members in a map, with the uniqueness the store enforces.
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId};
+
+#[derive(Debug, Default)]
+pub struct InMemoryMembers {
+    members: Mutex<HashMap<MemberId, Member>>,
+}
+
+impl InMemoryMembers {
+    fn find(&self, matches: impl Fn(&Member) -> bool) -> Option<Member> {
+        self.members.lock().values().find(|m| matches(m)).cloned()
+    }
+
+    fn update(&self, id: MemberId, change: impl FnOnce(&mut Member)) -> Option<Member> {
+        let mut members = self.members.lock();
+        let member = members.get_mut(&id)?;
+        change(member);
+        Some(member.clone())
+    }
+}
+
+#[async_trait]
+impl MemberRepository for InMemoryMembers {
+    async fn insert(&self, member: &Member) -> Result<(), InsertMemberError> {
+        let mut members = self.members.lock();
+        // Email and handle are normalised by their types, so equality is the
+        // case-insensitive comparison the rule asks for.
+        if members.values().any(|m| m.email == member.email) {
+            return Err(InsertMemberError::EmailTaken);
+        }
+        if members.values().any(|m| m.handle == member.handle) {
+            return Err(InsertMemberError::HandleTaken);
+        }
+        members.insert(member.id, member.clone());
+        Ok(())
+    }
+
+    async fn by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
+        Ok(self.members.lock().get(&id).cloned())
+    }
+
+    async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
+        Ok(self.find(|m| &m.email == email))
+    }
+
+    async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        Ok(self.find(|m| &m.handle == handle))
+    }
+
+    async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {
+        let mut members = self.members.lock();
+        let member = members.get_mut(&id).ok_or(AttachAccountError::NotFound)?;
+        match &member.provider_account {
+            Some(existing) if existing != account => Err(AttachAccountError::AlreadyAttached(existing.clone())),
+            _ => {
+                member.provider_account = Some(account.clone());
+                Ok(member.clone())
+            }
+        }
+    }
+
+    async fn set_display_name(&self, id: MemberId, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+        Ok(self.update(id, |m| m.display_name = name.clone()))
+    }
+
+    async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
+        Ok(self.update(id, |m| m.status = status))
+    }
+
+    async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {
+        let members = self.members.lock();
+        let mut pending: Vec<_> = members.values().filter(|m| m.provider_account.is_none()).cloned().collect();
+        pending.sort_by_key(|m| (m.created_at, m.id));
+        pending.truncate(limit);
+        Ok(pending)
+    }
+}

@@ -1,0 +1,120 @@
+//! `InMemoryTransfers`: transfers in a map, with the unique idempotency key,
+//! compare-and-set transitions and leases the store enforces.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+use pointshare_domain::ports::{InsertTransferError, StoreError, TransferRepository, Transition, TransitionError};
+use pointshare_domain::{
+    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
+};
+
+#[derive(Debug, Default)]
+pub struct InMemoryTransfers {
+    transfers: Mutex<HashMap<TransferId, Transfer>>,
+}
+
+impl InMemoryTransfers {
+    /// Every transfer, oldest first; for tests that check them all.
+    pub fn all(&self) -> Vec<Transfer> {
+        let mut all: Vec<_> = self.transfers.lock().values().cloned().collect();
+        all.sort_by_key(|t| (t.created_at, t.id));
+        all
+    }
+}
+
+#[async_trait]
+impl TransferRepository for InMemoryTransfers {
+    async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
+        let mut transfers = self.transfers.lock();
+        let same_key =
+            transfers.values().find(|t| t.sender == transfer.sender && t.idempotency_key == transfer.idempotency_key);
+        if let Some(existing) = same_key {
+            return Err(InsertTransferError::KeyTaken(Box::new(existing.clone())));
+        }
+        transfers.insert(transfer.id, transfer.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        Ok(self.transfers.lock().get(&id).cloned())
+    }
+
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        let transfers = self.transfers.lock();
+        Ok(transfers.values().find(|t| t.sender == sender && &t.idempotency_key == key).cloned())
+    }
+
+    async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
+        let mut transfers = self.transfers.lock();
+        let transfer = transfers.get_mut(&transition.id).ok_or(TransitionError::NotFound)?;
+        if !transition.from.can_become(transition.to, transfer.kind) {
+            return Err(TransitionError::Illegal { from: transition.from, to: transition.to });
+        }
+        let leased_to_caller = transfer.lease.as_ref().is_some_and(|lease| lease.owner == transition.owner);
+        if transfer.state != transition.from || !leased_to_caller {
+            return Err(TransitionError::Conflict(Box::new(transfer.clone())));
+        }
+        transfer.state = transition.to;
+        transfer.decline = transition.decline;
+        transfer.updated_at = transition.at;
+        Ok(transfer.clone())
+    }
+
+    async fn history(
+        &self,
+        member: MemberId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        let transfers = self.transfers.lock();
+        let mut mine: Vec<_> = transfers
+            .values()
+            .filter(|t| t.sender == member || t.recipient == member)
+            .filter(|t| after.is_none_or(|c| (t.created_at, t.id) < (c.created_at, c.id)))
+            .cloned()
+            .collect();
+        mine.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
+        let more = mine.len() > limit;
+        mine.truncate(limit);
+        let next = if more { mine.last().map(Transfer::cursor) } else { None };
+        Ok(Page { items: mine, next })
+    }
+
+    async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let transfers = self.transfers.lock();
+        Ok(transfers
+            .values()
+            .filter(|t| t.kind == TransferKind::Share && t.sender == sender && t.created_at >= since)
+            .filter(|t| !matches!(t.state, TransferState::Rejected | TransferState::Reversed))
+            .map(|t| t.amount.get())
+            .sum())
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let mut transfers = self.transfers.lock();
+        let mut due: Vec<_> = transfers
+            .values()
+            .filter(|t| !t.state.is_terminal() && t.lease.as_ref().is_none_or(|lease| lease.until < now))
+            .map(|t| (t.created_at, t.id))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            if let Some(transfer) = transfers.get_mut(&id) {
+                transfer.lease = Some(Lease { owner: owner.clone(), until });
+                claimed.push(transfer.clone());
+            }
+        }
+        Ok(claimed)
+    }
+}

@@ -1,0 +1,148 @@
+//! `World`: every service wired to the in-memory fakes, for tests that read
+//! like a member's actions ("alice shares 30 with bob").
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pointshare_domain::ports::{Clock, Deadline, Movement};
+use pointshare_domain::services::{
+    BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, SignupCommand,
+    TransferLimits, TransferService,
+};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference};
+
+use crate::{FakeProvider, InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers, ManualClock};
+
+#[derive(Debug, Clone)]
+pub struct WorldSettings {
+    pub limits: TransferLimits,
+    pub retry: RetryPolicy,
+    /// How long a new transfer stays leased to the request that created it.
+    pub lease_for: Duration,
+    pub balance_ttl: Duration,
+    pub recovery: RecoverySettings,
+}
+
+impl Default for WorldSettings {
+    fn default() -> Self {
+        WorldSettings {
+            limits: TransferLimits::default(),
+            retry: RetryPolicy::default(),
+            lease_for: Duration::from_secs(30),
+            balance_ttl: Duration::from_secs(5),
+            recovery: RecoverySettings::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct World {
+    pub clock: Arc<ManualClock>,
+    pub provider: Arc<FakeProvider>,
+    pub members: Arc<InMemoryMembers>,
+    pub transfers: Arc<InMemoryTransfers>,
+    pub cache: Arc<InMemoryBalanceCache>,
+    pub limiter: Arc<InMemoryRateLimiter>,
+    pub saga: Arc<SagaDriver>,
+    pub member_service: Arc<MemberService>,
+    pub transfer_service: Arc<TransferService>,
+    pub balance_service: Arc<BalanceService>,
+    pub recovery: Arc<RecoveryService>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new(WorldSettings::default())
+    }
+}
+
+impl World {
+    pub fn new(settings: WorldSettings) -> Self {
+        let clock = Arc::new(ManualClock::default());
+        let provider = Arc::new(FakeProvider::new(clock.clone()));
+        let members = Arc::new(InMemoryMembers::default());
+        let transfers = Arc::new(InMemoryTransfers::default());
+        let cache = Arc::new(InMemoryBalanceCache::default());
+        let saga = Arc::new(SagaDriver::new(
+            transfers.clone(),
+            provider.clone(),
+            cache.clone(),
+            clock.clone(),
+            settings.retry,
+            settings.balance_ttl,
+        ));
+        let member_service =
+            Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone(), settings.retry));
+        let transfer_service = Arc::new(TransferService::new(
+            members.clone(),
+            transfers.clone(),
+            saga.clone(),
+            clock.clone(),
+            settings.limits,
+            "test",
+            settings.lease_for,
+        ));
+        let balance_service =
+            Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.balance_ttl, settings.retry));
+        let recovery = Arc::new(RecoveryService::new(
+            transfers.clone(),
+            member_service.clone(),
+            saga.clone(),
+            clock.clone(),
+            settings.recovery,
+        ));
+        World {
+            clock,
+            provider,
+            members,
+            transfers,
+            cache,
+            limiter: Arc::default(),
+            saga,
+            member_service,
+            transfer_service,
+            balance_service,
+            recovery,
+        }
+    }
+
+    /// A signup command for `handle` (email `<handle>@example.com`).
+    pub fn signup_command(handle: &str) -> SignupCommand {
+        SignupCommand {
+            email: Email::parse(format!("{handle}@example.com")).expect("valid email"),
+            handle: Handle::parse(handle).expect("valid handle"),
+            display_name: DisplayName::parse(handle).expect("valid name"),
+            password_hash: PasswordHash::parse("$argon2id$test").expect("valid hash"),
+        }
+    }
+
+    /// Signs `handle` up and credits `balance` points to the new account at
+    /// the provider, as a funding step outside pointshare.
+    pub async fn member(&self, handle: &str, balance: u64) -> Member {
+        let member = self
+            .member_service
+            .signup(Self::signup_command(handle), Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("signup succeeds");
+        if balance > 0 {
+            let account = member.provider_account.clone().expect("signup opened an account");
+            let funding = Movement {
+                account,
+                reference: ProviderReference::parse(format!("funding:{}", member.id)).expect("valid reference"),
+                amount: Points::new(balance).expect("valid amount"),
+                memo: None,
+            };
+            self.provider.ledger().apply(MovementKind::Credit, &funding).expect("funding applies");
+        }
+        member
+    }
+
+    /// The member's balance at the provider, bypassing cache and faults.
+    pub fn balance(&self, member: &Member) -> u64 {
+        self.provider.balance(member.provider_account.as_ref().expect("an account"))
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
