@@ -7,6 +7,8 @@
 
 mod cache;
 mod clock;
+pub mod contract;
+mod faults;
 mod ledger;
 mod members;
 mod provider;
@@ -15,8 +17,9 @@ mod world;
 
 pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
 pub use clock::ManualClock;
+pub use faults::{Fault, FaultPlan, Operation, RandomFaults};
 pub use ledger::{Ledger, LedgerError, LedgerSummary};
 pub use members::InMemoryMembers;
-pub use provider::{FakeProvider, Fault, Operation, RandomFaults};
+pub use provider::FakeProvider;
 pub use transfers::InMemoryTransfers;
 pub use world::{World, WorldSettings};

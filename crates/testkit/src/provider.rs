@@ -1,79 +1,20 @@
-//! `FakeProvider`: the ledger behind the `PointsProvider` port, with faults a
-//! test can script (the next N calls of one operation) or draw at random from
-//! a seed (for property tests).
+//! `FakeProvider`: the ledger behind the `PointsProvider` port, in-process,
+//! suffering the faults of its `FaultPlan` the way a real provider would.
 
 use async_trait::async_trait;
-use parking_lot::Mutex;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement, PointsProvider, ProviderError, Rejection};
 use pointshare_domain::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
 
-use crate::{Ledger, LedgerError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    OpenAccount,
-    Account,
-    Debit,
-    Credit,
-    TransactionByReference,
-}
-
-impl Operation {
-    fn mutates(self) -> bool {
-        matches!(self, Self::OpenAccount | Self::Debit | Self::Credit)
-    }
-}
-
-/// What goes wrong with one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// A 503: nothing applied.
-    Transient,
-    /// A 429 asking to wait this long.
-    RateLimited(Duration),
-    /// Applied, but the answer never arrives: outcome unknown.
-    ApplyThenTimeout,
-    /// Lost on the way: nothing applied, and the caller cannot tell.
-    TimeoutWithoutApply,
-    /// The provider refuses our credentials (a 401): nothing applied, and no
-    /// retry helps until an operator fixes the configuration.
-    Unauthorized,
-    /// A final refusal, nothing applied.
-    Reject(Rejection),
-    /// The answer comes this much later. Past the caller's deadline it
-    /// behaves as the real provider would: applied, outcome unknown.
-    Delay(Duration),
-}
-
-/// Chances, per call, of each random fault.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RandomFaults {
-    pub transient: f64,
-    pub apply_then_timeout: f64,
-    pub timeout_without_apply: f64,
-    /// Every call is delayed by a random duration up to this.
-    pub max_delay: Duration,
-}
-
-#[derive(Debug)]
-struct Faults {
-    scripted: HashMap<Operation, VecDeque<Fault>>,
-    random: Option<(RandomFaults, StdRng)>,
-    calls: HashMap<Operation, u64>,
-}
+use crate::{Fault, FaultPlan, Ledger, LedgerError, Operation};
 
 #[derive(Debug)]
 pub struct FakeProvider {
     ledger: Arc<Ledger>,
-    faults: Mutex<Faults>,
+    faults: FaultPlan,
 }
 
 impl FakeProvider {
@@ -83,37 +24,16 @@ impl FakeProvider {
 
     /// A provider over an existing ledger, e.g. one a simulator also serves.
     pub fn over(ledger: Arc<Ledger>) -> Self {
-        FakeProvider {
-            ledger,
-            faults: Mutex::new(Faults { scripted: HashMap::new(), random: None, calls: HashMap::new() }),
-        }
+        FakeProvider { ledger, faults: FaultPlan::default() }
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
     }
 
-    /// The next `times` calls of `operation` suffer `fault`, after any already scripted.
-    pub fn fail_next(&self, operation: Operation, times: usize, fault: Fault) {
-        let mut faults = self.faults.lock();
-        faults.scripted.entry(operation).or_default().extend(std::iter::repeat_n(fault, times));
-    }
-
-    /// From now on, unscripted calls draw faults at random, reproducibly from `seed`.
-    pub fn randomize(&self, seed: u64, chances: RandomFaults) {
-        self.faults.lock().random = Some((chances, StdRng::seed_from_u64(seed)));
-    }
-
-    /// Stops scripted and random faults.
-    pub fn heal(&self) {
-        let mut faults = self.faults.lock();
-        faults.scripted.clear();
-        faults.random = None;
-    }
-
-    /// How many calls of `operation` arrived, faulty or not.
-    pub fn calls(&self, operation: Operation) -> u64 {
-        self.faults.lock().calls.get(&operation).copied().unwrap_or(0)
+    /// The faults this provider will suffer: script them or draw them at random.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
     }
 
     /// Opens a funded account directly in the ledger, as the sandbox allows.
@@ -129,28 +49,6 @@ impl FakeProvider {
         self.ledger.account(account).expect("the account exists").balance
     }
 
-    fn next_fault(&self, operation: Operation) -> Option<Fault> {
-        let mut faults = self.faults.lock();
-        *faults.calls.entry(operation).or_default() += 1;
-        if let Some(fault) = faults.scripted.get_mut(&operation).and_then(VecDeque::pop_front) {
-            return Some(fault);
-        }
-        let (chances, rng) = faults.random.as_mut()?;
-        let roll: f64 = rng.random();
-        let delay = rng.random_range(Duration::ZERO..=chances.max_delay);
-        if roll < chances.transient {
-            Some(Fault::Transient)
-        } else if roll < chances.transient + chances.apply_then_timeout && operation.mutates() {
-            Some(Fault::ApplyThenTimeout)
-        } else if roll < chances.transient + chances.apply_then_timeout + chances.timeout_without_apply {
-            Some(Fault::TimeoutWithoutApply)
-        } else if delay > Duration::ZERO {
-            Some(Fault::Delay(delay))
-        } else {
-            None
-        }
-    }
-
     /// Runs `apply` under the next fault for `operation`.
     async fn serve<T>(
         &self,
@@ -159,7 +57,7 @@ impl FakeProvider {
         apply: impl FnOnce() -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
         let unknown = || Err(ProviderError::OutcomeUnknown(format!("{operation:?} timed out")));
-        match self.next_fault(operation) {
+        match self.faults.next(operation) {
             None => apply(),
             Some(Fault::Transient) => {
                 Err(ProviderError::Transient { message: "503 unavailable (injected)".into(), retry_after: None })

@@ -13,18 +13,18 @@ async fn the_first_read_asks_the_provider_then_the_cache_answers() {
     assert_eq!((first.points, first.source), (120, BalanceSource::Provider));
     let second = world.balance_service.balance_of(&alice, deadline()).await.expect("reads");
     assert_eq!((second.points, second.source), (120, BalanceSource::Cache));
-    assert_eq!(world.provider.calls(Operation::Account), 1);
+    assert_eq!(world.provider.faults().calls(Operation::Account), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_reads_of_one_account_cost_one_provider_call() {
     let world = World::default();
     let alice = world.member("alice", 7).await;
-    world.provider.fail_next(Operation::Account, 1, Fault::Delay(Duration::from_millis(800)));
+    world.provider.faults().fail_next(Operation::Account, 1, Fault::Delay(Duration::from_millis(800)));
     let reads = (0..100).map(|_| world.balance_service.balance_of(&alice, deadline()));
     let balances = futures::future::join_all(reads).await;
     assert!(balances.iter().all(|b| b.as_ref().map(|b| b.points).ok() == Some(7)));
-    assert_eq!(world.provider.calls(Operation::Account), 1);
+    assert_eq!(world.provider.faults().calls(Operation::Account), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,13 +67,13 @@ async fn the_cache_expires_after_its_ttl() {
 async fn provider_trouble_is_retried_then_reported() {
     let world = World::default();
     let alice = world.member("alice", 5).await;
-    world.provider.fail_next(Operation::Account, 2, Fault::Transient);
+    world.provider.faults().fail_next(Operation::Account, 2, Fault::Transient);
     let balance = world.balance_service.balance_of(&alice, deadline()).await.expect("retried");
     assert_eq!(balance.points, 5);
 
     let account = alice.provider_account.as_ref().expect("an account");
     world.cache.invalidate(account).await.expect("cache up");
-    world.provider.fail_next(Operation::Account, 10_000, Fault::Transient);
+    world.provider.faults().fail_next(Operation::Account, 10_000, Fault::Transient);
     let error = world
         .balance_service
         .balance_of(&alice, pointshare_domain::ports::Deadline::after(Duration::from_secs(1)))

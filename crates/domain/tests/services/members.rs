@@ -36,14 +36,14 @@ async fn email_and_handle_are_unique_case_insensitively() {
 #[tokio::test(start_paused = true)]
 async fn a_signup_interrupted_before_the_account_converges_when_repeated() {
     let world = World::default();
-    world.provider.fail_next(Operation::OpenAccount, 1000, Fault::Transient);
+    world.provider.faults().fail_next(Operation::OpenAccount, 1000, Fault::Transient);
     let short = Deadline::after(Duration::from_secs(2));
     let error = world.member_service.signup(World::signup_command("bob"), short).await.unwrap_err();
     assert!(matches!(error, SignupError::ProviderUnavailable), "{error:?}");
     let pending = world.member_service.by_handle(&super::handle("bob")).await.expect("store up").expect("recorded");
     assert!(pending.provider_account.is_none());
 
-    world.provider.heal();
+    world.provider.faults().heal();
     let finished = world.member_service.signup(World::signup_command("bob"), deadline()).await.expect("converges");
     assert_eq!(finished.id, pending.id, "the same member, not a second one");
     assert!(finished.provider_account.is_some());
@@ -54,7 +54,7 @@ async fn a_signup_interrupted_before_the_account_converges_when_repeated() {
 async fn an_account_opened_whose_answer_was_lost_is_found_again() {
     let world = World::default();
     // The provider opens the account but the answer never arrives.
-    world.provider.fail_next(Operation::OpenAccount, 1, Fault::ApplyThenTimeout);
+    world.provider.faults().fail_next(Operation::OpenAccount, 1, Fault::ApplyThenTimeout);
     let member = world.member_service.signup(World::signup_command("carol"), deadline()).await.expect("retried");
     assert!(member.provider_account.is_some());
     assert_eq!(world.provider.ledger().summary().accounts, 1, "no second account");
@@ -63,10 +63,10 @@ async fn an_account_opened_whose_answer_was_lost_is_found_again() {
 #[tokio::test(start_paused = true)]
 async fn recovery_finishes_signups_nobody_repeated() {
     let world = World::default();
-    world.provider.fail_next(Operation::OpenAccount, 1000, Fault::Transient);
+    world.provider.faults().fail_next(Operation::OpenAccount, 1000, Fault::Transient);
     let short = Deadline::after(Duration::from_millis(500));
     world.member_service.signup(World::signup_command("dave"), short).await.unwrap_err();
-    world.provider.heal();
+    world.provider.faults().heal();
     let report = world.recovery.run_once().await.expect("store up");
     assert_eq!(report.accounts_opened, 1);
     let dave = world.member_service.by_handle(&super::handle("dave")).await.expect("up").expect("exists");
@@ -86,7 +86,7 @@ async fn concurrent_repeats_of_one_signup_give_one_member_and_one_account() {
 #[tokio::test]
 async fn a_taken_email_with_another_handle_is_refused_even_while_pending() {
     let world = World::default();
-    world.provider.fail_next(
+    world.provider.faults().fail_next(
         Operation::OpenAccount,
         1,
         Fault::Reject(pointshare_domain::ports::Rejection::AccountInactive),

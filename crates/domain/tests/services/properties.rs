@@ -72,7 +72,7 @@ async fn run(scenario: Scenario) -> Run {
         world.provider.set_status(members[frozen].provider_account.as_ref().expect("account"), AccountStatus::Frozen);
     }
     let total_before = world.provider.ledger().summary().total_balance;
-    world.provider.randomize(
+    world.provider.faults().randomize(
         scenario.seed,
         RandomFaults {
             transient: scenario.transient,
@@ -91,7 +91,7 @@ async fn run(scenario: Scenario) -> Run {
     // Recovery under the same faults for a while, then with a healthy provider.
     for pass in 0..12 {
         if pass == 6 {
-            world.provider.heal();
+            world.provider.faults().heal();
         }
         world.clock.advance(TimeDelta::minutes(2));
         world.recovery.run_once().await.expect("in-memory store never fails");

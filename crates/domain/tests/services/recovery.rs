@@ -15,13 +15,13 @@ use super::share;
 async fn stuck_transfer(world: &World) -> pointshare_domain::Transfer {
     let alice = world.member("alice", 100).await;
     let bob = world.member("bob", 0).await;
-    world.provider.fail_next(Operation::Debit, 10_000, Fault::Transient);
+    world.provider.faults().fail_next(Operation::Debit, 10_000, Fault::Transient);
     let transfer = world
         .transfer_service
         .share(share(&alice, &bob, 10, "k"), Deadline::after(Duration::from_secs(1)))
         .await
         .expect("processing");
-    world.provider.heal();
+    world.provider.faults().heal();
     transfer
 }
 

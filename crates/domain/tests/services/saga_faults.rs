@@ -67,7 +67,7 @@ const RETRYABLE: [Fault; 5] = [
 async fn retryable_faults_on_the_debit_still_complete_with_one_debit() {
     for fault in RETRYABLE {
         let p = pair().await;
-        p.world.provider.fail_next(Operation::Debit, 2, fault);
+        p.world.provider.faults().fail_next(Operation::Debit, 2, fault);
         let transfer = p.share(30, Deadline::after(Duration::from_secs(300))).await.expect("completes");
         assert_eq!(transfer.state, TransferState::Completed, "{fault:?}");
         assert_eq!(p.balances(), (70, 30), "{fault:?}");
@@ -79,7 +79,7 @@ async fn retryable_faults_on_the_debit_still_complete_with_one_debit() {
 async fn retryable_faults_on_the_credit_still_complete_with_one_credit() {
     for fault in RETRYABLE {
         let p = pair().await;
-        p.world.provider.fail_next(Operation::Credit, 2, fault);
+        p.world.provider.faults().fail_next(Operation::Credit, 2, fault);
         let transfer = p.share(30, Deadline::after(Duration::from_secs(300))).await.expect("completes");
         assert_eq!(transfer.state, TransferState::Completed, "{fault:?}");
         assert_eq!(p.balances(), (70, 30), "{fault:?}");
@@ -96,7 +96,7 @@ async fn a_rejected_debit_rejects_the_transfer() {
         (Rejection::ReferenceConflict, DeclineReason::ReferenceConflict),
     ] {
         let p = pair().await;
-        p.world.provider.fail_next(Operation::Debit, 1, Fault::Reject(rejection));
+        p.world.provider.faults().fail_next(Operation::Debit, 1, Fault::Reject(rejection));
         let error = p.share(30, deadline()).await.unwrap_err();
         let ShareError::Declined(transfer) = error else { panic!("{error:?}") };
         assert_eq!((transfer.state, transfer.decline), (TransferState::Rejected, Some(reason)));
@@ -122,8 +122,8 @@ async fn a_rejected_credit_refunds_the_sender() {
 async fn retryable_faults_on_the_refund_still_reverse_once() {
     for fault in RETRYABLE {
         let p = pair().await;
-        p.world.provider.fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
-        p.world.provider.fail_next(Operation::Credit, 2, fault);
+        p.world.provider.faults().fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
+        p.world.provider.faults().fail_next(Operation::Credit, 2, fault);
         let error = p.share(30, Deadline::after(Duration::from_secs(300))).await.unwrap_err();
         let ShareError::Declined(transfer) = error else { panic!("{fault:?}: {error:?}") };
         assert_eq!(transfer.state, TransferState::Reversed, "{fault:?}");
@@ -135,8 +135,8 @@ async fn retryable_faults_on_the_refund_still_reverse_once() {
 #[tokio::test]
 async fn a_refused_refund_waits_in_refunding_until_it_can_be_made() {
     let p = pair().await;
-    p.world.provider.fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
-    p.world.provider.fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
+    p.world.provider.faults().fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
+    p.world.provider.faults().fail_next(Operation::Credit, 1, Fault::Reject(Rejection::AccountInactive));
     let transfer = p.share(30, deadline()).await.expect("not final yet");
     assert_eq!(transfer.state, TransferState::Refunding);
     assert_eq!(p.balances(), (70, 0));
@@ -151,10 +151,10 @@ async fn past_the_deadline_the_transfer_is_processing_and_recovery_finishes_it()
         [(Operation::Debit, TransferState::Accepted), (Operation::Credit, TransferState::Debited)]
     {
         let p = pair().await;
-        p.world.provider.fail_next(operation, 10_000, Fault::Transient);
+        p.world.provider.faults().fail_next(operation, 10_000, Fault::Transient);
         let transfer = p.share(30, Deadline::after(Duration::from_secs(3))).await.expect("processing");
         assert_eq!(transfer.state, stuck_in, "{operation:?}");
-        p.world.provider.heal();
+        p.world.provider.faults().heal();
         p.recover().await;
         assert_eq!(p.stored(&transfer).state, TransferState::Completed, "{operation:?}");
         assert_eq!(p.balances(), (70, 30));
@@ -165,11 +165,11 @@ async fn past_the_deadline_the_transfer_is_processing_and_recovery_finishes_it()
 async fn an_unknown_outcome_at_the_deadline_is_settled_by_recovery_without_double_applying() {
     let p = pair().await;
     // Each debit is applied, but its answer always arrives after the deadline.
-    p.world.provider.fail_next(Operation::Debit, 3, Fault::Delay(Duration::from_secs(5)));
+    p.world.provider.faults().fail_next(Operation::Debit, 3, Fault::Delay(Duration::from_secs(5)));
     let transfer = p.share(30, Deadline::after(Duration::from_secs(1))).await.expect("processing");
     assert_eq!(transfer.state, TransferState::Accepted);
     assert_eq!(p.balances(), (70, 0), "the provider applied the debit");
-    p.world.provider.heal();
+    p.world.provider.faults().heal();
     p.recover().await;
     assert_eq!(p.stored(&transfer).state, TransferState::Completed);
     assert_eq!(p.balances(), (70, 30));
@@ -179,10 +179,14 @@ async fn an_unknown_outcome_at_the_deadline_is_settled_by_recovery_without_doubl
 #[tokio::test(start_paused = true)]
 async fn an_unexpected_provider_error_leaves_the_transfer_to_recovery() {
     let p = pair().await;
-    p.world.provider.fail_next(Operation::Credit, 1, Fault::Unauthorized);
+    p.world.provider.faults().fail_next(Operation::Credit, 1, Fault::Unauthorized);
     let transfer = p.share(30, deadline()).await.expect("processing");
     assert_eq!(transfer.state, TransferState::Debited);
-    assert_eq!(p.world.provider.calls(Operation::Credit), 1, "no retry storm against a misconfigured provider");
+    assert_eq!(
+        p.world.provider.faults().calls(Operation::Credit),
+        1,
+        "no retry storm against a misconfigured provider"
+    );
     p.recover().await;
     assert_eq!(p.stored(&transfer).state, TransferState::Completed);
     assert_eq!(p.balances(), (70, 30));

@@ -78,7 +78,7 @@ async fn the_rules_refuse_before_anything_is_recorded() {
 async fn a_recipient_still_waiting_for_an_account_cannot_receive() {
     let world = World::default();
     let alice = world.member("alice", 100).await;
-    world.provider.fail_next(
+    world.provider.faults().fail_next(
         pointshare_testkit::Operation::OpenAccount,
         1,
         pointshare_testkit::Fault::Reject(pointshare_domain::ports::Rejection::AccountInactive),
