@@ -1,0 +1,126 @@
+//! What an operator tunes about the provider connection: where it is, the key,
+//! timeouts, how retries are paced and budgeted, and when the breaker opens.
+
+use std::time::Duration;
+
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpProviderSettings {
+    /// The provider's base URL; the API's `/v1/...` paths are appended to it.
+    pub base_url: Url,
+    /// Sent as `Authorization: Bearer <api_key>`.
+    pub api_key: String,
+    /// The longest one attempt may take, connection included; the caller's
+    /// deadline shortens it further.
+    pub call_timeout: Duration,
+    /// The longest a new connection may take to open.
+    pub connect_timeout: Duration,
+    pub retry: RetrySettings,
+    pub breaker: BreakerSettings,
+}
+
+/// Retries of transient failures and unknown outcomes, always with the same
+/// reference: exponential backoff with full jitter, `Retry-After` honoured,
+/// within the caller's deadline and a budget shared by all calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetrySettings {
+    /// The backoff before the first retry (before jitter).
+    pub first_delay: Duration,
+    /// The longest backoff between two attempts (before jitter).
+    pub max_delay: Duration,
+    /// Retries allowed as a fraction of first attempts over `budget_window`,
+    /// so a failing provider sees at most that much extra load.
+    pub budget_ratio: f32,
+    /// Retries per second always allowed, so a quiet service can still retry.
+    pub budget_min_per_second: u32,
+    /// How long a first attempt counts toward the budget.
+    pub budget_window: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            budget_ratio: 0.2,
+            budget_min_per_second: 10,
+            budget_window: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The circuit breaker: after `consecutive_failures` failed attempts in a row
+/// every call fails fast for `cool_down`; then calls are let through again and
+/// the first answer decides between closing and another cool-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSettings {
+    pub consecutive_failures: u32,
+    pub cool_down: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings { consecutive_failures: 20, cool_down: Duration::from_secs(5) }
+    }
+}
+
+impl HttpProviderSettings {
+    /// Settings for the provider at `base_url` with the defaults for the rest.
+    pub fn new(base_url: Url, api_key: impl Into<String>) -> Self {
+        HttpProviderSettings {
+            base_url,
+            api_key: api_key.into(),
+            call_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(1),
+            retry: RetrySettings::default(),
+            breaker: BreakerSettings::default(),
+        }
+    }
+
+    /// Rejects settings the adapter cannot work with, naming the setting.
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let invalid = |setting: &'static str, reason: String| Err(InvalidSettings { setting, reason });
+        if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.cannot_be_a_base() {
+            return invalid("base_url", format!("must be an http(s) URL, not {}", self.base_url));
+        }
+        if self.api_key.is_empty() || !self.api_key.bytes().all(|b| b.is_ascii_graphic()) {
+            return invalid("api_key", "must be non-empty printable ASCII without spaces".into());
+        }
+        for (setting, value) in [
+            ("call_timeout", self.call_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("retry.first_delay", self.retry.first_delay),
+            ("retry.budget_window", self.retry.budget_window),
+            ("breaker.cool_down", self.breaker.cool_down),
+        ] {
+            if value.is_zero() {
+                return invalid(setting, "must be longer than zero".into());
+            }
+        }
+        if self.retry.max_delay < self.retry.first_delay {
+            return invalid("retry.max_delay", "must not be shorter than retry.first_delay".into());
+        }
+        if !(0.0..=1000.0).contains(&self.retry.budget_ratio) {
+            return invalid(
+                "retry.budget_ratio",
+                format!("must be between 0 and 1000, not {}", self.retry.budget_ratio),
+            );
+        }
+        // tower's budget measures its window in whole seconds, between 1 and 60.
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.retry.budget_window) {
+            return invalid("retry.budget_window", "must be between 1 s and 60 s".into());
+        }
+        if self.breaker.consecutive_failures == 0 {
+            return invalid("breaker.consecutive_failures", "must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid provider setting {setting}: {reason}")]
+pub struct InvalidSettings {
+    pub setting: &'static str,
+    pub reason: String,
+}

@@ -1,0 +1,241 @@
+//! The provider's HTTP API (provider-api.md) over the ledger: routes, bodies,
+//! status codes and the `{"error": {"code", "message"}}` envelope.
+//!
+//! The contract routes pass through the simulated conditions; the sandbox
+//! extensions that tests use to arrange and check the ledger do not, so a
+//! check of the total balance is never itself a victim of the faults.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use pointshare_domain::ports::{Movement, Rejection};
+use pointshare_domain::{
+    AccountStatus, HolderRef, Memo, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference,
+};
+use pointshare_testkit::{Ledger, LedgerError, Operation};
+
+use crate::conditions::Conditions;
+
+#[derive(Debug)]
+struct Sim {
+    ledger: Arc<Ledger>,
+    conditions: Conditions,
+    api_key: String,
+}
+
+type SimState = State<Arc<Sim>>;
+
+pub(crate) fn router(ledger: Arc<Ledger>, conditions: Conditions, api_key: String) -> Router {
+    let sim = Arc::new(Sim { ledger, conditions, api_key });
+    Router::new()
+        .route("/v1/accounts", post(open_account))
+        .route("/v1/accounts/{account_id}", get(account).patch(set_status))
+        .route("/v1/accounts/{account_id}/debits", post(debit))
+        .route("/v1/accounts/{account_id}/credits", post(credit))
+        .route("/v1/transactions/{reference}", get(transaction))
+        .route("/v1/_sandbox/ledger", get(summary))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "method not allowed on this endpoint")
+        })
+        .layer(middleware::from_fn_with_state(Arc::clone(&sim), authorize))
+        .with_state(sim)
+}
+
+/// An answer in the provider's error envelope.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    fn invalid_request(message: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let (status, code, message) = match rejection {
+            Rejection::InsufficientFunds => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds", "the balance is lower than the amount")
+            }
+            Rejection::AccountInactive => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "account_inactive", "the account is frozen or closed")
+            }
+            Rejection::AccountNotFound => (StatusCode::NOT_FOUND, "account_not_found", "no such account"),
+            Rejection::ReferenceConflict => (
+                StatusCode::CONFLICT,
+                "reference_conflict",
+                "the reference was used before with a different account, kind or amount",
+            ),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> Self {
+        match error {
+            LedgerError::AccountNotFound => Rejection::AccountNotFound.into(),
+            LedgerError::ReferenceConflict => Rejection::ReferenceConflict.into(),
+            LedgerError::InsufficientFunds => Rejection::InsufficientFunds.into(),
+            LedgerError::AccountInactive => Rejection::AccountInactive.into(),
+            LedgerError::BalanceOverflow => {
+                ApiError::invalid_request("the balance would exceed what an account can hold")
+            }
+        }
+    }
+}
+
+async fn authorize(State(sim): SimState, request: Request, next: Next) -> Response {
+    let expected = format!("Bearer {}", sim.api_key);
+    let given = request.headers().get(header::AUTHORIZATION).map(|value| value.as_bytes());
+    if given != Some(expected.as_bytes()) {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong API key").into_response();
+    }
+    next.run(request).await
+}
+
+/// A JSON body whose every fault (syntax, content type, a value out of
+/// range) is answered `400 invalid_request` in the provider's envelope.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(request, state)
+            .await
+            .map(|Json(body)| Body(body))
+            .map_err(|rejection: JsonRejection| ApiError::invalid_request(rejection.body_text()))
+    }
+}
+
+/// An account id in a path: one that is not even well-formed names no account.
+fn account_id(raw: &str) -> Result<ProviderAccountId, ApiError> {
+    ProviderAccountId::parse(raw).map_err(|_| Rejection::AccountNotFound.into())
+}
+
+#[derive(Deserialize)]
+struct OpenAccountBody {
+    holder_ref: HolderRef,
+    /// Sandbox extension: open the account funded.
+    #[serde(default)]
+    initial_balance: Option<Points>,
+}
+
+async fn open_account(State(sim): SimState, Body(body): Body<OpenAccountBody>) -> Response {
+    sim.conditions
+        .serve(Operation::OpenAccount, || {
+            let initial = body.initial_balance.map_or(0, Points::get);
+            let (account, opened) = sim.ledger.open_account(&body.holder_ref, initial);
+            let status = if opened { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(account)).into_response())
+        })
+        .await
+}
+
+async fn account(State(sim): SimState, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let id = account_id(&raw)?;
+    Ok(sim.conditions.serve(Operation::Account, || Ok(Json(sim.ledger.account(&id)?).into_response())).await)
+}
+
+#[derive(Deserialize)]
+struct MovementBody {
+    reference: ProviderReference,
+    amount: Points,
+    #[serde(default)]
+    memo: Option<Memo>,
+}
+
+async fn debit(state: SimState, path: Path<String>, body: Body<MovementBody>) -> Result<Response, ApiError> {
+    movement(state, path, body, MovementKind::Debit).await
+}
+
+async fn credit(state: SimState, path: Path<String>, body: Body<MovementBody>) -> Result<Response, ApiError> {
+    movement(state, path, body, MovementKind::Credit).await
+}
+
+async fn movement(
+    State(sim): SimState,
+    Path(raw): Path<String>,
+    Body(body): Body<MovementBody>,
+    kind: MovementKind,
+) -> Result<Response, ApiError> {
+    let account = account_id(&raw)?;
+    let operation = match kind {
+        MovementKind::Debit => Operation::Debit,
+        MovementKind::Credit => Operation::Credit,
+    };
+    let movement = Movement { account, reference: body.reference, amount: body.amount, memo: body.memo };
+    let answer = sim.conditions.serve(operation, || {
+        let (transaction, replayed) = sim.ledger.apply(kind, &movement)?;
+        let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+        Ok((status, Json(transaction)).into_response())
+    });
+    Ok(answer.await)
+}
+
+async fn transaction(State(sim): SimState, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let reference = ProviderReference::parse(raw).map_err(ApiError::invalid_request)?;
+    let answer = sim.conditions.serve(Operation::TransactionByReference, || {
+        let transaction = sim.ledger.transaction(&reference).ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "transaction_not_found", "no transaction with that reference")
+        })?;
+        Ok(Json(transaction).into_response())
+    });
+    Ok(answer.await)
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: AccountStatus,
+}
+
+/// Sandbox extension: freeze, close or reactivate an account.
+async fn set_status(
+    State(sim): SimState,
+    Path(raw): Path<String>,
+    Body(body): Body<StatusBody>,
+) -> Result<Json<ProviderAccount>, ApiError> {
+    Ok(Json(sim.ledger.set_status(&account_id(&raw)?, body.status)?))
+}
+
+#[derive(Serialize)]
+struct Summary {
+    accounts: usize,
+    total_balance: u128,
+    transactions: usize,
+}
+
+/// Sandbox extension: the totals every correct sequence of transfers keeps.
+async fn summary(State(sim): SimState) -> Json<Summary> {
+    let summary = sim.ledger.summary();
+    Json(Summary {
+        accounts: summary.accounts,
+        total_balance: summary.total_balance,
+        transactions: summary.transactions,
+    })
+}
