@@ -28,10 +28,10 @@ struct Args {
     #[arg(long, env = "PROVIDER_SIM_LATENCY_JITTER_MS", default_value_t = 0)]
     latency_jitter_ms: u64,
     /// Fraction of calls (0..=1) answered 503 without applying anything.
-    #[arg(long, env = "PROVIDER_SIM_ERROR_RATE", default_value_t = 0.0)]
+    #[arg(long, env = "PROVIDER_SIM_ERROR_RATE", default_value_t = 0.0, value_parser = fraction)]
     error_rate: f64,
     /// Fraction of calls (0..=1) applied and then not answered in time (unknown outcomes).
-    #[arg(long, env = "PROVIDER_SIM_TIMEOUT_RATE", default_value_t = 0.0)]
+    #[arg(long, env = "PROVIDER_SIM_TIMEOUT_RATE", default_value_t = 0.0, value_parser = fraction)]
     timeout_rate: f64,
     /// How long, in milliseconds, a "timed out" call is held before it is answered 504.
     #[arg(long, env = "PROVIDER_SIM_HANG_MS", default_value_t = 30_000)]
@@ -48,6 +48,13 @@ struct Args {
     /// The balance each demo account starts with.
     #[arg(long, env = "PROVIDER_SIM_INITIAL_BALANCE", default_value_t = 1_000)]
     initial_balance: u64,
+}
+
+fn fraction(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("{value:?} is not a fraction between 0 and 1")),
+    }
 }
 
 impl Args {
