@@ -84,8 +84,7 @@ async fn main() -> anyhow::Result<()> {
     config.validate().context("invalid simulator settings")?;
     // Each call in flight holds a socket; the default soft limit (often 1024) would cap them.
     let files = rlimit::increase_nofile_limit(u64::MAX).context("raising the open-files limit")?;
-    let listener =
-        tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("binding --bind {}", args.bind))?;
+    let listener = listen(args.bind).with_context(|| format!("binding --bind {}", args.bind))?;
     let sim = pointshare_provider_sim::start(listener, config).await?;
     tracing::info!(
         url = %sim.base_url(),
@@ -102,6 +101,16 @@ async fn main() -> anyhow::Result<()> {
     shutdown_signal().await?;
     tracing::info!("shutting down");
     sim.shutdown().await
+}
+
+/// A listener with a deep accept queue: thousands of callers connecting in
+/// the same instant would otherwise overflow the default one and wait out
+/// SYN retransmits, which looks like provider latency but is not.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(8192)
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {
