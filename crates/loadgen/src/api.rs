@@ -1,0 +1,109 @@
+//! The calls a member and an admin make, over the pointshare REST API, as
+//! the frontend makes them: JSON bodies, bearer tokens, `Idempotency-Key`.
+
+use anyhow::{Context, bail};
+use reqwest::{Client, RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+/// A member the load acts as.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub handle: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    client: Client,
+    base: String,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    access_token: String,
+}
+
+#[derive(Deserialize)]
+struct Balance {
+    balance: u64,
+}
+
+impl Api {
+    pub fn new(client: Client, base: &str) -> Self {
+        Api { client, base: base.trim_end_matches('/').to_owned() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `None` when the server refuses the credentials.
+    pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<Option<String>> {
+        let response = self
+            .client
+            .post(self.url("/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .context("POST /v1/auth/login")?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            return Ok(None);
+        }
+        let token: Token = expect(response, "POST /v1/auth/login").await?.json().await?;
+        Ok(Some(token.access_token))
+    }
+
+    pub async fn signup(&self, email: &str, password: &str, handle: &str) -> anyhow::Result<()> {
+        let body = json!({"email": email, "password": password, "handle": handle, "display_name": handle});
+        let response =
+            self.client.post(self.url("/v1/auth/signup")).json(&body).send().await.context("POST /v1/auth/signup")?;
+        expect(response, "POST /v1/auth/signup").await?;
+        Ok(())
+    }
+
+    pub async fn balance(&self, token: &str) -> anyhow::Result<u64> {
+        let response = self.view_balance(token).send().await.context("GET /v1/me/balance")?;
+        let balance: Balance = expect(response, "GET /v1/me/balance").await?.json().await?;
+        Ok(balance.balance)
+    }
+
+    pub async fn grant(&self, admin_token: &str, to_handle: &str, amount: u64, key: &str) -> anyhow::Result<()> {
+        let response = self
+            .client
+            .post(self.url("/v1/admin/grants"))
+            .bearer_auth(admin_token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"to_handle": to_handle, "amount": amount, "reason": "load test funding"}))
+            .send()
+            .await
+            .context("POST /v1/admin/grants")?;
+        expect(response, "POST /v1/admin/grants").await?;
+        Ok(())
+    }
+
+    pub fn view_balance(&self, token: &str) -> RequestBuilder {
+        self.client.get(self.url("/v1/me/balance")).bearer_auth(token)
+    }
+
+    pub fn share(&self, token: &str, to_handle: &str, amount: u64, key: &str) -> RequestBuilder {
+        self.client
+            .post(self.url("/v1/transfers"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"to_handle": to_handle, "amount": amount, "memo": "load test"}))
+    }
+
+    pub fn history(&self, token: &str) -> RequestBuilder {
+        self.client.get(self.url("/v1/transfers?limit=20")).bearer_auth(token)
+    }
+}
+
+async fn expect(response: reqwest::Response, what: &str) -> anyhow::Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    bail!("{what} answered {status}: {body}")
+}

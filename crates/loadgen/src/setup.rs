@@ -1,0 +1,51 @@
+//! Before the clock starts: the members the load acts as exist, are logged
+//! in, and hold enough points that shares measure the service, not refusals.
+//! Running again against the same server reuses them.
+
+use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::api::{Api, Member};
+
+#[derive(Debug, Clone)]
+pub struct SetupSettings {
+    pub members: usize,
+    pub password: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    /// Each member is topped up to at least half this, by a grant of this.
+    pub funding: u64,
+}
+
+/// How many set-up calls run at once.
+const SETUP_CONCURRENCY: usize = 16;
+
+pub async fn prepare(api: &Api, settings: &SetupSettings) -> anyhow::Result<Vec<Member>> {
+    let admin = api.login(&settings.admin_email, &settings.admin_password).await?.with_context(|| {
+        format!("the admin {} could not log in: check --admin-email/--admin-password", settings.admin_email)
+    })?;
+    futures::stream::iter(0..settings.members)
+        .map(|n| member(api, settings, &admin, n))
+        .buffered(SETUP_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+async fn member(api: &Api, settings: &SetupSettings, admin: &str, n: usize) -> anyhow::Result<Member> {
+    let handle = format!("load_{n}");
+    let email = format!("{handle}@loadgen.test");
+    let token = match api.login(&email, &settings.password).await? {
+        Some(token) => token,
+        None => {
+            api.signup(&email, &settings.password, &handle).await?;
+            api.login(&email, &settings.password)
+                .await?
+                .with_context(|| format!("{email} cannot log in after signup"))?
+        }
+    };
+    if api.balance(&token).await? < settings.funding / 2 {
+        let key = format!("loadgen-funding-{}", uuid::Uuid::new_v4());
+        api.grant(admin, &handle, settings.funding, &key).await?;
+    }
+    Ok(Member { handle, token })
+}
