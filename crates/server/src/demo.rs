@@ -1,0 +1,61 @@
+//! Demo members for the embedded default: an admin and two members with
+//! points, so a fresh `pointshare` can be tried at once. Only seeded into an
+//! in-memory store, where nothing real could be mistaken for them.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use pointshare_domain::ports::Deadline;
+use pointshare_domain::services::{GrantCommand, SignupCommand, SignupError};
+use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Points};
+
+use crate::auth;
+use crate::wiring::AppState;
+
+/// The demo admin's email; the embedded default gives it the admin role.
+pub const ADMIN_EMAIL: &str = "admin@pointshare.test";
+
+/// Points each demo member starts with.
+const STARTING_POINTS: u64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoMember {
+    pub email: String,
+    pub handle: String,
+    pub password: String,
+    pub admin: bool,
+}
+
+pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
+    let password = &state.settings.demo_password;
+    let hash = auth::hash_password(password)?;
+    let deadline = || Deadline::after(Duration::from_secs(30));
+    let mut seeded = Vec::new();
+    for (handle, email, admin) in
+        [("admin", ADMIN_EMAIL, true), ("alice", "alice@pointshare.test", false), ("bob", "bob@pointshare.test", false)]
+    {
+        let command = SignupCommand {
+            email: Email::parse(email)?,
+            handle: Handle::parse(handle)?,
+            display_name: DisplayName::parse(handle)?,
+            password_hash: hash.clone(),
+        };
+        match state.members.signup(command, deadline()).await {
+            Ok(_) | Err(SignupError::EmailTaken) => {}
+            Err(error) => return Err(error).with_context(|| format!("seeding the demo member {handle}")),
+        }
+        seeded.push(DemoMember { email: email.into(), handle: handle.into(), password: password.clone(), admin });
+    }
+    let admin = state.members.by_email(&Email::parse(ADMIN_EMAIL)?).await?.context("the demo admin exists")?;
+    for member in seeded.iter().filter(|member| !member.admin) {
+        let grant = GrantCommand {
+            admin: admin.id,
+            to: Handle::parse(member.handle.as_str())?,
+            amount: Points::new(STARTING_POINTS)?,
+            reason: Some(Memo::parse("demo starting points")?),
+            idempotency_key: IdempotencyKey::parse(format!("demo-funding-{}", member.handle))?,
+        };
+        state.transfers.grant(grant, deadline()).await.with_context(|| format!("funding {}", member.handle))?;
+    }
+    Ok(seeded)
+}

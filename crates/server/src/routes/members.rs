@@ -1,0 +1,166 @@
+//! Members: signing up, logging in, one's own profile and balance, and
+//! looking another member up by handle.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+
+use pointshare_domain::ports::RateRule;
+use pointshare_domain::services::{BalanceError, RenameError, SignupCommand, SignupError};
+use pointshare_domain::{DisplayName, Email, Handle, Member};
+
+use super::views::{BalanceView, LoginBody, MeView, MemberView, PublicMemberView, RenameBody, SignupBody, TokenView};
+use super::{deadline, limit};
+use crate::auth::{self, Auth, Caller, Role};
+use crate::problem::ApiError;
+use crate::wiring::AppState;
+
+type State = web::Data<Arc<AppState>>;
+
+fn role_of(state: &AppState, member: &Member) -> Role {
+    if state.admins.contains(&member.email) { Role::Admin } else { Role::Member }
+}
+
+fn invalid_password() -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "A field is not valid")
+        .detail("password: must be 8 to 128 characters")
+}
+
+/// Creates a member and opens their account at the provider.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "members", request_body = SignupBody,
+    responses((status = 201, body = MemberView), (status = 409, body = crate::problem::Problem, description = "email_taken or handle_taken"),
+        (status = 422, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
+#[post("/v1/auth/signup")]
+pub async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = Email::parse(body.email).map_err(ApiError::invalid)?;
+    let handle = Handle::parse(body.handle).map_err(ApiError::invalid)?;
+    let display_name = DisplayName::parse(body.display_name).map_err(ApiError::invalid)?;
+    if !(8..=128).contains(&body.password.chars().count()) {
+        return Err(invalid_password());
+    }
+    let password_hash = auth::hash_password_blocking(body.password).await?;
+    let command = SignupCommand { email, handle, display_name, password_hash };
+    let member = state.members.signup(command, deadline(&state)).await.map_err(|error| match error {
+        SignupError::EmailTaken => {
+            ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists")
+        }
+        SignupError::HandleTaken => {
+            ApiError::new(StatusCode::CONFLICT, "handle_taken", "A member with this handle exists")
+        }
+        SignupError::ProviderUnavailable => ApiError::unavailable(
+            "your membership is created and its points account will be opened shortly; log in to continue",
+        ),
+        SignupError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+    })?;
+    Ok(HttpResponse::Created().json(MemberView::of(&member, role_of(&state, &member))))
+}
+
+/// Exchanges email and password for an access token.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "members", request_body = LoginBody,
+    responses((status = 200, body = TokenView), (status = 401, body = crate::problem::Problem, description = "invalid_credentials"),
+        (status = 429, body = crate::problem::Problem)))]
+#[post("/v1/auth/login")]
+pub async fn login(
+    state: State,
+    auth: web::Data<Arc<Auth>>,
+    request: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<web::Json<TokenView>, ApiError> {
+    let body = body.into_inner();
+    let rule = RateRule { limit: state.settings.login_rate_limit, window: std::time::Duration::from_secs(60) };
+    let address = request.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
+    limit(&state, &format!("login:ip:{address}"), rule).await?;
+    limit(&state, &format!("login:email:{}", body.email.trim().to_lowercase()), rule).await?;
+    let member = match Email::parse(body.email) {
+        Ok(email) => state.members.by_email(&email).await.map_err(ApiError::unexpected)?,
+        Err(_) => None,
+    };
+    let hash = member.as_ref().map(|m| m.password_hash.clone());
+    let matches = auth.password_matches(body.password, hash).await;
+    let member = member.filter(|member| matches && member.is_active()).ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong")
+    })?;
+    let token = auth.issue(member.id, role_of(&state, &member)).map_err(ApiError::unexpected)?;
+    Ok(web::Json(TokenView {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in: auth.token_ttl().as_secs(),
+    }))
+}
+
+pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {
+    state
+        .members
+        .by_id(caller.member)
+        .await
+        .map_err(ApiError::unexpected)?
+        .ok_or_else(|| ApiError::unauthenticated("the member of this token no longer exists"))
+}
+
+async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, ApiError> {
+    match state.balances.balance_of(member, deadline(state)).await {
+        Ok(balance) => Ok(balance.into()),
+        Err(BalanceError::NoAccount) => {
+            Err(ApiError::unavailable("your points account is still being opened at the provider; try again shortly"))
+        }
+        Err(BalanceError::ProviderUnavailable) => Err(ApiError::unavailable("try again shortly")),
+        Err(BalanceError::AccountNotFound) => {
+            Err(ApiError::unexpected(format!("the provider does not know member {}'s account", member.id)))
+        }
+        Err(BalanceError::Unexpected(error)) => Err(ApiError::unexpected(format!("{error:#}"))),
+    }
+}
+
+/// My profile and balance.
+#[utoipa::path(get, path = "/v1/me", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = MeView), (status = 401, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
+#[get("/v1/me")]
+pub async fn me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiError> {
+    let member = current(&state, caller).await?;
+    let balance = balance_of(&state, &member).await?;
+    Ok(web::Json(MeView { member: MemberView::of(&member, caller.role), balance }))
+}
+
+/// Changes my display name.
+#[utoipa::path(patch, path = "/v1/me", tag = "members", security(("bearer" = [])), request_body = RenameBody,
+    responses((status = 200, body = MemberView), (status = 422, body = crate::problem::Problem)))]
+#[patch("/v1/me")]
+pub async fn rename(
+    state: State,
+    caller: Caller,
+    body: web::Json<RenameBody>,
+) -> Result<web::Json<MemberView>, ApiError> {
+    let name = DisplayName::parse(body.into_inner().display_name).map_err(ApiError::invalid)?;
+    let member = state.members.rename(caller.member, &name).await.map_err(|error| match error {
+        RenameError::NotFound => ApiError::unauthenticated("the member of this token no longer exists"),
+        RenameError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+    })?;
+    Ok(web::Json(MemberView::of(&member, caller.role)))
+}
+
+/// My balance, as the provider last reported it.
+#[utoipa::path(get, path = "/v1/me/balance", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = BalanceView), (status = 503, body = crate::problem::Problem)))]
+#[get("/v1/me/balance")]
+pub async fn my_balance(state: State, caller: Caller) -> Result<web::Json<BalanceView>, ApiError> {
+    let member = current(&state, caller).await?;
+    Ok(web::Json(balance_of(&state, &member).await?))
+}
+
+/// Another member's public profile, to pick a recipient.
+#[utoipa::path(get, path = "/v1/members/{handle}", tag = "members", security(("bearer" = [])),
+    params(("handle" = String, Path)),
+    responses((status = 200, body = PublicMemberView), (status = 404, body = crate::problem::Problem, description = "member_not_found")))]
+#[get("/v1/members/{handle}")]
+pub async fn lookup(
+    state: State,
+    _caller: Caller,
+    handle: web::Path<String>,
+) -> Result<web::Json<PublicMemberView>, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "member_not_found", "No member has that handle");
+    let handle = Handle::parse(handle.into_inner()).map_err(|_| not_found())?;
+    let member = state.members.by_handle(&handle).await.map_err(ApiError::unexpected)?.ok_or_else(not_found)?;
+    Ok(web::Json(PublicMemberView { handle: member.handle.to_string(), display_name: member.display_name.to_string() }))
+}

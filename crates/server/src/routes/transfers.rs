@@ -1,0 +1,201 @@
+//! Moving points: a member shares with another, an admin grants; each
+//! identified by its `Idempotency-Key`, so a retried request answers with the
+//! transfer the first one created. Also one transfer, and my transfers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+use pointshare_domain::ports::RateRule;
+use pointshare_domain::services::{GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError};
+use pointshare_domain::{Cursor, DeclineReason, Handle, IdempotencyKey, Memo, Points, Transfer, TransferId};
+
+use super::views::{GrantBody, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
+use super::{deadline, limit};
+use crate::auth::{Admin, Caller};
+use crate::problem::ApiError;
+use crate::wiring::AppState;
+
+type State = web::Data<Arc<AppState>>;
+
+fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
+    let missing = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", "An Idempotency-Key header is required")
+            .detail("send a unique Idempotency-Key (1 to 64 printable ASCII characters) and reuse it to retry")
+    };
+    let value = request.headers().get("idempotency-key").ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    IdempotencyKey::parse(value).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "The Idempotency-Key is not valid")
+            .detail(error.to_string())
+    })
+}
+
+fn points(amount: u64) -> Result<Points, ApiError> {
+    Points::new(amount).map_err(ApiError::invalid)
+}
+
+fn memo(text: Option<String>) -> Result<Option<Memo>, ApiError> {
+    text.map(Memo::parse).transpose().map_err(ApiError::invalid)
+}
+
+/// 201 for a completed transfer, 202 while it is still processing.
+async fn created(state: &AppState, transfer: Transfer) -> Result<HttpResponse, ApiError> {
+    let status = if transfer.state.is_terminal() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    let location = format!("/v1/transfers/{}", transfer.id);
+    let view = transfer_views(state, vec![transfer]).await?.remove(0);
+    Ok(HttpResponse::build(status).insert_header(("Location", location)).json(view))
+}
+
+/// Why a transfer did not complete, as the problem the member sees.
+fn declined(transfer: &Transfer) -> ApiError {
+    let (code, title) = match transfer.decline {
+        Some(DeclineReason::InsufficientFunds) => ("insufficient_funds", "Not enough points"),
+        Some(DeclineReason::DailyLimitExceeded) => ("limit_exceeded", "The daily sharing limit is reached"),
+        Some(DeclineReason::RecipientAccountInactive | DeclineReason::RecipientAccountNotFound) => {
+            ("recipient_inactive", "The recipient cannot receive points")
+        }
+        Some(DeclineReason::SenderAccountInactive | DeclineReason::SenderAccountNotFound) => {
+            ("member_inactive", "Your points account cannot send points")
+        }
+        Some(DeclineReason::ReferenceConflict) | None => ("transfer_failed", "The provider refused the transfer"),
+    };
+    let detail = format!("transfer {} was {}", transfer.id, transfer.state.as_str());
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title).detail(detail).transfer(transfer.id)
+}
+
+fn key_reused() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", "This Idempotency-Key was used for another request")
+}
+
+fn recipient_not_found() -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "recipient_not_found", "No member has that handle")
+}
+
+fn recipient_inactive() -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "recipient_inactive", "The recipient cannot receive points")
+}
+
+/// Shares points with another member.
+#[utoipa::path(post, path = "/v1/transfers", tag = "transfers", security(("bearer" = [])), request_body = ShareBody,
+    params(("Idempotency-Key" = String, Header, description = "Unique per transfer; repeat it to retry safely")),
+    responses((status = 201, body = TransferView, description = "completed"), (status = 202, body = TransferView, description = "processing"),
+        (status = 409, body = crate::problem::Problem, description = "idempotency_key_reused"),
+        (status = 422, body = crate::problem::Problem, description = "insufficient_funds, limit_exceeded, recipient_not_found, recipient_inactive, self_transfer, validation_failed"),
+        (status = 429, body = crate::problem::Problem)))]
+#[post("/v1/transfers")]
+pub async fn share(
+    state: State,
+    caller: Caller,
+    request: HttpRequest,
+    body: web::Json<ShareBody>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&request)?;
+    let body = body.into_inner();
+    let command = ShareCommand {
+        sender: caller.member,
+        to: Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?,
+        amount: points(body.amount)?,
+        memo: memo(body.memo)?,
+        idempotency_key: key,
+    };
+    let rule = RateRule { limit: state.settings.transfer_rate_limit, window: Duration::from_secs(60) };
+    limit(&state, &format!("transfers:{}", caller.member), rule).await?;
+    match state.transfers.share(command, deadline(&state)).await {
+        Ok(transfer) => created(&state, transfer).await,
+        Err(error) => Err(match error {
+            ShareError::SenderNotFound => ApiError::unauthenticated("the member of this token no longer exists"),
+            ShareError::SenderNotActive => {
+                ApiError::new(StatusCode::FORBIDDEN, "member_inactive", "Your membership cannot share points now")
+            }
+            ShareError::RecipientNotFound => recipient_not_found(),
+            ShareError::RecipientNotActive => recipient_inactive(),
+            ShareError::SelfTransfer => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "self_transfer",
+                "You cannot share points with yourself",
+            ),
+            ShareError::AboveTransferLimit { max } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit_exceeded", "The amount is above the limit")
+                    .detail(format!("at most {max} points per transfer"))
+            }
+            ShareError::IdempotencyKeyReused => key_reused(),
+            ShareError::Declined(transfer) => declined(&transfer),
+            ShareError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }),
+    }
+}
+
+/// Grants points to a member (admins only).
+#[utoipa::path(post, path = "/v1/admin/grants", tag = "admin", security(("bearer" = [])), request_body = GrantBody,
+    params(("Idempotency-Key" = String, Header)),
+    responses((status = 201, body = TransferView), (status = 202, body = TransferView), (status = 403, body = crate::problem::Problem),
+        (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+#[post("/v1/admin/grants")]
+pub async fn grant(
+    state: State,
+    admin: Admin,
+    request: HttpRequest,
+    body: web::Json<GrantBody>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&request)?;
+    let body = body.into_inner();
+    let command = GrantCommand {
+        admin: admin.0.member,
+        to: Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?,
+        amount: points(body.amount)?,
+        reason: memo(Some(body.reason))?,
+        idempotency_key: key,
+    };
+    match state.transfers.grant(command, deadline(&state)).await {
+        Ok(transfer) => created(&state, transfer).await,
+        Err(error) => Err(match error {
+            GrantError::RecipientNotFound => recipient_not_found(),
+            GrantError::RecipientNotActive => recipient_inactive(),
+            GrantError::IdempotencyKeyReused => key_reused(),
+            GrantError::Declined(transfer) => declined(&transfer),
+            GrantError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }),
+    }
+}
+
+/// One transfer I sent or received.
+#[utoipa::path(get, path = "/v1/transfers/{id}", tag = "transfers", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = TransferView), (status = 404, body = crate::problem::Problem)))]
+#[get("/v1/transfers/{id}")]
+pub async fn one(state: State, caller: Caller, id: web::Path<String>) -> Result<web::Json<TransferView>, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "transfer_not_found", "No such transfer of yours");
+    let id: TransferId = id.parse().map_err(|_| not_found())?;
+    let transfer = state.transfers.transfer_for(caller.member, id).await.map_err(|error| match error {
+        GetTransferError::NotFound => not_found(),
+        GetTransferError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+    })?;
+    Ok(web::Json(transfer_views(&state, vec![transfer]).await?.remove(0)))
+}
+
+/// My transfers, sent and received, newest first.
+#[utoipa::path(get, path = "/v1/transfers", tag = "transfers", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = TransferPage), (status = 400, body = crate::problem::Problem)))]
+#[get("/v1/transfers")]
+pub async fn history(
+    state: State,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<TransferPage>, ApiError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be between 1 and 100"));
+    }
+    let after =
+        query.cursor.as_deref().map(Cursor::decode).transpose().map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "The cursor is not one this API gave")
+        })?;
+    let page = state.transfers.history(caller.member, after, limit).await.map_err(ApiError::unexpected)?;
+    Ok(web::Json(TransferPage {
+        items: transfer_views(&state, page.items).await?,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
+}

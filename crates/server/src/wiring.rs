@@ -1,0 +1,192 @@
+//! Which adapter serves each port, chosen from the settings, and the domain
+//! services built on them. Every part with no URL configured falls back on
+//! its own to the embedded default (in-memory stores and cache, a provider
+//! simulator in this process), and the log says which backend serves what.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use pointshare_domain::Points;
+use pointshare_domain::ports::{
+    BalanceCache, Clock, MemberRepository, PointsProvider, RateLimiter, SystemClock, TransferRepository,
+};
+use pointshare_domain::services::{
+    BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, TransferLimits,
+    TransferService,
+};
+use pointshare_provider_http::{BreakerState, HttpProvider, HttpProviderSettings};
+use pointshare_provider_sim::{RunningSim, SimConfig};
+use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers};
+
+use crate::auth::Auth;
+use crate::settings::Settings;
+
+/// Everything a request handler may use.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Settings,
+    pub members: Arc<MemberService>,
+    pub transfers: Arc<TransferService>,
+    pub balances: Arc<BalanceService>,
+    pub recovery: Arc<RecoveryService>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub provider: HttpProvider,
+    pub backends: Backends,
+    pub admins: Vec<pointshare_domain::Email>,
+}
+
+/// What serves each port, for the start-up log and `/readyz`.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    pub store: &'static str,
+    pub cache: &'static str,
+    pub provider: String,
+}
+
+impl AppState {
+    pub fn provider_breaker(&self) -> BreakerState {
+        self.provider.breaker_state()
+    }
+}
+
+/// The parts that live as long as the server, beside the state.
+#[derive(Debug)]
+pub struct Wired {
+    pub state: Arc<AppState>,
+    pub auth: Arc<Auth>,
+    /// The in-process simulator of the embedded default, stopped at shutdown.
+    pub simulator: Option<RunningSim>,
+    /// Whether the stores are this process's memory (so demo members make sense).
+    pub in_memory: bool,
+}
+
+pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let retry = RetryPolicy::default();
+
+    let (members, transfers, store): (Arc<dyn MemberRepository>, Arc<dyn TransferRepository>, _) = match &settings
+        .mongodb_uri
+    {
+        None => (Arc::new(InMemoryMembers::default()), Arc::new(InMemoryTransfers::default()), "in-memory"),
+        Some(_) => anyhow::bail!(
+            "POINTSHARE_MONGODB_URI is set, but this build has no MongoDB adapter; unset it to use the in-memory store"
+        ),
+    };
+    let (cache, limiter, cache_name): (Arc<dyn BalanceCache>, Arc<dyn RateLimiter>, _) = match &settings.redis_url {
+        None => (Arc::new(InMemoryBalanceCache::default()), Arc::new(InMemoryRateLimiter::default()), "in-memory"),
+        Some(_) => anyhow::bail!(
+            "POINTSHARE_REDIS_URL is set, but this build has no Redis adapter; unset it to use the in-memory cache"
+        ),
+    };
+    let (provider, simulator) = provider(&settings).await?;
+    let backends = Backends {
+        store,
+        cache: cache_name,
+        provider: simulator.as_ref().map_or_else(
+            || format!("HTTP provider at {}", provider_url(&settings)),
+            |sim| format!("in-process simulator at {}", sim.base_url()),
+        ),
+    };
+    tracing::info!(store = backends.store, cache = backends.cache, provider = %backends.provider, "backends");
+
+    let points_provider: Arc<dyn PointsProvider> = Arc::new(provider.clone());
+    let saga = Arc::new(SagaDriver::new(
+        transfers.clone(),
+        points_provider.clone(),
+        cache.clone(),
+        clock.clone(),
+        retry,
+        settings.balance_ttl,
+    ));
+    let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone(), retry));
+    let limits = TransferLimits {
+        max_per_transfer: Points::new(settings.max_points_per_transfer)
+            .context("POINTSHARE_MAX_POINTS_PER_TRANSFER")?,
+        max_per_day: settings.max_points_per_day,
+    };
+    // Names this process in lease owners, so operators can tell replicas apart in the store.
+    let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let transfer_service = Arc::new(TransferService::new(
+        members,
+        transfers.clone(),
+        saga.clone(),
+        clock.clone(),
+        limits,
+        replica.clone(),
+        settings.recovery_lease,
+    ));
+    let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl, retry));
+    let recovery = Arc::new(RecoveryService::new(
+        transfers,
+        member_service.clone(),
+        saga,
+        clock,
+        RecoverySettings {
+            replica,
+            batch: settings.recovery_batch,
+            lease_for: settings.recovery_lease,
+            ..RecoverySettings::default()
+        },
+    ));
+
+    let secret = match &settings.jwt_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => {
+            tracing::warn!(
+                "POINTSHARE_JWT_SECRET is unset: signing tokens with a random secret; tokens will not survive a restart or work across replicas"
+            );
+            rand::random::<[u8; 32]>().to_vec()
+        }
+    };
+    let auth = Arc::new(Auth::new(&secret, settings.token_ttl)?);
+    let in_memory = settings.mongodb_uri.is_none();
+    let demo_admin = in_memory.then_some(crate::demo::ADMIN_EMAIL);
+    let admins = settings
+        .admin_emails()
+        .chain(demo_admin)
+        .map(pointshare_domain::Email::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .context("POINTSHARE_ADMIN_EMAILS")?;
+    let state = Arc::new(AppState {
+        settings,
+        members: member_service,
+        transfers: transfer_service,
+        balances,
+        recovery,
+        limiter,
+        provider,
+        backends,
+        admins,
+    });
+    Ok(Wired { state, auth, simulator, in_memory })
+}
+
+fn provider_url(settings: &Settings) -> String {
+    settings.provider_url.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+/// The real provider when configured; otherwise a simulator in this process,
+/// reached over loopback HTTP so the same adapter serves both.
+async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<RunningSim>)> {
+    let (url, key, simulator) = match (&settings.provider_url, &settings.provider_api_key) {
+        (Some(url), Some(key)) => (url.clone(), key.clone(), None),
+        _ => {
+            let listener =
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the embedded provider")?;
+            let config = SimConfig {
+                api_key: format!("embedded-{}", uuid::Uuid::new_v4().simple()),
+                latency: settings.embedded_provider_latency,
+                ..SimConfig::default()
+            };
+            let key = config.api_key.clone();
+            let sim = pointshare_provider_sim::start(listener, config).await?;
+            (sim.base_url().parse()?, key, Some(sim))
+        }
+    };
+    let mut provider_settings = HttpProviderSettings::new(url, key);
+    // A call never needs longer than the request it serves.
+    provider_settings.call_timeout = provider_settings.call_timeout.min(settings.request_deadline);
+    let provider =
+        HttpProvider::new(provider_settings).context("POINTSHARE_PROVIDER_URL / POINTSHARE_PROVIDER_API_KEY")?;
+    Ok((provider, simulator))
+}
