@@ -34,8 +34,12 @@ pub struct Problem {
     pub transfer_id: Option<String>,
 }
 
+/// Boxed: handlers return it in every `Result`, which should stay small.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<Answer>);
+
+#[derive(Debug, Clone)]
+struct Answer {
     status: StatusCode,
     problem: Problem,
     retry_after: Option<Duration>,
@@ -43,7 +47,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
-        ApiError {
+        ApiError(Box::new(Answer {
             status,
             problem: Problem {
                 kind: format!("urn:pointshare:problem:{code}"),
@@ -55,33 +59,33 @@ impl ApiError {
                 transfer_id: None,
             },
             retry_after: None,
-        }
+        }))
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.problem.detail = Some(detail.into());
+        self.0.problem.detail = Some(detail.into());
         self
     }
 
     pub fn transfer(mut self, id: impl ToString) -> Self {
-        self.problem.transfer_id = Some(id.to_string());
+        self.0.problem.transfer_id = Some(id.to_string());
         self
     }
 
     pub fn retry_after(mut self, wait: Duration) -> Self {
-        self.retry_after = Some(wait);
+        self.0.retry_after = Some(wait);
         self
     }
 
     pub fn code(&self) -> &str {
-        &self.problem.code
+        &self.0.problem.code
     }
 
     /// A request value that breaks a domain rule.
     pub fn invalid(error: InvalidValue) -> Self {
         let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "A field is not valid")
             .detail(error.to_string());
-        problem.problem.field = Some(error.field.to_owned());
+        problem.0.problem.field = Some(error.field.to_owned());
         problem
     }
 
@@ -108,25 +112,26 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status, self.problem.code)
+        write!(f, "{} {}", self.0.status, self.0.problem.code)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
+        let answer = &self.0;
+        let mut response = HttpResponse::build(answer.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
-        if let Some(wait) = self.retry_after {
+        if let Some(wait) = answer.retry_after {
             response.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if answer.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.body(serde_json::to_string(&self.problem).expect("a problem serializes"))
+        response.body(serde_json::to_string(&answer.problem).expect("a problem serializes"))
     }
 }
 

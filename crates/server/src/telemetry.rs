@@ -41,8 +41,9 @@ const BUCKETS: &[f64] =
 
 /// The process-wide recorder every crate's metrics go to, once per process.
 pub fn metrics() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
+    static HANDLE: std::sync::Mutex<Option<PrometheusHandle>> = std::sync::Mutex::new(None);
+    let mut installed = HANDLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
     }
     let handle = PrometheusBuilder::new()
@@ -51,8 +52,8 @@ pub fn metrics() -> anyhow::Result<PrometheusHandle> {
     describe_counter!(REQUESTS, "HTTP requests answered, by method, route and status.");
     describe_histogram!(DURATION, Unit::Seconds, "Time to answer an HTTP request, by method and route.");
     describe_gauge!(IN_FLIGHT, "HTTP requests being served now.");
-    let _ = HANDLE.set(handle.clone());
-    Ok(HANDLE.get().expect("just set").clone())
+    *installed = Some(handle.clone());
+    Ok(handle)
 }
 
 /// Per request: the request id (echoed when the caller sent a sane one), a

@@ -113,7 +113,9 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         clock.clone(),
         limits,
         replica.clone(),
-        settings.recovery_lease,
+        // The creating request owns its transfer until well past its
+        // deadline; after that, recovery may take over an unfinished one.
+        settings.request_deadline * 2,
     ));
     let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl, retry));
     let recovery = Arc::new(RecoveryService::new(
@@ -183,10 +185,7 @@ async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<R
             (sim.base_url().parse()?, key, Some(sim))
         }
     };
-    let mut provider_settings = HttpProviderSettings::new(url, key);
-    // A call never needs longer than the request it serves.
-    provider_settings.call_timeout = provider_settings.call_timeout.min(settings.request_deadline);
-    let provider =
-        HttpProvider::new(provider_settings).context("POINTSHARE_PROVIDER_URL / POINTSHARE_PROVIDER_API_KEY")?;
+    let provider = HttpProvider::new(HttpProviderSettings::new(url, key))
+        .context("POINTSHARE_PROVIDER_URL / POINTSHARE_PROVIDER_API_KEY")?;
     Ok((provider, simulator))
 }

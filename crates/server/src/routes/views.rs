@@ -155,9 +155,9 @@ pub async fn transfer_views(state: &AppState, transfers: Vec<Transfer>) -> Resul
     let mut views = Vec::with_capacity(transfers.len());
     for transfer in transfers {
         for id in [transfer.sender, transfer.recipient] {
-            if !handles.contains_key(&id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = handles.entry(id) {
                 let member = state.members.by_id(id).await.map_err(ApiError::unexpected)?;
-                handles.insert(id, member.map_or_else(|| "unknown".to_owned(), |m| m.handle.to_string()));
+                slot.insert(member.map_or_else(|| "unknown".to_owned(), |m| m.handle.to_string()));
             }
         }
         let state = if transfer.state.is_terminal() { transfer.state.as_str() } else { "processing" };

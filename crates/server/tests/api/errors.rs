@@ -1,0 +1,39 @@
+//! Every way a request can be malformed gets a problem+json answer.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Answer, spawn_app};
+
+#[tokio::test]
+async fn bodies_that_are_not_json_too_large_or_mistyped() {
+    let app = spawn_app().await;
+    let send = |body: String, content_type: &'static str| {
+        let request = app.client.post(app.url("/v1/auth/login")).header("content-type", content_type).body(body);
+        async move { Answer::of(request.send().await.expect("answers")).await }
+    };
+    send("{\"email\": ".into(), "application/json").await.problem(400, "malformed_json");
+    send("email=a".into(), "application/x-www-form-urlencoded").await.problem(415, "unsupported_media_type");
+    send(format!("{{\"email\": \"{}\", \"password\": \"x\"}}", "a".repeat(20_000)), "application/json")
+        .await
+        .problem(413, "payload_too_large");
+    send("{\"email\": 5}".into(), "application/json").await.problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let app = spawn_app().await;
+    app.get("/v1/nothing", None).await.problem(404, "not_found");
+    let delete = app.client.delete(app.url("/v1/me")).send().await.expect("answers");
+    Answer::of(delete).await.problem(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
+    let app = spawn_app().await;
+    let generated = app.get("/healthz", None).await;
+    assert_eq!(generated.status, StatusCode::OK);
+    assert!(!generated.headers["x-request-id"].is_empty());
+    let echoed =
+        app.client.get(app.url("/v1/nothing")).header("x-request-id", "trace-42").send().await.expect("answers");
+    assert_eq!(echoed.headers()["x-request-id"], "trace-42");
+}

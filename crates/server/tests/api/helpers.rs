@@ -1,0 +1,128 @@
+//! `spawn_app`: a real server on 127.0.0.1:0 with the embedded default, and a
+//! client whose methods read like the requests a member makes.
+
+use std::time::Duration;
+
+use pointshare_server::{Application, Settings};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const DEMO_PASSWORD: &str = "pointshare-demo";
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings { bind: "127.0.0.1:0".parse().expect("valid address"), ..Settings::default() };
+    settings.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
+    tune(&mut settings);
+    let application = Application::build(settings).await.expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp { address, client: Client::builder().timeout(Duration::from_secs(30)).build().expect("a client") }
+}
+
+/// An answer, read once: status, headers and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn of(response: Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a body");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Answer { status, headers, body }
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    pub fn problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "{:?}", self.body);
+        assert_eq!(self.body["code"], code, "{:?}", self.body);
+        assert_eq!(self.headers["content-type"], "application/problem+json");
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["type"].is_string());
+        self
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn signup(&self, handle: &str) -> Answer {
+        let body = json!({"email": format!("{handle}@example.com"), "password": "a good password", "handle": handle, "display_name": handle});
+        self.post("/v1/auth/signup", None, body).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.post("/v1/auth/login", None, json!({"email": email, "password": password})).await
+    }
+
+    /// Signs a new member up and returns their access token.
+    pub async fn member(&self, handle: &str) -> String {
+        assert_eq!(self.signup(handle).await.status, StatusCode::CREATED);
+        self.token(&format!("{handle}@example.com"), "a good password").await
+    }
+
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let answer = self.login(email, password).await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        answer.body["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    pub async fn demo(&self, handle: &str) -> String {
+        self.token(&format!("{handle}@pointshare.test"), DEMO_PASSWORD).await
+    }
+
+    pub async fn share(&self, token: &str, key: &str, body: Value) -> Answer {
+        let request =
+            self.client.post(self.url("/v1/transfers")).bearer_auth(token).header("Idempotency-Key", key).json(&body);
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn grant(&self, token: &str, key: &str, body: Value) -> Answer {
+        let request = self
+            .client
+            .post(self.url("/v1/admin/grants"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn balance(&self, token: &str) -> u64 {
+        let answer = self.get("/v1/me/balance", Some(token)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        answer.body["balance"].as_u64().expect("a balance")
+    }
+}

@@ -1,0 +1,11 @@
+//! The API as the frontend uses it: each test starts a real server (the
+//! embedded default, on a free port) and talks to it over HTTP.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod members;
+mod operations;
+mod settings;
+mod transfers;

@@ -1,0 +1,182 @@
+//! Sharing and granting points, and reading transfers back.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{spawn_app, spawn_app_with};
+
+fn share_to(handle: &str, amount: u64) -> Value {
+    json!({"to_handle": handle, "amount": amount, "memo": "thanks"})
+}
+
+#[tokio::test]
+async fn a_share_moves_points_and_answers_201_completed() {
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    let bob = app.demo("bob").await;
+    let answer = app.share(&alice, "k-1", share_to("bob", 250)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+    assert_eq!(answer.body["state"], "completed");
+    assert_eq!((answer.body["from_handle"].as_str(), answer.body["to_handle"].as_str()), (Some("alice"), Some("bob")));
+    assert_eq!((answer.body["amount"].as_u64(), answer.body["memo"].as_str()), (Some(250), Some("thanks")));
+    let id = answer.body["id"].as_str().expect("an id");
+    assert_eq!(answer.headers["location"], format!("/v1/transfers/{id}").as_str());
+    assert_eq!((app.balance(&alice).await, app.balance(&bob).await), (9_750, 10_250));
+    let seen_by_bob = app.get(&format!("/v1/transfers/{id}"), Some(&bob)).await;
+    assert_eq!(seen_by_bob.body, answer.body);
+}
+
+#[tokio::test]
+async fn a_repeated_request_answers_with_the_first_transfer_and_moves_nothing_more() {
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    let first = app.share(&alice, "same-key", share_to("bob", 100)).await;
+    let again = app.share(&alice, "same-key", share_to("bob", 100)).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(app.balance(&alice).await, 9_900);
+    app.share(&alice, "same-key", share_to("bob", 101)).await.problem(409, "idempotency_key_reused");
+}
+
+#[tokio::test]
+async fn refusals_are_problems_the_frontend_can_act_on() {
+    let app = spawn_app_with(|s| {
+        s.max_points_per_transfer = 5_000;
+        s.max_points_per_day = 6_000;
+    })
+    .await;
+    let alice = app.demo("alice").await;
+    app.share(&alice, "a", share_to("alice", 1)).await.problem(422, "self_transfer");
+    app.share(&alice, "b", share_to("nobody_here", 1)).await.problem(422, "recipient_not_found");
+    app.share(&alice, "c", share_to("bob", 5_001)).await.problem(422, "limit_exceeded");
+    let zero = app.share(&alice, "d", share_to("bob", 0)).await;
+    zero.problem(422, "validation_failed");
+    assert_eq!(zero.body["field"], "amount");
+    let no_key = app
+        .client
+        .post(app.url("/v1/transfers"))
+        .bearer_auth(&alice)
+        .json(&share_to("bob", 1))
+        .send()
+        .await
+        .expect("answers");
+    crate::helpers::Answer::of(no_key).await.problem(400, "idempotency_key_required");
+
+    assert_eq!(app.share(&alice, "e", share_to("bob", 5_000)).await.status, StatusCode::CREATED);
+    let over_day = app.share(&alice, "f", share_to("bob", 1_500)).await;
+    over_day.problem(422, "limit_exceeded");
+    assert!(over_day.body["transfer_id"].is_string());
+
+    let carol = app.member("carol").await;
+    let broke = app.share(&carol, "g", share_to("bob", 1)).await;
+    broke.problem(422, "insufficient_funds");
+    let declined =
+        app.get(&format!("/v1/transfers/{}", broke.body["transfer_id"].as_str().expect("id")), Some(&carol)).await;
+    assert_eq!(
+        (declined.body["state"].as_str(), declined.body["decline_reason"].as_str()),
+        (Some("rejected"), Some("insufficient_funds"))
+    );
+}
+
+#[tokio::test]
+async fn past_the_deadline_a_share_answers_202_and_recovery_completes_it() {
+    let app = spawn_app_with(|s| {
+        s.embedded_provider_latency = Duration::from_millis(700);
+        s.request_deadline = Duration::from_millis(500);
+        s.recovery_interval = Duration::from_millis(200);
+    })
+    .await;
+    let alice = app.demo("alice").await;
+    let answer = app.share(&alice, "slow", share_to("bob", 10)).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
+    assert_eq!(answer.body["state"], "processing");
+    let path = format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id"));
+    let mut state = String::new();
+    for _ in 0..50 {
+        state = app.get(&path, Some(&alice)).await.body["state"].as_str().expect("a state").to_owned();
+        if state != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(state, "completed");
+}
+
+#[tokio::test]
+async fn only_the_sender_and_recipient_see_a_transfer() {
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    let id = app.share(&alice, "k", share_to("bob", 1)).await.body["id"].as_str().expect("an id").to_owned();
+    let stranger = app.member("mallory").await;
+    app.get(&format!("/v1/transfers/{id}"), Some(&stranger)).await.problem(404, "transfer_not_found");
+    app.get("/v1/transfers/not-an-id", Some(&alice)).await.problem(404, "transfer_not_found");
+    let page = app.get("/v1/transfers", Some(&stranger)).await;
+    assert_eq!(page.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn history_pages_run_newest_first_without_gap_or_repeat() {
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    for n in 0..5 {
+        assert_eq!(app.share(&alice, &format!("h{n}"), share_to("bob", n + 1)).await.status, StatusCode::CREATED);
+    }
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/transfers?limit=2&cursor={cursor}"),
+            None => "/v1/transfers?limit=2".to_owned(),
+        };
+        let page = app.get(&path, Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        pages += 1;
+        for item in page.body["items"].as_array().expect("items") {
+            seen.push((
+                item["created_at"].as_str().expect("a time").to_owned(),
+                item["id"].as_str().expect("an id").to_owned(),
+            ));
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 6, "five shares and the demo grant");
+    assert_eq!(seen.iter().map(|(_, id)| id).collect::<HashSet<_>>().len(), 6);
+    assert!(seen.windows(2).all(|w| w[0] >= w[1]), "newest first: {seen:?}");
+    assert_eq!(pages, 3);
+    app.get("/v1/transfers?cursor=garbage", Some(&alice)).await.problem(400, "invalid_cursor");
+    app.get("/v1/transfers?limit=0", Some(&alice)).await.problem(400, "invalid_query");
+    app.get("/v1/transfers?limit=many", Some(&alice)).await.problem(400, "invalid_query");
+}
+
+#[tokio::test]
+async fn admins_grant_points_and_members_cannot() {
+    let app = spawn_app().await;
+    let admin = app.demo("admin").await;
+    let alice = app.demo("alice").await;
+    let grant = json!({"to_handle": "alice", "amount": 500, "reason": "welcome bonus"});
+    let answer = app.grant(&admin, "g-1", grant.clone()).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+    assert_eq!((answer.body["kind"].as_str(), answer.body["from_handle"].as_str()), (Some("grant"), Some("admin")));
+    assert_eq!(app.grant(&admin, "g-1", grant.clone()).await.body["id"], answer.body["id"]);
+    assert_eq!(app.balance(&alice).await, 10_500);
+    app.grant(&alice, "g-2", grant).await.problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn shares_are_rate_limited_per_member() {
+    let app = spawn_app_with(|s| s.transfer_rate_limit = 2).await;
+    let alice = app.demo("alice").await;
+    let bob = app.demo("bob").await;
+    for n in 0..2 {
+        assert_eq!(app.share(&alice, &format!("r{n}"), share_to("bob", 1)).await.status, StatusCode::CREATED);
+    }
+    let limited = app.share(&alice, "r2", share_to("bob", 1)).await;
+    limited.problem(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+    assert_eq!(app.share(&bob, "r0", share_to("alice", 1)).await.status, StatusCode::CREATED, "others are not limited");
+}
