@@ -42,7 +42,7 @@ struct Args {
     /// An admin who funds the members with grants.
     #[arg(long, env = "POINTSHARE_LOADGEN_ADMIN_EMAIL", default_value = "admin@pointshare.test")]
     admin_email: String,
-    #[arg(long, env = "POINTSHARE_LOADGEN_ADMIN_PASSWORD", default_value = "admin-password")]
+    #[arg(long, env = "POINTSHARE_LOADGEN_ADMIN_PASSWORD", default_value = "pointshare-demo")]
     admin_password: String,
     /// The members' password.
     #[arg(long, default_value = "loadgen-password")]

@@ -1,0 +1,52 @@
+//! The load generator against a real pointshare server (the embedded
+//! default on a free port): set-up creates and funds members, every scenario
+//! of the mix runs, and the report adds up.
+
+use std::time::Duration;
+
+use pointshare_loadgen::mix::Mix;
+use pointshare_loadgen::setup::SetupSettings;
+use pointshare_loadgen::{RunSettings, run};
+use pointshare_server::{Application, Settings};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
+    let settings = Settings {
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
+        ..Settings::default()
+    };
+    let application = Application::build(settings).await.expect("the server builds");
+    let target = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+
+    let run_settings = RunSettings {
+        target: target.clone(),
+        rate: 40.0,
+        duration: Duration::from_secs(2),
+        mix: "view=1,share=1,history=1".parse::<Mix>().expect("a valid mix"),
+        mix_name: "view=1,share=1,history=1".into(),
+        max_in_flight: 1_000,
+        request_timeout: Duration::from_secs(10),
+        setup: SetupSettings {
+            members: 4,
+            password: "loadgen-password".into(),
+            admin_email: "admin@pointshare.test".into(),
+            admin_password: "pointshare-demo".into(),
+            funding: 1_000,
+        },
+        progress: false,
+    };
+    let report = run(&run_settings).await.expect("the run completes");
+    assert_eq!((report.scheduled, report.started, report.skipped_at_cap), (80, 80, 0));
+    assert_eq!(report.members, 4);
+    let total: u64 = report.scenarios.iter().map(|s| s.count).sum();
+    assert_eq!(total, 80, "every started request is in the report");
+    assert_eq!(report.errors(), 0, "{}", report.table());
+    let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario.as_str()).collect();
+    assert_eq!(names, ["view", "share", "history"]);
+
+    // A second run against the same server logs the same members in instead of signing them up.
+    let again = run(&RunSettings { duration: Duration::from_millis(500), ..run_settings }).await.expect("runs again");
+    assert_eq!(again.errors(), 0, "{}", again.table());
+}
