@@ -3,4 +3,6 @@
 //! own crates' tests. Each suite is a set of `pub async fn` cases plus a macro
 //! that turns them into one `#[tokio::test]` per case for a given set-up.
 
+pub mod cache;
 pub mod provider;
+pub mod store;

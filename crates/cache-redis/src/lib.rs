@@ -1,0 +1,224 @@
+//! pointshare's balance cache and rate limiter on Redis (deadpool-redis).
+//!
+//! Both are single Lua scripts, so each decision is atomic in Redis however
+//! many replicas ask at once:
+//! - `put` keeps the balance with the later `as_of`. Invalidating on every
+//!   write would also be correct, but would turn each share into two cache
+//!   misses and two provider reads; newer-wins lets the saga write the balance
+//!   it just learned from the provider, and a slow reader that fetched before
+//!   the share can never overwrite it with the older figure.
+//! - `acquire` is a fixed window: the first acquisition of a key starts a
+//!   window of `rule.window`; the counter and its expiry are set together.
+//!
+//! Every command has a timeout, so a Redis outage costs a request at most that
+//! long; failures are counted in `pointshare_cache_errors_total` and returned
+//! as the port's `CacheError` (the balance service then reads the provider; the
+//! server decides whether the limiter fails open or closed).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{AsyncCommands, Script};
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use metrics::counter;
+
+use pointshare_domain::ProviderAccountId;
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`.
+    pub url: String,
+    pub pool_size: usize,
+    /// The longest any one operation (pool wait included) may take.
+    pub timeout: Duration,
+    /// Prefixes every key, so several deployments (or tests) can share a server.
+    pub key_prefix: String,
+}
+
+impl RedisSettings {
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisSettings {
+            url: url.into(),
+            pool_size: 64,
+            timeout: Duration::from_millis(250),
+            key_prefix: "pointshare".into(),
+        }
+    }
+}
+
+/// The stored form is `<balance>:<as_of in ms>`; the script compares the second part.
+const PUT_NEWER: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held then
+  local as_of = tonumber(string.match(held, ':(%d+)$'))
+  if as_of and as_of > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
+/// Returns {1, remaining} when allowed, {0, milliseconds until the window ends} when not.
+const ACQUIRE: &str = r"
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local limit = tonumber(ARGV[1])
+if used > limit then
+  local wait = redis.call('PTTL', KEYS[1])
+  if wait < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); wait = tonumber(ARGV[2]) end
+  return {0, wait}
+end
+return {1, limit - used}
+";
+
+/// Both ports over one pool.
+#[derive(Clone)]
+pub struct RedisCache {
+    pool: Pool,
+    settings: RedisSettings,
+    put_newer: Script,
+    acquire: Script,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache").field("key_prefix", &self.settings.key_prefix).finish_non_exhaustive()
+    }
+}
+
+impl RedisCache {
+    /// Builds the pool and checks that Redis answers.
+    pub async fn connect(settings: RedisSettings) -> anyhow::Result<RedisCache> {
+        let mut config = Config::from_url(settings.url.as_str());
+        config.pool = Some(PoolConfig {
+            max_size: settings.pool_size,
+            timeouts: Timeouts {
+                wait: Some(settings.timeout),
+                create: Some(settings.timeout),
+                recycle: Some(settings.timeout),
+            },
+            ..PoolConfig::default()
+        });
+        let pool = config.create_pool(Some(Runtime::Tokio1)).context("POINTSHARE_REDIS_URL is not a Redis URL")?;
+        let cache = RedisCache { pool, settings, put_newer: Script::new(PUT_NEWER), acquire: Script::new(ACQUIRE) };
+        cache.ping().await.context("reaching Redis")?;
+        Ok(cache)
+    }
+
+    /// Whether Redis answers, for readiness checks.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.run("ping", |mut connection| async move {
+            let _: String = deadpool_redis::redis::cmd("PING").query_async(&mut connection).await?;
+            Ok(())
+        })
+        .await
+        .map_err(|error| error.0)
+    }
+
+    fn key(&self, kind: &str, name: &str) -> String {
+        format!("{}:{kind}:{name}", self.settings.key_prefix)
+    }
+
+    /// Runs one operation on a pooled connection within the timeout, counting failures.
+    async fn run<T, F, Fut>(&self, operation: &'static str, work: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        let attempt = async {
+            let connection = self.pool.get().await.context("taking a Redis connection")?;
+            work(connection).await
+        };
+        let answer = match tokio::time::timeout(self.settings.timeout, attempt).await {
+            Ok(answer) => answer,
+            Err(_) => Err(anyhow::anyhow!("Redis did not answer within {:?}", self.settings.timeout)),
+        };
+        answer.map_err(|error| {
+            counter!("pointshare_cache_errors_total", "operation" => operation).increment(1);
+            CacheError(error.context(format!("redis {operation}")))
+        })
+    }
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn parse_held(value: &str) -> Option<CachedBalance> {
+    let (balance, as_of) = value.split_once(':')?;
+    Some(CachedBalance { balance: balance.parse().ok()?, as_of: DateTime::from_timestamp_millis(as_of.parse().ok()?)? })
+}
+
+#[async_trait]
+impl BalanceCache for RedisCache {
+    async fn get(&self, account: &ProviderAccountId) -> Result<Option<CachedBalance>, CacheError> {
+        let key = self.key("balance", account.as_str());
+        let held: Option<String> =
+            self.run("get", |mut connection| async move { Ok(connection.get(key).await?) }).await?;
+        let balance = held.as_deref().and_then(parse_held);
+        let result = if balance.is_some() { "hit" } else { "miss" };
+        counter!("pointshare_cache_reads_total", "result" => result).increment(1);
+        Ok(balance)
+    }
+
+    async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {
+        let key = self.key("balance", account.as_str());
+        let script = self.put_newer.clone();
+        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run("put", |mut connection| async move {
+            let _stored: i64 = script
+                .key(key)
+                .arg(balance.balance)
+                .arg(millis(balance.as_of))
+                .arg(ttl)
+                .invoke_async(&mut connection)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
+        let key = self.key("balance", account.as_str());
+        self.run("invalidate", |mut connection| async move {
+            let _removed: i64 = connection.del(key).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisCache {
+    async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
+        let key = self.key("rate", key);
+        let script = self.acquire.clone();
+        let window = u64::try_from(rule.window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let (allowed, value): (i64, i64) = self
+            .run("acquire", |mut connection| async move {
+                Ok(script.key(key).arg(rule.limit).arg(window).invoke_async(&mut connection).await?)
+            })
+            .await?;
+        let value = u64::try_from(value).unwrap_or(0);
+        Ok(if allowed == 1 {
+            RateDecision::Allowed { remaining: u32::try_from(value).unwrap_or(u32::MAX) }
+        } else {
+            RateDecision::Limited { retry_after: Duration::from_millis(value) }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_balances_parse_back() {
+        let held = parse_held("42:1800000000000").expect("parses");
+        assert_eq!((held.balance, millis(held.as_of)), (42, 1_800_000_000_000));
+        assert_eq!(parse_held("garbage"), None);
+        assert_eq!(parse_held("1:x"), None);
+    }
+}

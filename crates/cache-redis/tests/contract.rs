@@ -1,0 +1,97 @@
+//! The cache contract against a real Redis (`scripts/with-servers` provides
+//! one), each test under its own key prefix; and what happens when Redis is gone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pointshare_cache_redis::{RedisCache, RedisSettings};
+use pointshare_domain::ProviderAccountId;
+use pointshare_domain::ports::{BalanceCache, CachedBalance, RateDecision, RateLimiter, RateRule};
+use pointshare_testkit::contract::cache::CacheUnderTest;
+
+fn url() -> String {
+    std::env::var("POINTSHARE_TEST_REDIS_URL").expect(
+        "POINTSHARE_TEST_REDIS_URL is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers",
+    )
+}
+
+fn prefix() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!("test-{:016x}", RandomState::new().hash_one(std::time::SystemTime::now()))
+}
+
+async fn cache() -> CacheUnderTest {
+    let redis = RedisCache::connect(RedisSettings { key_prefix: prefix(), ..RedisSettings::new(url()) })
+        .await
+        .expect("connects to the test server");
+    let redis = Arc::new(redis);
+    CacheUnderTest { cache: redis.clone(), limiter: redis }
+}
+
+pointshare_testkit::cache_contract!(cache());
+
+#[tokio::test]
+async fn concurrent_acquisitions_never_exceed_the_limit() {
+    let subject = cache().await;
+    let rule = RateRule { limit: 25, window: Duration::from_secs(30) };
+    let tries = (0..100).map(|_| subject.limiter.acquire("burst", rule));
+    let decisions = futures::future::join_all(tries).await;
+    let allowed = decisions.iter().filter(|d| matches!(d, Ok(RateDecision::Allowed { .. }))).count();
+    assert_eq!(allowed, 25);
+}
+
+/// A Redis of this test's own, to stop in the middle.
+struct OwnRedis(std::process::Child, String);
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/with-servers installs it)");
+        OwnRedis(child, format!("redis://127.0.0.1:{port}"))
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_calls_fail_within_the_timeout() {
+    let mut redis = OwnRedis::start();
+    let settings = RedisSettings { timeout: Duration::from_millis(200), ..RedisSettings::new(redis.1.clone()) };
+    let mut connected = None;
+    for _ in 0..50 {
+        if let Ok(cache) = RedisCache::connect(settings.clone()).await {
+            connected = Some(cache);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cache = connected.expect("the test's own Redis starts");
+    let account = ProviderAccountId::parse("acc_1").expect("valid id");
+    let balance = CachedBalance { balance: 1, as_of: chrono::Utc::now() };
+    cache.put(&account, balance, Duration::from_secs(30)).await.expect("writes while up");
+    redis.0.kill().expect("stops Redis");
+    redis.0.wait().expect("Redis exits");
+    let started = std::time::Instant::now();
+    assert!(cache.get(&account).await.is_err());
+    assert!(cache.acquire("k", RateRule { limit: 1, window: Duration::from_secs(1) }).await.is_err());
+    assert!(cache.ping().await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not hung: {:?}", started.elapsed());
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let nowhere = format!("redis://{}", listener.local_addr().expect("bound"));
+    drop(listener);
+    let error =
+        RedisCache::connect(RedisSettings { timeout: Duration::from_millis(200), ..RedisSettings::new(nowhere) })
+            .await
+            .expect_err("nothing listens there");
+    assert!(format!("{error:#}").contains("reaching Redis"), "{error:#}");
+}

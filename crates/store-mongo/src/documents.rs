@@ -1,0 +1,144 @@
+//! How members and transfers look in MongoDB, and the translation to and
+//! from the domain's types. Ids are strings (UUIDs, whose text order is their
+//! time order), times are BSON dates (the domain's clock is in milliseconds),
+//! points are Int64. Reading back re-validates every value.
+
+use anyhow::Context;
+use mongodb::bson::DateTime as BsonDateTime;
+use serde::{Deserialize, Serialize};
+
+use pointshare_domain::{
+    DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberStatus, Memo, Points,
+    ProviderAccountId, Transfer, TransferKind, TransferState,
+};
+
+pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(time.timestamp_millis())
+}
+
+fn chrono_time(time: BsonDateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or_default()
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct MemberDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub email: String,
+    pub handle: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub status: MemberStatus,
+    pub provider_account: Option<String>,
+    pub created_at: BsonDateTime,
+}
+
+impl From<&Member> for MemberDoc {
+    fn from(member: &Member) -> Self {
+        MemberDoc {
+            id: member.id.to_string(),
+            email: member.email.to_string(),
+            handle: member.handle.to_string(),
+            display_name: member.display_name.to_string(),
+            password_hash: member.password_hash.as_str().to_owned(),
+            status: member.status,
+            provider_account: member.provider_account.as_ref().map(ToString::to_string),
+            created_at: bson_time(member.created_at),
+        }
+    }
+}
+
+impl TryFrom<MemberDoc> for Member {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: MemberDoc) -> anyhow::Result<Member> {
+        let context = || format!("member document {}", doc.id);
+        Ok(Member {
+            id: doc.id.parse().with_context(context)?,
+            email: Email::parse(doc.email.as_str()).with_context(context)?,
+            handle: Handle::parse(doc.handle.as_str()).with_context(context)?,
+            display_name: DisplayName::parse(doc.display_name.as_str()).with_context(context)?,
+            password_hash: pointshare_domain::PasswordHash::parse(doc.password_hash.as_str()).with_context(context)?,
+            status: doc.status,
+            provider_account: doc
+                .provider_account
+                .as_deref()
+                .map(ProviderAccountId::parse)
+                .transpose()
+                .with_context(context)?,
+            created_at: chrono_time(doc.created_at),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TransferDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub kind: TransferKind,
+    pub sender: String,
+    pub sender_account: Option<String>,
+    pub recipient: String,
+    pub recipient_account: String,
+    pub amount: i64,
+    pub memo: Option<String>,
+    pub idempotency_key: String,
+    pub state: TransferState,
+    pub decline: Option<DeclineReason>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<BsonDateTime>,
+    pub created_at: BsonDateTime,
+    pub updated_at: BsonDateTime,
+}
+
+impl From<&Transfer> for TransferDoc {
+    fn from(transfer: &Transfer) -> Self {
+        TransferDoc {
+            id: transfer.id.to_string(),
+            kind: transfer.kind,
+            sender: transfer.sender.to_string(),
+            sender_account: transfer.sender_account.as_ref().map(ToString::to_string),
+            recipient: transfer.recipient.to_string(),
+            recipient_account: transfer.recipient_account.to_string(),
+            amount: i64::try_from(transfer.amount.get()).expect("points fit in an Int64"),
+            memo: transfer.memo.as_ref().map(ToString::to_string),
+            idempotency_key: transfer.idempotency_key.to_string(),
+            state: transfer.state,
+            decline: transfer.decline,
+            lease_owner: transfer.lease.as_ref().map(|lease| lease.owner.to_string()),
+            lease_until: transfer.lease.as_ref().map(|lease| bson_time(lease.until)),
+            created_at: bson_time(transfer.created_at),
+            updated_at: bson_time(transfer.updated_at),
+        }
+    }
+}
+
+impl TryFrom<TransferDoc> for Transfer {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: TransferDoc) -> anyhow::Result<Transfer> {
+        let context = || format!("transfer document {}", doc.id);
+        let lease = match (doc.lease_owner, doc.lease_until) {
+            (Some(owner), Some(until)) => {
+                Some(Lease { owner: LeaseOwner::parse(owner).with_context(context)?, until: chrono_time(until) })
+            }
+            _ => None,
+        };
+        Ok(Transfer {
+            id: doc.id.parse().with_context(context)?,
+            kind: doc.kind,
+            sender: doc.sender.parse().with_context(context)?,
+            sender_account: doc.sender_account.map(ProviderAccountId::parse).transpose().with_context(context)?,
+            recipient: doc.recipient.parse().with_context(context)?,
+            recipient_account: ProviderAccountId::parse(doc.recipient_account).with_context(context)?,
+            amount: Points::new(u64::try_from(doc.amount).with_context(context)?).with_context(context)?,
+            memo: doc.memo.map(Memo::parse).transpose().with_context(context)?,
+            idempotency_key: IdempotencyKey::parse(doc.idempotency_key).with_context(context)?,
+            state: doc.state,
+            decline: doc.decline,
+            lease,
+            created_at: chrono_time(doc.created_at),
+            updated_at: chrono_time(doc.updated_at),
+        })
+    }
+}

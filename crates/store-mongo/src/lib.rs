@@ -1,0 +1,138 @@
+//! pointshare's repositories on MongoDB: members (unique email and handle)
+//! and transfers (unique sender + idempotency key, compare-and-set state
+//! changes, cursor pages, leases for recovery). `MongoStore::connect` checks
+//! the server, creates the indexes idempotently, and hands out both ports.
+//! Driver errors become the ports' errors here, at the edge.
+
+mod documents;
+mod members;
+mod transfers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mongodb::bson::doc;
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+use documents::{MemberDoc, TransferDoc};
+pub use members::MongoMembers;
+pub use transfers::MongoTransfers;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MongoSettings {
+    /// `mongodb://...`; the database is `database` whatever the URI names.
+    pub uri: String,
+    pub database: String,
+    pub max_pool_size: u32,
+    /// How long to wait for a server to select or to connect.
+    pub connect_timeout: Duration,
+}
+
+impl MongoSettings {
+    pub fn new(uri: impl Into<String>) -> Self {
+        MongoSettings {
+            uri: uri.into(),
+            database: "pointshare".into(),
+            max_pool_size: 100,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The two repositories over one connection pool.
+#[derive(Debug, Clone)]
+pub struct MongoStore {
+    database: Database,
+    pub members: Arc<MongoMembers>,
+    pub transfers: Arc<MongoTransfers>,
+}
+
+const EMAIL_INDEX: &str = "members_email_unique";
+const HANDLE_INDEX: &str = "members_handle_unique";
+const KEY_INDEX: &str = "transfers_sender_key_unique";
+
+impl MongoStore {
+    pub async fn connect(settings: &MongoSettings) -> anyhow::Result<MongoStore> {
+        let mut options =
+            ClientOptions::parse(&settings.uri).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
+        options.app_name = Some("pointshare".into());
+        options.max_pool_size = Some(settings.max_pool_size);
+        options.connect_timeout = Some(settings.connect_timeout);
+        options.server_selection_timeout = Some(settings.connect_timeout);
+        let client = Client::with_options(options)?;
+        let database = client.database(&settings.database);
+        let store = MongoStore {
+            members: Arc::new(MongoMembers::new(database.collection::<MemberDoc>("members"))),
+            transfers: Arc::new(MongoTransfers::new(database.collection::<TransferDoc>("transfers"))),
+            database,
+        };
+        store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(&settings.uri)))?;
+        store.create_indexes().await.context("creating MongoDB indexes")?;
+        Ok(store)
+    }
+
+    /// Whether the server answers, for readiness checks.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.database.run_command(doc! {"ping": 1}).await?;
+        Ok(())
+    }
+
+    /// Creating an index that exists with the same keys and options is a no-op,
+    /// so every replica runs this at start.
+    async fn create_indexes(&self) -> anyhow::Result<()> {
+        let unique = |name: &str| IndexOptions::builder().unique(true).name(name.to_owned()).build();
+        let named = |name: &str| IndexOptions::builder().name(name.to_owned()).build();
+        let members: Collection<MemberDoc> = self.database.collection("members");
+        members
+            .create_indexes([
+                IndexModel::builder().keys(doc! {"email": 1}).options(unique(EMAIL_INDEX)).build(),
+                IndexModel::builder().keys(doc! {"handle": 1}).options(unique(HANDLE_INDEX)).build(),
+                IndexModel::builder()
+                    .keys(doc! {"provider_account": 1})
+                    .options(named("members_provider_account"))
+                    .build(),
+            ])
+            .await?;
+        let transfers: Collection<TransferDoc> = self.database.collection("transfers");
+        transfers
+            .create_indexes([
+                IndexModel::builder().keys(doc! {"sender": 1, "idempotency_key": 1}).options(unique(KEY_INDEX)).build(),
+                IndexModel::builder()
+                    .keys(doc! {"sender": 1, "created_at": -1, "_id": -1})
+                    .options(named("transfers_sent_newest_first"))
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"recipient": 1, "created_at": -1, "_id": -1})
+                    .options(named("transfers_received_newest_first"))
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"state": 1, "lease_until": 1, "created_at": 1})
+                    .options(named("transfers_due_for_recovery"))
+                    .build(),
+            ])
+            .await?;
+        Ok(())
+    }
+}
+
+/// The URI without its password, for messages.
+fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &uri[..scheme], &uri[at + 1..]),
+        _ => uri.to_owned(),
+    }
+}
+
+/// Whether a driver error is a duplicate key on the index `name`.
+fn duplicate_on(error: &mongodb::error::Error, name: &str) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == 11000 && write.message.contains(name),
+        ErrorKind::InsertMany(failure) => {
+            failure.write_errors.iter().flatten().any(|write| write.code == 11000 && write.message.contains(name))
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,127 @@
+//! `MemberRepository` on the `members` collection.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use mongodb::Collection;
+use mongodb::bson::{Bson, doc};
+use mongodb::options::ReturnDocument;
+
+use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId};
+
+use crate::documents::MemberDoc;
+use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on};
+
+#[derive(Debug, Clone)]
+pub struct MongoMembers {
+    members: Collection<MemberDoc>,
+}
+
+fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> StoreError {
+    StoreError(error.into().context(doing.to_owned()))
+}
+
+impl MongoMembers {
+    pub(crate) fn new(members: Collection<MemberDoc>) -> Self {
+        MongoMembers { members }
+    }
+
+    async fn find_one(&self, filter: mongodb::bson::Document, doing: &str) -> Result<Option<Member>, StoreError> {
+        let doc = self.members.find_one(filter).await.map_err(|e| store_error(e, doing))?;
+        doc.map(Member::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    async fn update(
+        &self,
+        id: MemberId,
+        set: mongodb::bson::Document,
+        doing: &str,
+    ) -> Result<Option<Member>, StoreError> {
+        let doc = self
+            .members
+            .find_one_and_update(doc! {"_id": id.to_string()}, doc! {"$set": set})
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        doc.map(Member::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+}
+
+#[async_trait]
+impl MemberRepository for MongoMembers {
+    async fn insert(&self, member: &Member) -> Result<(), InsertMemberError> {
+        match self.members.insert_one(MemberDoc::from(member)).await {
+            Ok(_) => Ok(()),
+            Err(error) if duplicate_on(&error, EMAIL_INDEX) => Err(InsertMemberError::EmailTaken),
+            Err(error) if duplicate_on(&error, HANDLE_INDEX) => Err(InsertMemberError::HandleTaken),
+            Err(error) => Err(InsertMemberError::Unexpected(store_error(error, "inserting a member"))),
+        }
+    }
+
+    async fn by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
+        self.find_one(doc! {"_id": id.to_string()}, "loading a member by id").await
+    }
+
+    async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
+        self.find_one(doc! {"email": email.as_str()}, "loading a member by email").await
+    }
+
+    async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        self.find_one(doc! {"handle": handle.as_str()}, "loading a member by handle").await
+    }
+
+    async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {
+        let doing = "attaching a provider account";
+        let attached = self
+            .members
+            .find_one_and_update(
+                doc! {"_id": id.to_string(), "provider_account": Bson::Null},
+                doc! {"$set": {"provider_account": account.as_str()}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| AttachAccountError::Unexpected(store_error(e, doing)))?;
+        let member = match attached {
+            Some(doc) => {
+                return Member::try_from(doc).map_err(|e| AttachAccountError::Unexpected(store_error(e, doing)));
+            }
+            None => {
+                self.by_id(id).await.map_err(AttachAccountError::Unexpected)?.ok_or(AttachAccountError::NotFound)?
+            }
+        };
+        // Already attached: the same account again is a retried signup converging.
+        match &member.provider_account {
+            Some(attached) if attached == account => Ok(member),
+            Some(other) => Err(AttachAccountError::AlreadyAttached(other.clone())),
+            // Cleared in between: a state this repository never writes.
+            None => {
+                Err(AttachAccountError::Unexpected(store_error(anyhow::anyhow!("provider account vanished"), doing)))
+            }
+        }
+    }
+
+    async fn set_display_name(&self, id: MemberId, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+        self.update(id, doc! {"display_name": name.as_str()}, "renaming a member").await
+    }
+
+    async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
+        let status = mongodb::bson::to_bson(&status).context("encoding a member status").map_err(StoreError)?;
+        self.update(id, doc! {"status": status}, "changing a member's status").await
+    }
+
+    async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {
+        let doing = "listing members without a provider account";
+        let docs: Vec<MemberDoc> = self
+            .members
+            .find(doc! {"provider_account": Bson::Null})
+            .sort(doc! {"created_at": 1})
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(|e| store_error(e, doing))?
+            .try_collect()
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        docs.into_iter().map(Member::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+    }
+}

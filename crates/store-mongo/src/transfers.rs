@@ -1,0 +1,193 @@
+//! `TransferRepository` on the `transfers` collection. Every state change is
+//! one `find_one_and_update` filtered on the expected state and lease owner,
+//! so of many racing drivers exactly one moves a transfer each step; claims
+//! for recovery take each due transfer with its own conditional update.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::Collection;
+use mongodb::bson::{Bson, Document, doc, to_bson};
+use mongodb::options::ReturnDocument;
+
+use pointshare_domain::ports::{InsertTransferError, StoreError, TransferRepository, Transition, TransitionError};
+use pointshare_domain::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState};
+
+use crate::documents::{TransferDoc, bson_time};
+use crate::{KEY_INDEX, duplicate_on};
+
+#[derive(Debug, Clone)]
+pub struct MongoTransfers {
+    transfers: Collection<TransferDoc>,
+}
+
+fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> StoreError {
+    StoreError(error.into().context(doing.to_owned()))
+}
+
+fn state(state: TransferState) -> Bson {
+    to_bson(&state).expect("a transfer state encodes")
+}
+
+fn non_terminal() -> Bson {
+    Bson::Array(TransferState::ALL.into_iter().filter(|s| !s.is_terminal()).map(state).collect())
+}
+
+impl MongoTransfers {
+    pub(crate) fn new(transfers: Collection<TransferDoc>) -> Self {
+        MongoTransfers { transfers }
+    }
+
+    async fn find(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: usize,
+        doing: &str,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let docs: Vec<TransferDoc> = self
+            .transfers
+            .find(filter)
+            .sort(sort)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(|e| store_error(e, doing))?
+            .try_collect()
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        docs.into_iter().map(Transfer::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+    }
+}
+
+#[async_trait]
+impl TransferRepository for MongoTransfers {
+    async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
+        match self.transfers.insert_one(TransferDoc::from(transfer)).await {
+            Ok(_) => Ok(()),
+            Err(error) if duplicate_on(&error, KEY_INDEX) => {
+                let existing = self
+                    .by_idempotency_key(transfer.sender, &transfer.idempotency_key)
+                    .await?
+                    .ok_or_else(|| store_error(error, "the transfer holding a duplicate key vanished"))?;
+                Err(InsertTransferError::KeyTaken(Box::new(existing)))
+            }
+            Err(error) => Err(InsertTransferError::Unexpected(store_error(error, "inserting a transfer"))),
+        }
+    }
+
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        let doing = "loading a transfer";
+        let doc = self.transfers.find_one(doc! {"_id": id.to_string()}).await.map_err(|e| store_error(e, doing))?;
+        doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        let doing = "loading a transfer by idempotency key";
+        let filter = doc! {"sender": sender.to_string(), "idempotency_key": key.as_str()};
+        let doc = self.transfers.find_one(filter).await.map_err(|e| store_error(e, doing))?;
+        doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
+        let doing = "changing a transfer's state";
+        let current = self.get(transition.id).await?.ok_or(TransitionError::NotFound)?;
+        if !transition.from.can_become(transition.to, current.kind) {
+            return Err(TransitionError::Illegal { from: transition.from, to: transition.to });
+        }
+        let decline = transition.decline.map(|reason| to_bson(&reason).expect("a decline reason encodes"));
+        let moved = self
+            .transfers
+            .find_one_and_update(
+                doc! {
+                    "_id": transition.id.to_string(),
+                    "state": state(transition.from),
+                    "lease_owner": transition.owner.as_str(),
+                },
+                doc! {"$set": {
+                    "state": state(transition.to),
+                    "decline": decline.unwrap_or(Bson::Null),
+                    "updated_at": bson_time(transition.at),
+                }},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| TransitionError::Unexpected(store_error(e, doing)))?;
+        match moved {
+            Some(doc) => Transfer::try_from(doc).map_err(|e| TransitionError::Unexpected(store_error(e, doing))),
+            None => {
+                let now = self.get(transition.id).await?.ok_or(TransitionError::NotFound)?;
+                Err(TransitionError::Conflict(Box::new(now)))
+            }
+        }
+    }
+
+    async fn history(
+        &self,
+        member: MemberId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        let member = member.to_string();
+        let mut filter = doc! {"$or": [{"sender": &member}, {"recipient": &member}]};
+        if let Some(cursor) = after {
+            let at = bson_time(cursor.created_at);
+            filter = doc! {"$and": [
+                filter,
+                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": cursor.id.to_string()}}]},
+            ]};
+        }
+        let sort = doc! {"created_at": -1, "_id": -1};
+        let mut items = self.find(filter, sort, limit + 1, "loading a page of transfers").await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(Transfer::cursor) } else { None };
+        Ok(Page { items, next })
+    }
+
+    async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let filter = doc! {
+            "kind": "share",
+            "sender": sender.to_string(),
+            "created_at": {"$gte": bson_time(since)},
+            "state": {"$nin": [state(TransferState::Rejected), state(TransferState::Reversed)]},
+        };
+        let shares = self.find(filter, doc! {"created_at": 1}, usize::MAX, "summing today's shares").await?;
+        Ok(shares.iter().map(|t| t.amount.get()).sum())
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let doing = "claiming transfers for recovery";
+        let due = || {
+            doc! {
+                "state": {"$in": non_terminal()},
+                "$or": [{"lease_until": Bson::Null}, {"lease_until": {"$lt": bson_time(now)}}],
+            }
+        };
+        let candidates = self.find(due(), doc! {"created_at": 1, "_id": 1}, limit, doing).await?;
+        let mut claimed = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            // Another replica may claim it first; the filter makes only one update win.
+            let mut filter = due();
+            filter.insert("_id", candidate.id.to_string());
+            let taken = self
+                .transfers
+                .find_one_and_update(
+                    filter,
+                    doc! {"$set": {"lease_owner": owner.as_str(), "lease_until": bson_time(until)}},
+                )
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(|e| store_error(e, doing))?;
+            if let Some(doc) = taken {
+                claimed.push(Transfer::try_from(doc).map_err(|e| store_error(e, doing))?);
+            }
+        }
+        Ok(claimed)
+    }
+}

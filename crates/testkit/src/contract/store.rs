@@ -1,0 +1,349 @@
+//! The `MemberRepository` and `TransferRepository` contract: uniqueness,
+//! compare-and-set under concurrency, pages with no gap or repeat while
+//! inserts go on, and exclusive leases. Run it with
+//! `store_contract!(async { <a fresh StoreUnderTest> })`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+
+use pointshare_domain::ports::{
+    AttachAccountError, Clock, InsertMemberError, InsertTransferError, MemberRepository, SystemClock,
+    TransferRepository, Transition, TransitionError,
+};
+use pointshare_domain::{
+    DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
+    Points, ProviderAccountId, Transfer, TransferId, TransferKind, TransferState,
+};
+
+/// Both repositories, empty, over one store.
+#[derive(Debug, Clone)]
+pub struct StoreUnderTest {
+    pub members: Arc<dyn MemberRepository>,
+    pub transfers: Arc<dyn TransferRepository>,
+}
+
+/// Expands to one `#[tokio::test]` per contract case, each on a fresh store from `$setup`.
+#[macro_export]
+macro_rules! store_contract {
+    ($setup:expr) => {
+        $crate::store_contract!(@cases $setup;
+            a_member_reads_back_by_id_email_and_handle,
+            emails_and_handles_are_unique,
+            attaching_an_account_converges_and_never_replaces,
+            renaming_and_suspending_change_only_that,
+            members_without_an_account_are_listed_for_recovery,
+            a_transfer_reads_back_by_id_and_by_key,
+            a_sender_key_is_unique_and_answers_with_the_first_transfer,
+            transitions_are_compare_and_set,
+            of_racing_drivers_exactly_one_moves_each_step,
+            history_pages_have_no_gap_or_repeat_while_inserts_go_on,
+            shared_since_counts_shares_not_refused,
+            a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
+        );
+    };
+    (@cases $setup:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $setup.await;
+                $crate::contract::store::$case(&store).await;
+            }
+        )+
+    };
+}
+
+fn now() -> DateTime<Utc> {
+    SystemClock.now()
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}_{}", &uuid_hex()[..12])
+}
+
+fn uuid_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn member(handle: &str) -> Member {
+    let handle = unique(handle);
+    Member {
+        id: MemberId::new(),
+        email: Email::parse(format!("{handle}@example.com")).expect("valid email"),
+        handle: Handle::parse(handle.as_str()).expect("valid handle"),
+        display_name: DisplayName::parse(handle.as_str()).expect("valid name"),
+        password_hash: PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").expect("valid hash"),
+        status: MemberStatus::Active,
+        provider_account: None,
+        created_at: now(),
+    }
+}
+
+fn account(name: &str) -> ProviderAccountId {
+    ProviderAccountId::parse(unique(name)).expect("valid account id")
+}
+
+fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
+    let at = now();
+    Transfer {
+        id: TransferId::new(),
+        kind: TransferKind::Share,
+        sender,
+        sender_account: Some(account("acc")),
+        recipient: MemberId::new(),
+        recipient_account: account("acc"),
+        amount: Points::new(5).expect("valid points"),
+        memo: None,
+        idempotency_key: IdempotencyKey::parse(key).expect("valid key"),
+        state: TransferState::Accepted,
+        decline: None,
+        lease: Some(Lease { owner: owner.clone(), until: at + chrono::Duration::seconds(30) }),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn step(transfer: &Transfer, from: TransferState, to: TransferState, owner: &LeaseOwner) -> Transition {
+    Transition { id: transfer.id, from, to, decline: None, owner: owner.clone(), at: now() }
+}
+
+pub async fn a_member_reads_back_by_id_email_and_handle(store: &StoreUnderTest) {
+    let alice = member("alice");
+    store.members.insert(&alice).await.expect("inserts");
+    assert_eq!(store.members.by_id(alice.id).await.expect("reads"), Some(alice.clone()));
+    assert_eq!(store.members.by_email(&alice.email).await.expect("reads"), Some(alice.clone()));
+    assert_eq!(store.members.by_handle(&alice.handle).await.expect("reads"), Some(alice.clone()));
+    assert_eq!(store.members.by_id(MemberId::new()).await.expect("reads"), None);
+}
+
+pub async fn emails_and_handles_are_unique(store: &StoreUnderTest) {
+    let first = member("bob");
+    store.members.insert(&first).await.expect("inserts");
+    let same_email = Member { id: MemberId::new(), handle: member("other").handle, ..first.clone() };
+    assert!(matches!(store.members.insert(&same_email).await, Err(InsertMemberError::EmailTaken)));
+    let same_handle = Member { id: MemberId::new(), email: member("other").email, ..first.clone() };
+    assert!(matches!(store.members.insert(&same_handle).await, Err(InsertMemberError::HandleTaken)));
+    // Handles and emails are lowercased when parsed, so case never makes a second member.
+    let shouting = Handle::parse(first.handle.as_str().to_uppercase()).expect("valid handle");
+    assert_eq!(store.members.by_handle(&shouting).await.expect("reads").map(|m| m.id), Some(first.id));
+}
+
+pub async fn attaching_an_account_converges_and_never_replaces(store: &StoreUnderTest) {
+    let carol = member("carol");
+    store.members.insert(&carol).await.expect("inserts");
+    let first = account("acc");
+    let attached = store.members.attach_account(carol.id, &first).await.expect("attaches");
+    assert_eq!(attached.provider_account.as_ref(), Some(&first));
+    store.members.attach_account(carol.id, &first).await.expect("the same account again converges");
+    let refused = store.members.attach_account(carol.id, &account("acc")).await;
+    assert!(matches!(refused, Err(AttachAccountError::AlreadyAttached(held)) if held == first));
+    assert!(matches!(store.members.attach_account(MemberId::new(), &first).await, Err(AttachAccountError::NotFound)));
+}
+
+pub async fn renaming_and_suspending_change_only_that(store: &StoreUnderTest) {
+    let dave = member("dave");
+    store.members.insert(&dave).await.expect("inserts");
+    let name = DisplayName::parse("Dave D.").expect("valid name");
+    let renamed = store.members.set_display_name(dave.id, &name).await.expect("renames").expect("exists");
+    assert_eq!(renamed, Member { display_name: name, ..dave.clone() });
+    let suspended = store.members.set_status(dave.id, MemberStatus::Suspended).await.expect("updates").expect("exists");
+    assert_eq!(suspended.status, MemberStatus::Suspended);
+    assert_eq!(store.members.set_status(MemberId::new(), MemberStatus::Active).await.expect("answers"), None);
+}
+
+pub async fn members_without_an_account_are_listed_for_recovery(store: &StoreUnderTest) {
+    let pending = member("pending");
+    let done = member("done");
+    store.members.insert(&pending).await.expect("inserts");
+    store.members.insert(&done).await.expect("inserts");
+    store.members.attach_account(done.id, &account("acc")).await.expect("attaches");
+    let listed: Vec<_> = store.members.without_account(100).await.expect("lists").into_iter().map(|m| m.id).collect();
+    assert!(listed.contains(&pending.id) && !listed.contains(&done.id), "{listed:?}");
+}
+
+pub async fn a_transfer_reads_back_by_id_and_by_key(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let transfer = transfer(MemberId::new(), "key-1", &owner);
+    store.transfers.insert(&transfer).await.expect("inserts");
+    assert_eq!(store.transfers.get(transfer.id).await.expect("reads"), Some(transfer.clone()));
+    let by_key = store.transfers.by_idempotency_key(transfer.sender, &transfer.idempotency_key).await.expect("reads");
+    assert_eq!(by_key, Some(transfer.clone()));
+    let elsewhere =
+        store.transfers.by_idempotency_key(MemberId::new(), &transfer.idempotency_key).await.expect("reads");
+    assert_eq!(elsewhere, None, "keys belong to their sender");
+}
+
+pub async fn a_sender_key_is_unique_and_answers_with_the_first_transfer(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let first = transfer(MemberId::new(), "same", &owner);
+    store.transfers.insert(&first).await.expect("inserts");
+    let second = transfer(first.sender, "same", &owner);
+    match store.transfers.insert(&second).await {
+        Err(InsertTransferError::KeyTaken(existing)) => assert_eq!(*existing, first),
+        other => panic!("expected KeyTaken, got {other:?}"),
+    }
+    store.transfers.insert(&transfer(MemberId::new(), "same", &owner)).await.expect("another sender may use the key");
+}
+
+pub async fn transitions_are_compare_and_set(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let transfer = transfer(MemberId::new(), "cas", &owner);
+    store.transfers.insert(&transfer).await.expect("inserts");
+    let moved = store
+        .transfers
+        .transition(&step(&transfer, TransferState::Accepted, TransferState::Debited, &owner))
+        .await
+        .expect("moves");
+    assert_eq!(moved.state, TransferState::Debited);
+    let stale =
+        store.transfers.transition(&step(&transfer, TransferState::Accepted, TransferState::Debited, &owner)).await;
+    assert!(matches!(stale, Err(TransitionError::Conflict(now)) if now.state == TransferState::Debited));
+    let stranger = LeaseOwner::unique("stranger");
+    let foreign =
+        store.transfers.transition(&step(&transfer, TransferState::Debited, TransferState::Completed, &stranger)).await;
+    assert!(matches!(foreign, Err(TransitionError::Conflict(_))), "only the lease holder moves a transfer");
+    let illegal =
+        store.transfers.transition(&step(&transfer, TransferState::Debited, TransferState::Accepted, &owner)).await;
+    assert!(matches!(illegal, Err(TransitionError::Illegal { .. })));
+    let missing = Transfer { id: TransferId::new(), ..transfer.clone() };
+    let absent =
+        store.transfers.transition(&step(&missing, TransferState::Accepted, TransferState::Debited, &owner)).await;
+    assert!(matches!(absent, Err(TransitionError::NotFound)));
+    let mut declined = step(&transfer, TransferState::Debited, TransferState::Refunding, &owner);
+    declined.decline = Some(pointshare_domain::DeclineReason::RecipientAccountInactive);
+    let refunding = store.transfers.transition(&declined).await.expect("moves");
+    assert_eq!(refunding.decline, declined.decline);
+    assert_eq!(store.transfers.get(transfer.id).await.expect("reads"), Some(refunding));
+}
+
+pub async fn of_racing_drivers_exactly_one_moves_each_step(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let transfer = transfer(MemberId::new(), "race", &owner);
+    store.transfers.insert(&transfer).await.expect("inserts");
+    for (from, to) in
+        [(TransferState::Accepted, TransferState::Debited), (TransferState::Debited, TransferState::Completed)]
+    {
+        let racers = (0..32).map(|_| {
+            let transfers = Arc::clone(&store.transfers);
+            let transition = step(&transfer, from, to, &owner);
+            tokio::spawn(async move { transfers.transition(&transition).await })
+        });
+        let answers: Vec<_> = join_all(racers).await.into_iter().map(|joined| joined.expect("joins")).collect();
+        let winners = answers.iter().filter(|answer| answer.is_ok()).count();
+        let conflicts = answers.iter().filter(|answer| matches!(answer, Err(TransitionError::Conflict(_)))).count();
+        assert_eq!((winners, conflicts), (1, 31), "{from:?} -> {to:?}");
+    }
+}
+
+pub async fn history_pages_have_no_gap_or_repeat_while_inserts_go_on(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let member = MemberId::new();
+    let mut before = HashSet::new();
+    for n in 0..30 {
+        let mut t = transfer(if n % 2 == 0 { member } else { MemberId::new() }, &format!("page-{n}"), &owner);
+        if n % 2 == 1 {
+            t.recipient = member;
+        }
+        store.transfers.insert(&t).await.expect("inserts");
+        before.insert(t.id);
+        // Several transfers share a millisecond; the id orders them.
+        if n % 5 == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let writer = {
+        let transfers = Arc::clone(&store.transfers);
+        let owner = owner.clone();
+        tokio::spawn(async move {
+            for n in 0..20 {
+                transfers.insert(&transfer(member, &format!("late-{n}"), &owner)).await.expect("inserts");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let (mut seen, mut order, mut cursor) = (HashSet::new(), Vec::new(), None);
+    loop {
+        let page = store.transfers.history(member, cursor, 7).await.expect("pages");
+        for t in &page.items {
+            assert!(seen.insert(t.id), "{} appeared twice", t.id);
+            order.push((t.created_at, t.id));
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    writer.await.expect("the writer finishes");
+    assert!(
+        before.is_subset(&seen),
+        "every transfer older than the first page appears: {} missing",
+        before.difference(&seen).count()
+    );
+    assert!(order.windows(2).all(|w| w[0] > w[1]), "newest first, strictly");
+    assert!(store.transfers.history(MemberId::new(), None, 7).await.expect("pages").items.is_empty());
+}
+
+pub async fn shared_since_counts_shares_not_refused(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let sender = MemberId::new();
+    let start = now() - chrono::Duration::seconds(1);
+    let kept = transfer(sender, "kept", &owner);
+    let refused = transfer(sender, "refused", &owner);
+    let mut grant = transfer(sender, "grant", &owner);
+    grant.kind = TransferKind::Grant;
+    grant.sender_account = None;
+    for t in [&kept, &refused, &grant] {
+        store.transfers.insert(t).await.expect("inserts");
+    }
+    store
+        .transfers
+        .transition(&step(&refused, TransferState::Accepted, TransferState::Rejected, &owner))
+        .await
+        .expect("moves");
+    assert_eq!(store.transfers.shared_since(sender, start).await.expect("sums"), 5);
+    assert_eq!(store.transfers.shared_since(sender, now() + chrono::Duration::seconds(5)).await.expect("sums"), 0);
+}
+
+pub async fn a_lease_gives_each_due_transfer_to_one_owner_until_it_ends(store: &StoreUnderTest) {
+    let creator = LeaseOwner::unique("request");
+    let mut due = HashSet::new();
+    for n in 0..10 {
+        let mut t = transfer(MemberId::new(), &format!("due-{n}"), &creator);
+        t.lease = Some(Lease { owner: creator.clone(), until: now() - chrono::Duration::seconds(1) });
+        store.transfers.insert(&t).await.expect("inserts");
+        due.insert(t.id);
+    }
+    let held = transfer(MemberId::new(), "held", &creator);
+    store.transfers.insert(&held).await.expect("inserts");
+    let at = now();
+    let until = at + chrono::Duration::seconds(60);
+    let (a, b) = (LeaseOwner::unique("replica-a"), LeaseOwner::unique("replica-b"));
+    let (claimed_a, claimed_b) =
+        tokio::join!(store.transfers.claim_due(&a, at, until, 100), store.transfers.claim_due(&b, at, until, 100));
+    let (claimed_a, claimed_b) = (claimed_a.expect("claims"), claimed_b.expect("claims"));
+    let ids_a: HashSet<_> = claimed_a.iter().map(|t| t.id).collect();
+    let ids_b: HashSet<_> = claimed_b.iter().map(|t| t.id).collect();
+    assert!(ids_a.is_disjoint(&ids_b), "a transfer went to two owners");
+    let all: HashSet<_> = ids_a.union(&ids_b).copied().collect();
+    assert!(due.is_subset(&all), "every due transfer was claimed");
+    assert!(!all.contains(&held.id), "a running lease is respected");
+    assert!(claimed_a.iter().all(|t| t.lease.as_ref().is_some_and(|l| l.owner == a)));
+    // Claimed, the lease now runs: nobody else gets them until it ends.
+    let again = store.transfers.claim_due(&b, at + chrono::Duration::seconds(1), until, 100).await.expect("claims");
+    assert!(again.iter().all(|t| !due.contains(&t.id)));
+    let after = store
+        .transfers
+        .claim_due(&b, until + chrono::Duration::seconds(1), until + chrono::Duration::seconds(60), 100)
+        .await
+        .expect("claims");
+    let after: HashSet<_> = after.iter().map(|t| t.id).collect();
+    assert!(due.is_subset(&after), "after the lease ends, another owner may take over");
+    // The new owner drives it; the old one no longer can.
+    let taken = due.iter().next().copied().expect("one due");
+    let current = store.transfers.get(taken).await.expect("reads").expect("exists");
+    let old = store.transfers.transition(&step(&current, TransferState::Accepted, TransferState::Debited, &a)).await;
+    assert!(matches!(old, Err(TransitionError::Conflict(_))), "the expired owner cannot move it: {old:?}");
+}

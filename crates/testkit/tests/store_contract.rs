@@ -1,0 +1,27 @@
+//! The repository and cache contracts, held against the in-memory fakes.
+
+use std::sync::Arc;
+
+use pointshare_testkit::contract::cache::CacheUnderTest;
+use pointshare_testkit::contract::store::StoreUnderTest;
+use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers};
+
+mod store {
+    use super::*;
+    pointshare_testkit::store_contract!(async {
+        StoreUnderTest {
+            members: Arc::new(InMemoryMembers::default()),
+            transfers: Arc::new(InMemoryTransfers::default()),
+        }
+    });
+}
+
+mod cache {
+    use super::*;
+    pointshare_testkit::cache_contract!(async {
+        CacheUnderTest {
+            cache: Arc::new(InMemoryBalanceCache::default()),
+            limiter: Arc::new(InMemoryRateLimiter::default()),
+        }
+    });
+}
