@@ -18,8 +18,17 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// MongoDB for members and transfers; in-memory when unset.
     pub mongodb_uri: Option<String>,
+    pub mongodb_database: String,
+    pub mongodb_pool_size: u32,
     /// Redis for the balance cache and rate limits; in-memory when unset.
     pub redis_url: Option<String>,
+    pub redis_pool_size: usize,
+    /// The longest one Redis operation may take before it counts as failed.
+    #[serde(with = "humantime_serde")]
+    pub redis_timeout: Duration,
+    /// When the rate limiter cannot answer (Redis down): let requests through
+    /// (true) or refuse them with 503 (false).
+    pub rate_limit_fail_open: bool,
     /// The points provider; an in-process simulator when unset.
     pub provider_url: Option<Url>,
     pub provider_api_key: Option<String>,
@@ -65,7 +74,12 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:8080".parse().expect("a valid address"),
             mongodb_uri: None,
+            mongodb_database: "pointshare".into(),
+            mongodb_pool_size: 100,
             redis_url: None,
+            redis_pool_size: 64,
+            redis_timeout: Duration::from_millis(250),
+            rate_limit_fail_open: true,
             provider_url: None,
             provider_api_key: None,
             jwt_secret: None,

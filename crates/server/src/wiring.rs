@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use pointshare_cache_redis::{RedisCache, RedisSettings};
 use pointshare_domain::Points;
 use pointshare_domain::ports::{
     BalanceCache, Clock, MemberRepository, PointsProvider, RateLimiter, SystemClock, TransferRepository,
@@ -16,6 +17,7 @@ use pointshare_domain::services::{
 };
 use pointshare_provider_http::{BreakerState, HttpProvider, HttpProviderSettings};
 use pointshare_provider_sim::{RunningSim, SimConfig};
+use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers};
 
 use crate::auth::Auth;
@@ -38,9 +40,91 @@ pub struct AppState {
 /// What serves each port, for the start-up log and `/readyz`.
 #[derive(Debug, Clone)]
 pub struct Backends {
-    pub store: &'static str,
-    pub cache: &'static str,
+    pub store: StoreBackend,
+    pub cache: CacheBackend,
     pub provider: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreBackend {
+    InMemory,
+    Mongo(MongoStore),
+}
+
+#[derive(Debug, Clone)]
+pub enum CacheBackend {
+    InMemory,
+    Redis(RedisCache),
+}
+
+impl StoreBackend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InMemory => "in-memory",
+            Self::Mongo(_) => "mongodb",
+        }
+    }
+
+    pub async fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Self::InMemory => Ok(()),
+            Self::Mongo(store) => store.ping().await,
+        }
+    }
+}
+
+impl CacheBackend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InMemory => "in-memory",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    pub async fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Self::InMemory => Ok(()),
+            Self::Redis(cache) => cache.ping().await,
+        }
+    }
+}
+
+type Repositories = (Arc<dyn MemberRepository>, Arc<dyn TransferRepository>, StoreBackend);
+
+async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
+    let Some(uri) = &settings.mongodb_uri else {
+        return Ok((
+            Arc::new(InMemoryMembers::default()),
+            Arc::new(InMemoryTransfers::default()),
+            StoreBackend::InMemory,
+        ));
+    };
+    let mongo = MongoSettings {
+        database: settings.mongodb_database.clone(),
+        max_pool_size: settings.mongodb_pool_size,
+        ..MongoSettings::new(uri.clone())
+    };
+    let store = MongoStore::connect(&mongo).await.context("POINTSHARE_MONGODB_URI")?;
+    Ok((store.members.clone(), store.transfers.clone(), StoreBackend::Mongo(store)))
+}
+
+type Caches = (Arc<dyn BalanceCache>, Arc<dyn RateLimiter>, CacheBackend);
+
+async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
+    let Some(url) = &settings.redis_url else {
+        return Ok((
+            Arc::new(InMemoryBalanceCache::default()),
+            Arc::new(InMemoryRateLimiter::default()),
+            CacheBackend::InMemory,
+        ));
+    };
+    let redis = RedisSettings {
+        pool_size: settings.redis_pool_size,
+        timeout: settings.redis_timeout,
+        ..RedisSettings::new(url.clone())
+    };
+    let cache = Arc::new(RedisCache::connect(redis).await.context("POINTSHARE_REDIS_URL")?);
+    Ok((cache.clone(), cache.clone(), CacheBackend::Redis((*cache).clone())))
 }
 
 impl AppState {
@@ -64,30 +148,23 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let retry = RetryPolicy::default();
 
-    let (members, transfers, store): (Arc<dyn MemberRepository>, Arc<dyn TransferRepository>, _) = match &settings
-        .mongodb_uri
-    {
-        None => (Arc::new(InMemoryMembers::default()), Arc::new(InMemoryTransfers::default()), "in-memory"),
-        Some(_) => anyhow::bail!(
-            "POINTSHARE_MONGODB_URI is set, but this build has no MongoDB adapter; unset it to use the in-memory store"
-        ),
-    };
-    let (cache, limiter, cache_name): (Arc<dyn BalanceCache>, Arc<dyn RateLimiter>, _) = match &settings.redis_url {
-        None => (Arc::new(InMemoryBalanceCache::default()), Arc::new(InMemoryRateLimiter::default()), "in-memory"),
-        Some(_) => anyhow::bail!(
-            "POINTSHARE_REDIS_URL is set, but this build has no Redis adapter; unset it to use the in-memory cache"
-        ),
-    };
+    let (members, transfers, store) = store(&settings).await?;
+    let (cache, limiter, cache_backend) = cache(&settings).await?;
     let (provider, simulator) = provider(&settings).await?;
     let backends = Backends {
         store,
-        cache: cache_name,
+        cache: cache_backend,
         provider: simulator.as_ref().map_or_else(
             || format!("HTTP provider at {}", provider_url(&settings)),
             |sim| format!("in-process simulator at {}", sim.base_url()),
         ),
     };
-    tracing::info!(store = backends.store, cache = backends.cache, provider = %backends.provider, "backends");
+    tracing::info!(
+        store = backends.store.name(),
+        cache = backends.cache.name(),
+        provider = %backends.provider,
+        "backends"
+    );
 
     let points_provider: Arc<dyn PointsProvider> = Arc::new(provider.clone());
     let saga = Arc::new(SagaDriver::new(

@@ -21,8 +21,11 @@ pub async fn healthz() -> HttpResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready` or `unready`.
+    /// `ready`; `degraded` when the cache is down (the service still serves,
+    /// reading balances from the provider); `unready` when the store is down
+    /// or the provider's breaker is open.
     pub status: &'static str,
+    /// `<backend>: ok` or `<backend>: <error>`.
     pub store: String,
     pub cache: String,
     /// The provider circuit breaker: `closed`, `half_open` or `open`.
@@ -30,21 +33,31 @@ pub struct Readiness {
     pub provider: String,
 }
 
+fn report(name: &str, check: anyhow::Result<()>) -> (bool, String) {
+    match check {
+        Ok(()) => (true, format!("{name}: ok")),
+        Err(error) => (false, format!("{name}: {error:#}")),
+    }
+}
+
 /// Whether this replica can serve members now: its store and cache, and
 /// whether the provider's breaker lets calls through.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+    responses((status = 200, body = Readiness, description = "ready or degraded"), (status = 503, body = Readiness)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    let backends = &state.backends;
+    let (store_ok, store) = report(backends.store.name(), backends.store.check().await);
+    let (cache_ok, cache) = report(backends.cache.name(), backends.cache.check().await);
     let breaker = state.provider_breaker();
-    let ready = breaker != BreakerState::Open;
-    let body = Readiness {
-        status: if ready { "ready" } else { "unready" },
-        store: format!("{}: ok", state.backends.store),
-        cache: format!("{}: ok", state.backends.cache),
-        provider_breaker: breaker.as_str(),
-        provider: state.backends.provider.clone(),
+    let ready = store_ok && breaker != BreakerState::Open;
+    let status = match (ready, cache_ok) {
+        (false, _) => "unready",
+        (true, false) => "degraded",
+        (true, true) => "ready",
     };
+    let body =
+        Readiness { status, store, cache, provider_breaker: breaker.as_str(), provider: backends.provider.clone() };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 

@@ -65,7 +65,7 @@ fn deadline(state: &AppState) -> Deadline {
 }
 
 /// Counts a request against `key`'s allowance. A limiter that cannot answer
-/// lets the request through: a cache outage must not lock members out.
+/// lets the request through, or refuses it, as `rate_limit_fail_open` says.
 async fn limit(state: &AppState, key: &str, rule: RateRule) -> Result<(), ApiError> {
     match state.limiter.acquire(key, rule).await {
         Ok(RateDecision::Allowed { .. }) => Ok(()),
@@ -73,9 +73,14 @@ async fn limit(state: &AppState, key: &str, rule: RateRule) -> Result<(), ApiErr
             Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; slow down")
                 .retry_after(retry_after))
         }
-        Err(error) => {
+        Err(error) if state.settings.rate_limit_fail_open => {
             tracing::warn!(%error, key, "rate limiter unavailable; letting the request through");
             Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(%error, key, "rate limiter unavailable; refusing the request");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "rate_limiter_unavailable", "Try again shortly")
+                .retry_after(std::time::Duration::from_secs(1)))
         }
     }
 }
