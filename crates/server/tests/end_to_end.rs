@@ -186,3 +186,28 @@ async fn with_redis_down_members_are_still_served_and_readyz_says_degraded() {
     let metrics = client.get(format!("{}/metrics", base)).send().await.expect("answers").text().await.expect("text");
     assert!(metrics.contains("pointshare_cache_errors_total"), "cache failures are counted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_a_closed_limiter_refuses_shares() {
+    let mut redis = OwnRedis::start().await;
+    let settings = pointshare_server::Settings {
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        redis_url: Some(redis.1.clone()),
+        rate_limit_fail_open: false,
+        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
+        ..pointshare_server::Settings::default()
+    };
+    let application = pointshare_server::Application::build(settings).await.expect("builds");
+    let base = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let client = Client::new();
+    let body = json!({"email": "alice@pointshare.test", "password": "pointshare-demo"});
+    let (_, token) = call(&client, reqwest::Method::POST, format!("{base}/v1/auth/login"), None, Some(body)).await;
+    let alice = token["access_token"].as_str().expect("a token").to_owned();
+    redis.0.kill().expect("stops Redis");
+    redis.0.wait().expect("Redis exits");
+    let share = json!({"to_handle": "bob", "amount": 5});
+    let (status, refused) =
+        call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("rate_limiter_unavailable")));
+}
