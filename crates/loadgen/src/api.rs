@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// A member the load acts as.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     pub handle: String,
     pub token: String,

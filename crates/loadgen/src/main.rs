@@ -50,6 +50,9 @@ struct Args {
     /// Points granted to a member whose balance is below half of it.
     #[arg(long, default_value_t = 1_000_000)]
     funding: u64,
+    /// Keeps the set-up members and tokens here: reused when the file exists.
+    #[arg(long)]
+    members_file: Option<PathBuf>,
     /// No progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     quiet: bool,
@@ -75,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
             admin_email: args.admin_email,
             admin_password: args.admin_password,
             funding: args.funding,
+            members_file: args.members_file,
         },
         progress: !args.quiet,
     };

@@ -34,6 +34,7 @@ async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
             admin_email: "admin@pointshare.test".into(),
             admin_password: "pointshare-demo".into(),
             funding: 1_000,
+            members_file: None,
         },
         progress: false,
     };
@@ -46,7 +47,15 @@ async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario.as_str()).collect();
     assert_eq!(names, ["view", "share", "history"]);
 
-    // A second run against the same server logs the same members in instead of signing them up.
-    let again = run(&RunSettings { duration: Duration::from_millis(500), ..run_settings }).await.expect("runs again");
-    assert_eq!(again.errors(), 0, "{}", again.table());
+    // Again against the same server: the members log in instead of signing up;
+    // with a members file, the run after that skips set-up altogether.
+    let file = std::env::temp_dir().join(format!("loadgen-members-{}.json", uuid::Uuid::new_v4()));
+    let mut again = RunSettings { duration: Duration::from_millis(500), ..run_settings };
+    again.setup.members_file = Some(file.clone());
+    assert_eq!(run(&again).await.expect("runs again").errors(), 0);
+    let saved: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("json");
+    assert_eq!(saved.len(), 4);
+    let reused = run(&again).await.expect("runs from the file");
+    assert_eq!(reused.errors(), 0, "{}", reused.table());
+    std::fs::remove_file(file).expect("cleans up");
 }
