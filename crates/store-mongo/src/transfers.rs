@@ -155,6 +155,21 @@ impl TransferRepository for MongoTransfers {
         Ok(shares.iter().map(|t| t.amount.get()).sum())
     }
 
+    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        let filter = match after {
+            None => doc! {},
+            Some(cursor) => {
+                let at = bson_time(cursor.created_at);
+                doc! {"$or": [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": cursor.id.to_string()}}]}
+            }
+        };
+        let mut items = self.find(filter, doc! {"created_at": 1, "_id": 1}, limit + 1, "scanning transfers").await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(Transfer::cursor) } else { None };
+        Ok(Page { items, next })
+    }
+
     async fn claim_due(
         &self,
         owner: &LeaseOwner,

@@ -93,6 +93,20 @@ impl TransferRepository for InMemoryTransfers {
             .sum())
     }
 
+    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        let transfers = self.transfers.lock();
+        let mut all: Vec<_> = transfers
+            .values()
+            .filter(|t| after.is_none_or(|c| (t.created_at, t.id) > (c.created_at, c.id)))
+            .cloned()
+            .collect();
+        all.sort_by_key(|t| (t.created_at, t.id));
+        let more = all.len() > limit;
+        all.truncate(limit);
+        let next = if more { all.last().map(Transfer::cursor) } else { None };
+        Ok(Page { items: all, next })
+    }
+
     async fn claim_due(
         &self,
         owner: &LeaseOwner,

@@ -84,6 +84,15 @@ pub enum MovementKind {
     Credit,
 }
 
+impl MovementKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Debit => "debit",
+            Self::Credit => "credit",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderTransaction {
     pub transaction_id: ProviderTransactionId,

@@ -69,6 +69,10 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// was not rejected or reversed (so in-flight ones count).
     async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError>;
 
+    /// Every transfer, oldest first by (created_at, id), strictly after
+    /// `after` when given: for reconciliation, which reads them all.
+    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
+
     /// Leases up to `limit` non-terminal transfers whose lease ended before
     /// `now` to `owner` until `until`, and returns them. Two callers never get
     /// the same transfer while its lease runs.

@@ -3,6 +3,7 @@
 mod balance;
 mod idempotency;
 mod members;
+mod reconcile;
 mod recovery;
 mod retry;
 mod saga;
@@ -10,6 +11,7 @@ mod transfers;
 
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use members::{MemberService, RenameError, SignupCommand, SignupError};
+pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use retry::RetryPolicy;
 pub use saga::SagaDriver;

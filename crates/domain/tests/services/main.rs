@@ -6,6 +6,7 @@ mod grants;
 mod history;
 mod members;
 mod properties;
+mod reconcile;
 mod recovery;
 mod saga_faults;
 mod sharing;

@@ -43,6 +43,7 @@ macro_rules! store_contract {
             history_pages_have_no_gap_or_repeat_while_inserts_go_on,
             shared_since_counts_shares_not_refused,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
+            a_scan_reads_every_transfer_once_oldest_first,
         );
     };
     (@cases $setup:expr; $($case:ident),+ $(,)?) => {
@@ -346,4 +347,26 @@ pub async fn a_lease_gives_each_due_transfer_to_one_owner_until_it_ends(store: &
     let current = store.transfers.get(taken).await.expect("reads").expect("exists");
     let old = store.transfers.transition(&step(&current, TransferState::Accepted, TransferState::Debited, &a)).await;
     assert!(matches!(old, Err(TransitionError::Conflict(_))), "the expired owner cannot move it: {old:?}");
+}
+
+pub async fn a_scan_reads_every_transfer_once_oldest_first(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let mut inserted = Vec::new();
+    for n in 0..23 {
+        let t = transfer(MemberId::new(), &format!("scan-{n}"), &owner);
+        store.transfers.insert(&t).await.expect("inserts");
+        inserted.push(t.id);
+    }
+    let (mut seen, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = store.transfers.scan(cursor, 5).await.expect("scans");
+        seen.extend(page.items.iter().map(|t| (t.created_at, t.id)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first, no repeat");
+    let ids: HashSet<_> = seen.iter().map(|(_, id)| *id).collect();
+    assert!(inserted.iter().all(|id| ids.contains(id)), "every transfer appears");
 }

@@ -1,0 +1,198 @@
+//! Reconciliation: reads every transfer record and asks the provider, by
+//! reference, what it actually applied, then reports every disagreement. A
+//! final state implies exactly which references exist:
+//!
+//! | transfer | `:debit` | `:credit` | `:refund` |
+//! |---|---|---|---|
+//! | share completed | sender, amount | recipient, amount | none |
+//! | share reversed | sender, amount | none | sender, amount |
+//! | share rejected | none | none | none |
+//! | grant completed | – | recipient, amount | – |
+//! | grant rejected | – | none | – |
+//!
+//! The provider keeps one transaction per reference, so "exists" is "applied
+//! exactly once". Unfinished transfers are listed, not judged: recovery
+//! finishes them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use thiserror::Error;
+
+use crate::model::{
+    Cursor, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
+    TransferKind, TransferState,
+};
+use crate::ports::{Deadline, PointsProvider, ProviderError, StoreError, TransferRepository};
+
+/// What one reference should hold: nothing, or this movement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    reference: ProviderReference,
+    movement: Option<(ProviderAccountId, MovementKind)>,
+}
+
+/// A disagreement between a transfer record and the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub transfer: TransferId,
+    pub state: TransferState,
+    pub reference: ProviderReference,
+    pub problem: String,
+}
+
+/// The outcome of one reconciliation pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciliation {
+    pub transfers: u64,
+    pub by_state: BTreeMap<&'static str, u64>,
+    /// Points credited by completed grants: what the provider's total balance
+    /// should have grown by, since shares only move points.
+    pub granted_points: u128,
+    pub unfinished: Vec<TransferId>,
+    pub mismatches: Vec<Mismatch>,
+}
+
+#[derive(Debug, Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the provider could not answer for {reference}: {error}")]
+    Provider { reference: ProviderReference, error: ProviderError },
+}
+
+#[derive(Debug)]
+pub struct ReconcileService {
+    transfers: Arc<dyn TransferRepository>,
+    provider: Arc<dyn PointsProvider>,
+    /// Provider lookups in flight at once.
+    concurrency: usize,
+    /// Time given to each lookup (with its retries).
+    lookup_budget: Duration,
+}
+
+const PAGE: usize = 200;
+
+impl ReconcileService {
+    pub fn new(
+        transfers: Arc<dyn TransferRepository>,
+        provider: Arc<dyn PointsProvider>,
+        concurrency: usize,
+        lookup_budget: Duration,
+    ) -> Self {
+        ReconcileService { transfers, provider, concurrency: concurrency.max(1), lookup_budget }
+    }
+
+    pub async fn run(&self) -> Result<Reconciliation, ReconcileError> {
+        let mut report = Reconciliation::default();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let page = self.transfers.scan(cursor, PAGE).await?;
+            let checks = futures::stream::iter(page.items.iter().map(|transfer| self.check(transfer)))
+                .buffered(self.concurrency)
+                .try_collect::<Vec<_>>()
+                .await?;
+            for (transfer, mismatches) in page.items.iter().zip(checks) {
+                report.transfers += 1;
+                *report.by_state.entry(transfer.state.as_str()).or_default() += 1;
+                if !transfer.state.is_terminal() {
+                    report.unfinished.push(transfer.id);
+                }
+                if transfer.kind == TransferKind::Grant && transfer.state == TransferState::Completed {
+                    report.granted_points += u128::from(transfer.amount.get());
+                }
+                report.mismatches.extend(mismatches);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(report),
+            }
+        }
+    }
+
+    async fn check(&self, transfer: &Transfer) -> Result<Vec<Mismatch>, ReconcileError> {
+        let Some(expected) = expectations(transfer) else { return Ok(Vec::new()) };
+        let mut mismatches = Vec::new();
+        for expected in expected {
+            let found = self.lookup(&expected.reference).await?;
+            if let Some(problem) = disagreement(transfer, &expected, found.as_ref()) {
+                mismatches.push(Mismatch {
+                    transfer: transfer.id,
+                    state: transfer.state,
+                    reference: expected.reference,
+                    problem,
+                });
+            }
+        }
+        Ok(mismatches)
+    }
+
+    async fn lookup(&self, reference: &ProviderReference) -> Result<Option<ProviderTransaction>, ReconcileError> {
+        let deadline = Deadline::after(self.lookup_budget);
+        let mut answer = self.provider.transaction_by_reference(reference, deadline).await;
+        // The adapter retries within the deadline; a last transient answer gets one more chance.
+        while matches!(&answer, Err(error) if error.is_retryable()) && !deadline.is_past() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            answer = self.provider.transaction_by_reference(reference, deadline).await;
+        }
+        answer.map_err(|error| ReconcileError::Provider { reference: reference.clone(), error })
+    }
+}
+
+/// What a transfer in a final state must have left at the provider; `None`
+/// while it is unfinished.
+fn expectations(transfer: &Transfer) -> Option<Vec<Expected>> {
+    if !transfer.state.is_terminal() {
+        return None;
+    }
+    let sender = transfer.sender_account.clone();
+    let recipient = transfer.recipient_account.clone();
+    let debit = |applied: bool| Expected {
+        reference: transfer.debit_reference(),
+        movement: applied.then(|| sender.clone().map(|a| (a, MovementKind::Debit))).flatten(),
+    };
+    let credit = |applied: bool| Expected {
+        reference: transfer.credit_reference(),
+        movement: applied.then(|| (recipient.clone(), MovementKind::Credit)),
+    };
+    let refund = |applied: bool| Expected {
+        reference: transfer.refund_reference(),
+        movement: applied.then(|| sender.clone().map(|a| (a, MovementKind::Credit))).flatten(),
+    };
+    let completed = transfer.state == TransferState::Completed;
+    Some(match (transfer.kind, transfer.state) {
+        (TransferKind::Grant, _) => vec![credit(completed)],
+        (TransferKind::Share, TransferState::Reversed) => vec![debit(true), credit(false), refund(true)],
+        (TransferKind::Share, _) => vec![debit(completed), credit(completed), refund(false)],
+    })
+}
+
+fn disagreement(transfer: &Transfer, expected: &Expected, found: Option<&ProviderTransaction>) -> Option<String> {
+    match (&expected.movement, found) {
+        (None, None) => None,
+        (None, Some(found)) => Some(format!(
+            "the provider applied {} {} to {} under this reference, but the transfer is {}",
+            found.kind.as_str(),
+            found.amount,
+            found.account_id,
+            transfer.state.as_str()
+        )),
+        (Some(_), None) => Some(format!("missing at the provider, but the transfer is {}", transfer.state.as_str())),
+        (Some((account, kind)), Some(found)) => {
+            let same = &found.account_id == account && found.kind == *kind && found.amount == transfer.amount;
+            (!same).then(|| {
+                format!(
+                    "the provider applied {} {} to {}; the transfer says {} {} to {}",
+                    found.kind.as_str(),
+                    found.amount,
+                    found.account_id,
+                    kind.as_str(),
+                    transfer.amount,
+                    account
+                )
+            })
+        }
+    }
+}

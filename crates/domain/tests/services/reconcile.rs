@@ -1,0 +1,80 @@
+//! Reconciliation: records and the provider's ledger agree after every kind
+//! of outcome, and each way they can disagree is reported.
+
+use std::time::Duration;
+
+use pointshare_domain::ports::{Movement, TransferRepository};
+use pointshare_domain::services::ReconcileService;
+use pointshare_domain::{AccountStatus, MovementKind, Transfer, TransferState};
+use pointshare_testkit::World;
+
+use super::{deadline, grant, points, share};
+
+fn reconciler(world: &World) -> ReconcileService {
+    ReconcileService::new(world.transfers.clone(), world.provider.clone(), 8, Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn every_outcome_agrees_with_the_ledger() {
+    let world = World::default();
+    let admin = world.member("admin", 0).await;
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let carol = world.member("carol", 0).await;
+    let service = &world.transfer_service;
+    service.share(share(&alice, &bob, 30, "completed"), deadline()).await.expect("completes");
+    service.share(share(&alice, &bob, 1_000, "rejected"), deadline()).await.expect_err("insufficient funds");
+    world.provider.set_status(carol.provider_account.as_ref().expect("an account"), AccountStatus::Closed);
+    service.share(share(&alice, &carol, 10, "reversed"), deadline()).await.expect_err("reversed");
+    service.grant(grant(&admin, &bob, 7, "grant"), deadline()).await.expect("grants");
+
+    let report = reconciler(&world).run().await.expect("reconciles");
+    assert_eq!(report.transfers, 4);
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert!(report.unfinished.is_empty());
+    assert_eq!(report.granted_points, 7);
+    assert_eq!(report.by_state.get("completed"), Some(&2));
+    assert_eq!(report.by_state.get("rejected"), Some(&1));
+    assert_eq!(report.by_state.get("reversed"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_record_the_ledger_does_not_bear_out_is_reported() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let rejected = world
+        .transfer_service
+        .share(share(&alice, &bob, 1_000, "rejected"), deadline())
+        .await
+        .expect_err("insufficient funds");
+    let pointshare_domain::services::ShareError::Declined(rejected) = rejected else { panic!("declined") };
+    // Something applied a debit under the rejected transfer's reference.
+    let stray = Movement {
+        account: alice.provider_account.clone().expect("an account"),
+        reference: rejected.debit_reference(),
+        amount: points(5),
+        memo: None,
+    };
+    world.provider.ledger().apply(MovementKind::Debit, &stray).expect("applies");
+    // A record that claims completion the provider never saw.
+    let completed = world.transfer_service.share(share(&alice, &bob, 1, "ok"), deadline()).await.expect("completes");
+    let phantom =
+        Transfer { id: pointshare_domain::TransferId::new(), idempotency_key: super::key("phantom"), ..completed };
+    world.transfers.insert(&phantom).await.expect("inserts");
+    let unfinished = Transfer {
+        id: pointshare_domain::TransferId::new(),
+        idempotency_key: super::key("unfinished"),
+        state: TransferState::Debited,
+        ..phantom.clone()
+    };
+    world.transfers.insert(&unfinished).await.expect("inserts");
+
+    let report = reconciler(&world).run().await.expect("reconciles");
+    let found: Vec<_> = report.mismatches.iter().map(|m| (m.transfer, m.reference.to_string())).collect();
+    assert!(found.contains(&(rejected.id, format!("{}:debit", rejected.id))), "{found:?}");
+    assert!(found.contains(&(phantom.id, format!("{}:debit", phantom.id))), "{found:?}");
+    assert!(found.contains(&(phantom.id, format!("{}:credit", phantom.id))), "{found:?}");
+    assert_eq!(found.len(), 3, "{:?}", report.mismatches);
+    assert_eq!(report.unfinished, vec![unfinished.id]);
+}
