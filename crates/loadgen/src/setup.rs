@@ -29,13 +29,20 @@ pub async fn prepare(api: &Api, settings: &SetupSettings) -> anyhow::Result<Vec<
         && path.exists()
     {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let members: Vec<Member> = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        anyhow::ensure!(members.len() >= settings.members, "{} holds fewer than {} members", path.display(), settings.members);
+        let members: Vec<Member> =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        anyhow::ensure!(
+            members.len() >= settings.members,
+            "{} holds fewer than {} members",
+            path.display(),
+            settings.members
+        );
         return Ok(members.into_iter().take(settings.members).collect());
     }
     let members = set_up(api, settings).await?;
     if let Some(path) = &settings.members_file {
-        std::fs::write(path, serde_json::to_string(&members)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string(&members)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(members)
 }

@@ -53,7 +53,8 @@ async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
     let mut again = RunSettings { duration: Duration::from_millis(500), ..run_settings };
     again.setup.members_file = Some(file.clone());
     assert_eq!(run(&again).await.expect("runs again").errors(), 0);
-    let saved: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("json");
+    let saved: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("json");
     assert_eq!(saved.len(), 4);
     let reused = run(&again).await.expect("runs from the file");
     assert_eq!(reused.errors(), 0, "{}", reused.table());
