@@ -20,7 +20,7 @@ use pointshare_domain::{MemberId, PasswordHash};
 use crate::problem::ApiError;
 
 /// What a member may do beyond their own points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
@@ -44,6 +44,20 @@ pub struct Auth {
     /// Checked when the email is unknown, so a failed login takes as long
     /// whether or not the email exists.
     decoy: PasswordHash,
+}
+
+/// Password hashing is CPU-bound and takes ~19 MiB per hash (argon2's
+/// recommended memory cost): more at once than there are cores only adds
+/// memory, so hashes wait here for a core.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
+}
+
+/// Runs one password hash or check off the async threads, one per core at most.
+async fn on_a_core<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let _slot = hashing_slots().acquire().await.map_err(ApiError::unexpected)?;
+    web::block(work).await.map_err(ApiError::unexpected)
 }
 
 impl std::fmt::Debug for Auth {
@@ -93,7 +107,7 @@ impl Auth {
     pub async fn password_matches(&self, password: String, hash: Option<PasswordHash>) -> bool {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.decoy.clone());
-        let matches = web::block(move || {
+        let matches = on_a_core(move || {
             ParsedHash::new(hash.as_str())
                 .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         })
@@ -114,7 +128,7 @@ pub fn hash_password(password: &str) -> anyhow::Result<PasswordHash> {
 
 /// Off the async threads: hashing costs tens of milliseconds of CPU by design.
 pub async fn hash_password_blocking(password: String) -> Result<PasswordHash, ApiError> {
-    web::block(move || hash_password(&password)).await.map_err(ApiError::unexpected)?.map_err(ApiError::unexpected)
+    on_a_core(move || hash_password(&password)).await?.map_err(ApiError::unexpected)
 }
 
 /// The member a bearer token names.

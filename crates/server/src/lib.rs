@@ -2,8 +2,8 @@
 //! auth, problem+json errors, OpenAPI, health, metrics and graceful shutdown.
 //!
 //! `Application::build` wires everything from `Settings` and binds the
-//! listener; `run_until_stopped` serves until SIGINT/SIGTERM. Tests build one
-//! on port 0 and talk to it over HTTP like any client.
+//! listener; `run_until_stopped` serves until SIGINT or SIGTERM, then drains.
+//! Tests build one on port 0 and talk to it over HTTP like any client.
 
 pub mod auth;
 mod demo;
@@ -20,6 +20,8 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpServer, middleware, web};
 use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -34,6 +36,8 @@ pub struct Application {
     server: Server,
     wired: wiring::Wired,
     demo: Vec<DemoMember>,
+    /// Turns true when a stop signal arrives, for the workers beside the server.
+    stopping: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Application {
@@ -56,6 +60,7 @@ impl Application {
         let metrics = web::Data::new(metrics);
         let body_limit = wired.state.settings.body_limit;
         let openapi = ApiDoc::openapi();
+        let (stop, stopping) = watch::channel(false);
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(telemetry::observe))
@@ -67,13 +72,18 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(problem::query_error))
                 .app_data(web::PathConfig::default().error_handler(problem::path_error))
                 .configure(routes::configure)
+                .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(unmatched))
         })
         .listen(listener)?
         .shutdown_timeout(wired.state.settings.shutdown_grace.as_secs())
+        .shutdown_signal(async move {
+            stop_requested().await;
+            let _ = stop.send(true);
+        })
         .run();
-        Ok(Application { port, server, wired, demo })
+        Ok(Application { port, server, wired, demo, stopping })
     }
 
     pub fn port(&self) -> u16 {
@@ -90,17 +100,35 @@ impl Application {
         self.wired.simulator.as_ref().map(|sim| sim.base_url())
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight
-    /// requests finish within the grace period, and stops the workers.
+    /// Serves until SIGINT or SIGTERM, then stops accepting, lets requests in
+    /// flight and the recovery pass under way finish within the grace period,
+    /// and stops the embedded provider last, once nothing calls it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let recovery = recovery::spawn(Arc::clone(&self.wired.state));
+        let recovery = recovery::spawn(Arc::clone(&self.wired.state), self.stopping);
         let served = self.server.await;
-        recovery.abort();
+        recovery.finish(self.wired.state.settings.shutdown_grace).await;
         if let Some(simulator) = self.wired.simulator {
             simulator.shutdown().await?;
         }
         Ok(served?)
     }
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (Kubernetes, systemd): both drain gracefully.
+async fn stop_requested() {
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    let signal = tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    tracing::info!(signal, "stopping: no new connections; finishing the requests in flight");
 }
 
 /// No route matched: a known path with another method is a 405, else a 404.

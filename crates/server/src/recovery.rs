@@ -4,14 +4,24 @@
 //! many replicas: a lease gives each transfer to one worker at a time.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use metrics::counter;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::wiring::AppState;
 
-pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// The running worker; `finish` stops it at shutdown.
+#[derive(Debug)]
+pub struct Worker {
+    task: JoinHandle<()>,
+}
+
+/// Runs passes until `stopping` turns true. A pass under way when it does
+/// runs to its end, so its saga steps are not cut off halfway.
+pub fn spawn(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) -> Worker {
+    let task = tokio::spawn(async move {
         let interval = state.settings.recovery_interval;
         if interval.is_zero() {
             return;
@@ -19,7 +29,10 @@ pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopping.wait_for(|stopping| *stopping) => return,
+            }
             match state.recovery.run_once().await {
                 Ok(report) => {
                     counter!("pointshare_recovery_runs_total", "result" => "ok").increment(1);
@@ -34,5 +47,18 @@ pub fn spawn(state: Arc<AppState>) -> JoinHandle<()> {
                 }
             }
         }
-    })
+    });
+    Worker { task }
+}
+
+impl Worker {
+    /// Waits for the pass under way, at most `grace`. A pass cut off then is
+    /// safe: its transfers' leases expire and the next pass anywhere takes them.
+    pub async fn finish(self, grace: Duration) {
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            abort.abort();
+            tracing::warn!(?grace, "the recovery pass outlived the shutdown grace; stopped it");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use pointshare_domain::services::{
     BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, TransferLimits,
     TransferService,
 };
-use pointshare_provider_http::{BreakerState, HttpProvider, HttpProviderSettings};
+use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
 use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers};
@@ -262,7 +262,6 @@ async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<R
             (sim.base_url().parse()?, key, Some(sim))
         }
     };
-    let provider = HttpProvider::new(HttpProviderSettings::new(url, key))
-        .context("POINTSHARE_PROVIDER_URL / POINTSHARE_PROVIDER_API_KEY")?;
+    let provider = HttpProvider::new(settings.provider(url, key)).context("the provider adapter")?;
     Ok((provider, simulator))
 }

@@ -13,7 +13,7 @@ use pointshare_provider_http::BreakerState;
 use crate::wiring::AppState;
 
 /// The process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive: `{\"status\": \"ok\"}`")))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
@@ -21,16 +21,44 @@ pub async fn healthz() -> HttpResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`; `degraded` when the cache is down (the service still serves,
-    /// reading balances from the provider); `unready` when the store is down
-    /// or the provider's breaker is open.
-    pub status: &'static str,
+    pub status: ReadyStatus,
     /// `<backend>: ok` or `<backend>: <error>`.
     pub store: String,
     pub cache: String,
-    /// The provider circuit breaker: `closed`, `half_open` or `open`.
-    pub provider_breaker: &'static str,
+    pub provider_breaker: BreakerView,
+    /// Which provider this replica calls.
     pub provider: String,
+}
+
+/// `degraded`: the cache is down, and the service still serves, reading
+/// balances from the provider. `unready`: the store is down or the
+/// provider's circuit breaker is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    Ready,
+    Degraded,
+    Unready,
+}
+
+/// The provider circuit breaker: `open` fails calls fast without reaching
+/// the provider; `half_open` lets calls through to try it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerView {
+    Closed,
+    HalfOpen,
+    Open,
+}
+
+impl From<BreakerState> for BreakerView {
+    fn from(state: BreakerState) -> Self {
+        match state {
+            BreakerState::Closed => BreakerView::Closed,
+            BreakerState::HalfOpen => BreakerView::HalfOpen,
+            BreakerState::Open => BreakerView::Open,
+        }
+    }
 }
 
 fn report(name: &str, check: anyhow::Result<()>) -> (bool, String) {
@@ -43,7 +71,7 @@ fn report(name: &str, check: anyhow::Result<()>) -> (bool, String) {
 /// Whether this replica can serve members now: its store and cache, and
 /// whether the provider's breaker lets calls through.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Readiness, description = "ready or degraded"), (status = 503, body = Readiness)))]
+    responses((status = 200, body = Readiness, description = "ready or degraded"), (status = 503, body = Readiness, description = "unready")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let backends = &state.backends;
@@ -52,17 +80,17 @@ pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let breaker = state.provider_breaker();
     let ready = store_ok && breaker != BreakerState::Open;
     let status = match (ready, cache_ok) {
-        (false, _) => "unready",
-        (true, false) => "degraded",
-        (true, true) => "ready",
+        (false, _) => ReadyStatus::Unready,
+        (true, false) => ReadyStatus::Degraded,
+        (true, true) => ReadyStatus::Ready,
     };
     let body =
-        Readiness { status, store, cache, provider_breaker: breaker.as_str(), provider: backends.provider.clone() };
+        Readiness { status, store, cache, provider_breaker: breaker.into(), provider: backends.provider.clone() };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// Prometheus text exposition of every metric.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4")))]
 #[get("/metrics")]
 pub async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())

@@ -29,8 +29,10 @@ fn invalid_password() -> ApiError {
 
 /// Creates a member and opens their account at the provider.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "members", request_body = SignupBody,
-    responses((status = 201, body = MemberView), (status = 409, body = crate::problem::Problem, description = "email_taken or handle_taken"),
-        (status = 422, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
+    responses((status = 201, body = MemberView, description = "the member, with a points account at the provider"),
+        (status = 409, body = crate::problem::Problem, description = "email_taken or handle_taken"),
+        (status = 422, body = crate::problem::Problem, description = "validation_failed: `field` names the field at fault"),
+        (status = 503, body = crate::problem::Problem, description = "provider_unavailable: the member exists; the account opens shortly")))]
 #[post("/v1/auth/signup")]
 pub async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -59,8 +61,9 @@ pub async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpRes
 
 /// Exchanges email and password for an access token.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "members", request_body = LoginBody,
-    responses((status = 200, body = TokenView), (status = 401, body = crate::problem::Problem, description = "invalid_credentials"),
-        (status = 429, body = crate::problem::Problem)))]
+    responses((status = 200, body = TokenView, description = "an access token"),
+        (status = 401, body = crate::problem::Problem, description = "invalid_credentials, whether or not the email exists"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts for this email or from this address")))]
 #[post("/v1/auth/login")]
 pub async fn login(
     state: State,
@@ -70,8 +73,7 @@ pub async fn login(
 ) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
     let rule = RateRule { limit: state.settings.login_rate_limit, window: std::time::Duration::from_secs(60) };
-    let address = request.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
-    limit(&state, &format!("login:ip:{address}"), rule).await?;
+    limit(&state, &format!("login:ip:{}", client_address(&state, &request)), rule).await?;
     limit(&state, &format!("login:email:{}", body.email.trim().to_lowercase()), rule).await?;
     let member = match Email::parse(body.email) {
         Ok(email) => state.members.by_email(&email).await.map_err(ApiError::unexpected)?,
@@ -88,6 +90,15 @@ pub async fn login(
         token_type: "Bearer".into(),
         expires_in: auth.token_ttl().as_secs(),
     }))
+}
+
+/// The client's address for per-IP limits: the socket's peer; behind a proxy
+/// the settings trust, the address it forwarded. Trusting the headers
+/// without such a proxy would let any client pick a fresh address per try.
+fn client_address(state: &AppState, request: &HttpRequest) -> String {
+    let info = request.connection_info();
+    let address = if state.settings.trust_forwarded_for { info.realip_remote_addr() } else { info.peer_addr() };
+    address.unwrap_or("unknown").to_owned()
 }
 
 pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {
@@ -115,7 +126,8 @@ async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, Ap
 
 /// My profile and balance.
 #[utoipa::path(get, path = "/v1/me", tag = "members", security(("bearer" = [])),
-    responses((status = 200, body = MeView), (status = 401, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
+    responses((status = 200, body = MeView, description = "my profile and balance"),
+        (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
 #[get("/v1/me")]
 pub async fn me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiError> {
     let member = current(&state, caller).await?;
@@ -125,7 +137,7 @@ pub async fn me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiEr
 
 /// Changes my display name.
 #[utoipa::path(patch, path = "/v1/me", tag = "members", security(("bearer" = [])), request_body = RenameBody,
-    responses((status = 200, body = MemberView), (status = 422, body = crate::problem::Problem)))]
+    responses((status = 200, body = MemberView, description = "my profile, renamed")))]
 #[patch("/v1/me")]
 pub async fn rename(
     state: State,
@@ -142,7 +154,8 @@ pub async fn rename(
 
 /// My balance, as the provider last reported it.
 #[utoipa::path(get, path = "/v1/me/balance", tag = "members", security(("bearer" = [])),
-    responses((status = 200, body = BalanceView), (status = 503, body = crate::problem::Problem)))]
+    responses((status = 200, body = BalanceView, description = "my balance"),
+        (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
 #[get("/v1/me/balance")]
 pub async fn my_balance(state: State, caller: Caller) -> Result<web::Json<BalanceView>, ApiError> {
     let member = current(&state, caller).await?;
@@ -152,7 +165,8 @@ pub async fn my_balance(state: State, caller: Caller) -> Result<web::Json<Balanc
 /// Another member's public profile, to pick a recipient.
 #[utoipa::path(get, path = "/v1/members/{handle}", tag = "members", security(("bearer" = [])),
     params(("handle" = String, Path)),
-    responses((status = 200, body = PublicMemberView), (status = 404, body = crate::problem::Problem, description = "member_not_found")))]
+    responses((status = 200, body = PublicMemberView, description = "the member's public profile"),
+        (status = 404, body = crate::problem::Problem, description = "member_not_found")))]
 #[get("/v1/members/{handle}")]
 pub async fn lookup(
     state: State,

@@ -10,6 +10,11 @@ pub mod views;
 use actix_web::http::StatusCode;
 use actix_web::web;
 use utoipa::OpenApi;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::content::{Content, ContentBuilder};
+use utoipa::openapi::header::Header;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use pointshare_domain::ports::{Deadline, RateDecision, RateRule};
@@ -26,7 +31,7 @@ use crate::wiring::AppState;
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(problem::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Problems),
 )]
 pub struct ApiDoc;
 
@@ -39,6 +44,66 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Error answers as the server really sends them: `application/problem+json`,
+/// with `Retry-After` where it applies, plus the failures every endpoint of a
+/// kind can give (bad token, bad body, our fault), so the document lists each
+/// status a client must handle without every handler repeating them.
+struct Problems;
+
+impl utoipa::Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if path.starts_with("/v1/") {
+                    let mut add = |status: &str, description: &str| {
+                        responses.entry(status.to_owned()).or_insert_with(|| problem_response(description).into());
+                    };
+                    if operation.security.is_some() {
+                        add("401", "unauthenticated: no token, or a bad or expired one");
+                    }
+                    if operation.request_body.is_some() {
+                        add("400", "malformed_json: the body is not JSON");
+                        add("413", "payload_too_large");
+                        add("415", "unsupported_media_type: the body must be application/json");
+                        add("422", "validation_failed: `field` names the field at fault");
+                    }
+                    add("500", "internal: the details are in the server log under the response's X-Request-Id");
+                }
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response {
+                        as_problem(status, response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+        .build()
+}
+
+/// A JSON answer whose schema is `Problem` is served as problem+json.
+fn as_problem(status: &str, response: &mut Response) {
+    let is_problem = |content: &Content| matches!(&content.schema, Some(RefOr::Ref(reference)) if reference.ref_location.ends_with("/Problem"));
+    if let Some(content) = response.content.shift_remove("application/json") {
+        let media_type = if is_problem(&content) { PROBLEM_JSON } else { "application/json" };
+        response.content.insert(media_type.to_owned(), content);
+    }
+    if matches!(status, "429" | "503") && response.content.contains_key(PROBLEM_JSON) {
+        let mut seconds = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+        seconds.description = Some("Seconds to wait before retrying".to_owned());
+        response.headers.insert("Retry-After".to_owned(), seconds);
     }
 }
 

@@ -82,9 +82,12 @@ fn recipient_inactive() -> ApiError {
 #[utoipa::path(post, path = "/v1/transfers", tag = "transfers", security(("bearer" = [])), request_body = ShareBody,
     params(("Idempotency-Key" = String, Header, description = "Unique per transfer; repeat it to retry safely")),
     responses((status = 201, body = TransferView, description = "completed"), (status = 202, body = TransferView, description = "processing"),
+        (status = 400, body = crate::problem::Problem, description = "idempotency_key_required, invalid_idempotency_key, malformed_json"),
+        (status = 403, body = crate::problem::Problem, description = "member_inactive: your membership cannot share now"),
         (status = 409, body = crate::problem::Problem, description = "idempotency_key_reused"),
-        (status = 422, body = crate::problem::Problem, description = "insufficient_funds, limit_exceeded, recipient_not_found, recipient_inactive, self_transfer, validation_failed"),
-        (status = 429, body = crate::problem::Problem)))]
+        (status = 422, body = crate::problem::Problem, description = "insufficient_funds, limit_exceeded, recipient_not_found, recipient_inactive, self_transfer, member_inactive, transfer_failed, validation_failed; a declined transfer's id is in `transfer_id`"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many transfers this minute"),
+        (status = 503, body = crate::problem::Problem, description = "rate_limiter_unavailable")))]
 #[post("/v1/transfers")]
 pub async fn share(
     state: State,
@@ -130,9 +133,12 @@ pub async fn share(
 
 /// Grants points to a member (admins only).
 #[utoipa::path(post, path = "/v1/admin/grants", tag = "admin", security(("bearer" = [])), request_body = GrantBody,
-    params(("Idempotency-Key" = String, Header)),
-    responses((status = 201, body = TransferView), (status = 202, body = TransferView), (status = 403, body = crate::problem::Problem),
-        (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+    params(("Idempotency-Key" = String, Header, description = "Unique per grant; repeat it to retry safely")),
+    responses((status = 201, body = TransferView, description = "completed"), (status = 202, body = TransferView, description = "processing"),
+        (status = 400, body = crate::problem::Problem, description = "idempotency_key_required, invalid_idempotency_key, malformed_json"),
+        (status = 403, body = crate::problem::Problem, description = "forbidden: admins only"),
+        (status = 409, body = crate::problem::Problem, description = "idempotency_key_reused"),
+        (status = 422, body = crate::problem::Problem, description = "recipient_not_found, recipient_inactive, transfer_failed, validation_failed")))]
 #[post("/v1/admin/grants")]
 pub async fn grant(
     state: State,
@@ -163,7 +169,8 @@ pub async fn grant(
 
 /// One transfer I sent or received.
 #[utoipa::path(get, path = "/v1/transfers/{id}", tag = "transfers", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = TransferView), (status = 404, body = crate::problem::Problem)))]
+    responses((status = 200, body = TransferView, description = "the transfer"),
+        (status = 404, body = crate::problem::Problem, description = "transfer_not_found: no such transfer, or not yours")))]
 #[get("/v1/transfers/{id}")]
 pub async fn one(state: State, caller: Caller, id: web::Path<String>) -> Result<web::Json<TransferView>, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "transfer_not_found", "No such transfer of yours");
@@ -177,7 +184,8 @@ pub async fn one(state: State, caller: Caller, id: web::Path<String>) -> Result<
 
 /// My transfers, sent and received, newest first.
 #[utoipa::path(get, path = "/v1/transfers", tag = "transfers", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = TransferPage), (status = 400, body = crate::problem::Problem)))]
+    responses((status = 200, body = TransferPage, description = "a page of my transfers, newest first"),
+        (status = 400, body = crate::problem::Problem, description = "invalid_query or invalid_cursor")))]
 #[get("/v1/transfers")]
 pub async fn history(
     state: State,

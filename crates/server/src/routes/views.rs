@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use pointshare_domain::services::Balance;
-use pointshare_domain::{Member, MemberId, Transfer, TransferKind};
+use pointshare_domain::services::{Balance, BalanceSource};
+use pointshare_domain::{DeclineReason, Member, MemberId, Transfer, TransferKind, TransferState};
 
 use crate::auth::Role;
 use crate::problem::ApiError;
@@ -51,7 +51,6 @@ pub struct MemberView {
     pub email: String,
     pub handle: String,
     pub display_name: String,
-    #[schema(value_type = String, example = "member")]
     pub role: Role,
     pub created_at: DateTime<Utc>,
 }
@@ -88,13 +87,24 @@ pub struct BalanceView {
     pub balance: u64,
     /// When the provider reported this balance.
     pub as_of: DateTime<Utc>,
-    /// `cache` or `provider`.
-    pub source: String,
+    pub source: SourceView,
+}
+
+/// Where a balance was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceView {
+    Cache,
+    Provider,
 }
 
 impl From<Balance> for BalanceView {
     fn from(balance: Balance) -> Self {
-        BalanceView { balance: balance.points, as_of: balance.as_of, source: balance.source.as_str().to_owned() }
+        let source = match balance.source {
+            BalanceSource::Cache => SourceView::Cache,
+            BalanceSource::Provider => SourceView::Provider,
+        };
+        BalanceView { balance: balance.points, as_of: balance.as_of, source }
     }
 }
 
@@ -119,19 +129,74 @@ pub struct GrantBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TransferView {
     pub id: String,
-    /// `share` or `grant`.
-    pub kind: String,
-    /// `processing` until final, then `completed`, `rejected` or `reversed`.
-    pub state: String,
+    pub kind: KindView,
+    pub state: StateView,
     /// The sender's handle; for a grant, the admin's.
     pub from_handle: String,
     pub to_handle: String,
     pub amount: u64,
     pub memo: Option<String>,
     /// Why a rejected or reversed transfer did not complete.
-    pub decline_reason: Option<String>,
+    pub decline_reason: Option<DeclineView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A member's share, or an admin's grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KindView {
+    Share,
+    Grant,
+}
+
+/// `processing` until final; then `completed`, `rejected` (nothing moved) or
+/// `reversed` (taken, then given back because the recipient could not receive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateView {
+    Processing,
+    Completed,
+    Rejected,
+    Reversed,
+}
+
+impl From<TransferState> for StateView {
+    fn from(state: TransferState) -> Self {
+        match state {
+            TransferState::Accepted | TransferState::Debited | TransferState::Refunding => StateView::Processing,
+            TransferState::Completed => StateView::Completed,
+            TransferState::Rejected => StateView::Rejected,
+            TransferState::Reversed => StateView::Reversed,
+        }
+    }
+}
+
+/// Why a transfer did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineView {
+    InsufficientFunds,
+    SenderAccountInactive,
+    SenderAccountNotFound,
+    RecipientAccountInactive,
+    RecipientAccountNotFound,
+    ReferenceConflict,
+    DailyLimitExceeded,
+}
+
+impl From<DeclineReason> for DeclineView {
+    fn from(reason: DeclineReason) -> Self {
+        match reason {
+            DeclineReason::InsufficientFunds => DeclineView::InsufficientFunds,
+            DeclineReason::SenderAccountInactive => DeclineView::SenderAccountInactive,
+            DeclineReason::SenderAccountNotFound => DeclineView::SenderAccountNotFound,
+            DeclineReason::RecipientAccountInactive => DeclineView::RecipientAccountInactive,
+            DeclineReason::RecipientAccountNotFound => DeclineView::RecipientAccountNotFound,
+            DeclineReason::ReferenceConflict => DeclineView::ReferenceConflict,
+            DeclineReason::DailyLimitExceeded => DeclineView::DailyLimitExceeded,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -142,8 +207,10 @@ pub struct TransferPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 100; 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -160,20 +227,18 @@ pub async fn transfer_views(state: &AppState, transfers: Vec<Transfer>) -> Resul
                 slot.insert(member.map_or_else(|| "unknown".to_owned(), |m| m.handle.to_string()));
             }
         }
-        let state = if transfer.state.is_terminal() { transfer.state.as_str() } else { "processing" };
         views.push(TransferView {
             id: transfer.id.to_string(),
             kind: match transfer.kind {
-                TransferKind::Share => "share",
-                TransferKind::Grant => "grant",
-            }
-            .to_owned(),
-            state: state.to_owned(),
+                TransferKind::Share => KindView::Share,
+                TransferKind::Grant => KindView::Grant,
+            },
+            state: transfer.state.into(),
             from_handle: handles[&transfer.sender].clone(),
             to_handle: handles[&transfer.recipient].clone(),
             amount: transfer.amount.get(),
             memo: transfer.memo.map(|memo| memo.to_string()),
-            decline_reason: transfer.decline.map(|reason| reason.as_str().to_owned()),
+            decline_reason: transfer.decline.map(DeclineView::from),
             created_at: transfer.created_at,
             updated_at: transfer.updated_at,
         });

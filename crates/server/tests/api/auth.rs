@@ -51,6 +51,22 @@ async fn protected_routes_need_a_valid_token() {
 }
 
 #[tokio::test]
+async fn a_member_cannot_make_themselves_admin_by_editing_their_token() {
+    let app = spawn_app().await;
+    let token = app.demo("alice").await;
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("base64")).expect("claims");
+    assert_eq!(claims["role"], "member");
+    claims["role"] = json!("admin");
+    parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let tampered = parts.join(".");
+    app.get("/v1/me", Some(&tampered)).await.problem(401, "unauthenticated");
+    let grant = json!({"to_handle": "alice", "amount": 1, "reason": "self-service"});
+    app.grant(&tampered, "tampered", grant).await.problem(401, "unauthenticated");
+}
+
+#[tokio::test]
 async fn an_expired_token_is_refused() {
     let app = spawn_app_with(|s| s.token_ttl = std::time::Duration::from_secs(1)).await;
     let token = app.demo("alice").await;
@@ -69,4 +85,18 @@ async fn logins_are_rate_limited_per_email() {
     let limited = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     limited.problem(429, "rate_limited");
     assert!(limited.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn logins_are_rate_limited_per_address_whatever_it_claims_to_forward() {
+    let app = spawn_app_with(|s| s.login_rate_limit = 3).await;
+    let login = |n: u32| {
+        let body = json!({"email": format!("guess{n}@pointshare.test"), "password": "guess"});
+        let request = app.client.post(app.url("/v1/auth/login")).header("x-forwarded-for", format!("10.0.0.{n}"));
+        async move { crate::helpers::Answer::of(request.json(&body).send().await.expect("answers")).await }
+    };
+    for n in 0..3 {
+        login(n).await.problem(401, "invalid_credentials");
+    }
+    login(3).await.problem(429, "rate_limited");
 }

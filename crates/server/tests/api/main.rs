@@ -8,4 +8,5 @@ mod errors;
 mod members;
 mod operations;
 mod settings;
+mod shutdown;
 mod transfers;

@@ -1,9 +1,12 @@
 //! What operators and tools read: health, readiness, metrics, the API docs.
 
-use reqwest::StatusCode;
-use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn healthz_and_readyz_report_the_backends() {
@@ -34,11 +37,61 @@ async fn metrics_count_requests_and_provider_calls() {
     assert!(text.contains(r#"route="/v1/me/balance""#), "routes are labelled by pattern");
 }
 
+/// The OpenAPI Initiative's JSON Schema for OpenAPI 3.1 documents
+/// (`https://spec.openapis.org/oas/3.1/schema/2022-10-07`), kept here so the
+/// check needs no network.
+const OPENAPI_3_1_SCHEMA: &str = include_str!("openapi-3.1-schema.json");
+
 #[tokio::test]
-async fn the_openapi_document_describes_every_endpoint() {
+async fn the_openapi_document_is_valid_openapi_3_1_and_describes_every_endpoint() {
     let app = spawn_app().await;
     let doc = app.get("/openapi.json", None).await.body;
-    assert!(doc["openapi"].as_str().expect("a version").starts_with("3.1"));
+    let schema: Value = serde_json::from_str(OPENAPI_3_1_SCHEMA).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    assert!(!validator.is_valid(&json!({"openapi": "3.1.0", "paths": {}})), "the schema check has teeth: no info");
+    let errors: Vec<String> =
+        validator.iter_errors(&doc).map(|error| format!("{} at {}", error, error.instance_path())).collect();
+    assert!(errors.is_empty(), "openapi.json breaks the OpenAPI 3.1 schema: {errors:#?}");
+
+    // What a JSON Schema cannot check: path parameters match the template,
+    // every reference resolves, every failure is documented as problem+json.
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        let template: BTreeSet<&str> =
+            path.split('/').filter_map(|part| part.strip_prefix('{')?.strip_suffix('}')).collect();
+        for (method, operation) in item.as_object().expect("a path item") {
+            let in_path: BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|parameter| parameter["in"] == "path")
+                .map(|parameter| parameter["name"].as_str().expect("a name"))
+                .collect();
+            assert_eq!(in_path, template, "{method} {path}: path parameters");
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                assert!(
+                    !response["description"].as_str().expect("a description").is_empty(),
+                    "{method} {path} {status}"
+                );
+                if path.starts_with("/v1/") && (status.starts_with('4') || status.starts_with('5')) {
+                    let content = &response["content"];
+                    assert!(content.get("application/problem+json").is_some(), "{method} {path} {status}: {content}");
+                }
+            }
+            if path.starts_with("/v1/") && !path.starts_with("/v1/auth/") {
+                assert_eq!(operation["security"], json!([{"bearer": []}]), "{method} {path}");
+                assert!(operation["responses"].get("401").is_some(), "{method} {path} documents 401");
+            }
+        }
+    }
+    let mut references = Vec::new();
+    collect_references(&doc, &mut references);
+    assert!(!references.is_empty());
+    for reference in references {
+        let pointer = reference.strip_prefix('#').expect("a local reference");
+        assert!(doc.pointer(pointer).is_some(), "{reference} does not resolve");
+    }
+
     for path in [
         "/v1/auth/signup",
         "/v1/auth/login",
@@ -52,10 +105,90 @@ async fn the_openapi_document_describes_every_endpoint() {
         "/readyz",
         "/metrics",
     ] {
-        assert!(doc["paths"].get(path).is_some(), "openapi.json lacks {path}");
+        assert!(paths.contains_key(path), "openapi.json lacks {path}");
     }
-    assert!(doc["components"]["schemas"].get("Problem").is_some());
-    let docs = app.client.get(app.url("/docs/")).send().await.expect("answers");
-    assert_eq!(docs.status(), StatusCode::OK);
-    assert!(docs.text().await.expect("html").contains("swagger"), "Swagger UI is served from the binary");
+    let transfer = &doc["components"]["schemas"]["TransferView"]["properties"];
+    let state = transfer["state"]["$ref"].as_str().expect("a named state type");
+    let states = &doc.pointer(&state[1..]).expect("resolves")["enum"];
+    assert_eq!(states, &json!(["processing", "completed", "rejected", "reversed"]));
+    let history = &doc["paths"]["/v1/transfers"]["get"]["parameters"];
+    assert!(history.as_array().expect("parameters").iter().all(|p| p["in"] == "query"), "{history}");
+}
+
+fn collect_references<'a>(value: &'a Value, into: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(reference)) => into.push(reference),
+                    _ => collect_references(value, into),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_references(item, into)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_docs_page_and_its_assets_come_from_the_binary() {
+    let app = spawn_app().await;
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let bare = no_redirects.get(app.url("/docs")).send().await.expect("answers");
+    assert!(bare.status().is_redirection(), "{}", bare.status());
+    assert_eq!(bare.headers()["location"], "/docs/");
+
+    let page = app.client.get(app.url("/docs")).send().await.expect("answers");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://") && !html.contains("http://"), "the page loads nothing from elsewhere: {html}");
+    for asset in ["swagger-ui.css", "index.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"] {
+        let answer = app.client.get(app.url(&format!("/docs/{asset}"))).send().await.expect("answers");
+        assert_eq!(answer.status(), StatusCode::OK, "{asset}");
+        assert!(!answer.bytes().await.expect("a body").is_empty(), "{asset} has content");
+    }
+    let initializer = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("js");
+    assert!(initializer.contains("\"/openapi.json\""), "Swagger UI reads this server's document: {initializer}");
+}
+
+#[tokio::test]
+async fn with_the_provider_down_members_get_503_and_readyz_says_unready() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let config = pointshare_provider_sim::SimConfig::default();
+    let key = config.api_key.clone();
+    let provider = pointshare_provider_sim::start(listener, config).await.expect("the simulator starts");
+    let url = provider.base_url().parse().expect("a URL");
+    let app = spawn_app_with(|s| {
+        s.provider_url = Some(url);
+        s.provider_api_key = Some(key);
+        s.request_deadline = Duration::from_millis(600);
+        s.balance_ttl = Duration::from_millis(1);
+        s.provider_breaker_failures = 2;
+    })
+    .await;
+    let alice = app.demo("alice").await;
+    assert_eq!(app.balance(&alice).await, 10_000);
+    assert!(app.get("/readyz", None).await.body["provider"].as_str().expect("a provider").contains("HTTP provider"));
+
+    provider.shutdown().await.expect("the simulator stops");
+    let answer = app.get("/v1/me/balance", Some(&alice)).await;
+    answer.problem(503, "provider_unavailable");
+    assert!(answer.headers.contains_key("retry-after"));
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", ready.body);
+    assert_eq!(
+        (ready.body["status"].as_str(), ready.body["provider_breaker"].as_str()),
+        (Some("unready"), Some("open"))
+    );
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK, "the process itself is fine");
 }

@@ -2,43 +2,82 @@
 
 use std::process::Command;
 
+use pointshare_server::settings::{DESCRIPTIONS, variable};
+
 fn pointshare() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pointshare"))
+}
+
+/// Runs the binary, which must refuse to start; returns what it said.
+fn refused(command: &mut Command) -> String {
+    let output = command.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "should stop start-up: {stderr}");
+    stderr
 }
 
 #[test]
 fn a_bad_setting_stops_start_up_and_is_named() {
     let cases = [
-        ("POINTSHARE_REQUEST_DEADLINE", "soon", "request_deadline"),
-        ("POINTSHARE_JWT_SECRET", "short", "POINTSHARE_JWT_SECRET"),
-        ("POINTSHARE_BIND", "not an address", "bind"),
-        ("POINTSHARE_MAX_POINTS_PER_TRANSFER", "0", "POINTSHARE_MAX_POINTS_PER_TRANSFER"),
-        ("POINTSHARE_ADMIN_EMAILS", "root", "POINTSHARE_ADMIN_EMAILS"),
+        ("POINTSHARE_REQUEST_DEADLINE", "soon"),
+        ("POINTSHARE_JWT_SECRET", "short"),
+        ("POINTSHARE_BIND", "not an address"),
+        ("POINTSHARE_MAX_POINTS_PER_TRANSFER", "0"),
+        ("POINTSHARE_ADMIN_EMAILS", "root"),
+        ("POINTSHARE_BODY_LIMIT", "-3"),
+        ("POINTSHARE_RATE_LIMIT_FAIL_OPEN", "maybe"),
+        ("POINTSHARE_SHUTDOWN_GRACE", "100ms"),
+        ("POINTSHARE_PROVIDER_BREAKER_FAILURES", "0"),
+        ("POINTSHARE_PROVIDER_API_KEY", ""),
     ];
-    for (variable, value, named) in cases {
-        let output = pointshare().env(variable, value).output().expect("runs");
-        assert!(!output.status.success(), "{variable}={value} should stop start-up");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let named_in = stderr.to_lowercase().contains(&named.to_lowercase());
-        assert!(named_in, "{variable}={value}: the error should name {named}: {stderr}");
+    for (variable, value) in cases {
+        let mut command = pointshare();
+        command.env(variable, value);
+        if variable == "POINTSHARE_PROVIDER_API_KEY" {
+            command.env("POINTSHARE_PROVIDER_URL", "http://127.0.0.1:9");
+        }
+        let stderr = refused(&mut command);
+        assert!(stderr.contains(&format!("invalid setting {variable}")), "{variable}={value}: {stderr}");
     }
-    let output = pointshare().args(["--config", "/no/such/file.toml"]).output().expect("runs");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("POINTSHARE_CONFIG"));
+    let stderr =
+        refused(pointshare().env("POINTSHARE_PROVIDER_URL", "ftp://127.0.0.1").env("POINTSHARE_PROVIDER_API_KEY", "k"));
+    assert!(stderr.contains("POINTSHARE_PROVIDER_URL") && stderr.contains("http"), "{stderr}");
 }
 
 #[test]
-fn help_lists_subcommands_and_settings() {
+fn the_config_file_is_read_and_held_to_the_same_rules() {
+    let stderr = refused(pointshare().args(["--config", "/no/such/file.toml"]));
+    assert!(stderr.contains("POINTSHARE_CONFIG"), "{stderr}");
+
+    let dir = std::env::temp_dir().join(format!("pointshare-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let misspelt = dir.join("misspelt.toml");
+    std::fs::write(&misspelt, "request_deadlin = \"3s\"\n").expect("written");
+    let stderr = refused(pointshare().arg("--config").arg(&misspelt));
+    assert!(stderr.contains("unknown setting \"request_deadlin\"") && stderr.contains("misspelt.toml"), "{stderr}");
+
+    let mistyped = dir.join("mistyped.toml");
+    std::fs::write(&mistyped, "bind = 8080\n").expect("written");
+    let stderr = refused(pointshare().env("POINTSHARE_CONFIG", &mistyped));
+    assert!(stderr.contains("invalid setting POINTSHARE_BIND") && stderr.contains("mistyped.toml"), "{stderr}");
+
+    // The environment wins over the file.
+    let fine = dir.join("fine.toml");
+    std::fs::write(&fine, "request_deadline = \"3s\"\n").expect("written");
+    let stderr = refused(pointshare().arg("--config").arg(&fine).env("POINTSHARE_REQUEST_DEADLINE", "0s"));
+    assert!(stderr.contains("invalid setting POINTSHARE_REQUEST_DEADLINE"), "{stderr}");
+    std::fs::remove_dir_all(dir).expect("cleans up");
+}
+
+#[test]
+fn help_lists_the_subcommand_and_every_setting_with_its_default() {
     let output = pointshare().arg("--help").output().expect("runs");
+    assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for word in [
-        "serve",
-        "--config",
-        "POINTSHARE_BIND",
-        "POINTSHARE_MONGODB_URI",
-        "POINTSHARE_JWT_SECRET",
-        "POINTSHARE_ADMIN_EMAILS",
-    ] {
-        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    assert!(help.contains("serve") && help.contains("--config"), "{help}");
+    for (key, _) in DESCRIPTIONS {
+        assert!(help.contains(&variable(key)), "--help lacks {}:\n{help}", variable(key));
     }
+    assert!(help.contains("POINTSHARE_BIND                          [127.0.0.1:8080]"), "{help}");
+    assert!(help.contains("POINTSHARE_LOG"), "{help}");
 }
