@@ -8,6 +8,7 @@
 pub mod auth;
 mod demo;
 pub mod problem;
+pub mod reconcile;
 mod recovery;
 mod routes;
 pub mod settings;

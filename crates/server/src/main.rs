@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
-use pointshare_server::{Application, Settings, settings, telemetry};
+use pointshare_server::{Application, Settings, reconcile, settings, telemetry};
 
 /// mimalloc gives freed memory back to the system soon after; the system
 /// allocator kept hundreds of MB after bursts of password hashing (each
@@ -28,6 +28,21 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Compare every transfer record with the provider's transactions by
+    /// reference; exits 1 if any transfer is unfinished or disagrees, 2 if
+    /// it could not run.
+    /// Needs POINTSHARE_MONGODB_URI and POINTSHARE_PROVIDER_URL.
+    Reconcile {
+        /// First drive unfinished transfers to a terminal state (recovery passes, same references).
+        #[arg(long)]
+        repair: bool,
+        /// How long --repair keeps at it.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        repair_for: std::time::Duration,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +61,25 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+        Command::Reconcile { repair, repair_for, json } => {
+            let options = reconcile::Options { repair, repair_for };
+            let report = match actix_web::rt::System::new().block_on(reconcile::run(settings, options)) {
+                Ok(report) => report,
+                Err(error) => {
+                    eprintln!("pointshare reconcile: {error:#}");
+                    std::process::exit(2);
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Telemetry in one place: the log subscriber (JSON when stdout is not a
-//! terminal), the Prometheus recorder behind `/metrics`, and the middleware
+//! Telemetry in one place: the log subscriber (on stderr, JSON when that is
+//! not a terminal), the Prometheus recorder behind `/metrics`, and the middleware
 //! that gives every request an `X-Request-Id`, a span, and its metrics.
 
 use std::io::IsTerminal;
@@ -27,8 +27,9 @@ pub fn init_logs() {
         .and_then(|value| EnvFilter::try_new(value).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _already_set = if std::io::stdout().is_terminal() {
+    // stderr, so stdout carries only what a command prints (`reconcile --json`).
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _already_set = if std::io::stderr().is_terminal() {
         builder.try_init()
     } else {
         builder.json().flatten_event(true).with_current_span(true).try_init()

@@ -12,8 +12,8 @@ use pointshare_domain::ports::{
     BalanceCache, Clock, MemberRepository, PointsProvider, RateLimiter, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, TransferLimits,
-    TransferService,
+    BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver,
+    TransferLimits, TransferService,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
@@ -31,6 +31,7 @@ pub struct AppState {
     pub transfers: Arc<TransferService>,
     pub balances: Arc<BalanceService>,
     pub recovery: Arc<RecoveryService>,
+    pub reconcile: Arc<ReconcileService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub provider: HttpProvider,
     pub backends: Backends,
@@ -194,6 +195,13 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         // deadline; after that, recovery may take over an unfinished one.
         settings.request_deadline * 2,
     ));
+    let reconcile = Arc::new(ReconcileService::new(
+        transfers.clone(),
+        points_provider.clone(),
+        // As many provider calls at once as recovery makes.
+        RecoverySettings::default().concurrency,
+        settings.request_deadline,
+    ));
     let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl, retry));
     let recovery = Arc::new(RecoveryService::new(
         transfers,
@@ -232,6 +240,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         transfers: transfer_service,
         balances,
         recovery,
+        reconcile,
         limiter,
         provider,
         backends,

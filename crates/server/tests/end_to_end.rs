@@ -211,3 +211,104 @@ async fn with_redis_down_a_closed_limiter_refuses_shares() {
         call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
     assert_eq!((status, refused["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("rate_limiter_unavailable")));
 }
+
+/// `pointshare reconcile` with these settings: its exit status and JSON report.
+fn reconcile(env: &[(&str, String)], args: &[&str]) -> (Option<i32>, Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pointshare"))
+        .arg("reconcile")
+        .arg("--json")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("the binary runs");
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("a JSON report; stderr: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.code(), report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_what_was_left() {
+    use pointshare_domain::ports::Movement;
+    use pointshare_domain::{MovementKind, Points, ProviderReference};
+    use pointshare_testkit::{Fault, Operation};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let sim =
+        pointshare_provider_sim::start(listener, pointshare_provider_sim::SimConfig::default()).await.expect("starts");
+    let env = [
+        ("POINTSHARE_MONGODB_URI", required("POINTSHARE_TEST_MONGODB_URI")),
+        ("POINTSHARE_MONGODB_DATABASE", format!("reconcile_{:016x}", rand::random::<u64>())),
+        ("POINTSHARE_PROVIDER_URL", sim.base_url()),
+        ("POINTSHARE_PROVIDER_API_KEY", pointshare_provider_sim::SimConfig::default().api_key),
+        ("POINTSHARE_JWT_SECRET", "an end-to-end secret of at least 32 bytes".into()),
+        ("POINTSHARE_ADMIN_EMAILS", "ada@example.com".into()),
+        ("POINTSHARE_REQUEST_DEADLINE", "1s".into()),
+        // Nothing finishes the unfinished transfer but `reconcile --repair`.
+        ("POINTSHARE_RECOVERY_INTERVAL", "0s".into()),
+    ];
+    let client = Client::new();
+    let server = start_server(&env).await;
+    let post = reqwest::Method::POST;
+    for handle in ["ada", "ben"] {
+        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
+        call(&client, post.clone(), format!("{}/v1/auth/signup", server.base), None, Some(body)).await;
+    }
+    let ada = login(&client, &server, "ada@example.com").await;
+    let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
+    call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;
+    let share = |amount: u64| json!({"to_handle": "ben", "amount": amount});
+    let (status, done) =
+        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(10))).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    let (code, report) = reconcile(&env, &[]);
+    assert_eq!((code, report["transfers"].as_u64(), report["granted_points"].as_u64()), (Some(0), Some(2), Some(100)));
+
+    // The credit fails until the request's deadline: the debit is applied, the share is left processing.
+    sim.faults().fail_next(Operation::Credit, 1_000, Fault::Transient);
+    let (status, left) =
+        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(20))).await;
+    assert_eq!((status, left["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")), "{left}");
+    sim.faults().heal();
+    let (code, report) = reconcile(&env, &[]);
+    assert_eq!((code, report["unfinished"].clone()), (Some(1), json!([left["id"]])), "{report}");
+    // The request holds its transfer for twice its deadline; then recovery may take it.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (code, report) = reconcile(&env, &["--repair", "--repair-for", "30s"]);
+    assert_eq!((code, report["repaired"].as_u64()), (Some(0), Some(1)), "{report}");
+    assert_eq!(report["by_state"], json!({"completed": 3}), "{report}");
+    assert_eq!(sim.ledger().summary().total_balance, 100, "nothing minted or lost");
+
+    // Points moved at the provider under a reference the completed share must not have.
+    let credited = sim
+        .ledger()
+        .transaction(
+            &ProviderReference::parse(format!("{}:credit", done["id"].as_str().expect("an id"))).expect("valid"),
+        )
+        .expect("the share's credit");
+    let stray = ProviderReference::parse(format!("{}:refund", done["id"].as_str().expect("an id"))).expect("valid");
+    let movement = Movement {
+        account: credited.account_id.clone(),
+        reference: stray.clone(),
+        amount: Points::new(5).expect("valid"),
+        memo: None,
+    };
+    sim.ledger().apply(MovementKind::Credit, &movement).expect("applies");
+    let (code, report) = reconcile(&env, &["--repair"]);
+    assert_eq!(code, Some(1), "{report}");
+    let mismatches = report["mismatches"].as_array().expect("mismatches");
+    assert_eq!(mismatches.len(), 1, "{report}");
+    assert_eq!((&mismatches[0]["transfer"], mismatches[0]["reference"].as_str()), (&done["id"], Some(stray.as_str())));
+    drop(server);
+}
+
+#[test]
+fn reconcile_needs_the_real_store_and_provider_and_says_so() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pointshare"))
+        .arg("reconcile")
+        .env_remove("POINTSHARE_MONGODB_URI")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("POINTSHARE_MONGODB_URI"), "{stderr}");
+}

@@ -1,0 +1,132 @@
+//! `pointshare reconcile`: holds every transfer record in the store against
+//! the provider's transactions by reference and reports each disagreement.
+//! `--repair` first drives the unfinished transfers to a terminal state with
+//! recovery passes (the same references, so nothing applies twice); a
+//! terminal transfer the provider disagrees with is not something software
+//! can decide, so it is reported for an operator and the exit status says so.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use pointshare_domain::services::Reconciliation;
+
+use crate::settings::Settings;
+use crate::wiring::{self, AppState};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Drive unfinished transfers to a terminal state before comparing.
+    pub repair: bool,
+    /// How long `repair` keeps running recovery passes.
+    pub repair_for: Duration,
+}
+
+/// What the command prints as JSON: the reconciliation, plus what repair did.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub transfers: u64,
+    pub by_state: BTreeMap<&'static str, u64>,
+    /// Points credited by completed grants: the growth of the provider's total.
+    pub granted_points: u128,
+    /// Transfers still not terminal (recovery finishes them).
+    pub unfinished: Vec<String>,
+    pub mismatches: Vec<MismatchView>,
+    /// Transfers the repair passes drove to a terminal state.
+    pub repaired: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MismatchView {
+    pub transfer: String,
+    pub state: &'static str,
+    pub reference: String,
+    pub problem: String,
+}
+
+impl Report {
+    fn new(reconciliation: Reconciliation, repaired: usize) -> Self {
+        Report {
+            transfers: reconciliation.transfers,
+            by_state: reconciliation.by_state,
+            granted_points: reconciliation.granted_points,
+            unfinished: reconciliation.unfinished.iter().map(ToString::to_string).collect(),
+            mismatches: reconciliation
+                .mismatches
+                .into_iter()
+                .map(|m| MismatchView {
+                    transfer: m.transfer.to_string(),
+                    state: m.state.as_str(),
+                    reference: m.reference.to_string(),
+                    problem: m.problem,
+                })
+                .collect(),
+            repaired,
+        }
+    }
+
+    /// Clean when every transfer is terminal and the provider agrees with each.
+    pub fn is_clean(&self) -> bool {
+        self.unfinished.is_empty() && self.mismatches.is_empty()
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = format!("transfers: {}\n", self.transfers);
+        for (state, count) in &self.by_state {
+            out += &format!("  {state:<12} {count}\n");
+        }
+        out += &format!("points granted (completed grants): {}\n", self.granted_points);
+        if self.repaired > 0 {
+            out += &format!("repaired: {} transfers driven to a terminal state\n", self.repaired);
+        }
+        out += &format!("unfinished: {}\n", self.unfinished.len());
+        for id in &self.unfinished {
+            out += &format!("  {id}\n");
+        }
+        out += &format!("mismatches: {}\n", self.mismatches.len());
+        for m in &self.mismatches {
+            out += &format!("  {} ({}) {}: {}\n", m.transfer, m.state, m.reference, m.problem);
+        }
+        out
+    }
+}
+
+/// Reconciling the embedded default would compare an empty in-memory store
+/// with a simulator started a moment ago: it needs the real ones.
+fn require_real_backends(settings: &Settings) -> anyhow::Result<()> {
+    if settings.mongodb_uri.is_none() {
+        bail!("reconcile reads the transfer records: set POINTSHARE_MONGODB_URI");
+    }
+    if settings.provider_url.is_none() {
+        bail!("reconcile asks the provider: set POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY");
+    }
+    Ok(())
+}
+
+pub async fn run(settings: Settings, options: Options) -> anyhow::Result<Report> {
+    require_real_backends(&settings)?;
+    let wired = wiring::wire(settings).await?;
+    let state = &wired.state;
+    let repaired = if options.repair { repair(state, options.repair_for).await? } else { 0 };
+    let reconciliation = state.reconcile.run().await.context("reconciling")?;
+    Ok(Report::new(reconciliation, repaired))
+}
+
+/// Recovery passes until one finds nothing due, or `budget` ends. Transfers
+/// a live replica holds under lease are left to it and listed as unfinished.
+async fn repair(state: &AppState, budget: Duration) -> anyhow::Result<usize> {
+    let started = Instant::now();
+    let mut repaired = 0;
+    loop {
+        let pass = state.recovery.run_once().await.context("a recovery pass")?;
+        repaired += pass.finished;
+        if pass.claimed == 0 || started.elapsed() >= budget {
+            return Ok(repaired);
+        }
+        if pass.finished == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
