@@ -11,9 +11,9 @@
 //!   window of `rule.window`; the counter and its expiry are set together.
 //!
 //! Every command has a timeout, so a Redis outage costs a request at most that
-//! long; failures are counted in `pointshare_cache_errors_total` and returned
-//! as the port's `CacheError` (the balance service then reads the provider; the
-//! server decides whether the limiter fails open or closed).
+//! long; failures are returned with their context as the port's `CacheError`
+//! (the balance service then reads the provider; the server decides whether
+//! the limiter fails open or closed, and counts failures whatever the backend).
 
 use std::time::Duration;
 
@@ -22,7 +22,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{AsyncCommands, Script};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
-use metrics::counter;
 
 use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
@@ -135,10 +134,7 @@ impl RedisCache {
             Ok(answer) => answer,
             Err(_) => Err(anyhow::anyhow!("Redis did not answer within {:?}", self.settings.timeout)),
         };
-        answer.map_err(|error| {
-            counter!("pointshare_cache_errors_total", "operation" => operation).increment(1);
-            CacheError(error.context(format!("redis {operation}")))
-        })
+        answer.map_err(|error| CacheError(error.context(format!("redis {operation}"))))
     }
 }
 
@@ -157,10 +153,7 @@ impl BalanceCache for RedisCache {
         let key = self.key("balance", account.as_str());
         let held: Option<String> =
             self.run("get", |mut connection| async move { Ok(connection.get(key).await?) }).await?;
-        let balance = held.as_deref().and_then(parse_held);
-        let result = if balance.is_some() { "hit" } else { "miss" };
-        counter!("pointshare_cache_reads_total", "result" => result).increment(1);
-        Ok(balance)
+        Ok(held.as_deref().and_then(parse_held))
     }
 
     async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {

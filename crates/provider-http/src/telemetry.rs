@@ -7,6 +7,7 @@ use std::time::Duration;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 use crate::BreakerState;
+use crate::wire::Operation;
 
 const CALLS: &str = "pointshare_provider_calls_total";
 const DURATION: &str = "pointshare_provider_call_duration_seconds";
@@ -23,6 +24,11 @@ pub(crate) fn describe() {
     describe_counter!(BUDGET_EXHAUSTED, "Retries not made because the retry budget was spent.");
     describe_gauge!(BREAKER_STATE, "The provider circuit breaker: 0 closed, 1 half-open, 2 open.");
     describe_counter!(BREAKER_TRANSITIONS, "Times the provider circuit breaker entered each state.");
+    // At zero from the start, so a dashboard shows 0 retries rather than no data.
+    for operation in Operation::ALL {
+        counter!(RETRIES, "operation" => operation.name()).absolute(0);
+        counter!(BUDGET_EXHAUSTED, "operation" => operation.name()).absolute(0);
+    }
 }
 
 /// What became of one attempt, as the `outcome` label says it.

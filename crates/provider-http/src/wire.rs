@@ -22,6 +22,9 @@ pub(crate) enum Operation {
 }
 
 impl Operation {
+    pub(crate) const ALL: [Operation; 5] =
+        [Self::OpenAccount, Self::Account, Self::Debit, Self::Credit, Self::TransactionByReference];
+
     /// The `operation` label of the metrics.
     pub(crate) fn name(self) -> &'static str {
         match self {

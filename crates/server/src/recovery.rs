@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::counter;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::telemetry;
 use crate::wiring::AppState;
 
 /// The running worker; `finish` stops it at shutdown.
@@ -35,14 +35,13 @@ pub fn spawn(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) -> Worke
             }
             match state.recovery.run_once().await {
                 Ok(report) => {
-                    counter!("pointshare_recovery_runs_total", "result" => "ok").increment(1);
-                    counter!("pointshare_recovery_transfers_finished_total").increment(report.finished as u64);
+                    telemetry::recovery_passed(&report);
                     if report.claimed > 0 || report.accounts_opened > 0 {
                         tracing::info!(?report, "recovery pass");
                     }
                 }
                 Err(error) => {
-                    counter!("pointshare_recovery_runs_total", "result" => "error").increment(1);
+                    telemetry::recovery_failed();
                     tracing::warn!(%error, "recovery pass failed; retrying next interval");
                 }
             }

@@ -1,16 +1,23 @@
 //! Telemetry in one place: the log subscriber (on stderr, JSON when that is
-//! not a terminal), the Prometheus recorder behind `/metrics`, and the middleware
-//! that gives every request an `X-Request-Id`, a span, and its metrics.
+//! not a terminal), the Prometheus recorder behind `/metrics` with the
+//! process's own metrics, the middleware that gives every request an
+//! `X-Request-Id`, a span, and its metrics, and the metrics of transfers and
+//! of the balance cache (whichever backend serves it).
 
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use async_trait::async_trait;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance};
+use pointshare_domain::services::RecoveryReport;
+use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +26,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const REQUESTS: &str = "pointshare_http_requests_total";
 const DURATION: &str = "pointshare_http_request_duration_seconds";
 const IN_FLIGHT: &str = "pointshare_http_requests_in_flight";
+const TRANSFERS: &str = "pointshare_transfers_total";
+const TRANSFERS_IN_FLIGHT: &str = "pointshare_transfers_in_flight";
+const CACHE_READS: &str = "pointshare_cache_reads_total";
+const CACHE_ERRORS: &str = "pointshare_cache_errors_total";
+const RECOVERY_RUNS: &str = "pointshare_recovery_runs_total";
+const OVERDUE: &str = "pointshare_recovery_unfinished_transfers";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
 pub fn init_logs() {
@@ -40,21 +53,61 @@ pub fn init_logs() {
 const BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 30.0];
 
+/// What `/metrics` serves: everything recorded, plus the process's memory,
+/// CPU and file descriptors, sampled at each scrape.
+#[derive(Clone)]
+pub struct Exposition {
+    handle: PrometheusHandle,
+    process: Arc<metrics_process::Collector>,
+}
+
+impl std::fmt::Debug for Exposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exposition").finish_non_exhaustive()
+    }
+}
+
+impl Exposition {
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.render()
+    }
+}
+
 /// The process-wide recorder every crate's metrics go to, once per process.
-pub fn metrics() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: std::sync::Mutex<Option<PrometheusHandle>> = std::sync::Mutex::new(None);
-    let mut installed = HANDLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(handle) = installed.as_ref() {
-        return Ok(handle.clone());
+pub fn metrics() -> anyhow::Result<Exposition> {
+    static INSTALLED: std::sync::Mutex<Option<Exposition>> = std::sync::Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(exposition) = installed.as_ref() {
+        return Ok(exposition.clone());
     }
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)?
         .install_recorder()?;
+    let process = Arc::new(metrics_process::Collector::default());
+    process.describe();
     describe_counter!(REQUESTS, "HTTP requests answered, by method, route and status.");
     describe_histogram!(DURATION, Unit::Seconds, "Time to answer an HTTP request, by method and route.");
     describe_gauge!(IN_FLIGHT, "HTTP requests being served now.");
-    *installed = Some(handle.clone());
-    Ok(handle)
+    describe_counter!(
+        TRANSFERS,
+        "Shares and grants answered, by kind and the state the caller was told (`refused`: none was created)."
+    );
+    describe_gauge!(TRANSFERS_IN_FLIGHT, "Shares and grants being driven by a request now.");
+    describe_counter!(CACHE_READS, "Balance cache reads, by result: hit, miss or error.");
+    describe_counter!(CACHE_ERRORS, "Balance cache and rate limiter calls that failed, by operation.");
+    describe_gauge!(OVERDUE, "Transfers not terminal a whole recovery lease after they were created.");
+    // At zero from the start, so dashboards show 0 rather than no data.
+    for result in ["hit", "miss", "error"] {
+        counter!(CACHE_READS, "result" => result).absolute(0);
+    }
+    for operation in ["get", "put", "invalidate", "rate_limit"] {
+        counter!(CACHE_ERRORS, "operation" => operation).absolute(0);
+    }
+    gauge!(TRANSFERS_IN_FLIGHT).set(0.0);
+    let exposition = Exposition { handle, process };
+    *installed = Some(exposition.clone());
+    Ok(exposition)
 }
 
 /// Per request: the request id (echoed when the caller sent a sane one), a
@@ -91,4 +144,79 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// Counts one share or grant in flight until dropped.
+#[derive(Debug)]
+pub struct TransferInFlight(());
+
+impl TransferInFlight {
+    pub fn start() -> Self {
+        gauge!(TRANSFERS_IN_FLIGHT).increment(1);
+        TransferInFlight(())
+    }
+}
+
+impl Drop for TransferInFlight {
+    fn drop(&mut self) {
+        gauge!(TRANSFERS_IN_FLIGHT).decrement(1);
+    }
+}
+
+/// One answered share or grant, by the state the caller was told; `None`
+/// when it was refused before a transfer existed.
+pub fn transfer_answered(kind: TransferKind, state: Option<TransferState>) {
+    let state = state.map_or("refused", TransferState::as_str);
+    counter!(TRANSFERS, "kind" => kind.as_str(), "state" => state).increment(1);
+}
+
+/// A rate limiter call that failed (the request then passes or is refused, as configured).
+pub fn rate_limiter_failed() {
+    counter!(CACHE_ERRORS, "operation" => "rate_limit").increment(1);
+}
+
+/// What one recovery pass did, for the recovery panels and the stuck-transfers alert.
+pub fn recovery_passed(report: &RecoveryReport) {
+    counter!(RECOVERY_RUNS, "result" => "ok").increment(1);
+    counter!("pointshare_recovery_transfers_finished_total").increment(report.finished as u64);
+    gauge!(OVERDUE).set(report.overdue as f64);
+}
+
+pub fn recovery_failed() {
+    counter!(RECOVERY_RUNS, "result" => "error").increment(1);
+}
+
+/// The balance cache of any backend, with its reads and failures counted.
+#[derive(Debug)]
+pub struct MeteredCache(pub Arc<dyn BalanceCache>);
+
+impl MeteredCache {
+    fn failed<T>(operation: &'static str, result: Result<T, CacheError>) -> Result<T, CacheError> {
+        if result.is_err() {
+            counter!(CACHE_ERRORS, "operation" => operation).increment(1);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl BalanceCache for MeteredCache {
+    async fn get(&self, account: &ProviderAccountId) -> Result<Option<CachedBalance>, CacheError> {
+        let read = Self::failed("get", self.0.get(account).await);
+        let result = match &read {
+            Ok(Some(_)) => "hit",
+            Ok(None) => "miss",
+            Err(_) => "error",
+        };
+        counter!(CACHE_READS, "result" => result).increment(1);
+        read
+    }
+
+    async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {
+        Self::failed("put", self.0.put(account, balance, ttl).await)
+    }
+
+    async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
+        Self::failed("invalidate", self.0.invalidate(account).await)
+    }
 }

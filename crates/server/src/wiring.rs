@@ -22,6 +22,7 @@ use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimi
 
 use crate::auth::Auth;
 use crate::settings::Settings;
+use crate::telemetry::MeteredCache;
 
 /// Everything a request handler may use.
 #[derive(Debug)]
@@ -151,6 +152,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
 
     let (members, transfers, store) = store(&settings).await?;
     let (cache, limiter, cache_backend) = cache(&settings).await?;
+    let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
     let backends = Backends {
         store,

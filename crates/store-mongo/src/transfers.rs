@@ -170,6 +170,11 @@ impl TransferRepository for MongoTransfers {
         Ok(Page { items, next })
     }
 
+    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let filter = doc! {"state": {"$in": non_terminal()}, "created_at": {"$lt": bson_time(before)}};
+        self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting unfinished transfers"))
+    }
+
     async fn claim_due(
         &self,
         owner: &LeaseOwner,

@@ -107,6 +107,11 @@ impl TransferRepository for InMemoryTransfers {
         Ok(Page { items: all, next })
     }
 
+    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let transfers = self.transfers.lock();
+        Ok(transfers.values().filter(|t| !t.state.is_terminal() && t.created_at < before).count() as u64)
+    }
+
     async fn claim_due(
         &self,
         owner: &LeaseOwner,

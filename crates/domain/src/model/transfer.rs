@@ -58,6 +58,15 @@ pub enum TransferKind {
     Grant,
 }
 
+impl TransferKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Share => "share",
+            Self::Grant => "grant",
+        }
+    }
+}
+
 /// Where a transfer stands in its saga:
 ///
 /// ```text

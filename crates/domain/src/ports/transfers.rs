@@ -73,6 +73,10 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// `after` when given: for reconciliation, which reads them all.
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
 
+    /// How many transfers created before `before` are still not terminal:
+    /// those recovery has not finished in the time it should have.
+    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Leases up to `limit` non-terminal transfers whose lease ended before
     /// `now` to `owner` until `until`, and returns them. Two callers never get
     /// the same transfer while its lease runs.

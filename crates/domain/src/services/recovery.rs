@@ -47,6 +47,9 @@ pub struct RecoveryReport {
     /// Claimed transfers still not terminal; the next passes retry them.
     pub unfinished: usize,
     pub accounts_opened: usize,
+    /// Transfers anywhere in the store still not terminal a whole lease
+    /// after they were created: what should have finished and has not.
+    pub overdue: u64,
 }
 
 #[derive(Debug)]
@@ -94,6 +97,7 @@ impl RecoveryService {
             }
         }
         report.accounts_opened = self.members.finish_pending(settings.batch, deadline).await?;
+        report.overdue = self.transfers.count_unfinished(self.clock.now() - to_delta(settings.lease_for)).await?;
         if report.claimed > 0 || report.accounts_opened > 0 {
             tracing::info!(?report, "recovery pass");
         }

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, get, web};
-use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_provider_http::BreakerState;
 
+use crate::telemetry::Exposition;
 use crate::wiring::AppState;
 
 /// The process is up and serving HTTP.
@@ -92,6 +92,6 @@ pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
 /// Prometheus text exposition of every metric.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4")))]
 #[get("/metrics")]
-pub async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
+pub async fn metrics(exposition: web::Data<Exposition>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(exposition.render())
 }

@@ -20,6 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use pointshare_domain::ports::{Deadline, RateDecision, RateRule};
 
 use crate::problem::{self, ApiError};
+use crate::telemetry;
 use crate::wiring::AppState;
 
 #[derive(Debug, OpenApi)]
@@ -139,10 +140,12 @@ async fn limit(state: &AppState, key: &str, rule: RateRule) -> Result<(), ApiErr
                 .retry_after(retry_after))
         }
         Err(error) if state.settings.rate_limit_fail_open => {
+            telemetry::rate_limiter_failed();
             tracing::warn!(%error, key, "rate limiter unavailable; letting the request through");
             Ok(())
         }
         Err(error) => {
+            telemetry::rate_limiter_failed();
             tracing::warn!(%error, key, "rate limiter unavailable; refusing the request");
             Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "rate_limiter_unavailable", "Try again shortly")
                 .retry_after(std::time::Duration::from_secs(1)))

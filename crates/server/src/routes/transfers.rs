@@ -10,12 +10,15 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use pointshare_domain::ports::RateRule;
 use pointshare_domain::services::{GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError};
-use pointshare_domain::{Cursor, DeclineReason, Handle, IdempotencyKey, Memo, Points, Transfer, TransferId};
+use pointshare_domain::{
+    Cursor, DeclineReason, Handle, IdempotencyKey, Memo, Points, Transfer, TransferId, TransferKind, TransferState,
+};
 
 use super::views::{GrantBody, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
 use super::{deadline, limit};
 use crate::auth::{Admin, Caller};
 use crate::problem::ApiError;
+use crate::telemetry;
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
@@ -106,7 +109,11 @@ pub async fn share(
     };
     let rule = RateRule { limit: state.settings.transfer_rate_limit, window: Duration::from_secs(60) };
     limit(&state, &format!("transfers:{}", caller.member), rule).await?;
-    match state.transfers.share(command, deadline(&state)).await {
+    let told = |error: &ShareError| match error {
+        ShareError::Declined(transfer) => Some(transfer.state),
+        _ => None,
+    };
+    match counted(TransferKind::Share, state.transfers.share(command, deadline(&state)), told).await {
         Ok(transfer) => created(&state, transfer).await,
         Err(error) => Err(match error {
             ShareError::SenderNotFound => ApiError::unauthenticated("the member of this token no longer exists"),
@@ -129,6 +136,24 @@ pub async fn share(
             ShareError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }),
     }
+}
+
+/// Drives a share or grant, counted in flight meanwhile and then by the
+/// state the caller is told (`declined` finds it in a refusal).
+async fn counted<E>(
+    kind: TransferKind,
+    work: impl Future<Output = Result<Transfer, E>>,
+    declined: impl Fn(&E) -> Option<TransferState>,
+) -> Result<Transfer, E> {
+    let in_flight = telemetry::TransferInFlight::start();
+    let outcome = work.await;
+    drop(in_flight);
+    let told = match &outcome {
+        Ok(transfer) => Some(transfer.state),
+        Err(error) => declined(error),
+    };
+    telemetry::transfer_answered(kind, told);
+    outcome
 }
 
 /// Grants points to a member (admins only).
@@ -155,7 +180,11 @@ pub async fn grant(
         reason: memo(Some(body.reason))?,
         idempotency_key: key,
     };
-    match state.transfers.grant(command, deadline(&state)).await {
+    let told = |error: &GrantError| match error {
+        GrantError::Declined(transfer) => Some(transfer.state),
+        _ => None,
+    };
+    match counted(TransferKind::Grant, state.transfers.grant(command, deadline(&state)), told).await {
         Ok(transfer) => created(&state, transfer).await,
         Err(error) => Err(match error {
             GrantError::RecipientNotFound => recipient_not_found(),

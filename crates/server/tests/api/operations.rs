@@ -19,22 +19,49 @@ async fn healthz_and_readyz_report_the_backends() {
     assert!(ready.body["provider"].as_str().expect("a provider").contains("simulator"));
 }
 
+/// Every metric the Grafana dashboard and the Prometheus alert rules query.
+fn metrics_used_by_operators() -> BTreeSet<String> {
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy");
+    ["grafana/dashboards/pointshare.json", "prometheus/alerts.yml"]
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(format!("{deploy}/{file}")).expect("the file exists");
+            text.split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .filter(|word| word.starts_with("pointshare_") || word.starts_with("process_"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn metrics_count_requests_and_provider_calls() {
-    let app = spawn_app().await;
+async fn metrics_hold_everything_the_dashboard_and_alerts_use_after_real_traffic() {
+    let app = spawn_app_with(|settings| settings.recovery_interval = Duration::from_millis(100)).await;
     let alice = app.demo("alice").await;
+    let admin = app.demo("admin").await;
     app.balance(&alice).await;
+    app.balance(&alice).await;
+    let shared = app.share(&alice, "metrics-share", json!({"to_handle": "bob", "amount": 1})).await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
+    let granted = app.grant(&admin, "metrics-grant", json!({"to_handle": "alice", "amount": 1, "reason": "r"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
+    assert_eq!(app.get("/v1/transfers", Some(&alice)).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let text = app.client.get(app.url("/metrics")).send().await.expect("answers").text().await.expect("text");
-    for name in [
-        "pointshare_http_requests_total",
-        "pointshare_http_request_duration_seconds_bucket",
-        "pointshare_provider_calls_total",
-        "pointshare_provider_call_duration_seconds_bucket",
-        "pointshare_provider_breaker_state",
+    let exposed: BTreeSet<&str> =
+        text.lines().filter(|line| !line.starts_with('#')).filter_map(|line| line.split(['{', ' ']).next()).collect();
+    let used = metrics_used_by_operators();
+    assert!(used.len() >= 15, "the files were read: {used:?}");
+    let missing: Vec<_> = used.iter().filter(|name| !exposed.contains(name.as_str())).collect();
+    assert!(missing.is_empty(), "/metrics lacks {missing:?}");
+    for series in [
+        r#"route="/v1/me/balance""#,
+        r#"pointshare_transfers_total{kind="share",state="completed"} 1"#,
+        r#"pointshare_transfers_total{kind="grant",state="completed"} 1"#,
+        r#"pointshare_cache_reads_total{result="hit"}"#,
     ] {
-        assert!(text.contains(name), "/metrics lacks {name}");
+        assert!(text.contains(series), "/metrics lacks {series}");
     }
-    assert!(text.contains(r#"route="/v1/me/balance""#), "routes are labelled by pattern");
 }
 
 /// The OpenAPI Initiative's JSON Schema for OpenAPI 3.1 documents

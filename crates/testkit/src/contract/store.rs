@@ -44,6 +44,7 @@ macro_rules! store_contract {
             shared_since_counts_shares_not_refused,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
             a_scan_reads_every_transfer_once_oldest_first,
+            unfinished_transfers_are_counted_by_age,
         );
     };
     (@cases $setup:expr; $($case:ident),+ $(,)?) => {
@@ -369,4 +370,21 @@ pub async fn a_scan_reads_every_transfer_once_oldest_first(store: &StoreUnderTes
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first, no repeat");
     let ids: HashSet<_> = seen.iter().map(|(_, id)| *id).collect();
     assert!(inserted.iter().all(|id| ids.contains(id)), "every transfer appears");
+}
+
+pub async fn unfinished_transfers_are_counted_by_age(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let sender = MemberId::new();
+    let (open, finished) = (transfer(sender, "open", &owner), transfer(sender, "finished", &owner));
+    for t in [&open, &finished] {
+        store.transfers.insert(t).await.expect("inserts");
+    }
+    store
+        .transfers
+        .transition(&step(&finished, TransferState::Accepted, TransferState::Rejected, &owner))
+        .await
+        .expect("moves");
+    let later = open.created_at + chrono::Duration::seconds(1);
+    assert_eq!(store.transfers.count_unfinished(later).await.expect("counts"), 1, "only the open one");
+    assert_eq!(store.transfers.count_unfinished(open.created_at).await.expect("counts"), 0, "none older");
 }
