@@ -81,3 +81,18 @@ fn help_lists_the_subcommand_and_every_setting_with_its_default() {
     assert!(help.contains("POINTSHARE_BIND                          [127.0.0.1:8080]"), "{help}");
     assert!(help.contains("POINTSHARE_LOG"), "{help}");
 }
+
+#[test]
+fn the_operations_guide_describes_every_setting() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md"))
+        .expect("docs/operations.md exists");
+    for (key, description) in DESCRIPTIONS {
+        let row = format!("| `{}` |", variable(key));
+        let line = guide.lines().find(|line| line.starts_with(&row));
+        assert!(
+            line.is_some_and(|line| line.contains(description)),
+            "docs/operations.md lacks the row of {} with its meaning, as `pointshare --help` says it",
+            variable(key)
+        );
+    }
+}
