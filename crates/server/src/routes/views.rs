@@ -17,11 +17,16 @@ use crate::wiring::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupBody {
+    /// Unique, case-insensitively.
+    #[schema(format = Email, min_length = 3, max_length = 254, example = "ada@example.com")]
     pub email: String,
-    /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128, example = "correct horse battery")]
     pub password: String,
-    /// 3 to 32 of `a-z`, `0-9` and `_`; unique, case-insensitively.
+    /// Letters, digits and `_`; unique, case-insensitively (stored lower case).
+    #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
     pub handle: String,
+    /// No control characters.
+    #[schema(min_length = 1, max_length = 64, example = "Ada")]
     pub display_name: String,
 }
 
@@ -42,6 +47,8 @@ pub struct TokenView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameBody {
+    /// No control characters.
+    #[schema(min_length = 1, max_length = 64, example = "Ada L.")]
     pub display_name: String,
 }
 
@@ -111,18 +118,24 @@ impl From<Balance> for BalanceView {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ShareBody {
     /// The recipient's handle.
+    #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ben")]
     pub to_handle: String,
-    /// Whole points, at least 1.
+    /// Whole points; at most the server's per-transfer limit.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_u64, example = 30)]
     pub amount: u64,
-    /// Up to 140 characters.
+    /// No control characters.
+    #[schema(max_length = 140, example = "lunch")]
     pub memo: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GrantBody {
+    #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
     pub to_handle: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_u64, example = 100)]
     pub amount: u64,
-    /// Why the points were granted; up to 140 characters.
+    /// Why the points were granted; no control characters.
+    #[schema(max_length = 140, example = "welcome")]
     pub reason: String,
 }
 
