@@ -202,7 +202,9 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         points_provider.clone(),
         // As many provider calls at once as recovery makes.
         RecoverySettings::default().concurrency,
-        settings.request_deadline,
+        // Reconciliation is an operator's command, not a member's request:
+        // it waits out a provider's bad minute rather than fail the report.
+        std::time::Duration::from_secs(60),
     ));
     let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl, retry));
     let recovery = Arc::new(RecoveryService::new(
