@@ -27,6 +27,24 @@ impl Drop for Server {
     }
 }
 
+/// A provider simulator of this test's own, and the settings of a server on
+/// it and on a fresh database of the test MongoDB, with ada as admin.
+async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, Vec<(&'static str, String)>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let config = pointshare_provider_sim::SimConfig::default();
+    let api_key = config.api_key.clone();
+    let sim = pointshare_provider_sim::start(listener, config).await.expect("starts");
+    let env = vec![
+        ("POINTSHARE_MONGODB_URI", required("POINTSHARE_TEST_MONGODB_URI")),
+        ("POINTSHARE_MONGODB_DATABASE", format!("{database}_{:016x}", rand::random::<u64>())),
+        ("POINTSHARE_PROVIDER_URL", sim.base_url()),
+        ("POINTSHARE_PROVIDER_API_KEY", api_key),
+        ("POINTSHARE_JWT_SECRET", "an end-to-end secret of at least 32 bytes".into()),
+        ("POINTSHARE_ADMIN_EMAILS", "ada@example.com".into()),
+    ];
+    (sim, env)
+}
+
 async fn start_server(env: &[(&str, String)]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port();
     let child = Command::new(env!("CARGO_BIN_EXE_pointshare"))
@@ -75,18 +93,8 @@ async fn login(client: &Client, server: &Server, email: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_share_and_history_survive_a_restart_on_real_servers() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let sim =
-        pointshare_provider_sim::start(listener, pointshare_provider_sim::SimConfig::default()).await.expect("starts");
-    let env = [
-        ("POINTSHARE_MONGODB_URI", required("POINTSHARE_TEST_MONGODB_URI")),
-        ("POINTSHARE_MONGODB_DATABASE", format!("e2e_{:016x}", rand::random::<u64>())),
-        ("POINTSHARE_REDIS_URL", required("POINTSHARE_TEST_REDIS_URL")),
-        ("POINTSHARE_PROVIDER_URL", sim.base_url()),
-        ("POINTSHARE_PROVIDER_API_KEY", pointshare_provider_sim::SimConfig::default().api_key),
-        ("POINTSHARE_JWT_SECRET", "an end-to-end secret of at least 32 bytes".into()),
-        ("POINTSHARE_ADMIN_EMAILS", "ada@example.com".into()),
-    ];
+    let (sim, mut env) = real_backends("e2e").await;
+    env.push(("POINTSHARE_REDIS_URL", required("POINTSHARE_TEST_REDIS_URL")));
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
@@ -232,20 +240,10 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
     use pointshare_domain::{MovementKind, Points, ProviderReference};
     use pointshare_testkit::{Fault, Operation};
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let sim =
-        pointshare_provider_sim::start(listener, pointshare_provider_sim::SimConfig::default()).await.expect("starts");
-    let env = [
-        ("POINTSHARE_MONGODB_URI", required("POINTSHARE_TEST_MONGODB_URI")),
-        ("POINTSHARE_MONGODB_DATABASE", format!("reconcile_{:016x}", rand::random::<u64>())),
-        ("POINTSHARE_PROVIDER_URL", sim.base_url()),
-        ("POINTSHARE_PROVIDER_API_KEY", pointshare_provider_sim::SimConfig::default().api_key),
-        ("POINTSHARE_JWT_SECRET", "an end-to-end secret of at least 32 bytes".into()),
-        ("POINTSHARE_ADMIN_EMAILS", "ada@example.com".into()),
-        ("POINTSHARE_REQUEST_DEADLINE", "1s".into()),
-        // Nothing finishes the unfinished transfer but `reconcile --repair`.
-        ("POINTSHARE_RECOVERY_INTERVAL", "0s".into()),
-    ];
+    let (sim, mut env) = real_backends("reconcile").await;
+    env.push(("POINTSHARE_REQUEST_DEADLINE", "1s".into()));
+    // Nothing finishes the unfinished transfer but `reconcile --repair`.
+    env.push(("POINTSHARE_RECOVERY_INTERVAL", "0s".into()));
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
