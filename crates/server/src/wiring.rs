@@ -216,6 +216,9 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             replica,
             batch: settings.recovery_batch,
             lease_for: settings.recovery_lease,
+            // A pass must finish its transfers while it still holds them: past
+            // the lease another replica claims them and both drive in vain.
+            step_budget: settings.recovery_lease / 2,
             ..RecoverySettings::default()
         },
     ));
