@@ -67,7 +67,7 @@ async fn member(api: &Api, settings: &SetupSettings, admin: &str, n: usize) -> a
             api.signup(&email, &settings.password, &handle).await?;
             api.login(&email, &settings.password)
                 .await?
-                .with_context(|| format!("{email} cannot log in after signup"))?
+                .with_context(|| format!("{email} cannot log in after signup: is it taken, with another password?"))?
         }
     };
     if api.balance(&token).await? < settings.funding / 2 {

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use pointshare_loadgen::api::Api;
 use pointshare_loadgen::mix::Mix;
 use pointshare_loadgen::setup::SetupSettings;
 use pointshare_loadgen::{RunSettings, run};
 use pointshare_server::{Application, Settings};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
+/// The embedded default on a free port; its address.
+async fn spawn_server() -> String {
     let settings = Settings {
         bind: "127.0.0.1:0".parse().expect("valid address"),
         jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
@@ -19,6 +20,12 @@ async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
     let application = Application::build(settings).await.expect("the server builds");
     let target = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
+    target
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
+    let target = spawn_server().await;
 
     let run_settings = RunSettings {
         target: target.clone(),
@@ -59,4 +66,16 @@ async fn a_short_mixed_run_sets_up_members_and_reports_every_request() {
     let reused = run(&again).await.expect("runs from the file");
     assert_eq!(reused.errors(), 0, "{}", reused.table());
     std::fs::remove_file(file).expect("cleans up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signup_retried_after_it_succeeded_counts_as_done_and_other_failures_do_not() {
+    let api = Api::new(reqwest::Client::new(), &spawn_server().await);
+    api.signup("twice@loadgen.test", "loadgen-password", "twice").await.expect("signs up");
+    // What a proxy's retry on another replica sees: the member exists.
+    api.signup("twice@loadgen.test", "loadgen-password", "twice").await.expect("a 409 counts as done");
+    assert!(api.login("twice@loadgen.test", "loadgen-password").await.expect("answers").is_some());
+
+    let refused = api.signup("not an email", "loadgen-password", "bad_email").await;
+    assert!(refused.expect_err("a 422 is an error").to_string().contains("422"));
 }

@@ -39,6 +39,10 @@ enum Command {
         /// How long --repair keeps at it.
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
         repair_for: std::time::Duration,
+        /// Transfers checked at once (one provider lookup in flight each): mind the
+        /// provider's rate limit.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: u16,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -61,8 +65,8 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
-        Command::Reconcile { repair, repair_for, json } => {
-            let options = reconcile::Options { repair, repair_for };
+        Command::Reconcile { repair, repair_for, concurrency, json } => {
+            let options = reconcile::Options { repair, repair_for, concurrency: usize::from(concurrency) };
             let report = match actix_web::rt::System::new().block_on(reconcile::run(settings, options)) {
                 Ok(report) => report,
                 Err(error) => {

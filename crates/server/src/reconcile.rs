@@ -22,6 +22,8 @@ pub struct Options {
     pub repair: bool,
     /// How long `repair` keeps running recovery passes.
     pub repair_for: Duration,
+    /// Transfers whose provider lookups are in flight at once.
+    pub concurrency: usize,
 }
 
 /// What the command prints as JSON: the reconciliation, plus what repair did.
@@ -110,7 +112,7 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<Report>
     let wired = wiring::wire(settings).await?;
     let state = &wired.state;
     let repaired = if options.repair { repair(state, options.repair_for).await? } else { 0 };
-    let reconciliation = state.reconcile.run().await.context("reconciling")?;
+    let reconciliation = state.reconcile.run(options.concurrency).await.context("reconciling")?;
     Ok(Report::new(reconciliation, repaired))
 }
 

@@ -200,8 +200,6 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let reconcile = Arc::new(ReconcileService::new(
         transfers.clone(),
         points_provider.clone(),
-        // As many provider calls at once as recovery makes.
-        RecoverySettings::default().concurrency,
         // Reconciliation is an operator's command, not a member's request:
         // it waits out a provider's bad minute rather than fail the report.
         std::time::Duration::from_secs(60),

@@ -183,12 +183,9 @@ impl TransferRepository for MongoTransfers {
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError> {
         let doing = "claiming transfers for recovery";
-        let due = || {
-            doc! {
-                "state": {"$in": non_terminal()},
-                "$or": [{"lease_until": Bson::Null}, {"lease_until": {"$lt": bson_time(now)}}],
-            }
-        };
+        // Unleased (null) or expired; said without `$or`, which some servers
+        // answer by scanning the whole collection once per branch.
+        let due = || doc! {"state": {"$in": non_terminal()}, "lease_until": {"$not": {"$gte": bson_time(now)}}};
         let candidates = self.find(due(), doc! {"created_at": 1, "_id": 1}, limit, doing).await?;
         let mut claimed = Vec::with_capacity(candidates.len());
         for candidate in candidates {

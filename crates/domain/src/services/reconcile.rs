@@ -67,8 +67,6 @@ pub enum ReconcileError {
 pub struct ReconcileService {
     transfers: Arc<dyn TransferRepository>,
     provider: Arc<dyn PointsProvider>,
-    /// Provider lookups in flight at once.
-    concurrency: usize,
     /// Time given to each lookup (with its retries).
     lookup_budget: Duration,
 }
@@ -79,37 +77,54 @@ impl ReconcileService {
     pub fn new(
         transfers: Arc<dyn TransferRepository>,
         provider: Arc<dyn PointsProvider>,
-        concurrency: usize,
         lookup_budget: Duration,
     ) -> Self {
-        ReconcileService { transfers, provider, concurrency: concurrency.max(1), lookup_budget }
+        ReconcileService { transfers, provider, lookup_budget }
     }
 
-    pub async fn run(&self) -> Result<Reconciliation, ReconcileError> {
-        let mut report = Reconciliation::default();
-        let mut cursor: Option<Cursor> = None;
-        loop {
-            let page = self.transfers.scan(cursor, PAGE).await?;
-            let checks = futures::stream::iter(page.items.iter().map(|transfer| self.check(transfer)))
-                .buffered(self.concurrency)
-                .try_collect::<Vec<_>>()
-                .await?;
-            for (transfer, mismatches) in page.items.iter().zip(checks) {
+    /// Compares every transfer, with up to `concurrency` transfers' provider
+    /// lookups in flight: the operator weighs speed against the provider's
+    /// limits. Lookups finish out of order and pages are read ahead, so one
+    /// slow answer holds up only its own transfer. The report lists transfers
+    /// in the store's order.
+    pub async fn run(&self, concurrency: usize) -> Result<Reconciliation, ReconcileError> {
+        // `Some(cursor)` while pages remain; `None` once the last was read.
+        let pages = futures::stream::try_unfold(Some(None), |after: Option<Option<Cursor>>| async move {
+            let Some(after) = after else { return Ok(None) };
+            let page = self.transfers.scan(after, PAGE).await?;
+            Ok::<_, ReconcileError>(Some((page.items, page.next.map(Some))))
+        });
+        let checked = pages
+            .map_ok(|items| futures::stream::iter(items.into_iter().map(Ok::<_, ReconcileError>)))
+            .try_flatten()
+            .enumerate()
+            .map(|(n, transfer)| async move {
+                let transfer = transfer?;
+                let mismatches = self.check(&transfer).await?;
+                Ok::<_, ReconcileError>((n, transfer, mismatches))
+            })
+            .buffer_unordered(concurrency.max(1));
+        let mut unfinished = Vec::new();
+        let mut mismatches = Vec::new();
+        let mut report = checked
+            .try_fold(Reconciliation::default(), |mut report, (n, transfer, found)| {
                 report.transfers += 1;
                 *report.by_state.entry(transfer.state.as_str()).or_default() += 1;
                 if !transfer.state.is_terminal() {
-                    report.unfinished.push(transfer.id);
+                    unfinished.push((n, transfer.id));
                 }
                 if transfer.kind == TransferKind::Grant && transfer.state == TransferState::Completed {
                     report.granted_points += u128::from(transfer.amount.get());
                 }
-                report.mismatches.extend(mismatches);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(report),
-            }
-        }
+                mismatches.extend(found.into_iter().map(|m| (n, m)));
+                futures::future::ready(Ok(report))
+            })
+            .await?;
+        unfinished.sort_by_key(|(n, _)| *n);
+        mismatches.sort_by_key(|(n, _)| *n);
+        report.unfinished = unfinished.into_iter().map(|(_, id)| id).collect();
+        report.mismatches = mismatches.into_iter().map(|(_, m)| m).collect();
+        Ok(report)
     }
 
     async fn check(&self, transfer: &Transfer) -> Result<Vec<Mismatch>, ReconcileError> {

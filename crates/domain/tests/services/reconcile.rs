@@ -11,7 +11,7 @@ use pointshare_testkit::World;
 use super::{deadline, grant, points, share};
 
 fn reconciler(world: &World) -> ReconcileService {
-    ReconcileService::new(world.transfers.clone(), world.provider.clone(), 8, Duration::from_secs(5))
+    ReconcileService::new(world.transfers.clone(), world.provider.clone(), Duration::from_secs(5))
 }
 
 #[tokio::test]
@@ -28,7 +28,7 @@ async fn every_outcome_agrees_with_the_ledger() {
     service.share(share(&alice, &carol, 10, "reversed"), deadline()).await.expect_err("reversed");
     service.grant(grant(&admin, &bob, 7, "grant"), deadline()).await.expect("grants");
 
-    let report = reconciler(&world).run().await.expect("reconciles");
+    let report = reconciler(&world).run(8).await.expect("reconciles");
     assert_eq!(report.transfers, 4);
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
     assert!(report.unfinished.is_empty());
@@ -70,7 +70,7 @@ async fn a_record_the_ledger_does_not_bear_out_is_reported() {
     };
     world.transfers.insert(&unfinished).await.expect("inserts");
 
-    let report = reconciler(&world).run().await.expect("reconciles");
+    let report = reconciler(&world).run(8).await.expect("reconciles");
     let found: Vec<_> = report.mismatches.iter().map(|m| (m.transfer, m.reference.to_string())).collect();
     assert!(found.contains(&(rejected.id, format!("{}:debit", rejected.id))), "{found:?}");
     assert!(found.contains(&(phantom.id, format!("{}:debit", phantom.id))), "{found:?}");
