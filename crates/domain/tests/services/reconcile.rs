@@ -6,7 +6,7 @@ use std::time::Duration;
 use pointshare_domain::ports::{Movement, TransferRepository};
 use pointshare_domain::services::ReconcileService;
 use pointshare_domain::{AccountStatus, MovementKind, Transfer, TransferState};
-use pointshare_testkit::World;
+use pointshare_testkit::{Fault, Operation, World};
 
 use super::{deadline, grant, points, share};
 
@@ -77,4 +77,34 @@ async fn a_record_the_ledger_does_not_bear_out_is_reported() {
     assert!(found.contains(&(phantom.id, format!("{}:credit", phantom.id))), "{found:?}");
     assert_eq!(found.len(), 3, "{:?}", report.mismatches);
     assert_eq!(report.unfinished, vec![unfinished.id]);
+}
+
+#[tokio::test]
+async fn the_report_lists_every_transfer_once_in_store_order_across_pages_whatever_order_the_answers_come_in() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let completed = world.transfer_service.share(share(&alice, &bob, 1, "ok"), deadline()).await.expect("completes");
+    // Records the provider never saw, older than the real one and more than
+    // two pages of them: each lacks its debit and its credit.
+    let phantoms: Vec<Transfer> = (0..450)
+        .map(|n| Transfer {
+            id: pointshare_domain::TransferId::new(),
+            idempotency_key: super::key(&format!("phantom-{n}")),
+            created_at: completed.created_at - chrono::Duration::hours(1) + chrono::Duration::milliseconds(n),
+            ..completed.clone()
+        })
+        .collect();
+    for phantom in &phantoms {
+        world.transfers.insert(phantom).await.expect("inserts");
+    }
+    // The first transfer's first lookup answers last.
+    world.provider.faults().fail_next(Operation::TransactionByReference, 1, Fault::Delay(Duration::from_millis(50)));
+
+    let report = reconciler(&world).run(16).await.expect("reconciles");
+    assert_eq!(report.transfers, 451);
+    let found: Vec<_> = report.mismatches.iter().map(|m| (m.transfer, m.reference.to_string())).collect();
+    let expected: Vec<_> =
+        phantoms.iter().flat_map(|p| [(p.id, format!("{}:debit", p.id)), (p.id, format!("{}:credit", p.id))]).collect();
+    assert_eq!(found, expected);
 }
