@@ -3,6 +3,12 @@
 //! changes, cursor pages, leases for recovery). `MongoStore::connect` checks
 //! the server, creates the indexes idempotently, and hands out both ports.
 //! Driver errors become the ports' errors here, at the edge.
+//!
+//! Writes are `update_one`/`update_many` followed by a read by `_id` rather
+//! than `find_one_and_update`: two cheap indexed round trips instead of one,
+//! because some MongoDB-protocol servers (SecantusDB, which the tests run on)
+//! answer `findAndModify` with a collection scan, which made every write cost
+//! time in proportion to the size of its collection.
 
 mod documents;
 mod members;

@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
-use mongodb::options::ReturnDocument;
 
 use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
 use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId};
@@ -38,13 +37,11 @@ impl MongoMembers {
         set: mongodb::bson::Document,
         doing: &str,
     ) -> Result<Option<Member>, StoreError> {
-        let doc = self
-            .members
-            .find_one_and_update(doc! {"_id": id.to_string()}, doc! {"$set": set})
-            .return_document(ReturnDocument::After)
+        self.members
+            .update_one(doc! {"_id": id.to_string()}, doc! {"$set": set})
             .await
             .map_err(|e| store_error(e, doing))?;
-        doc.map(Member::try_from).transpose().map_err(|e| store_error(e, doing))
+        self.by_id(id).await
     }
 }
 
@@ -73,24 +70,16 @@ impl MemberRepository for MongoMembers {
 
     async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {
         let doing = "attaching a provider account";
-        let attached = self
-            .members
-            .find_one_and_update(
+        self.members
+            .update_one(
                 doc! {"_id": id.to_string(), "provider_account": Bson::Null},
                 doc! {"$set": {"provider_account": account.as_str()}},
             )
-            .return_document(ReturnDocument::After)
             .await
             .map_err(|e| AttachAccountError::Unexpected(store_error(e, doing)))?;
-        let member = match attached {
-            Some(doc) => {
-                return Member::try_from(doc).map_err(|e| AttachAccountError::Unexpected(store_error(e, doing)));
-            }
-            None => {
-                self.by_id(id).await.map_err(AttachAccountError::Unexpected)?.ok_or(AttachAccountError::NotFound)?
-            }
-        };
-        // Already attached: the same account again is a retried signup converging.
+        let member =
+            self.by_id(id).await.map_err(AttachAccountError::Unexpected)?.ok_or(AttachAccountError::NotFound)?;
+        // Ours, whether this call attached it or a retried signup did before.
         match &member.provider_account {
             Some(attached) if attached == account => Ok(member),
             Some(other) => Err(AttachAccountError::AlreadyAttached(other.clone())),

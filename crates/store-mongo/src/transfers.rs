@@ -3,12 +3,6 @@
 //! of many racing drivers exactly one moves a transfer each step; a recovery
 //! claim is one conditional update of a batch of due transfers, so two
 //! claimers never take the same one.
-//!
-//! Writes are `update_one`/`update_many` followed by a read by `_id` rather
-//! than `find_one_and_update`: two cheap indexed round trips instead of one,
-//! because some MongoDB-protocol servers (SecantusDB, which the tests run on)
-//! answer `findAndModify` with a collection scan, which made every saga step
-//! cost time in proportion to the number of transfers ever made.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
