@@ -1,4 +1,4 @@
-//! How members and transfers look in MongoDB, and the translation to and
+//! How members, transfers and sessions look in MongoDB, and the translation to and
 //! from the domain's types. Ids are strings (UUIDs, whose text order is their
 //! time order), times are BSON dates (the domain's clock is in milliseconds),
 //! points are Int64. Reading back re-validates every value.
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
     DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberStatus, Memo, Points,
-    ProviderAccountId, Transfer, TransferKind, TransferState,
+    ProviderAccountId, Role, Session, TokenHash, Transfer, TransferKind, TransferState,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -28,6 +28,9 @@ pub(crate) struct MemberDoc {
     pub handle: String,
     pub display_name: String,
     pub password_hash: String,
+    /// Absent on members recorded before roles lived on the record: members.
+    #[serde(default)]
+    pub role: Role,
     pub status: MemberStatus,
     pub provider_account: Option<String>,
     pub created_at: BsonDateTime,
@@ -41,6 +44,7 @@ impl From<&Member> for MemberDoc {
             handle: member.handle.to_string(),
             display_name: member.display_name.to_string(),
             password_hash: member.password_hash.as_str().to_owned(),
+            role: member.role,
             status: member.status,
             provider_account: member.provider_account.as_ref().map(ToString::to_string),
             created_at: bson_time(member.created_at),
@@ -59,6 +63,7 @@ impl TryFrom<MemberDoc> for Member {
             handle: Handle::parse(doc.handle.as_str()).with_context(context)?,
             display_name: DisplayName::parse(doc.display_name.as_str()).with_context(context)?,
             password_hash: pointshare_domain::PasswordHash::parse(doc.password_hash.as_str()).with_context(context)?,
+            role: doc.role,
             status: doc.status,
             provider_account: doc
                 .provider_account
@@ -139,6 +144,46 @@ impl TryFrom<TransferDoc> for Transfer {
             lease,
             created_at: chrono_time(doc.created_at),
             updated_at: chrono_time(doc.updated_at),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SessionDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub member: String,
+    pub token: String,
+    pub created_at: BsonDateTime,
+    pub expires_at: BsonDateTime,
+    pub revoked_at: Option<BsonDateTime>,
+}
+
+impl From<&Session> for SessionDoc {
+    fn from(session: &Session) -> Self {
+        SessionDoc {
+            id: session.id.to_string(),
+            member: session.member.to_string(),
+            token: session.token.to_string(),
+            created_at: bson_time(session.created_at),
+            expires_at: bson_time(session.expires_at),
+            revoked_at: session.revoked_at.map(bson_time),
+        }
+    }
+}
+
+impl TryFrom<SessionDoc> for Session {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: SessionDoc) -> anyhow::Result<Session> {
+        let context = || format!("session document {}", doc.id);
+        Ok(Session {
+            id: doc.id.parse().with_context(context)?,
+            member: doc.member.parse().with_context(context)?,
+            token: TokenHash::parse(doc.token.as_str()).with_context(context)?,
+            created_at: chrono_time(doc.created_at),
+            expires_at: chrono_time(doc.expires_at),
+            revoked_at: doc.revoked_at.map(chrono_time),
         })
     }
 }

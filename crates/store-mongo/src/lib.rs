@@ -1,7 +1,8 @@
-//! pointshare's repositories on MongoDB: members (unique email and handle)
-//! and transfers (unique sender + idempotency key, compare-and-set state
-//! changes, cursor pages, leases for recovery). `MongoStore::connect` checks
-//! the server, creates the indexes idempotently, and hands out both ports.
+//! pointshare's repositories on MongoDB: members (unique email and handle),
+//! transfers (unique sender + idempotency key, compare-and-set state
+//! changes, cursor pages, leases for recovery) and login sessions (refresh
+//! tokens rotated by compare-and-set). `MongoStore::connect` checks the
+//! server, creates the indexes idempotently, and hands out the ports.
 //! Driver errors become the ports' errors here, at the edge.
 //!
 //! Writes are `update_one`/`update_many` followed by a read by `_id` rather
@@ -12,6 +13,7 @@
 
 mod documents;
 mod members;
+mod sessions;
 mod transfers;
 
 use std::sync::Arc;
@@ -22,8 +24,9 @@ use mongodb::bson::doc;
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use documents::{MemberDoc, TransferDoc};
+use documents::{MemberDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
+pub use sessions::MongoSessions;
 pub use transfers::MongoTransfers;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +50,13 @@ impl MongoSettings {
     }
 }
 
-/// The two repositories over one connection pool.
+/// The repositories over one connection pool.
 #[derive(Debug, Clone)]
 pub struct MongoStore {
     database: Database,
     pub members: Arc<MongoMembers>,
     pub transfers: Arc<MongoTransfers>,
+    pub sessions: Arc<MongoSessions>,
 }
 
 const EMAIL_INDEX: &str = "members_email_unique";
@@ -72,6 +76,7 @@ impl MongoStore {
         let store = MongoStore {
             members: Arc::new(MongoMembers::new(database.collection::<MemberDoc>("members"))),
             transfers: Arc::new(MongoTransfers::new(database.collection::<TransferDoc>("transfers"))),
+            sessions: Arc::new(MongoSessions::new(database.collection::<SessionDoc>("sessions"))),
             database,
         };
         store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(&settings.uri)))?;
@@ -116,6 +121,10 @@ impl MongoStore {
                 IndexModel::builder()
                     .keys(doc! {"state": 1, "lease_until": 1, "created_at": 1})
                     .options(named("transfers_due_for_recovery"))
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"kind": 1, "created_at": -1, "_id": -1})
+                    .options(named("transfers_by_kind_newest_first"))
                     .build(),
             ])
             .await?;

@@ -7,7 +7,7 @@ use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
 
 use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
-use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
 
 use crate::documents::MemberDoc;
 use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on};
@@ -97,6 +97,10 @@ impl MemberRepository for MongoMembers {
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
         let status = mongodb::bson::to_bson(&status).context("encoding a member status").map_err(StoreError)?;
         self.update(id, doc! {"status": status}, "changing a member's status").await
+    }
+
+    async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError> {
+        self.update(id, doc! {"role": role.as_str()}, "changing a member's role").await
     }
 
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {

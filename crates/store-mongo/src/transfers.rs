@@ -11,7 +11,9 @@ use mongodb::Collection;
 use mongodb::bson::{Bson, Document, doc, to_bson};
 
 use pointshare_domain::ports::{InsertTransferError, StoreError, TransferRepository, Transition, TransitionError};
-use pointshare_domain::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState};
+use pointshare_domain::{
+    Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
+};
 
 use crate::documents::{TransferDoc, bson_time};
 use crate::{KEY_INDEX, duplicate_on};
@@ -56,6 +58,33 @@ impl MongoTransfers {
             .await
             .map_err(|e| store_error(e, doing))?;
         docs.into_iter().map(Transfer::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+    }
+
+    /// A page of the transfers `filter` picks, newest first by (created_at,
+    /// _id), strictly after `after`.
+    async fn newest_first(
+        &self,
+        filter: Document,
+        after: Option<Cursor>,
+        limit: usize,
+        doing: &str,
+    ) -> Result<Page<Transfer>, StoreError> {
+        let filter = match after {
+            None => filter,
+            Some(cursor) => {
+                let at = bson_time(cursor.created_at);
+                doc! {"$and": [
+                    filter,
+                    {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": cursor.id.to_string()}}]},
+                ]}
+            }
+        };
+        let sort = doc! {"created_at": -1, "_id": -1};
+        let mut items = self.find(filter, sort, limit + 1, doing).await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(Transfer::cursor) } else { None };
+        Ok(Page { items, next })
     }
 }
 
@@ -124,31 +153,23 @@ impl TransferRepository for MongoTransfers {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         let member = member.to_string();
-        let mut filter = doc! {"$or": [{"sender": &member}, {"recipient": &member}]};
-        if let Some(cursor) = after {
-            let at = bson_time(cursor.created_at);
-            filter = doc! {"$and": [
-                filter,
-                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": cursor.id.to_string()}}]},
-            ]};
-        }
-        let sort = doc! {"created_at": -1, "_id": -1};
-        let mut items = self.find(filter, sort, limit + 1, "loading a page of transfers").await?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = if more { items.last().map(Transfer::cursor) } else { None };
-        Ok(Page { items, next })
+        let filter = doc! {"$or": [{"sender": &member}, {"recipient": &member}]};
+        self.newest_first(filter, after, limit, "loading a page of transfers").await
     }
 
-    async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn sent_since(&self, sender: MemberId, kind: TransferKind, since: DateTime<Utc>) -> Result<u64, StoreError> {
         let filter = doc! {
-            "kind": "share",
+            "kind": kind.as_str(),
             "sender": sender.to_string(),
             "created_at": {"$gte": bson_time(since)},
             "state": {"$nin": [state(TransferState::Rejected), state(TransferState::Reversed)]},
         };
-        let shares = self.find(filter, doc! {"created_at": 1}, usize::MAX, "summing today's shares").await?;
+        let shares = self.find(filter, doc! {"created_at": 1}, usize::MAX, "summing a sender's transfers").await?;
         Ok(shares.iter().map(|t| t.amount.get()).sum())
+    }
+
+    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.newest_first(doc! {"kind": TransferKind::Grant.as_str()}, after, limit, "listing grants").await
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

@@ -10,7 +10,7 @@ async fn store() -> StoreUnderTest {
     );
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
     let store = MongoStore::connect(&settings).await.expect("connects to the test server");
-    StoreUnderTest { members: store.members, transfers: store.transfers }
+    StoreUnderTest { members: store.members, transfers: store.transfers, sessions: store.sessions }
 }
 
 fn rand_id() -> u64 {

@@ -12,6 +12,7 @@ mod faults;
 mod ledger;
 mod members;
 mod provider;
+mod sessions;
 mod transfers;
 mod world;
 
@@ -21,5 +22,6 @@ pub use faults::{Fault, FaultPlan, Operation, RandomFaults};
 pub use ledger::{Ledger, LedgerError, LedgerSummary};
 pub use members::InMemoryMembers;
 pub use provider::FakeProvider;
+pub use sessions::InMemorySessions;
 pub use transfers::InMemoryTransfers;
 pub use world::{World, WorldSettings};

@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
-use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
 
 #[derive(Debug, Default)]
 pub struct InMemoryMembers {
@@ -71,6 +71,10 @@ impl MemberRepository for InMemoryMembers {
 
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
         Ok(self.update(id, |m| m.status = status))
+    }
+
+    async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError> {
+        Ok(self.update(id, |m| m.role = role))
     }
 
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {

@@ -23,6 +23,23 @@ impl InMemoryTransfers {
         all.sort_by_key(|t| (t.created_at, t.id));
         all
     }
+
+
+    /// A page of the transfers `wanted` picks, newest first, strictly after `after`.
+    fn newest_first(&self, wanted: impl Fn(&Transfer) -> bool, after: Option<Cursor>, limit: usize) -> Page<Transfer> {
+        let transfers = self.transfers.lock();
+        let mut picked: Vec<_> = transfers
+            .values()
+            .filter(|t| wanted(t))
+            .filter(|t| after.is_none_or(|c| (t.created_at, t.id) < (c.created_at, c.id)))
+            .cloned()
+            .collect();
+        picked.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
+        let more = picked.len() > limit;
+        picked.truncate(limit);
+        let next = if more { picked.last().map(Transfer::cursor) } else { None };
+        Page { items: picked, next }
+    }
 }
 
 #[async_trait]
@@ -69,25 +86,18 @@ impl TransferRepository for InMemoryTransfers {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
-        let transfers = self.transfers.lock();
-        let mut mine: Vec<_> = transfers
-            .values()
-            .filter(|t| t.sender == member || t.recipient == member)
-            .filter(|t| after.is_none_or(|c| (t.created_at, t.id) < (c.created_at, c.id)))
-            .cloned()
-            .collect();
-        mine.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
-        let more = mine.len() > limit;
-        mine.truncate(limit);
-        let next = if more { mine.last().map(Transfer::cursor) } else { None };
-        Ok(Page { items: mine, next })
+        Ok(self.newest_first(|t| t.sender == member || t.recipient == member, after, limit))
     }
 
-    async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        Ok(self.newest_first(|t| t.kind == TransferKind::Grant, after, limit))
+    }
+
+    async fn sent_since(&self, sender: MemberId, kind: TransferKind, since: DateTime<Utc>) -> Result<u64, StoreError> {
         let transfers = self.transfers.lock();
         Ok(transfers
             .values()
-            .filter(|t| t.kind == TransferKind::Share && t.sender == sender && t.created_at >= since)
+            .filter(|t| t.kind == kind && t.sender == sender && t.created_at >= since)
             .filter(|t| !matches!(t.state, TransferState::Rejected | TransferState::Reversed))
             .map(|t| t.amount.get())
             .sum())

@@ -6,12 +6,17 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, SignupCommand,
-    TransferLimits, TransferService,
+    BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, SessionService,
+    SignupCommand, TransferLimits, TransferService,
 };
-use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference};
+use pointshare_domain::{
+    DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
+};
 
-use crate::{FakeProvider, InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers, ManualClock};
+use crate::{
+    FakeProvider, InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
+    ManualClock,
+};
 
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
@@ -21,6 +26,8 @@ pub struct WorldSettings {
     pub lease_for: Duration,
     pub balance_ttl: Duration,
     pub recovery: RecoverySettings,
+    /// How long a refresh token works.
+    pub session_lifetime: Duration,
 }
 
 impl Default for WorldSettings {
@@ -31,6 +38,7 @@ impl Default for WorldSettings {
             lease_for: Duration::from_secs(30),
             balance_ttl: Duration::from_secs(5),
             recovery: RecoverySettings::default(),
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -41,12 +49,14 @@ pub struct World {
     pub provider: Arc<FakeProvider>,
     pub members: Arc<InMemoryMembers>,
     pub transfers: Arc<InMemoryTransfers>,
+    pub sessions: Arc<InMemorySessions>,
     pub cache: Arc<InMemoryBalanceCache>,
     pub limiter: Arc<InMemoryRateLimiter>,
     pub saga: Arc<SagaDriver>,
     pub member_service: Arc<MemberService>,
     pub transfer_service: Arc<TransferService>,
     pub balance_service: Arc<BalanceService>,
+    pub session_service: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
 }
 
@@ -84,6 +94,9 @@ impl World {
         ));
         let balance_service =
             Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.balance_ttl, settings.retry));
+        let sessions = Arc::new(InMemorySessions::default());
+        let session_service =
+            Arc::new(SessionService::new(sessions.clone(), members.clone(), clock.clone(), settings.session_lifetime));
         let recovery = Arc::new(RecoveryService::new(
             transfers.clone(),
             member_service.clone(),
@@ -96,12 +109,14 @@ impl World {
             provider,
             members,
             transfers,
+            sessions,
             cache,
             limiter: Arc::default(),
             saga,
             member_service,
             transfer_service,
             balance_service,
+            session_service,
             recovery,
         }
     }
@@ -113,6 +128,7 @@ impl World {
             handle: Handle::parse(handle).expect("valid handle"),
             display_name: DisplayName::parse(handle).expect("valid name"),
             password_hash: PasswordHash::parse("$argon2id$test").expect("valid hash"),
+            role: Role::Member,
         }
     }
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use pointshare_testkit::contract::cache::CacheUnderTest;
 use pointshare_testkit::contract::store::StoreUnderTest;
-use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers};
+use pointshare_testkit::{
+    InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
+};
 
 mod store {
     use super::*;
@@ -12,6 +14,7 @@ mod store {
         StoreUnderTest {
             members: Arc::new(InMemoryMembers::default()),
             transfers: Arc::new(InMemoryTransfers::default()),
+            sessions: Arc::new(InMemorySessions::default()),
         }
     });
 }

@@ -68,3 +68,8 @@ uuid_id!(
     TransferId,
     "transfer id"
 );
+uuid_id!(
+    /// A login session: the family of refresh tokens one login started.
+    SessionId,
+    "session id"
+);

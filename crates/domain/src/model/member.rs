@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
-use super::text::{check_chars, check_len, validated_string};
+use super::text::{check_chars, check_len, check_visible, validated_string};
 use super::{InvalidValue, MemberId, ProviderAccountId};
 
 fn check_handle(value: String) -> Result<String, InvalidValue> {
@@ -35,9 +36,20 @@ fn check_email(value: String) -> Result<String, InvalidValue> {
 }
 
 fn check_display_name(value: String) -> Result<String, InvalidValue> {
-    let value = value.trim().to_owned();
+    // NFC, so "Zoë" typed two ways is one name, and what is checked is what is shown.
+    let value: String = value.trim().nfc().collect();
     check_len(&value, "display_name", 1, 64)?;
-    check_chars(&value, "display_name", |c| !c.is_control(), "no control characters")?;
+    check_visible(&value, "display_name")?;
+    Ok(value)
+}
+
+fn check_password(value: String) -> Result<String, InvalidValue> {
+    check_len(&value, "password", 8, 128)?;
+    let mut chars = value.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Err(InvalidValue::new("password", "must not be one character repeated"));
+    }
     Ok(value)
 }
 
@@ -59,15 +71,51 @@ validated_string!(
     check_email
 );
 validated_string!(
-    /// The name shown to other members: 1–64 characters, trimmed, no control characters.
+    /// The name shown to other members: 1–64 characters, trimmed, NFC, and
+    /// nothing that hides or reorders text (control, bidi, zero-width).
     DisplayName,
     check_display_name
+);
+validated_string!(
+    /// A password as the member typed it, held to the password policy: 8–128
+    /// characters, not one character repeated. Only ever hashed, never stored.
+    Password,
+    check_password
 );
 validated_string!(
     /// A password hash in PHC string format, produced by the server.
     PasswordHash,
     check_password_hash
 );
+
+/// What a member may do beyond their own points. Lives on the member record
+/// and is changed only by an operator (`pointshare admin promote|demote`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Member,
+    Admin,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// Why a member may not do what a request asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessDenied {
+    /// No such member, or suspended: the caller is nobody the service serves.
+    #[error("the member is unknown or not active")]
+    NotActive,
+    #[error("admins only")]
+    NotAdmin,
+}
 
 /// Whether a member may take part in transfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +132,7 @@ pub struct Member {
     pub handle: Handle,
     pub display_name: DisplayName,
     pub password_hash: PasswordHash,
+    pub role: Role,
     pub status: MemberStatus,
     /// `None` between the member's creation and the provider's answer to
     /// opening the account: signup (or recovery) finishes such a member.
@@ -94,6 +143,23 @@ pub struct Member {
 impl Member {
     pub fn is_active(&self) -> bool {
         self.status == MemberStatus::Active
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// The rule every authenticated request goes through: the member as the
+    /// store has it now must be active, and an admin for an admin's action.
+    /// Nothing a token claims takes part.
+    pub fn may_act_as(&self, needed: Role) -> Result<(), AccessDenied> {
+        if !self.is_active() {
+            return Err(AccessDenied::NotActive);
+        }
+        match needed {
+            Role::Admin if !self.is_admin() => Err(AccessDenied::NotAdmin),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -129,6 +195,48 @@ mod tests {
         assert!(DisplayName::parse("x".repeat(65)).is_err());
         assert!(DisplayName::parse("Bob\u{7}").is_err());
         assert!(DisplayName::parse("Zoë 🎉").is_ok());
+    }
+
+    #[test]
+    fn display_names_refuse_what_hides_or_reorders_text() {
+        for spoof in ["Bob\u{202e}txt.exe", "Bo\u{200b}b", "Bob\u{2066}", "\u{feff}Bob", "Bo\u{200d}b", "Bob\u{061c}"] {
+            let error = DisplayName::parse(spoof).expect_err(spoof);
+            assert_eq!(error.field, "display_name");
+        }
+    }
+
+    #[test]
+    fn display_names_are_nfc() {
+        let decomposed = "Zoe\u{308}";
+        assert_eq!(DisplayName::parse(decomposed).map(|d| d.to_string()), Ok("Zo\u{eb}".into()));
+    }
+
+    #[test]
+    fn the_password_policy() {
+        assert!(Password::parse("correct horse").is_ok());
+        assert_eq!(Password::parse("short").unwrap_err().field, "password");
+        assert!(Password::parse("a".repeat(129)).is_err());
+        assert!(Password::parse("aaaaaaaaaa").is_err());
+    }
+
+    #[test]
+    fn access_needs_an_active_member_and_the_role() {
+        let member = |role, status| Member {
+            id: MemberId::new(),
+            email: Email::parse("a@example.com").unwrap(),
+            handle: Handle::parse("ada").unwrap(),
+            display_name: DisplayName::parse("Ada").unwrap(),
+            password_hash: PasswordHash::parse("$argon2id$x").unwrap(),
+            role,
+            status,
+            provider_account: None,
+            created_at: Utc::now(),
+        };
+        assert_eq!(member(Role::Admin, MemberStatus::Active).may_act_as(Role::Admin), Ok(()));
+        assert_eq!(member(Role::Member, MemberStatus::Active).may_act_as(Role::Member), Ok(()));
+        assert_eq!(member(Role::Member, MemberStatus::Active).may_act_as(Role::Admin), Err(AccessDenied::NotAdmin));
+        assert_eq!(member(Role::Admin, MemberStatus::Suspended).may_act_as(Role::Admin), Err(AccessDenied::NotActive));
+        assert_eq!(member(Role::Member, MemberStatus::Suspended).may_act_as(Role::Member), Err(AccessDenied::NotActive));
     }
 
     #[test]

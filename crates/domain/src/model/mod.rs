@@ -8,16 +8,18 @@ mod ids;
 mod member;
 mod points;
 mod provider;
+mod session;
 mod text;
 mod transfer;
 
-pub use ids::{MemberId, TransferId};
-pub use member::{DisplayName, Email, Handle, Member, MemberStatus, PasswordHash};
+pub use ids::{MemberId, SessionId, TransferId};
+pub use member::{AccessDenied, DisplayName, Email, Handle, Member, MemberStatus, Password, PasswordHash, Role};
 pub use points::Points;
 pub use provider::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
     ProviderTransactionId,
 };
+pub use session::{Session, TokenHash};
 pub use text::InvalidValue;
 pub use transfer::{
     Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Memo, Page, Transfer, TransferKind, TransferRequest,

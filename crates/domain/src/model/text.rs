@@ -93,3 +93,17 @@ pub(crate) fn check_chars(
 ) -> Result<(), InvalidValue> {
     if value.chars().all(allowed) { Ok(()) } else { Err(InvalidValue::new(field, reason)) }
 }
+
+/// Characters that are invisible or change how the text around them is
+/// ordered: with them a name can impersonate another (`Bob\u{202e}txt.exe`).
+fn hides_or_reorders(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{180e}' | '\u{feff}')
+}
+
+/// Text shown to other members: what they see is all there is.
+pub(crate) fn check_visible(value: &str, field: &'static str) -> Result<(), InvalidValue> {
+    check_chars(value, field, |c| !hides_or_reorders(c), "no control, bidi or zero-width characters")
+}

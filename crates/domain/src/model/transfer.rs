@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::text::{check_chars, check_len, validated_string};
+use super::text::{check_chars, check_len, check_visible, validated_string};
 use super::{InvalidValue, MemberId, Points, ProviderAccountId, ProviderReference, TransferId};
 
 fn check_idempotency_key(value: String) -> Result<String, InvalidValue> {
@@ -15,7 +15,7 @@ fn check_idempotency_key(value: String) -> Result<String, InvalidValue> {
 
 fn check_memo(value: String) -> Result<String, InvalidValue> {
     check_len(&value, "memo", 0, 140)?;
-    check_chars(&value, "memo", |c| !c.is_control(), "no control characters")?;
+    check_visible(&value, "memo")?;
     Ok(value)
 }
 
@@ -139,6 +139,8 @@ pub enum DeclineReason {
     /// in pointshare or the provider, never the member's; operators look at it.
     ReferenceConflict,
     DailyLimitExceeded,
+    /// A grant past its admin's daily grant budget.
+    GrantBudgetExceeded,
 }
 
 impl DeclineReason {
@@ -151,6 +153,7 @@ impl DeclineReason {
             Self::RecipientAccountNotFound => "recipient_account_not_found",
             Self::ReferenceConflict => "reference_conflict",
             Self::DailyLimitExceeded => "daily_limit_exceeded",
+            Self::GrantBudgetExceeded => "grant_budget_exceeded",
         }
     }
 }

@@ -6,6 +6,7 @@ mod clock;
 mod deadline;
 mod members;
 mod provider;
+mod sessions;
 mod transfers;
 
 pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
@@ -13,6 +14,7 @@ pub use clock::{Clock, SystemClock};
 pub use deadline::Deadline;
 pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
+pub use sessions::SessionRepository;
 pub use transfers::{InsertTransferError, TransferRepository, Transition, TransitionError};
 
 use thiserror::Error;

@@ -6,7 +6,8 @@ use thiserror::Error;
 
 use super::StoreError;
 use crate::model::{
-    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState,
+    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind,
+    TransferState,
 };
 
 #[derive(Debug, Error)]
@@ -65,9 +66,14 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError>;
 
-    /// Points the member has shared since `since`, counting every share that
-    /// was not rejected or reversed (so in-flight ones count).
-    async fn shared_since(&self, sender: MemberId, since: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Points `sender` has moved in transfers of `kind` since `since`,
+    /// counting every one not rejected or reversed (so in-flight ones count):
+    /// a member's shares, or an admin's grants.
+    async fn sent_since(&self, sender: MemberId, kind: TransferKind, since: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Every grant, newest first by (created_at, id), strictly after `after`
+    /// when given: the admins' audit trail.
+    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
 
     /// Every transfer, oldest first by (created_at, id), strictly after
     /// `after` when given: for reconciliation, which reads them all.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::RetryPolicy;
-use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash};
+use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash, Role};
 use crate::ports::{
     AttachAccountError, Clock, Deadline, InsertMemberError, MemberRepository, PointsProvider, ProviderError, StoreError,
 };
@@ -17,6 +17,9 @@ pub struct SignupCommand {
     pub handle: Handle,
     pub display_name: DisplayName,
     pub password_hash: PasswordHash,
+    /// `Member` for every signup through the API; `Admin` only for the
+    /// operator's bootstrap admin and the embedded default's demo admin.
+    pub role: Role,
 }
 
 #[derive(Debug, Error)]
@@ -31,6 +34,21 @@ pub enum SignupError {
     ProviderUnavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Error)]
+pub enum SetRoleError {
+    #[error("no member has that email")]
+    UnknownEmail,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// What changing a member's role did.
+#[derive(Debug, Clone)]
+pub struct RoleChange {
+    pub member: Member,
+    pub previous: Role,
 }
 
 #[derive(Debug, Error)]
@@ -105,6 +123,16 @@ impl MemberService {
         self.members.set_status(id, status).await
     }
 
+    /// Gives the member with `email` the role `role` (an operator's act).
+    pub async fn set_role(&self, email: &Email, role: Role) -> Result<RoleChange, SetRoleError> {
+        let member = self.members.by_email(email).await.context("looking up the email")?;
+        let member = member.ok_or(SetRoleError::UnknownEmail)?;
+        let changed = self.members.set_role(member.id, role).await.context("changing a member's role")?;
+        let changed = changed.ok_or(SetRoleError::UnknownEmail)?;
+        tracing::info!(member = %changed.id, from = member.role.as_str(), to = role.as_str(), "role changed");
+        Ok(RoleChange { member: changed, previous: member.role })
+    }
+
     /// A member left pending by an earlier attempt of this same signup.
     async fn pending_match(&self, command: &SignupCommand) -> Result<Option<Member>, SignupError> {
         let existing = self.members.by_email(&command.email).await.context("looking up the email")?;
@@ -122,6 +150,7 @@ impl MemberService {
             handle: command.handle.clone(),
             display_name: command.display_name.clone(),
             password_hash: command.password_hash.clone(),
+            role: command.role,
             status: MemberStatus::Active,
             provider_account: None,
             created_at: self.clock.now(),

@@ -7,14 +7,16 @@ mod reconcile;
 mod recovery;
 mod retry;
 mod saga;
+mod sessions;
 mod transfers;
 
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
-pub use members::{MemberService, RenameError, SignupCommand, SignupError};
+pub use members::{MemberService, RenameError, RoleChange, SetRoleError, SignupCommand, SignupError};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use retry::RetryPolicy;
 pub use saga::SagaDriver;
+pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError, TransferLimits, TransferService,
 };

@@ -20,17 +20,26 @@ use crate::ports::{
     Clock, Deadline, InsertTransferError, MemberRepository, StoreError, TransferRepository, Transition, TransitionError,
 };
 
-/// Limits on what one member may share.
+/// Limits on what one member may share and one admin may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransferLimits {
     pub max_per_transfer: Points,
     /// Total points one member may share per UTC day.
     pub max_per_day: u64,
+    pub max_per_grant: Points,
+    /// Total points one admin may grant per UTC day: a stolen admin account
+    /// mints at most this much before someone notices.
+    pub grant_budget_per_day: u64,
 }
 
 impl Default for TransferLimits {
     fn default() -> Self {
-        TransferLimits { max_per_transfer: Points::new(1_000_000).expect("in range"), max_per_day: 10_000_000 }
+        TransferLimits {
+            max_per_transfer: Points::new(1_000_000).expect("in range"),
+            max_per_day: 10_000_000,
+            max_per_grant: Points::new(100_000).expect("in range"),
+            grant_budget_per_day: 1_000_000,
+        }
     }
 }
 
@@ -81,8 +90,11 @@ pub enum GrantError {
     RecipientNotFound,
     #[error("the recipient cannot receive points")]
     RecipientNotActive,
+    #[error("at most {max} points per grant")]
+    AboveGrantLimit { max: Points },
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
+    /// Recorded, then rejected (over the admin's daily budget, or by the provider).
     #[error("grant declined")]
     Declined(Box<Transfer>),
     #[error(transparent)]
@@ -188,7 +200,8 @@ impl TransferService {
         Ok(self.submit(request, Some(sender_account), recipient_account, deadline).await?)
     }
 
-    /// Grants points from no one's account; the caller has checked the admin role.
+    /// Grants points from no one's account; the caller has checked, against
+    /// the store, that `command.admin` is an active admin.
     pub async fn grant(&self, command: GrantCommand, deadline: Deadline) -> Result<Transfer, GrantError> {
         let recipient = self.recipient(&command.to).await?.ok_or(GrantError::RecipientNotFound)?;
         let request = TransferRequest {
@@ -203,6 +216,9 @@ impl TransferService {
             return Ok(replayed);
         }
         let recipient_account = receiving_account(&recipient).ok_or(GrantError::RecipientNotActive)?;
+        if command.amount > self.limits.max_per_grant {
+            return Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant });
+        }
         Ok(self.submit(request, None, recipient_account, deadline).await?)
     }
 
@@ -220,6 +236,11 @@ impl TransferService {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         self.transfers.history(member, after, limit).await
+    }
+
+    /// Every grant, newest first.
+    pub async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.transfers.grants(after, limit).await
     }
 
     async fn recipient(&self, handle: &Handle) -> anyhow::Result<Option<Member>> {
@@ -279,29 +300,43 @@ impl TransferService {
             }
         }
         tracing::info!(transfer = %transfer.id, kind = ?transfer.kind, amount = %transfer.amount, "transfer accepted");
-        if transfer.kind == TransferKind::Share && self.over_daily_limit(&transfer).await? {
-            let rejected = self.decline_for_limit(&transfer, &owner).await?;
+        if let Some(reason) = self.over_daily_limit(&transfer).await? {
+            let rejected = self.decline_for_limit(&transfer, &owner, reason).await?;
             return settle(rejected);
         }
         let driven = self.saga.drive(transfer, &owner, deadline).await?;
         settle(driven)
     }
 
-    /// Checked after the insert, counting this transfer, so concurrent shares
-    /// by one member cannot each slip under the limit: at worst several are
+    /// The sender's daily limit (a member's shares, an admin's grants),
+    /// checked after the insert, counting this transfer, so concurrent
+    /// transfers by one sender cannot each slip under it: at worst several are
     /// declined together, never is the limit exceeded.
-    async fn over_daily_limit(&self, transfer: &Transfer) -> anyhow::Result<bool> {
+    async fn over_daily_limit(&self, transfer: &Transfer) -> anyhow::Result<Option<DeclineReason>> {
+        let (limit, reason) = match transfer.kind {
+            TransferKind::Share => (self.limits.max_per_day, DeclineReason::DailyLimitExceeded),
+            TransferKind::Grant => (self.limits.grant_budget_per_day, DeclineReason::GrantBudgetExceeded),
+        };
         let day_start = start_of_day(transfer.created_at);
-        let shared = self.transfers.shared_since(transfer.sender, day_start).await.context("summing today's shares")?;
-        Ok(shared > self.limits.max_per_day)
+        let sent = self
+            .transfers
+            .sent_since(transfer.sender, transfer.kind, day_start)
+            .await
+            .context("summing the sender's transfers today")?;
+        Ok((sent > limit).then_some(reason))
     }
 
-    async fn decline_for_limit(&self, transfer: &Transfer, owner: &LeaseOwner) -> anyhow::Result<Transfer> {
+    async fn decline_for_limit(
+        &self,
+        transfer: &Transfer,
+        owner: &LeaseOwner,
+        reason: DeclineReason,
+    ) -> anyhow::Result<Transfer> {
         let transition = Transition {
             id: transfer.id,
             from: TransferState::Accepted,
             to: TransferState::Rejected,
-            decline: Some(DeclineReason::DailyLimitExceeded),
+            decline: Some(reason),
             owner: owner.clone(),
             at: self.clock.now(),
         };

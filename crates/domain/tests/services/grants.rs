@@ -1,6 +1,6 @@
-use pointshare_domain::services::GrantError;
+use pointshare_domain::services::{GrantError, TransferLimits};
 use pointshare_domain::{AccountStatus, DeclineReason, MovementKind, TransferKind, TransferState};
-use pointshare_testkit::World;
+use pointshare_testkit::{World, WorldSettings};
 
 use super::{deadline, grant};
 
@@ -54,4 +54,61 @@ async fn a_grant_to_an_unknown_handle_is_refused() {
     command.to = super::handle("nobody");
     let error = world.transfer_service.grant(command, deadline()).await.unwrap_err();
     assert!(matches!(error, GrantError::RecipientNotFound), "{error:?}");
+}
+
+fn world_with_grant_limits(max_per_grant: u64, budget: u64) -> World {
+    World::new(WorldSettings {
+        limits: TransferLimits {
+            max_per_grant: super::points(max_per_grant),
+            grant_budget_per_day: budget,
+            ..TransferLimits::default()
+        },
+        ..WorldSettings::default()
+    })
+}
+
+#[tokio::test]
+async fn a_grant_above_the_per_grant_maximum_is_refused_before_anything_is_recorded() {
+    let world = world_with_grant_limits(1_000, 1_000_000);
+    let admin = world.member("admin", 0).await;
+    let bob = world.member("bob", 0).await;
+    let error = world.transfer_service.grant(grant(&admin, &bob, 1_001, "big"), deadline()).await.unwrap_err();
+    assert!(matches!(error, GrantError::AboveGrantLimit { max } if max.get() == 1_000), "{error:?}");
+    assert!(world.transfers.all().is_empty());
+    assert_eq!(world.balance(&bob), 0);
+}
+
+#[tokio::test]
+async fn an_admins_daily_grant_budget_holds_across_grants_and_counts_per_admin() {
+    let world = world_with_grant_limits(1_000, 2_500);
+    let admin = world.member("admin", 0).await;
+    let other_admin = world.member("other_admin", 0).await;
+    let bob = world.member("bob", 0).await;
+    for n in 0..2 {
+        world.transfer_service.grant(grant(&admin, &bob, 1_000, &format!("g{n}")), deadline()).await.expect("within");
+    }
+    let error = world.transfer_service.grant(grant(&admin, &bob, 1_000, "g2"), deadline()).await.unwrap_err();
+    let GrantError::Declined(over) = error else { panic!("{error:?}") };
+    assert_eq!((over.state, over.decline), (TransferState::Rejected, Some(DeclineReason::GrantBudgetExceeded)));
+    world.transfer_service.grant(grant(&admin, &bob, 500, "g3"), deadline()).await.expect("what is left of it");
+    world.transfer_service.grant(grant(&other_admin, &bob, 1_000, "g4"), deadline()).await.expect("another budget");
+    assert_eq!(world.balance(&bob), 3_500);
+}
+
+#[tokio::test]
+async fn grants_are_listed_newest_first_with_their_admin() {
+    let world = World::default();
+    let admin = world.member("admin", 0).await;
+    let bob = world.member("bob", 0).await;
+    for n in 0..3 {
+        world.transfer_service.grant(grant(&admin, &bob, 10 + n, &format!("g{n}")), deadline()).await.expect("ok");
+        world.clock.advance(chrono::Duration::milliseconds(5));
+    }
+    let page = world.transfer_service.grants(None, 2).await.expect("lists");
+    let amounts: Vec<u64> = page.items.iter().map(|t| t.amount.get()).collect();
+    assert_eq!(amounts, [12, 11]);
+    assert!(page.items.iter().all(|t| t.sender == admin.id && t.kind == TransferKind::Grant));
+    let rest = world.transfer_service.grants(page.next, 2).await.expect("lists");
+    assert_eq!(rest.items.iter().map(|t| t.amount.get()).collect::<Vec<_>>(), [10]);
+    assert!(rest.next.is_none());
 }

@@ -9,6 +9,7 @@ mod properties;
 mod reconcile;
 mod recovery;
 mod saga_faults;
+mod sessions;
 mod sharing;
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 use pointshare_domain::HolderRef;
 use pointshare_domain::ports::Deadline;
-use pointshare_domain::services::SignupError;
+use pointshare_domain::Role;
+use pointshare_domain::services::{SetRoleError, SignupError};
 use pointshare_testkit::{Fault, Operation, World};
 use std::time::Duration;
 
@@ -107,4 +108,20 @@ async fn renaming_changes_the_display_name() {
     assert_eq!(renamed.display_name, name);
     let unknown = world.member_service.rename(pointshare_domain::MemberId::new(), &name).await;
     assert!(matches!(unknown, Err(pointshare_domain::services::RenameError::NotFound)));
+}
+
+#[tokio::test]
+async fn an_operator_changes_a_role_by_email_and_learns_the_previous_one() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    assert_eq!(alice.role, Role::Member, "a signup is always a member");
+    let promoted = world.member_service.set_role(&alice.email, Role::Admin).await.expect("promotes");
+    assert_eq!((promoted.previous, promoted.member.role), (Role::Member, Role::Admin));
+    let stored = world.member_service.by_id(alice.id).await.expect("reads").expect("exists");
+    assert!(stored.is_admin());
+    let demoted = world.member_service.set_role(&alice.email, Role::Member).await.expect("demotes");
+    assert_eq!((demoted.previous, demoted.member.role), (Role::Admin, Role::Member));
+    let nobody = pointshare_domain::Email::parse("nobody@example.com").expect("valid");
+    let error = world.member_service.set_role(&nobody, Role::Admin).await.unwrap_err();
+    assert!(matches!(error, SetRoleError::UnknownEmail), "{error:?}");
 }

@@ -38,7 +38,7 @@ async fn insufficient_funds_declines_and_moves_nothing() {
 #[tokio::test]
 async fn the_rules_refuse_before_anything_is_recorded() {
     let settings = WorldSettings {
-        limits: TransferLimits { max_per_transfer: points(50), max_per_day: 1000 },
+        limits: TransferLimits { max_per_transfer: points(50), max_per_day: 1000, ..TransferLimits::default() },
         ..WorldSettings::default()
     };
     let world = World::new(settings);
@@ -94,7 +94,7 @@ async fn a_recipient_still_waiting_for_an_account_cannot_receive() {
 #[tokio::test]
 async fn the_daily_limit_counts_today_and_resets_tomorrow() {
     let settings = WorldSettings {
-        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100 },
+        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
         ..WorldSettings::default()
     };
     let world = World::new(settings);
@@ -115,7 +115,7 @@ async fn the_daily_limit_counts_today_and_resets_tomorrow() {
 #[tokio::test]
 async fn concurrent_shares_never_exceed_the_daily_limit() {
     let settings = WorldSettings {
-        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100 },
+        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
         ..WorldSettings::default()
     };
     let world = World::new(settings);

@@ -1,6 +1,7 @@
-//! The `MemberRepository` and `TransferRepository` contract: uniqueness,
-//! compare-and-set under concurrency, pages with no gap or repeat while
-//! inserts go on, and exclusive leases. Run it with
+//! The `MemberRepository`, `TransferRepository` and `SessionRepository`
+//! contract: uniqueness, compare-and-set under concurrency, pages with no gap
+//! or repeat while inserts go on, exclusive leases, and refresh tokens that
+//! rotate once. Run it with
 //! `store_contract!(async { <a fresh StoreUnderTest> })`.
 
 use std::collections::HashSet;
@@ -11,19 +12,20 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use pointshare_domain::ports::{
-    AttachAccountError, Clock, InsertMemberError, InsertTransferError, MemberRepository, SystemClock,
-    TransferRepository, Transition, TransitionError,
+    AttachAccountError, Clock, InsertMemberError, InsertTransferError, MemberRepository, SessionRepository,
+    SystemClock, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
-    Points, ProviderAccountId, Transfer, TransferId, TransferKind, TransferState,
+    Points, ProviderAccountId, Role, Session, SessionId, TokenHash, Transfer, TransferId, TransferKind, TransferState,
 };
 
-/// Both repositories, empty, over one store.
+/// The repositories, empty, over one store.
 #[derive(Debug, Clone)]
 pub struct StoreUnderTest {
     pub members: Arc<dyn MemberRepository>,
     pub transfers: Arc<dyn TransferRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
 }
 
 /// Expands to one `#[tokio::test]` per contract case, each on a fresh store from `$setup`.
@@ -35,13 +37,18 @@ macro_rules! store_contract {
             emails_and_handles_are_unique,
             attaching_an_account_converges_and_never_replaces,
             renaming_and_suspending_change_only_that,
+            a_role_is_kept_and_changed_on_the_record,
             members_without_an_account_are_listed_for_recovery,
             a_transfer_reads_back_by_id_and_by_key,
             a_sender_key_is_unique_and_answers_with_the_first_transfer,
             transitions_are_compare_and_set,
             of_racing_drivers_exactly_one_moves_each_step,
             history_pages_have_no_gap_or_repeat_while_inserts_go_on,
-            shared_since_counts_shares_not_refused,
+            sent_since_counts_one_kind_not_refused,
+            grants_page_newest_first_and_only_grants,
+            a_session_reads_back_and_rotates_once,
+            of_racing_refreshes_of_one_token_exactly_one_wins,
+            a_revoked_session_stays_revoked,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
             a_scan_reads_every_transfer_once_oldest_first,
             unfinished_transfers_are_counted_by_age,
@@ -78,6 +85,7 @@ fn member(handle: &str) -> Member {
         handle: Handle::parse(handle.as_str()).expect("valid handle"),
         display_name: DisplayName::parse(handle.as_str()).expect("valid name"),
         password_hash: PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").expect("valid hash"),
+        role: Role::Member,
         status: MemberStatus::Active,
         provider_account: None,
         created_at: now(),
@@ -154,6 +162,16 @@ pub async fn renaming_and_suspending_change_only_that(store: &StoreUnderTest) {
     let suspended = store.members.set_status(dave.id, MemberStatus::Suspended).await.expect("updates").expect("exists");
     assert_eq!(suspended.status, MemberStatus::Suspended);
     assert_eq!(store.members.set_status(MemberId::new(), MemberStatus::Active).await.expect("answers"), None);
+}
+
+pub async fn a_role_is_kept_and_changed_on_the_record(store: &StoreUnderTest) {
+    let admin = Member { role: Role::Admin, ..member("root") };
+    store.members.insert(&admin).await.expect("inserts");
+    assert_eq!(store.members.by_email(&admin.email).await.expect("reads").map(|m| m.role), Some(Role::Admin));
+    let demoted = store.members.set_role(admin.id, Role::Member).await.expect("changes").expect("exists");
+    assert_eq!(demoted, Member { role: Role::Member, ..admin.clone() });
+    assert_eq!(store.members.by_id(admin.id).await.expect("reads"), Some(demoted));
+    assert_eq!(store.members.set_role(MemberId::new(), Role::Admin).await.expect("answers"), None);
 }
 
 pub async fn members_without_an_account_are_listed_for_recovery(store: &StoreUnderTest) {
@@ -288,16 +306,15 @@ pub async fn history_pages_have_no_gap_or_repeat_while_inserts_go_on(store: &Sto
     assert!(store.transfers.history(MemberId::new(), None, 7).await.expect("pages").items.is_empty());
 }
 
-pub async fn shared_since_counts_shares_not_refused(store: &StoreUnderTest) {
+pub async fn sent_since_counts_one_kind_not_refused(store: &StoreUnderTest) {
     let owner = LeaseOwner::unique("test");
     let sender = MemberId::new();
     let start = now() - chrono::Duration::seconds(1);
     let kept = transfer(sender, "kept", &owner);
     let refused = transfer(sender, "refused", &owner);
-    let mut grant = transfer(sender, "grant", &owner);
-    grant.kind = TransferKind::Grant;
-    grant.sender_account = None;
-    for t in [&kept, &refused, &grant] {
+    let grant = as_grant(transfer(sender, "grant", &owner));
+    let someone_elses = transfer(MemberId::new(), "kept", &owner);
+    for t in [&kept, &refused, &grant, &someone_elses] {
         store.transfers.insert(t).await.expect("inserts");
     }
     store
@@ -305,8 +322,107 @@ pub async fn shared_since_counts_shares_not_refused(store: &StoreUnderTest) {
         .transition(&step(&refused, TransferState::Accepted, TransferState::Rejected, &owner))
         .await
         .expect("moves");
-    assert_eq!(store.transfers.shared_since(sender, start).await.expect("sums"), 5);
-    assert_eq!(store.transfers.shared_since(sender, now() + chrono::Duration::seconds(5)).await.expect("sums"), 0);
+    let sent = |kind, since| store.transfers.sent_since(sender, kind, since);
+    assert_eq!(sent(TransferKind::Share, start).await.expect("sums"), 5);
+    assert_eq!(sent(TransferKind::Grant, start).await.expect("sums"), 5);
+    assert_eq!(sent(TransferKind::Share, now() + chrono::Duration::seconds(5)).await.expect("sums"), 0);
+}
+
+fn as_grant(mut transfer: Transfer) -> Transfer {
+    transfer.kind = TransferKind::Grant;
+    transfer.sender_account = None;
+    transfer
+}
+
+pub async fn grants_page_newest_first_and_only_grants(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let admin = MemberId::new();
+    let mut grants = Vec::new();
+    for n in 0..5 {
+        let grant = as_grant(transfer(admin, &format!("grant-{n}"), &owner));
+        store.transfers.insert(&grant).await.expect("inserts");
+        store.transfers.insert(&transfer(admin, &format!("share-{n}"), &owner)).await.expect("inserts");
+        grants.push(grant.id);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.transfers.grants(after, 2).await.expect("pages");
+        assert!(page.items.iter().all(|t| t.kind == TransferKind::Grant));
+        seen.extend(page.items.iter().map(|t| t.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    grants.reverse();
+    assert_eq!(seen, grants, "every grant once, newest first");
+}
+
+fn token_hash(seed: &str) -> TokenHash {
+    use std::hash::{BuildHasher, RandomState};
+    let half = RandomState::new().hash_one(seed);
+    TokenHash::parse(format!("{half:016x}").repeat(4)).expect("64 hex digits")
+}
+
+fn session(member: MemberId) -> Session {
+    let at = now();
+    Session {
+        id: SessionId::new(),
+        member,
+        token: token_hash("first"),
+        created_at: at,
+        expires_at: at + chrono::Duration::days(30),
+        revoked_at: None,
+    }
+}
+
+pub async fn a_session_reads_back_and_rotates_once(store: &StoreUnderTest) {
+    let first = session(MemberId::new());
+    store.sessions.insert(&first).await.expect("inserts");
+    assert_eq!(store.sessions.get(first.id).await.expect("reads"), Some(first.clone()));
+    assert_eq!(store.sessions.get(SessionId::new()).await.expect("reads"), None);
+
+    let next = token_hash("next");
+    let later = first.expires_at + chrono::Duration::days(1);
+    assert!(store.sessions.rotate(first.id, &first.token, &next, later).await.expect("rotates"));
+    let rotated = store.sessions.get(first.id).await.expect("reads").expect("exists");
+    assert_eq!((rotated.token.clone(), rotated.expires_at), (next.clone(), later));
+    assert!(!store.sessions.rotate(first.id, &first.token, &token_hash("again"), later).await.expect("answers"));
+    assert_eq!(store.sessions.get(first.id).await.expect("reads").expect("exists").token, next);
+    assert!(!store.sessions.rotate(SessionId::new(), &next, &token_hash("x"), later).await.expect("answers"));
+}
+
+pub async fn of_racing_refreshes_of_one_token_exactly_one_wins(store: &StoreUnderTest) {
+    let racing = session(MemberId::new());
+    store.sessions.insert(&racing).await.expect("inserts");
+    let attempts = (0..8).map(|n| {
+        let sessions = store.sessions.clone();
+        let (id, presented) = (racing.id, racing.token.clone());
+        async move {
+            let next = token_hash(&format!("racer-{n}"));
+            let won = sessions.rotate(id, &presented, &next, now() + chrono::Duration::days(30)).await.expect("answers");
+            won.then_some(next)
+        }
+    });
+    let winners: Vec<TokenHash> = join_all(attempts).await.into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "one token exchange wins");
+    assert_eq!(store.sessions.get(racing.id).await.expect("reads").expect("exists").token, winners[0]);
+}
+
+pub async fn a_revoked_session_stays_revoked(store: &StoreUnderTest) {
+    let ended = session(MemberId::new());
+    store.sessions.insert(&ended).await.expect("inserts");
+    let at = now();
+    store.sessions.revoke(ended.id, at).await.expect("revokes");
+    store.sessions.revoke(ended.id, at + chrono::Duration::seconds(5)).await.expect("revoking again is harmless");
+    let read = store.sessions.get(ended.id).await.expect("reads").expect("exists");
+    assert_eq!(read.revoked_at.map(|t| t.timestamp_millis()), Some(at.timestamp_millis()), "the first time is kept");
+    assert!(!read.is_live(now()));
+    let next = token_hash("after");
+    assert!(!store.sessions.rotate(ended.id, &ended.token, &next, now()).await.expect("answers"));
+    store.sessions.revoke(SessionId::new(), at).await.expect("revoking no session is harmless");
 }
 
 pub async fn a_lease_gives_each_due_transfer_to_one_owner_until_it_ends(store: &StoreUnderTest) {

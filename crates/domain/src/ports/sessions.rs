@@ -1,0 +1,29 @@
+//! `SessionRepository`: login sessions, shared by every replica, each
+//! changed by compare-and-set so two refreshes of one token cannot both win.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::model::{Session, SessionId, TokenHash};
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync + std::fmt::Debug {
+    async fn insert(&self, session: &Session) -> Result<(), StoreError>;
+
+    async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Replaces the current token `presented` by `next`, valid until
+    /// `expires_at`, if the session is not revoked and `presented` is still
+    /// its current token. `false` when another call changed it first.
+    async fn rotate(
+        &self,
+        id: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends the session for good (the first revocation time is kept).
+    async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError>;
+}

@@ -1,0 +1,123 @@
+//! Sessions: a login starts one; a refresh exchanges its current refresh
+//! token for the next; a retired token presented again means a copy is in
+//! someone else's hands, so the whole session ends (RFC 9700's refresh token
+//! rotation with reuse detection); logout ends it too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use thiserror::Error;
+
+use super::transfers::to_delta;
+use crate::model::{Member, Role, Session, SessionId, TokenHash};
+use crate::ports::{Clock, MemberRepository, SessionRepository, StoreError};
+
+#[derive(Debug, Error)]
+pub enum RefreshError {
+    /// No such session, or it expired or was ended.
+    #[error("the refresh token is not valid")]
+    Invalid,
+    /// A retired token came back: the session is ended now.
+    #[error("the refresh token was used before; the session is ended")]
+    Reused,
+    /// The member was suspended or removed since the login.
+    #[error("the member may no longer sign in")]
+    MemberNotActive,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Error)]
+pub enum LogoutError {
+    #[error("the refresh token is not valid")]
+    Invalid,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug)]
+pub struct SessionService {
+    sessions: Arc<dyn SessionRepository>,
+    members: Arc<dyn MemberRepository>,
+    clock: Arc<dyn Clock>,
+    /// How long a refresh token works after it is issued.
+    token_lifetime: Duration,
+}
+
+impl SessionService {
+    pub fn new(
+        sessions: Arc<dyn SessionRepository>,
+        members: Arc<dyn MemberRepository>,
+        clock: Arc<dyn Clock>,
+        token_lifetime: Duration,
+    ) -> Self {
+        SessionService { sessions, members, clock, token_lifetime }
+    }
+
+    /// A new session for a member who just proved who they are.
+    pub async fn start(&self, member: &Member, token: TokenHash) -> Result<Session, StoreError> {
+        let now = self.clock.now();
+        let session = Session {
+            id: SessionId::new(),
+            member: member.id,
+            token,
+            created_at: now,
+            expires_at: now + to_delta(self.token_lifetime),
+            revoked_at: None,
+        };
+        self.sessions.insert(&session).await?;
+        Ok(session)
+    }
+
+    /// Exchanges `presented` for `next`; answers the session as it now stands
+    /// and its member, checked active again.
+    pub async fn refresh(
+        &self,
+        id: SessionId,
+        presented: &TokenHash,
+        next: TokenHash,
+    ) -> Result<(Session, Member), RefreshError> {
+        let now = self.clock.now();
+        let session = self.sessions.get(id).await.context("loading a session")?.ok_or(RefreshError::Invalid)?;
+        if session.revoked_at.is_some() {
+            return Err(RefreshError::Invalid);
+        }
+        if &session.token != presented {
+            self.end_for_reuse(&session).await?;
+            return Err(RefreshError::Reused);
+        }
+        if !session.is_live(now) {
+            return Err(RefreshError::Invalid);
+        }
+        let member = self.members.by_id(session.member).await.context("loading the session's member")?;
+        let Some(member) = member.filter(|member| member.may_act_as(Role::Member).is_ok()) else {
+            self.sessions.revoke(id, now).await.context("ending a session of an inactive member")?;
+            return Err(RefreshError::MemberNotActive);
+        };
+        let expires_at = now + to_delta(self.token_lifetime);
+        if !self.sessions.rotate(id, presented, &next, expires_at).await.context("rotating a refresh token")? {
+            // Another exchange of the same token won: two holders of one token.
+            self.end_for_reuse(&session).await?;
+            return Err(RefreshError::Reused);
+        }
+        Ok((Session { token: next, expires_at, ..session }, member))
+    }
+
+    /// Ends the session `presented` belongs to; ending an ended one is fine.
+    pub async fn end(&self, id: SessionId, presented: &TokenHash) -> Result<(), LogoutError> {
+        let session = self.sessions.get(id).await.context("loading a session")?.ok_or(LogoutError::Invalid)?;
+        if session.revoked_at.is_none() {
+            if &session.token != presented {
+                tracing::warn!(session = %id, member = %session.member, "logout with a retired refresh token");
+            }
+            self.sessions.revoke(id, self.clock.now()).await.context("ending a session")?;
+        }
+        Ok(())
+    }
+
+    async fn end_for_reuse(&self, session: &Session) -> anyhow::Result<()> {
+        tracing::warn!(session = %session.id, member = %session.member, "a retired refresh token was presented; ending the session");
+        self.sessions.revoke(session.id, self.clock.now()).await.context("ending a session after token reuse")
+    }
+}

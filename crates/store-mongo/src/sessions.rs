@@ -1,0 +1,72 @@
+//! `SessionRepository` on the `sessions` collection: one document per login
+//! session holding its current refresh token's hash; a refresh is one
+//! conditional update on (id, current token, not revoked), so of two uses of
+//! one token exactly one matches.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mongodb::Collection;
+use mongodb::bson::{Bson, doc};
+
+use pointshare_domain::ports::{SessionRepository, StoreError};
+use pointshare_domain::{Session, SessionId, TokenHash};
+
+use crate::documents::{SessionDoc, bson_time};
+
+#[derive(Debug, Clone)]
+pub struct MongoSessions {
+    sessions: Collection<SessionDoc>,
+}
+
+fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> StoreError {
+    StoreError(error.into().context(doing.to_owned()))
+}
+
+impl MongoSessions {
+    pub(crate) fn new(sessions: Collection<SessionDoc>) -> Self {
+        MongoSessions { sessions }
+    }
+}
+
+#[async_trait]
+impl SessionRepository for MongoSessions {
+    async fn insert(&self, session: &Session) -> Result<(), StoreError> {
+        self.sessions.insert_one(SessionDoc::from(session)).await.map_err(|e| store_error(e, "recording a session"))?;
+        Ok(())
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let doing = "loading a session";
+        let doc = self.sessions.find_one(doc! {"_id": id.to_string()}).await.map_err(|e| store_error(e, doing))?;
+        doc.map(Session::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    async fn rotate(
+        &self,
+        id: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let updated = self
+            .sessions
+            .update_one(
+                doc! {"_id": id.to_string(), "token": presented.as_str(), "revoked_at": Bson::Null},
+                doc! {"$set": {"token": next.as_str(), "expires_at": bson_time(expires_at)}},
+            )
+            .await
+            .map_err(|e| store_error(e, "rotating a refresh token"))?;
+        Ok(updated.modified_count == 1)
+    }
+
+    async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.sessions
+            .update_one(
+                doc! {"_id": id.to_string(), "revoked_at": Bson::Null},
+                doc! {"$set": {"revoked_at": bson_time(at)}},
+            )
+            .await
+            .map_err(|e| store_error(e, "ending a session"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,51 @@
+//! `InMemorySessions`: login sessions in a map, rotated by compare-and-set.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+use pointshare_domain::ports::{SessionRepository, StoreError};
+use pointshare_domain::{Session, SessionId, TokenHash};
+
+#[derive(Debug, Default)]
+pub struct InMemorySessions {
+    sessions: Mutex<HashMap<SessionId, Session>>,
+}
+
+#[async_trait]
+impl SessionRepository for InMemorySessions {
+    async fn insert(&self, session: &Session) -> Result<(), StoreError> {
+        self.sessions.lock().insert(session.id, session.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self.sessions.lock().get(&id).cloned())
+    }
+
+    async fn rotate(
+        &self,
+        id: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut sessions = self.sessions.lock();
+        match sessions.get_mut(&id) {
+            Some(session) if session.revoked_at.is_none() && &session.token == presented => {
+                session.token = next.clone();
+                session.expires_at = expires_at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(session) = self.sessions.lock().get_mut(&id) {
+            session.revoked_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+}
