@@ -1,124 +1,204 @@
-//! Who is calling: argon2id password hashes, HS256 access tokens with the
-//! algorithm pinned and `exp` checked, and the `Caller` / `Admin` extractors
-//! that turn a bearer token into a member id and a role.
+//! Who is calling. Access tokens are HS256 JWTs naming a member, with `iat`,
+//! `nbf` and `exp` checked and a key id, so the secret can be rotated (the
+//! current and the previous secret verify). They carry no role: the
+//! `Caller` and `Admin` extractors load the member as the store has it (a
+//! few seconds' cache) and apply the domain's access rule. Refresh tokens
+//! are opaque: `<session id>.<random>`, stored as the SHA-256 of the random
+//! part. Passwords are hashed with argon2id, one hash per core at a time and
+//! a bounded queue in front.
 
-use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash as ParsedHash};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
-use pointshare_domain::{MemberId, PasswordHash};
+use pointshare_domain::ports::StoreError;
+use pointshare_domain::services::MemberService;
+use pointshare_domain::{AccessDenied, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash};
 
 use crate::problem::ApiError;
-
-/// What a member may do beyond their own points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Member,
-    Admin,
-}
+use crate::wiring::AppState;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
-    role: Role,
     iat: i64,
+    nbf: i64,
     exp: i64,
 }
 
-/// Issues and checks access tokens; hashes and checks passwords.
-pub struct Auth {
+struct SigningKey {
+    id: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+}
+
+impl SigningKey {
+    fn new(secret: &[u8]) -> Self {
+        // The id names the key without revealing it: a prefix of its hash.
+        let id = hex::encode(&Sha256::digest(secret)[..8]);
+        SigningKey { id, encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    }
+}
+
+/// Issues and checks access tokens.
+pub struct Tokens {
+    /// The current key first; the previous one, if any, only verifies.
+    keys: Vec<SigningKey>,
     validation: Validation,
-    token_ttl: Duration,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|key| key.id.as_str()).collect();
+        f.debug_struct("Tokens").field("key_ids", &ids).field("ttl", &self.ttl).finish()
+    }
+}
+
+impl Tokens {
+    pub fn new(current: &[u8], previous: Option<&[u8]>, ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub"]);
+        let keys = std::iter::once(current).chain(previous).map(SigningKey::new).collect();
+        Tokens { keys, validation, ttl }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, member: MemberId) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let exp = now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let claims = Claims { sub: member.to_string(), iat: now, nbf: now, exp };
+        let key = &self.keys[0];
+        let header = Header { kid: Some(key.id.clone()), ..Header::new(Algorithm::HS256) };
+        Ok(jsonwebtoken::encode(&header, &claims, &key.encoding)?)
+    }
+
+    /// The member a token names, if one of our keys signed it and it is in date.
+    pub fn verify(&self, token: &str) -> Result<MemberId, ApiError> {
+        let invalid = || ApiError::unauthenticated("the access token is not valid");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.id.as_str())).ok_or_else(invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|error| {
+            match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::unauthenticated("the access token has expired")
+                }
+                _ => invalid(),
+            }
+        })?;
+        data.claims.sub.parse().map_err(|_| invalid())
+    }
+}
+
+/// A refresh token as the client holds it: `<session id>.<secret>`.
+#[derive(Debug)]
+pub struct RefreshToken {
+    pub session: SessionId,
+    secret: String,
+}
+
+impl RefreshToken {
+    /// A fresh random secret and its hash, before the session exists.
+    pub fn secret() -> (String, TokenHash) {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let hash = hash_secret(&secret);
+        (secret, hash)
+    }
+
+    pub fn text(session: SessionId, secret: &str) -> String {
+        format!("{session}.{secret}")
+    }
+
+    pub fn parse(text: &str) -> Option<RefreshToken> {
+        let (session, secret) = text.split_once('.')?;
+        let valid_secret = (20..=64).contains(&secret.len())
+            && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid_secret.then_some(RefreshToken { session: session.parse().ok()?, secret: secret.to_owned() })
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        hash_secret(&self.secret)
+    }
+}
+
+fn hash_secret(secret: &str) -> TokenHash {
+    TokenHash::parse(hex::encode(Sha256::digest(secret.as_bytes()))).expect("a SHA-256 is 64 hex digits")
+}
+
+/// Hashes and checks passwords. Argon2 costs tens of milliseconds of CPU and
+/// ~19 MiB per hash by design: more at once than there are cores only adds
+/// memory, and an unbounded queue is a way to exhaust it, so hashes wait for
+/// a core in a queue of bounded length and past that are refused.
+pub struct Passwords {
+    admitted: Semaphore,
+    cores: Semaphore,
     /// Checked when the email is unknown, so a failed login takes as long
     /// whether or not the email exists.
     decoy: PasswordHash,
 }
 
-/// Password hashing is CPU-bound and takes ~19 MiB per hash (argon2's
-/// recommended memory cost): more at once than there are cores only adds
-/// memory, so hashes wait here for a core.
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
-}
-
-/// Runs one password hash or check off the async threads, one per core at most.
-async fn on_a_core<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    let _slot = hashing_slots().acquire().await.map_err(ApiError::unexpected)?;
-    web::block(work).await.map_err(ApiError::unexpected)
-}
-
-impl std::fmt::Debug for Auth {
+impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("token_ttl", &self.token_ttl).finish_non_exhaustive()
+        f.debug_struct("Passwords").field("free", &self.admitted.available_permits()).finish_non_exhaustive()
     }
 }
 
-impl Auth {
-    pub fn new(secret: &[u8], token_ttl: Duration) -> anyhow::Result<Self> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        Ok(Auth {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            token_ttl,
-            decoy: hash_password("decoy password, never a member's")?,
+impl Passwords {
+    pub fn new(queue: usize) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Ok(Passwords {
+            admitted: Semaphore::new(cores + queue),
+            cores: Semaphore::new(cores),
+            decoy: hash_now("decoy password, never a member's")?,
         })
     }
 
-    pub fn token_ttl(&self) -> Duration {
-        self.token_ttl
+    async fn on_a_core<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let _admitted = self.admitted.try_acquire().map_err(|_| ApiError::busy())?;
+        let _core = self.cores.acquire().await.map_err(ApiError::unexpected)?;
+        web::block(work).await.map_err(ApiError::unexpected)
     }
 
-    pub fn issue(&self, member: MemberId, role: Role) -> anyhow::Result<String> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: member.to_string(), role, iat: now, exp: now + self.token_ttl.as_secs() as i64 };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
-    }
-
-    fn verify(&self, token: &str) -> Result<Caller, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
-            use jsonwebtoken::errors::ErrorKind;
-            match error.kind() {
-                ErrorKind::ExpiredSignature => ApiError::unauthenticated("the access token has expired"),
-                _ => ApiError::unauthenticated("the access token is not valid"),
-            }
-        })?;
-        let member = data.claims.sub.parse().map_err(|_| ApiError::unauthenticated("the access token is not valid"))?;
-        Ok(Caller { member, role: data.claims.role })
+    pub async fn hash(&self, password: Password) -> Result<PasswordHash, ApiError> {
+        self.on_a_core(move || hash_now(password.as_str())).await?.map_err(ApiError::unexpected)
     }
 
     /// Whether `password` matches `hash`; for an unknown email pass `None`,
     /// which checks against a decoy so the answer takes just as long.
-    pub async fn password_matches(&self, password: String, hash: Option<PasswordHash>) -> bool {
+    pub async fn matches(&self, password: String, hash: Option<PasswordHash>) -> Result<bool, ApiError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.decoy.clone());
-        let matches = on_a_core(move || {
-            ParsedHash::new(hash.as_str())
-                .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .unwrap_or(false);
-        known && matches
+        let matches = self
+            .on_a_core(move || {
+                ParsedHash::new(hash.as_str())
+                    .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            })
+            .await?;
+        Ok(known && matches)
     }
 }
 
 /// An argon2id hash with a fresh salt (the crate's default, OWASP-recommended parameters).
-pub fn hash_password(password: &str) -> anyhow::Result<PasswordHash> {
+fn hash_now(password: &str) -> anyhow::Result<PasswordHash> {
     let salt = SaltString::generate(&mut OsRng);
     let hash = Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -126,54 +206,90 @@ pub fn hash_password(password: &str) -> anyhow::Result<PasswordHash> {
     Ok(PasswordHash::parse(hash.to_string())?)
 }
 
-/// Off the async threads: hashing costs tens of milliseconds of CPU by design.
-pub async fn hash_password_blocking(password: String) -> Result<PasswordHash, ApiError> {
-    on_a_core(move || hash_password(&password)).await?.map_err(ApiError::unexpected)
+/// The members behind tokens, as the store had them a few seconds ago at
+/// most: every request is checked against the record without a store read
+/// each, and a demotion or suspension reaches every replica within `ttl`.
+pub struct Access {
+    members: Arc<MemberService>,
+    recent: moka::sync::Cache<MemberId, Member>,
 }
 
-/// The member a bearer token names.
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access").field("cached", &self.recent.entry_count()).finish_non_exhaustive()
+    }
+}
+
+impl Access {
+    pub fn new(members: Arc<MemberService>, ttl: Duration) -> Self {
+        Access { members, recent: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build() }
+    }
+
+    async fn member(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
+        if let Some(member) = self.recent.get(&id) {
+            return Ok(Some(member));
+        }
+        let member = self.members.by_id(id).await?;
+        if let Some(member) = &member {
+            self.recent.insert(id, member.clone());
+        }
+        Ok(member)
+    }
+
+    /// Whether `id` may act with `needed`, by the domain's rule.
+    pub async fn check(&self, id: MemberId, needed: Role) -> Result<(), ApiError> {
+        let member = self.member(id).await.map_err(ApiError::unexpected)?;
+        member.ok_or(AccessDenied::NotActive).and_then(|member| member.may_act_as(needed)).map_err(ApiError::denied)
+    }
+}
+
+/// An active member, named by a valid bearer token.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
     pub member: MemberId,
-    pub role: Role,
+}
+
+/// An active admin, by the store's record.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin(pub Caller);
+
+fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
+    let missing = || ApiError::unauthenticated("send Authorization: Bearer <access token>");
+    let header = request.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(missing)?;
+    let (scheme, token) = header.to_str().ok().and_then(|value| value.split_once(' ')).ok_or_else(missing)?;
+    // The scheme is case-insensitive (RFC 9110, 11.1).
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(missing());
+    }
+    Ok(token.trim().to_owned())
+}
+
+fn authorize(request: &HttpRequest, needed: Role) -> LocalBoxFuture<'static, Result<Caller, ApiError>> {
+    let state = request.app_data::<web::Data<Arc<AppState>>>().expect("AppState is registered").clone();
+    let token = bearer(request);
+    Box::pin(async move {
+        let member = state.tokens.verify(&token?)?;
+        state.access.check(member, needed).await?;
+        Ok(Caller { member })
+    })
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(request))
+        authorize(request, Role::Member)
     }
 }
 
-fn caller(request: &HttpRequest) -> Result<Caller, ApiError> {
-    let auth = request.app_data::<web::Data<Arc<Auth>>>().expect("Auth is registered as app data");
-    let header = request
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <access token>"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <access token>"))?;
-    auth.verify(token.trim())
-}
-
-/// A caller with the admin role.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin(pub Caller);
-
 impl FromRequest for Admin {
     type Error = ApiError;
-    type Future = Ready<Result<Admin, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Admin, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(request).and_then(|caller| match caller.role {
-            Role::Admin => Ok(Admin(caller)),
-            Role::Member => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Admins only")),
-        }))
+        let caller = authorize(request, Role::Admin);
+        Box::pin(async move { caller.await.map(Admin) })
     }
 }
 
@@ -181,34 +297,79 @@ impl FromRequest for Admin {
 mod tests {
     use super::*;
 
-    fn auth() -> Auth {
-        Auth::new(&[7; 32], Duration::from_secs(60)).expect("valid")
+    fn tokens() -> Tokens {
+        Tokens::new(&[7; 32], None, Duration::from_secs(60))
     }
 
     #[test]
-    fn a_token_names_its_member_and_role() {
-        let auth = auth();
+    fn a_token_names_its_member_and_carries_the_registered_claims() {
+        let tokens = tokens();
         let member = MemberId::new();
-        let caller = auth.verify(&auth.issue(member, Role::Admin).expect("issues")).expect("verifies");
-        assert_eq!((caller.member, caller.role), (member, Role::Admin));
+        let token = tokens.issue(member).expect("issues");
+        assert_eq!(tokens.verify(&token).expect("verifies"), member);
+        let claims: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD.decode(token.split('.').nth(1).expect("a payload")).expect("base64"),
+        )
+        .expect("json");
+        for claim in ["iat", "nbf", "exp", "sub"] {
+            assert!(claims[claim].is_number() || claims[claim].is_string(), "{claim} in {claims}");
+        }
+        assert!(claims.get("role").is_none(), "roles are read from the store, never from a token");
+        assert!(jsonwebtoken::decode_header(&token).expect("a header").kid.is_some());
     }
 
     #[test]
-    fn tokens_signed_otherwise_or_unsigned_are_refused() {
-        let auth = auth();
-        let other = Auth::new(&[8; 32], Duration::from_secs(60)).expect("valid");
-        let forged = other.issue(MemberId::new(), Role::Admin).expect("issues");
-        assert_eq!(auth.verify(&forged).expect_err("refused").code(), "unauthenticated");
-        // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
-        let claims = format!(r#"{{"sub":"{}","role":"admin","iat":0,"exp":9999999999}}"#, MemberId::new());
-        let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s);
-        let unsigned = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&claims));
-        assert!(auth.verify(&unsigned).is_err());
+    fn the_previous_secret_verifies_and_nothing_else_does() {
+        let old = Tokens::new(&[1; 32], None, Duration::from_secs(60));
+        let rotated = Tokens::new(&[2; 32], Some(&[1; 32]), Duration::from_secs(60));
+        let member = MemberId::new();
+        assert_eq!(rotated.verify(&old.issue(member).expect("issues")).expect("still valid"), member);
+        let after_next_rotation = Tokens::new(&[3; 32], Some(&[2; 32]), Duration::from_secs(60));
+        assert!(after_next_rotation.verify(&old.issue(member).expect("issues")).is_err());
+    }
+
+    #[test]
+    fn tokens_signed_otherwise_unsigned_or_not_yet_valid_are_refused() {
+        let tokens = tokens();
+        let other = Tokens::new(&[8; 32], None, Duration::from_secs(60));
+        let forged = other.issue(MemberId::new()).expect("issues");
+        assert_eq!(tokens.verify(&forged).expect_err("refused").code(), "unauthenticated");
+        let kid = &tokens.keys[0].id;
+        let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        let now = chrono::Utc::now().timestamp();
+        let claims = format!(r#"{{"sub":"{}","iat":{now},"nbf":{now},"exp":{}}}"#, MemberId::new(), now + 60);
+        let unsigned = format!("{}.{}.", b64(&format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#)), b64(&claims));
+        assert!(tokens.verify(&unsigned).is_err());
+        // Signed with our key, but not valid for another hour.
+        let future = Claims { sub: MemberId::new().to_string(), iat: now, nbf: now + 3600, exp: now + 7200 };
+        let header = Header { kid: Some(kid.clone()), ..Header::new(Algorithm::HS256) };
+        let early = jsonwebtoken::encode(&header, &future, &tokens.keys[0].encoding).expect("encodes");
+        assert!(tokens.verify(&early).is_err(), "nbf is checked");
+        let no_nbf = format!(r#"{{"sub":"{}","iat":{now},"exp":{}}}"#, MemberId::new(), now + 60);
+        let untimed = jsonwebtoken::encode(
+            &header,
+            &serde_json::from_str::<serde_json::Value>(&no_nbf).expect("json"),
+            &tokens.keys[0].encoding,
+        )
+        .expect("encodes");
+        assert!(tokens.verify(&untimed).is_err(), "nbf is required");
+    }
+
+    #[test]
+    fn refresh_tokens_round_trip_and_hash_their_secret() {
+        let (secret, hash) = RefreshToken::secret();
+        let session = SessionId::new();
+        let parsed = RefreshToken::parse(&RefreshToken::text(session, &secret)).expect("parses");
+        assert_eq!((parsed.session, parsed.hash()), (session, hash.clone()));
+        assert_ne!(hash.as_str(), secret);
+        for bad in ["", "nodot", "not-a-uuid.abcdefghijklmnopqrstuvwxyz", &format!("{session}.short")] {
+            assert!(RefreshToken::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
     fn passwords_hash_with_argon2id_and_verify() {
-        let hash = hash_password("correct horse").expect("hashes");
+        let hash = hash_now("correct horse").expect("hashes");
         assert!(hash.as_str().starts_with("$argon2id$"));
         let parsed = ParsedHash::new(hash.as_str()).expect("parses");
         assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());

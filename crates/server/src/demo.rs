@@ -1,19 +1,18 @@
-//! Demo members for the embedded default: an admin and two members with
-//! points, so a fresh `pointshare` can be tried at once. Only seeded into an
-//! in-memory store, where nothing real could be mistaken for them.
+//! Demo members for the fully embedded default: an admin and two members
+//! with points, so a fresh `pointshare` can be tried at once. Seeded only
+//! when nothing real is configured (no store, cache or provider URL), so a
+//! known password never guards a real account and no real points are granted.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::{GrantCommand, SignupCommand, SignupError};
-use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Points};
+use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Password, Points, Role};
 
-use crate::auth;
 use crate::wiring::AppState;
 
-/// The demo admin's email; the embedded default gives it the admin role.
-pub const ADMIN_EMAIL: &str = "admin@pointshare.test";
+const ADMIN_EMAIL: &str = "admin@pointshare.test";
 
 /// Points each demo member starts with.
 const STARTING_POINTS: u64 = 10_000;
@@ -28,7 +27,11 @@ pub struct DemoMember {
 
 pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
     let password = &state.settings.demo_password;
-    let hash = auth::hash_password(password)?;
+    let hash = state
+        .passwords
+        .hash(Password::parse(password.as_str()).context("POINTSHARE_DEMO_PASSWORD")?)
+        .await
+        .map_err(|error| anyhow::anyhow!("hashing the demo password: {error}"))?;
     let deadline = || Deadline::after(Duration::from_secs(30));
     let mut seeded = Vec::new();
     for (handle, email, admin) in
@@ -39,6 +42,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
             handle: Handle::parse(handle)?,
             display_name: DisplayName::parse(handle)?,
             password_hash: hash.clone(),
+            role: if admin { Role::Admin } else { Role::Member },
         };
         match state.members.signup(command, deadline()).await {
             Ok(_) | Err(SignupError::EmailTaken) => {}

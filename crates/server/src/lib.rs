@@ -1,16 +1,20 @@
 //! The pointshare server: the member-facing REST API over the domain, with
-//! auth, problem+json errors, OpenAPI, health, metrics and graceful shutdown.
+//! auth, problem+json errors, OpenAPI, health and graceful shutdown; and an
+//! internal listener for metrics and detailed readiness.
 //!
-//! `Application::build` wires everything from `Settings` and binds the
-//! listener; `run_until_stopped` serves until SIGINT or SIGTERM, then drains.
+//! `Application::build` wires everything from `Settings` and binds both
+//! listeners; `run_until_stopped` serves until SIGINT or SIGTERM, then drains.
 //! Tests build one on port 0 and talk to it over HTTP like any client.
 
+pub mod admin;
 pub mod auth;
+mod client;
 mod demo;
 pub mod problem;
 pub mod reconcile;
 mod recovery;
 mod routes;
+mod secrets;
 pub mod settings;
 pub mod telemetry;
 mod wiring;
@@ -34,7 +38,9 @@ use crate::problem::ApiError;
 
 pub struct Application {
     port: u16,
+    internal_port: u16,
     server: Server,
+    internal: Server,
     wired: wiring::Wired,
     demo: Vec<DemoMember>,
     /// Turns true when a stop signal arrives, for the workers beside the server.
@@ -52,22 +58,36 @@ impl Application {
         let metrics = telemetry::metrics()?;
         let listener =
             TcpListener::bind(settings.bind).with_context(|| format!("binding POINTSHARE_BIND {}", settings.bind))?;
+        let internal_listener = TcpListener::bind(settings.internal_bind)
+            .with_context(|| format!("binding POINTSHARE_INTERNAL_BIND {}", settings.internal_bind))?;
         let port = listener.local_addr()?.port();
+        let internal_port = internal_listener.local_addr()?.port();
         let wired = wiring::wire(settings).await?;
-        let demo = if wired.in_memory { demo::seed(&wired.state).await? } else { Vec::new() };
+        admin::bootstrap(&wired.state).await?;
+        let demo = if wired.state.settings.is_fully_embedded() { demo::seed(&wired.state).await? } else { Vec::new() };
 
         let state = web::Data::new(Arc::clone(&wired.state));
-        let auth = web::Data::new(Arc::clone(&wired.auth));
         let metrics = web::Data::new(metrics);
         let body_limit = wired.state.settings.body_limit;
         let openapi = ApiDoc::openapi();
         let (stop, stopping) = watch::channel(false);
+        let internal_state = state.clone();
+        // Not behind the request middleware: scrapes and probes are not API traffic.
+        let internal = HttpServer::new(move || {
+            App::new()
+                .app_data(internal_state.clone())
+                .app_data(metrics.clone())
+                .configure(routes::configure_internal)
+                .default_service(web::to(unmatched))
+        })
+        .workers(1)
+        .listen(internal_listener)?
+        .disable_signals()
+        .run();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(telemetry::observe))
                 .app_data(state.clone())
-                .app_data(auth.clone())
-                .app_data(metrics.clone())
                 .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))
                 .app_data(web::PayloadConfig::default().limit(body_limit))
                 .app_data(web::QueryConfig::default().error_handler(problem::query_error))
@@ -84,14 +104,19 @@ impl Application {
             let _ = stop.send(true);
         })
         .run();
-        Ok(Application { port, server, wired, demo, stopping })
+        Ok(Application { port, internal_port, server, internal, wired, demo, stopping })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The demo members seeded into an in-memory store, for the start-up banner and tests.
+    /// Where `/metrics` and the detailed `/readyz` are served.
+    pub fn internal_port(&self) -> u16 {
+        self.internal_port
+    }
+
+    /// The demo members of the fully embedded default, for the start-up banner and tests.
     pub fn demo_members(&self) -> &[DemoMember] {
         &self.demo
     }
@@ -106,8 +131,12 @@ impl Application {
     /// and stops the embedded provider last, once nothing calls it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let recovery = recovery::spawn(Arc::clone(&self.wired.state), self.stopping);
+        let internal = self.internal.handle();
+        let internal_served = actix_web::rt::spawn(self.internal);
         let served = self.server.await;
         recovery.finish(self.wired.state.settings.shutdown_grace).await;
+        internal.stop(true).await;
+        let _ = internal_served.await;
         if let Some(simulator) = self.wired.simulator {
             simulator.shutdown().await?;
         }

@@ -1,12 +1,14 @@
 //! `pointshare`: serves the API. With no configuration it runs the whole
 //! product in one process (in-memory stores, an in-process provider
-//! simulator, demo members) and prints where to go.
+//! simulator, demo members) and prints where to go. Its subcommands are the
+//! operator's: `reconcile`, and `admin promote|demote`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
-use pointshare_server::{Application, Settings, reconcile, settings, telemetry};
+use pointshare_domain::Role;
+use pointshare_server::{Application, Settings, admin, reconcile, settings, telemetry};
 
 /// mimalloc gives freed memory back to the system soon after; the system
 /// allocator kept hundreds of MB after bursts of password hashing (each
@@ -47,6 +49,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Change a member's role in the configured store (POINTSHARE_MONGODB_URI).
+    /// Exits 1 if no member has the email, 2 if the store cannot be reached.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Make the member with this email an admin.
+    Promote { email: String },
+    /// Make the admin with this email a plain member again.
+    Demote { email: String },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,6 +100,22 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Admin { action } => {
+            let (email, role) = match action {
+                AdminAction::Promote { email } => (email, Role::Admin),
+                AdminAction::Demote { email } => (email, Role::Member),
+            };
+            match actix_web::rt::System::new().block_on(admin::set_role(settings, &email, role)) {
+                Ok(done) => {
+                    println!("{done}");
+                    Ok(())
+                }
+                Err(error) => {
+                    eprintln!("pointshare admin: {error}");
+                    std::process::exit(error.exit_code());
+                }
+            }
+        }
     }
 }
 
@@ -91,7 +123,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let application = Application::build(settings).await?;
     let url = format!("http://127.0.0.1:{}", application.port());
     tracing::info!(%url, "pointshare serving");
-    println!("pointshare is serving at {url}  (API docs: {url}/docs/, metrics: {url}/metrics)");
+    let internal = format!("http://127.0.0.1:{}", application.internal_port());
+    println!("pointshare is serving at {url}  (API docs: {url}/docs/; metrics: {internal}/metrics)");
     if let Some(provider) = application.embedded_provider_url() {
         println!("embedded provider simulator at {provider}");
     }

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use pointshare_domain::InvalidValue;
+use pointshare_domain::{AccessDenied, InvalidValue};
 
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -103,6 +103,20 @@ impl ApiError {
 
     pub fn unauthenticated(detail: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required").detail(detail)
+    }
+
+    /// The caller's member may not act (suspended, gone) or is no admin.
+    pub fn denied(denied: AccessDenied) -> Self {
+        match denied {
+            AccessDenied::NotActive => Self::unauthenticated("the member of this token is not active"),
+            AccessDenied::NotAdmin => Self::new(StatusCode::FORBIDDEN, "forbidden", "Admins only"),
+        }
+    }
+
+    /// Too much CPU-bound work is queued already (password hashing).
+    pub fn busy() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "The server is busy; try again shortly")
+            .retry_after(Duration::from_secs(1))
     }
 
     pub fn not_found(what: &str) -> Self {

@@ -5,7 +5,7 @@
 //! so does an unknown key in the file. `DESCRIPTIONS` is what `--help` shows.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -13,7 +13,10 @@ use figment::{Figment, Source};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use pointshare_domain::{Email, Handle, Password};
 use pointshare_provider_http::{BreakerSettings, HttpProviderSettings};
+
+use crate::secrets;
 
 const PREFIX: &str = "POINTSHARE_";
 
@@ -24,6 +27,7 @@ const NOT_SETTINGS: [&str; 2] = ["config", "log"];
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub bind: SocketAddr,
+    pub internal_bind: SocketAddr,
     pub mongodb_uri: Option<String>,
     pub mongodb_database: String,
     pub mongodb_pool_size: u32,
@@ -41,21 +45,34 @@ pub struct Settings {
     pub provider_breaker_failures: u32,
     #[serde(with = "humantime_serde")]
     pub provider_breaker_cool_down: Duration,
-    /// Generated when unset, which only suits a single process: tokens die with it.
+    /// Generated when unset, which only the fully embedded default allows.
     pub jwt_secret: Option<String>,
+    pub jwt_previous_secret: Option<String>,
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
-    /// Comma-separated.
-    pub admin_emails: String,
-    pub trust_forwarded_for: bool,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<String>,
+    pub bootstrap_admin_password_file: Option<PathBuf>,
+    pub bootstrap_admin_handle: String,
+    /// Comma-separated CIDRs.
+    pub trusted_proxies: String,
     #[serde(with = "humantime_serde")]
     pub request_deadline: Duration,
     #[serde(with = "humantime_serde")]
     pub balance_ttl: Duration,
     pub max_points_per_transfer: u64,
     pub max_points_per_day: u64,
+    pub max_points_per_grant: u64,
+    pub grant_budget_per_day: u64,
     pub transfer_rate_limit: u32,
+    pub signup_rate_limit: u32,
+    pub signup_global_rate_limit: u32,
     pub login_rate_limit: u32,
+    pub login_account_rate_limit: u32,
+    pub login_slow_down_after: u32,
+    pub password_hash_queue: usize,
     pub body_limit: usize,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -74,6 +91,10 @@ pub struct Settings {
 /// holds this to the fields of `Settings`, so neither can drift.
 pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("bind", "Address the API listens on."),
+    (
+        "internal_bind",
+        "Address of the internal listener: /metrics and the detailed /readyz, for Prometheus and probes, never the public.",
+    ),
     ("mongodb_uri", "MongoDB for members and transfers; in memory when unset."),
     ("mongodb_database", "The MongoDB database."),
     ("mongodb_pool_size", "Most MongoDB connections."),
@@ -90,32 +111,60 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("provider_connect_timeout", "Longest opening a connection to the provider may take."),
     ("provider_breaker_failures", "Failed provider calls in a row that open the circuit breaker."),
     ("provider_breaker_cool_down", "How long an open breaker fails calls fast before trying again."),
-    ("jwt_secret", "Signs access tokens (HS256); at least 32 bytes. Random when unset: tokens die with the process."),
-    ("token_ttl", "How long an access token is valid."),
-    ("admin_emails", "Comma-separated emails of the members with the admin role."),
     (
-        "trust_forwarded_for",
-        "Take the client address for per-IP limits from Forwarded / X-Forwarded-For (only behind a proxy that sets them).",
+        "jwt_secret",
+        "Signs access tokens (HS256): 32 random bytes or more. Required when any real backend is set; random only in the fully embedded default.",
+    ),
+    (
+        "jwt_previous_secret",
+        "The secret before the last rotation: its tokens are still accepted until they expire, new ones use jwt_secret.",
+    ),
+    ("token_ttl", "How long an access token is valid."),
+    ("refresh_token_ttl", "How long a refresh token works after it is issued; each refresh issues a new one."),
+    (
+        "bootstrap_admin_email",
+        "At start, create an admin with this email if no member has it (the first admin of a deployment).",
+    ),
+    ("bootstrap_admin_password", "The bootstrap admin's password (or bootstrap_admin_password_file)."),
+    ("bootstrap_admin_password_file", "A file holding the bootstrap admin's password (a mounted secret)."),
+    ("bootstrap_admin_handle", "The bootstrap admin's handle."),
+    (
+        "trusted_proxies",
+        "Comma-separated CIDRs of the proxies in front: only from these is Forwarded / X-Forwarded-For believed.",
     ),
     ("request_deadline", "Longest a request may take; a share still unfinished then answers 202 processing."),
     ("balance_ttl", "How long a balance read from the provider is served from the cache."),
     ("max_points_per_transfer", "Most points in one share."),
     ("max_points_per_day", "Most points one member may share per UTC day."),
+    ("max_points_per_grant", "Most points in one admin grant."),
+    ("grant_budget_per_day", "Most points one admin may grant per UTC day."),
     ("transfer_rate_limit", "Transfers one member may create per minute."),
-    ("login_rate_limit", "Login attempts per minute, per email and per client address."),
+    ("signup_rate_limit", "Signups per hour from one client address."),
+    ("signup_global_rate_limit", "Signups per minute from everywhere together."),
+    ("login_rate_limit", "Login attempts per minute from one client address."),
+    ("login_account_rate_limit", "Login attempts per minute from one client address for one account."),
+    (
+        "login_slow_down_after",
+        "Login attempts per minute for one account from all addresses after which each answer is delayed (never refused).",
+    ),
+    (
+        "password_hash_queue",
+        "Password hashes (signup, login) that may wait for a core; past it the request answers 503 with Retry-After.",
+    ),
     ("body_limit", "Largest request body accepted, in bytes."),
     ("shutdown_grace", "How long shutdown waits for requests in flight and the recovery pass."),
     ("recovery_interval", "How often the recovery worker finishes interrupted transfers and signups (0s: never)."),
     ("recovery_batch", "Most transfers one recovery pass claims."),
     ("recovery_lease", "How long recovery holds a transfer it claimed."),
     ("embedded_provider_latency", "Embedded simulator only: latency it adds to every call."),
-    ("demo_password", "Embedded store only: the demo members' password."),
+    ("demo_password", "Fully embedded default only: the demo members' password."),
 ];
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             bind: "127.0.0.1:8080".parse().expect("a valid address"),
+            internal_bind: "127.0.0.1:8081".parse().expect("a valid address"),
             mongodb_uri: None,
             mongodb_database: "pointshare".into(),
             mongodb_pool_size: 100,
@@ -130,15 +179,27 @@ impl Default for Settings {
             provider_breaker_failures: BreakerSettings::default().consecutive_failures,
             provider_breaker_cool_down: BreakerSettings::default().cool_down,
             jwt_secret: None,
-            token_ttl: Duration::from_secs(3600),
-            admin_emails: String::new(),
-            trust_forwarded_for: false,
+            jwt_previous_secret: None,
+            token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+            bootstrap_admin_password_file: None,
+            bootstrap_admin_handle: "admin".into(),
+            trusted_proxies: String::new(),
             request_deadline: Duration::from_secs(8),
             balance_ttl: Duration::from_secs(5),
             max_points_per_transfer: 1_000_000,
             max_points_per_day: 10_000_000,
+            max_points_per_grant: 100_000,
+            grant_budget_per_day: 1_000_000,
             transfer_rate_limit: 600,
-            login_rate_limit: 30,
+            signup_rate_limit: 20,
+            signup_global_rate_limit: 300,
+            login_rate_limit: 60,
+            login_account_rate_limit: 10,
+            login_slow_down_after: 20,
+            password_hash_queue: 64,
             body_limit: 16 * 1024,
             shutdown_grace: Duration::from_secs(20),
             recovery_interval: Duration::from_secs(5),
@@ -148,6 +209,14 @@ impl Default for Settings {
             demo_password: "pointshare-demo".into(),
         }
     }
+}
+
+/// The admin `POINTSHARE_BOOTSTRAP_ADMIN_*` asks for.
+#[derive(Debug, Clone)]
+pub struct BootstrapAdmin {
+    pub email: Email,
+    pub handle: Handle,
+    pub password: Password,
 }
 
 /// A setting that cannot be used, by name.
@@ -191,10 +260,23 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         let invalid =
             |key: &str, reason: &str| Err(SettingsError::Invalid { setting: variable(key), reason: reason.into() });
-        if let Some(secret) = &self.jwt_secret
-            && secret.len() < 32
-        {
-            return invalid("jwt_secret", "must be at least 32 bytes");
+        for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
+            if let Some(secret) = secret
+                && let Err(reason) = secrets::check(secret)
+            {
+                return invalid(key, &reason);
+            }
+        }
+        if self.jwt_secret.is_none() {
+            if let Some(real) = self.real_backend() {
+                return invalid(
+                    "jwt_secret",
+                    &format!("is required when {real} is set: every replica must sign with the same secret, and none may be guessed"),
+                );
+            }
+            if self.jwt_previous_secret.is_some() {
+                return invalid("jwt_secret", "is required when POINTSHARE_JWT_PREVIOUS_SECRET is set");
+            }
         }
         if self.provider_url.is_some() && self.provider_api_key.as_deref().is_none_or(str::is_empty) {
             return invalid("provider_api_key", "is required when POINTSHARE_PROVIDER_URL is set");
@@ -202,6 +284,7 @@ impl Settings {
         for (key, value) in [
             ("request_deadline", self.request_deadline),
             ("token_ttl", self.token_ttl),
+            ("refresh_token_ttl", self.refresh_token_ttl),
             ("recovery_lease", self.recovery_lease),
             ("redis_timeout", self.redis_timeout),
             ("provider_call_timeout", self.provider_call_timeout),
@@ -219,9 +302,16 @@ impl Settings {
         if pointshare_domain::Points::new(self.max_points_per_transfer).is_err() {
             return invalid("max_points_per_transfer", "must be between 1 and 1,000,000,000,000");
         }
+        if pointshare_domain::Points::new(self.max_points_per_grant).is_err() {
+            return invalid("max_points_per_grant", "must be between 1 and 1,000,000,000,000");
+        }
         for (key, value) in [
             ("transfer_rate_limit", self.transfer_rate_limit),
+            ("signup_rate_limit", self.signup_rate_limit),
+            ("signup_global_rate_limit", self.signup_global_rate_limit),
             ("login_rate_limit", self.login_rate_limit),
+            ("login_account_rate_limit", self.login_account_rate_limit),
+            ("login_slow_down_after", self.login_slow_down_after),
             ("provider_breaker_failures", self.provider_breaker_failures),
         ] {
             if value == 0 {
@@ -234,11 +324,13 @@ impl Settings {
         if self.recovery_batch == 0 {
             return invalid("recovery_batch", "must be at least 1");
         }
-        for email in list(&self.admin_emails) {
-            if pointshare_domain::Email::parse(email).is_err() {
-                return invalid("admin_emails", &format!("{email:?} is not an email address"));
-            }
+        if self.password_hash_queue == 0 {
+            return invalid("password_hash_queue", "must be at least 1");
         }
+        if let Err(reason) = crate::client::TrustedProxies::parse(&self.trusted_proxies) {
+            return invalid("trusted_proxies", &reason);
+        }
+        self.bootstrap_admin().map_err(|(key, reason)| SettingsError::Invalid { setting: variable(key), reason })?;
         if let (Some(url), Some(key)) = (&self.provider_url, &self.provider_api_key) {
             self.provider(url.clone(), key.clone()).validate().map_err(|error| SettingsError::Invalid {
                 setting: provider_variable(error.setting),
@@ -248,8 +340,47 @@ impl Settings {
         Ok(())
     }
 
-    pub fn admin_emails(&self) -> impl Iterator<Item = &str> {
-        list(&self.admin_emails)
+    /// The first real backend configured, by its variable; `None` for the
+    /// fully embedded default, the only configuration that may make up its
+    /// own secret and seed demo members.
+    pub fn real_backend(&self) -> Option<String> {
+        let configured = [
+            ("provider_url", self.provider_url.is_some()),
+            ("mongodb_uri", self.mongodb_uri.is_some()),
+            ("redis_url", self.redis_url.is_some()),
+        ];
+        configured.into_iter().find(|(_, set)| *set).map(|(key, _)| variable(key))
+    }
+
+    pub fn is_fully_embedded(&self) -> bool {
+        self.real_backend().is_none()
+    }
+
+    /// The operator's first admin, if configured: email, handle and password,
+    /// each held to the member rules. Errors name the setting.
+    pub fn bootstrap_admin(&self) -> Result<Option<BootstrapAdmin>, (&'static str, String)> {
+        let Some(email) = &self.bootstrap_admin_email else {
+            if self.bootstrap_admin_password.is_some() || self.bootstrap_admin_password_file.is_some() {
+                return Err(("bootstrap_admin_email", "is required with a bootstrap admin password".into()));
+            }
+            return Ok(None);
+        };
+        let email = Email::parse(email.as_str()).map_err(|e| ("bootstrap_admin_email", e.reason.to_owned()))?;
+        let handle = Handle::parse(self.bootstrap_admin_handle.as_str())
+            .map_err(|e| ("bootstrap_admin_handle", e.reason.to_owned()))?;
+        let password = match (&self.bootstrap_admin_password, &self.bootstrap_admin_password_file) {
+            (Some(_), Some(_)) => {
+                return Err(("bootstrap_admin_password", "give the password or the file, not both".into()));
+            }
+            (None, None) => return Err(("bootstrap_admin_password", "is required with a bootstrap admin email".into())),
+            (Some(password), None) => password.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|e| ("bootstrap_admin_password_file", format!("cannot read {}: {e}", file.display())))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        };
+        let password = Password::parse(password).map_err(|e| ("bootstrap_admin_password", e.reason.to_owned()))?;
+        Ok(Some(BootstrapAdmin { email, handle, password }))
     }
 
     /// The HTTP provider adapter's settings for the provider at `url`.
@@ -264,10 +395,6 @@ impl Settings {
             ..HttpProviderSettings::new(url, api_key)
         }
     }
-}
-
-fn list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|item| !item.is_empty())
 }
 
 fn is_setting(key: &str) -> bool {

@@ -123,7 +123,7 @@ pub async fn observe(
         .and_then(|value| value.to_str().ok())
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
     let span = tracing::info_span!("request", %request_id, %method, %route, path = %request.path());
     let started = Instant::now();
@@ -135,7 +135,7 @@ pub async fn observe(
         Ok(response) => response.status(),
         Err(error) => error.as_response_error().status_code(),
     };
-    counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.as_str().to_owned())
+    counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status.as_str().to_owned())
         .increment(1);
     histogram!(DURATION, "method" => method, "route" => route).record(took);
     span.in_scope(|| tracing::info!(status = status.as_u16(), latency_ms = took.as_secs_f64() * 1000.0, "answered"));
@@ -144,6 +144,22 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// The `method` label: a method this API answers, or `other`, so a client
+/// inventing methods cannot create series without bound.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Counts one share or grant in flight until dropped.

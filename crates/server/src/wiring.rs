@@ -9,20 +9,28 @@ use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisSettings};
 use pointshare_domain::Points;
 use pointshare_domain::ports::{
-    BalanceCache, Clock, MemberRepository, PointsProvider, RateLimiter, SystemClock, TransferRepository,
+    BalanceCache, Clock, MemberRepository, PointsProvider, RateLimiter, SessionRepository, SystemClock,
+    TransferRepository,
 };
 use pointshare_domain::services::{
     BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver,
-    TransferLimits, TransferService,
+    SessionService, TransferLimits, TransferService,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
 use pointshare_store_mongo::{MongoSettings, MongoStore};
-use pointshare_testkit::{InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemoryTransfers};
+use pointshare_testkit::{
+    InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
+};
 
-use crate::auth::Auth;
+use crate::auth::{Access, Passwords, Tokens};
+use crate::client::TrustedProxies;
 use crate::settings::Settings;
 use crate::telemetry::MeteredCache;
+
+/// How stale the member behind a token may be when a request is authorized:
+/// a demotion or suspension takes effect on every replica within this.
+const ACCESS_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Everything a request handler may use.
 #[derive(Debug)]
@@ -31,12 +39,16 @@ pub struct AppState {
     pub members: Arc<MemberService>,
     pub transfers: Arc<TransferService>,
     pub balances: Arc<BalanceService>,
+    pub sessions: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
     pub reconcile: Arc<ReconcileService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub provider: HttpProvider,
     pub backends: Backends,
-    pub admins: Vec<pointshare_domain::Email>,
+    pub tokens: Tokens,
+    pub passwords: Passwords,
+    pub access: Access,
+    pub proxies: TrustedProxies,
 }
 
 /// What serves each port, for the start-up log and `/readyz`.
@@ -91,15 +103,22 @@ impl CacheBackend {
     }
 }
 
-type Repositories = (Arc<dyn MemberRepository>, Arc<dyn TransferRepository>, StoreBackend);
+/// The store's repositories, whichever backend holds them.
+pub struct Repositories {
+    pub members: Arc<dyn MemberRepository>,
+    pub transfers: Arc<dyn TransferRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub backend: StoreBackend,
+}
 
-async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
+pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
     let Some(uri) = &settings.mongodb_uri else {
-        return Ok((
-            Arc::new(InMemoryMembers::default()),
-            Arc::new(InMemoryTransfers::default()),
-            StoreBackend::InMemory,
-        ));
+        return Ok(Repositories {
+            members: Arc::new(InMemoryMembers::default()),
+            transfers: Arc::new(InMemoryTransfers::default()),
+            sessions: Arc::new(InMemorySessions::default()),
+            backend: StoreBackend::InMemory,
+        });
     };
     let mongo = MongoSettings {
         database: settings.mongodb_database.clone(),
@@ -107,7 +126,12 @@ async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
         ..MongoSettings::new(uri.clone())
     };
     let store = MongoStore::connect(&mongo).await.context("POINTSHARE_MONGODB_URI")?;
-    Ok((store.members.clone(), store.transfers.clone(), StoreBackend::Mongo(store)))
+    Ok(Repositories {
+        members: store.members.clone(),
+        transfers: store.transfers.clone(),
+        sessions: store.sessions.clone(),
+        backend: StoreBackend::Mongo(store),
+    })
 }
 
 type Caches = (Arc<dyn BalanceCache>, Arc<dyn RateLimiter>, CacheBackend);
@@ -139,18 +163,15 @@ impl AppState {
 #[derive(Debug)]
 pub struct Wired {
     pub state: Arc<AppState>,
-    pub auth: Arc<Auth>,
     /// The in-process simulator of the embedded default, stopped at shutdown.
     pub simulator: Option<RunningSim>,
-    /// Whether the stores are this process's memory (so demo members make sense).
-    pub in_memory: bool,
 }
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let retry = RetryPolicy::default();
 
-    let (members, transfers, store) = store(&settings).await?;
+    let Repositories { members, transfers, sessions, backend: store } = store(&settings).await?;
     let (cache, limiter, cache_backend) = cache(&settings).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
@@ -179,10 +200,14 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         settings.balance_ttl,
     ));
     let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone(), retry));
+    let session_service =
+        Arc::new(SessionService::new(sessions, members.clone(), clock.clone(), settings.refresh_token_ttl));
     let limits = TransferLimits {
         max_per_transfer: Points::new(settings.max_points_per_transfer)
             .context("POINTSHARE_MAX_POINTS_PER_TRANSFER")?,
         max_per_day: settings.max_points_per_day,
+        max_per_grant: Points::new(settings.max_points_per_grant).context("POINTSHARE_MAX_POINTS_PER_GRANT")?,
+        grant_budget_per_day: settings.grant_budget_per_day,
     };
     // Names this process in lease owners, so operators can tell replicas apart in the store.
     let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -223,35 +248,32 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
 
     let secret = match &settings.jwt_secret {
         Some(secret) => secret.as_bytes().to_vec(),
+        // Settings refuse this unless everything is embedded in this process.
         None => {
-            tracing::warn!(
-                "POINTSHARE_JWT_SECRET is unset: signing tokens with a random secret; tokens will not survive a restart or work across replicas"
-            );
+            tracing::warn!("POINTSHARE_JWT_SECRET is unset: signing tokens with a random secret for this process only");
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    let auth = Arc::new(Auth::new(&secret, settings.token_ttl)?);
-    let in_memory = settings.mongodb_uri.is_none();
-    let demo_admin = in_memory.then_some(crate::demo::ADMIN_EMAIL);
-    let admins = settings
-        .admin_emails()
-        .chain(demo_admin)
-        .map(pointshare_domain::Email::parse)
-        .collect::<Result<Vec<_>, _>>()
-        .context("POINTSHARE_ADMIN_EMAILS")?;
+    let tokens =
+        Tokens::new(&secret, settings.jwt_previous_secret.as_deref().map(str::as_bytes), settings.token_ttl);
+    let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
+        passwords: Passwords::new(settings.password_hash_queue)?,
+        access: Access::new(member_service.clone(), ACCESS_FRESHNESS),
         settings,
         members: member_service,
         transfers: transfer_service,
         balances,
+        sessions: session_service,
         recovery,
         reconcile,
         limiter,
         provider,
         backends,
-        admins,
+        tokens,
+        proxies,
     });
-    Ok(Wired { state, auth, simulator, in_memory })
+    Ok(Wired { state, simulator })
 }
 
 fn provider_url(settings: &Settings) -> String {

@@ -37,21 +37,6 @@ pub enum SignupError {
 }
 
 #[derive(Debug, Error)]
-pub enum SetRoleError {
-    #[error("no member has that email")]
-    UnknownEmail,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-/// What changing a member's role did.
-#[derive(Debug, Clone)]
-pub struct RoleChange {
-    pub member: Member,
-    pub previous: Role,
-}
-
-#[derive(Debug, Error)]
 pub enum RenameError {
     #[error("no such member")]
     NotFound,
@@ -121,16 +106,6 @@ impl MemberService {
 
     pub async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
         self.members.set_status(id, status).await
-    }
-
-    /// Gives the member with `email` the role `role` (an operator's act).
-    pub async fn set_role(&self, email: &Email, role: Role) -> Result<RoleChange, SetRoleError> {
-        let member = self.members.by_email(email).await.context("looking up the email")?;
-        let member = member.ok_or(SetRoleError::UnknownEmail)?;
-        let changed = self.members.set_role(member.id, role).await.context("changing a member's role")?;
-        let changed = changed.ok_or(SetRoleError::UnknownEmail)?;
-        tracing::info!(member = %changed.id, from = member.role.as_str(), to = role.as_str(), "role changed");
-        Ok(RoleChange { member: changed, previous: member.role })
     }
 
     /// A member left pending by an earlier attempt of this same signup.

@@ -1,5 +1,7 @@
 //! For operators and their tools: a shallow liveness probe, a deep readiness
-//! probe, and the Prometheus scrape.
+//! probe (its status for anyone; its details, which name backends and their
+//! errors, only on the internal listener), and the Prometheus scrape
+//! (internal listener only).
 
 use std::sync::Arc;
 
@@ -68,12 +70,34 @@ fn report(name: &str, check: anyhow::Result<()>) -> (bool, String) {
     }
 }
 
-/// Whether this replica can serve members now: its store and cache, and
-/// whether the provider's breaker lets calls through.
+/// What anyone may learn of readiness: the status alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessStatus {
+    pub status: ReadyStatus,
+}
+
+/// Whether this replica can serve members now. The details (which backend
+/// failed and how) are on the internal listener's `/readyz`.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Readiness, description = "ready or degraded"), (status = 503, body = Readiness, description = "unready")))]
+    responses((status = 200, body = ReadinessStatus, description = "ready or degraded"), (status = 503, body = ReadinessStatus, description = "unready")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    let readiness = readiness(&state).await;
+    let body = ReadinessStatus { status: readiness.status };
+    if readiness.status == ReadyStatus::Unready { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() }
+        .json(body)
+}
+
+/// The internal listener's readiness: its store and cache, and whether the
+/// provider's breaker lets calls through, with the errors.
+#[get("/readyz")]
+pub async fn readyz_detailed(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    let readiness = readiness(&state).await;
+    if readiness.status == ReadyStatus::Unready { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() }
+        .json(readiness)
+}
+
+async fn readiness(state: &AppState) -> Readiness {
     let backends = &state.backends;
     let (store_ok, store) = report(backends.store.name(), backends.store.check().await);
     let (cache_ok, cache) = report(backends.cache.name(), backends.cache.check().await);
@@ -84,13 +108,10 @@ pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
         (true, false) => ReadyStatus::Degraded,
         (true, true) => ReadyStatus::Ready,
     };
-    let body =
-        Readiness { status, store, cache, provider_breaker: breaker.into(), provider: backends.provider.clone() };
-    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    Readiness { status, store, cache, provider_breaker: breaker.into(), provider: backends.provider.clone() }
 }
 
 /// Prometheus text exposition of every metric.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4")))]
 #[get("/metrics")]
 pub async fn metrics(exposition: web::Data<Exposition>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(exposition.render())

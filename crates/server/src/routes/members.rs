@@ -1,53 +1,51 @@
-//! Members: signing up, logging in, one's own profile and balance, and
-//! looking another member up by handle.
+//! Members: signing up, one's own profile and balance, and looking another
+//! member up by handle.
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 
-use pointshare_domain::ports::RateRule;
 use pointshare_domain::services::{BalanceError, RenameError, SignupCommand, SignupError};
-use pointshare_domain::{DisplayName, Email, Handle, Member};
+use pointshare_domain::{DisplayName, Email, Handle, Member, Password, Role};
 
-use super::views::{BalanceView, LoginBody, MeView, MemberView, PublicMemberView, RenameBody, SignupBody, TokenView};
-use super::{deadline, limit};
-use crate::auth::{self, Auth, Caller, Role};
+use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
+use super::{client_address, deadline, limit, per_hour, per_minute};
+use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
 
-fn role_of(state: &AppState, member: &Member) -> Role {
-    if state.admins.contains(&member.email) { Role::Admin } else { Role::Member }
-}
-
-fn invalid_password() -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "A field is not valid")
-        .detail("password: must be 8 to 128 characters")
-}
-
-/// Creates a member and opens their account at the provider.
+/// Creates a member and opens their account at the provider. Always a
+/// member: roles are an operator's to give.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "members", request_body = SignupBody,
     responses((status = 201, body = MemberView, description = "the member, with a points account at the provider"),
         (status = 409, body = crate::problem::Problem, description = "email_taken or handle_taken"),
         (status = 422, body = crate::problem::Problem, description = "validation_failed: `field` names the field at fault"),
-        (status = 503, body = crate::problem::Problem, description = "provider_unavailable: the member exists; the account opens shortly")))]
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many signups from this address, or from everywhere"),
+        (status = 503, body = crate::problem::Problem, description = "provider_unavailable: the member exists and the account opens shortly; busy: too many passwords being hashed")))]
 #[post("/v1/auth/signup")]
-pub async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpResponse, ApiError> {
+pub async fn signup(state: State, request: HttpRequest, body: web::Json<SignupBody>) -> Result<HttpResponse, ApiError> {
+    // Limits first: everything after costs, the password hash most.
+    let settings = &state.settings;
+    limit(&state, "signup:all", per_minute(settings.signup_global_rate_limit)).await?;
+    limit(&state, &format!("signup:ip:{}", client_address(&state, &request)), per_hour(settings.signup_rate_limit))
+        .await?;
     let body = body.into_inner();
     let email = Email::parse(body.email).map_err(ApiError::invalid)?;
     let handle = Handle::parse(body.handle).map_err(ApiError::invalid)?;
     let display_name = DisplayName::parse(body.display_name).map_err(ApiError::invalid)?;
-    if !(8..=128).contains(&body.password.chars().count()) {
-        return Err(invalid_password());
-    }
-    let password_hash = auth::hash_password_blocking(body.password).await?;
-    let command = SignupCommand { email, handle, display_name, password_hash };
-    let member = state.members.signup(command, deadline(&state)).await.map_err(|error| match error {
-        SignupError::EmailTaken => {
-            ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists")
-        }
+    let password = Password::parse(body.password).map_err(ApiError::invalid)?;
+    let password_hash = state.passwords.hash(password).await?;
+    let command = SignupCommand { email, handle, display_name, password_hash, role: Role::Member };
+    let member = state.members.signup(command, deadline(&state)).await.map_err(signup_error)?;
+    Ok(HttpResponse::Created().json(MemberView::of(&member)))
+}
+
+pub fn signup_error(error: SignupError) -> ApiError {
+    match error {
+        SignupError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists"),
         SignupError::HandleTaken => {
             ApiError::new(StatusCode::CONFLICT, "handle_taken", "A member with this handle exists")
         }
@@ -55,50 +53,7 @@ pub async fn signup(state: State, body: web::Json<SignupBody>) -> Result<HttpRes
             "your membership is created and its points account will be opened shortly; log in to continue",
         ),
         SignupError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-    })?;
-    Ok(HttpResponse::Created().json(MemberView::of(&member, role_of(&state, &member))))
-}
-
-/// Exchanges email and password for an access token.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "members", request_body = LoginBody,
-    responses((status = 200, body = TokenView, description = "an access token"),
-        (status = 401, body = crate::problem::Problem, description = "invalid_credentials, whether or not the email exists"),
-        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts for this email or from this address")))]
-#[post("/v1/auth/login")]
-pub async fn login(
-    state: State,
-    auth: web::Data<Arc<Auth>>,
-    request: HttpRequest,
-    body: web::Json<LoginBody>,
-) -> Result<web::Json<TokenView>, ApiError> {
-    let body = body.into_inner();
-    let rule = RateRule { limit: state.settings.login_rate_limit, window: std::time::Duration::from_secs(60) };
-    limit(&state, &format!("login:ip:{}", client_address(&state, &request)), rule).await?;
-    limit(&state, &format!("login:email:{}", body.email.trim().to_lowercase()), rule).await?;
-    let member = match Email::parse(body.email) {
-        Ok(email) => state.members.by_email(&email).await.map_err(ApiError::unexpected)?,
-        Err(_) => None,
-    };
-    let hash = member.as_ref().map(|m| m.password_hash.clone());
-    let matches = auth.password_matches(body.password, hash).await;
-    let member = member.filter(|member| matches && member.is_active()).ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong")
-    })?;
-    let token = auth.issue(member.id, role_of(&state, &member)).map_err(ApiError::unexpected)?;
-    Ok(web::Json(TokenView {
-        access_token: token,
-        token_type: "Bearer".into(),
-        expires_in: auth.token_ttl().as_secs(),
-    }))
-}
-
-/// The client's address for per-IP limits: the socket's peer; behind a proxy
-/// the settings trust, the address it forwarded. Trusting the headers
-/// without such a proxy would let any client pick a fresh address per try.
-fn client_address(state: &AppState, request: &HttpRequest) -> String {
-    let info = request.connection_info();
-    let address = if state.settings.trust_forwarded_for { info.realip_remote_addr() } else { info.peer_addr() };
-    address.unwrap_or("unknown").to_owned()
+    }
 }
 
 pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {
@@ -132,7 +87,7 @@ async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, Ap
 pub async fn me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiError> {
     let member = current(&state, caller).await?;
     let balance = balance_of(&state, &member).await?;
-    Ok(web::Json(MeView { member: MemberView::of(&member, caller.role), balance }))
+    Ok(web::Json(MeView { member: MemberView::of(&member), balance }))
 }
 
 /// Changes my display name.
@@ -149,7 +104,7 @@ pub async fn rename(
         RenameError::NotFound => ApiError::unauthenticated("the member of this token no longer exists"),
         RenameError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
     })?;
-    Ok(web::Json(MemberView::of(&member, caller.role)))
+    Ok(web::Json(MemberView::of(&member)))
 }
 
 /// My balance, as the provider last reported it.

@@ -1,9 +1,10 @@
-//! The route table and the OpenAPI document generated from the handlers'
-//! annotations, plus the two things every handler shares: its deadline and
-//! the rate limiter.
+//! The route tables (the public API, and the internal listener's) and the
+//! OpenAPI document generated from the handlers' annotations, plus what every
+//! handler shares: its deadline, the client's address and the rate limiter.
 
 mod health;
 mod members;
+mod sessions;
 mod transfers;
 pub mod views;
 
@@ -27,9 +28,10 @@ use crate::wiring::AppState;
 #[openapi(
     info(title = "pointshare", description = "Members see their points and share them. Errors are RFC 9457 problem+json with a stable `code`."),
     paths(
-        members::signup, members::login, members::me, members::rename, members::my_balance, members::lookup,
-        transfers::share, transfers::one, transfers::history, transfers::grant,
-        health::healthz, health::readyz, health::metrics,
+        members::signup, sessions::login, sessions::refresh, sessions::logout,
+        members::me, members::rename, members::my_balance, members::lookup,
+        transfers::share, transfers::one, transfers::history, transfers::grant, transfers::grants,
+        health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth, &Problems),
@@ -111,7 +113,9 @@ fn as_problem(status: &str, response: &mut Response) {
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(members::signup)
-        .service(members::login)
+        .service(sessions::login)
+        .service(sessions::refresh)
+        .service(sessions::logout)
         .service(members::me)
         .service(members::rename)
         .service(members::my_balance)
@@ -120,9 +124,27 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(transfers::history)
         .service(transfers::one)
         .service(transfers::grant)
+        .service(transfers::grants)
         .service(health::healthz)
-        .service(health::readyz)
-        .service(health::metrics);
+        .service(health::readyz);
+}
+
+/// The internal listener's routes: for Prometheus and the operator's probes.
+pub fn configure_internal(config: &mut web::ServiceConfig) {
+    config.service(health::healthz).service(health::readyz_detailed).service(health::metrics);
+}
+
+/// The client's address for per-address limits (see `client`).
+fn client_address(state: &AppState, request: &actix_web::HttpRequest) -> String {
+    state.proxies.client_of(request).map_or_else(|| "unknown".to_owned(), |address| address.to_string())
+}
+
+fn per_minute(limit: u32) -> RateRule {
+    RateRule { limit, window: std::time::Duration::from_secs(60) }
+}
+
+fn per_hour(limit: u32) -> RateRule {
+    RateRule { limit, window: std::time::Duration::from_secs(3600) }
 }
 
 /// When this request's work must be done by.

@@ -3,19 +3,18 @@
 //! transfer the first one created. Also one transfer, and my transfers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
-use pointshare_domain::ports::RateRule;
 use pointshare_domain::services::{GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError};
 use pointshare_domain::{
-    Cursor, DeclineReason, Handle, IdempotencyKey, Memo, Points, Transfer, TransferId, TransferKind, TransferState,
+    Cursor, DeclineReason, Handle, IdempotencyKey, Memo, Page, Points, Transfer, TransferId, TransferKind,
+    TransferState,
 };
 
 use super::views::{GrantBody, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
-use super::{deadline, limit};
+use super::{deadline, limit, per_minute};
 use crate::auth::{Admin, Caller};
 use crate::problem::ApiError;
 use crate::telemetry;
@@ -57,6 +56,9 @@ fn declined(transfer: &Transfer) -> ApiError {
     let (code, title) = match transfer.decline {
         Some(DeclineReason::InsufficientFunds) => ("insufficient_funds", "Not enough points"),
         Some(DeclineReason::DailyLimitExceeded) => ("limit_exceeded", "The daily sharing limit is reached"),
+        Some(DeclineReason::GrantBudgetExceeded) => {
+            ("grant_budget_exceeded", "Your daily grant budget is spent; the grant was not made")
+        }
         Some(DeclineReason::RecipientAccountInactive | DeclineReason::RecipientAccountNotFound) => {
             ("recipient_inactive", "The recipient cannot receive points")
         }
@@ -107,8 +109,7 @@ pub async fn share(
         memo: memo(body.memo)?,
         idempotency_key: key,
     };
-    let rule = RateRule { limit: state.settings.transfer_rate_limit, window: Duration::from_secs(60) };
-    limit(&state, &format!("transfers:{}", caller.member), rule).await?;
+    limit(&state, &format!("transfers:{}", caller.member), per_minute(state.settings.transfer_rate_limit)).await?;
     let told = |error: &ShareError| match error {
         ShareError::Declined(transfer) => Some(transfer.state),
         _ => None,
@@ -161,9 +162,9 @@ async fn counted<E>(
     params(("Idempotency-Key" = String, Header, description = "Unique per grant; repeat it to retry safely")),
     responses((status = 201, body = TransferView, description = "completed"), (status = 202, body = TransferView, description = "processing"),
         (status = 400, body = crate::problem::Problem, description = "idempotency_key_required, invalid_idempotency_key, malformed_json"),
-        (status = 403, body = crate::problem::Problem, description = "forbidden: admins only"),
+        (status = 403, body = crate::problem::Problem, description = "forbidden: admins only (by the member record, checked on every request)"),
         (status = 409, body = crate::problem::Problem, description = "idempotency_key_reused"),
-        (status = 422, body = crate::problem::Problem, description = "recipient_not_found, recipient_inactive, transfer_failed, validation_failed")))]
+        (status = 422, body = crate::problem::Problem, description = "grant_limit_exceeded (above the per-grant maximum), grant_budget_exceeded (the admin's daily budget is spent; a rejected grant is recorded), recipient_not_found, recipient_inactive, transfer_failed, validation_failed")))]
 #[post("/v1/admin/grants")]
 pub async fn grant(
     state: State,
@@ -189,6 +190,10 @@ pub async fn grant(
         Err(error) => Err(match error {
             GrantError::RecipientNotFound => recipient_not_found(),
             GrantError::RecipientNotActive => recipient_inactive(),
+            GrantError::AboveGrantLimit { max } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "grant_limit_exceeded", "The amount is above the limit")
+                    .detail(format!("at most {max} points per grant"))
+            }
             GrantError::IdempotencyKeyReused => key_reused(),
             GrantError::Declined(transfer) => declined(&transfer),
             GrantError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
@@ -221,7 +226,25 @@ pub async fn history(
     caller: Caller,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<TransferPage>, ApiError> {
-    let query = query.into_inner();
+    let (after, limit) = page_of(query.into_inner())?;
+    let page = state.transfers.history(caller.member, after, limit).await.map_err(ApiError::unexpected)?;
+    transfer_page(&state, page).await
+}
+
+/// Every grant, newest first: who granted how much to whom, when and why (admins only).
+#[utoipa::path(get, path = "/v1/admin/grants", tag = "admin", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = TransferPage, description = "a page of grants, newest first; `from_handle` is the admin, `memo` the reason"),
+        (status = 400, body = crate::problem::Problem, description = "invalid_query or invalid_cursor"),
+        (status = 403, body = crate::problem::Problem, description = "forbidden: admins only")))]
+#[get("/v1/admin/grants")]
+pub async fn grants(state: State, _admin: Admin, query: web::Query<PageQuery>) -> Result<web::Json<TransferPage>, ApiError> {
+    let (after, limit) = page_of(query.into_inner())?;
+    let page = state.transfers.grants(after, limit).await.map_err(ApiError::unexpected)?;
+    transfer_page(&state, page).await
+}
+
+/// Where a page starts and how long it is, from the query.
+fn page_of(query: PageQuery) -> Result<(Option<Cursor>, usize), ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "limit must be between 1 and 100"));
@@ -230,9 +253,12 @@ pub async fn history(
         query.cursor.as_deref().map(Cursor::decode).transpose().map_err(|_| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "The cursor is not one this API gave")
         })?;
-    let page = state.transfers.history(caller.member, after, limit).await.map_err(ApiError::unexpected)?;
+    Ok((after, limit))
+}
+
+async fn transfer_page(state: &AppState, page: Page<Transfer>) -> Result<web::Json<TransferPage>, ApiError> {
     Ok(web::Json(TransferPage {
-        items: transfer_views(&state, page.items).await?,
+        items: transfer_views(state, page.items).await?,
         next_cursor: page.next.map(|cursor| cursor.encode()),
     }))
 }

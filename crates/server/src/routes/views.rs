@@ -9,9 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::services::{Balance, BalanceSource};
-use pointshare_domain::{DeclineReason, Member, MemberId, Transfer, TransferKind, TransferState};
+use pointshare_domain::{DeclineReason, Member, MemberId, Role, Transfer, TransferKind, TransferState};
 
-use crate::auth::Role;
 use crate::problem::ApiError;
 use crate::wiring::AppState;
 
@@ -36,13 +35,25 @@ pub struct LoginBody {
     pub password: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshBody {
+    /// The `refresh_token` of the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// A session's tokens: a short access token for `Authorization: Bearer`, and
+/// a refresh token that buys the next pair once (then it is retired; using a
+/// retired one again ends the session).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -58,18 +69,29 @@ pub struct MemberView {
     pub email: String,
     pub handle: String,
     pub display_name: String,
-    pub role: Role,
+    pub role: RoleView,
     pub created_at: DateTime<Utc>,
 }
 
+/// What a member may do beyond their own points; operators change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleView {
+    Member,
+    Admin,
+}
+
 impl MemberView {
-    pub fn of(member: &Member, role: Role) -> Self {
+    pub fn of(member: &Member) -> Self {
         MemberView {
             id: member.id.to_string(),
             email: member.email.to_string(),
             handle: member.handle.to_string(),
             display_name: member.display_name.to_string(),
-            role,
+            role: match member.role {
+                Role::Member => RoleView::Member,
+                Role::Admin => RoleView::Admin,
+            },
             created_at: member.created_at,
         }
     }
@@ -196,6 +218,7 @@ pub enum DeclineView {
     RecipientAccountNotFound,
     ReferenceConflict,
     DailyLimitExceeded,
+    GrantBudgetExceeded,
 }
 
 impl From<DeclineReason> for DeclineView {
@@ -208,6 +231,7 @@ impl From<DeclineReason> for DeclineView {
             DeclineReason::RecipientAccountNotFound => DeclineView::RecipientAccountNotFound,
             DeclineReason::ReferenceConflict => DeclineView::ReferenceConflict,
             DeclineReason::DailyLimitExceeded => DeclineView::DailyLimitExceeded,
+            DeclineReason::GrantBudgetExceeded => DeclineView::GrantBudgetExceeded,
         }
     }
 }

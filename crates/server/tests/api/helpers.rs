@@ -12,6 +12,8 @@ pub const DEMO_PASSWORD: &str = "pointshare-demo";
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
+    /// The internal listener: `/metrics` and the detailed `/readyz`.
+    pub internal: String,
     pub client: Client,
 }
 
@@ -20,13 +22,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = Settings { bind: "127.0.0.1:0".parse().expect("valid address"), ..Settings::default() };
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
+        ..Settings::default()
+    };
     settings.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
     tune(&mut settings);
     let application = Application::build(settings).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let internal = format!("http://127.0.0.1:{}", application.internal_port());
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: Client::builder().timeout(Duration::from_secs(30)).build().expect("a client") }
+    let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("a client");
+    TestApp { address, internal, client }
 }
 
 /// An answer, read once: status, headers and JSON body.

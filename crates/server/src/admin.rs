@@ -1,0 +1,111 @@
+//! The operator's hold on roles: the bootstrap admin created at start
+//! (`POINTSHARE_BOOTSTRAP_ADMIN_*`, as Grafana creates its admin user), and
+//! `pointshare admin promote|demote EMAIL`, which changes a member record in
+//! the configured store. Roles never come from anything a client sends.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use pointshare_domain::ports::Deadline;
+use pointshare_domain::services::{RoleService, SetRoleError, SignupCommand, SignupError};
+use pointshare_domain::{DisplayName, Email, Role};
+
+use crate::settings::Settings;
+use crate::wiring::{self, AppState};
+
+/// Creates the bootstrap admin if its email is free. A member who already
+/// has the email keeps their role: whoever signed it up first may not be the
+/// operator, so only `pointshare admin promote` makes them an admin.
+pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
+    let admin = state.settings.bootstrap_admin().map_err(|(key, reason)| {
+        anyhow::anyhow!("invalid setting {}: {reason}", crate::settings::variable(key))
+    })?;
+    let Some(admin) = admin else { return Ok(()) };
+    if let Some(existing) = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")? {
+        if existing.is_admin() {
+            tracing::info!(email = %admin.email, "the bootstrap admin exists");
+        } else {
+            tracing::warn!(
+                email = %admin.email,
+                "POINTSHARE_BOOTSTRAP_ADMIN_EMAIL belongs to a member who is not an admin; not promoted (`pointshare admin promote` does that)"
+            );
+        }
+        return Ok(());
+    }
+    let password_hash = state
+        .passwords
+        .hash(admin.password)
+        .await
+        .map_err(|error| anyhow::anyhow!("hashing the bootstrap admin's password: {error}"))?;
+    let command = SignupCommand {
+        email: admin.email.clone(),
+        display_name: DisplayName::parse(admin.handle.as_str())?,
+        handle: admin.handle,
+        password_hash,
+        role: Role::Admin,
+    };
+    match state.members.signup(command, Deadline::after(Duration::from_secs(30))).await {
+        Ok(_) => tracing::info!(email = %admin.email, "created the bootstrap admin"),
+        // Recorded: the recovery worker opens the account once the provider answers.
+        Err(SignupError::ProviderUnavailable) => {
+            tracing::warn!(email = %admin.email, "created the bootstrap admin; its points account opens later");
+        }
+        Err(SignupError::EmailTaken) => tracing::info!(email = %admin.email, "the bootstrap admin exists"),
+        Err(SignupError::HandleTaken) => anyhow::bail!(
+            "invalid setting POINTSHARE_BOOTSTRAP_ADMIN_HANDLE: another member has the handle {:?}",
+            state.settings.bootstrap_admin_handle
+        ),
+        Err(SignupError::Unexpected(error)) => return Err(error.context("creating the bootstrap admin")),
+    }
+    Ok(())
+}
+
+/// Why `pointshare admin` failed, and so its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Exit 1.
+    #[error("no member has the email {0}")]
+    UnknownEmail(String),
+    /// Exit 2: bad input, or no store this command can reach.
+    #[error("{0:#}")]
+    CannotRun(anyhow::Error),
+}
+
+impl AdminError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AdminError::UnknownEmail(_) => 1,
+            AdminError::CannotRun(_) => 2,
+        }
+    }
+}
+
+/// Gives the member with `email` the role `role` in the configured store,
+/// and says what it did.
+pub async fn set_role(settings: Settings, email: &str, role: Role) -> Result<String, AdminError> {
+    let email = Email::parse(email).map_err(|error| AdminError::CannotRun(error.into()))?;
+    if settings.mongodb_uri.is_none() {
+        return Err(AdminError::CannotRun(anyhow::anyhow!(
+            "POINTSHARE_MONGODB_URI is unset: the server's store is in its own memory, out of this command's reach; \
+             give POINTSHARE_MONGODB_URI, or start the server with POINTSHARE_BOOTSTRAP_ADMIN_EMAIL"
+        )));
+    }
+    let store = wiring::store(&settings).await.map_err(AdminError::CannotRun)?;
+    let roles = RoleService::new(store.members);
+    let change = roles.set_role(&email, role).await.map_err(|error| match error {
+        SetRoleError::UnknownEmail => AdminError::UnknownEmail(email.to_string()),
+        SetRoleError::Unexpected(error) => AdminError::CannotRun(error),
+    })?;
+    let member = &change.member;
+    Ok(if change.previous == role {
+        format!("{} (member {}) is already {}; nothing changed", member.email, member.id, role.as_str())
+    } else {
+        format!(
+            "{} (member {}) is now {} (was {}); every replica applies it within seconds",
+            member.email,
+            member.id,
+            role.as_str(),
+            change.previous.as_str()
+        )
+    })
+}

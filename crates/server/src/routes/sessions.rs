@@ -1,0 +1,111 @@
+//! Sessions: logging in (an access token and a refresh token), exchanging a
+//! refresh token for the next pair, and logging out. Login is limited per
+//! client address and per (address, account); attempts against one account
+//! from everywhere only slow its answers down, so an attacker can never lock
+//! the owner out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+
+use pointshare_domain::ports::RateDecision;
+use pointshare_domain::services::{LogoutError, RefreshError};
+use pointshare_domain::{Email, Member, Role, Session};
+
+use super::views::{LoginBody, RefreshBody, TokenView};
+use super::{client_address, limit, per_minute};
+use crate::auth::RefreshToken;
+use crate::problem::ApiError;
+use crate::wiring::AppState;
+
+type State = web::Data<Arc<AppState>>;
+
+/// How much longer each login answer takes while its account is under attack.
+const SLOW_DOWN: Duration = Duration::from_secs(1);
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong")
+}
+
+fn invalid_refresh_token() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The refresh token is not valid")
+}
+
+/// Exchanges email and password for an access token and a refresh token.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "sessions", request_body = LoginBody,
+    responses((status = 200, body = TokenView, description = "a new session's tokens"),
+        (status = 401, body = crate::problem::Problem, description = "invalid_credentials, whether or not the email exists"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts from this address, or for this account from this address"),
+        (status = 503, body = crate::problem::Problem, description = "busy: too many passwords being checked; retry after `Retry-After`")))]
+#[post("/v1/auth/login")]
+pub async fn login(state: State, request: HttpRequest, body: web::Json<LoginBody>) -> Result<web::Json<TokenView>, ApiError> {
+    let body = body.into_inner();
+    let settings = &state.settings;
+    let address = client_address(&state, &request);
+    let account = body.email.trim().to_lowercase();
+    limit(&state, &format!("login:ip:{address}"), per_minute(settings.login_rate_limit)).await?;
+    limit(&state, &format!("login:ip-account:{address}:{account}"), per_minute(settings.login_account_rate_limit))
+        .await?;
+    let rule = per_minute(settings.login_slow_down_after);
+    if let Ok(RateDecision::Limited { .. }) = state.limiter.acquire(&format!("login:account:{account}"), rule).await {
+        tokio::time::sleep(SLOW_DOWN).await;
+    }
+    let member = match Email::parse(body.email) {
+        Ok(email) => state.members.by_email(&email).await.map_err(ApiError::unexpected)?,
+        Err(_) => None,
+    };
+    let hash = member.as_ref().map(|m| m.password_hash.clone());
+    let matches = state.passwords.matches(body.password, hash).await?;
+    let member = member
+        .filter(|member| matches && member.may_act_as(Role::Member).is_ok())
+        .ok_or_else(invalid_credentials)?;
+    let (secret, hash) = RefreshToken::secret();
+    let session = state.sessions.start(&member, hash).await.map_err(ApiError::unexpected)?;
+    Ok(web::Json(tokens(&state, &member, &session, &secret)?))
+}
+
+fn tokens(state: &AppState, member: &Member, session: &Session, secret: &str) -> Result<TokenView, ApiError> {
+    let refresh_expires_in = (session.expires_at - chrono::Utc::now()).num_seconds().max(0);
+    Ok(TokenView {
+        access_token: state.tokens.issue(member.id).map_err(ApiError::unexpected)?,
+        token_type: "Bearer".into(),
+        expires_in: state.tokens.ttl().as_secs(),
+        refresh_token: RefreshToken::text(session.id, secret),
+        refresh_expires_in: u64::try_from(refresh_expires_in).unwrap_or_default(),
+    })
+}
+
+/// Exchanges a refresh token for a new access token and a new refresh token;
+/// the one sent is retired. Sending a retired one again ends the session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "sessions", request_body = RefreshBody,
+    responses((status = 200, body = TokenView, description = "the session's next tokens"),
+        (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: unknown, expired, ended, or used before (which ends the session)")))]
+#[post("/v1/auth/refresh")]
+pub async fn refresh(state: State, body: web::Json<RefreshBody>) -> Result<web::Json<TokenView>, ApiError> {
+    let presented = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh_token)?;
+    let (secret, next) = RefreshToken::secret();
+    let (session, member) =
+        state.sessions.refresh(presented.session, &presented.hash(), next).await.map_err(|error| match error {
+            RefreshError::Invalid | RefreshError::MemberNotActive => invalid_refresh_token(),
+            RefreshError::Reused => invalid_refresh_token()
+                .detail("this refresh token was already used, so the session is ended; log in again"),
+            RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        })?;
+    Ok(web::Json(tokens(&state, &member, &session, &secret)?))
+}
+
+/// Ends the session of a refresh token (every token of that login).
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "sessions", request_body = RefreshBody,
+    responses((status = 204, description = "the session is ended (also when it already was)"),
+        (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: no such session")))]
+#[post("/v1/auth/logout")]
+pub async fn logout(state: State, body: web::Json<RefreshBody>) -> Result<HttpResponse, ApiError> {
+    let presented = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh_token)?;
+    state.sessions.end(presented.session, &presented.hash()).await.map_err(|error| match error {
+        LogoutError::Invalid => invalid_refresh_token(),
+        LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+    })?;
+    Ok(HttpResponse::NoContent().finish())
+}
