@@ -132,11 +132,16 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let recovery = recovery::spawn(Arc::clone(&self.wired.state), self.stopping);
         let internal = self.internal.handle();
-        let internal_served = actix_web::rt::spawn(self.internal);
-        let served = self.server.await;
-        recovery.finish(self.wired.state.settings.shutdown_grace).await;
-        internal.stop(true).await;
-        let _ = internal_served.await;
+        let grace = self.wired.state.settings.shutdown_grace;
+        // The internal listener outlives the API's drain, so the drain can be watched.
+        let api = async {
+            let served = self.server.await;
+            recovery.finish(grace).await;
+            internal.stop(true).await;
+            served
+        };
+        let (served, internal_served) = futures::future::join(api, self.internal).await;
+        internal_served?;
         if let Some(simulator) = self.wired.simulator {
             simulator.shutdown().await?;
         }

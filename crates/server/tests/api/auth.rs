@@ -1,11 +1,24 @@
-//! Logging in, and what a token does and does not let a caller do.
+//! Logging in, sessions, and what a token does and does not let a caller do.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
-use crate::helpers::{DEMO_PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{Answer, DEMO_PASSWORD, TEST_SECRET, TestApp, spawn_app, spawn_app_with};
+
+/// What an attacker holding the signing secret could mint: a token with any
+/// claims, signed with the right key and key id.
+fn forge(secret: &str, claims: &Value) -> String {
+    let kid = hex::encode(&Sha256::digest(secret.as_bytes())[..8]);
+    let header = jsonwebtoken::Header { kid: Some(kid), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256) };
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).expect("encodes")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
 
 #[tokio::test]
 async fn login_gives_a_bearer_token_that_opens_me() {
@@ -13,7 +26,9 @@ async fn login_gives_a_bearer_token_that_opens_me() {
     let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     assert_eq!(login.status, StatusCode::OK);
     assert_eq!(login.body["token_type"], "Bearer");
-    assert_eq!(login.body["expires_in"], 3600);
+    assert_eq!(login.body["expires_in"], 15 * 60, "access tokens are short-lived");
+    assert!(login.body["refresh_token"].as_str().is_some_and(|token| token.len() > 40));
+    assert!(login.body["refresh_expires_in"].as_u64().is_some_and(|s| s > 29 * 24 * 3600));
     let me = app.get("/v1/me", login.body["access_token"].as_str()).await;
     assert_eq!((me.status, me.body["handle"].as_str()), (StatusCode::OK, Some("alice")));
 }
@@ -51,19 +66,106 @@ async fn protected_routes_need_a_valid_token() {
 }
 
 #[tokio::test]
-async fn a_member_cannot_make_themselves_admin_by_editing_their_token() {
+async fn a_member_cannot_become_someone_else_by_editing_their_token() {
     let app = spawn_app().await;
     let token = app.demo("alice").await;
+    let bob = app.demo("bob").await;
+    let bob_id = app.get("/v1/me", Some(&bob)).await.body["id"].clone();
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let mut claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("base64")).expect("claims");
-    assert_eq!(claims["role"], "member");
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("base64")).expect("json");
+    assert!(claims.get("role").is_none(), "tokens carry no role to edit");
+    claims["sub"] = bob_id;
     claims["role"] = json!("admin");
     parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
     let tampered = parts.join(".");
     app.get("/v1/me", Some(&tampered)).await.problem(401, "unauthenticated");
     let grant = json!({"to_handle": "alice", "amount": 1, "reason": "self-service"});
     app.grant(&tampered, "tampered", grant).await.problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_role_claim_in_a_validly_signed_token_grants_nothing() {
+    // The attack: the secret leaked (or was a shipped placeholder), and the
+    // attacker signs `role: admin` for their own member, or for nobody.
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    let alice_id = app.get("/v1/me", Some(&alice)).await.body["id"].as_str().expect("an id").to_owned();
+    let grant = json!({"to_handle": "alice", "amount": 1_000_000, "reason": "minted"});
+    let (iat, exp) = (now(), now() + 600);
+    let as_alice = forge(TEST_SECRET, &json!({"sub": alice_id, "role": "admin", "iat": iat, "nbf": iat, "exp": exp}));
+    app.grant(&as_alice, "forged-1", grant.clone()).await.problem(403, "forbidden");
+    let nobody = "01a21033-602d-74f9-80dd-bb5f13f8762b";
+    let as_nobody = forge(TEST_SECRET, &json!({"sub": nobody, "role": "admin", "iat": iat, "nbf": iat, "exp": exp}));
+    app.grant(&as_nobody, "forged-2", grant.clone()).await.problem(401, "unauthenticated");
+    app.get("/v1/me", Some(&as_nobody)).await.problem(401, "unauthenticated");
+    let future = forge(TEST_SECRET, &json!({"sub": alice_id, "iat": iat, "nbf": iat + 3600, "exp": exp + 3600}));
+    app.get("/v1/me", Some(&future)).await.problem(401, "unauthenticated");
+    assert_eq!(app.balance(&alice).await, 10_000, "nothing was granted");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    let token = app.demo("alice").await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let request = app.client.get(app.url("/v1/me")).header("authorization", format!("{scheme} {token}"));
+        let answer = Answer::of(request.send().await.expect("answers")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{scheme}");
+    }
+    let basic = app.client.get(app.url("/v1/me")).header("authorization", format!("Basic {token}"));
+    Answer::of(basic.send().await.expect("answers")).await.problem(401, "unauthenticated");
+}
+
+async fn refresh(app: &TestApp, token: &str) -> Answer {
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": token})).await
+}
+
+#[tokio::test]
+async fn a_refresh_gives_a_new_pair_and_retires_the_token_it_used() {
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let first = login.body["refresh_token"].as_str().expect("a refresh token");
+    let next = refresh(&app, first).await;
+    assert_eq!(next.status, StatusCode::OK, "{:?}", next.body);
+    let second = next.body["refresh_token"].as_str().expect("a new refresh token");
+    assert_ne!(first, second);
+    let me = app.get("/v1/me", next.body["access_token"].as_str()).await;
+    assert_eq!(me.body["handle"], "alice");
+    let third = refresh(&app, second).await;
+    assert_eq!(third.status, StatusCode::OK, "the new one works once");
+}
+
+#[tokio::test]
+async fn a_stolen_refresh_token_used_after_its_owner_ends_the_whole_session() {
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let stolen = login.body["refresh_token"].as_str().expect("a refresh token").to_owned();
+    // The owner refreshes first; the thief then replays the copy.
+    let owner = refresh(&app, &stolen).await;
+    let owners = owner.body["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let thief = refresh(&app, &stolen).await;
+    thief.problem(401, "invalid_refresh_token");
+    // Reuse revoked the family: the owner's current token is dead too.
+    refresh(&app, &owners).await.problem(401, "invalid_refresh_token");
+    // Another login of the same member is another session, untouched.
+    let other = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    assert_eq!(refresh(&app, other.body["refresh_token"].as_str().expect("a token")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let token = login.body["refresh_token"].as_str().expect("a refresh token");
+    let out = app.post("/v1/auth/logout", None, json!({"refresh_token": token})).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    refresh(&app, token).await.problem(401, "invalid_refresh_token");
+    let again = app.post("/v1/auth/logout", None, json!({"refresh_token": token})).await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT, "logging out twice is fine");
+    for junk in ["", "garbage", "01a21033-602d-74f9-80dd-bb5f13f8762b.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        refresh(&app, junk).await.problem(401, "invalid_refresh_token");
+        app.post("/v1/auth/logout", None, json!({"refresh_token": junk})).await.problem(401, "invalid_refresh_token");
+    }
 }
 
 #[tokio::test]
@@ -77,14 +179,16 @@ async fn an_expired_token_is_refused() {
 }
 
 #[tokio::test]
-async fn logins_are_rate_limited_per_email() {
-    let app = spawn_app_with(|s| s.login_rate_limit = 3).await;
+async fn one_address_guessing_one_accounts_password_is_stopped() {
+    let app = spawn_app_with(|s| s.login_account_rate_limit = 3).await;
     for _ in 0..3 {
-        app.login("alice@pointshare.test", "wrong").await.problem(401, "invalid_credentials");
+        app.login("alice@pointshare.test", "wrong password").await.problem(401, "invalid_credentials");
     }
     let limited = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     limited.problem(429, "rate_limited");
     assert!(limited.headers.contains_key("retry-after"));
+    // The same address may still log in to another account.
+    assert_eq!(app.login("bob@pointshare.test", DEMO_PASSWORD).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -93,10 +197,59 @@ async fn logins_are_rate_limited_per_address_whatever_it_claims_to_forward() {
     let login = |n: u32| {
         let body = json!({"email": format!("guess{n}@pointshare.test"), "password": "guess"});
         let request = app.client.post(app.url("/v1/auth/login")).header("x-forwarded-for", format!("10.0.0.{n}"));
-        async move { crate::helpers::Answer::of(request.json(&body).send().await.expect("answers")).await }
+        async move { Answer::of(request.json(&body).send().await.expect("answers")).await }
     };
     for n in 0..3 {
         login(n).await.problem(401, "invalid_credentials");
     }
     login(3).await.problem(429, "rate_limited");
+}
+
+/// A login from `client` as the trusted proxy in front reports it.
+async fn login_via_proxy(app: &TestApp, client: &str, email: &str, password: &str) -> Answer {
+    let body = json!({"email": email, "password": password});
+    let request = app.client.post(app.url("/v1/auth/login")).header("x-forwarded-for", client).json(&body);
+    Answer::of(request.send().await.expect("answers")).await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
+    // Through the shipped nginx every request comes from the proxy's address:
+    // without trusted proxies, 3 failures from anyone would lock out everyone.
+    let app = spawn_app_with(|s| {
+        s.login_rate_limit = 3;
+        s.trusted_proxies = "127.0.0.1/32".into();
+    })
+    .await;
+    for n in 0..3 {
+        let guess = login_via_proxy(&app, "203.0.113.66", &format!("guess{n}@pointshare.test"), "guess").await;
+        guess.problem(401, "invalid_credentials");
+    }
+    login_via_proxy(&app, "203.0.113.66", "x@pointshare.test", "guess").await.problem(429, "rate_limited");
+    let alice = login_via_proxy(&app, "198.51.100.7", "alice@pointshare.test", DEMO_PASSWORD).await;
+    assert_eq!(alice.status, StatusCode::OK, "another client is not locked out: {:?}", alice.body);
+    // A client claiming another address to the proxy is still itself.
+    let spoofed = login_via_proxy(&app, "198.51.100.7, 203.0.113.66", "x@pointshare.test", "guess").await;
+    spoofed.problem(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn guesses_at_an_account_from_many_addresses_never_lock_its_owner_out() {
+    let app = spawn_app_with(|s| {
+        s.login_account_rate_limit = 2;
+        s.login_slow_down_after = 4;
+        s.trusted_proxies = "127.0.0.1/32".into();
+    })
+    .await;
+    for attacker in 0..6 {
+        let address = format!("203.0.113.{attacker}");
+        for _ in 0..2 {
+            let guess = login_via_proxy(&app, &address, "alice@pointshare.test", "not her password").await;
+            guess.problem(401, "invalid_credentials");
+        }
+        let blocked = login_via_proxy(&app, &address, "alice@pointshare.test", "not her password").await;
+        blocked.problem(429, "rate_limited");
+    }
+    let owner = login_via_proxy(&app, "198.51.100.7", "alice@pointshare.test", DEMO_PASSWORD).await;
+    assert_eq!(owner.status, StatusCode::OK, "slowed down, never locked out: {:?}", owner.body);
 }

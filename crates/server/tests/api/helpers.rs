@@ -8,6 +8,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 pub const DEMO_PASSWORD: &str = "pointshare-demo";
+pub const TEST_SECRET: &str = "a test secret of at least thirty-two bytes";
 
 #[derive(Debug)]
 pub struct TestApp {
@@ -27,7 +28,7 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
         internal_bind: "127.0.0.1:0".parse().expect("valid address"),
         ..Settings::default()
     };
-    settings.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
+    settings.jwt_secret = Some(TEST_SECRET.into());
     tune(&mut settings);
     let application = Application::build(settings).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -71,6 +72,15 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    pub async fn internal_get(&self, path: &str) -> Answer {
+        Answer::of(self.client.get(format!("{}{path}", self.internal)).send().await.expect("answers")).await
+    }
+
+    pub async fn internal_text(&self, path: &str) -> String {
+        let response = self.client.get(format!("{}{path}", self.internal)).send().await.expect("answers");
+        response.text().await.expect("text")
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         let mut request = self.client.post(self.url(path)).json(&body);
         if let Some(token) = token {
@@ -85,6 +95,18 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        let request = self.client.patch(self.url(path)).bearer_auth(token).json(&body);
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    /// A signup from a client of its own (its own connection), as many at once would be.
+    pub async fn signup_as(&self, handle: String) -> Answer {
+        let body = json!({"email": format!("{handle}@example.com"), "password": "a good password", "handle": handle, "display_name": handle});
+        let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("a client");
+        Answer::of(client.post(self.url("/v1/auth/signup")).json(&body).send().await.expect("answers")).await
     }
 
     pub async fn signup(&self, handle: &str) -> Answer {

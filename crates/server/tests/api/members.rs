@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Answer, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn signup_creates_a_member_with_a_provider_account() {
@@ -56,10 +56,89 @@ async fn invalid_signups_name_the_field() {
         answer.problem(422, "validation_failed");
         assert_eq!(answer.body["field"], field, "{:?}", answer.body);
     }
-    let short = json!({"email": "e@example.com", "password": "short", "handle": "erin", "display_name": "E"});
-    let answer = app.post("/v1/auth/signup", None, short).await;
-    answer.problem(422, "validation_failed");
-    assert!(answer.body["detail"].as_str().expect("a detail").contains("password"));
+    for password in ["short", "aaaaaaaaaaaa"] {
+        let weak = json!({"email": "e@example.com", "password": password, "handle": "erin", "display_name": "E"});
+        let answer = app.post("/v1/auth/signup", None, weak).await;
+        answer.problem(422, "validation_failed");
+        assert_eq!(answer.body["field"], "password", "{:?}", answer.body);
+    }
+}
+
+#[tokio::test]
+async fn names_that_hide_or_reorder_text_are_refused_and_names_are_nfc() {
+    let app = spawn_app().await;
+    for spoof in ["Bob\u{202e}txt.exe", "Bo\u{200b}b", "\u{2067}Bob", "Bob\u{feff}"] {
+        let body = json!({"email": "s@example.com", "password": "a good password", "handle": "spoof", "display_name": spoof});
+        let answer = app.post("/v1/auth/signup", None, body).await;
+        answer.problem(422, "validation_failed");
+        assert_eq!(answer.body["field"], "display_name", "{spoof:?}");
+    }
+    let token = app.member("zoe").await;
+    let renamed = app.patch("/v1/me", &token, json!({"display_name": "Bob\u{202e}txt.exe"})).await;
+    renamed.problem(422, "validation_failed");
+    let nfc = app.patch("/v1/me", &token, json!({"display_name": "Zoe\u{308}"})).await;
+    assert_eq!(nfc.body["display_name"], "Zo\u{eb}", "{:?}", nfc.body);
+}
+
+#[tokio::test]
+async fn a_signup_never_gets_a_role_and_the_bootstrap_admin_email_cannot_be_taken() {
+    // The attack: sign up the configured admin address before the operator.
+    let app = spawn_app_with(|s| {
+        s.bootstrap_admin_email = Some("boss@example.com".into());
+        s.bootstrap_admin_password = Some("the operator's password".into());
+    })
+    .await;
+    let squat = json!({"email": "boss@example.com", "password": "a good password", "handle": "boss", "display_name": "B"});
+    app.post("/v1/auth/signup", None, squat).await.problem(409, "email_taken");
+    let boss = app.token("boss@example.com", "the operator's password").await;
+    assert_eq!(app.get("/v1/me", Some(&boss)).await.body["role"], "admin");
+    let grant = json!({"to_handle": "alice", "amount": 5, "reason": "welcome"});
+    assert_eq!(app.grant(&boss, "boss-1", grant.clone()).await.status, StatusCode::CREATED);
+
+    let member = app.member("mallory").await;
+    assert_eq!(app.get("/v1/me", Some(&member)).await.body["role"], "member");
+    app.grant(&member, "mallory-1", grant).await.problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn signups_are_limited_per_address_and_in_total() {
+    let app = spawn_app_with(|s| s.signup_rate_limit = 2).await;
+    for n in 0..2 {
+        assert_eq!(app.signup(&format!("early{n}")).await.status, StatusCode::CREATED);
+    }
+    let limited = app.signup("late").await;
+    limited.problem(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+
+    let app = spawn_app_with(|s| {
+        s.signup_global_rate_limit = 2;
+        s.trusted_proxies = "127.0.0.1/32".into();
+    })
+    .await;
+    for n in 0..3 {
+        let body = json!({"email": format!("far{n}@example.com"), "password": "a good password", "handle": format!("far{n}"), "display_name": "F"});
+        let request = app.client.post(app.url("/v1/auth/signup")).header("x-forwarded-for", format!("203.0.113.{n}"));
+        let answer = Answer::of(request.json(&body).send().await.expect("answers")).await;
+        if n < 2 {
+            assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+        } else {
+            answer.problem(429, "rate_limited");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_signups_is_refused_with_503_not_queued_without_bound() {
+    let app = spawn_app_with(|s| s.password_hash_queue = 1).await;
+    let signups = (0..16).map(|n| app.signup_as(format!("flood{n}")));
+    let answers = futures::future::join_all(signups).await;
+    let busy: Vec<&Answer> = answers.iter().filter(|answer| answer.status == StatusCode::SERVICE_UNAVAILABLE).collect();
+    assert!(!busy.is_empty(), "some were refused: {:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    for answer in &busy {
+        answer.problem(503, "busy");
+        assert!(answer.headers.contains_key("retry-after"));
+    }
+    assert!(answers.iter().any(|answer| answer.status == StatusCode::CREATED), "the queue still serves");
 }
 
 #[tokio::test]

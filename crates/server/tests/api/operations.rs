@@ -6,17 +6,36 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{DEMO_PASSWORD, spawn_app, spawn_app_with};
 
 #[tokio::test]
-async fn healthz_and_readyz_report_the_backends() {
+async fn readyz_tells_the_public_its_status_and_the_internal_listener_the_backends() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz", None).await.body, json!({"status": "ok"}));
-    let ready = app.get("/readyz", None).await;
-    assert_eq!(ready.status, StatusCode::OK);
-    assert_eq!(ready.body["status"], "ready");
-    assert_eq!(ready.body["provider_breaker"], "closed");
-    assert!(ready.body["provider"].as_str().expect("a provider").contains("simulator"));
+    let public = app.get("/readyz", None).await;
+    assert_eq!((public.status, &public.body), (StatusCode::OK, &json!({"status": "ready"})), "status only");
+    let internal = app.internal_get("/readyz").await;
+    assert_eq!(internal.status, StatusCode::OK);
+    assert_eq!(internal.body["status"], "ready");
+    assert_eq!(internal.body["provider_breaker"], "closed");
+    assert!(internal.body["provider"].as_str().expect("a provider").contains("simulator"));
+}
+
+#[tokio::test]
+async fn metrics_are_served_only_on_the_internal_listener_with_bounded_labels() {
+    let app = spawn_app().await;
+    app.get("/metrics", None).await.problem(404, "not_found");
+    let invented = reqwest::Method::from_bytes(b"BREW").expect("a method token");
+    for n in 0..3 {
+        let path = format!("/v1/members/nobody{n}");
+        app.client.request(invented.clone(), app.url(&path)).send().await.expect("answers");
+        app.get(&format!("/no/such/path/{n}"), None).await;
+    }
+    let text = app.internal_text("/metrics").await;
+    assert!(text.contains("pointshare_http_requests_total"), "{text}");
+    assert!(!text.contains("BREW"), "a method a client invents is no label value");
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(!text.contains("nobody") && !text.contains("/no/such/path"), "paths are never labels");
 }
 
 /// Every metric the Grafana dashboard and the Prometheus alert rules query.
@@ -47,7 +66,7 @@ async fn metrics_hold_everything_the_dashboard_and_alerts_use_after_real_traffic
     assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
     assert_eq!(app.get("/v1/transfers", Some(&alice)).await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let text = app.client.get(app.url("/metrics")).send().await.expect("answers").text().await.expect("text");
+    let text = app.internal_text("/metrics").await;
     let exposed: BTreeSet<&str> =
         text.lines().filter(|line| !line.starts_with('#')).filter_map(|line| line.split(['{', ' ']).next()).collect();
     let used = metrics_used_by_operators();
@@ -128,9 +147,10 @@ async fn the_openapi_document_is_valid_openapi_3_1_and_describes_every_endpoint(
         "/v1/transfers",
         "/v1/transfers/{id}",
         "/v1/admin/grants",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
         "/healthz",
         "/readyz",
-        "/metrics",
     ] {
         assert!(paths.contains_key(path), "openapi.json lacks {path}");
     }
@@ -203,19 +223,50 @@ async fn with_the_provider_down_members_get_503_and_readyz_says_unready() {
         s.provider_breaker_failures = 2;
     })
     .await;
-    let alice = app.demo("alice").await;
-    assert_eq!(app.balance(&alice).await, 10_000);
-    assert!(app.get("/readyz", None).await.body["provider"].as_str().expect("a provider").contains("HTTP provider"));
+    let alice = app.member("alice").await;
+    assert_eq!(app.balance(&alice).await, 0);
+    let ready = app.internal_get("/readyz").await;
+    assert!(ready.body["provider"].as_str().expect("a provider").contains("HTTP provider"));
 
     provider.shutdown().await.expect("the simulator stops");
     let answer = app.get("/v1/me/balance", Some(&alice)).await;
     answer.problem(503, "provider_unavailable");
     assert!(answer.headers.contains_key("retry-after"));
-    let ready = app.get("/readyz", None).await;
+    assert_eq!(app.get("/readyz", None).await.body, json!({"status": "unready"}));
+    let ready = app.internal_get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", ready.body);
     assert_eq!(
         (ready.body["status"].as_str(), ready.body["provider_breaker"].as_str()),
         (Some("unready"), Some("open"))
     );
     assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK, "the process itself is fine");
+}
+
+#[tokio::test]
+async fn with_a_real_provider_there_are_no_demo_members_and_no_points_granted_at_start() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let config = pointshare_provider_sim::SimConfig::default();
+    let key = config.api_key.clone();
+    let provider = pointshare_provider_sim::start(listener, config).await.expect("the simulator starts");
+    let url = provider.base_url();
+    let app = spawn_app_with(|s| {
+        s.provider_url = Some(url.parse().expect("a URL"));
+        s.provider_api_key = Some(key.clone());
+    })
+    .await;
+    for handle in ["admin", "alice", "bob"] {
+        let login = app.login(&format!("{handle}@pointshare.test"), DEMO_PASSWORD).await;
+        login.problem(401, "invalid_credentials");
+    }
+    let ledger: Value = app
+        .client
+        .get(format!("{url}/v1/_sandbox/ledger"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((ledger["accounts"].as_u64(), ledger["total_balance"].as_u64()), (Some(0), Some(0)), "{ledger}");
 }

@@ -23,7 +23,9 @@ fn a_bad_setting_stops_start_up_and_is_named() {
         ("POINTSHARE_JWT_SECRET", "short"),
         ("POINTSHARE_BIND", "not an address"),
         ("POINTSHARE_MAX_POINTS_PER_TRANSFER", "0"),
-        ("POINTSHARE_ADMIN_EMAILS", "root"),
+        ("POINTSHARE_TRUSTED_PROXIES", "proxy.local"),
+        ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "root"),
+        ("POINTSHARE_JWT_PREVIOUS_SECRET", "x"),
         ("POINTSHARE_BODY_LIMIT", "-3"),
         ("POINTSHARE_RATE_LIMIT_FAIL_OPEN", "maybe"),
         ("POINTSHARE_SHUTDOWN_GRACE", "100ms"),
@@ -42,6 +44,57 @@ fn a_bad_setting_stops_start_up_and_is_named() {
     let stderr =
         refused(pointshare().env("POINTSHARE_PROVIDER_URL", "ftp://127.0.0.1").env("POINTSHARE_PROVIDER_API_KEY", "k"));
     assert!(stderr.contains("POINTSHARE_PROVIDER_URL") && stderr.contains("http"), "{stderr}");
+}
+
+/// The value the Kubernetes files ship for `POINTSHARE_JWT_SECRET`.
+fn shipped_placeholder() -> String {
+    let file = include_str!("../../../../deploy/k8s/secret.yaml");
+    let line = file.lines().find(|line| line.contains("POINTSHARE_JWT_SECRET")).expect("the secret is set");
+    line.split_once(':').expect("key: value").1.trim().trim_matches('"').to_owned()
+}
+
+#[test]
+fn with_any_real_backend_the_signing_secret_must_be_given_and_strong() {
+    let backends = [
+        ("POINTSHARE_PROVIDER_URL", "http://127.0.0.1:9"),
+        ("POINTSHARE_MONGODB_URI", "mongodb://127.0.0.1:9"),
+        ("POINTSHARE_REDIS_URL", "redis://127.0.0.1:9"),
+    ];
+    for (backend, url) in backends {
+        let with_backend = || {
+            let mut command = pointshare();
+            command.env(backend, url).env("POINTSHARE_PROVIDER_API_KEY", "k");
+            command
+        };
+        let stderr = refused(&mut with_backend());
+        assert!(stderr.contains("invalid setting POINTSHARE_JWT_SECRET") && stderr.contains(backend), "{stderr}");
+        for (weak, why) in [
+            (shipped_placeholder(), "placeholder"),
+            ("x".repeat(40), "one character"),
+            ("chaos-secret-chaos-secret-chaos-secret".to_owned(), "predictable"),
+        ] {
+            let stderr = refused(with_backend().env("POINTSHARE_JWT_SECRET", &weak));
+            assert!(stderr.contains("invalid setting POINTSHARE_JWT_SECRET") && stderr.contains(why), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn the_bootstrap_admin_is_held_to_the_member_rules() {
+    let stderr = refused(pointshare().env("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com"));
+    assert!(stderr.contains("invalid setting POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD"), "{stderr}");
+    let stderr = refused(
+        pointshare()
+            .env("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com")
+            .env("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", "short"),
+    );
+    assert!(stderr.contains("invalid setting POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD: too short"), "{stderr}");
+    let stderr = refused(
+        pointshare()
+            .env("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com")
+            .env("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD_FILE", "/no/such/secret"),
+    );
+    assert!(stderr.contains("invalid setting POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD_FILE"), "{stderr}");
 }
 
 #[test]

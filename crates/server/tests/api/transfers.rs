@@ -168,6 +168,38 @@ async fn admins_grant_points_and_members_cannot() {
 }
 
 #[tokio::test]
+async fn grants_are_bounded_per_grant_and_per_admin_day_and_listed_for_admins() {
+    // The demo funding grants 2 × 10,000 at start, against the same budget.
+    let app = spawn_app_with(|s| {
+        s.max_points_per_grant = 10_000;
+        s.grant_budget_per_day = 25_000;
+    })
+    .await;
+    let admin = app.demo("admin").await;
+    let alice = app.demo("alice").await;
+    let grant = |amount: u64| json!({"to_handle": "alice", "amount": amount, "reason": "bonus"});
+    app.grant(&admin, "big", grant(1_000_000_000)).await.problem(422, "grant_limit_exceeded");
+    assert_eq!(app.grant(&admin, "g-1", grant(5_000)).await.status, StatusCode::CREATED);
+    let over = app.grant(&admin, "g-2", grant(1)).await;
+    over.problem(422, "grant_budget_exceeded");
+    assert!(over.body["transfer_id"].is_string(), "the refused grant is on record");
+    assert_eq!(app.balance(&alice).await, 15_000, "nothing past the budget was minted");
+
+    let page = app.get("/v1/admin/grants?limit=2", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    let items = page.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0]["from_handle"].as_str(), items[0]["state"].as_str()), (Some("admin"), Some("rejected")));
+    assert_eq!((items[1]["amount"].as_u64(), items[1]["memo"].as_str()), (Some(5_000), Some("bonus")));
+    assert_eq!(items[1]["to_handle"], "alice");
+    let cursor = page.body["next_cursor"].as_str().expect("more grants");
+    let rest = app.get(&format!("/v1/admin/grants?limit=2&cursor={cursor}"), Some(&admin)).await;
+    assert_eq!(rest.body["items"].as_array().expect("items").len(), 2, "the demo funding");
+    assert!(rest.body["next_cursor"].is_null());
+    app.get("/v1/admin/grants", Some(&alice)).await.problem(403, "forbidden");
+}
+
+#[tokio::test]
 async fn shares_are_rate_limited_per_member() {
     let app = spawn_app_with(|s| s.transfer_rate_limit = 2).await;
     let alice = app.demo("alice").await;
