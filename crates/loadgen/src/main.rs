@@ -47,8 +47,9 @@ struct Args {
     /// The members' password.
     #[arg(long, default_value = "loadgen-password")]
     member_password: String,
-    /// Points granted to a member whose balance is below half of it.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Points granted to a member whose balance is below half of it (grants
+    /// are bounded per grant and per admin day: see POINTSHARE_MAX_POINTS_PER_GRANT).
+    #[arg(long, default_value_t = 50_000)]
     funding: u64,
     /// Keeps the set-up members and tokens here: reused when the file exists.
     #[arg(long)]

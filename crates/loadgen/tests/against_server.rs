@@ -14,6 +14,7 @@ use pointshare_server::{Application, Settings};
 async fn spawn_server() -> String {
     let settings = Settings {
         bind: "127.0.0.1:0".parse().expect("valid address"),
+        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
         jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
         ..Settings::default()
     };

@@ -17,9 +17,10 @@ use crate::wiring::{self, AppState};
 /// has the email keeps their role: whoever signed it up first may not be the
 /// operator, so only `pointshare admin promote` makes them an admin.
 pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
-    let admin = state.settings.bootstrap_admin().map_err(|(key, reason)| {
-        anyhow::anyhow!("invalid setting {}: {reason}", crate::settings::variable(key))
-    })?;
+    let admin = state
+        .settings
+        .bootstrap_admin()
+        .map_err(|(key, reason)| anyhow::anyhow!("invalid setting {}: {reason}", crate::settings::variable(key)))?;
     let Some(admin) = admin else { return Ok(()) };
     if let Some(existing) = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")? {
         if existing.is_admin() {
@@ -51,6 +52,12 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
             tracing::warn!(email = %admin.email, "created the bootstrap admin; its points account opens later");
         }
         Err(SignupError::EmailTaken) => tracing::info!(email = %admin.email, "the bootstrap admin exists"),
+        // Another replica starting at the same moment may have created it.
+        Err(SignupError::HandleTaken)
+            if state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")?.is_some() =>
+        {
+            tracing::info!(email = %admin.email, "the bootstrap admin exists");
+        }
         Err(SignupError::HandleTaken) => anyhow::bail!(
             "invalid setting POINTSHARE_BOOTSTRAP_ADMIN_HANDLE: another member has the handle {:?}",
             state.settings.bootstrap_admin_handle

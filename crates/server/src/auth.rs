@@ -95,14 +95,15 @@ impl Tokens {
         let invalid = || ApiError::unauthenticated("the access token is not valid");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.id.as_str())).ok_or_else(invalid)?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|error| {
-            match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthenticated("the access token has expired")
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|error| {
+                match error.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        ApiError::unauthenticated("the access token has expired")
+                    }
+                    _ => invalid(),
                 }
-                _ => invalid(),
-            }
-        })?;
+            })?;
         data.claims.sub.parse().map_err(|_| invalid())
     }
 }

@@ -4,7 +4,11 @@
 
 /// Values the deploy files and docs ship for operators to replace, and
 /// words that mark a value as one of those.
-const PLACEHOLDERS: &[&str] = &["CHANGE-ME-TO-AT-LEAST-32-RANDOM-BYTES", "change-me-to-32-or-more-random-bytes-please"];
+const PLACEHOLDERS: &[&str] = &[
+    "CHANGE-ME-TO-AT-LEAST-32-RANDOM-BYTES",
+    "change-me-to-32-or-more-random-bytes-please",
+    "CHANGE-ME-TO-THE-FIRST-ADMINS-PASSWORD",
+];
 const PLACEHOLDER_WORDS: &[&str] = &["changeme", "change-me", "change_me", "replace-me", "replaceme", "placeholder"];
 
 /// Bits a secret must carry by a per-character Shannon estimate. An estimate
@@ -14,16 +18,21 @@ const PLACEHOLDER_WORDS: &[&str] = &["changeme", "change-me", "change_me", "repl
 const MIN_BITS: f64 = 100.0;
 const MIN_DISTINCT: usize = 10;
 
+/// Whether `value` is one the deploy files or docs ship to be replaced.
+pub fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(value)) || PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w))
+}
+
 /// `Err` says why the secret is refused.
 pub fn check(secret: &str) -> Result<(), String> {
     if secret.len() < 32 {
         return Err("must be at least 32 bytes (e.g. `head -c 32 /dev/urandom | base64`)".into());
     }
-    let lower = secret.to_ascii_lowercase();
-    if PLACEHOLDERS.iter().any(|p| p.eq_ignore_ascii_case(secret))
-        || PLACEHOLDER_WORDS.iter().any(|word| lower.contains(word))
-    {
-        return Err("is a placeholder from the deploy files or docs; generate one: `head -c 32 /dev/urandom | base64`".into());
+    if is_placeholder(secret) {
+        return Err(
+            "is a placeholder from the deploy files or docs; generate one: `head -c 32 /dev/urandom | base64`".into()
+        );
     }
     let mut counts = std::collections::HashMap::new();
     for c in secret.chars() {
@@ -58,6 +67,13 @@ mod tests {
         let value = shipped(include_str!("../../../deploy/k8s/secret.yaml"));
         let reason = check(&value).expect_err(&value);
         assert!(reason.contains("placeholder"), "{reason}");
+    }
+
+    #[test]
+    fn the_admin_password_shipped_in_the_kubernetes_files_is_a_placeholder() {
+        let file = include_str!("../../../deploy/k8s/secret.yaml");
+        let line = file.lines().find(|line| line.contains("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD")).expect("set");
+        assert!(is_placeholder(line.split_once(':').expect("key: value").1.trim().trim_matches('"')));
     }
 
     #[test]

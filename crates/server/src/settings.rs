@@ -260,24 +260,6 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         let invalid =
             |key: &str, reason: &str| Err(SettingsError::Invalid { setting: variable(key), reason: reason.into() });
-        for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
-            if let Some(secret) = secret
-                && let Err(reason) = secrets::check(secret)
-            {
-                return invalid(key, &reason);
-            }
-        }
-        if self.jwt_secret.is_none() {
-            if let Some(real) = self.real_backend() {
-                return invalid(
-                    "jwt_secret",
-                    &format!("is required when {real} is set: every replica must sign with the same secret, and none may be guessed"),
-                );
-            }
-            if self.jwt_previous_secret.is_some() {
-                return invalid("jwt_secret", "is required when POINTSHARE_JWT_PREVIOUS_SECRET is set");
-            }
-        }
         if self.provider_url.is_some() && self.provider_api_key.as_deref().is_none_or(str::is_empty) {
             return invalid("provider_api_key", "is required when POINTSHARE_PROVIDER_URL is set");
         }
@@ -331,6 +313,26 @@ impl Settings {
             return invalid("trusted_proxies", &reason);
         }
         self.bootstrap_admin().map_err(|(key, reason)| SettingsError::Invalid { setting: variable(key), reason })?;
+        for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
+            if let Some(secret) = secret
+                && let Err(reason) = secrets::check(secret)
+            {
+                return invalid(key, &reason);
+            }
+        }
+        if self.jwt_secret.is_none() {
+            if let Some(real) = self.real_backend() {
+                return invalid(
+                    "jwt_secret",
+                    &format!(
+                        "is required when {real} is set: every replica must sign with the same secret, and none may be guessed"
+                    ),
+                );
+            }
+            if self.jwt_previous_secret.is_some() {
+                return invalid("jwt_secret", "is required when POINTSHARE_JWT_PREVIOUS_SECRET is set");
+            }
+        }
         if let (Some(url), Some(key)) = (&self.provider_url, &self.provider_api_key) {
             self.provider(url.clone(), key.clone()).validate().map_err(|error| SettingsError::Invalid {
                 setting: provider_variable(error.setting),
@@ -372,13 +374,21 @@ impl Settings {
             (Some(_), Some(_)) => {
                 return Err(("bootstrap_admin_password", "give the password or the file, not both".into()));
             }
-            (None, None) => return Err(("bootstrap_admin_password", "is required with a bootstrap admin email".into())),
+            (None, None) => {
+                return Err(("bootstrap_admin_password", "is required with a bootstrap admin email".into()));
+            }
             (Some(password), None) => password.clone(),
             (None, Some(file)) => std::fs::read_to_string(file)
                 .map_err(|e| ("bootstrap_admin_password_file", format!("cannot read {}: {e}", file.display())))?
                 .trim_end_matches(['\r', '\n'])
                 .to_owned(),
         };
+        if secrets::is_placeholder(&password) {
+            return Err((
+                "bootstrap_admin_password",
+                "is a placeholder from the deploy files; choose a password".into(),
+            ));
+        }
         let password = Password::parse(password).map_err(|e| ("bootstrap_admin_password", e.reason.to_owned()))?;
         Ok(Some(BootstrapAdmin { email, handle, password }))
     }

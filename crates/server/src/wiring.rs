@@ -254,8 +254,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    let tokens =
-        Tokens::new(&secret, settings.jwt_previous_secret.as_deref().map(str::as_bytes), settings.token_ttl);
+    let tokens = Tokens::new(&secret, settings.jwt_previous_secret.as_deref().map(str::as_bytes), settings.token_ttl);
     let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
         passwords: Passwords::new(settings.password_hash_queue)?,

@@ -1,7 +1,8 @@
 //! The `pointshare` binary against real servers: MongoDB-protocol (SecantusDB)
 //! and Redis from `scripts/with-servers`, and the provider simulator on its
-//! own port. Members sign up, get points, share them, read their history;
-//! then the server restarts and everything is still there.
+//! own port. Members sign up, an operator makes one an admin from the command
+//! line, points are granted and shared, history read; then the server
+//! restarts and everything, sessions too, is still there.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -18,6 +19,8 @@ fn required(variable: &str) -> String {
 struct Server {
     child: Child,
     base: String,
+    /// The internal listener: metrics and detailed readiness.
+    internal: String,
 }
 
 impl Drop for Server {
@@ -28,7 +31,7 @@ impl Drop for Server {
 }
 
 /// A provider simulator of this test's own, and the settings of a server on
-/// it and on a fresh database of the test MongoDB, with ada as admin.
+/// it and on a fresh database of the test MongoDB.
 async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, Vec<(&'static str, String)>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let config = pointshare_provider_sim::SimConfig::default();
@@ -40,21 +43,26 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_PROVIDER_URL", sim.base_url()),
         ("POINTSHARE_PROVIDER_API_KEY", api_key),
         ("POINTSHARE_JWT_SECRET", "an end-to-end secret of at least 32 bytes".into()),
-        ("POINTSHARE_ADMIN_EMAILS", "ada@example.com".into()),
     ];
     (sim, env)
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port()
+}
+
 async fn start_server(env: &[(&str, String)]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port();
+    let (port, internal) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_pointshare"))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("POINTSHARE_BIND", format!("127.0.0.1:{port}"))
+        .env("POINTSHARE_INTERNAL_BIND", format!("127.0.0.1:{internal}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let server =
+        Server { child, base: format!("http://127.0.0.1:{port}"), internal: format!("http://127.0.0.1:{internal}") };
     for _ in 0..100 {
         if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
             return server;
@@ -84,11 +92,44 @@ async fn call(
 }
 
 async fn login(client: &Client, server: &Server, email: &str) -> String {
-    let body = json!({"email": email, "password": "correct horse battery"});
-    let (status, token) =
-        call(client, reqwest::Method::POST, format!("{}/v1/auth/login", server.base), None, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{token}");
-    token["access_token"].as_str().expect("a token").to_owned()
+    session(client, &server.base, email, "correct horse battery").await["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+/// A login's tokens.
+async fn session(client: &Client, base: &str, email: &str, password: &str) -> Value {
+    let body = json!({"email": email, "password": password});
+    let (status, tokens) = call(client, reqwest::Method::POST, format!("{base}/v1/auth/login"), None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+/// `pointshare admin <args>` with these settings: exit status, stdout, stderr.
+fn admin(env: &[(&str, String)], args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pointshare"))
+        .arg("admin")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("the binary runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
+}
+
+/// Signs ada and ben up and has the operator make ada an admin.
+async fn ada_admin_and_ben(client: &Client, server: &Server, env: &[(&str, String)]) {
+    for handle in ["ada", "ben"] {
+        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
+        let (status, member) =
+            call(client, reqwest::Method::POST, format!("{}/v1/auth/signup", server.base), None, Some(body)).await;
+        assert_eq!((status, member["role"].as_str()), (StatusCode::CREATED, Some("member")), "{member}");
+    }
+    let (code, out, err) = admin(env, &["promote", "ada@example.com"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("ada@example.com") && out.contains("is now admin"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,13 +139,9 @@ async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
-    for handle in ["ada", "ben"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
-        let (status, member) =
-            call(&client, post.clone(), format!("{}/v1/auth/signup", server.base), None, Some(body)).await;
-        assert_eq!(status, StatusCode::CREATED, "{member}");
-    }
+    ada_admin_and_ben(&client, &server, &env).await;
     let ada = login(&client, &server, "ada@example.com").await;
+    let bens_session = session(&client, &server.base, "ben@example.com", "correct horse battery").await;
     let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
     let (status, granted) =
         call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;
@@ -113,14 +150,19 @@ async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     let (status, shared) =
         call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share)).await;
     assert_eq!((status, shared["state"].as_str()), (StatusCode::CREATED, Some("completed")), "{shared}");
-    let (_, ready) = call(&client, reqwest::Method::GET, format!("{}/readyz", server.base), None, None).await;
+    let (_, ready) = call(&client, reqwest::Method::GET, format!("{}/readyz", server.internal), None, None).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert!(ready["store"].as_str().expect("a store").starts_with("mongodb: ok"), "{ready}");
     assert!(ready["cache"].as_str().expect("a cache").starts_with("redis: ok"), "{ready}");
     drop(server);
 
     let server = start_server(&env).await;
-    let ben = login(&client, &server, "ben@example.com").await;
+    // The session outlives the process: its refresh token is in the store.
+    let body = json!({"refresh_token": bens_session["refresh_token"]});
+    let (status, refreshed) =
+        call(&client, post.clone(), format!("{}/v1/auth/refresh", server.base), None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let ben = refreshed["access_token"].as_str().expect("a token").to_owned();
     let get = reqwest::Method::GET;
     let (_, history) = call(&client, get.clone(), format!("{}/v1/transfers", server.base), Some(&ben), None).await;
     let items = history["items"].as_array().expect("items");
@@ -162,62 +204,120 @@ impl Drop for OwnRedis {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_redis_down_members_are_still_served_and_readyz_says_degraded() {
-    let mut redis = OwnRedis::start().await;
+/// A server on `redis_url` (the rest embedded) with alice holding 100 points
+/// granted by the bootstrap admin; its API and internal addresses, and
+/// alice's access token.
+async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (String, String, String) {
     let settings = pointshare_server::Settings {
         bind: "127.0.0.1:0".parse().expect("valid address"),
-        redis_url: Some(redis.1.clone()),
+        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
+        redis_url: Some(redis_url.to_owned()),
+        rate_limit_fail_open,
         jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
+        bootstrap_admin_email: Some("boss@example.com".into()),
+        bootstrap_admin_password: Some("correct horse battery".into()),
         ..pointshare_server::Settings::default()
     };
     let application = pointshare_server::Application::build(settings).await.expect("builds");
     let base = format!("http://127.0.0.1:{}", application.port());
+    let internal = format!("http://127.0.0.1:{}", application.internal_port());
     tokio::spawn(application.run_until_stopped());
     let client = Client::new();
-    let body = json!({"email": "alice@pointshare.test", "password": "pointshare-demo"});
-    let (_, token) = call(&client, reqwest::Method::POST, format!("{}/v1/auth/login", base), None, Some(body)).await;
-    let alice = token["access_token"].as_str().expect("a token").to_owned();
+    let post = reqwest::Method::POST;
+    for handle in ["alice", "bob"] {
+        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
+        let (status, member) = call(&client, post.clone(), format!("{base}/v1/auth/signup"), None, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{member}");
+    }
+    let boss = session(&client, &base, "boss@example.com", "correct horse battery").await;
+    let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
+    let boss = boss["access_token"].as_str().expect("a token");
+    let (status, granted) = call(&client, post, format!("{base}/v1/admin/grants"), Some(boss), Some(grant)).await;
+    assert_eq!(status, StatusCode::CREATED, "{granted}");
+    let alice = session(&client, &base, "alice@example.com", "correct horse battery").await;
+    (base, internal, alice["access_token"].as_str().expect("a token").to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_members_are_still_served_and_readyz_says_degraded() {
+    let mut redis = OwnRedis::start().await;
+    let (base, internal, alice) = alice_funded_on(&redis.1, true).await;
+    let client = Client::new();
 
     redis.0.kill().expect("stops Redis");
     redis.0.wait().expect("Redis exits");
 
     let get = reqwest::Method::GET;
-    let (status, balance) = call(&client, get.clone(), format!("{}/v1/me/balance", base), Some(&alice), None).await;
+    let (status, balance) = call(&client, get.clone(), format!("{base}/v1/me/balance"), Some(&alice), None).await;
     assert_eq!((status, balance["source"].as_str()), (StatusCode::OK, Some("provider")), "{balance}");
     let share = json!({"to_handle": "bob", "amount": 5});
     let (status, shared) =
-        call(&client, reqwest::Method::POST, format!("{}/v1/transfers", base), Some(&alice), Some(share)).await;
+        call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
     assert_eq!(status, StatusCode::CREATED, "the limiter fails open by default: {shared}");
-    let (status, ready) = call(&client, get, format!("{}/readyz", base), None, None).await;
-    assert_eq!((status, ready["status"].as_str()), (StatusCode::OK, Some("degraded")), "{ready}");
-    let metrics = client.get(format!("{}/metrics", base)).send().await.expect("answers").text().await.expect("text");
+    let (status, ready) = call(&client, get.clone(), format!("{base}/readyz"), None, None).await;
+    assert_eq!((status, ready), (StatusCode::OK, json!({"status": "degraded"})));
+    let (_, detailed) = call(&client, get, format!("{internal}/readyz"), None, None).await;
+    assert!(detailed["cache"].as_str().expect("a cache").starts_with("redis: "), "{detailed}");
+    let metrics = client.get(format!("{internal}/metrics")).send().await.expect("answers").text().await.expect("text");
     assert!(metrics.contains("pointshare_cache_errors_total"), "cache failures are counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_a_closed_limiter_refuses_shares() {
     let mut redis = OwnRedis::start().await;
-    let settings = pointshare_server::Settings {
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        redis_url: Some(redis.1.clone()),
-        rate_limit_fail_open: false,
-        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
-        ..pointshare_server::Settings::default()
-    };
-    let application = pointshare_server::Application::build(settings).await.expect("builds");
-    let base = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let (base, _, alice) = alice_funded_on(&redis.1, false).await;
     let client = Client::new();
-    let body = json!({"email": "alice@pointshare.test", "password": "pointshare-demo"});
-    let (_, token) = call(&client, reqwest::Method::POST, format!("{base}/v1/auth/login"), None, Some(body)).await;
-    let alice = token["access_token"].as_str().expect("a token").to_owned();
     redis.0.kill().expect("stops Redis");
     redis.0.wait().expect("Redis exits");
     let share = json!({"to_handle": "bob", "amount": 5});
     let (status, refused) =
         call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
     assert_eq!((status, refused["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("rate_limiter_unavailable")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_change_only_from_the_operators_command_line_and_take_effect_within_seconds() {
+    let (_sim, env) = real_backends("roles").await;
+    let client = Client::new();
+    let server = start_server(&env).await;
+    ada_admin_and_ben(&client, &server, &env).await;
+    let ada = login(&client, &server, "ada@example.com").await;
+    let grant = |n: u64| json!({"to_handle": "ben", "amount": n, "reason": "welcome"});
+    let grants = format!("{}/v1/admin/grants", server.base);
+    let (status, _) = call(&client, reqwest::Method::POST, grants.clone(), Some(&ada), Some(grant(1))).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (code, out, err) = admin(&env, &["promote", "ada@example.com"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("already admin"), "{out}");
+    let (code, out, err) = admin(&env, &["demote", "ada@example.com"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("is now member"), "{out}");
+    // Her token is still in date; her role is not. Replicas cache roles for 5 s.
+    let demoted = std::time::Instant::now();
+    loop {
+        let (status, _) = call(&client, reqwest::Method::POST, grants.clone(), Some(&ada), Some(grant(1))).await;
+        if status == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(demoted.elapsed() < Duration::from_secs(10), "the demotion took effect within 10 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let (code, _, err) = admin(&env, &["promote", "nobody@example.com"]);
+    assert_eq!(code, Some(1), "an unknown email: {err}");
+    assert!(err.contains("nobody@example.com"), "{err}");
+    let mut unreachable = env.clone();
+    unreachable[0].1 = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500".into();
+    let (code, _, err) = admin(&unreachable, &["promote", "ada@example.com"]);
+    assert_eq!(code, Some(2), "no store: {err}");
+    let in_memory: Vec<_> = env.iter().filter(|(key, _)| *key != "POINTSHARE_MONGODB_URI").cloned().collect();
+    let (code, _, err) = admin(&in_memory, &["promote", "ada@example.com"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("POINTSHARE_MONGODB_URI"), "{err}");
+    let (code, _, err) = admin(&env, &["promote", "not an email"]);
+    assert_eq!(code, Some(2), "{err}");
 }
 
 /// `pointshare reconcile` with these settings: its exit status and JSON report.
@@ -247,10 +347,7 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
-    for handle in ["ada", "ben"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
-        call(&client, post.clone(), format!("{}/v1/auth/signup", server.base), None, Some(body)).await;
-    }
+    ada_admin_and_ben(&client, &server, &env).await;
     let ada = login(&client, &server, "ada@example.com").await;
     let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
     call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;

@@ -24,7 +24,6 @@ impl InMemoryTransfers {
         all
     }
 
-
     /// A page of the transfers `wanted` picks, newest first, strictly after `after`.
     fn newest_first(&self, wanted: impl Fn(&Transfer) -> bool, after: Option<Cursor>, limit: usize) -> Page<Transfer> {
         let transfers = self.transfers.lock();

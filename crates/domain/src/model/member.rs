@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(member(Role::Member, MemberStatus::Active).may_act_as(Role::Member), Ok(()));
         assert_eq!(member(Role::Member, MemberStatus::Active).may_act_as(Role::Admin), Err(AccessDenied::NotAdmin));
         assert_eq!(member(Role::Admin, MemberStatus::Suspended).may_act_as(Role::Admin), Err(AccessDenied::NotActive));
-        assert_eq!(member(Role::Member, MemberStatus::Suspended).may_act_as(Role::Member), Err(AccessDenied::NotActive));
+        assert_eq!(
+            member(Role::Member, MemberStatus::Suspended).may_act_as(Role::Member),
+            Err(AccessDenied::NotActive)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use pointshare_domain::HolderRef;
-use pointshare_domain::ports::Deadline;
 use pointshare_domain::Role;
+use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::{RoleService, SetRoleError, SignupError};
 use pointshare_testkit::{Fault, Operation, World};
 use std::time::Duration;

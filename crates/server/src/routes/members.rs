@@ -45,7 +45,9 @@ pub async fn signup(state: State, request: HttpRequest, body: web::Json<SignupBo
 
 pub fn signup_error(error: SignupError) -> ApiError {
     match error {
-        SignupError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists"),
+        SignupError::EmailTaken => {
+            ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists")
+        }
         SignupError::HandleTaken => {
             ApiError::new(StatusCode::CONFLICT, "handle_taken", "A member with this handle exists")
         }

@@ -40,7 +40,11 @@ fn invalid_refresh_token() -> ApiError {
         (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts from this address, or for this account from this address"),
         (status = 503, body = crate::problem::Problem, description = "busy: too many passwords being checked; retry after `Retry-After`")))]
 #[post("/v1/auth/login")]
-pub async fn login(state: State, request: HttpRequest, body: web::Json<LoginBody>) -> Result<web::Json<TokenView>, ApiError> {
+pub async fn login(
+    state: State,
+    request: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
     let settings = &state.settings;
     let address = client_address(&state, &request);
@@ -58,9 +62,8 @@ pub async fn login(state: State, request: HttpRequest, body: web::Json<LoginBody
     };
     let hash = member.as_ref().map(|m| m.password_hash.clone());
     let matches = state.passwords.matches(body.password, hash).await?;
-    let member = member
-        .filter(|member| matches && member.may_act_as(Role::Member).is_ok())
-        .ok_or_else(invalid_credentials)?;
+    let member =
+        member.filter(|member| matches && member.may_act_as(Role::Member).is_ok()).ok_or_else(invalid_credentials)?;
     let (secret, hash) = RefreshToken::secret();
     let session = state.sessions.start(&member, hash).await.map_err(ApiError::unexpected)?;
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))

@@ -237,7 +237,11 @@ pub async fn history(
         (status = 400, body = crate::problem::Problem, description = "invalid_query or invalid_cursor"),
         (status = 403, body = crate::problem::Problem, description = "forbidden: admins only")))]
 #[get("/v1/admin/grants")]
-pub async fn grants(state: State, _admin: Admin, query: web::Query<PageQuery>) -> Result<web::Json<TransferPage>, ApiError> {
+pub async fn grants(
+    state: State,
+    _admin: Admin,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<TransferPage>, ApiError> {
     let (after, limit) = page_of(query.into_inner())?;
     let page = state.transfers.grants(after, limit).await.map_err(ApiError::unexpected)?;
     transfer_page(&state, page).await

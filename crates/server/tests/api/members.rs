@@ -68,7 +68,8 @@ async fn invalid_signups_name_the_field() {
 async fn names_that_hide_or_reorder_text_are_refused_and_names_are_nfc() {
     let app = spawn_app().await;
     for spoof in ["Bob\u{202e}txt.exe", "Bo\u{200b}b", "\u{2067}Bob", "Bob\u{feff}"] {
-        let body = json!({"email": "s@example.com", "password": "a good password", "handle": "spoof", "display_name": spoof});
+        let body =
+            json!({"email": "s@example.com", "password": "a good password", "handle": "spoof", "display_name": spoof});
         let answer = app.post("/v1/auth/signup", None, body).await;
         answer.problem(422, "validation_failed");
         assert_eq!(answer.body["field"], "display_name", "{spoof:?}");
@@ -86,9 +87,11 @@ async fn a_signup_never_gets_a_role_and_the_bootstrap_admin_email_cannot_be_take
     let app = spawn_app_with(|s| {
         s.bootstrap_admin_email = Some("boss@example.com".into());
         s.bootstrap_admin_password = Some("the operator's password".into());
+        s.bootstrap_admin_handle = "boss".into();
     })
     .await;
-    let squat = json!({"email": "boss@example.com", "password": "a good password", "handle": "boss", "display_name": "B"});
+    let squat =
+        json!({"email": "boss@example.com", "password": "a good password", "handle": "boss", "display_name": "B"});
     app.post("/v1/auth/signup", None, squat).await.problem(409, "email_taken");
     let boss = app.token("boss@example.com", "the operator's password").await;
     assert_eq!(app.get("/v1/me", Some(&boss)).await.body["role"], "admin");

@@ -402,7 +402,8 @@ pub async fn of_racing_refreshes_of_one_token_exactly_one_wins(store: &StoreUnde
         let (id, presented) = (racing.id, racing.token.clone());
         async move {
             let next = token_hash(&format!("racer-{n}"));
-            let won = sessions.rotate(id, &presented, &next, now() + chrono::Duration::days(30)).await.expect("answers");
+            let won =
+                sessions.rotate(id, &presented, &next, now() + chrono::Duration::days(30)).await.expect("answers");
             won.then_some(next)
         }
     });
