@@ -313,6 +313,12 @@ impl Settings {
             return invalid("trusted_proxies", &reason);
         }
         self.bootstrap_admin().map_err(|(key, reason)| SettingsError::Invalid { setting: variable(key), reason })?;
+        if let (Some(url), Some(key)) = (&self.provider_url, &self.provider_api_key) {
+            self.provider(url.clone(), key.clone()).validate().map_err(|error| SettingsError::Invalid {
+                setting: provider_variable(error.setting),
+                reason: error.reason,
+            })?;
+        }
         for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
             if let Some(secret) = secret
                 && let Err(reason) = secrets::check(secret)
@@ -332,12 +338,6 @@ impl Settings {
             if self.jwt_previous_secret.is_some() {
                 return invalid("jwt_secret", "is required when POINTSHARE_JWT_PREVIOUS_SECRET is set");
             }
-        }
-        if let (Some(url), Some(key)) = (&self.provider_url, &self.provider_api_key) {
-            self.provider(url.clone(), key.clone()).validate().map_err(|error| SettingsError::Invalid {
-                setting: provider_variable(error.setting),
-                reason: error.reason,
-            })?;
         }
         Ok(())
     }

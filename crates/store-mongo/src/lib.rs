@@ -140,6 +140,11 @@ fn redact(uri: &str) -> String {
     }
 }
 
+/// A driver error as the ports' `StoreError`, saying what was being done.
+fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> pointshare_domain::ports::StoreError {
+    pointshare_domain::ports::StoreError(error.into().context(doing.to_owned()))
+}
+
 /// Whether a driver error is a duplicate key on the index `name`.
 fn duplicate_on(error: &mongodb::error::Error, name: &str) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};

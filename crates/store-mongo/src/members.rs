@@ -10,15 +10,11 @@ use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepo
 use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
 
 use crate::documents::MemberDoc;
-use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on};
+use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on, store_error};
 
 #[derive(Debug, Clone)]
 pub struct MongoMembers {
     members: Collection<MemberDoc>,
-}
-
-fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> StoreError {
-    StoreError(error.into().context(doing.to_owned()))
 }
 
 impl MongoMembers {

@@ -12,14 +12,11 @@ use pointshare_domain::ports::{SessionRepository, StoreError};
 use pointshare_domain::{Session, SessionId, TokenHash};
 
 use crate::documents::{SessionDoc, bson_time};
+use crate::store_error;
 
 #[derive(Debug, Clone)]
 pub struct MongoSessions {
     sessions: Collection<SessionDoc>,
-}
-
-fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> StoreError {
-    StoreError(error.into().context(doing.to_owned()))
 }
 
 impl MongoSessions {

@@ -16,15 +16,11 @@ use pointshare_domain::{
 };
 
 use crate::documents::{TransferDoc, bson_time};
-use crate::{KEY_INDEX, duplicate_on};
+use crate::{KEY_INDEX, duplicate_on, store_error};
 
 #[derive(Debug, Clone)]
 pub struct MongoTransfers {
     transfers: Collection<TransferDoc>,
-}
-
-fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> StoreError {
-    StoreError(error.into().context(doing.to_owned()))
 }
 
 fn state(state: TransferState) -> Bson {
