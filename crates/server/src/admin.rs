@@ -1,14 +1,15 @@
-//! The operator's hold on roles: the bootstrap admin created at start
+//! The operator's hold on members: the bootstrap admin created at start
 //! (`POINTSHARE_BOOTSTRAP_ADMIN_*`, as Grafana creates its admin user), and
-//! `pointshare admin promote|demote EMAIL`, which changes a member record in
-//! the configured store. Roles never come from anything a client sends.
+//! `pointshare admin promote|demote|suspend|reinstate EMAIL`, which change a
+//! member record in the configured store. Roles never come from anything a
+//! client sends.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use pointshare_domain::ports::Deadline;
-use pointshare_domain::services::{RoleService, SetRoleError, SignupCommand, SignupError};
-use pointshare_domain::{DisplayName, Email, Role};
+use pointshare_domain::services::{OperatorError, OperatorService, SignupCommand, SignupError};
+use pointshare_domain::{DisplayName, Email, Member, MemberStatus, Role};
 
 use crate::settings::Settings;
 use crate::wiring::{self, AppState};
@@ -87,9 +88,18 @@ impl AdminError {
     }
 }
 
-/// Gives the member with `email` the role `role` in the configured store,
-/// and says what it did.
-pub async fn set_role(settings: Settings, email: &str, role: Role) -> Result<String, AdminError> {
+/// What `pointshare admin` does to a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Promote,
+    Demote,
+    Suspend,
+    Reinstate,
+}
+
+/// Applies `action` to the member with `email` in the configured store, and
+/// says what it did.
+pub async fn run(settings: Settings, email: &str, action: Action) -> Result<String, AdminError> {
     let email = Email::parse(email).map_err(|error| AdminError::CannotRun(error.into()))?;
     if settings.mongodb_uri.is_none() {
         return Err(AdminError::CannotRun(anyhow::anyhow!(
@@ -98,21 +108,40 @@ pub async fn set_role(settings: Settings, email: &str, role: Role) -> Result<Str
         )));
     }
     let store = wiring::store(&settings).await.map_err(AdminError::CannotRun)?;
-    let roles = RoleService::new(store.members);
-    let change = roles.set_role(&email, role).await.map_err(|error| match error {
-        SetRoleError::UnknownEmail => AdminError::UnknownEmail(email.to_string()),
-        SetRoleError::Unexpected(error) => AdminError::CannotRun(error),
-    })?;
-    let member = &change.member;
-    Ok(if change.previous == role {
-        format!("{} (member {}) is already {}; nothing changed", member.email, member.id, role.as_str())
+    let operators = OperatorService::new(store.members);
+    let unknown = |error| match error {
+        OperatorError::UnknownEmail => AdminError::UnknownEmail(email.to_string()),
+        OperatorError::Unexpected(error) => AdminError::CannotRun(error),
+    };
+    let (member, before, after) = match action {
+        Action::Promote | Action::Demote => {
+            let role = if action == Action::Promote { Role::Admin } else { Role::Member };
+            let change = operators.set_role(&email, role).await.map_err(unknown)?;
+            (change.member, change.previous.as_str(), role.as_str())
+        }
+        Action::Suspend | Action::Reinstate => {
+            let status = if action == Action::Suspend { MemberStatus::Suspended } else { MemberStatus::Active };
+            let change = operators.set_status(&email, status).await.map_err(unknown)?;
+            (change.member, status_name(change.previous), status_name(status))
+        }
+    };
+    Ok(said(&member, before, after))
+}
+
+fn status_name(status: MemberStatus) -> &'static str {
+    match status {
+        MemberStatus::Active => "active",
+        MemberStatus::Suspended => "suspended",
+    }
+}
+
+fn said(member: &Member, before: &str, after: &str) -> String {
+    if before == after {
+        format!("{} (member {}) is already {after}; nothing changed", member.email, member.id)
     } else {
         format!(
-            "{} (member {}) is now {} (was {}); every replica applies it within seconds",
-            member.email,
-            member.id,
-            role.as_str(),
-            change.previous.as_str()
+            "{} (member {}) is now {after} (was {before}); every replica applies it within seconds",
+            member.email, member.id
         )
-    })
+    }
 }

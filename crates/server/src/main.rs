@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
-use pointshare_domain::Role;
 use pointshare_server::{Application, Settings, admin, reconcile, settings, telemetry};
 
 /// mimalloc gives freed memory back to the system soon after; the system
@@ -49,8 +48,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Change a member's role in the configured store (POINTSHARE_MONGODB_URI).
-    /// Exits 1 if no member has the email, 2 if the store cannot be reached.
+    /// Change a member's role or status in the configured store
+    /// (POINTSHARE_MONGODB_URI). Exits 1 if no member has the email, 2 if the
+    /// store cannot be reached.
     Admin {
         #[command(subcommand)]
         action: AdminAction,
@@ -63,6 +63,10 @@ enum AdminAction {
     Promote { email: String },
     /// Make the admin with this email a plain member again.
     Demote { email: String },
+    /// Stop the member with this email from logging in or using any token.
+    Suspend { email: String },
+    /// Let a suspended member back in.
+    Reinstate { email: String },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,11 +105,13 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { action } => {
-            let (email, role) = match action {
-                AdminAction::Promote { email } => (email, Role::Admin),
-                AdminAction::Demote { email } => (email, Role::Member),
+            let (email, action) = match action {
+                AdminAction::Promote { email } => (email, admin::Action::Promote),
+                AdminAction::Demote { email } => (email, admin::Action::Demote),
+                AdminAction::Suspend { email } => (email, admin::Action::Suspend),
+                AdminAction::Reinstate { email } => (email, admin::Action::Reinstate),
             };
-            match actix_web::rt::System::new().block_on(admin::set_role(settings, &email, role)) {
+            match actix_web::rt::System::new().block_on(admin::run(settings, &email, action)) {
                 Ok(done) => {
                     println!("{done}");
                     Ok(())

@@ -204,6 +204,15 @@ impl Drop for OwnRedis {
     }
 }
 
+/// Waits for `happened` to hold, at most ten seconds.
+async fn within_ten_seconds<F: Future<Output = bool>>(what: &str, mut happened: impl FnMut() -> F) {
+    let started = std::time::Instant::now();
+    while !happened().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what} took effect within 10 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// A server on `redis_url` (the rest embedded) with alice holding 100 points
 /// granted by the bootstrap admin; its API and internal addresses, and
 /// alice's access token.
@@ -276,7 +285,7 @@ async fn with_redis_down_a_closed_limiter_refuses_shares() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roles_change_only_from_the_operators_command_line_and_take_effect_within_seconds() {
+async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_take_effect_within_seconds() {
     let (_sim, env) = real_backends("roles").await;
     let client = Client::new();
     let server = start_server(&env).await;
@@ -293,17 +302,31 @@ async fn roles_change_only_from_the_operators_command_line_and_take_effect_withi
     let (code, out, err) = admin(&env, &["demote", "ada@example.com"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("is now member"), "{out}");
-    // Her token is still in date; her role is not. Replicas cache roles for 5 s.
-    let demoted = std::time::Instant::now();
-    loop {
+    // Her token is still in date; her role is not. Replicas cache members for 5 s.
+    within_ten_seconds("the demotion", || async {
         let (status, _) = call(&client, reqwest::Method::POST, grants.clone(), Some(&ada), Some(grant(1))).await;
-        if status == StatusCode::FORBIDDEN {
-            break;
-        }
-        assert_eq!(status, StatusCode::CREATED);
-        assert!(demoted.elapsed() < Duration::from_secs(10), "the demotion took effect within 10 s");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        status == StatusCode::FORBIDDEN
+    })
+    .await;
+
+    let ben = session(&client, &server.base, "ben@example.com", "correct horse battery").await;
+    let (ben_access, ben_refresh) = (ben["access_token"].as_str().expect("a token"), &ben["refresh_token"]);
+    let (code, out, err) = admin(&env, &["suspend", "ben@example.com"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("is now suspended"), "{out}");
+    let me = format!("{}/v1/me", server.base);
+    within_ten_seconds("the suspension", || async {
+        let (status, _) = call(&client, reqwest::Method::GET, me.clone(), Some(ben_access), None).await;
+        status == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    let refresh = format!("{}/v1/auth/refresh", server.base);
+    let body = json!({"refresh_token": ben_refresh});
+    let (status, _) = call(&client, reqwest::Method::POST, refresh, None, Some(body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a suspended member's session cannot be refreshed");
+    let (code, _, err) = admin(&env, &["reinstate", "ben@example.com"]);
+    assert_eq!(code, Some(0), "{err}");
+    session(&client, &server.base, "ben@example.com", "correct horse battery").await;
 
     let (code, _, err) = admin(&env, &["promote", "nobody@example.com"]);
     assert_eq!(code, Some(1), "an unknown email: {err}");

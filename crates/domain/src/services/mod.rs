@@ -3,20 +3,20 @@
 mod balance;
 mod idempotency;
 mod members;
+mod operators;
 mod reconcile;
 mod recovery;
 mod retry;
-mod roles;
 mod saga;
 mod sessions;
 mod transfers;
 
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use members::{MemberService, RenameError, SignupCommand, SignupError};
+pub use operators::{MemberChange, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use retry::RetryPolicy;
-pub use roles::{RoleChange, RoleService, SetRoleError};
 pub use saga::SagaDriver;
 pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{

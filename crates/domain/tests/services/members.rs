@@ -1,7 +1,7 @@
 use pointshare_domain::HolderRef;
-use pointshare_domain::Role;
 use pointshare_domain::ports::Deadline;
-use pointshare_domain::services::{RoleService, SetRoleError, SignupError};
+use pointshare_domain::services::{OperatorError, OperatorService, SignupError};
+use pointshare_domain::{AccessDenied, MemberStatus, Role};
 use pointshare_testkit::{Fault, Operation, World};
 use std::time::Duration;
 
@@ -113,16 +113,28 @@ async fn renaming_changes_the_display_name() {
 #[tokio::test]
 async fn an_operator_changes_a_role_by_email_and_learns_the_previous_one() {
     let world = World::default();
-    let roles = RoleService::new(world.members.clone());
+    let operators = OperatorService::new(world.members.clone());
     let alice = world.member("alice", 0).await;
     assert_eq!(alice.role, Role::Member, "a signup is always a member");
-    let promoted = roles.set_role(&alice.email, Role::Admin).await.expect("promotes");
+    let promoted = operators.set_role(&alice.email, Role::Admin).await.expect("promotes");
     assert_eq!((promoted.previous, promoted.member.role), (Role::Member, Role::Admin));
     let stored = world.member_service.by_id(alice.id).await.expect("reads").expect("exists");
     assert!(stored.is_admin());
-    let demoted = roles.set_role(&alice.email, Role::Member).await.expect("demotes");
+    let demoted = operators.set_role(&alice.email, Role::Member).await.expect("demotes");
     assert_eq!((demoted.previous, demoted.member.role), (Role::Admin, Role::Member));
     let nobody = pointshare_domain::Email::parse("nobody@example.com").expect("valid");
-    let error = roles.set_role(&nobody, Role::Admin).await.unwrap_err();
-    assert!(matches!(error, SetRoleError::UnknownEmail), "{error:?}");
+    let error = operators.set_role(&nobody, Role::Admin).await.unwrap_err();
+    assert!(matches!(error, OperatorError::UnknownEmail), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_operator_suspends_and_reinstates_a_member_by_email() {
+    let world = World::default();
+    let operators = OperatorService::new(world.members.clone());
+    let alice = world.member("alice", 0).await;
+    let suspended = operators.set_status(&alice.email, MemberStatus::Suspended).await.expect("suspends");
+    assert_eq!((suspended.previous, suspended.member.status), (MemberStatus::Active, MemberStatus::Suspended));
+    assert_eq!(suspended.member.may_act_as(Role::Member), Err(AccessDenied::NotActive));
+    let back = operators.set_status(&alice.email, MemberStatus::Active).await.expect("reinstates");
+    assert_eq!(back.member.may_act_as(Role::Member), Ok(()));
 }
