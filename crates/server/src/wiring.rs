@@ -9,18 +9,19 @@ use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisSettings};
 use pointshare_domain::Points;
 use pointshare_domain::ports::{
-    BalanceCache, Clock, MemberRepository, PointsProvider, RateLimiter, SessionRepository, SystemClock,
+    BalanceCache, Clock, DailyTotals, MemberRepository, PointsProvider, RateLimiter, SessionRepository, SystemClock,
     TransferRepository,
 };
 use pointshare_domain::services::{
-    BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver,
-    SessionService, TransferLimits, TransferService,
+    BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RequestLease, RetryPolicy,
+    SagaDriver, SessionService, TransferLimits, TransferService,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
 use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::{
-    InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
+    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
+    InMemoryTransfers,
 };
 
 use crate::auth::{Access, Passwords, Tokens};
@@ -108,6 +109,7 @@ pub struct Repositories {
     pub members: Arc<dyn MemberRepository>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub totals: Arc<dyn DailyTotals>,
     pub backend: StoreBackend,
 }
 
@@ -117,6 +119,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
             members: Arc::new(InMemoryMembers::default()),
             transfers: Arc::new(InMemoryTransfers::default()),
             sessions: Arc::new(InMemorySessions::default()),
+            totals: Arc::new(InMemoryDailyTotals::default()),
             backend: StoreBackend::InMemory,
         });
     };
@@ -130,6 +133,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
         members: store.members.clone(),
         transfers: store.transfers.clone(),
         sessions: store.sessions.clone(),
+        totals: store.totals.clone(),
         backend: StoreBackend::Mongo(store),
     })
 }
@@ -171,7 +175,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let retry = RetryPolicy::default();
 
-    let Repositories { members, transfers, sessions, backend: store } = store(&settings).await?;
+    let Repositories { members, transfers, sessions, totals, backend: store } = store(&settings).await?;
     let (cache, limiter, cache_backend) = cache(&settings).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
@@ -193,6 +197,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let points_provider: Arc<dyn PointsProvider> = Arc::new(provider.clone());
     let saga = Arc::new(SagaDriver::new(
         transfers.clone(),
+        totals.clone(),
         points_provider.clone(),
         cache.clone(),
         clock.clone(),
@@ -214,13 +219,13 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let transfer_service = Arc::new(TransferService::new(
         members,
         transfers.clone(),
+        totals,
         saga.clone(),
         clock.clone(),
         limits,
-        replica.clone(),
         // The creating request owns its transfer until well past its
         // deadline; after that, recovery may take over an unfinished one.
-        settings.request_deadline * 2,
+        RequestLease { replica: replica.clone(), lease_for: settings.request_deadline * 2 },
     ));
     let reconcile = Arc::new(ReconcileService::new(
         transfers.clone(),

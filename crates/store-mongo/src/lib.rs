@@ -1,7 +1,8 @@
 //! pointshare's repositories on MongoDB: members (unique email and handle),
 //! transfers (unique sender + idempotency key, compare-and-set state
-//! changes, cursor pages, leases for recovery) and login sessions (refresh
-//! tokens rotated by compare-and-set). `MongoStore::connect` checks the
+//! changes, cursor pages, leases for recovery), login sessions (refresh
+//! tokens rotated by compare-and-set) and daily totals (one counter document
+//! per sender, kind and day, reserved by a conditional increment). `MongoStore::connect` checks the
 //! server, creates the indexes idempotently, and hands out the ports.
 //! Driver errors become the ports' errors here, at the edge.
 //!
@@ -14,6 +15,7 @@
 mod documents;
 mod members;
 mod sessions;
+mod totals;
 mod transfers;
 
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use documents::{MemberDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
 pub use sessions::MongoSessions;
+pub use totals::MongoDailyTotals;
 pub use transfers::MongoTransfers;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,7 @@ pub struct MongoStore {
     pub members: Arc<MongoMembers>,
     pub transfers: Arc<MongoTransfers>,
     pub sessions: Arc<MongoSessions>,
+    pub totals: Arc<MongoDailyTotals>,
 }
 
 const EMAIL_INDEX: &str = "members_email_unique";
@@ -77,6 +81,7 @@ impl MongoStore {
             members: Arc::new(MongoMembers::new(database.collection::<MemberDoc>("members"))),
             transfers: Arc::new(MongoTransfers::new(database.collection::<TransferDoc>("transfers"))),
             sessions: Arc::new(MongoSessions::new(database.collection::<SessionDoc>("sessions"))),
+            totals: Arc::new(MongoDailyTotals::new(database.collection("daily_totals"))),
             database,
         };
         store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(&settings.uri)))?;
@@ -143,6 +148,12 @@ fn redact(uri: &str) -> String {
 /// A driver error as the ports' `StoreError`, saying what was being done.
 fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> pointshare_domain::ports::StoreError {
     pointshare_domain::ports::StoreError(error.into().context(doing.to_owned()))
+}
+
+/// Whether a driver error is a duplicate key, on any index.
+fn duplicate(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    matches!(error.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000)
 }
 
 /// Whether a driver error is a duplicate key on the index `name`.

@@ -153,17 +153,6 @@ impl TransferRepository for MongoTransfers {
         self.newest_first(filter, after, limit, "loading a page of transfers").await
     }
 
-    async fn sent_since(&self, sender: MemberId, kind: TransferKind, since: DateTime<Utc>) -> Result<u64, StoreError> {
-        let filter = doc! {
-            "kind": kind.as_str(),
-            "sender": sender.to_string(),
-            "created_at": {"$gte": bson_time(since)},
-            "state": {"$nin": [state(TransferState::Rejected), state(TransferState::Reversed)]},
-        };
-        let shares = self.find(filter, doc! {"created_at": 1}, usize::MAX, "summing a sender's transfers").await?;
-        Ok(shares.iter().map(|t| t.amount.get()).sum())
-    }
-
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         self.newest_first(doc! {"kind": TransferKind::Grant.as_str()}, after, limit, "listing grants").await
     }

@@ -10,7 +10,12 @@ async fn store() -> StoreUnderTest {
     );
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
     let store = MongoStore::connect(&settings).await.expect("connects to the test server");
-    StoreUnderTest { members: store.members, transfers: store.transfers, sessions: store.sessions }
+    StoreUnderTest {
+        members: store.members,
+        transfers: store.transfers,
+        sessions: store.sessions,
+        totals: store.totals,
+    }
 }
 
 fn rand_id() -> u64 {

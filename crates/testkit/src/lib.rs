@@ -13,6 +13,7 @@ mod ledger;
 mod members;
 mod provider;
 mod sessions;
+mod totals;
 mod transfers;
 mod world;
 
@@ -23,5 +24,6 @@ pub use ledger::{Ledger, LedgerError, LedgerSummary};
 pub use members::InMemoryMembers;
 pub use provider::FakeProvider;
 pub use sessions::InMemorySessions;
+pub use totals::InMemoryDailyTotals;
 pub use transfers::InMemoryTransfers;
 pub use world::{World, WorldSettings};

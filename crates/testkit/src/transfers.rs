@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use pointshare_domain::ports::{InsertTransferError, StoreError, TransferRepository, Transition, TransitionError};
 use pointshare_domain::{
-    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
+    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind,
 };
 
 #[derive(Debug, Default)]
@@ -90,16 +90,6 @@ impl TransferRepository for InMemoryTransfers {
 
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         Ok(self.newest_first(|t| t.kind == TransferKind::Grant, after, limit))
-    }
-
-    async fn sent_since(&self, sender: MemberId, kind: TransferKind, since: DateTime<Utc>) -> Result<u64, StoreError> {
-        let transfers = self.transfers.lock();
-        Ok(transfers
-            .values()
-            .filter(|t| t.kind == kind && t.sender == sender && t.created_at >= since)
-            .filter(|t| !matches!(t.state, TransferState::Rejected | TransferState::Reversed))
-            .map(|t| t.amount.get())
-            .sum())
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

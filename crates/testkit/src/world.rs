@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    BalanceService, MemberService, RecoveryService, RecoverySettings, RetryPolicy, SagaDriver, SessionService,
-    SignupCommand, TransferLimits, TransferService,
+    BalanceService, MemberService, RecoveryService, RecoverySettings, RequestLease, RetryPolicy, SagaDriver,
+    SessionService, SignupCommand, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
 };
 
 use crate::{
-    FakeProvider, InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
-    ManualClock,
+    FakeProvider, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
+    InMemoryTransfers, ManualClock,
 };
 
 #[derive(Debug, Clone)]
@@ -49,6 +49,7 @@ pub struct World {
     pub provider: Arc<FakeProvider>,
     pub members: Arc<InMemoryMembers>,
     pub transfers: Arc<InMemoryTransfers>,
+    pub totals: Arc<InMemoryDailyTotals>,
     pub sessions: Arc<InMemorySessions>,
     pub cache: Arc<InMemoryBalanceCache>,
     pub limiter: Arc<InMemoryRateLimiter>,
@@ -73,8 +74,10 @@ impl World {
         let members = Arc::new(InMemoryMembers::default());
         let transfers = Arc::new(InMemoryTransfers::default());
         let cache = Arc::new(InMemoryBalanceCache::default());
+        let totals = Arc::new(InMemoryDailyTotals::default());
         let saga = Arc::new(SagaDriver::new(
             transfers.clone(),
+            totals.clone(),
             provider.clone(),
             cache.clone(),
             clock.clone(),
@@ -86,11 +89,11 @@ impl World {
         let transfer_service = Arc::new(TransferService::new(
             members.clone(),
             transfers.clone(),
+            totals.clone(),
             saga.clone(),
             clock.clone(),
             settings.limits,
-            "test",
-            settings.lease_for,
+            RequestLease { replica: "test".into(), lease_for: settings.lease_for },
         ));
         let balance_service =
             Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.balance_ttl, settings.retry));
@@ -109,6 +112,7 @@ impl World {
             provider,
             members,
             transfers,
+            totals,
             sessions,
             cache,
             limiter: Arc::default(),

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use pointshare_testkit::contract::cache::CacheUnderTest;
 use pointshare_testkit::contract::store::StoreUnderTest;
 use pointshare_testkit::{
-    InMemoryBalanceCache, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
+    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
+    InMemoryTransfers,
 };
 
 mod store {
@@ -15,6 +16,7 @@ mod store {
             members: Arc::new(InMemoryMembers::default()),
             transfers: Arc::new(InMemoryTransfers::default()),
             sessions: Arc::new(InMemorySessions::default()),
+            totals: Arc::new(InMemoryDailyTotals::default()),
         }
     });
 }

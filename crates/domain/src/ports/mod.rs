@@ -7,6 +7,7 @@ mod deadline;
 mod members;
 mod provider;
 mod sessions;
+mod totals;
 mod transfers;
 
 pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
@@ -15,6 +16,7 @@ pub use deadline::Deadline;
 pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
 pub use sessions::SessionRepository;
+pub use totals::{DailyTotals, DayKey};
 pub use transfers::{InsertTransferError, TransferRepository, Transition, TransitionError};
 
 use thiserror::Error;

@@ -6,8 +6,7 @@ use thiserror::Error;
 
 use super::StoreError;
 use crate::model::{
-    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind,
-    TransferState,
+    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState,
 };
 
 #[derive(Debug, Error)]
@@ -65,11 +64,6 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError>;
-
-    /// Points `sender` has moved in transfers of `kind` since `since`,
-    /// counting every one not rejected or reversed (so in-flight ones count):
-    /// a member's shares, or an admin's grants.
-    async fn sent_since(&self, sender: MemberId, kind: TransferKind, since: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Every grant, newest first by (created_at, id), strictly after `after`
     /// when given: the admins' audit trail.

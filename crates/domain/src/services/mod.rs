@@ -20,5 +20,5 @@ pub use retry::RetryPolicy;
 pub use saga::SagaDriver;
 pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{
-    GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError, TransferLimits, TransferService,
+    GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, TransferLimits, TransferService,
 };

@@ -10,18 +10,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RetryPolicy;
+use super::transfers::day_key;
 use crate::model::{
     DeclineReason, LeaseOwner, Memo, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferKind,
     TransferState,
 };
 use crate::ports::{
-    BalanceCache, CachedBalance, Clock, Deadline, Movement, PointsProvider, ProviderError, Rejection,
+    BalanceCache, CachedBalance, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, Rejection,
     TransferRepository, Transition, TransitionError,
 };
 
 #[derive(Debug)]
 pub struct SagaDriver {
     transfers: Arc<dyn TransferRepository>,
+    /// Given back what a transfer reserved when it ends having moved nothing.
+    totals: Arc<dyn DailyTotals>,
     provider: Arc<dyn PointsProvider>,
     cache: Arc<dyn BalanceCache>,
     clock: Arc<dyn Clock>,
@@ -50,13 +53,14 @@ struct Step {
 impl SagaDriver {
     pub fn new(
         transfers: Arc<dyn TransferRepository>,
+        totals: Arc<dyn DailyTotals>,
         provider: Arc<dyn PointsProvider>,
         cache: Arc<dyn BalanceCache>,
         clock: Arc<dyn Clock>,
         retry: RetryPolicy,
         balance_ttl: Duration,
     ) -> Self {
-        SagaDriver { transfers, provider, cache, clock, retry, balance_ttl }
+        SagaDriver { transfers, totals, provider, cache, clock, retry, balance_ttl }
     }
 
     /// Drives `transfer`, whose lease `owner` holds, until it is terminal, the
@@ -100,6 +104,10 @@ impl SagaDriver {
                 at: self.clock.now(),
             };
             transfer = match self.transfers.transition(&transition).await {
+                Ok(moved) if matches!(moved.state, TransferState::Rejected | TransferState::Reversed) => {
+                    self.release(&moved).await;
+                    moved
+                }
                 Ok(moved) => moved,
                 Err(TransitionError::Conflict(current)) => {
                     tracing::info!(transfer = %transfer.id, state = current.state.as_str(), "transfer moved by another driver");
@@ -122,6 +130,16 @@ impl SagaDriver {
                 }
             })
             .await
+    }
+
+    /// A transfer that ended having moved nothing no longer counts against its
+    /// sender's day. Only the driver whose transition ended it gets here, so
+    /// it is given back once. If this fails the allowance stays smaller than
+    /// it should until the day ends: the safe side.
+    async fn release(&self, transfer: &Transfer) {
+        if let Err(error) = self.totals.release(&day_key(transfer), transfer.amount).await {
+            tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
+        }
     }
 
     /// Every applied movement tells us the account's new balance; keep it, so

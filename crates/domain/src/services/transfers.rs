@@ -1,11 +1,12 @@
 //! Sharing points, granting them, and reading transfers back.
 //!
-//! A share is checked against the rules, recorded (the record exists before
-//! any provider call), then driven through the saga under the request's
-//! deadline. Grants take the same path without the debit.
+//! A share is checked against the rules, its amount reserved against the
+//! sender's daily limit, recorded (the record exists before any provider
+//! call), then driven through the saga under the request's deadline. Grants
+//! take the same path without the debit, against the admin's daily budget.
 
 use anyhow::Context;
-use chrono::{DateTime, Duration as TimeDelta, Utc};
+use chrono::Duration as TimeDelta;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -17,7 +18,7 @@ use crate::model::{
     TransferId, TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
-    Clock, Deadline, InsertTransferError, MemberRepository, StoreError, TransferRepository, Transition, TransitionError,
+    Clock, DailyTotals, DayKey, Deadline, InsertTransferError, MemberRepository, StoreError, TransferRepository,
 };
 
 /// Limits on what one member may share and one admin may grant.
@@ -32,6 +33,16 @@ pub struct TransferLimits {
     pub grant_budget_per_day: u64,
 }
 
+impl TransferLimits {
+    /// A sender's daily allowance for `kind`, and why a transfer past it is declined.
+    pub fn daily(&self, kind: TransferKind) -> (u64, DeclineReason) {
+        match kind {
+            TransferKind::Share => (self.max_per_day, DeclineReason::DailyLimitExceeded),
+            TransferKind::Grant => (self.grant_budget_per_day, DeclineReason::GrantBudgetExceeded),
+        }
+    }
+}
+
 impl Default for TransferLimits {
     fn default() -> Self {
         TransferLimits {
@@ -41,6 +52,16 @@ impl Default for TransferLimits {
             grant_budget_per_day: 1_000_000,
         }
     }
+}
+
+/// How the request that creates a transfer holds it.
+#[derive(Debug, Clone)]
+pub struct RequestLease {
+    /// Names this process in lease owners, for operators reading the store.
+    pub replica: String,
+    /// How long the request owns its new transfer before recovery may take
+    /// it: longer than any request deadline.
+    pub lease_for: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +168,7 @@ impl From<anyhow::Error> for SubmitError {
 pub struct TransferService {
     members: Arc<dyn MemberRepository>,
     transfers: Arc<dyn TransferRepository>,
+    totals: Arc<dyn DailyTotals>,
     saga: Arc<SagaDriver>,
     clock: Arc<dyn Clock>,
     limits: TransferLimits,
@@ -161,13 +183,14 @@ impl TransferService {
     pub fn new(
         members: Arc<dyn MemberRepository>,
         transfers: Arc<dyn TransferRepository>,
+        totals: Arc<dyn DailyTotals>,
         saga: Arc<SagaDriver>,
         clock: Arc<dyn Clock>,
         limits: TransferLimits,
-        replica: impl Into<String>,
-        lease_for: Duration,
+        lease: RequestLease,
     ) -> Self {
-        TransferService { members, transfers, saga, clock, limits, replica: replica.into(), lease_for }
+        let RequestLease { replica, lease_for } = lease;
+        TransferService { members, transfers, totals, saga, clock, limits, replica, lease_for }
     }
 
     /// Shares points. `Ok` holds a completed transfer, or one still processing
@@ -261,6 +284,10 @@ impl TransferService {
         }
     }
 
+    /// Reserves the amount against the sender's daily limit, records the
+    /// transfer, and drives it. Reserving first means a recorded transfer is
+    /// within the limit whoever drives it later; concurrent transfers of one
+    /// sender reserve one at a time, so together they never pass the limit.
     async fn submit(
         &self,
         request: TransferRequest,
@@ -270,7 +297,7 @@ impl TransferService {
     ) -> Result<Transfer, SubmitError> {
         let now = self.clock.now();
         let owner = LeaseOwner::unique(&self.replica);
-        let transfer = Transfer {
+        let mut transfer = Transfer {
             id: TransferId::new(),
             kind: request.kind,
             sender: request.sender,
@@ -286,66 +313,55 @@ impl TransferService {
             created_at: now,
             updated_at: now,
         };
+        let key = day_key(&transfer);
+        let (limit, reason) = self.limits.daily(transfer.kind);
+        let reserved =
+            self.totals.reserve(&key, transfer.amount, limit).await.context("reserving against the daily limit")?;
+        if !reserved {
+            // Recorded all the same, declined: a retry with the same key gets
+            // the same answer, and refused grants stay in the audit trail.
+            transfer.state = TransferState::Rejected;
+            transfer.decline = Some(reason);
+            transfer.lease = None;
+        }
         match self.transfers.insert(&transfer).await {
             Ok(()) => {}
             // A concurrent request with the same key won the insert.
             Err(InsertTransferError::KeyTaken(existing)) => {
+                self.release_if(reserved, &transfer).await;
                 return match check_key(Some(*existing), &request) {
                     KeyCheck::Replay(transfer) => settle(*transfer),
                     _ => Err(SubmitError::KeyReused),
                 };
             }
+            // The insert may have happened all the same (a reply lost):
+            // keeping the reservation errs on the safe side.
             Err(InsertTransferError::Unexpected(error)) => {
                 return Err(anyhow::Error::from(error).context("recording a transfer").into());
             }
         }
-        tracing::info!(transfer = %transfer.id, kind = ?transfer.kind, amount = %transfer.amount, "transfer accepted");
-        if let Some(reason) = self.over_daily_limit(&transfer).await? {
-            let rejected = self.decline_for_limit(&transfer, &owner, reason).await?;
-            return settle(rejected);
+        tracing::info!(transfer = %transfer.id, kind = ?transfer.kind, amount = %transfer.amount, state = transfer.state.as_str(), "transfer recorded");
+        if !reserved {
+            return settle(transfer);
         }
         let driven = self.saga.drive(transfer, &owner, deadline).await?;
         settle(driven)
     }
 
-    /// The sender's daily limit (a member's shares, an admin's grants),
-    /// checked after the insert, counting this transfer, so concurrent
-    /// transfers by one sender cannot each slip under it: at worst several are
-    /// declined together, never is the limit exceeded.
-    async fn over_daily_limit(&self, transfer: &Transfer) -> anyhow::Result<Option<DeclineReason>> {
-        let (limit, reason) = match transfer.kind {
-            TransferKind::Share => (self.limits.max_per_day, DeclineReason::DailyLimitExceeded),
-            TransferKind::Grant => (self.limits.grant_budget_per_day, DeclineReason::GrantBudgetExceeded),
-        };
-        let day_start = start_of_day(transfer.created_at);
-        let sent = self
-            .transfers
-            .sent_since(transfer.sender, transfer.kind, day_start)
-            .await
-            .context("summing the sender's transfers today")?;
-        Ok((sent > limit).then_some(reason))
-    }
-
-    async fn decline_for_limit(
-        &self,
-        transfer: &Transfer,
-        owner: &LeaseOwner,
-        reason: DeclineReason,
-    ) -> anyhow::Result<Transfer> {
-        let transition = Transition {
-            id: transfer.id,
-            from: TransferState::Accepted,
-            to: TransferState::Rejected,
-            decline: Some(reason),
-            owner: owner.clone(),
-            at: self.clock.now(),
-        };
-        match self.transfers.transition(&transition).await {
-            Ok(rejected) => Ok(rejected),
-            Err(TransitionError::Conflict(current)) => Ok(*current),
-            Err(error) => Err(error).context("declining a transfer over the daily limit"),
+    /// Gives back a reservation whose transfer is certainly not recorded. If
+    /// this fails the allowance stays smaller than it should until the day
+    /// ends: the safe side.
+    async fn release_if(&self, reserved: bool, transfer: &Transfer) {
+        if reserved && let Err(error) = self.totals.release(&day_key(transfer), transfer.amount).await {
+            tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
         }
     }
+}
+
+/// The daily counter a transfer counts against: its sender's, its kind's, on
+/// the UTC day it was created.
+pub(crate) fn day_key(transfer: &Transfer) -> DayKey {
+    DayKey { sender: transfer.sender, kind: transfer.kind, day: transfer.created_at.date_naive() }
 }
 
 /// A rejected or reversed transfer is an error for the caller; any other is an answer.
@@ -358,10 +374,6 @@ fn settle(transfer: Transfer) -> Result<Transfer, SubmitError> {
 
 fn receiving_account(member: &Member) -> Option<crate::model::ProviderAccountId> {
     member.provider_account.clone().filter(|_| member.is_active())
-}
-
-fn start_of_day(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.date_naive().and_hms_opt(0, 0, 0).map_or(at, |midnight| midnight.and_utc())
 }
 
 pub(crate) fn to_delta(duration: Duration) -> TimeDelta {

@@ -113,6 +113,54 @@ async fn the_daily_limit_counts_today_and_resets_tomorrow() {
 }
 
 #[tokio::test]
+async fn a_share_that_moved_nothing_gives_its_allowance_back() {
+    let settings = WorldSettings {
+        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
+        ..WorldSettings::default()
+    };
+    let world = World::new(settings);
+    let alice = world.member("alice", 50).await;
+    let bob = world.member("bob", 0).await;
+    let error = world.transfer_service.share(share(&alice, &bob, 80, "too-much"), deadline()).await.unwrap_err();
+    let ShareError::Declined(declined) = error else { panic!("expected a decline, got {error:?}") };
+    assert_eq!(declined.decline, Some(DeclineReason::InsufficientFunds));
+    world
+        .provider
+        .ledger()
+        .apply(
+            pointshare_domain::MovementKind::Credit,
+            &pointshare_domain::ports::Movement {
+                account: alice.provider_account.clone().expect("an account"),
+                reference: pointshare_domain::ProviderReference::parse("top-up").expect("valid"),
+                amount: points(100),
+                memo: None,
+            },
+        )
+        .expect("tops alice up");
+    world.transfer_service.share(share(&alice, &bob, 100, "all"), deadline()).await.expect("the whole allowance");
+}
+
+#[tokio::test]
+async fn a_share_over_the_limit_is_recorded_declined_and_recovery_never_debits_it() {
+    let settings = WorldSettings {
+        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
+        ..WorldSettings::default()
+    };
+    let world = World::new(settings);
+    let alice = world.member("alice", 1000).await;
+    let bob = world.member("bob", 0).await;
+    world.transfer_service.share(share(&alice, &bob, 100, "full"), deadline()).await.expect("the allowance");
+    let error = world.transfer_service.share(share(&alice, &bob, 1, "over"), deadline()).await.unwrap_err();
+    let ShareError::Declined(over) = error else { panic!("expected a decline, got {error:?}") };
+    assert_eq!((over.state, over.lease.clone()), (pointshare_domain::TransferState::Rejected, None));
+    let again = world.transfer_service.share(share(&alice, &bob, 1, "over"), deadline()).await.unwrap_err();
+    assert!(matches!(again, ShareError::Declined(t) if t.id == over.id), "a retry gets the same answer");
+    world.clock.advance(chrono::TimeDelta::minutes(5));
+    world.recovery.run_once().await.expect("a recovery pass");
+    assert_eq!(world.balance(&bob), 100, "nothing past the limit moved");
+}
+
+#[tokio::test]
 async fn concurrent_shares_never_exceed_the_daily_limit() {
     let settings = WorldSettings {
         limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },

@@ -1,7 +1,7 @@
 //! The `MemberRepository`, `TransferRepository` and `SessionRepository`
 //! contract: uniqueness, compare-and-set under concurrency, pages with no gap
-//! or repeat while inserts go on, exclusive leases, and refresh tokens that
-//! rotate once. Run it with
+//! or repeat while inserts go on, exclusive leases, refresh tokens that
+//! rotate once, and daily totals that never pass their limit. Run it with
 //! `store_contract!(async { <a fresh StoreUnderTest> })`.
 
 use std::collections::HashSet;
@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use pointshare_domain::ports::{
-    AttachAccountError, Clock, InsertMemberError, InsertTransferError, MemberRepository, SessionRepository,
-    SystemClock, TransferRepository, Transition, TransitionError,
+    AttachAccountError, Clock, DailyTotals, DayKey, InsertMemberError, InsertTransferError, MemberRepository,
+    SessionRepository, SystemClock, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
@@ -26,6 +26,7 @@ pub struct StoreUnderTest {
     pub members: Arc<dyn MemberRepository>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub totals: Arc<dyn DailyTotals>,
 }
 
 /// Expands to one `#[tokio::test]` per contract case, each on a fresh store from `$setup`.
@@ -44,7 +45,8 @@ macro_rules! store_contract {
             transitions_are_compare_and_set,
             of_racing_drivers_exactly_one_moves_each_step,
             history_pages_have_no_gap_or_repeat_while_inserts_go_on,
-            sent_since_counts_one_kind_not_refused,
+            a_daily_total_reserves_up_to_its_limit_and_gives_back,
+            of_racing_reservations_the_total_never_passes_the_limit,
             grants_page_newest_first_and_only_grants,
             a_session_reads_back_and_rotates_once,
             of_racing_refreshes_of_one_token_exactly_one_wins,
@@ -306,26 +308,35 @@ pub async fn history_pages_have_no_gap_or_repeat_while_inserts_go_on(store: &Sto
     assert!(store.transfers.history(MemberId::new(), None, 7).await.expect("pages").items.is_empty());
 }
 
-pub async fn sent_since_counts_one_kind_not_refused(store: &StoreUnderTest) {
-    let owner = LeaseOwner::unique("test");
-    let sender = MemberId::new();
-    let start = now() - chrono::Duration::seconds(1);
-    let kept = transfer(sender, "kept", &owner);
-    let refused = transfer(sender, "refused", &owner);
-    let grant = as_grant(transfer(sender, "grant", &owner));
-    let someone_elses = transfer(MemberId::new(), "kept", &owner);
-    for t in [&kept, &refused, &grant, &someone_elses] {
-        store.transfers.insert(t).await.expect("inserts");
-    }
-    store
-        .transfers
-        .transition(&step(&refused, TransferState::Accepted, TransferState::Rejected, &owner))
-        .await
-        .expect("moves");
-    let sent = |kind, since| store.transfers.sent_since(sender, kind, since);
-    assert_eq!(sent(TransferKind::Share, start).await.expect("sums"), 5);
-    assert_eq!(sent(TransferKind::Grant, start).await.expect("sums"), 5);
-    assert_eq!(sent(TransferKind::Share, now() + chrono::Duration::seconds(5)).await.expect("sums"), 0);
+fn day_key(kind: TransferKind) -> DayKey {
+    DayKey { sender: MemberId::new(), kind, day: now().date_naive() }
+}
+
+pub async fn a_daily_total_reserves_up_to_its_limit_and_gives_back(store: &StoreUnderTest) {
+    let share = day_key(TransferKind::Share);
+    let points = |n| Points::new(n).expect("valid points");
+    assert!(store.totals.reserve(&share, points(60), 100).await.expect("answers"));
+    assert!(!store.totals.reserve(&share, points(41), 100).await.expect("answers"), "60 + 41 > 100");
+    assert!(store.totals.reserve(&share, points(40), 100).await.expect("answers"), "exactly the limit");
+    assert!(!store.totals.reserve(&share, points(1), 100).await.expect("answers"));
+    store.totals.release(&share, points(60)).await.expect("gives back");
+    assert!(store.totals.reserve(&share, points(60), 100).await.expect("answers"), "what was given back");
+    assert!(!store.totals.reserve(&day_key(TransferKind::Share), points(101), 100).await.expect("answers"));
+    // Another kind, sender or day is another counter.
+    let grant = DayKey { kind: TransferKind::Grant, ..share };
+    assert!(store.totals.reserve(&grant, points(100), 100).await.expect("answers"));
+    let tomorrow = DayKey { day: share.day.succ_opt().expect("a next day"), ..share };
+    assert!(store.totals.reserve(&tomorrow, points(100), 100).await.expect("answers"));
+}
+
+pub async fn of_racing_reservations_the_total_never_passes_the_limit(store: &StoreUnderTest) {
+    let key = day_key(TransferKind::Share);
+    let attempts = (0..20).map(|_| {
+        let totals = store.totals.clone();
+        async move { totals.reserve(&key, Points::new(10).expect("valid"), 100).await.expect("answers") }
+    });
+    let granted = join_all(attempts).await.into_iter().filter(|won| *won).count();
+    assert_eq!(granted, 10, "ten reservations of 10 fit in 100, the first of the day included");
 }
 
 fn as_grant(mut transfer: Transfer) -> Transfer {

@@ -1,0 +1,63 @@
+//! `DailyTotals` on the `daily_totals` collection: one document per (sender,
+//! kind, UTC day), `{_id: "<sender>:<kind>:<day>", total}`. A reservation is
+//! one conditional increment on `_id` (`total` at most limit − amount), an
+//! upsert for the day's first; documents are never read into the process.
+
+use async_trait::async_trait;
+use mongodb::Collection;
+use mongodb::bson::{Document, doc};
+
+use pointshare_domain::Points;
+use pointshare_domain::ports::{DailyTotals, DayKey, StoreError};
+
+use crate::{duplicate, store_error};
+
+#[derive(Debug, Clone)]
+pub struct MongoDailyTotals {
+    totals: Collection<Document>,
+}
+
+impl MongoDailyTotals {
+    pub(crate) fn new(totals: Collection<Document>) -> Self {
+        MongoDailyTotals { totals }
+    }
+}
+
+fn id(key: &DayKey) -> String {
+    format!("{}:{}:{}", key.sender, key.kind.as_str(), key.day)
+}
+
+fn int64(points: u64) -> i64 {
+    i64::try_from(points).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl DailyTotals for MongoDailyTotals {
+    async fn reserve(&self, key: &DayKey, amount: Points, limit: u64) -> Result<bool, StoreError> {
+        let doing = "reserving against a daily total";
+        let Some(ceiling) = limit.checked_sub(amount.get()) else { return Ok(false) };
+        let filter = doc! {"_id": id(key), "total": {"$lte": int64(ceiling)}};
+        let increment = doc! {"$inc": {"total": int64(amount.get())}};
+        // The day's first reservation inserts the document; when the filter
+        // misses because the total is too high, the upsert's insert collides
+        // with the existing `_id` instead.
+        match self.totals.update_one(filter.clone(), increment.clone()).upsert(true).await {
+            Ok(_) => Ok(true),
+            Err(error) if duplicate(&error) => {
+                // Either over the limit, or two first reservations of the day
+                // raced to insert: now the document exists, ask it plainly.
+                let again = self.totals.update_one(filter, increment).await.map_err(|e| store_error(e, doing))?;
+                Ok(again.modified_count == 1)
+            }
+            Err(error) => Err(store_error(error, doing)),
+        }
+    }
+
+    async fn release(&self, key: &DayKey, amount: Points) -> Result<(), StoreError> {
+        self.totals
+            .update_one(doc! {"_id": id(key)}, doc! {"$inc": {"total": -int64(amount.get())}})
+            .await
+            .map_err(|e| store_error(e, "giving back a daily reservation"))?;
+        Ok(())
+    }
+}
