@@ -13,8 +13,8 @@ use pointshare_domain::ports::{
     TransferRepository,
 };
 use pointshare_domain::services::{
-    BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RequestLease, RetryPolicy,
-    SagaDriver, SessionService, TransferLimits, TransferService,
+    BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RequestLease, SagaDriver,
+    SessionService, TransferLimits, TransferService,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
@@ -173,7 +173,6 @@ pub struct Wired {
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let retry = RetryPolicy::default();
 
     let Repositories { members, transfers, sessions, totals, backend: store } = store(&settings).await?;
     let (cache, limiter, cache_backend) = cache(&settings).await?;
@@ -201,10 +200,9 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         points_provider.clone(),
         cache.clone(),
         clock.clone(),
-        retry,
         settings.balance_ttl,
     ));
-    let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone(), retry));
+    let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone()));
     let session_service =
         Arc::new(SessionService::new(sessions, members.clone(), clock.clone(), settings.refresh_token_ttl));
     let limits = TransferLimits {
@@ -234,7 +232,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         // it waits out a provider's bad minute rather than fail the report.
         std::time::Duration::from_secs(60),
     ));
-    let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl, retry));
+    let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl));
     let recovery = Arc::new(RecoveryService::new(
         transfers,
         member_service.clone(),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    BalanceService, MemberService, RecoveryService, RecoverySettings, RequestLease, RetryPolicy, SagaDriver,
-    SessionService, SignupCommand, TransferLimits, TransferService,
+    BalanceService, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SessionService,
+    SignupCommand, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
@@ -21,7 +21,6 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
     pub limits: TransferLimits,
-    pub retry: RetryPolicy,
     /// How long a new transfer stays leased to the request that created it.
     pub lease_for: Duration,
     pub balance_ttl: Duration,
@@ -34,7 +33,6 @@ impl Default for WorldSettings {
     fn default() -> Self {
         WorldSettings {
             limits: TransferLimits::default(),
-            retry: RetryPolicy::default(),
             lease_for: Duration::from_secs(30),
             balance_ttl: Duration::from_secs(5),
             recovery: RecoverySettings::default(),
@@ -81,11 +79,9 @@ impl World {
             provider.clone(),
             cache.clone(),
             clock.clone(),
-            settings.retry,
             settings.balance_ttl,
         ));
-        let member_service =
-            Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone(), settings.retry));
+        let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
             members.clone(),
             transfers.clone(),
@@ -95,8 +91,7 @@ impl World {
             settings.limits,
             RequestLease { replica: "test".into(), lease_for: settings.lease_for },
         ));
-        let balance_service =
-            Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.balance_ttl, settings.retry));
+        let balance_service = Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.balance_ttl));
         let sessions = Arc::new(InMemorySessions::default());
         let session_service =
             Arc::new(SessionService::new(sessions.clone(), members.clone(), clock.clone(), settings.session_lifetime));

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
-use super::RetryPolicy;
 use crate::model::{Member, ProviderAccount, ProviderAccountId};
 use crate::ports::{BalanceCache, CachedBalance, Deadline, PointsProvider, ProviderError, Rejection};
 
@@ -55,18 +54,12 @@ pub struct BalanceService {
     cache: Arc<dyn BalanceCache>,
     provider: Arc<dyn PointsProvider>,
     ttl: Duration,
-    retry: RetryPolicy,
     in_flight: Arc<Mutex<HashMap<ProviderAccountId, SharedRead>>>,
 }
 
 impl BalanceService {
-    pub fn new(
-        cache: Arc<dyn BalanceCache>,
-        provider: Arc<dyn PointsProvider>,
-        ttl: Duration,
-        retry: RetryPolicy,
-    ) -> Self {
-        BalanceService { cache, provider, ttl, retry, in_flight: Arc::default() }
+    pub fn new(cache: Arc<dyn BalanceCache>, provider: Arc<dyn PointsProvider>, ttl: Duration) -> Self {
+        BalanceService { cache, provider, ttl, in_flight: Arc::default() }
     }
 
     pub async fn balance_of(&self, member: &Member, deadline: Deadline) -> Result<Balance, BalanceError> {
@@ -118,9 +111,9 @@ impl BalanceService {
         let provider = Arc::clone(&self.provider);
         let cache = Arc::clone(&self.cache);
         let in_flight = Arc::clone(&self.in_flight);
-        let (ttl, retry) = (self.ttl, self.retry);
+        let ttl = self.ttl;
         async move {
-            let answer = retry.run(deadline, || provider.account(&account, deadline)).await.map_err(Arc::new);
+            let answer = provider.account(&account, deadline).await.map_err(Arc::new);
             if let Ok(fresh) = &answer {
                 let balance = CachedBalance { balance: fresh.balance, as_of: fresh.updated_at };
                 if let Err(error) = cache.put(&account, balance, ttl).await {

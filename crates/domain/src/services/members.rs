@@ -5,7 +5,6 @@ use anyhow::Context;
 use std::sync::Arc;
 use thiserror::Error;
 
-use super::RetryPolicy;
 use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash, Role};
 use crate::ports::{
     AttachAccountError, Clock, Deadline, InsertMemberError, MemberRepository, PointsProvider, ProviderError, StoreError,
@@ -49,17 +48,11 @@ pub struct MemberService {
     members: Arc<dyn MemberRepository>,
     provider: Arc<dyn PointsProvider>,
     clock: Arc<dyn Clock>,
-    retry: RetryPolicy,
 }
 
 impl MemberService {
-    pub fn new(
-        members: Arc<dyn MemberRepository>,
-        provider: Arc<dyn PointsProvider>,
-        clock: Arc<dyn Clock>,
-        retry: RetryPolicy,
-    ) -> Self {
-        MemberService { members, provider, clock, retry }
+    pub fn new(members: Arc<dyn MemberRepository>, provider: Arc<dyn PointsProvider>, clock: Arc<dyn Clock>) -> Self {
+        MemberService { members, provider, clock }
     }
 
     /// Records the member, then opens the provider account with the member id
@@ -143,8 +136,7 @@ impl MemberService {
 
     async fn open_account(&self, member: Member, deadline: Deadline) -> Result<Member, SignupError> {
         let holder = HolderRef::from(member.id);
-        let opened = self.retry.run(deadline, || self.provider.open_account(&holder, deadline)).await;
-        let account = match opened {
+        let account = match self.provider.open_account(&holder, deadline).await {
             Ok(account) => account,
             Err(error @ (ProviderError::Transient { .. } | ProviderError::OutcomeUnknown(_))) => {
                 tracing::warn!(member = %member.id, %error, "provider account not opened yet");

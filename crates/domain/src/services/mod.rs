@@ -6,7 +6,6 @@ mod members;
 mod operators;
 mod reconcile;
 mod recovery;
-mod retry;
 mod saga;
 mod sessions;
 mod transfers;
@@ -16,7 +15,6 @@ pub use members::{MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
-pub use retry::RetryPolicy;
 pub use saga::SagaDriver;
 pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{

@@ -9,7 +9,6 @@ use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::RetryPolicy;
 use super::transfers::day_key;
 use crate::model::{
     DeclineReason, LeaseOwner, Memo, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferKind,
@@ -28,7 +27,6 @@ pub struct SagaDriver {
     provider: Arc<dyn PointsProvider>,
     cache: Arc<dyn BalanceCache>,
     clock: Arc<dyn Clock>,
-    retry: RetryPolicy,
     balance_ttl: Duration,
 }
 
@@ -57,10 +55,9 @@ impl SagaDriver {
         provider: Arc<dyn PointsProvider>,
         cache: Arc<dyn BalanceCache>,
         clock: Arc<dyn Clock>,
-        retry: RetryPolicy,
         balance_ttl: Duration,
     ) -> Self {
-        SagaDriver { transfers, totals, provider, cache, clock, retry, balance_ttl }
+        SagaDriver { transfers, totals, provider, cache, clock, balance_ttl }
     }
 
     /// Drives `transfer`, whose lease `owner` holds, until it is terminal, the
@@ -121,15 +118,14 @@ impl SagaDriver {
         Ok(transfer)
     }
 
+    /// One call per step: retrying within the deadline is the provider
+    /// adapter's (with its budget and breaker); what is still unfinished after
+    /// it is recovery's.
     async fn call(&self, step: &Step, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.retry
-            .run(deadline, || async {
-                match step.direction {
-                    Direction::Debit => self.provider.debit(&step.movement, deadline).await,
-                    Direction::Credit => self.provider.credit(&step.movement, deadline).await,
-                }
-            })
-            .await
+        match step.direction {
+            Direction::Debit => self.provider.debit(&step.movement, deadline).await,
+            Direction::Credit => self.provider.credit(&step.movement, deadline).await,
+        }
     }
 
     /// A transfer that ended having moved nothing no longer counts against its

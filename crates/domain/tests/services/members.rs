@@ -56,7 +56,10 @@ async fn an_account_opened_whose_answer_was_lost_is_found_again() {
     let world = World::default();
     // The provider opens the account but the answer never arrives.
     world.provider.faults().fail_next(Operation::OpenAccount, 1, Fault::ApplyThenTimeout);
-    let member = world.member_service.signup(World::signup_command("carol"), deadline()).await.expect("retried");
+    let lost = world.member_service.signup(World::signup_command("carol"), deadline()).await.unwrap_err();
+    assert!(matches!(lost, SignupError::ProviderUnavailable), "{lost:?}");
+    // Repeating the signup (or recovery) asks again under the same holder_ref.
+    let member = world.member_service.signup(World::signup_command("carol"), deadline()).await.expect("repeated");
     assert!(member.provider_account.is_some());
     assert_eq!(world.provider.ledger().summary().accounts, 1, "no second account");
 }
