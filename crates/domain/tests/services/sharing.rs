@@ -1,5 +1,5 @@
 use pointshare_domain::services::{ShareError, TransferLimits};
-use pointshare_domain::{DeclineReason, MemberStatus, MovementKind, TransferState};
+use pointshare_domain::{DeclineReason, Member, MemberStatus, MovementKind, TransferState};
 use pointshare_testkit::{World, WorldSettings};
 
 use super::{deadline, points, share};
@@ -91,15 +91,22 @@ async fn a_recipient_still_waiting_for_an_account_cannot_receive() {
     assert!(matches!(error, ShareError::RecipientNotActive), "{error:?}");
 }
 
-#[tokio::test]
-async fn the_daily_limit_counts_today_and_resets_tomorrow() {
+/// A world where a member may share 100 points a day; alice holding
+/// `balance` and bob nothing.
+async fn a_day_of_100_points(balance: u64) -> (World, Member, Member) {
     let settings = WorldSettings {
         limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
         ..WorldSettings::default()
     };
     let world = World::new(settings);
-    let alice = world.member("alice", 1000).await;
+    let alice = world.member("alice", balance).await;
     let bob = world.member("bob", 0).await;
+    (world, alice, bob)
+}
+
+#[tokio::test]
+async fn the_daily_limit_counts_today_and_resets_tomorrow() {
+    let (world, alice, bob) = a_day_of_100_points(1000).await;
     world.transfer_service.share(share(&alice, &bob, 60, "1"), deadline()).await.expect("within the limit");
     let error = world.transfer_service.share(share(&alice, &bob, 41, "2"), deadline()).await.unwrap_err();
     let ShareError::Declined(declined) = error else { panic!("expected a decline, got {error:?}") };
@@ -114,13 +121,7 @@ async fn the_daily_limit_counts_today_and_resets_tomorrow() {
 
 #[tokio::test]
 async fn a_share_that_moved_nothing_gives_its_allowance_back() {
-    let settings = WorldSettings {
-        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
-        ..WorldSettings::default()
-    };
-    let world = World::new(settings);
-    let alice = world.member("alice", 50).await;
-    let bob = world.member("bob", 0).await;
+    let (world, alice, bob) = a_day_of_100_points(50).await;
     let error = world.transfer_service.share(share(&alice, &bob, 80, "too-much"), deadline()).await.unwrap_err();
     let ShareError::Declined(declined) = error else { panic!("expected a decline, got {error:?}") };
     assert_eq!(declined.decline, Some(DeclineReason::InsufficientFunds));
@@ -142,13 +143,7 @@ async fn a_share_that_moved_nothing_gives_its_allowance_back() {
 
 #[tokio::test]
 async fn a_share_over_the_limit_is_recorded_declined_and_recovery_never_debits_it() {
-    let settings = WorldSettings {
-        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
-        ..WorldSettings::default()
-    };
-    let world = World::new(settings);
-    let alice = world.member("alice", 1000).await;
-    let bob = world.member("bob", 0).await;
+    let (world, alice, bob) = a_day_of_100_points(1000).await;
     world.transfer_service.share(share(&alice, &bob, 100, "full"), deadline()).await.expect("the allowance");
     let error = world.transfer_service.share(share(&alice, &bob, 1, "over"), deadline()).await.unwrap_err();
     let ShareError::Declined(over) = error else { panic!("expected a decline, got {error:?}") };
@@ -162,13 +157,7 @@ async fn a_share_over_the_limit_is_recorded_declined_and_recovery_never_debits_i
 
 #[tokio::test]
 async fn concurrent_shares_never_exceed_the_daily_limit() {
-    let settings = WorldSettings {
-        limits: TransferLimits { max_per_transfer: points(100), max_per_day: 100, ..TransferLimits::default() },
-        ..WorldSettings::default()
-    };
-    let world = World::new(settings);
-    let alice = world.member("alice", 1000).await;
-    let bob = world.member("bob", 0).await;
+    let (world, alice, bob) = a_day_of_100_points(1000).await;
     let attempts = (0..10).map(|i| world.transfer_service.share(share(&alice, &bob, 30, &format!("k{i}")), deadline()));
     futures::future::join_all(attempts).await;
     assert!(world.balance(&bob) <= 100, "bob received {}", world.balance(&bob));
