@@ -71,6 +71,10 @@ impl SagaDriver {
         deadline: Deadline,
     ) -> anyhow::Result<Transfer> {
         while let Some(step) = next_step(&transfer)? {
+            if !self.still_holds(&transfer, owner) {
+                tracing::warn!(transfer = %transfer.id, "the lease ran out before the next provider call; leaving it to its next holder");
+                return Ok(transfer);
+            }
             let answer = self.call(&step, deadline).await;
             let (to, decline) = match answer {
                 Ok(transaction) => {
@@ -116,6 +120,14 @@ impl SagaDriver {
             };
         }
         Ok(transfer)
+    }
+
+    /// Whether `owner` still holds the transfer's lease by this process's
+    /// clock. The store's compare-and-set refuses a stale driver's *record*;
+    /// this keeps a driver that stalled past its lease (a pause, a slow call)
+    /// from making another provider *call* another driver may be making too.
+    fn still_holds(&self, transfer: &Transfer, owner: &LeaseOwner) -> bool {
+        transfer.lease.as_ref().is_some_and(|lease| &lease.owner == owner && self.clock.now() < lease.until)
     }
 
     /// One call per step: retrying within the deadline is the provider
