@@ -28,6 +28,7 @@ use pointshare_domain::services::MemberService;
 use pointshare_domain::{AccessDenied, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash};
 
 use crate::problem::ApiError;
+use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -174,7 +175,10 @@ impl Passwords {
     }
 
     async fn on_a_core<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        let _admitted = self.admitted.try_acquire().map_err(|_| ApiError::busy())?;
+        let _admitted = self.admitted.try_acquire().map_err(|_| {
+            telemetry::auth_event(AuthEvent::PasswordQueueFull);
+            ApiError::busy()
+        })?;
         let _core = self.cores.acquire().await.map_err(ApiError::unexpected)?;
         web::block(work).await.map_err(ApiError::unexpected)
     }

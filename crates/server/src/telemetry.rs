@@ -32,6 +32,7 @@ const CACHE_READS: &str = "pointshare_cache_reads_total";
 const CACHE_ERRORS: &str = "pointshare_cache_errors_total";
 const RECOVERY_RUNS: &str = "pointshare_recovery_runs_total";
 const OVERDUE: &str = "pointshare_recovery_unfinished_transfers";
+const AUTH_EVENTS: &str = "pointshare_auth_events_total";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
 pub fn init_logs() {
@@ -97,12 +98,19 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     describe_counter!(CACHE_READS, "Balance cache reads, by result: hit, miss or error.");
     describe_counter!(CACHE_ERRORS, "Balance cache and rate limiter calls that failed, by operation.");
     describe_gauge!(OVERDUE, "Transfers not terminal a whole recovery lease after they were created.");
+    describe_counter!(
+        AUTH_EVENTS,
+        "Sign-in events that tell of an attack: logins that succeeded or failed, retired refresh tokens presented again, password hashes refused for a full queue."
+    );
     // At zero from the start, so dashboards show 0 rather than no data.
     for result in ["hit", "miss", "error"] {
         counter!(CACHE_READS, "result" => result).absolute(0);
     }
     for operation in ["get", "put", "invalidate", "rate_limit"] {
         counter!(CACHE_ERRORS, "operation" => operation).absolute(0);
+    }
+    for event in AuthEvent::ALL {
+        counter!(AUTH_EVENTS, "event" => event.label()).absolute(0);
     }
     gauge!(TRANSFERS_IN_FLIGHT).set(0.0);
     let exposition = Exposition { handle, process };
@@ -184,6 +192,34 @@ impl Drop for TransferInFlight {
 pub fn transfer_answered(kind: TransferKind, state: Option<TransferState>) {
     let state = state.map_or("refused", TransferState::as_str);
     counter!(TRANSFERS, "kind" => kind.as_str(), "state" => state).increment(1);
+}
+
+/// What happened at the door, for the sign-in panel and the attack alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthEvent {
+    LoginSucceeded,
+    LoginFailed,
+    /// A retired refresh token came back: a copy is in someone else's hands.
+    RefreshReused,
+    /// A signup or login refused because too many password hashes wait.
+    PasswordQueueFull,
+}
+
+impl AuthEvent {
+    const ALL: [AuthEvent; 4] = [Self::LoginSucceeded, Self::LoginFailed, Self::RefreshReused, Self::PasswordQueueFull];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::RefreshReused => "refresh_reused",
+            Self::PasswordQueueFull => "password_queue_full",
+        }
+    }
+}
+
+pub fn auth_event(event: AuthEvent) {
+    counter!(AUTH_EVENTS, "event" => event.label()).increment(1);
 }
 
 /// A rate limiter call that failed (the request then passes or is refused, as configured).

@@ -18,6 +18,7 @@ use super::views::{LoginBody, RefreshBody, TokenView};
 use super::{client_address, limit, per_minute};
 use crate::auth::RefreshToken;
 use crate::problem::ApiError;
+use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
@@ -92,8 +93,11 @@ pub async fn refresh(state: State, body: web::Json<RefreshBody>) -> Result<web::
     let (session, member) =
         state.sessions.refresh(presented.session, &presented.hash(), next).await.map_err(|error| match error {
             RefreshError::Invalid | RefreshError::MemberNotActive => invalid_refresh_token(),
-            RefreshError::Reused => invalid_refresh_token()
-                .detail("this refresh token was already used, so the session is ended; log in again"),
+            RefreshError::Reused => {
+                telemetry::auth_event(AuthEvent::RefreshReused);
+                invalid_refresh_token()
+                    .detail("this refresh token was already used, so the session is ended; log in again")
+            }
             RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         })?;
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))

@@ -147,6 +147,12 @@ async fn a_stolen_refresh_token_used_after_its_owner_ends_the_whole_session() {
     thief.problem(401, "invalid_refresh_token");
     // Reuse revoked the family: the owner's current token is dead too.
     refresh(&app, &owners).await.problem(401, "invalid_refresh_token");
+    let metrics = app.internal_text("/metrics").await;
+    let reused = metrics
+        .lines()
+        .find(|line| line.starts_with(r#"pointshare_auth_events_total{event="refresh_reused"}"#))
+        .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(reused.is_some_and(|count| count >= 1.0), "operators see the reuse: {reused:?}");
     // Another login of the same member is another session, untouched.
     let other = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     assert_eq!(refresh(&app, other.body["refresh_token"].as_str().expect("a token")).await.status, StatusCode::OK);
