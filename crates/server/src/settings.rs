@@ -83,6 +83,8 @@ pub struct Settings {
     #[serde(with = "humantime_serde")]
     pub recovery_lease: Duration,
     #[serde(with = "humantime_serde")]
+    pub clock_skew: Duration,
+    #[serde(with = "humantime_serde")]
     pub embedded_provider_latency: Duration,
     pub demo_password: String,
 }
@@ -156,6 +158,10 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("recovery_interval", "How often the recovery worker finishes interrupted transfers and signups (0s: never)."),
     ("recovery_batch", "Most transfers one recovery pass claims."),
     ("recovery_lease", "How long recovery holds a transfer it claimed."),
+    (
+        "clock_skew",
+        "The most the replicas' clocks may differ: a driver stops calling the provider this long before its lease ends.",
+    ),
     ("embedded_provider_latency", "Embedded simulator only: latency it adds to every call."),
     ("demo_password", "Fully embedded default only: the demo members' password."),
 ];
@@ -205,6 +211,7 @@ impl Default for Settings {
             recovery_interval: Duration::from_secs(5),
             recovery_batch: 100,
             recovery_lease: Duration::from_secs(60),
+            clock_skew: Duration::from_secs(1),
             embedded_provider_latency: Duration::ZERO,
             demo_password: "pointshare-demo".into(),
         }
@@ -276,6 +283,33 @@ impl Settings {
             if value.is_zero() {
                 return invalid(key, "must be longer than zero");
             }
+        }
+        // A transfer's driver calls the provider only while its lease has
+        // clock_skew to spare: each holder's calls must fit in what is left.
+        if self.request_deadline + self.clock_skew > self.request_deadline * 2 {
+            return invalid(
+                "clock_skew",
+                &format!(
+                    "{} leaves a request no time: its lease is 2 × request_deadline = {}, and calls stop clock_skew before it ends, {} before its deadline of {}",
+                    humantime::format_duration(self.clock_skew),
+                    humantime::format_duration(self.request_deadline * 2),
+                    humantime::format_duration(self.clock_skew),
+                    humantime::format_duration(self.request_deadline)
+                ),
+            );
+        }
+        if self.recovery_lease / 2 + self.clock_skew > self.recovery_lease {
+            return invalid(
+                "recovery_lease",
+                &format!(
+                    "{} is too short: a recovery pass gives each transfer recovery_lease / 2 = {} of provider calls, which with clock_skew {} must fit in the lease ({} > {})",
+                    humantime::format_duration(self.recovery_lease),
+                    humantime::format_duration(self.recovery_lease / 2),
+                    humantime::format_duration(self.clock_skew),
+                    humantime::format_duration(self.recovery_lease / 2 + self.clock_skew),
+                    humantime::format_duration(self.recovery_lease)
+                ),
+            );
         }
         // The HTTP server counts its shutdown timeout in whole seconds.
         if self.shutdown_grace < Duration::from_secs(1) {

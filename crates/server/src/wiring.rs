@@ -201,6 +201,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         cache.clone(),
         clock.clone(),
         settings.balance_ttl,
+        settings.clock_skew,
     ));
     let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone()));
     let session_service =

@@ -27,6 +27,8 @@ pub struct WorldSettings {
     pub recovery: RecoverySettings,
     /// How long a refresh token works.
     pub session_lifetime: Duration,
+    /// The most replicas' clocks may differ.
+    pub clock_skew: Duration,
 }
 
 impl Default for WorldSettings {
@@ -37,6 +39,7 @@ impl Default for WorldSettings {
             balance_ttl: Duration::from_secs(5),
             recovery: RecoverySettings::default(),
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            clock_skew: Duration::from_secs(1),
         }
     }
 }
@@ -80,6 +83,7 @@ impl World {
             cache.clone(),
             clock.clone(),
             settings.balance_ttl,
+            settings.clock_skew,
         ));
         let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(

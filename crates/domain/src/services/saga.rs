@@ -28,6 +28,8 @@ pub struct SagaDriver {
     cache: Arc<dyn BalanceCache>,
     clock: Arc<dyn Clock>,
     balance_ttl: Duration,
+    /// The most replicas' clocks may differ: calls stop this long before a lease ends.
+    clock_skew: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +58,9 @@ impl SagaDriver {
         cache: Arc<dyn BalanceCache>,
         clock: Arc<dyn Clock>,
         balance_ttl: Duration,
+        clock_skew: Duration,
     ) -> Self {
-        SagaDriver { transfers, totals, provider, cache, clock, balance_ttl }
+        SagaDriver { transfers, totals, provider, cache, clock, balance_ttl, clock_skew }
     }
 
     /// Drives `transfer`, whose lease `owner` holds, until it is terminal, the
@@ -71,11 +74,11 @@ impl SagaDriver {
         deadline: Deadline,
     ) -> anyhow::Result<Transfer> {
         while let Some(step) = next_step(&transfer)? {
-            if !self.still_holds(&transfer, owner) {
+            let Some(lease_left) = self.lease_left(&transfer, owner) else {
                 tracing::warn!(transfer = %transfer.id, "the lease ran out before the next provider call; leaving it to its next holder");
                 return Ok(transfer);
-            }
-            let answer = self.call(&step, deadline).await;
+            };
+            let answer = self.call(&step, deadline.capped(lease_left)).await;
             let (to, decline) = match answer {
                 Ok(transaction) => {
                     self.remember_balance(&transaction).await;
@@ -122,12 +125,17 @@ impl SagaDriver {
         Ok(transfer)
     }
 
-    /// Whether `owner` still holds the transfer's lease by this process's
-    /// clock. The store's compare-and-set refuses a stale driver's *record*;
-    /// this keeps a driver that stalled past its lease (a pause, a slow call)
-    /// from making another provider *call* another driver may be making too.
-    fn still_holds(&self, transfer: &Transfer, owner: &LeaseOwner) -> bool {
-        transfer.lease.as_ref().is_some_and(|lease| &lease.owner == owner && self.clock.now() < lease.until)
+    /// How long `owner` may still call the provider for this transfer: until
+    /// its lease ends by this process's clock, less the clock skew allowed
+    /// between replicas (another replica's clock may see the lease end that
+    /// much sooner). `None` once that has passed. The store's compare-and-set
+    /// refuses a stale driver's *record*; this keeps a driver that stalled
+    /// past its lease (a pause, a slow call) from sending another provider
+    /// *call*, and no call it sends outlives its lease.
+    fn lease_left(&self, transfer: &Transfer, owner: &LeaseOwner) -> Option<Duration> {
+        let lease = transfer.lease.as_ref().filter(|lease| &lease.owner == owner)?;
+        let left = (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.clock_skew)?;
+        (!left.is_zero()).then_some(left)
     }
 
     /// One call per step: retrying within the deadline is the provider

@@ -26,6 +26,8 @@ fn a_bad_setting_stops_start_up_and_is_named() {
         ("POINTSHARE_TRUSTED_PROXIES", "proxy.local"),
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "root"),
         ("POINTSHARE_JWT_PREVIOUS_SECRET", "x"),
+        ("POINTSHARE_RECOVERY_LEASE", "1s"),
+        ("POINTSHARE_CLOCK_SKEW", "1h"),
         ("POINTSHARE_BODY_LIMIT", "-3"),
         ("POINTSHARE_RATE_LIMIT_FAIL_OPEN", "maybe"),
         ("POINTSHARE_SHUTDOWN_GRACE", "100ms"),
