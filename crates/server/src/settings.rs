@@ -290,11 +290,10 @@ impl Settings {
             return invalid(
                 "clock_skew",
                 &format!(
-                    "{} leaves a request no time: its lease is 2 × request_deadline = {}, and calls stop clock_skew before it ends, {} before its deadline of {}",
+                    "{} must be at most request_deadline ({}): a request's lease is 2 × request_deadline = {}, its provider calls stop clock_skew before the lease ends, and that must not come before its deadline",
                     humantime::format_duration(self.clock_skew),
-                    humantime::format_duration(self.request_deadline * 2),
-                    humantime::format_duration(self.clock_skew),
-                    humantime::format_duration(self.request_deadline)
+                    humantime::format_duration(self.request_deadline),
+                    humantime::format_duration(self.request_deadline * 2)
                 ),
             );
         }
