@@ -122,17 +122,10 @@ pub async fn run(settings: Settings, email: &str, action: Action) -> Result<Stri
         Action::Suspend | Action::Reinstate => {
             let status = if action == Action::Suspend { MemberStatus::Suspended } else { MemberStatus::Active };
             let change = operators.set_status(&email, status).await.map_err(unknown)?;
-            (change.member, status_name(change.previous), status_name(status))
+            (change.member, change.previous.as_str(), status.as_str())
         }
     };
     Ok(said(&member, before, after))
-}
-
-fn status_name(status: MemberStatus) -> &'static str {
-    match status {
-        MemberStatus::Active => "active",
-        MemberStatus::Suspended => "suspended",
-    }
 }
 
 fn said(member: &Member, before: &str, after: &str) -> String {

@@ -21,7 +21,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// The internal listener's report; not in the public API document.
+#[derive(Debug, Serialize)]
 pub struct Readiness {
     pub status: ReadyStatus,
     /// `<backend>: ok` or `<backend>: <error>`.
@@ -45,7 +46,7 @@ pub enum ReadyStatus {
 
 /// The provider circuit breaker: `open` fails calls fast without reaching
 /// the provider; `half_open` lets calls through to try it again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerView {
     Closed,
@@ -83,9 +84,7 @@ pub struct ReadinessStatus {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let readiness = readiness(&state).await;
-    let body = ReadinessStatus { status: readiness.status };
-    if readiness.status == ReadyStatus::Unready { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() }
-        .json(body)
+    answer(readiness.status, ReadinessStatus { status: readiness.status })
 }
 
 /// The internal listener's readiness: its store and cache, and whether the
@@ -93,8 +92,12 @@ pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz_detailed(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let readiness = readiness(&state).await;
-    if readiness.status == ReadyStatus::Unready { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() }
-        .json(readiness)
+    answer(readiness.status, readiness)
+}
+
+/// 503 when unready, so probes need not read the body.
+fn answer(status: ReadyStatus, body: impl Serialize) -> HttpResponse {
+    if status == ReadyStatus::Unready { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() }.json(body)
 }
 
 async fn readiness(state: &AppState) -> Readiness {

@@ -43,7 +43,7 @@ pub async fn signup(state: State, request: HttpRequest, body: web::Json<SignupBo
     Ok(HttpResponse::Created().json(MemberView::of(&member)))
 }
 
-pub fn signup_error(error: SignupError) -> ApiError {
+fn signup_error(error: SignupError) -> ApiError {
     match error {
         SignupError::EmailTaken => {
             ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists")
