@@ -5,6 +5,9 @@
 //! repeated after a fully jittered exponential backoff (longer if the provider
 //! asks with `Retry-After`), as long as the caller's deadline and the shared
 //! retry budget allow; otherwise the last answer goes back to the caller.
+//! A refusal that follows an attempt whose outcome is unknown is reported as
+//! unknown too: the earlier attempt may still land (the saga confirms such a
+//! refusal only once it no longer can).
 
 use std::sync::Arc;
 
@@ -145,6 +148,7 @@ impl HttpProvider {
             .without_max_times()
             .build();
         self.inner.budget.deposit();
+        let mut earlier_unknown: Option<String> = None;
         loop {
             if !self.inner.breaker.permits() {
                 telemetry::attempt(operation.name(), Outcome::BreakerOpen, None);
@@ -156,8 +160,17 @@ impl HttpProvider {
             }
             let error = match self.attempt(operation, deadline, &request).await {
                 Err(error) if error.is_retryable() => error,
+                Err(ProviderError::Rejected(rejection)) if let Some(earlier) = earlier_unknown => {
+                    return Err(ProviderError::OutcomeUnknown(format!(
+                        "{operation}: refused ({rejection}) after an attempt that may still land ({earlier})"
+                    )));
+                }
                 answer => return answer,
             };
+            // A 429 or an open breaker means the provider never took the call up.
+            if matches!(error, ProviderError::OutcomeUnknown(_) | ProviderError::Transient { retry_after: None, .. }) {
+                earlier_unknown = Some(error.to_string());
+            }
             // Full jitter: spreads the retries of many callers that failed together.
             let jittered = rand::random_range(std::time::Duration::ZERO..=backoff.next().unwrap_or(retry.max_delay));
             let delay = match &error {

@@ -13,6 +13,7 @@ mod demo;
 pub mod problem;
 pub mod reconcile;
 mod recovery;
+pub mod resolve;
 mod routes;
 mod secrets;
 pub mod settings;

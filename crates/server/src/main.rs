@@ -1,13 +1,14 @@
 //! `pointshare`: serves the API. With no configuration it runs the whole
 //! product in one process (in-memory stores, an in-process provider
 //! simulator, demo members) and prints where to go. Its subcommands are the
-//! operator's: `reconcile`, and `admin promote|demote`.
+//! operator's: `reconcile`, `transfers resolve`, and `admin promote|demote|…`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
-use pointshare_server::{Application, Settings, admin, reconcile, settings, telemetry};
+use pointshare_domain::Resolution;
+use pointshare_server::{Application, Settings, admin, reconcile, resolve, settings, telemetry};
 
 /// mimalloc gives freed memory back to the system soon after; the system
 /// allocator kept hundreds of MB after bursts of password hashing (each
@@ -48,12 +49,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Act on transfers in the configured store (POINTSHARE_MONGODB_URI) and
+    /// provider (POINTSHARE_PROVIDER_URL).
+    Transfers {
+        #[command(subcommand)]
+        action: TransfersAction,
+    },
     /// Change a member's role or status in the configured store
     /// (POINTSHARE_MONGODB_URI). Exits 1 if no member has the email, 2 if the
     /// store cannot be reached.
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TransfersAction {
+    /// End a transfer in needs_review: --refund gives the points back to the
+    /// sender, --complete delivers them to the recipient. The provider is
+    /// asked first; a decision it rules out is refused. Exits 0 when done (or
+    /// already done), 1 when refused, 2 when it could not run.
+    Resolve {
+        /// The transfer's id (as the API and `pointshare reconcile` show it).
+        id: String,
+        #[arg(long, conflicts_with = "complete", required_unless_present = "complete")]
+        refund: bool,
+        #[arg(long)]
+        complete: bool,
+        /// Who decided, for the log and the lease owner; $USER by default.
+        #[arg(long, env = "USER", default_value = "operator")]
+        operator: String,
     },
 }
 
@@ -103,6 +129,19 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Command::Transfers { action: TransfersAction::Resolve { id, refund, complete: _, operator } } => {
+            let resolution = if refund { Resolution::Refund } else { Resolution::Complete };
+            match actix_web::rt::System::new().block_on(resolve::run(settings, &id, resolution, &operator)) {
+                Ok(done) => {
+                    println!("{done}");
+                    Ok(())
+                }
+                Err(error) => {
+                    eprintln!("pointshare transfers resolve: {error}");
+                    std::process::exit(error.exit_code());
+                }
+            }
         }
         Command::Admin { action } => {
             let (email, action) = match action {

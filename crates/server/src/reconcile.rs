@@ -33,8 +33,10 @@ pub struct Report {
     pub by_state: BTreeMap<&'static str, u64>,
     /// Points credited by completed grants: the growth of the provider's total.
     pub granted_points: u128,
-    /// Transfers still not terminal (recovery finishes them).
+    /// Transfers still in the saga (recovery finishes them).
     pub unfinished: Vec<String>,
+    /// Transfers parked for a person: `pointshare transfers resolve ID`.
+    pub needing_review: Vec<String>,
     pub mismatches: Vec<MismatchView>,
     /// Transfers the repair passes drove to a terminal state.
     pub repaired: usize,
@@ -55,6 +57,7 @@ impl Report {
             by_state: reconciliation.by_state,
             granted_points: reconciliation.granted_points,
             unfinished: reconciliation.unfinished.iter().map(ToString::to_string).collect(),
+            needing_review: reconciliation.needing_review.iter().map(ToString::to_string).collect(),
             mismatches: reconciliation
                 .mismatches
                 .into_iter()
@@ -71,7 +74,7 @@ impl Report {
 
     /// Clean when every transfer is terminal and the provider agrees with each.
     pub fn is_clean(&self) -> bool {
-        self.unfinished.is_empty() && self.mismatches.is_empty()
+        self.unfinished.is_empty() && self.needing_review.is_empty() && self.mismatches.is_empty()
     }
 
     pub fn table(&self) -> String {
@@ -87,6 +90,10 @@ impl Report {
         for id in &self.unfinished {
             out += &format!("  {id}\n");
         }
+        out += &format!("needs review: {} (pointshare transfers resolve ID --refund|--complete)\n", self.needing_review.len());
+        for id in &self.needing_review {
+            out += &format!("  {id}\n");
+        }
         out += &format!("mismatches: {}\n", self.mismatches.len());
         for m in &self.mismatches {
             out += &format!("  {} ({}) {}: {}\n", m.transfer, m.state, m.reference, m.problem);
@@ -95,20 +102,20 @@ impl Report {
     }
 }
 
-/// Reconciling the embedded default would compare an empty in-memory store
-/// with a simulator started a moment ago: it needs the real ones.
-fn require_real_backends(settings: &Settings) -> anyhow::Result<()> {
+/// Reconciling (or resolving) in the embedded default would work on an empty
+/// in-memory store and a simulator started a moment ago: it needs the real ones.
+pub(crate) fn require_real_backends(settings: &Settings, command: &str) -> anyhow::Result<()> {
     if settings.mongodb_uri.is_none() {
-        bail!("reconcile reads the transfer records: set POINTSHARE_MONGODB_URI");
+        bail!("{command} reads the transfer records: set POINTSHARE_MONGODB_URI");
     }
     if settings.provider_url.is_none() {
-        bail!("reconcile asks the provider: set POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY");
+        bail!("{command} asks the provider: set POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY");
     }
     Ok(())
 }
 
 pub async fn run(settings: Settings, options: Options) -> anyhow::Result<Report> {
-    require_real_backends(&settings)?;
+    require_real_backends(&settings, "reconcile")?;
     let wired = wiring::wire(settings).await?;
     let state = &wired.state;
     let repaired = if options.repair { repair(state, options.repair_for).await? } else { 0 };

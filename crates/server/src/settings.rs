@@ -82,8 +82,11 @@ pub struct Settings {
     pub recovery_batch: usize,
     #[serde(with = "humantime_serde")]
     pub recovery_lease: Duration,
+    pub recovery_max_attempts: u32,
     #[serde(with = "humantime_serde")]
     pub clock_skew: Duration,
+    #[serde(with = "humantime_serde")]
+    pub provider_in_flight_window: Duration,
     #[serde(with = "humantime_serde")]
     pub embedded_provider_latency: Duration,
     pub demo_password: String,
@@ -159,8 +162,16 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("recovery_batch", "Most transfers one recovery pass claims."),
     ("recovery_lease", "How long recovery holds a transfer it claimed."),
     (
+        "recovery_max_attempts",
+        "Times recovery takes a transfer up before parking it in needs_review for an operator.",
+    ),
+    (
         "clock_skew",
         "The most the replicas' clocks may differ: a driver stops calling the provider this long before its lease ends.",
+    ),
+    (
+        "provider_in_flight_window",
+        "The longest the provider may take to apply a call after it was sent: a refusal met by a driver that took a transfer over counts only after this.",
     ),
     ("embedded_provider_latency", "Embedded simulator only: latency it adds to every call."),
     ("demo_password", "Fully embedded default only: the demo members' password."),
@@ -211,7 +222,9 @@ impl Default for Settings {
             recovery_interval: Duration::from_secs(5),
             recovery_batch: 100,
             recovery_lease: Duration::from_secs(60),
+            recovery_max_attempts: 50,
             clock_skew: Duration::from_secs(1),
+            provider_in_flight_window: Duration::from_secs(10),
             embedded_provider_latency: Duration::ZERO,
             demo_password: "pointshare-demo".into(),
         }
@@ -309,6 +322,21 @@ impl Settings {
                     humantime::format_duration(self.recovery_lease)
                 ),
             );
+        }
+        // A driver that took a transfer over waits out the in-flight window
+        // before trusting a refusal; a pass must leave room for that.
+        if self.provider_in_flight_window >= self.recovery_lease / 2 {
+            return invalid(
+                "provider_in_flight_window",
+                &format!(
+                    "{} must be shorter than a recovery pass's time per transfer, recovery_lease / 2 = {}: a refusal after a takeover is confirmed only once the window has passed",
+                    humantime::format_duration(self.provider_in_flight_window),
+                    humantime::format_duration(self.recovery_lease / 2)
+                ),
+            );
+        }
+        if self.recovery_max_attempts == 0 {
+            return invalid("recovery_max_attempts", "must be at least 1");
         }
         // The HTTP server counts its shutdown timeout in whole seconds.
         if self.shutdown_grace < Duration::from_secs(1) {

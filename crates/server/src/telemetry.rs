@@ -32,6 +32,8 @@ const CACHE_READS: &str = "pointshare_cache_reads_total";
 const CACHE_ERRORS: &str = "pointshare_cache_errors_total";
 const RECOVERY_RUNS: &str = "pointshare_recovery_runs_total";
 const OVERDUE: &str = "pointshare_recovery_unfinished_transfers";
+const NEEDING_REVIEW: &str = "pointshare_transfers_needing_review";
+const PARKED: &str = "pointshare_recovery_transfers_parked_total";
 const AUTH_EVENTS: &str = "pointshare_auth_events_total";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
@@ -98,6 +100,8 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     describe_counter!(CACHE_READS, "Balance cache reads, by result: hit, miss or error.");
     describe_counter!(CACHE_ERRORS, "Balance cache and rate limiter calls that failed, by operation.");
     describe_gauge!(OVERDUE, "Transfers not terminal a whole recovery lease after they were created.");
+    describe_gauge!(NEEDING_REVIEW, "Transfers parked in needs_review until an operator resolves them.");
+    describe_counter!(PARKED, "Transfers recovery parked in needs_review after using up their attempts.");
     describe_counter!(
         AUTH_EVENTS,
         "Sign-in events that tell of an attack: logins that succeeded or failed, retired refresh tokens presented again, password hashes refused for a full queue."
@@ -232,6 +236,8 @@ pub fn recovery_passed(report: &RecoveryReport) {
     counter!(RECOVERY_RUNS, "result" => "ok").increment(1);
     counter!("pointshare_recovery_transfers_finished_total").increment(report.finished as u64);
     gauge!(OVERDUE).set(report.overdue as f64);
+    gauge!(NEEDING_REVIEW).set(report.needing_review as f64);
+    counter!(PARKED).increment(report.parked as u64);
 }
 
 pub fn recovery_failed() {

@@ -13,8 +13,8 @@ use pointshare_domain::ports::{
     TransferRepository,
 };
 use pointshare_domain::services::{
-    BalanceService, MemberService, ReconcileService, RecoveryService, RecoverySettings, RequestLease, SagaDriver,
-    SessionService, TransferLimits, TransferService,
+    BalanceService, Fencing, MemberService, ReconcileService, RecoveryService, RecoverySettings, RequestLease,
+    ReviewService, SagaDriver, SagaSettings, SessionService, TransferLimits, TransferService,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
@@ -43,6 +43,7 @@ pub struct AppState {
     pub sessions: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
     pub reconcile: Arc<ReconcileService>,
+    pub review: Arc<ReviewService>,
     pub limiter: Arc<dyn RateLimiter>,
     pub provider: HttpProvider,
     pub backends: Backends,
@@ -200,8 +201,12 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         points_provider.clone(),
         cache.clone(),
         clock.clone(),
-        settings.balance_ttl,
-        settings.clock_skew,
+        SagaSettings {
+            balance_ttl: settings.balance_ttl,
+            clock_skew: settings.clock_skew,
+            in_flight_window: settings.provider_in_flight_window,
+            fencing: Fencing::On,
+        },
     ));
     let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone()));
     let session_service =
@@ -218,7 +223,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let transfer_service = Arc::new(TransferService::new(
         members,
         transfers.clone(),
-        totals,
+        totals.clone(),
         saga.clone(),
         clock.clone(),
         limits,
@@ -233,6 +238,13 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         // it waits out a provider's bad minute rather than fail the report.
         std::time::Duration::from_secs(60),
     ));
+    let review = Arc::new(ReviewService::new(
+        transfers.clone(),
+        totals.clone(),
+        points_provider.clone(),
+        clock.clone(),
+        settings.recovery_lease,
+    ));
     let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl));
     let recovery = Arc::new(RecoveryService::new(
         transfers,
@@ -246,6 +258,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             // A pass must finish its transfers while it still holds them: past
             // the lease another replica claims them and both drive in vain.
             step_budget: settings.recovery_lease / 2,
+            max_attempts: settings.recovery_max_attempts,
             ..RecoverySettings::default()
         },
     ));
@@ -270,6 +283,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         sessions: session_service,
         recovery,
         reconcile,
+        review,
         limiter,
         provider,
         backends,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
     DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberStatus, Memo, Points,
-    ProviderAccountId, Role, Session, TokenHash, Transfer, TransferKind, TransferState,
+    ProviderAccountId, Resolution, ReviewReason, Role, Session, TokenHash, Transfer, TransferKind, TransferState,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -90,6 +90,13 @@ pub(crate) struct TransferDoc {
     pub idempotency_key: String,
     pub state: TransferState,
     pub decline: Option<DeclineReason>,
+    #[serde(default)]
+    pub review: Option<ReviewReason>,
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
+    /// Absent on transfers recorded before attempts were counted: none yet.
+    #[serde(default)]
+    pub attempts: i64,
     pub lease_owner: Option<String>,
     pub lease_until: Option<BsonDateTime>,
     pub created_at: BsonDateTime,
@@ -110,6 +117,9 @@ impl From<&Transfer> for TransferDoc {
             idempotency_key: transfer.idempotency_key.to_string(),
             state: transfer.state,
             decline: transfer.decline,
+            review: transfer.review,
+            resolution: transfer.resolution,
+            attempts: i64::from(transfer.attempts),
             lease_owner: transfer.lease.as_ref().map(|lease| lease.owner.to_string()),
             lease_until: transfer.lease.as_ref().map(|lease| bson_time(lease.until)),
             created_at: bson_time(transfer.created_at),
@@ -141,7 +151,10 @@ impl TryFrom<TransferDoc> for Transfer {
             idempotency_key: IdempotencyKey::parse(doc.idempotency_key).with_context(context)?,
             state: doc.state,
             decline: doc.decline,
+            review: doc.review,
+            resolution: doc.resolution,
             lease,
+            attempts: u32::try_from(doc.attempts).with_context(context)?,
             created_at: chrono_time(doc.created_at),
             updated_at: chrono_time(doc.updated_at),
         })

@@ -10,7 +10,10 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Bson, Document, doc, to_bson};
 
-use pointshare_domain::ports::{InsertTransferError, StoreError, TransferRepository, Transition, TransitionError};
+use mongodb::options::ReturnDocument;
+use pointshare_domain::ports::{
+    InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+};
 use pointshare_domain::{
     Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
 };
@@ -27,8 +30,14 @@ fn state(state: TransferState) -> Bson {
     to_bson(&state).expect("a transfer state encodes")
 }
 
-fn non_terminal() -> Bson {
-    Bson::Array(TransferState::ALL.into_iter().filter(|s| !s.is_terminal()).map(state).collect())
+fn in_saga() -> Bson {
+    Bson::Array(TransferState::ALL.into_iter().filter(|s| s.is_in_saga()).map(state).collect())
+}
+
+/// Unleased (null) or expired; said without `$or`, which some servers
+/// answer by scanning the whole collection once per branch.
+fn lease_ended(now: DateTime<Utc>) -> Document {
+    doc! {"lease_until": {"$not": {"$gte": bson_time(now)}}}
 }
 
 impl MongoTransfers {
@@ -120,6 +129,17 @@ impl TransferRepository for MongoTransfers {
             return Err(TransitionError::Illegal { from: transition.from, to: transition.to });
         }
         let decline = transition.decline.map(|reason| to_bson(&reason).expect("a decline reason encodes"));
+        let mut set = doc! {
+            "state": state(transition.to),
+            "decline": decline.unwrap_or(Bson::Null),
+            "updated_at": bson_time(transition.at),
+        };
+        if let Some(reason) = transition.review {
+            set.insert("review", to_bson(&reason).expect("a review reason encodes"));
+        }
+        if let Some(resolution) = transition.resolution {
+            set.insert("resolution", to_bson(&resolution).expect("a resolution encodes"));
+        }
         let moved = self
             .transfers
             .update_one(
@@ -128,11 +148,7 @@ impl TransferRepository for MongoTransfers {
                     "state": state(transition.from),
                     "lease_owner": transition.owner.as_str(),
                 },
-                doc! {"$set": {
-                    "state": state(transition.to),
-                    "decline": decline.unwrap_or(Bson::Null),
-                    "updated_at": bson_time(transition.at),
-                }},
+                doc! {"$set": set},
             )
             .await
             .map_err(|e| TransitionError::Unexpected(store_error(e, doing)))?;
@@ -173,8 +189,13 @@ impl TransferRepository for MongoTransfers {
     }
 
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let filter = doc! {"state": {"$in": non_terminal()}, "created_at": {"$lt": bson_time(before)}};
+        let filter = doc! {"state": {"$in": in_saga()}, "created_at": {"$lt": bson_time(before)}};
         self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting unfinished transfers"))
+    }
+
+    async fn count_needing_review(&self) -> Result<u64, StoreError> {
+        let filter = doc! {"state": state(TransferState::NeedsReview)};
+        self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting transfers needing review"))
     }
 
     async fn claim_due(
@@ -185,9 +206,11 @@ impl TransferRepository for MongoTransfers {
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError> {
         let doing = "claiming transfers for recovery";
-        // Unleased (null) or expired; said without `$or`, which some servers
-        // answer by scanning the whole collection once per branch.
-        let due = || doc! {"state": {"$in": non_terminal()}, "lease_until": {"$not": {"$gte": bson_time(now)}}};
+        let due = || {
+            let mut due = lease_ended(now);
+            due.insert("state", doc! {"$in": in_saga()});
+            due
+        };
         let candidates = self.find(due(), doc! {"created_at": 1, "_id": 1}, limit, doing).await?;
         if candidates.is_empty() {
             return Ok(candidates);
@@ -198,9 +221,38 @@ impl TransferRepository for MongoTransfers {
         let mut claim = due();
         claim.insert("_id", doc! {"$in": &ids});
         let lease = doc! {"lease_owner": owner.as_str(), "lease_until": bson_time(until)};
-        self.transfers.update_many(claim, doc! {"$set": lease.clone()}).await.map_err(|e| store_error(e, doing))?;
+        let update = doc! {"$set": lease.clone(), "$inc": {"attempts": 1}};
+        self.transfers.update_many(claim, update).await.map_err(|e| store_error(e, doing))?;
         let mut won = lease;
         won.insert("_id", doc! {"$in": ids});
         self.find(won, doc! {"created_at": 1, "_id": 1}, limit, doing).await
+    }
+
+    async fn take_over(
+        &self,
+        id: TransferId,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Transfer, TakeOverError> {
+        let doing = "taking a transfer over";
+        let mut filter = lease_ended(now);
+        filter.insert("_id", id.to_string());
+        let taken = self
+            .transfers
+            .find_one_and_update(
+                filter,
+                doc! {"$set": {"lease_owner": owner.as_str(), "lease_until": bson_time(until)}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        match taken {
+            Some(doc) => Transfer::try_from(doc).map_err(|e| store_error(e, doing).into()),
+            None => match self.get(id).await? {
+                Some(current) => Err(TakeOverError::Leased(Box::new(current))),
+                None => Err(TakeOverError::NotFound),
+            },
+        }
     }
 }

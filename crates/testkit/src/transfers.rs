@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
-use pointshare_domain::ports::{InsertTransferError, StoreError, TransferRepository, Transition, TransitionError};
+use pointshare_domain::ports::{
+    InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+};
 use pointshare_domain::{
-    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind,
+    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
 };
 
 #[derive(Debug, Default)]
@@ -75,6 +77,8 @@ impl TransferRepository for InMemoryTransfers {
         }
         transfer.state = transition.to;
         transfer.decline = transition.decline;
+        transfer.review = transition.review.or(transfer.review);
+        transfer.resolution = transition.resolution.or(transfer.resolution);
         transfer.updated_at = transition.at;
         Ok(transfer.clone())
     }
@@ -108,7 +112,12 @@ impl TransferRepository for InMemoryTransfers {
 
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let transfers = self.transfers.lock();
-        Ok(transfers.values().filter(|t| !t.state.is_terminal() && t.created_at < before).count() as u64)
+        Ok(transfers.values().filter(|t| t.state.is_in_saga() && t.created_at < before).count() as u64)
+    }
+
+    async fn count_needing_review(&self) -> Result<u64, StoreError> {
+        let transfers = self.transfers.lock();
+        Ok(transfers.values().filter(|t| t.state == TransferState::NeedsReview).count() as u64)
     }
 
     async fn claim_due(
@@ -121,7 +130,7 @@ impl TransferRepository for InMemoryTransfers {
         let mut transfers = self.transfers.lock();
         let mut due: Vec<_> = transfers
             .values()
-            .filter(|t| !t.state.is_terminal() && t.lease.as_ref().is_none_or(|lease| lease.until < now))
+            .filter(|t| t.state.is_in_saga() && lease_ended(t, now))
             .map(|t| (t.created_at, t.id))
             .collect();
         due.sort();
@@ -130,9 +139,30 @@ impl TransferRepository for InMemoryTransfers {
         for (_, id) in due {
             if let Some(transfer) = transfers.get_mut(&id) {
                 transfer.lease = Some(Lease { owner: owner.clone(), until });
+                transfer.attempts += 1;
                 claimed.push(transfer.clone());
             }
         }
         Ok(claimed)
     }
+
+    async fn take_over(
+        &self,
+        id: TransferId,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Transfer, TakeOverError> {
+        let mut transfers = self.transfers.lock();
+        let transfer = transfers.get_mut(&id).ok_or(TakeOverError::NotFound)?;
+        if !lease_ended(transfer, now) {
+            return Err(TakeOverError::Leased(Box::new(transfer.clone())));
+        }
+        transfer.lease = Some(Lease { owner: owner.clone(), until });
+        Ok(transfer.clone())
+    }
+}
+
+fn lease_ended(transfer: &Transfer, now: DateTime<Utc>) -> bool {
+    transfer.lease.as_ref().is_none_or(|lease| lease.until < now)
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    BalanceService, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SessionService,
-    SignupCommand, TransferLimits, TransferService,
+    BalanceService, MemberService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver,
+    SagaSettings, SessionService, SignupCommand, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
@@ -23,12 +23,10 @@ pub struct WorldSettings {
     pub limits: TransferLimits,
     /// How long a new transfer stays leased to the request that created it.
     pub lease_for: Duration,
-    pub balance_ttl: Duration,
+    pub saga: SagaSettings,
     pub recovery: RecoverySettings,
     /// How long a refresh token works.
     pub session_lifetime: Duration,
-    /// The most replicas' clocks may differ.
-    pub clock_skew: Duration,
 }
 
 impl Default for WorldSettings {
@@ -36,10 +34,9 @@ impl Default for WorldSettings {
         WorldSettings {
             limits: TransferLimits::default(),
             lease_for: Duration::from_secs(30),
-            balance_ttl: Duration::from_secs(5),
+            saga: SagaSettings::default(),
             recovery: RecoverySettings::default(),
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
-            clock_skew: Duration::from_secs(1),
         }
     }
 }
@@ -60,6 +57,7 @@ pub struct World {
     pub balance_service: Arc<BalanceService>,
     pub session_service: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
+    pub review: Arc<ReviewService>,
 }
 
 impl Default for World {
@@ -82,8 +80,7 @@ impl World {
             provider.clone(),
             cache.clone(),
             clock.clone(),
-            settings.balance_ttl,
-            settings.clock_skew,
+            settings.saga,
         ));
         let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
@@ -95,7 +92,7 @@ impl World {
             settings.limits,
             RequestLease { replica: "test".into(), lease_for: settings.lease_for },
         ));
-        let balance_service = Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.balance_ttl));
+        let balance_service = Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.saga.balance_ttl));
         let sessions = Arc::new(InMemorySessions::default());
         let session_service =
             Arc::new(SessionService::new(sessions.clone(), members.clone(), clock.clone(), settings.session_lifetime));
@@ -104,9 +101,17 @@ impl World {
             member_service.clone(),
             saga.clone(),
             clock.clone(),
-            settings.recovery,
+            settings.recovery.clone(),
+        ));
+        let review = Arc::new(ReviewService::new(
+            transfers.clone(),
+            totals.clone(),
+            provider.clone(),
+            clock.clone(),
+            settings.recovery.lease_for,
         ));
         World {
+            review,
             clock,
             provider,
             members,

@@ -71,11 +71,15 @@ impl TransferKind {
 ///
 /// ```text
 /// accepted ──debit ok──▶ debited ──credit ok──▶ completed
-///    │                      │
+///    │                      │                       ▲
 ///    └─debit rejected─▶ rejected   └─credit rejected─▶ refunding ──refund ok──▶ reversed
+///                                                     └─the credit had landed after all─┘
 /// ```
 ///
 /// A grant has no debit: `accepted ──credit ok──▶ completed`, or `rejected`.
+/// Any unfinished state may become `needs_review` when automation cannot
+/// finish it (a permanent error, too many attempts); an operator resolves it
+/// to `completed`, `reversed` or `rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferState {
@@ -85,20 +89,28 @@ pub enum TransferState {
     Rejected,
     Refunding,
     Reversed,
+    /// Parked for a person: recovery leaves it alone until it is resolved.
+    NeedsReview,
 }
 
 impl TransferState {
-    pub const ALL: [TransferState; 6] = [
+    pub const ALL: [TransferState; 7] = [
         TransferState::Accepted,
         TransferState::Debited,
         TransferState::Completed,
         TransferState::Rejected,
         TransferState::Refunding,
         TransferState::Reversed,
+        TransferState::NeedsReview,
     ];
 
     pub const fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Rejected | Self::Reversed)
+    }
+
+    /// Whether the saga still has a step to take: what recovery claims.
+    pub const fn is_in_saga(self) -> bool {
+        matches!(self, Self::Accepted | Self::Debited | Self::Refunding)
     }
 
     pub const fn as_str(self) -> &'static str {
@@ -109,6 +121,7 @@ impl TransferState {
             Self::Rejected => "rejected",
             Self::Refunding => "refunding",
             Self::Reversed => "reversed",
+            Self::NeedsReview => "needs_review",
         }
     }
 
@@ -120,9 +133,59 @@ impl TransferState {
             (_, Accepted, Rejected)
                 | (TransferKind::Share, Accepted, Debited)
                 | (TransferKind::Share, Debited, Completed | Refunding)
-                | (TransferKind::Share, Refunding, Reversed)
+                // The refund found the credit's reference taken: the credit landed.
+                | (TransferKind::Share, Refunding, Reversed | Completed)
                 | (TransferKind::Grant, Accepted, Completed)
+                | (TransferKind::Share, Accepted | Debited | Refunding, NeedsReview)
+                | (TransferKind::Grant, Accepted, NeedsReview)
+                | (TransferKind::Share, NeedsReview, Completed | Reversed | Rejected)
+                | (TransferKind::Grant, NeedsReview, Completed | Rejected)
         )
+    }
+}
+
+/// Why automation stopped driving a transfer and a person must look at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    /// Recovery took it up the most times it may and it is still unfinished.
+    AttemptsExhausted,
+    /// The provider refused a call in a way no repeat changes (bad request,
+    /// bad credentials, an answer we cannot read).
+    ProviderRefused,
+    /// One of the transfer's references holds a movement it did not make.
+    ReferenceConflict,
+    /// The sender's account cannot take the refund back (closed or gone).
+    RefundRefused,
+}
+
+impl ReviewReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AttemptsExhausted => "attempts_exhausted",
+            Self::ProviderRefused => "provider_refused",
+            Self::ReferenceConflict => "reference_conflict",
+            Self::RefundRefused => "refund_refused",
+        }
+    }
+}
+
+/// What an operator decided for a transfer in `needs_review`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Points go (back) to the sender: `reversed`, or `rejected` if never debited.
+    Refund,
+    /// Points go to the recipient: `completed`.
+    Complete,
+}
+
+impl Resolution {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Refund => "refund",
+            Self::Complete => "complete",
+        }
     }
 }
 
@@ -135,9 +198,6 @@ pub enum DeclineReason {
     SenderAccountNotFound,
     RecipientAccountInactive,
     RecipientAccountNotFound,
-    /// The provider holds a different movement under our reference: a fault
-    /// in pointshare or the provider, never the member's; operators look at it.
-    ReferenceConflict,
     DailyLimitExceeded,
     /// A grant past its admin's daily grant budget.
     GrantBudgetExceeded,
@@ -151,7 +211,6 @@ impl DeclineReason {
             Self::SenderAccountNotFound => "sender_account_not_found",
             Self::RecipientAccountInactive => "recipient_account_inactive",
             Self::RecipientAccountNotFound => "recipient_account_not_found",
-            Self::ReferenceConflict => "reference_conflict",
             Self::DailyLimitExceeded => "daily_limit_exceeded",
             Self::GrantBudgetExceeded => "grant_budget_exceeded",
         }
@@ -192,7 +251,13 @@ pub struct Transfer {
     pub state: TransferState,
     /// Set when the transfer is rejected, refunding or reversed.
     pub decline: Option<DeclineReason>,
+    /// Set when it went to `needs_review`; kept after an operator resolves it.
+    pub review: Option<ReviewReason>,
+    /// What the operator decided, once resolved.
+    pub resolution: Option<Resolution>,
     pub lease: Option<Lease>,
+    /// How many times recovery has taken it up.
+    pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -212,12 +277,11 @@ impl Transfer {
         self.reference("debit")
     }
 
+    /// The recipient's credit and the sender's refund both use this
+    /// reference, so the provider applies at most one of them, however late a
+    /// stale driver's call arrives (docs/architecture.md, "Fencing").
     pub fn credit_reference(&self) -> ProviderReference {
         self.reference("credit")
-    }
-
-    pub fn refund_reference(&self) -> ProviderReference {
-        self.reference("refund")
     }
 
     fn reference(&self, step: &str) -> ProviderReference {
@@ -268,6 +332,8 @@ mod tests {
     fn terminal_states() {
         let terminal: Vec<_> = TransferState::ALL.into_iter().filter(|s| s.is_terminal()).collect();
         assert_eq!(terminal, [TransferState::Completed, TransferState::Rejected, TransferState::Reversed]);
+        let in_saga: Vec<_> = TransferState::ALL.into_iter().filter(|s| s.is_in_saga()).collect();
+        assert_eq!(in_saga, [TransferState::Accepted, TransferState::Debited, TransferState::Refunding]);
     }
 
     #[test]
@@ -280,6 +346,13 @@ mod tests {
             (Debited, Completed),
             (Debited, Refunding),
             (Refunding, Reversed),
+            (Refunding, Completed),
+            (Accepted, NeedsReview),
+            (Debited, NeedsReview),
+            (Refunding, NeedsReview),
+            (NeedsReview, Completed),
+            (NeedsReview, Reversed),
+            (NeedsReview, Rejected),
         ];
         for from in TransferState::ALL {
             for to in TransferState::ALL {
@@ -292,7 +365,8 @@ mod tests {
     fn grant_edges_skip_the_debit() {
         use TransferState::*;
         let grant = TransferKind::Grant;
-        let allowed = [(Accepted, Completed), (Accepted, Rejected)];
+        let allowed =
+            [(Accepted, Completed), (Accepted, Rejected), (Accepted, NeedsReview), (NeedsReview, Completed), (NeedsReview, Rejected)];
         for from in TransferState::ALL {
             for to in TransferState::ALL {
                 assert_eq!(from.can_become(to, grant), allowed.contains(&(from, to)), "{from:?} -> {to:?}");

@@ -17,7 +17,7 @@ pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
 pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};
-pub use transfers::{InsertTransferError, TransferRepository, Transition, TransitionError};
+pub use transfers::{InsertTransferError, TakeOverError, TransferRepository, Transition, TransitionError};
 
 use thiserror::Error;
 

@@ -6,7 +6,8 @@ use thiserror::Error;
 
 use super::StoreError;
 use crate::model::{
-    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState,
+    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Resolution, ReviewReason, Transfer, TransferId,
+    TransferState,
 };
 
 #[derive(Debug, Error)]
@@ -26,6 +27,10 @@ pub struct Transition {
     pub from: TransferState,
     pub to: TransferState,
     pub decline: Option<DeclineReason>,
+    /// Why it goes to `needs_review`; once set, kept.
+    pub review: Option<ReviewReason>,
+    /// An operator's decision that ends a review.
+    pub resolution: Option<Resolution>,
     pub owner: LeaseOwner,
     pub at: DateTime<Utc>,
 }
@@ -73,13 +78,16 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// `after` when given: for reconciliation, which reads them all.
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
 
-    /// How many transfers created before `before` are still not terminal:
+    /// How many transfers created before `before` are still in the saga:
     /// those recovery has not finished in the time it should have.
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// Leases up to `limit` non-terminal transfers whose lease ended before
-    /// `now` to `owner` until `until`, and returns them. Two callers never get
-    /// the same transfer while its lease runs.
+    /// How many transfers wait in `needs_review` for a person.
+    async fn count_needing_review(&self) -> Result<u64, StoreError>;
+
+    /// Leases up to `limit` transfers still in the saga whose lease ended
+    /// before `now` to `owner` until `until`, counts the attempt, and returns
+    /// them. Two callers never get the same transfer while its lease runs.
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -87,4 +95,25 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError>;
+
+    /// Leases transfer `id`, in any state, to `owner` until `until` if its
+    /// lease ended before `now`: how an operator takes one up by hand.
+    async fn take_over(
+        &self,
+        id: TransferId,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Transfer, TakeOverError>;
+}
+
+#[derive(Debug, Error)]
+pub enum TakeOverError {
+    #[error("no such transfer")]
+    NotFound,
+    /// Someone holds it; here it is as it stands.
+    #[error("transfer {} is leased to {} until {}", .0.id, .0.lease.as_ref().map_or("nobody", |l| l.owner.as_str()), .0.lease.as_ref().map(|l| l.until.to_rfc3339()).unwrap_or_default())]
+    Leased(Box<Transfer>),
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
 }

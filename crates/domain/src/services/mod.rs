@@ -6,6 +6,7 @@ mod members;
 mod operators;
 mod reconcile;
 mod recovery;
+mod review;
 mod saga;
 mod sessions;
 mod transfers;
@@ -15,7 +16,8 @@ pub use members::{MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
-pub use saga::SagaDriver;
+pub use review::{ResolveError, ReviewService};
+pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, TransferLimits, TransferService,

@@ -2,17 +2,17 @@
 //! reference, what it actually applied, then reports every disagreement. A
 //! final state implies exactly which references exist:
 //!
-//! | transfer | `:debit` | `:credit` | `:refund` |
-//! |---|---|---|---|
-//! | share completed | sender, amount | recipient, amount | none |
-//! | share reversed | sender, amount | none | sender, amount |
-//! | share rejected | none | none | none |
-//! | grant completed | – | recipient, amount | – |
-//! | grant rejected | – | none | – |
+//! | transfer | `:debit` | `:credit` |
+//! |---|---|---|
+//! | share completed | sender, amount | credit to recipient, amount |
+//! | share reversed | sender, amount | credit to sender (the refund), amount |
+//! | share rejected | none | none |
+//! | grant completed | – | credit to recipient, amount |
+//! | grant rejected | – | none |
 //!
 //! The provider keeps one transaction per reference, so "exists" is "applied
 //! exactly once". Unfinished transfers are listed, not judged: recovery
-//! finishes them.
+//! finishes them; so are those waiting in `needs_review` for a person.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +52,8 @@ pub struct Reconciliation {
     /// should have grown by, since shares only move points.
     pub granted_points: u128,
     pub unfinished: Vec<TransferId>,
+    /// Transfers in `needs_review`: `pointshare transfers resolve` ends them.
+    pub needing_review: Vec<TransferId>,
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -105,13 +107,17 @@ impl ReconcileService {
             })
             .buffer_unordered(concurrency.max(1));
         let mut unfinished = Vec::new();
+        let mut needing_review = Vec::new();
         let mut mismatches = Vec::new();
         let mut report = checked
             .try_fold(Reconciliation::default(), |mut report, (n, transfer, found)| {
                 report.transfers += 1;
                 *report.by_state.entry(transfer.state.as_str()).or_default() += 1;
-                if !transfer.state.is_terminal() {
+                if transfer.state.is_in_saga() {
                     unfinished.push((n, transfer.id));
+                }
+                if transfer.state == TransferState::NeedsReview {
+                    needing_review.push((n, transfer.id));
                 }
                 if transfer.kind == TransferKind::Grant && transfer.state == TransferState::Completed {
                     report.granted_points += u128::from(transfer.amount.get());
@@ -121,8 +127,10 @@ impl ReconcileService {
             })
             .await?;
         unfinished.sort_by_key(|(n, _)| *n);
+        needing_review.sort_by_key(|(n, _)| *n);
         mismatches.sort_by_key(|(n, _)| *n);
         report.unfinished = unfinished.into_iter().map(|(_, id)| id).collect();
+        report.needing_review = needing_review.into_iter().map(|(_, id)| id).collect();
         report.mismatches = mismatches.into_iter().map(|(_, m)| m).collect();
         Ok(report)
     }
@@ -168,19 +176,16 @@ fn expectations(transfer: &Transfer) -> Option<Vec<Expected>> {
         reference: transfer.debit_reference(),
         movement: applied.then(|| sender.clone().map(|a| (a, MovementKind::Debit))).flatten(),
     };
-    let credit = |applied: bool| Expected {
+    let credit = |to: Option<ProviderAccountId>| Expected {
         reference: transfer.credit_reference(),
-        movement: applied.then(|| (recipient.clone(), MovementKind::Credit)),
+        movement: to.map(|account| (account, MovementKind::Credit)),
     };
-    let refund = |applied: bool| Expected {
-        reference: transfer.refund_reference(),
-        movement: applied.then(|| sender.clone().map(|a| (a, MovementKind::Credit))).flatten(),
-    };
-    let completed = transfer.state == TransferState::Completed;
     Some(match (transfer.kind, transfer.state) {
-        (TransferKind::Grant, _) => vec![credit(completed)],
-        (TransferKind::Share, TransferState::Reversed) => vec![debit(true), credit(false), refund(true)],
-        (TransferKind::Share, _) => vec![debit(completed), credit(completed), refund(false)],
+        (TransferKind::Grant, TransferState::Completed) => vec![credit(Some(recipient))],
+        (TransferKind::Grant, _) => vec![credit(None)],
+        (TransferKind::Share, TransferState::Completed) => vec![debit(true), credit(Some(recipient))],
+        (TransferKind::Share, TransferState::Reversed) => vec![debit(true), credit(sender)],
+        (TransferKind::Share, _) => vec![debit(false), credit(None)],
     })
 }
 

@@ -2,15 +2,17 @@
 //! Each pass leases a batch of due transfers (so replicas running it at once
 //! never drive one transfer together), drives them with the same references
 //! as before, and opens provider accounts for signups that stopped half way.
+//! A transfer taken up `max_attempts` times and still unfinished goes to
+//! `needs_review` instead of being tried forever.
 
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::transfers::to_delta;
-use super::{MemberService, SagaDriver};
-use crate::model::LeaseOwner;
-use crate::ports::{Clock, Deadline, StoreError, TransferRepository};
+use super::{Holding, MemberService, SagaDriver};
+use crate::model::{LeaseOwner, ReviewReason, Transfer, TransferState};
+use crate::ports::{Clock, Deadline, StoreError, TransferRepository, Transition, TransitionError};
 
 #[derive(Debug, Clone)]
 pub struct RecoverySettings {
@@ -24,6 +26,8 @@ pub struct RecoverySettings {
     pub step_budget: Duration,
     /// Transfers driven at once.
     pub concurrency: usize,
+    /// Times recovery takes a transfer up before leaving it to a person.
+    pub max_attempts: u32,
 }
 
 impl Default for RecoverySettings {
@@ -34,6 +38,7 @@ impl Default for RecoverySettings {
             lease_for: Duration::from_secs(60),
             step_budget: Duration::from_secs(20),
             concurrency: 16,
+            max_attempts: 50,
         }
     }
 }
@@ -46,10 +51,14 @@ pub struct RecoveryReport {
     pub finished: usize,
     /// Claimed transfers still not terminal; the next passes retry them.
     pub unfinished: usize,
+    /// Claimed transfers that went to `needs_review` in this pass.
+    pub parked: usize,
     pub accounts_opened: usize,
     /// Transfers anywhere in the store still not terminal a whole lease
     /// after they were created: what should have finished and has not.
     pub overdue: u64,
+    /// Transfers anywhere in the store waiting in `needs_review`.
+    pub needing_review: u64,
 }
 
 #[derive(Debug)]
@@ -79,28 +88,58 @@ impl RecoveryService {
         let claimed = self.transfers.claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch).await?;
         let mut report = RecoveryReport { claimed: claimed.len(), ..RecoveryReport::default() };
         let deadline = Deadline::after(settings.step_budget);
+        let holding = Holding::TakenOver { at: now };
         let mut driven = futures::stream::iter(claimed)
             .map(|transfer| {
                 let owner = &owner;
                 async move {
                     let id = transfer.id;
-                    self.saga.drive(transfer, owner, deadline).await.inspect_err(|error| {
+                    let outcome = if transfer.attempts > settings.max_attempts {
+                        self.park(transfer, owner).await
+                    } else {
+                        self.saga.drive(transfer, owner, holding, deadline).await
+                    };
+                    outcome.inspect_err(|error| {
                         tracing::error!(transfer = %id, error = format!("{error:#}"), "recovery could not drive a transfer");
                     })
                 }
             })
             .buffer_unordered(settings.concurrency.max(1));
         while let Some(outcome) = driven.next().await {
-            match outcome {
-                Ok(transfer) if transfer.state.is_terminal() => report.finished += 1,
+            match outcome.map(|transfer| transfer.state) {
+                Ok(state) if state.is_terminal() => report.finished += 1,
+                Ok(TransferState::NeedsReview) => report.parked += 1,
                 _ => report.unfinished += 1,
             }
         }
         report.accounts_opened = self.members.finish_pending(settings.batch, deadline).await?;
         report.overdue = self.transfers.count_unfinished(self.clock.now() - to_delta(settings.lease_for)).await?;
+        report.needing_review = self.transfers.count_needing_review().await?;
         if report.claimed > 0 || report.accounts_opened > 0 {
             tracing::info!(?report, "recovery pass");
         }
         Ok(report)
+    }
+
+    /// Moves a transfer that used up its attempts to `needs_review`.
+    async fn park(&self, transfer: Transfer, owner: &LeaseOwner) -> anyhow::Result<Transfer> {
+        let transition = Transition {
+            id: transfer.id,
+            from: transfer.state,
+            to: TransferState::NeedsReview,
+            decline: transfer.decline,
+            review: Some(ReviewReason::AttemptsExhausted),
+            resolution: None,
+            owner: owner.clone(),
+            at: self.clock.now(),
+        };
+        match self.transfers.transition(&transition).await {
+            Ok(parked) => {
+                tracing::error!(transfer = %parked.id, attempts = parked.attempts, "transfer needs review: attempts exhausted");
+                Ok(parked)
+            }
+            Err(TransitionError::Conflict(current)) => Ok(*current),
+            Err(error) => Err(error.into()),
+        }
     }
 }

@@ -6,18 +6,56 @@
 //! recovery after a crash — can repeat a step without applying it twice.
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::transfers::day_key;
+use super::transfers::{release_reservation, to_delta};
 use crate::model::{
-    DeclineReason, LeaseOwner, Memo, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferKind,
-    TransferState,
+    DeclineReason, LeaseOwner, Memo, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction,
+    ReviewReason, Transfer, TransferKind, TransferState,
 };
 use crate::ports::{
     BalanceCache, CachedBalance, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, Rejection,
     TransferRepository, Transition, TransitionError,
 };
+
+/// Whether drivers guard against their own staleness (docs/architecture.md,
+/// "Fencing"). Always `On` in a service; `Off` exists so the simulation can
+/// show that what it finds without these guards it no longer finds with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fencing {
+    /// Calls only while the lease holds, refunds under the credit's
+    /// reference, rejections confirmed once earlier calls can no longer land.
+    On,
+    /// The saga as it was before fencing: trusts its lease, refunds under
+    /// `<id>:refund`, trusts every rejection at once.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SagaSettings {
+    /// How long a balance learnt from a movement is served from the cache.
+    pub balance_ttl: Duration,
+    /// The most replicas' clocks may differ: calls stop this long before a lease ends.
+    pub clock_skew: Duration,
+    /// The longest the provider may take to apply a call after it was sent.
+    /// A driver that takes a transfer over trusts a rejection only once every
+    /// call of earlier holders has landed or never will.
+    pub in_flight_window: Duration,
+    pub fencing: Fencing,
+}
+
+impl Default for SagaSettings {
+    fn default() -> Self {
+        SagaSettings {
+            balance_ttl: Duration::from_secs(5),
+            clock_skew: Duration::from_secs(1),
+            in_flight_window: Duration::from_secs(10),
+            fencing: Fencing::On,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct SagaDriver {
@@ -27,27 +65,46 @@ pub struct SagaDriver {
     provider: Arc<dyn PointsProvider>,
     cache: Arc<dyn BalanceCache>,
     clock: Arc<dyn Clock>,
-    balance_ttl: Duration,
-    /// The most replicas' clocks may differ: calls stop this long before a lease ends.
-    clock_skew: Duration,
+    settings: SagaSettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Debit,
-    Credit,
+/// How the driver came to hold the transfer.
+#[derive(Debug, Clone, Copy)]
+pub enum Holding {
+    /// It created the transfer: nobody called the provider for it before.
+    Created,
+    /// It took the transfer over at this time, once the last holder's lease
+    /// had ended; that holder's calls may still be landing.
+    TakenOver { at: DateTime<Utc> },
 }
 
-/// The provider call a transfer's state calls for, and where each answer leads.
+/// The provider call a transfer's state calls for.
 #[derive(Debug)]
 struct Step {
-    direction: Direction,
+    kind: MovementKind,
     movement: Movement,
     on_applied: TransferState,
-    /// `None`: a rejection leaves the transfer where it is (a refund refused).
-    on_rejected: Option<TransferState>,
-    /// Which side's account a rejection speaks of.
-    payer_side: bool,
+}
+
+/// What a step's answer leads to.
+enum Next {
+    Move { to: TransferState, decline: Option<DeclineReason>, review: Option<ReviewReason> },
+    /// Nothing to record now; the transfer waits for its next driver.
+    Stop,
+}
+
+impl Next {
+    fn to(to: TransferState) -> Self {
+        Next::Move { to, decline: None, review: None }
+    }
+
+    fn decline(to: TransferState, reason: DeclineReason) -> Self {
+        Next::Move { to, decline: Some(reason), review: None }
+    }
+
+    fn review(reason: ReviewReason) -> Self {
+        Next::Move { to: TransferState::NeedsReview, decline: None, review: Some(reason) }
+    }
 }
 
 impl SagaDriver {
@@ -57,104 +114,225 @@ impl SagaDriver {
         provider: Arc<dyn PointsProvider>,
         cache: Arc<dyn BalanceCache>,
         clock: Arc<dyn Clock>,
-        balance_ttl: Duration,
-        clock_skew: Duration,
+        settings: SagaSettings,
     ) -> Self {
-        SagaDriver { transfers, totals, provider, cache, clock, balance_ttl, clock_skew }
+        SagaDriver { transfers, totals, provider, cache, clock, settings }
     }
 
-    /// Drives `transfer`, whose lease `owner` holds, until it is terminal, the
-    /// deadline leaves no room for another attempt, or another driver takes it
-    /// over. Returns the transfer as it then stands; a non-terminal one is
-    /// "processing" and recovery will finish it.
+    /// Drives `transfer`, whose lease `owner` holds, until it is terminal or
+    /// needs review, the deadline leaves no room for another attempt, or
+    /// another driver takes it over. Returns the transfer as it then stands;
+    /// one still in the saga is "processing" and recovery will finish it.
     pub async fn drive(
         &self,
         mut transfer: Transfer,
         owner: &LeaseOwner,
+        holding: Holding,
         deadline: Deadline,
     ) -> anyhow::Result<Transfer> {
-        while let Some(step) = next_step(&transfer)? {
-            let Some(lease_left) = self.lease_left(&transfer, owner) else {
-                tracing::warn!(transfer = %transfer.id, "the lease ran out before the next provider call; leaving it to its next holder");
-                return Ok(transfer);
-            };
-            let answer = self.call(&step, deadline.capped(lease_left)).await;
-            let (to, decline) = match answer {
-                Ok(transaction) => {
-                    self.remember_balance(&transaction).await;
-                    (step.on_applied, None)
-                }
-                Err(ProviderError::Rejected(rejection)) => match step.on_rejected {
-                    Some(to) => (to, Some(decline_reason(rejection, step.payer_side))),
-                    None => {
-                        tracing::error!(
-                            transfer = %transfer.id, %rejection,
-                            "refund refused by the provider; the transfer stays refunding until it can be refunded"
-                        );
-                        return Ok(transfer);
-                    }
-                },
-                Err(error) => {
-                    tracing::warn!(transfer = %transfer.id, %error, "saga step unfinished; leaving it to recovery");
+        while let Some(step) = self.next_step(&transfer)? {
+            let deadline = match self.within_lease(&transfer, owner, deadline) {
+                Some(deadline) => deadline,
+                None => {
+                    tracing::warn!(transfer = %transfer.id, "the lease ran out before the next provider call; leaving it to its next holder");
                     return Ok(transfer);
                 }
             };
-            let transition = Transition {
-                id: transfer.id,
-                from: transfer.state,
-                to,
-                decline: decline.or(transfer.decline),
-                owner: owner.clone(),
-                at: self.clock.now(),
-            };
-            transfer = match self.transfers.transition(&transition).await {
-                Ok(moved) if matches!(moved.state, TransferState::Rejected | TransferState::Reversed) => {
-                    self.release(&moved).await;
-                    moved
+            let answer = self.call(&step, deadline).await;
+            if let Ok(transaction) = &answer {
+                self.remember_balance(transaction).await;
+            }
+            let next = match answer {
+                Ok(_) => Next::to(step.on_applied),
+                Err(ProviderError::Rejected(rejection)) => {
+                    self.after_rejection(&transfer, &step, rejection, holding, deadline).await
                 }
-                Ok(moved) => moved,
-                Err(TransitionError::Conflict(current)) => {
-                    tracing::info!(transfer = %transfer.id, state = current.state.as_str(), "transfer moved by another driver");
-                    return Ok(*current);
+                Err(ProviderError::Unexpected(error)) => {
+                    tracing::error!(transfer = %transfer.id, error = format!("{error:#}"), "the provider refused a call no repeat will change");
+                    Next::review(ReviewReason::ProviderRefused)
                 }
                 Err(error) => {
-                    return Err(error).with_context(|| format!("recording step of transfer {}", transfer.id));
+                    tracing::warn!(transfer = %transfer.id, %error, "saga step unfinished; leaving it to recovery");
+                    Next::Stop
                 }
+            };
+            let Next::Move { to, decline, review } = next else { return Ok(transfer) };
+            transfer = match self.record(&transfer, owner, to, decline, review).await? {
+                Some(moved) => moved,
+                None => return Ok(transfer),
             };
         }
         Ok(transfer)
     }
 
-    /// How long `owner` may still call the provider for this transfer: until
-    /// its lease ends by this process's clock, less the clock skew allowed
-    /// between replicas (another replica's clock may see the lease end that
-    /// much sooner). `None` once that has passed. The store's compare-and-set
-    /// refuses a stale driver's *record*; this keeps a driver that stalled
-    /// past its lease (a pause, a slow call) from sending another provider
-    /// *call*, and no call it sends outlives its lease.
-    fn lease_left(&self, transfer: &Transfer, owner: &LeaseOwner) -> Option<Duration> {
+    /// Records one step's outcome by compare-and-set. `None` if another
+    /// driver moved the transfer first (it is left to them).
+    async fn record(
+        &self,
+        transfer: &Transfer,
+        owner: &LeaseOwner,
+        to: TransferState,
+        decline: Option<DeclineReason>,
+        review: Option<ReviewReason>,
+    ) -> anyhow::Result<Option<Transfer>> {
+        let transition = Transition {
+            id: transfer.id,
+            from: transfer.state,
+            to,
+            decline: decline.or(transfer.decline),
+            review,
+            resolution: None,
+            owner: owner.clone(),
+            at: self.clock.now(),
+        };
+        match self.transfers.transition(&transition).await {
+            Ok(moved) => {
+                if matches!(moved.state, TransferState::Rejected | TransferState::Reversed) {
+                    release_reservation(self.totals.as_ref(), &moved).await;
+                }
+                if let Some(reason) = moved.review {
+                    tracing::error!(transfer = %moved.id, reason = reason.as_str(), "transfer needs review");
+                }
+                Ok(Some(moved))
+            }
+            Err(TransitionError::Conflict(current)) => {
+                tracing::info!(transfer = %transfer.id, state = current.state.as_str(), "transfer moved by another driver");
+                Ok(None)
+            }
+            Err(error) => Err(error).with_context(|| format!("recording step of transfer {}", transfer.id)),
+        }
+    }
+
+    /// Where a refusal leads. The provider checks a reference before anything
+    /// else, so a refusal means this call applied nothing; what it cannot say
+    /// is whether an earlier holder's call is still on its way.
+    async fn after_rejection(
+        &self,
+        transfer: &Transfer,
+        step: &Step,
+        rejection: Rejection,
+        holding: Holding,
+        deadline: Deadline,
+    ) -> Next {
+        use TransferState::*;
+        tracing::info!(transfer = %transfer.id, state = transfer.state.as_str(), %rejection, "provider refused a saga step");
+        let payer_side = step.kind == MovementKind::Debit || transfer.state == Refunding;
+        match (transfer.state, rejection) {
+            // Our reference holds a movement we did not make this way.
+            (_, Rejection::ReferenceConflict) if transfer.state != Refunding => {
+                Next::review(ReviewReason::ReferenceConflict)
+            }
+            // The credit under the same reference landed after all (a late
+            // call of an earlier holder): the recipient has the points.
+            (Refunding, Rejection::ReferenceConflict) => self.credit_landed_instead(transfer, deadline).await,
+            // Frozen accounts thaw: try the refund again on a later pass.
+            (Refunding, Rejection::AccountInactive) => Next::Stop,
+            (Refunding, Rejection::AccountNotFound) => Next::review(ReviewReason::RefundRefused),
+            (_, Rejection::InsufficientFunds) if step.kind == MovementKind::Credit => {
+                Next::review(ReviewReason::ProviderRefused)
+            }
+            // Refunding is safe even if a late credit is on its way: the
+            // refund uses the credit's reference, so only one of them applies.
+            (Debited, rejection) => Next::decline(Refunding, decline_reason(rejection, payer_side)),
+            (_, rejection) => {
+                let reason = decline_reason(rejection, payer_side);
+                match self.confirm_nothing_landed(transfer, step, holding, deadline).await {
+                    Some(true) => Next::decline(Rejected, reason),
+                    Some(false) => Next::to(step.on_applied),
+                    None => Next::Stop,
+                }
+            }
+        }
+    }
+
+    /// Before a rejection ends a transfer: whether the step's reference is
+    /// still unapplied once no earlier holder's call can land any more.
+    /// `None` if that moment is past this driver's deadline or the provider
+    /// cannot say; the next holder asks again.
+    async fn confirm_nothing_landed(
+        &self,
+        transfer: &Transfer,
+        step: &Step,
+        holding: Holding,
+        deadline: Deadline,
+    ) -> Option<bool> {
+        let Holding::TakenOver { at } = holding else { return Some(true) };
+        if self.settings.fencing == Fencing::Off {
+            return Some(true);
+        }
+        let settled = at + to_delta(self.settings.in_flight_window);
+        let wait = (settled - self.clock.now()).to_std().unwrap_or_default();
+        if wait.is_zero() {
+            // Every earlier call had landed before this one was refused, and
+            // the provider answers a landed reference with its transaction.
+            return Some(true);
+        }
+        if wait >= deadline.remaining() {
+            tracing::info!(transfer = %transfer.id, "a rejection waits for earlier calls to land; leaving it to the next holder");
+            return None;
+        }
+        tokio::time::sleep(wait).await;
+        match self.provider.transaction_by_reference(&step.movement.reference, deadline).await {
+            Ok(None) => Some(true),
+            Ok(Some(found)) if is_movement(&found, step) => {
+                tracing::warn!(transfer = %transfer.id, reference = %found.reference, "an earlier holder's call landed after a rejection");
+                Some(false)
+            }
+            Ok(Some(found)) => {
+                tracing::error!(transfer = %transfer.id, ?found, "the reference holds another movement");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(transfer = %transfer.id, %error, "could not confirm a rejection");
+                None
+            }
+        }
+    }
+
+    /// The refund found the credit's reference taken: completed if that is
+    /// the recipient's credit, for review if it is anything else.
+    async fn credit_landed_instead(&self, transfer: &Transfer, deadline: Deadline) -> Next {
+        let reference = transfer.credit_reference();
+        match self.provider.transaction_by_reference(&reference, deadline).await {
+            Ok(Some(found))
+                if found.kind == MovementKind::Credit
+                    && found.account_id == transfer.recipient_account
+                    && found.amount == transfer.amount =>
+            {
+                tracing::warn!(transfer = %transfer.id, "the credit landed before the refund; the transfer completed after all");
+                Next::Move { to: TransferState::Completed, decline: None, review: None }
+            }
+            Ok(_) => Next::review(ReviewReason::ReferenceConflict),
+            Err(error) => {
+                tracing::warn!(transfer = %transfer.id, %error, "could not look up the credit the refund collided with");
+                Next::Stop
+            }
+        }
+    }
+
+    /// The deadline of `owner`'s next provider call for this transfer: no
+    /// later than its lease ends by this process's clock, less the clock skew
+    /// allowed between replicas (another replica's clock may see the lease
+    /// end that much sooner). `None` once that has passed. The store's
+    /// compare-and-set refuses a stale driver's *record*; this keeps a driver
+    /// that stalled past its lease (a pause, a slow call) from sending another
+    /// provider *call*, and no call it sends outlives its lease.
+    fn within_lease(&self, transfer: &Transfer, owner: &LeaseOwner, deadline: Deadline) -> Option<Deadline> {
+        if self.settings.fencing == Fencing::Off {
+            return Some(deadline);
+        }
         let lease = transfer.lease.as_ref().filter(|lease| &lease.owner == owner)?;
-        let left = (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.clock_skew)?;
-        (!left.is_zero()).then_some(left)
+        let left = (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.settings.clock_skew)?;
+        (!left.is_zero()).then(|| deadline.capped(left))
     }
 
     /// One call per step: retrying within the deadline is the provider
     /// adapter's (with its budget and breaker); what is still unfinished after
     /// it is recovery's.
     async fn call(&self, step: &Step, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        match step.direction {
-            Direction::Debit => self.provider.debit(&step.movement, deadline).await,
-            Direction::Credit => self.provider.credit(&step.movement, deadline).await,
-        }
-    }
-
-    /// A transfer that ended having moved nothing no longer counts against its
-    /// sender's day. Only the driver whose transition ended it gets here, so
-    /// it is given back once. If this fails the allowance stays smaller than
-    /// it should until the day ends: the safe side.
-    async fn release(&self, transfer: &Transfer) {
-        if let Err(error) = self.totals.release(&day_key(transfer), transfer.amount).await {
-            tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
+        match step.kind {
+            MovementKind::Debit => self.provider.debit(&step.movement, deadline).await,
+            MovementKind::Credit => self.provider.credit(&step.movement, deadline).await,
         }
     }
 
@@ -163,63 +341,67 @@ impl SagaDriver {
     /// the newest by `as_of`, so an older answer arriving late changes nothing.
     async fn remember_balance(&self, transaction: &ProviderTransaction) {
         let balance = CachedBalance { balance: transaction.balance_after, as_of: transaction.created_at };
-        if let Err(error) = self.cache.put(&transaction.account_id, balance, self.balance_ttl).await {
+        if let Err(error) = self.cache.put(&transaction.account_id, balance, self.settings.balance_ttl).await {
             tracing::warn!(%error, account = %transaction.account_id, "could not cache a balance");
         }
     }
+
+    fn next_step(&self, transfer: &Transfer) -> anyhow::Result<Option<Step>> {
+        let movement = |account: &ProviderAccountId, reference: ProviderReference, memo: Option<Memo>| Movement {
+            account: account.clone(),
+            reference,
+            amount: transfer.amount,
+            memo,
+        };
+        let sender_account = || {
+            transfer.sender_account.as_ref().with_context(|| format!("share {} has no sender account", transfer.id))
+        };
+        let memo = transfer.memo.clone();
+        let step = match (transfer.kind, transfer.state) {
+            (_, state) if !state.is_in_saga() => return Ok(None),
+            (TransferKind::Share, TransferState::Accepted) => Step {
+                kind: MovementKind::Debit,
+                movement: movement(sender_account()?, transfer.debit_reference(), memo),
+                on_applied: TransferState::Debited,
+            },
+            (TransferKind::Share, TransferState::Debited) => Step {
+                kind: MovementKind::Credit,
+                movement: movement(&transfer.recipient_account, transfer.credit_reference(), memo),
+                on_applied: TransferState::Completed,
+            },
+            (TransferKind::Share, TransferState::Refunding) => {
+                let reference = match self.settings.fencing {
+                    Fencing::On => transfer.credit_reference(),
+                    Fencing::Off => ProviderReference::parse(format!("{}:refund", transfer.id))?,
+                };
+                Step {
+                    kind: MovementKind::Credit,
+                    movement: movement(sender_account()?, reference, None),
+                    on_applied: TransferState::Reversed,
+                }
+            }
+            (TransferKind::Grant, TransferState::Accepted) => Step {
+                kind: MovementKind::Credit,
+                movement: movement(&transfer.recipient_account, transfer.credit_reference(), memo),
+                on_applied: TransferState::Completed,
+            },
+            (kind, state) => {
+                anyhow::bail!("transfer {} is a {kind:?} in state {state:?}, which the saga never reaches", transfer.id)
+            }
+        };
+        Ok(Some(step))
+    }
 }
 
-fn next_step(transfer: &Transfer) -> anyhow::Result<Option<Step>> {
-    let movement = |account: &ProviderAccountId, reference: ProviderReference, memo: Option<Memo>| Movement {
-        account: account.clone(),
-        reference,
-        amount: transfer.amount,
-        memo,
-    };
-    let sender_account =
-        || transfer.sender_account.as_ref().with_context(|| format!("share {} has no sender account", transfer.id));
-    let memo = transfer.memo.clone();
-    let step = match (transfer.kind, transfer.state) {
-        (_, state) if state.is_terminal() => return Ok(None),
-        (TransferKind::Share, TransferState::Accepted) => Step {
-            direction: Direction::Debit,
-            movement: movement(sender_account()?, transfer.debit_reference(), memo),
-            on_applied: TransferState::Debited,
-            on_rejected: Some(TransferState::Rejected),
-            payer_side: true,
-        },
-        (TransferKind::Share, TransferState::Debited) => Step {
-            direction: Direction::Credit,
-            movement: movement(&transfer.recipient_account, transfer.credit_reference(), memo),
-            on_applied: TransferState::Completed,
-            on_rejected: Some(TransferState::Refunding),
-            payer_side: false,
-        },
-        (TransferKind::Share, TransferState::Refunding) => Step {
-            direction: Direction::Credit,
-            movement: movement(sender_account()?, transfer.refund_reference(), None),
-            on_applied: TransferState::Reversed,
-            on_rejected: None,
-            payer_side: true,
-        },
-        (TransferKind::Grant, TransferState::Accepted) => Step {
-            direction: Direction::Credit,
-            movement: movement(&transfer.recipient_account, transfer.credit_reference(), memo),
-            on_applied: TransferState::Completed,
-            on_rejected: Some(TransferState::Rejected),
-            payer_side: false,
-        },
-        (kind, state) => {
-            anyhow::bail!("transfer {} is a {kind:?} in state {state:?}, which the saga never reaches", transfer.id)
-        }
-    };
-    Ok(Some(step))
+/// Whether `found` is the movement `step` asked for.
+fn is_movement(found: &ProviderTransaction, step: &Step) -> bool {
+    found.kind == step.kind && found.account_id == step.movement.account && found.amount == step.movement.amount
 }
 
 fn decline_reason(rejection: Rejection, payer_side: bool) -> DeclineReason {
     match (rejection, payer_side) {
-        (Rejection::InsufficientFunds, _) => DeclineReason::InsufficientFunds,
-        (Rejection::ReferenceConflict, _) => DeclineReason::ReferenceConflict,
+        // A conflict never reaches here: it is for review, not the member.
+        (Rejection::InsufficientFunds | Rejection::ReferenceConflict, _) => DeclineReason::InsufficientFunds,
         (Rejection::AccountInactive, true) => DeclineReason::SenderAccountInactive,
         (Rejection::AccountInactive, false) => DeclineReason::RecipientAccountInactive,
         (Rejection::AccountNotFound, true) => DeclineReason::SenderAccountNotFound,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
-use super::SagaDriver;
+use super::{Holding, SagaDriver};
 use super::idempotency::{KeyCheck, check_key};
 use crate::model::{
     Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, Memo, Page, Points, Transfer,
@@ -309,7 +309,10 @@ impl TransferService {
             idempotency_key: request.idempotency_key.clone(),
             state: TransferState::Accepted,
             decline: None,
+            review: None,
+            resolution: None,
             lease: Some(Lease { owner: owner.clone(), until: now + to_delta(self.lease_for) }),
+            attempts: 0,
             created_at: now,
             updated_at: now,
         };
@@ -344,17 +347,25 @@ impl TransferService {
         if !reserved {
             return settle(transfer);
         }
-        let driven = self.saga.drive(transfer, &owner, deadline).await?;
+        let driven = self.saga.drive(transfer, &owner, Holding::Created, deadline).await?;
         settle(driven)
     }
 
-    /// Gives back a reservation whose transfer is certainly not recorded. If
-    /// this fails the allowance stays smaller than it should until the day
-    /// ends: the safe side.
+    /// Gives back a reservation whose transfer is certainly not recorded.
     async fn release_if(&self, reserved: bool, transfer: &Transfer) {
-        if reserved && let Err(error) = self.totals.release(&day_key(transfer), transfer.amount).await {
-            tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
+        if reserved {
+            release_reservation(self.totals.as_ref(), transfer).await;
         }
+    }
+}
+
+/// Gives back what `transfer` reserved against its sender's day, once it
+/// moved nothing. Whoever ended it calls this, so it happens once. If it
+/// fails the allowance stays smaller than it should until the day ends: the
+/// safe side.
+pub(crate) async fn release_reservation(totals: &dyn DailyTotals, transfer: &Transfer) {
+    if let Err(error) = totals.release(&day_key(transfer), transfer.amount).await {
+        tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
     }
 }
 

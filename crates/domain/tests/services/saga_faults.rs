@@ -4,8 +4,8 @@ use chrono::TimeDelta;
 use std::time::Duration;
 
 use pointshare_domain::ports::{Deadline, Rejection};
-use pointshare_domain::services::ShareError;
-use pointshare_domain::{AccountStatus, DeclineReason, Member, MovementKind, Transfer, TransferState};
+use pointshare_domain::services::{RecoverySettings, ShareError};
+use pointshare_domain::{AccountStatus, DeclineReason, Member, MovementKind, ReviewReason, Transfer, TransferState};
 use pointshare_testkit::{Fault, Operation, World};
 
 use super::{deadline, share};
@@ -32,16 +32,19 @@ impl Pair {
         (self.world.balance(&self.alice), self.world.balance(&self.bob))
     }
 
-    /// How many movements the ledger applied under this transfer's references.
-    fn applied(&self, transfer: &Transfer, kind: MovementKind, suffix: &str) -> usize {
+    /// What the ledger applied under one of this transfer's references: each
+    /// movement's kind and whose account it went to.
+    fn applied(&self, transfer: &Transfer, suffix: &str) -> Vec<(MovementKind, &'static str)> {
         let reference = format!("{}:{suffix}", transfer.id);
+        let whose = |account| if Some(account) == self.alice.provider_account.as_ref() { "alice" } else { "bob" };
         self.world
             .provider
             .ledger()
             .transactions()
             .iter()
-            .filter(|t| t.reference.as_str() == reference && t.kind == kind)
-            .count()
+            .filter(|t| t.reference.as_str() == reference)
+            .map(|t| (t.kind, whose(&t.account_id)))
+            .collect()
     }
 
     /// Lets the request's lease lapse and runs recovery once.
@@ -85,7 +88,7 @@ async fn retryable_faults_on_the_debit_still_complete_with_one_debit() {
         let transfer = p.recover_until_final(&answered).await;
         assert_eq!(transfer.state, TransferState::Completed, "{fault:?}");
         assert_eq!(p.balances(), (70, 30), "{fault:?}");
-        assert_eq!(p.applied(&transfer, MovementKind::Debit, "debit"), 1, "{fault:?}");
+        assert_eq!(p.applied(&transfer, "debit"), [(MovementKind::Debit, "alice")], "{fault:?}");
     }
 }
 
@@ -98,7 +101,7 @@ async fn retryable_faults_on_the_credit_still_complete_with_one_credit() {
         let transfer = p.recover_until_final(&answered).await;
         assert_eq!(transfer.state, TransferState::Completed, "{fault:?}");
         assert_eq!(p.balances(), (70, 30), "{fault:?}");
-        assert_eq!(p.applied(&transfer, MovementKind::Credit, "credit"), 1, "{fault:?}");
+        assert_eq!(p.applied(&transfer, "credit"), [(MovementKind::Credit, "bob")], "{fault:?}");
     }
 }
 
@@ -108,7 +111,6 @@ async fn a_rejected_debit_rejects_the_transfer() {
         (Rejection::InsufficientFunds, DeclineReason::InsufficientFunds),
         (Rejection::AccountInactive, DeclineReason::SenderAccountInactive),
         (Rejection::AccountNotFound, DeclineReason::SenderAccountNotFound),
-        (Rejection::ReferenceConflict, DeclineReason::ReferenceConflict),
     ] {
         let p = pair().await;
         p.world.provider.faults().fail_next(Operation::Debit, 1, Fault::Reject(rejection));
@@ -128,9 +130,8 @@ async fn a_rejected_credit_refunds_the_sender() {
     assert_eq!(transfer.state, TransferState::Reversed);
     assert_eq!(transfer.decline, Some(DeclineReason::RecipientAccountInactive));
     assert_eq!(p.balances(), (100, 0));
-    assert_eq!(p.applied(&transfer, MovementKind::Debit, "debit"), 1);
-    assert_eq!(p.applied(&transfer, MovementKind::Credit, "refund"), 1);
-    assert_eq!(p.applied(&transfer, MovementKind::Credit, "credit"), 0);
+    assert_eq!(p.applied(&transfer, "debit"), [(MovementKind::Debit, "alice")]);
+    assert_eq!(p.applied(&transfer, "credit"), [(MovementKind::Credit, "alice")], "the refund, under the credit's reference");
 }
 
 #[tokio::test(start_paused = true)]
@@ -147,7 +148,7 @@ async fn retryable_faults_on_the_refund_still_reverse_once() {
         let transfer = p.recover_until_final(&answered).await;
         assert_eq!(transfer.state, TransferState::Reversed, "{fault:?}");
         assert_eq!(p.balances(), (100, 0), "{fault:?}");
-        assert_eq!(p.applied(&transfer, MovementKind::Credit, "refund"), 1, "{fault:?}");
+        assert_eq!(p.applied(&transfer, "credit"), [(MovementKind::Credit, "alice")], "{fault:?}");
     }
 }
 
@@ -192,23 +193,52 @@ async fn an_unknown_outcome_at_the_deadline_is_settled_by_recovery_without_doubl
     p.recover().await;
     assert_eq!(p.stored(&transfer).state, TransferState::Completed);
     assert_eq!(p.balances(), (70, 30));
-    assert_eq!(p.applied(&transfer, MovementKind::Debit, "debit"), 1);
+    assert_eq!(p.applied(&transfer, "debit"), [(MovementKind::Debit, "alice")]);
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_unexpected_provider_error_leaves_the_transfer_to_recovery() {
+async fn a_permanent_provider_error_parks_the_transfer_for_review() {
     let p = pair().await;
     p.world.provider.faults().fail_next(Operation::Credit, 1, Fault::Unauthorized);
-    let transfer = p.share(30, deadline()).await.expect("processing");
-    assert_eq!(transfer.state, TransferState::Debited);
-    assert_eq!(
-        p.world.provider.faults().calls(Operation::Credit),
-        1,
-        "no retry storm against a misconfigured provider"
-    );
+    let transfer = p.share(30, deadline()).await.expect("not declined");
+    assert_eq!((transfer.state, transfer.review), (TransferState::NeedsReview, Some(ReviewReason::ProviderRefused)));
+    assert_eq!(p.world.provider.faults().calls(Operation::Credit), 1, "no retry storm against a misconfigured provider");
     p.recover().await;
-    assert_eq!(p.stored(&transfer).state, TransferState::Completed);
-    assert_eq!(p.balances(), (70, 30));
+    assert_eq!(p.stored(&transfer).state, TransferState::NeedsReview, "recovery leaves it to a person");
+    assert_eq!(p.world.provider.faults().calls(Operation::Credit), 1);
+    assert_eq!(p.balances(), (70, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reference_conflict_parks_the_transfer_for_review() {
+    for operation in [Operation::Debit, Operation::Credit] {
+        let p = pair().await;
+        p.world.provider.faults().fail_next(operation, 1, Fault::Reject(Rejection::ReferenceConflict));
+        let transfer = p.share(30, deadline()).await.expect("not declined");
+        assert_eq!(
+            (transfer.state, transfer.review),
+            (TransferState::NeedsReview, Some(ReviewReason::ReferenceConflict)),
+            "{operation:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transfer_recovery_cannot_finish_is_parked_after_its_attempts() {
+    let p = pair().await;
+    p.world.provider.faults().fail_next(Operation::Credit, 10_000, Fault::Transient);
+    let transfer = p.share(30, Deadline::after(Duration::from_secs(3))).await.expect("processing");
+    let attempts = RecoverySettings::default().max_attempts;
+    for _ in 0..attempts {
+        p.recover().await;
+        assert_eq!(p.stored(&transfer).state, TransferState::Debited);
+    }
+    p.recover().await;
+    let parked = p.stored(&transfer);
+    assert_eq!((parked.state, parked.review), (TransferState::NeedsReview, Some(ReviewReason::AttemptsExhausted)));
+    let calls = p.world.provider.faults().calls(Operation::Credit);
+    p.recover().await;
+    assert_eq!(p.world.provider.faults().calls(Operation::Credit), calls, "recovery batches skip it");
 }
 
 #[tokio::test(start_paused = true)]

@@ -43,7 +43,8 @@ fn memo(text: Option<String>) -> Result<Option<Memo>, ApiError> {
     text.map(Memo::parse).transpose().map_err(ApiError::invalid)
 }
 
-/// 201 for a completed transfer, 202 while it is still processing.
+/// 201 for a finished transfer, 202 while it is still processing (or waits
+/// for an operator).
 async fn created(state: &AppState, transfer: Transfer) -> Result<HttpResponse, ApiError> {
     let status = if transfer.state.is_terminal() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
     let location = format!("/v1/transfers/{}", transfer.id);
@@ -65,7 +66,7 @@ fn declined(transfer: &Transfer) -> ApiError {
         Some(DeclineReason::SenderAccountInactive | DeclineReason::SenderAccountNotFound) => {
             ("member_inactive", "Your points account cannot send points")
         }
-        Some(DeclineReason::ReferenceConflict) | None => ("transfer_failed", "The provider refused the transfer"),
+        None => ("transfer_failed", "The provider refused the transfer"),
     };
     let detail = format!("transfer {} was {}", transfer.id, transfer.state.as_str());
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title).detail(detail).transfer(transfer.id)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::services::{Balance, BalanceSource};
-use pointshare_domain::{DeclineReason, Member, MemberId, Role, Transfer, TransferKind, TransferState};
+use pointshare_domain::{DeclineReason, Member, MemberId, ReviewReason, Role, Transfer, TransferKind, TransferState};
 
 use crate::problem::ApiError;
 use crate::wiring::AppState;
@@ -173,6 +173,8 @@ pub struct TransferView {
     pub memo: Option<String>,
     /// Why a rejected or reversed transfer did not complete.
     pub decline_reason: Option<DeclineView>,
+    /// Why a transfer waits for an operator (`needs_review`); kept once resolved.
+    pub review_reason: Option<ReviewView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -187,6 +189,8 @@ pub enum KindView {
 
 /// `processing` until final; then `completed`, `rejected` (nothing moved) or
 /// `reversed` (taken, then given back because the recipient could not receive).
+/// `needs_review`: the provider answered in a way software cannot settle; an
+/// operator will finish it as `completed` or `reversed`/`rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StateView {
@@ -194,6 +198,7 @@ pub enum StateView {
     Completed,
     Rejected,
     Reversed,
+    NeedsReview,
 }
 
 impl From<TransferState> for StateView {
@@ -203,6 +208,7 @@ impl From<TransferState> for StateView {
             TransferState::Completed => StateView::Completed,
             TransferState::Rejected => StateView::Rejected,
             TransferState::Reversed => StateView::Reversed,
+            TransferState::NeedsReview => StateView::NeedsReview,
         }
     }
 }
@@ -216,7 +222,6 @@ pub enum DeclineView {
     SenderAccountNotFound,
     RecipientAccountInactive,
     RecipientAccountNotFound,
-    ReferenceConflict,
     DailyLimitExceeded,
     GrantBudgetExceeded,
 }
@@ -229,9 +234,29 @@ impl From<DeclineReason> for DeclineView {
             DeclineReason::SenderAccountNotFound => DeclineView::SenderAccountNotFound,
             DeclineReason::RecipientAccountInactive => DeclineView::RecipientAccountInactive,
             DeclineReason::RecipientAccountNotFound => DeclineView::RecipientAccountNotFound,
-            DeclineReason::ReferenceConflict => DeclineView::ReferenceConflict,
             DeclineReason::DailyLimitExceeded => DeclineView::DailyLimitExceeded,
             DeclineReason::GrantBudgetExceeded => DeclineView::GrantBudgetExceeded,
+        }
+    }
+}
+
+/// Why a transfer waits for an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewView {
+    AttemptsExhausted,
+    ProviderRefused,
+    ReferenceConflict,
+    RefundRefused,
+}
+
+impl From<ReviewReason> for ReviewView {
+    fn from(reason: ReviewReason) -> Self {
+        match reason {
+            ReviewReason::AttemptsExhausted => ReviewView::AttemptsExhausted,
+            ReviewReason::ProviderRefused => ReviewView::ProviderRefused,
+            ReviewReason::ReferenceConflict => ReviewView::ReferenceConflict,
+            ReviewReason::RefundRefused => ReviewView::RefundRefused,
         }
     }
 }
@@ -276,6 +301,7 @@ pub async fn transfer_views(state: &AppState, transfers: Vec<Transfer>) -> Resul
             amount: transfer.amount.get(),
             memo: transfer.memo.map(|memo| memo.to_string()),
             decline_reason: transfer.decline.map(DeclineView::from),
+            review_reason: transfer.review.map(ReviewView::from),
             created_at: transfer.created_at,
             updated_at: transfer.updated_at,
         });

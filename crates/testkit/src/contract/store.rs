@@ -13,11 +13,12 @@ use futures::future::join_all;
 
 use pointshare_domain::ports::{
     AttachAccountError, Clock, DailyTotals, DayKey, InsertMemberError, InsertTransferError, MemberRepository,
-    SessionRepository, SystemClock, TransferRepository, Transition, TransitionError,
+    SessionRepository, SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
-    Points, ProviderAccountId, Role, Session, SessionId, TokenHash, Transfer, TransferId, TransferKind, TransferState,
+    Points, ProviderAccountId, Resolution, ReviewReason, Role, Session, SessionId, TokenHash, Transfer, TransferId,
+    TransferKind, TransferState,
 };
 
 /// The repositories, empty, over one store.
@@ -52,6 +53,7 @@ macro_rules! store_contract {
             of_racing_refreshes_of_one_token_exactly_one_wins,
             a_revoked_session_stays_revoked,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
+            a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand,
             a_scan_reads_every_transfer_once_oldest_first,
             unfinished_transfers_are_counted_by_age,
         );
@@ -112,6 +114,9 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
         idempotency_key: IdempotencyKey::parse(key).expect("valid key"),
         state: TransferState::Accepted,
         decline: None,
+        review: None,
+        resolution: None,
+        attempts: 0,
         lease: Some(Lease { owner: owner.clone(), until: at + chrono::Duration::seconds(30) }),
         created_at: at,
         updated_at: at,
@@ -119,7 +124,7 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
 }
 
 fn step(transfer: &Transfer, from: TransferState, to: TransferState, owner: &LeaseOwner) -> Transition {
-    Transition { id: transfer.id, from, to, decline: None, owner: owner.clone(), at: now() }
+    Transition { id: transfer.id, from, to, decline: None, review: None, resolution: None, owner: owner.clone(), at: now() }
 }
 
 pub async fn a_member_reads_back_by_id_email_and_handle(store: &StoreUnderTest) {
@@ -476,6 +481,48 @@ pub async fn a_lease_gives_each_due_transfer_to_one_owner_until_it_ends(store: &
     let current = store.transfers.get(taken).await.expect("reads").expect("exists");
     let old = store.transfers.transition(&step(&current, TransferState::Accepted, TransferState::Debited, &a)).await;
     assert!(matches!(old, Err(TransitionError::Conflict(_))), "the expired owner cannot move it: {old:?}");
+}
+
+pub async fn a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand(store: &StoreUnderTest) {
+    let creator = LeaseOwner::unique("request");
+    let mut t = transfer(MemberId::new(), "parked", &creator);
+    t.lease = Some(Lease { owner: creator.clone(), until: now() - chrono::Duration::seconds(1) });
+    store.transfers.insert(&t).await.expect("inserts");
+    let recovery = LeaseOwner::unique("recovery");
+    let mut at = now();
+    for attempt in 1..=2 {
+        let claimed = store.transfers.claim_due(&recovery, at, at + chrono::Duration::seconds(1), 10).await;
+        let claimed = claimed.expect("claims");
+        assert_eq!(claimed.iter().map(|c| (c.id, c.attempts)).collect::<Vec<_>>(), [(t.id, attempt)]);
+        at += chrono::Duration::seconds(2);
+    }
+    assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 0);
+    let mut park = step(&t, TransferState::Accepted, TransferState::NeedsReview, &recovery);
+    park.review = Some(ReviewReason::AttemptsExhausted);
+    let parked = store.transfers.transition(&park).await.expect("parks");
+    assert_eq!((parked.state, parked.review), (TransferState::NeedsReview, Some(ReviewReason::AttemptsExhausted)));
+    assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 1);
+    let later = at + chrono::Duration::seconds(60);
+    let claimed = store.transfers.claim_due(&recovery, later, later + chrono::Duration::seconds(1), 10).await;
+    assert!(claimed.expect("claims").is_empty(), "recovery never claims a transfer in review");
+
+    // An operator takes it over by hand: only once no lease runs.
+    let operator = LeaseOwner::unique("operator");
+    let busy = store.transfers.take_over(t.id, &operator, at - chrono::Duration::seconds(1), later).await;
+    assert!(matches!(busy, Err(TakeOverError::Leased(_))), "{busy:?}");
+    let taken = store.transfers.take_over(t.id, &operator, later, later + chrono::Duration::seconds(60)).await;
+    assert_eq!(taken.expect("takes over").lease.map(|l| l.owner), Some(operator.clone()));
+    let mut resolve = step(&t, TransferState::NeedsReview, TransferState::Rejected, &operator);
+    resolve.resolution = Some(Resolution::Refund);
+    let resolved = store.transfers.transition(&resolve).await.expect("resolves");
+    assert_eq!(
+        (resolved.state, resolved.review, resolved.resolution),
+        (TransferState::Rejected, Some(ReviewReason::AttemptsExhausted), Some(Resolution::Refund)),
+        "the reason stays beside the decision"
+    );
+    assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 0);
+    let missing = store.transfers.take_over(TransferId::new(), &operator, later, later).await;
+    assert!(matches!(missing, Err(TakeOverError::NotFound)), "{missing:?}");
 }
 
 pub async fn a_scan_reads_every_transfer_once_oldest_first(store: &StoreUnderTest) {

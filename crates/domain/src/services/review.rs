@@ -1,0 +1,228 @@
+//! Resolving what automation parked in `needs_review`: an operator says
+//! refund or complete, and this finishes the transfer that way after asking
+//! the provider what each of its references already holds, so a decision
+//! never moves points twice and repeating it changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::transfers::{release_reservation, to_delta};
+use crate::model::{
+    LeaseOwner, MovementKind, ProviderReference, ProviderTransaction, Resolution, Transfer, TransferId, TransferKind,
+    TransferState,
+};
+use crate::ports::{
+    Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, TakeOverError, TransferRepository,
+    Transition,
+};
+
+#[derive(Debug, Error)]
+pub enum ResolveError {
+    #[error("no transfer has this id")]
+    NotFound,
+    #[error("the transfer is {}, not needs_review", .0.state.as_str())]
+    NotInReview(Box<Transfer>),
+    #[error("{0}")]
+    Busy(String),
+    /// The provider's records rule this decision out; the message says why.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the provider could not answer: {0}")]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug)]
+pub struct ReviewService {
+    transfers: Arc<dyn TransferRepository>,
+    totals: Arc<dyn DailyTotals>,
+    provider: Arc<dyn PointsProvider>,
+    clock: Arc<dyn Clock>,
+    /// How long a resolution holds the transfer against every other driver.
+    lease_for: Duration,
+}
+
+/// Where a share's points are, by what its references hold.
+enum Found {
+    Nothing,
+    Debited,
+    Completed,
+    Refunded,
+}
+
+impl ReviewService {
+    pub fn new(
+        transfers: Arc<dyn TransferRepository>,
+        totals: Arc<dyn DailyTotals>,
+        provider: Arc<dyn PointsProvider>,
+        clock: Arc<dyn Clock>,
+        lease_for: Duration,
+    ) -> Self {
+        ReviewService { transfers, totals, provider, clock, lease_for }
+    }
+
+    /// Finishes transfer `id` as `resolution` says, as `operator` (recorded in
+    /// the lease owner and the log). A transfer already finished that way is
+    /// returned as it is.
+    pub async fn resolve(
+        &self,
+        id: TransferId,
+        resolution: Resolution,
+        operator: &str,
+        deadline: Deadline,
+    ) -> Result<Transfer, ResolveError> {
+        let owner = LeaseOwner::unique(&format!("operator:{operator}"));
+        let now = self.clock.now();
+        let transfer = match self.transfers.take_over(id, &owner, now, now + to_delta(self.lease_for)).await {
+            Ok(transfer) => transfer,
+            Err(TakeOverError::NotFound) => return Err(ResolveError::NotFound),
+            Err(TakeOverError::Leased(current)) if already(&current, resolution) => return Ok(*current),
+            Err(error @ TakeOverError::Leased(_)) => {
+                return Err(ResolveError::Busy(format!("{error}; try again once it ends")));
+            }
+            Err(TakeOverError::Unexpected(error)) => return Err(ResolveError::Unexpected(error.into())),
+        };
+        if already(&transfer, resolution) {
+            return Ok(transfer);
+        }
+        if transfer.state != TransferState::NeedsReview {
+            return Err(ResolveError::NotInReview(Box::new(transfer)));
+        }
+        let to = self.settle_at_provider(&transfer, resolution, deadline).await?;
+        let transition = Transition {
+            id: transfer.id,
+            from: transfer.state,
+            to,
+            decline: transfer.decline,
+            review: None,
+            resolution: Some(resolution),
+            owner,
+            at: self.clock.now(),
+        };
+        let resolved = self.transfers.transition(&transition).await.map_err(anyhow::Error::from)?;
+        if matches!(resolved.state, TransferState::Rejected | TransferState::Reversed) {
+            release_reservation(self.totals.as_ref(), &resolved).await;
+        }
+        tracing::warn!(transfer = %resolved.id, %operator, resolution = resolution.as_str(), state = resolved.state.as_str(), "transfer resolved by an operator");
+        Ok(resolved)
+    }
+
+    /// Makes the provider's records match `resolution` and says which state
+    /// that leaves the transfer in.
+    async fn settle_at_provider(
+        &self,
+        transfer: &Transfer,
+        resolution: Resolution,
+        deadline: Deadline,
+    ) -> Result<TransferState, ResolveError> {
+        let found = self.where_the_points_are(transfer, deadline).await?;
+        let sender = || {
+            transfer.sender_account.clone().ok_or_else(|| ResolveError::Refused("a grant has no sender to refund".into()))
+        };
+        let credit = |account| Movement {
+            account,
+            reference: transfer.credit_reference(),
+            amount: transfer.amount,
+            memo: None,
+        };
+        match (resolution, found) {
+            (Resolution::Complete, Found::Completed) | (Resolution::Refund, Found::Refunded) => {}
+            (Resolution::Refund, Found::Completed) => {
+                return Err(ResolveError::Refused(
+                    "the recipient was already credited; only --complete fits what the provider holds".into(),
+                ));
+            }
+            (Resolution::Complete, Found::Refunded) => {
+                return Err(ResolveError::Refused(
+                    "the sender was already refunded under the credit's reference; only --refund fits".into(),
+                ));
+            }
+            (Resolution::Refund, Found::Nothing) => return Ok(TransferState::Rejected),
+            (Resolution::Refund, Found::Debited) => {
+                self.move_points(MovementKind::Credit, &credit(sender()?), deadline).await?;
+            }
+            (Resolution::Complete, Found::Nothing) if transfer.kind == TransferKind::Share => {
+                let debit = Movement { reference: transfer.debit_reference(), ..credit(sender()?) };
+                self.move_points(MovementKind::Debit, &debit, deadline).await?;
+                self.move_points(MovementKind::Credit, &credit(transfer.recipient_account.clone()), deadline).await?;
+            }
+            (Resolution::Complete, Found::Nothing | Found::Debited) => {
+                self.move_points(MovementKind::Credit, &credit(transfer.recipient_account.clone()), deadline).await?;
+            }
+        }
+        Ok(match resolution {
+            Resolution::Complete => TransferState::Completed,
+            Resolution::Refund => TransferState::Reversed,
+        })
+    }
+
+    async fn where_the_points_are(&self, transfer: &Transfer, deadline: Deadline) -> Result<Found, ResolveError> {
+        let credited = self.lookup(&transfer.credit_reference(), deadline).await?;
+        if let Some(credit) = credited {
+            let to_recipient = credit.account_id == transfer.recipient_account;
+            let to_sender = transfer.sender_account.as_ref() == Some(&credit.account_id);
+            return match (credit.kind, credit.amount == transfer.amount, to_recipient, to_sender) {
+                (MovementKind::Credit, true, true, _) => Ok(Found::Completed),
+                (MovementKind::Credit, true, _, true) => Ok(Found::Refunded),
+                _ => Err(conflict(&credit)),
+            };
+        }
+        if transfer.kind == TransferKind::Grant {
+            return Ok(Found::Nothing);
+        }
+        match self.lookup(&transfer.debit_reference(), deadline).await? {
+            None => Ok(Found::Nothing),
+            Some(debit)
+                if debit.kind == MovementKind::Debit
+                    && debit.amount == transfer.amount
+                    && transfer.sender_account.as_ref() == Some(&debit.account_id) =>
+            {
+                Ok(Found::Debited)
+            }
+            Some(other) => Err(conflict(&other)),
+        }
+    }
+
+    async fn lookup(
+        &self,
+        reference: &ProviderReference,
+        deadline: Deadline,
+    ) -> Result<Option<ProviderTransaction>, ResolveError> {
+        Ok(self.provider.transaction_by_reference(reference, deadline).await?)
+    }
+
+    async fn move_points(&self, kind: MovementKind, movement: &Movement, deadline: Deadline) -> Result<(), ResolveError> {
+        let applied = match kind {
+            MovementKind::Debit => self.provider.debit(movement, deadline).await,
+            MovementKind::Credit => self.provider.credit(movement, deadline).await,
+        };
+        match applied {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Rejected(rejection)) => Err(ResolveError::Refused(format!(
+                "the provider refused the {} of {} to {}: {rejection}; the transfer stays in needs_review",
+                kind.as_str(),
+                movement.amount,
+                movement.account
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// Whether the transfer already ended the way `resolution` asks.
+fn already(transfer: &Transfer, resolution: Resolution) -> bool {
+    transfer.resolution == Some(resolution) && transfer.state.is_terminal()
+}
+
+fn conflict(found: &ProviderTransaction) -> ResolveError {
+    ResolveError::Refused(format!(
+        "reference {} holds {} {} to {}, which is not this transfer's; settle it at the provider first",
+        found.reference,
+        found.kind.as_str(),
+        found.amount,
+        found.account_id
+    ))
+}
