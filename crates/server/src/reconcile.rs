@@ -90,7 +90,10 @@ impl Report {
         for id in &self.unfinished {
             out += &format!("  {id}\n");
         }
-        out += &format!("needs review: {} (pointshare transfers resolve ID --refund|--complete)\n", self.needing_review.len());
+        out += &format!(
+            "needs review: {} (pointshare transfers resolve ID --refund|--complete)\n",
+            self.needing_review.len()
+        );
         for id in &self.needing_review {
             out += &format!("  {id}\n");
         }

@@ -161,10 +161,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("recovery_interval", "How often the recovery worker finishes interrupted transfers and signups (0s: never)."),
     ("recovery_batch", "Most transfers one recovery pass claims."),
     ("recovery_lease", "How long recovery holds a transfer it claimed."),
-    (
-        "recovery_max_attempts",
-        "Times recovery takes a transfer up before parking it in needs_review for an operator.",
-    ),
+    ("recovery_max_attempts", "Times recovery takes a transfer up before parking it in needs_review for an operator."),
     (
         "clock_skew",
         "The most the replicas' clocks may differ: a driver stops calling the provider this long before its lease ends.",

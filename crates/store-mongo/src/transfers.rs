@@ -236,8 +236,8 @@ impl TransferRepository for MongoTransfers {
         until: DateTime<Utc>,
     ) -> Result<Transfer, TakeOverError> {
         let doing = "taking a transfer over";
-        let mut filter = lease_ended(now);
-        filter.insert("_id", id.to_string());
+        // By _id, so the `$or` costs one index lookup.
+        let filter = doc! {"_id": id.to_string(), "$or": [lease_ended(now), {"lease_owner": owner.as_str()}]};
         let taken = self
             .transfers
             .find_one_and_update(

@@ -22,7 +22,7 @@ pub use clock::ManualClock;
 pub use faults::{Fault, FaultPlan, Operation, RandomFaults};
 pub use ledger::{Ledger, LedgerError, LedgerSummary};
 pub use members::InMemoryMembers;
-pub use provider::FakeProvider;
+pub use provider::{FakeProvider, refusal};
 pub use sessions::InMemorySessions;
 pub use totals::InMemoryDailyTotals;
 pub use transfers::InMemoryTransfers;

@@ -99,7 +99,8 @@ impl FakeProvider {
     }
 }
 
-fn refusal(error: LedgerError) -> ProviderError {
+/// The port's answer for a refusal of the ledger.
+pub fn refusal(error: LedgerError) -> ProviderError {
     match error {
         LedgerError::AccountNotFound => ProviderError::Rejected(Rejection::AccountNotFound),
         LedgerError::ReferenceConflict => ProviderError::Rejected(Rejection::ReferenceConflict),

@@ -155,7 +155,8 @@ impl TransferRepository for InMemoryTransfers {
     ) -> Result<Transfer, TakeOverError> {
         let mut transfers = self.transfers.lock();
         let transfer = transfers.get_mut(&id).ok_or(TakeOverError::NotFound)?;
-        if !lease_ended(transfer, now) {
+        let own = transfer.lease.as_ref().is_some_and(|lease| &lease.owner == owner);
+        if !own && !lease_ended(transfer, now) {
             return Err(TakeOverError::Leased(Box::new(transfer.clone())));
         }
         transfer.lease = Some(Lease { owner: owner.clone(), until });

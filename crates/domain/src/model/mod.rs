@@ -22,6 +22,6 @@ pub use provider::{
 pub use session::{Session, TokenHash};
 pub use text::InvalidValue;
 pub use transfer::{
-    Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Memo, Page, Resolution, ReviewReason, Transfer, TransferKind,
-    TransferRequest, TransferState,
+    Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Memo, Page, Resolution, ReviewReason, Transfer,
+    TransferKind, TransferRequest, TransferState,
 };

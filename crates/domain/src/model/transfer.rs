@@ -365,8 +365,13 @@ mod tests {
     fn grant_edges_skip_the_debit() {
         use TransferState::*;
         let grant = TransferKind::Grant;
-        let allowed =
-            [(Accepted, Completed), (Accepted, Rejected), (Accepted, NeedsReview), (NeedsReview, Completed), (NeedsReview, Rejected)];
+        let allowed = [
+            (Accepted, Completed),
+            (Accepted, Rejected),
+            (Accepted, NeedsReview),
+            (NeedsReview, Completed),
+            (NeedsReview, Rejected),
+        ];
         for from in TransferState::ALL {
             for to in TransferState::ALL {
                 assert_eq!(from.can_become(to, grant), allowed.contains(&(from, to)), "{from:?} -> {to:?}");

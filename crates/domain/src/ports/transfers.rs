@@ -97,7 +97,8 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Transfer>, StoreError>;
 
     /// Leases transfer `id`, in any state, to `owner` until `until` if its
-    /// lease ended before `now`: how an operator takes one up by hand.
+    /// lease ended before `now` or `owner` holds it already: how an operator
+    /// takes one up by hand, and again after a refused attempt.
     async fn take_over(
         &self,
         id: TransferId,

@@ -66,7 +66,8 @@ impl ReviewService {
 
     /// Finishes transfer `id` as `resolution` says, as `operator` (recorded in
     /// the lease owner and the log). A transfer already finished that way is
-    /// returned as it is.
+    /// returned as it is. The operator's lease is theirs by name, so after a
+    /// refusal they can try again at once; another driver cannot.
     pub async fn resolve(
         &self,
         id: TransferId,
@@ -74,7 +75,7 @@ impl ReviewService {
         operator: &str,
         deadline: Deadline,
     ) -> Result<Transfer, ResolveError> {
-        let owner = LeaseOwner::unique(&format!("operator:{operator}"));
+        let owner = LeaseOwner::parse(format!("operator:{operator}")).map_err(anyhow::Error::from)?;
         let now = self.clock.now();
         let transfer = match self.transfers.take_over(id, &owner, now, now + to_delta(self.lease_for)).await {
             Ok(transfer) => transfer,
@@ -120,14 +121,13 @@ impl ReviewService {
     ) -> Result<TransferState, ResolveError> {
         let found = self.where_the_points_are(transfer, deadline).await?;
         let sender = || {
-            transfer.sender_account.clone().ok_or_else(|| ResolveError::Refused("a grant has no sender to refund".into()))
+            transfer
+                .sender_account
+                .clone()
+                .ok_or_else(|| ResolveError::Refused("a grant has no sender to refund".into()))
         };
-        let credit = |account| Movement {
-            account,
-            reference: transfer.credit_reference(),
-            amount: transfer.amount,
-            memo: None,
-        };
+        let credit =
+            |account| Movement { account, reference: transfer.credit_reference(), amount: transfer.amount, memo: None };
         match (resolution, found) {
             (Resolution::Complete, Found::Completed) | (Resolution::Refund, Found::Refunded) => {}
             (Resolution::Refund, Found::Completed) => {
@@ -194,7 +194,12 @@ impl ReviewService {
         Ok(self.provider.transaction_by_reference(reference, deadline).await?)
     }
 
-    async fn move_points(&self, kind: MovementKind, movement: &Movement, deadline: Deadline) -> Result<(), ResolveError> {
+    async fn move_points(
+        &self,
+        kind: MovementKind,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<(), ResolveError> {
         let applied = match kind {
             MovementKind::Debit => self.provider.debit(movement, deadline).await,
             MovementKind::Credit => self.provider.credit(movement, deadline).await,

@@ -88,7 +88,11 @@ struct Step {
 
 /// What a step's answer leads to.
 enum Next {
-    Move { to: TransferState, decline: Option<DeclineReason>, review: Option<ReviewReason> },
+    Move {
+        to: TransferState,
+        decline: Option<DeclineReason>,
+        review: Option<ReviewReason>,
+    },
     /// Nothing to record now; the transfer waits for its next driver.
     Stop,
 }
@@ -353,9 +357,8 @@ impl SagaDriver {
             amount: transfer.amount,
             memo,
         };
-        let sender_account = || {
-            transfer.sender_account.as_ref().with_context(|| format!("share {} has no sender account", transfer.id))
-        };
+        let sender_account =
+            || transfer.sender_account.as_ref().with_context(|| format!("share {} has no sender account", transfer.id));
         let memo = transfer.memo.clone();
         let step = match (transfer.kind, transfer.state) {
             (_, state) if !state.is_in_saga() => return Ok(None),

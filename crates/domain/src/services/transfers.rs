@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
-use super::{Holding, SagaDriver};
 use super::idempotency::{KeyCheck, check_key};
+use super::{Holding, SagaDriver};
 use crate::model::{
     Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, Memo, Page, Points, Transfer,
     TransferId, TransferKind, TransferRequest, TransferState,

@@ -2,12 +2,14 @@
 //! One test binary, one module per capability.
 
 mod balance;
+mod fencing;
 mod grants;
 mod history;
 mod members;
 mod properties;
 mod reconcile;
 mod recovery;
+mod review;
 mod saga_faults;
 mod sessions;
 mod sharing;

@@ -73,14 +73,22 @@ async fn a_driver_whose_lease_was_taken_cannot_move_the_transfer() {
     // The old driver wakes up and tries to go on: its lease has run out by
     // its own clock, so it calls nothing and moves nothing.
     let debits_sent = world.provider.faults().calls(Operation::Debit);
-    let after = world.saga.drive(transfer.clone(), &stale_owner, Holding::Created, super::deadline()).await.expect("no store error");
+    let after = world
+        .saga
+        .drive(transfer.clone(), &stale_owner, Holding::Created, super::deadline())
+        .await
+        .expect("no store error");
     assert_eq!(after.state, TransferState::Accepted);
     assert_eq!(world.provider.faults().calls(Operation::Debit), debits_sent, "no provider call from a stale driver");
     let stored = world.transfers.get(transfer.id).await.expect("up").expect("exists");
     assert_eq!((stored.state, stored.lease.map(|l| l.owner)), (TransferState::Accepted, Some(new_owner.clone())));
 
     // The new owner finishes it; the debit the stale driver sent is not applied twice.
-    let done = world.saga.drive(claimed[0].clone(), &new_owner, Holding::TakenOver { at: now }, super::deadline()).await.expect("drives");
+    let done = world
+        .saga
+        .drive(claimed[0].clone(), &new_owner, Holding::TakenOver { at: now }, super::deadline())
+        .await
+        .expect("drives");
     assert_eq!(done.state, TransferState::Completed);
     let debits =
         world.provider.ledger().transactions().iter().filter(|t| t.reference == transfer.debit_reference()).count();

@@ -131,7 +131,11 @@ async fn a_rejected_credit_refunds_the_sender() {
     assert_eq!(transfer.decline, Some(DeclineReason::RecipientAccountInactive));
     assert_eq!(p.balances(), (100, 0));
     assert_eq!(p.applied(&transfer, "debit"), [(MovementKind::Debit, "alice")]);
-    assert_eq!(p.applied(&transfer, "credit"), [(MovementKind::Credit, "alice")], "the refund, under the credit's reference");
+    assert_eq!(
+        p.applied(&transfer, "credit"),
+        [(MovementKind::Credit, "alice")],
+        "the refund, under the credit's reference"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -202,7 +206,11 @@ async fn a_permanent_provider_error_parks_the_transfer_for_review() {
     p.world.provider.faults().fail_next(Operation::Credit, 1, Fault::Unauthorized);
     let transfer = p.share(30, deadline()).await.expect("not declined");
     assert_eq!((transfer.state, transfer.review), (TransferState::NeedsReview, Some(ReviewReason::ProviderRefused)));
-    assert_eq!(p.world.provider.faults().calls(Operation::Credit), 1, "no retry storm against a misconfigured provider");
+    assert_eq!(
+        p.world.provider.faults().calls(Operation::Credit),
+        1,
+        "no retry storm against a misconfigured provider"
+    );
     p.recover().await;
     assert_eq!(p.stored(&transfer).state, TransferState::NeedsReview, "recovery leaves it to a person");
     assert_eq!(p.world.provider.faults().calls(Operation::Credit), 1);

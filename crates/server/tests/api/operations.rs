@@ -158,7 +158,7 @@ async fn the_openapi_document_is_valid_openapi_3_1_and_describes_every_endpoint(
     let transfer = &doc["components"]["schemas"]["TransferView"]["properties"];
     let state = transfer["state"]["$ref"].as_str().expect("a named state type");
     let states = &doc.pointer(&state[1..]).expect("resolves")["enum"];
-    assert_eq!(states, &json!(["processing", "completed", "rejected", "reversed"]));
+    assert_eq!(states, &json!(["processing", "completed", "rejected", "reversed", "needs_review"]));
     let history = &doc["paths"]["/v1/transfers"]["get"]["parameters"];
     assert!(history.as_array().expect("parameters").iter().all(|p| p["in"] == "query"), "{history}");
 }

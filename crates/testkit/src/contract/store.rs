@@ -124,7 +124,16 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
 }
 
 fn step(transfer: &Transfer, from: TransferState, to: TransferState, owner: &LeaseOwner) -> Transition {
-    Transition { id: transfer.id, from, to, decline: None, review: None, resolution: None, owner: owner.clone(), at: now() }
+    Transition {
+        id: transfer.id,
+        from,
+        to,
+        decline: None,
+        review: None,
+        resolution: None,
+        owner: owner.clone(),
+        at: now(),
+    }
 }
 
 pub async fn a_member_reads_back_by_id_email_and_handle(store: &StoreUnderTest) {
@@ -512,6 +521,10 @@ pub async fn a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand(stor
     assert!(matches!(busy, Err(TakeOverError::Leased(_))), "{busy:?}");
     let taken = store.transfers.take_over(t.id, &operator, later, later + chrono::Duration::seconds(60)).await;
     assert_eq!(taken.expect("takes over").lease.map(|l| l.owner), Some(operator.clone()));
+    let again = store.transfers.take_over(t.id, &operator, later, later + chrono::Duration::seconds(60)).await;
+    assert!(again.is_ok(), "its holder takes it again: {again:?}");
+    let other = store.transfers.take_over(t.id, &recovery, later, later).await;
+    assert!(matches!(other, Err(TakeOverError::Leased(_))), "{other:?}");
     let mut resolve = step(&t, TransferState::NeedsReview, TransferState::Rejected, &operator);
     resolve.resolution = Some(Resolution::Refund);
     let resolved = store.transfers.transition(&resolve).await.expect("resolves");

@@ -1,0 +1,276 @@
+//! One simulated pointshare replica: its own clock (off by up to the allowed
+//! skew), its own services over the shared store and provider, and a gate
+//! that a stall closes. While the gate is shut every store and provider call
+//! of the replica waits at its start, as in a process paused between two
+//! awaits (a GC pause, SIGSTOP): after the lease check, before the send.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use pointshare_domain::ports::{
+    Clock, DailyTotals, Deadline, InsertTransferError, MemberRepository, Movement, PointsProvider, ProviderError,
+    StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+};
+use pointshare_domain::services::{
+    MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings, TransferLimits,
+    TransferService,
+};
+use pointshare_domain::{
+    Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, Page, ProviderAccount, ProviderAccountId,
+    ProviderReference, ProviderTransaction, Transfer, TransferId,
+};
+use pointshare_testkit::InMemoryBalanceCache;
+
+/// Wall-clock time that follows the runtime's (paused, simulated) time, off
+/// by a fixed amount: each replica's clock error.
+#[derive(Debug)]
+pub struct SimClock {
+    start: Instant,
+    at_start: DateTime<Utc>,
+}
+
+impl SimClock {
+    pub fn new(at_start: DateTime<Utc>, error: TimeDelta) -> Self {
+        SimClock { start: Instant::now(), at_start: at_start + error }
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.at_start + TimeDelta::from_std(self.start.elapsed()).unwrap_or(TimeDelta::MAX)
+    }
+}
+
+/// Open while the replica runs, shut while it is stalled. A `Notify` wakes
+/// its waiters in the order they came (tokio's `watch` spreads them over
+/// randomly chosen shards, which would make a seed's replay differ).
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<GateState>);
+
+#[derive(Debug)]
+struct GateState {
+    open: AtomicBool,
+    opened: Notify,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Gate(Arc::new(GateState { open: AtomicBool::new(true), opened: Notify::new() }))
+    }
+
+    pub fn set_open(&self, open: bool) {
+        self.0.open.store(open, Ordering::SeqCst);
+        if open {
+            self.0.opened.notify_waiters();
+        }
+    }
+
+    async fn pass(&self) {
+        loop {
+            let opened = self.0.opened.notified();
+            if self.0.open.load(Ordering::SeqCst) {
+                return;
+            }
+            opened.await;
+        }
+    }
+}
+
+/// The shared parts every replica works on.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub members: Arc<dyn MemberRepository>,
+    pub transfers: Arc<dyn TransferRepository>,
+    pub totals: Arc<dyn DailyTotals>,
+    pub provider: Arc<dyn PointsProvider>,
+    pub limits: TransferLimits,
+    pub saga: SagaSettings,
+    pub recovery: RecoverySettings,
+    pub request_deadline: Duration,
+    pub recovery_interval: Duration,
+}
+
+/// A running replica: its services and every task it runs. A crash aborts
+/// them all at whatever await each is parked on.
+#[derive(Debug)]
+pub struct Replica {
+    pub transfers: Arc<TransferService>,
+    pub gate: Gate,
+    tasks: JoinSet<()>,
+}
+
+impl Replica {
+    pub fn start(name: &str, shared: &Shared, at_start: DateTime<Utc>, clock_error: TimeDelta) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SimClock::new(at_start, clock_error));
+        let gate = Gate::new();
+        let transfers: Arc<dyn TransferRepository> =
+            Arc::new(Stalling { inner: shared.transfers.clone(), gate: gate.clone() });
+        let provider: Arc<dyn PointsProvider> =
+            Arc::new(Stalling { inner: shared.provider.clone(), gate: gate.clone() });
+        let saga = Arc::new(SagaDriver::new(
+            transfers.clone(),
+            shared.totals.clone(),
+            provider.clone(),
+            Arc::new(InMemoryBalanceCache::default()),
+            clock.clone(),
+            shared.saga,
+        ));
+        let members = Arc::new(MemberService::new(shared.members.clone(), provider, clock.clone()));
+        let transfer_service = Arc::new(TransferService::new(
+            shared.members.clone(),
+            transfers.clone(),
+            shared.totals.clone(),
+            saga.clone(),
+            clock.clone(),
+            shared.limits,
+            RequestLease { replica: name.into(), lease_for: shared.request_deadline * 2 },
+        ));
+        let recovery = Arc::new(RecoveryService::new(
+            transfers,
+            members,
+            saga,
+            clock,
+            RecoverySettings { replica: name.into(), ..shared.recovery.clone() },
+        ));
+        let mut tasks = JoinSet::new();
+        let interval = shared.recovery_interval;
+        tasks.spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let _failures_are_retried_next_pass = recovery.run_once().await;
+            }
+        });
+        Replica { transfers: transfer_service, gate, tasks }
+    }
+
+    /// Runs `work` as one of this replica's tasks: a crash cuts it off.
+    pub fn spawn(&mut self, work: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(work);
+    }
+
+    /// Stops everything at once, mid-step.
+    pub fn crash(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// A port whose calls wait at the replica's gate before they start.
+#[derive(Debug)]
+struct Stalling<T: ?Sized> {
+    inner: Arc<T>,
+    gate: Gate,
+}
+
+#[async_trait]
+impl TransferRepository for Stalling<dyn TransferRepository> {
+    async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
+        self.gate.pass().await;
+        self.inner.insert(transfer).await
+    }
+
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.get(id).await
+    }
+
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.by_idempotency_key(sender, key).await
+    }
+
+    async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
+        self.gate.pass().await;
+        self.inner.transition(transition).await
+    }
+
+    async fn history(
+        &self,
+        member: MemberId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.history(member, after, limit).await
+    }
+
+    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.grants(after, limit).await
+    }
+
+    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.scan(after, limit).await
+    }
+
+    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.gate.pass().await;
+        self.inner.count_unfinished(before).await
+    }
+
+    async fn count_needing_review(&self) -> Result<u64, StoreError> {
+        self.gate.pass().await;
+        self.inner.count_needing_review().await
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.claim_due(owner, now, until, limit).await
+    }
+
+    async fn take_over(
+        &self,
+        id: TransferId,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Transfer, TakeOverError> {
+        self.gate.pass().await;
+        self.inner.take_over(id, owner, now, until).await
+    }
+}
+
+#[async_trait]
+impl PointsProvider for Stalling<dyn PointsProvider> {
+    async fn open_account(&self, holder: &HolderRef, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
+        self.gate.pass().await;
+        self.inner.open_account(holder, deadline).await
+    }
+
+    async fn account(&self, id: &ProviderAccountId, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
+        self.gate.pass().await;
+        self.inner.account(id, deadline).await
+    }
+
+    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
+        self.gate.pass().await;
+        self.inner.debit(movement, deadline).await
+    }
+
+    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
+        self.gate.pass().await;
+        self.inner.credit(movement, deadline).await
+    }
+
+    async fn transaction_by_reference(
+        &self,
+        reference: &ProviderReference,
+        deadline: Deadline,
+    ) -> Result<Option<ProviderTransaction>, ProviderError> {
+        self.gate.pass().await;
+        self.inner.transaction_by_reference(reference, deadline).await
+    }
+}
