@@ -28,6 +28,8 @@ fn a_bad_setting_stops_start_up_and_is_named() {
         ("POINTSHARE_JWT_PREVIOUS_SECRET", "x"),
         ("POINTSHARE_RECOVERY_LEASE", "1s"),
         ("POINTSHARE_CLOCK_SKEW", "1h"),
+        ("POINTSHARE_PROVIDER_IN_FLIGHT_WINDOW", "30s"),
+        ("POINTSHARE_RECOVERY_MAX_ATTEMPTS", "0"),
         ("POINTSHARE_BODY_LIMIT", "-3"),
         ("POINTSHARE_RATE_LIMIT_FAIL_OPEN", "maybe"),
         ("POINTSHARE_SHUTDOWN_GRACE", "100ms"),
