@@ -396,26 +396,94 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
     assert_eq!(report["by_state"], json!({"completed": 3}), "{report}");
     assert_eq!(sim.ledger().summary().total_balance, 100, "nothing minted or lost");
 
-    // Points moved at the provider under a reference the completed share must not have.
-    let credited = sim
+    // A share refused for want of points, whose debit lands at the provider
+    // all the same (a late call): the records do not explain it.
+    let (status, refused) =
+        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(500))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (_, history) =
+        call(&client, reqwest::Method::GET, format!("{}/v1/transfers", server.base), Some(&ada), None).await;
+    let rejected = history["items"].as_array().expect("items").iter().find(|t| t["state"] == "rejected").expect("one");
+    let debited = sim
         .ledger()
         .transaction(
-            &ProviderReference::parse(format!("{}:credit", done["id"].as_str().expect("an id"))).expect("valid"),
+            &ProviderReference::parse(format!("{}:debit", done["id"].as_str().expect("an id"))).expect("valid"),
         )
-        .expect("the share's credit");
-    let stray = ProviderReference::parse(format!("{}:refund", done["id"].as_str().expect("an id"))).expect("valid");
+        .expect("the share's debit");
+    let late = ProviderReference::parse(format!("{}:debit", rejected["id"].as_str().expect("an id"))).expect("valid");
     let movement = Movement {
-        account: credited.account_id.clone(),
-        reference: stray.clone(),
+        account: debited.account_id.clone(),
+        reference: late.clone(),
         amount: Points::new(5).expect("valid"),
         memo: None,
     };
-    sim.ledger().apply(MovementKind::Credit, &movement).expect("applies");
+    sim.ledger().apply(MovementKind::Debit, &movement).expect("applies");
     let (code, report) = reconcile(&env, &["--repair"]);
     assert_eq!(code, Some(1), "{report}");
     let mismatches = report["mismatches"].as_array().expect("mismatches");
     assert_eq!(mismatches.len(), 1, "{report}");
-    assert_eq!((&mismatches[0]["transfer"], mismatches[0]["reference"].as_str()), (&done["id"], Some(stray.as_str())));
+    assert_eq!(
+        (&mismatches[0]["transfer"], mismatches[0]["reference"].as_str()),
+        (&rejected["id"], Some(late.as_str()))
+    );
+    drop(server);
+}
+
+/// `pointshare transfers resolve <args>` with these settings: exit status, stdout, stderr.
+fn resolve(env: &[(&str, String)], args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pointshare"))
+        .args(["transfers", "resolve"])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("the binary runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_it_once() {
+    use pointshare_testkit::{Fault, Operation};
+
+    let (sim, env) = real_backends("review").await;
+    let client = Client::new();
+    let server = start_server(&env).await;
+    let post = reqwest::Method::POST;
+    ada_admin_and_ben(&client, &server, &env).await;
+    let ada = login(&client, &server, "ada@example.com").await;
+    let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
+    call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;
+
+    // The provider refuses the credit with a 401: no repeat fixes that.
+    sim.faults().fail_next(Operation::Credit, 1, Fault::Unauthorized);
+    let share = json!({"to_handle": "ben", "amount": 30});
+    let (status, parked) = call(&client, post, format!("{}/v1/transfers", server.base), Some(&ada), Some(share)).await;
+    assert_eq!((status, parked["state"].as_str()), (StatusCode::ACCEPTED, Some("needs_review")), "{parked}");
+    assert_eq!(parked["review_reason"], "provider_refused", "{parked}");
+    let id = parked["id"].as_str().expect("an id");
+    let (code, report) = reconcile(&env, &[]);
+    assert_eq!((code, report["needing_review"].clone()), (Some(1), json!([id])), "{report}");
+
+    let (code, out, err) = resolve(&env, &[id, "--refund", "--complete"]);
+    assert_eq!(code, Some(2), "one decision at a time: {out}{err}");
+    for _ in 0..2 {
+        let (code, out, err) = resolve(&env, &[id, "--complete", "--operator", "alex"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.contains("is completed (complete by alex)"), "{out}");
+    }
+    let (code, _, err) = resolve(&env, &[id, "--refund", "--operator", "alex"]);
+    assert_eq!(code, Some(1), "completed, not in review: {err}");
+    let (status, now) =
+        call(&client, reqwest::Method::GET, format!("{}/v1/transfers/{id}", server.base), Some(&ada), None).await;
+    assert_eq!(
+        (status, now["state"].as_str(), now["review_reason"].as_str()),
+        (StatusCode::OK, Some("completed"), Some("provider_refused"))
+    );
+    let (code, report) = reconcile(&env, &[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(sim.ledger().summary().total_balance, 100, "ben got 30 once, ada gave 30 once");
+    let (code, _, err) = resolve(&env, &["not-an-id", "--refund"]);
+    assert_eq!(code, Some(2), "{err}");
     drop(server);
 }
 

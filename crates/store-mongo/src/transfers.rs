@@ -140,6 +140,10 @@ impl TransferRepository for MongoTransfers {
         if let Some(resolution) = transition.resolution {
             set.insert("resolution", to_bson(&resolution).expect("a resolution encodes"));
         }
+        if transition.to == TransferState::NeedsReview {
+            set.insert("lease_owner", Bson::Null);
+            set.insert("lease_until", Bson::Null);
+        }
         let moved = self
             .transfers
             .update_one(

@@ -80,6 +80,9 @@ impl TransferRepository for InMemoryTransfers {
         transfer.review = transition.review.or(transfer.review);
         transfer.resolution = transition.resolution.or(transfer.resolution);
         transfer.updated_at = transition.at;
+        if transition.to == TransferState::NeedsReview {
+            transfer.lease = None;
+        }
         Ok(transfer.clone())
     }
 

@@ -58,7 +58,9 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
 
     async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError>;
 
-    /// The compare-and-set every saga step goes through.
+    /// The compare-and-set every saga step goes through. Moving to
+    /// `needs_review` also ends the lease: nobody drives a parked transfer,
+    /// and an operator may take it up at once.
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError>;
 
     /// Transfers the member sent or received, newest first by (created_at, id),
