@@ -15,20 +15,20 @@ use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Client, RequestBuilder};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError};
 use pointshare_domain::{
-    HolderRef, Memo, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
+    HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
 
 use crate::breaker::{Breaker, BreakerState};
+use crate::contract::{MovementRequest, OpenAccountRequest, Operation};
 use crate::settings::{HttpProviderSettings, InvalidSettings};
 use crate::telemetry::{self, Outcome};
-use crate::wire::{self, Operation};
+use crate::wire;
 
 #[derive(Debug, Clone)]
 pub struct HttpProvider {
@@ -51,19 +51,6 @@ pub enum BuildError {
     Settings(#[from] InvalidSettings),
     #[error("cannot build the provider's HTTP client: {0}")]
     Client(#[from] reqwest::Error),
-}
-
-#[derive(Serialize)]
-struct OpenAccountBody<'a> {
-    holder_ref: &'a HolderRef,
-}
-
-#[derive(Serialize)]
-struct MovementBody<'a> {
-    reference: &'a ProviderReference,
-    amount: Points,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    memo: Option<&'a Memo>,
 }
 
 impl HttpProvider {
@@ -105,8 +92,11 @@ impl HttpProvider {
             MovementKind::Credit => (Operation::Credit, "credits"),
         };
         let url = self.url(&format!("/v1/accounts/{}/{path}", movement.account));
-        let body =
-            MovementBody { reference: &movement.reference, amount: movement.amount, memo: movement.memo.as_ref() };
+        let body = MovementRequest {
+            reference: movement.reference.clone(),
+            amount: movement.amount,
+            memo: movement.memo.clone(),
+        };
         let transaction: ProviderTransaction =
             self.call(operation, deadline, || self.inner.client.post(&url).json(&body)).await?;
         // The reference makes a replay return the original; anything else
@@ -240,7 +230,7 @@ impl HttpProvider {
 impl PointsProvider for HttpProvider {
     async fn open_account(&self, holder: &HolderRef, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
         let url = self.url("/v1/accounts");
-        let body = OpenAccountBody { holder_ref: holder };
+        let body = OpenAccountRequest { holder_ref: holder.clone() };
         self.call(Operation::OpenAccount, deadline, || self.inner.client.post(&url).json(&body)).await
     }
 

@@ -6,6 +6,7 @@
 
 mod breaker;
 mod client;
+pub mod contract;
 mod settings;
 mod telemetry;
 mod wire;

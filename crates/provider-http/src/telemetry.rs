@@ -7,7 +7,7 @@ use std::time::Duration;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 use crate::BreakerState;
-use crate::wire::Operation;
+use crate::contract::Operation;
 
 const CALLS: &str = "pointshare_provider_calls_total";
 const DURATION: &str = "pointshare_provider_call_duration_seconds";

@@ -3,60 +3,14 @@
 //! something unexpected that no retry fixes. Transport failures are sorted by
 //! whether the request may have reached the provider.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use pointshare_domain::ports::{ProviderError, Rejection};
+use pointshare_domain::ports::ProviderError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Operation {
-    OpenAccount,
-    Account,
-    Debit,
-    Credit,
-    TransactionByReference,
-}
-
-impl Operation {
-    pub(crate) const ALL: [Operation; 5] =
-        [Self::OpenAccount, Self::Account, Self::Debit, Self::Credit, Self::TransactionByReference];
-
-    /// The `operation` label of the metrics.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::OpenAccount => "open_account",
-            Self::Account => "account",
-            Self::Debit => "debit",
-            Self::Credit => "credit",
-            Self::TransactionByReference => "transaction_by_reference",
-        }
-    }
-
-    /// Whether a request that was sent may have changed the ledger.
-    fn mutates(self) -> bool {
-        matches!(self, Self::OpenAccount | Self::Debit | Self::Credit)
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: String,
-}
+use crate::contract::{ErrorCode, ErrorEnvelope, Operation};
 
 /// Reads an answer: `Ok(Some(_))` for a decoded success, `Ok(None)` for the
 /// one "not found" that is an answer rather than an error (a reference never
@@ -72,14 +26,15 @@ pub(crate) fn interpret<T: DeserializeOwned>(
             unexpected(format!("malformed {status} answer to {operation}: {error}; body: {}", snippet(body)))
         });
     }
-    let code = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|envelope| envelope.error.code);
-    let rejected = |rejection| Err(ProviderError::Rejected(rejection));
-    match (status.as_u16(), code.as_deref()) {
-        (404, Some("transaction_not_found")) if operation == Operation::TransactionByReference => Ok(None),
-        (404, Some("account_not_found")) => rejected(Rejection::AccountNotFound),
-        (409, Some("reference_conflict")) => rejected(Rejection::ReferenceConflict),
-        (422, Some("insufficient_funds")) => rejected(Rejection::InsufficientFunds),
-        (422, Some("account_inactive")) => rejected(Rejection::AccountInactive),
+    let code = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .and_then(|envelope| ErrorCode::parse(&envelope.error.code))
+        .filter(|code| code.status() == status.as_u16());
+    if let Some(rejection) = code.and_then(ErrorCode::rejection) {
+        return Err(ProviderError::Rejected(rejection));
+    }
+    match (status.as_u16(), code) {
+        (404, Some(ErrorCode::TransactionNotFound)) if operation == Operation::TransactionByReference => Ok(None),
         (429, _) => Err(ProviderError::Transient { message: format!("{operation}: rate limited (429)"), retry_after }),
         (500..=599, _) => Err(ProviderError::Transient {
             message: format!("{operation}: provider answered {status}; it may have applied the call"),
@@ -126,6 +81,7 @@ fn snippet(body: &[u8]) -> String {
 mod tests {
     use super::*;
     use pointshare_domain::ProviderAccount;
+    use pointshare_domain::ports::Rejection;
 
     fn read(operation: Operation, status: u16, body: &str) -> Result<Option<ProviderAccount>, ProviderError> {
         interpret(operation, StatusCode::from_u16(status).expect("valid status"), None, body.as_bytes())

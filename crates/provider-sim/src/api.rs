@@ -15,12 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use pointshare_domain::ports::{Movement, Rejection};
-use pointshare_domain::{
-    AccountStatus, HolderRef, Memo, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference,
-};
+use pointshare_domain::{AccountStatus, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference};
+use pointshare_provider_http::contract::{ErrorBody, ErrorCode, ErrorEnvelope, MovementRequest, OpenAccountRequest};
 use pointshare_testkit::{Ledger, LedgerError, Operation};
 
 use crate::conditions::Conditions;
@@ -43,9 +41,13 @@ pub(crate) fn router(ledger: Arc<Ledger>, conditions: Conditions, api_key: Strin
         .route("/v1/accounts/{account_id}/credits", post(credit))
         .route("/v1/transactions/{reference}", get(transaction))
         .route("/v1/_sandbox/ledger", get(summary))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .fallback(|| async { ApiError::with_status(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "method not allowed on this endpoint")
+            ApiError::with_status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::InvalidRequest.as_str(),
+                "method not allowed on this endpoint",
+            )
         })
         .layer(middleware::from_fn_with_state(Arc::clone(&sim), authorize))
         .with_state(sim)
@@ -60,38 +62,39 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// A contract error, with the status the contract gives its code.
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(code.status()).expect("the contract's statuses are valid");
+        ApiError { status, code: code.as_str(), message: message.into() }
+    }
+
+    /// Another status for the code (a 504 is `unavailable` too), or an
+    /// answer off the contract (a route that does not exist).
+    pub(crate) fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into() }
     }
 
     fn invalid_request(message: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message.to_string())
+        Self::new(ErrorCode::InvalidRequest, message.to_string())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+        let body = ErrorEnvelope { error: ErrorBody { code: self.code.into(), message: self.message } };
+        (self.status, Json(body)).into_response()
     }
 }
 
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> Self {
-        let (status, code, message) = match rejection {
-            Rejection::InsufficientFunds => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds", "the balance is lower than the amount")
-            }
-            Rejection::AccountInactive => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "account_inactive", "the account is frozen or closed")
-            }
-            Rejection::AccountNotFound => (StatusCode::NOT_FOUND, "account_not_found", "no such account"),
-            Rejection::ReferenceConflict => (
-                StatusCode::CONFLICT,
-                "reference_conflict",
-                "the reference was used before with a different account, kind or amount",
-            ),
+        let message = match rejection {
+            Rejection::InsufficientFunds => "the balance is lower than the amount",
+            Rejection::AccountInactive => "the account is frozen or closed",
+            Rejection::AccountNotFound => "no such account",
+            Rejection::ReferenceConflict => "the reference was used before with a different account, kind or amount",
         };
-        ApiError::new(status, code, message)
+        ApiError::new(ErrorCode::of(rejection), message)
     }
 }
 
@@ -113,7 +116,7 @@ async fn authorize(State(sim): SimState, request: Request, next: Next) -> Respon
     let expected = format!("Bearer {}", sim.api_key);
     let given = request.headers().get(header::AUTHORIZATION).map(|value| value.as_bytes());
     if given != Some(expected.as_bytes()) {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong API key").into_response();
+        return ApiError::new(ErrorCode::Unauthorized, "missing or wrong API key").into_response();
     }
     next.run(request).await
 }
@@ -138,9 +141,11 @@ fn account_id(raw: &str) -> Result<ProviderAccountId, ApiError> {
     ProviderAccountId::parse(raw).map_err(|_| Rejection::AccountNotFound.into())
 }
 
+/// The contract's body, with the sandbox's extension.
 #[derive(Deserialize)]
 struct OpenAccountBody {
-    holder_ref: HolderRef,
+    #[serde(flatten)]
+    request: OpenAccountRequest,
     /// Sandbox extension: open the account funded.
     #[serde(default)]
     initial_balance: Option<Points>,
@@ -150,7 +155,7 @@ async fn open_account(State(sim): SimState, Body(body): Body<OpenAccountBody>) -
     sim.conditions
         .serve(Operation::OpenAccount, || {
             let initial = body.initial_balance.map_or(0, Points::get);
-            let (account, opened) = sim.ledger.open_account(&body.holder_ref, initial);
+            let (account, opened) = sim.ledger.open_account(&body.request.holder_ref, initial);
             let status = if opened { StatusCode::CREATED } else { StatusCode::OK };
             Ok((status, Json(account)).into_response())
         })
@@ -162,26 +167,18 @@ async fn account(State(sim): SimState, Path(raw): Path<String>) -> Result<Respon
     Ok(sim.conditions.serve(Operation::Account, || Ok(Json(sim.ledger.account(&id)?).into_response())).await)
 }
 
-#[derive(Deserialize)]
-struct MovementBody {
-    reference: ProviderReference,
-    amount: Points,
-    #[serde(default)]
-    memo: Option<Memo>,
-}
-
-async fn debit(state: SimState, path: Path<String>, body: Body<MovementBody>) -> Result<Response, ApiError> {
+async fn debit(state: SimState, path: Path<String>, body: Body<MovementRequest>) -> Result<Response, ApiError> {
     movement(state, path, body, MovementKind::Debit).await
 }
 
-async fn credit(state: SimState, path: Path<String>, body: Body<MovementBody>) -> Result<Response, ApiError> {
+async fn credit(state: SimState, path: Path<String>, body: Body<MovementRequest>) -> Result<Response, ApiError> {
     movement(state, path, body, MovementKind::Credit).await
 }
 
 async fn movement(
     State(sim): SimState,
     Path(raw): Path<String>,
-    Body(body): Body<MovementBody>,
+    Body(body): Body<MovementRequest>,
     kind: MovementKind,
 ) -> Result<Response, ApiError> {
     let account = account_id(&raw)?;
@@ -201,9 +198,10 @@ async fn movement(
 async fn transaction(State(sim): SimState, Path(raw): Path<String>) -> Result<Response, ApiError> {
     let reference = ProviderReference::parse(raw).map_err(ApiError::invalid_request)?;
     let answer = sim.conditions.serve(Operation::TransactionByReference, || {
-        let transaction = sim.ledger.transaction(&reference).ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "transaction_not_found", "no transaction with that reference")
-        })?;
+        let transaction = sim
+            .ledger
+            .transaction(&reference)
+            .ok_or_else(|| ApiError::new(ErrorCode::TransactionNotFound, "no transaction with that reference"))?;
         Ok(Json(transaction).into_response())
     });
     Ok(answer.await)

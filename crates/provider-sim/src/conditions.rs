@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
+use pointshare_provider_http::contract::ErrorCode;
 use pointshare_testkit::{Fault, FaultPlan, Operation};
 
 use crate::SimConfig;
@@ -60,8 +61,7 @@ impl Conditions {
         match self.faults.next(operation) {
             None => apply(),
             Some(Fault::Transient) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the provider is unavailable")
-                    .into_response()
+                ApiError::new(ErrorCode::Unavailable, "the provider is unavailable").into_response()
             }
             Some(Fault::RateLimited(wait)) => too_many_requests(wait),
             Some(Fault::ApplyThenTimeout) => {
@@ -71,7 +71,7 @@ impl Conditions {
             }
             Some(Fault::TimeoutWithoutApply) => self.hang().await,
             Some(Fault::Unauthorized) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong API key").into_response()
+                ApiError::new(ErrorCode::Unauthorized, "missing or wrong API key").into_response()
             }
             Some(Fault::Reject(rejection)) => ApiError::from(rejection).into_response(),
             Some(Fault::Delay(delay)) => {
@@ -104,15 +104,19 @@ impl Conditions {
             () = tokio::time::sleep(self.hang) => {}
             _ = stopped.wait_for(|stop| *stop) => {}
         }
-        ApiError::new(StatusCode::GATEWAY_TIMEOUT, "unavailable", "the provider did not answer in time").into_response()
+        ApiError::with_status(
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::Unavailable.as_str(),
+            "the provider did not answer in time",
+        )
+        .into_response()
     }
 }
 
 /// A 429 whose `Retry-After` (whole seconds, rounded up) covers `wait`.
 fn too_many_requests(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut response =
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests").into_response();
+    let mut response = ApiError::new(ErrorCode::RateLimited, "too many requests").into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     response
 }

@@ -10,22 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use pointshare_domain::ports::Rejection;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    OpenAccount,
-    Account,
-    Debit,
-    Credit,
-    TransactionByReference,
-}
-
-impl Operation {
-    /// Whether the operation changes the ledger, so a fault may leave it applied.
-    pub fn mutates(self) -> bool {
-        matches!(self, Self::OpenAccount | Self::Debit | Self::Credit)
-    }
-}
+pub use pointshare_provider_http::contract::Operation;
 
 /// What goes wrong with one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
