@@ -107,6 +107,7 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         "Sign-in events that tell of an attack: logins that succeeded or failed, retired refresh tokens presented again, password hashes refused for a full queue."
     );
     // At zero from the start, so dashboards show 0 rather than no data.
+    counter!(PARKED).absolute(0);
     for result in ["hit", "miss", "error"] {
         counter!(CACHE_READS, "result" => result).absolute(0);
     }
