@@ -108,8 +108,18 @@ async fn session(client: &Client, base: &str, email: &str, password: &str) -> Va
 
 /// `pointshare admin <args>` with these settings: exit status, stdout, stderr.
 fn admin(env: &[(&str, String)], args: &[&str]) -> (Option<i32>, String, String) {
+    operator(env, &["admin"], args)
+}
+
+/// `pointshare transfers resolve <args>` with these settings: exit status, stdout, stderr.
+fn resolve(env: &[(&str, String)], args: &[&str]) -> (Option<i32>, String, String) {
+    operator(env, &["transfers", "resolve"], args)
+}
+
+/// An operator's subcommand with these settings and nothing else.
+fn operator(env: &[(&str, String)], command: &[&str], args: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_pointshare"))
-        .arg("admin")
+        .args(command)
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -427,18 +437,6 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
         (&rejected["id"], Some(late.as_str()))
     );
     drop(server);
-}
-
-/// `pointshare transfers resolve <args>` with these settings: exit status, stdout, stderr.
-fn resolve(env: &[(&str, String)], args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_pointshare"))
-        .args(["transfers", "resolve"])
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("the binary runs");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code(), text(&output.stdout), text(&output.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
