@@ -142,6 +142,17 @@ async fn ada_admin_and_ben(client: &Client, server: &Server, env: &[(&str, Strin
     assert!(out.contains("ada@example.com") && out.contains("is now admin"), "{out}");
 }
 
+/// ada (an admin, granted 100 points by herself) and ben; ada's token.
+async fn ada_with_100_and_ben(client: &Client, server: &Server, env: &[(&str, String)]) -> String {
+    ada_admin_and_ben(client, server, env).await;
+    let ada = login(client, server, "ada@example.com").await;
+    let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
+    let url = format!("{}/v1/admin/grants", server.base);
+    let (status, granted) = call(client, reqwest::Method::POST, url, Some(&ada), Some(grant)).await;
+    assert_eq!(status, StatusCode::CREATED, "{granted}");
+    ada
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     let (sim, mut env) = real_backends("e2e").await;
@@ -380,10 +391,7 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
-    ada_admin_and_ben(&client, &server, &env).await;
-    let ada = login(&client, &server, "ada@example.com").await;
-    let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
-    call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;
+    let ada = ada_with_100_and_ben(&client, &server, &env).await;
     let share = |amount: u64| json!({"to_handle": "ben", "amount": amount});
     let (status, done) =
         call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(10))).await;
@@ -447,10 +455,7 @@ async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
-    ada_admin_and_ben(&client, &server, &env).await;
-    let ada = login(&client, &server, "ada@example.com").await;
-    let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
-    call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;
+    let ada = ada_with_100_and_ben(&client, &server, &env).await;
 
     // The provider refuses the credit with a 401: no repeat fixes that.
     sim.faults().fail_next(Operation::Credit, 1, Fault::Unauthorized);
