@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError};
+use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError, Rejection};
 use pointshare_domain::{HolderRef, Points, ProviderAccountId, ProviderReference};
 use pointshare_provider_http::{BreakerState, HttpProvider, HttpProviderSettings};
 use pointshare_provider_sim::SimConfig;
@@ -96,6 +96,28 @@ async fn a_debit_past_the_deadline_is_reported_unknown_in_time() {
     assert!(matches!(answer, Err(ProviderError::OutcomeUnknown(_))), "{answer:?}");
     assert!(started.elapsed() < Duration::from_secs(2), "outlived its deadline: {:?}", started.elapsed());
     assert_eq!(balance(&subject, &account), 6, "applied once however many attempts timed out");
+}
+
+#[tokio::test]
+async fn a_refusal_after_an_attempt_that_may_still_land_is_reported_unknown() {
+    let subject = sim_provider().await;
+    let account = funded(&subject, 10);
+    // The first attempt goes unanswered; the retry is refused. The refusal
+    // says nothing of the first attempt, which the provider may yet apply.
+    subject.sim.faults().fail_next(Operation::Debit, 1, Fault::TimeoutWithoutApply);
+    subject.sim.faults().fail_next(Operation::Debit, 1, Fault::Reject(Rejection::InsufficientFunds));
+    let answer = subject.http.debit(&debit_of(&account, 4), deadline()).await;
+    assert!(
+        matches!(answer, Err(ProviderError::OutcomeUnknown(ref why)) if why.contains("may still land")),
+        "{answer:?}"
+    );
+    assert_eq!(subject.sim.faults().calls(Operation::Debit), 2);
+
+    // A refusal after a 429 (never taken up) is a refusal.
+    subject.sim.faults().fail_next(Operation::Debit, 1, Fault::RateLimited(Duration::from_secs(1)));
+    subject.sim.faults().fail_next(Operation::Debit, 1, Fault::Reject(Rejection::InsufficientFunds));
+    let answer = subject.http.debit(&debit_of(&account, 4), deadline()).await;
+    assert!(matches!(answer, Err(ProviderError::Rejected(Rejection::InsufficientFunds))), "{answer:?}");
 }
 
 #[tokio::test]
