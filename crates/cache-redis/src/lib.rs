@@ -10,6 +10,9 @@
 //! - `acquire` is a fixed window: the first acquisition of a key starts a
 //!   window of `rule.window`; the counter and its expiry are set together.
 //!
+//! Each script touches one key, so both run unchanged on Redis Cluster
+//! (`RedisSettings::cluster`), where a key decides the node.
+//!
 //! Every command has a timeout, so a Redis outage costs a request at most that
 //! long; failures are returned with their context as the port's `CacheError`
 //! (the balance service then reads the provider; the server decides whether
@@ -20,16 +23,20 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{AsyncCommands, Script};
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::redis::aio::ConnectionLike;
+use deadpool_redis::redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
+use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts, cluster};
 
 use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`; with `cluster`, the cluster's nodes (some or
+    /// all of them), comma-separated.
     pub url: String,
+    /// Redis Cluster rather than one server.
+    pub cluster: bool,
     pub pool_size: usize,
     /// The longest any one operation (pool wait included) may take.
     pub timeout: Duration,
@@ -41,6 +48,7 @@ impl RedisSettings {
     pub fn new(url: impl Into<String>) -> Self {
         RedisSettings {
             url: url.into(),
+            cluster: false,
             pool_size: 64,
             timeout: Duration::from_millis(250),
             key_prefix: "pointshare".into(),
@@ -72,6 +80,79 @@ end
 return {1, limit - used}
 ";
 
+/// Connections to one server or to a cluster.
+#[derive(Clone)]
+enum Pool {
+    Single(deadpool_redis::Pool),
+    Cluster(cluster::Pool),
+}
+
+enum Connection {
+    Single(deadpool_redis::Connection),
+    Cluster(cluster::Connection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_command(cmd),
+            Connection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+impl Pool {
+    fn create(settings: &RedisSettings) -> anyhow::Result<Pool> {
+        let pool = Some(PoolConfig {
+            max_size: settings.pool_size,
+            timeouts: Timeouts {
+                wait: Some(settings.timeout),
+                create: Some(settings.timeout),
+                recycle: Some(settings.timeout),
+            },
+            ..PoolConfig::default()
+        });
+        if settings.cluster {
+            let urls: Vec<String> = settings.url.split(',').map(|url| url.trim().to_owned()).collect();
+            let mut config = cluster::Config::from_urls(urls);
+            config.pool = pool;
+            let created = config.create_pool(Some(Runtime::Tokio1));
+            Ok(Pool::Cluster(created.context("POINTSHARE_REDIS_URL is not a list of Redis Cluster node URLs")?))
+        } else {
+            let mut config = Config::from_url(settings.url.as_str());
+            config.pool = pool;
+            let created = config.create_pool(Some(Runtime::Tokio1));
+            Ok(Pool::Single(created.context("POINTSHARE_REDIS_URL is not a Redis URL")?))
+        }
+    }
+
+    async fn get(&self) -> anyhow::Result<Connection> {
+        Ok(match self {
+            Pool::Single(pool) => Connection::Single(pool.get().await?),
+            Pool::Cluster(pool) => Connection::Cluster(pool.get().await?),
+        })
+    }
+}
+
 /// Both ports over one pool.
 #[derive(Clone)]
 pub struct RedisCache {
@@ -90,17 +171,7 @@ impl std::fmt::Debug for RedisCache {
 impl RedisCache {
     /// Builds the pool and checks that Redis answers.
     pub async fn connect(settings: RedisSettings) -> anyhow::Result<RedisCache> {
-        let mut config = Config::from_url(settings.url.as_str());
-        config.pool = Some(PoolConfig {
-            max_size: settings.pool_size,
-            timeouts: Timeouts {
-                wait: Some(settings.timeout),
-                create: Some(settings.timeout),
-                recycle: Some(settings.timeout),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config.create_pool(Some(Runtime::Tokio1)).context("POINTSHARE_REDIS_URL is not a Redis URL")?;
+        let pool = Pool::create(&settings)?;
         let cache = RedisCache { pool, settings, put_newer: Script::new(PUT_NEWER), acquire: Script::new(ACQUIRE) };
         cache.ping().await.context("reaching Redis")?;
         Ok(cache)
@@ -123,7 +194,7 @@ impl RedisCache {
     /// Runs one operation on a pooled connection within the timeout, counting failures.
     async fn run<T, F, Fut>(&self, operation: &'static str, work: F) -> Result<T, CacheError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
     {
         let attempt = async {

@@ -30,6 +30,38 @@ async fn cache() -> CacheUnderTest {
 
 pointshare_testkit::cache_contract!(cache());
 
+/// The same contract on a three-master Redis Cluster (`scripts/with-servers`
+/// starts one): every key lands on the node its slot says, and each script
+/// still runs whole on one node.
+mod on_a_cluster {
+    use super::*;
+
+    async fn cache() -> CacheUnderTest {
+        let urls = std::env::var("POINTSHARE_TEST_REDIS_CLUSTER_URLS").expect(
+            "POINTSHARE_TEST_REDIS_CLUSTER_URLS is unset: run the tests through scripts/with-servers (scripts/test does), which starts the cluster",
+        );
+        let settings = RedisSettings { cluster: true, key_prefix: prefix(), ..RedisSettings::new(urls) };
+        let redis = Arc::new(RedisCache::connect(settings).await.expect("connects to the test cluster"));
+        CacheUnderTest { cache: redis.clone(), limiter: redis }
+    }
+
+    pointshare_testkit::cache_contract!(cache());
+
+    #[tokio::test]
+    async fn keys_spread_over_the_masters_and_limits_hold() {
+        let subject = cache().await;
+        let rule = RateRule { limit: 5, window: Duration::from_secs(30) };
+        // Many keys: with three masters, some land on each.
+        for key in 0..30 {
+            let key = format!("spread-{key}");
+            let tries = (0..8).map(|_| subject.limiter.acquire(&key, rule));
+            let decisions = futures::future::join_all(tries).await;
+            let allowed = decisions.iter().filter(|d| matches!(d, Ok(RateDecision::Allowed { .. }))).count();
+            assert_eq!(allowed, 5, "{key}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn concurrent_acquisitions_never_exceed_the_limit() {
     let subject = cache().await;

@@ -241,21 +241,26 @@ impl Access {
         Ok(member)
     }
 
-    /// Whether `id` may act with `needed`, by the domain's rule.
-    pub async fn check(&self, id: MemberId, needed: Role) -> Result<(), ApiError> {
-        let member = self.member(id).await.map_err(ApiError::unexpected)?;
-        member.ok_or(AccessDenied::NotActive).and_then(|member| member.may_act_as(needed)).map_err(ApiError::denied)
+    /// The member `id` as checked, if it may act with `needed` by the domain's rule.
+    pub async fn check(&self, id: MemberId, needed: Role) -> Result<Member, ApiError> {
+        let member = self.member(id).await.map_err(ApiError::unexpected)?.ok_or(AccessDenied::NotActive);
+        let member = member.and_then(|member| member.may_act_as(needed).map(|()| member));
+        member.map_err(ApiError::denied)
     }
 }
 
 /// An active member, named by a valid bearer token.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub member: MemberId,
+    /// The member's record as the check saw it, at most the access cache's
+    /// freshness old: good for what does not change (handle, account), not
+    /// for what an operator or the member may just have changed.
+    pub record: Member,
 }
 
 /// An active admin, by the store's record.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
 
 fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
@@ -274,8 +279,8 @@ fn authorize(request: &HttpRequest, needed: Role) -> LocalBoxFuture<'static, Res
     let token = bearer(request);
     Box::pin(async move {
         let member = state.tokens.verify(&token?)?;
-        state.access.check(member, needed).await?;
-        Ok(Caller { member })
+        let record = state.access.check(member, needed).await?;
+        Ok(Caller { member, record })
     })
 }
 

@@ -32,6 +32,7 @@ pub struct Settings {
     pub mongodb_database: String,
     pub mongodb_pool_size: u32,
     pub redis_url: Option<String>,
+    pub redis_cluster: bool,
     pub redis_pool_size: usize,
     #[serde(with = "humantime_serde")]
     pub redis_timeout: Duration,
@@ -104,6 +105,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("mongodb_database", "The MongoDB database."),
     ("mongodb_pool_size", "Most MongoDB connections."),
     ("redis_url", "Redis for the balance cache and rate limits; in memory when unset."),
+    ("redis_cluster", "Redis Cluster: redis_url lists some or all of its nodes, comma-separated."),
     ("redis_pool_size", "Most Redis connections."),
     ("redis_timeout", "Longest one Redis operation may take before it counts as failed."),
     (
@@ -183,6 +185,7 @@ impl Default for Settings {
             mongodb_database: "pointshare".into(),
             mongodb_pool_size: 100,
             redis_url: None,
+            redis_cluster: false,
             redis_pool_size: 64,
             redis_timeout: Duration::from_millis(250),
             rate_limit_fail_open: true,

@@ -150,6 +150,7 @@ async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
         ));
     };
     let redis = RedisSettings {
+        cluster: settings.redis_cluster,
         pool_size: settings.redis_pool_size,
         timeout: settings.redis_timeout,
         ..RedisSettings::new(url.clone())

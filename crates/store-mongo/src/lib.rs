@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mongodb::bson::doc;
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadPreference, SelectionCriteria, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use documents::{MemberDoc, SessionDoc, TransferDoc};
@@ -40,6 +40,28 @@ pub struct MongoSettings {
     pub max_pool_size: u32,
     /// How long to wait for a server to select or to connect.
     pub connect_timeout: Duration,
+}
+
+/// The driver's options: the URI's, then ours. On a replica set a transfer's
+/// state must survive the primary's loss, so unless the URI says otherwise
+/// writes wait for a majority (`w=majority`, journaled), reads go to the
+/// primary (a compare-and-set must see the latest write), and a write that
+/// failed on a stepdown is retried once by the driver (safe: every write is
+/// conditional or keyed).
+pub async fn client_options(settings: &MongoSettings) -> anyhow::Result<ClientOptions> {
+    let mut options =
+        ClientOptions::parse(&settings.uri).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
+    options.app_name = Some("pointshare".into());
+    options.max_pool_size = Some(settings.max_pool_size);
+    options.connect_timeout = Some(settings.connect_timeout);
+    options.server_selection_timeout = Some(settings.connect_timeout);
+    options
+        .write_concern
+        .get_or_insert_with(|| WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build());
+    options.selection_criteria.get_or_insert(SelectionCriteria::ReadPreference(ReadPreference::Primary));
+    options.retry_writes.get_or_insert(true);
+    options.retry_reads.get_or_insert(true);
+    Ok(options)
 }
 
 impl MongoSettings {
@@ -66,16 +88,13 @@ pub struct MongoStore {
 const EMAIL_INDEX: &str = "members_email_unique";
 const HANDLE_INDEX: &str = "members_handle_unique";
 const KEY_INDEX: &str = "transfers_sender_key_unique";
+const SENT_INDEX: &str = "transfers_sent_newest_first";
+const RECEIVED_INDEX: &str = "transfers_received_newest_first";
+const BY_KIND_INDEX: &str = "transfers_by_kind_newest_first";
 
 impl MongoStore {
     pub async fn connect(settings: &MongoSettings) -> anyhow::Result<MongoStore> {
-        let mut options =
-            ClientOptions::parse(&settings.uri).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
-        options.app_name = Some("pointshare".into());
-        options.max_pool_size = Some(settings.max_pool_size);
-        options.connect_timeout = Some(settings.connect_timeout);
-        options.server_selection_timeout = Some(settings.connect_timeout);
-        let client = Client::with_options(options)?;
+        let client = Client::with_options(client_options(settings).await?)?;
         let database = client.database(&settings.database);
         let store = MongoStore {
             members: Arc::new(MongoMembers::new(database.collection::<MemberDoc>("members"))),
@@ -117,11 +136,11 @@ impl MongoStore {
                 IndexModel::builder().keys(doc! {"sender": 1, "idempotency_key": 1}).options(unique(KEY_INDEX)).build(),
                 IndexModel::builder()
                     .keys(doc! {"sender": 1, "created_at": -1, "_id": -1})
-                    .options(named("transfers_sent_newest_first"))
+                    .options(named(SENT_INDEX))
                     .build(),
                 IndexModel::builder()
                     .keys(doc! {"recipient": 1, "created_at": -1, "_id": -1})
-                    .options(named("transfers_received_newest_first"))
+                    .options(named(RECEIVED_INDEX))
                     .build(),
                 IndexModel::builder()
                     .keys(doc! {"state": 1, "lease_until": 1, "created_at": 1})
@@ -129,7 +148,7 @@ impl MongoStore {
                     .build(),
                 IndexModel::builder()
                     .keys(doc! {"kind": 1, "created_at": -1, "_id": -1})
-                    .options(named("transfers_by_kind_newest_first"))
+                    .options(named(BY_KIND_INDEX))
                     .build(),
             ])
             .await?;

@@ -56,6 +56,20 @@ impl MemberRepository for MongoMembers {
         self.find_one(doc! {"_id": id.to_string()}, "loading a member by id").await
     }
 
+    async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
+        let doing = "loading members by id";
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let docs: Vec<MemberDoc> = self
+            .members
+            .find(doc! {"_id": {"$in": ids}})
+            .await
+            .map_err(|e| store_error(e, doing))?
+            .try_collect()
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        docs.into_iter().map(Member::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+    }
+
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
         self.find_one(doc! {"email": email.as_str()}, "loading a member by email").await
     }

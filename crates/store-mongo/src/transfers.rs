@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Bson, Document, doc, to_bson};
 
-use mongodb::options::ReturnDocument;
+use mongodb::options::{FindOptions, Hint, ReturnDocument};
 use pointshare_domain::ports::{
     InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
@@ -19,7 +19,7 @@ use pointshare_domain::{
 };
 
 use crate::documents::{TransferDoc, bson_time};
-use crate::{KEY_INDEX, duplicate_on, store_error};
+use crate::{BY_KIND_INDEX, KEY_INDEX, RECEIVED_INDEX, SENT_INDEX, duplicate_on, store_error};
 
 #[derive(Debug, Clone)]
 pub struct MongoTransfers {
@@ -52,11 +52,27 @@ impl MongoTransfers {
         limit: usize,
         doing: &str,
     ) -> Result<Vec<Transfer>, StoreError> {
+        self.find_by(filter, sort, limit, None, doing).await
+    }
+
+    /// `find` through the index named `hint`, when given.
+    async fn find_by(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: usize,
+        hint: Option<&str>,
+        doing: &str,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let options = FindOptions::builder()
+            .sort(sort)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .hint(hint.map(|index| Hint::Name(index.to_owned())))
+            .build();
         let docs: Vec<TransferDoc> = self
             .transfers
             .find(filter)
-            .sort(sort)
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .with_options(options)
             .await
             .map_err(|e| store_error(e, doing))?
             .try_collect()
@@ -65,27 +81,36 @@ impl MongoTransfers {
         docs.into_iter().map(Transfer::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
     }
 
-    /// A page of the transfers `filter` picks, newest first by (created_at,
-    /// _id), strictly after `after`.
+    /// A page of the transfers any of `branches` picks, newest first by
+    /// (created_at, _id), strictly after `after`. Each branch is a filter and
+    /// the index that serves it in that order; the branches run at once and
+    /// their pages merge here (a `$or` would leave the choice of index to
+    /// the server, which may pick one that cannot sort).
     async fn newest_first(
         &self,
-        filter: Document,
+        branches: &[(Document, &str)],
         after: Option<Cursor>,
         limit: usize,
         doing: &str,
     ) -> Result<Page<Transfer>, StoreError> {
-        let filter = match after {
-            None => filter,
+        let page_of = |filter: &Document| match after {
+            None => filter.clone(),
             Some(cursor) => {
                 let at = bson_time(cursor.created_at);
                 doc! {"$and": [
-                    filter,
+                    filter.clone(),
                     {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": cursor.id.to_string()}}]},
                 ]}
             }
         };
         let sort = doc! {"created_at": -1, "_id": -1};
-        let mut items = self.find(filter, sort, limit + 1, doing).await?;
+        let pages = branches
+            .iter()
+            .map(|(filter, index)| self.find_by(page_of(filter), sort.clone(), limit + 1, Some(index), doing));
+        let mut items: Vec<Transfer> = futures::future::try_join_all(pages).await?.into_iter().flatten().collect();
+        items.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
+        // A grant an admin made to themselves is in both branches.
+        items.dedup_by_key(|t| t.id);
         let more = items.len() > limit;
         items.truncate(limit);
         let next = if more { items.last().map(Transfer::cursor) } else { None };
@@ -124,8 +149,7 @@ impl TransferRepository for MongoTransfers {
 
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
         let doing = "changing a transfer's state";
-        let current = self.get(transition.id).await?.ok_or(TransitionError::NotFound)?;
-        if !transition.from.can_become(transition.to, current.kind) {
+        if !transition.from.can_become(transition.to, transition.kind) {
             return Err(TransitionError::Illegal { from: transition.from, to: transition.to });
         }
         let decline = transition.decline.map(|reason| to_bson(&reason).expect("a decline reason encodes"));
@@ -144,22 +168,29 @@ impl TransferRepository for MongoTransfers {
             set.insert("lease_owner", Bson::Null);
             set.insert("lease_until", Bson::Null);
         }
+        // One round trip: the update answers with the document as it now is.
         let moved = self
             .transfers
-            .update_one(
+            .find_one_and_update(
                 doc! {
                     "_id": transition.id.to_string(),
+                    "kind": transition.kind.as_str(),
                     "state": state(transition.from),
                     "lease_owner": transition.owner.as_str(),
                 },
                 doc! {"$set": set},
             )
+            .return_document(ReturnDocument::After)
             .await
             .map_err(|e| TransitionError::Unexpected(store_error(e, doing)))?;
-        // Read back after the move; should another driver have moved it on
-        // since, the caller sees that, and its own next step's filter refuses.
-        let now = self.get(transition.id).await?.ok_or(TransitionError::NotFound)?;
-        if moved.matched_count == 1 { Ok(now) } else { Err(TransitionError::Conflict(Box::new(now))) }
+        match moved {
+            Some(doc) => Transfer::try_from(doc).map_err(|e| TransitionError::Unexpected(store_error(e, doing))),
+            // Only a lost race reads again, to say how the transfer stands.
+            None => match self.get(transition.id).await? {
+                Some(current) => Err(TransitionError::Conflict(Box::new(current))),
+                None => Err(TransitionError::NotFound),
+            },
+        }
     }
 
     async fn history(
@@ -169,12 +200,13 @@ impl TransferRepository for MongoTransfers {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         let member = member.to_string();
-        let filter = doc! {"$or": [{"sender": &member}, {"recipient": &member}]};
-        self.newest_first(filter, after, limit, "loading a page of transfers").await
+        let branches = [(doc! {"sender": &member}, SENT_INDEX), (doc! {"recipient": &member}, RECEIVED_INDEX)];
+        self.newest_first(&branches, after, limit, "loading a page of transfers").await
     }
 
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.newest_first(doc! {"kind": TransferKind::Grant.as_str()}, after, limit, "listing grants").await
+        let branches = [(doc! {"kind": TransferKind::Grant.as_str()}, BY_KIND_INDEX)];
+        self.newest_first(&branches, after, limit, "listing grants").await
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

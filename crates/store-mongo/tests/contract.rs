@@ -45,3 +45,104 @@ async fn an_unreachable_server_fails_start_up_clearly() {
     let error = MongoStore::connect(&settings).await.expect_err("nothing listens on port 1");
     assert!(format!("{error:#}").contains("reaching MongoDB"), "{error:#}");
 }
+
+fn uri() -> String {
+    std::env::var("POINTSHARE_TEST_MONGODB_URI").expect("POINTSHARE_TEST_MONGODB_URI is set by scripts/with-servers")
+}
+
+#[tokio::test]
+async fn a_replica_set_gets_majority_writes_primary_reads_and_retries_unless_the_uri_says_otherwise() {
+    use mongodb::options::{Acknowledgment, ReadPreference, SelectionCriteria};
+
+    let options = pointshare_store_mongo::client_options(&MongoSettings::new(uri())).await.expect("parses");
+    let write = options.write_concern.clone().expect("a write concern");
+    assert_eq!((write.w, write.journal), (Some(Acknowledgment::Majority), Some(true)));
+    assert!(matches!(options.selection_criteria, Some(SelectionCriteria::ReadPreference(ReadPreference::Primary))));
+    assert_eq!((options.retry_writes, options.retry_reads), (Some(true), Some(true)));
+    // The server takes them: the contract suite above runs with exactly these.
+    let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri()) };
+    MongoStore::connect(&settings).await.expect("connects with majority writes").ping().await.expect("pings");
+
+    let chosen = format!("{}/?w=1&readPreference=primaryPreferred&retryWrites=false", uri().trim_end_matches('/'));
+    let options = pointshare_store_mongo::client_options(&MongoSettings::new(chosen)).await.expect("parses");
+    assert_eq!(options.write_concern.and_then(|w| w.w), Some(Acknowledgment::Nodes(1)));
+    assert!(matches!(
+        options.selection_criteria,
+        Some(SelectionCriteria::ReadPreference(ReadPreference::PrimaryPreferred { .. }))
+    ));
+    assert_eq!(options.retry_writes, Some(false));
+}
+
+/// Every index the server's winning plan for `command` reads.
+async fn indexes_used(database: &mongodb::Database, command: mongodb::bson::Document) -> Vec<String> {
+    use mongodb::bson::{Bson, doc};
+    fn collect(value: &Bson, found: &mut Vec<String>) {
+        match value {
+            Bson::Document(document) => {
+                if let Ok(name) = document.get_str("indexName") {
+                    found.push(name.to_owned());
+                }
+                document.values().for_each(|value| collect(value, found));
+            }
+            Bson::Array(items) => items.iter().for_each(|value| collect(value, found)),
+            _ => {}
+        }
+    }
+    let plan = database.run_command(doc! {"explain": command, "verbosity": "queryPlanner"}).await.expect("explains");
+    let mut found = Vec::new();
+    if let Some(winning) = plan.get_document("queryPlanner").ok().and_then(|planner| planner.get("winningPlan")) {
+        collect(winning, &mut found);
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[tokio::test]
+async fn each_query_of_a_request_is_answered_from_its_index() {
+    use mongodb::bson::doc;
+
+    let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri()) };
+    MongoStore::connect(&settings).await.expect("connects and creates the indexes");
+    let database = mongodb::Client::with_uri_str(uri()).await.expect("connects").database(&settings.database);
+    let member = "0190f3a0-b1c2-7c3d-8e9f-0a1b2c3d4e5f";
+    let newest = doc! {"created_at": -1, "_id": -1};
+    let due = doc! {"state": {"$in": ["accepted", "debited", "refunding"]}, "lease_until": {"$not": {"$gte": mongodb::bson::DateTime::now()}}};
+    let cases = [
+        (
+            "the idempotency key",
+            doc! {"find": "transfers", "filter": {"sender": member, "idempotency_key": "k"}},
+            vec!["transfers_sender_key_unique"],
+        ),
+        // History reads both branches through their indexes (hinted) and merges.
+        (
+            "a member's history, sent",
+            doc! {"find": "transfers", "filter": {"sender": member}, "sort": newest.clone(), "limit": 21, "hint": "transfers_sent_newest_first"},
+            vec!["transfers_sent_newest_first"],
+        ),
+        (
+            "a member's history, received",
+            doc! {"find": "transfers", "filter": {"recipient": member}, "sort": newest.clone(), "limit": 21, "hint": "transfers_received_newest_first"},
+            vec!["transfers_received_newest_first"],
+        ),
+        (
+            "the grants, newest first",
+            doc! {"find": "transfers", "filter": {"kind": "grant"}, "sort": newest, "limit": 21},
+            vec!["transfers_by_kind_newest_first"],
+        ),
+        (
+            "recovery's due transfers",
+            doc! {"find": "transfers", "filter": due, "sort": {"created_at": 1, "_id": 1}, "limit": 100},
+            vec!["transfers_due_for_recovery"],
+        ),
+        ("a member by handle", doc! {"find": "members", "filter": {"handle": "ada"}}, vec!["members_handle_unique"]),
+        (
+            "a member by email",
+            doc! {"find": "members", "filter": {"email": "ada@example.com"}},
+            vec!["members_email_unique"],
+        ),
+    ];
+    for (query, command, expected) in cases {
+        assert_eq!(indexes_used(&database, command).await, expected, "{query}");
+    }
+}

@@ -45,6 +45,11 @@ impl MemberRepository for InMemoryMembers {
         Ok(self.members.lock().get(&id).cloned())
     }
 
+    async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
+        let members = self.members.lock();
+        Ok(ids.iter().filter_map(|id| members.get(id).cloned()).collect())
+    }
+
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
         Ok(self.find(|m| &m.email == email))
     }

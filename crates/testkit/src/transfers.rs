@@ -67,12 +67,12 @@ impl TransferRepository for InMemoryTransfers {
 
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
         let mut transfers = self.transfers.lock();
-        let transfer = transfers.get_mut(&transition.id).ok_or(TransitionError::NotFound)?;
-        if !transition.from.can_become(transition.to, transfer.kind) {
+        if !transition.from.can_become(transition.to, transition.kind) {
             return Err(TransitionError::Illegal { from: transition.from, to: transition.to });
         }
+        let transfer = transfers.get_mut(&transition.id).ok_or(TransitionError::NotFound)?;
         let leased_to_caller = transfer.lease.as_ref().is_some_and(|lease| lease.owner == transition.owner);
-        if transfer.state != transition.from || !leased_to_caller {
+        if transfer.state != transition.from || transfer.kind != transition.kind || !leased_to_caller {
             return Err(TransitionError::Conflict(Box::new(transfer.clone())));
         }
         transfer.state = transition.to;

@@ -34,6 +34,10 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
 
     async fn by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError>;
 
+    /// The members of these ids that exist, in no particular order: one
+    /// round trip for a page of history's counterparties.
+    async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError>;
+
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError>;
 
     async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError>;

@@ -7,7 +7,7 @@ use thiserror::Error;
 use super::StoreError;
 use crate::model::{
     Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Resolution, ReviewReason, Transfer, TransferId,
-    TransferState,
+    TransferKind, TransferState,
 };
 
 #[derive(Debug, Error)]
@@ -24,6 +24,9 @@ pub enum InsertTransferError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub id: TransferId,
+    /// The transfer's kind, which decides the legal edges: a store can refuse
+    /// an illegal move without reading the transfer first.
+    pub kind: TransferKind,
     pub from: TransferState,
     pub to: TransferState,
     pub decline: Option<DeclineReason>,

@@ -84,6 +84,11 @@ impl MemberService {
         self.members.by_id(id).await
     }
 
+    /// The members of these ids that exist, in one store round trip.
+    pub async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
+        self.members.by_ids(ids).await
+    }
+
     pub async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
         self.members.by_email(email).await
     }

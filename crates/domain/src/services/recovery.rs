@@ -125,6 +125,7 @@ impl RecoveryService {
     async fn park(&self, transfer: Transfer, owner: &LeaseOwner) -> anyhow::Result<Transfer> {
         let transition = Transition {
             id: transfer.id,
+            kind: transfer.kind,
             from: transfer.state,
             to: TransferState::NeedsReview,
             decline: transfer.decline,

@@ -95,6 +95,7 @@ impl ReviewService {
         let to = self.settle_at_provider(&transfer, resolution, deadline).await?;
         let transition = Transition {
             id: transfer.id,
+            kind: transfer.kind,
             from: transfer.state,
             to,
             decline: transfer.decline,

@@ -181,6 +181,7 @@ impl SagaDriver {
     ) -> anyhow::Result<Option<Transfer>> {
         let transition = Transition {
             id: transfer.id,
+            kind: transfer.kind,
             from: transfer.state,
             to,
             decline: decline.or(transfer.decline),

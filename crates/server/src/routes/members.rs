@@ -115,8 +115,8 @@ pub async fn rename(
         (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
 #[get("/v1/me/balance")]
 pub async fn my_balance(state: State, caller: Caller) -> Result<web::Json<BalanceView>, ApiError> {
-    let member = current(&state, caller).await?;
-    Ok(web::Json(balance_of(&state, &member).await?))
+    // The account never changes once opened: the checked record names it.
+    Ok(web::Json(balance_of(&state, &caller.record).await?))
 }
 
 /// Another member's public profile, to pick a recipient.

@@ -44,11 +44,13 @@ fn memo(text: Option<String>) -> Result<Option<Memo>, ApiError> {
 }
 
 /// 201 for a finished transfer, 202 while it is still processing (or waits
-/// for an operator).
-async fn created(state: &AppState, transfer: Transfer) -> Result<HttpResponse, ApiError> {
+/// for an operator). The caller and the handle it named are both sides'
+/// handles: no store read for the answer.
+async fn created(state: &AppState, transfer: Transfer, caller: &Caller, to: &Handle) -> Result<HttpResponse, ApiError> {
     let status = if transfer.state.is_terminal() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
     let location = format!("/v1/transfers/{}", transfer.id);
-    let view = transfer_views(state, vec![transfer]).await?.remove(0);
+    let known = [(caller.member, &caller.record.handle), (transfer.recipient, to)];
+    let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
     Ok(HttpResponse::build(status).insert_header(("Location", location)).json(view))
 }
 
@@ -103,9 +105,10 @@ pub async fn share(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&request)?;
     let body = body.into_inner();
+    let to = Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?;
     let command = ShareCommand {
         sender: caller.member,
-        to: Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?,
+        to: to.clone(),
         amount: points(body.amount)?,
         memo: memo(body.memo)?,
         idempotency_key: key,
@@ -116,7 +119,7 @@ pub async fn share(
         _ => None,
     };
     match counted(TransferKind::Share, state.transfers.share(command, deadline(&state)), told).await {
-        Ok(transfer) => created(&state, transfer).await,
+        Ok(transfer) => created(&state, transfer, &caller, &to).await,
         Err(error) => Err(match error {
             ShareError::SenderNotFound => ApiError::unauthenticated("the member of this token no longer exists"),
             ShareError::SenderNotActive => {
@@ -175,9 +178,10 @@ pub async fn grant(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&request)?;
     let body = body.into_inner();
+    let to = Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?;
     let command = GrantCommand {
         admin: admin.0.member,
-        to: Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?,
+        to: to.clone(),
         amount: points(body.amount)?,
         reason: memo(Some(body.reason))?,
         idempotency_key: key,
@@ -187,7 +191,7 @@ pub async fn grant(
         _ => None,
     };
     match counted(TransferKind::Grant, state.transfers.grant(command, deadline(&state)), told).await {
-        Ok(transfer) => created(&state, transfer).await,
+        Ok(transfer) => created(&state, transfer, &admin.0, &to).await,
         Err(error) => Err(match error {
             GrantError::RecipientNotFound => recipient_not_found(),
             GrantError::RecipientNotActive => recipient_inactive(),
@@ -214,7 +218,7 @@ pub async fn one(state: State, caller: Caller, id: web::Path<String>) -> Result<
         GetTransferError::NotFound => not_found(),
         GetTransferError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
     })?;
-    Ok(web::Json(transfer_views(&state, vec![transfer]).await?.remove(0)))
+    Ok(web::Json(transfer_views(&state, vec![transfer], &[(caller.member, &caller.record.handle)]).await?.remove(0)))
 }
 
 /// My transfers, sent and received, newest first.
@@ -229,7 +233,7 @@ pub async fn history(
 ) -> Result<web::Json<TransferPage>, ApiError> {
     let (after, limit) = page_of(query.into_inner())?;
     let page = state.transfers.history(caller.member, after, limit).await.map_err(ApiError::unexpected)?;
-    transfer_page(&state, page).await
+    transfer_page(&state, page, &caller).await
 }
 
 /// Every grant, newest first: who granted how much to whom, when and why (admins only).
@@ -240,12 +244,12 @@ pub async fn history(
 #[get("/v1/admin/grants")]
 pub async fn grants(
     state: State,
-    _admin: Admin,
+    admin: Admin,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<TransferPage>, ApiError> {
     let (after, limit) = page_of(query.into_inner())?;
     let page = state.transfers.grants(after, limit).await.map_err(ApiError::unexpected)?;
-    transfer_page(&state, page).await
+    transfer_page(&state, page, &admin.0).await
 }
 
 /// Where a page starts and how long it is, from the query.
@@ -261,9 +265,13 @@ fn page_of(query: PageQuery) -> Result<(Option<Cursor>, usize), ApiError> {
     Ok((after, limit))
 }
 
-async fn transfer_page(state: &AppState, page: Page<Transfer>) -> Result<web::Json<TransferPage>, ApiError> {
+async fn transfer_page(
+    state: &AppState,
+    page: Page<Transfer>,
+    caller: &Caller,
+) -> Result<web::Json<TransferPage>, ApiError> {
     Ok(web::Json(TransferPage {
-        items: transfer_views(state, page.items).await?,
+        items: transfer_views(state, page.items, &[(caller.member, &caller.record.handle)]).await?,
         next_cursor: page.next.map(|cursor| cursor.encode()),
     }))
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::services::{Balance, BalanceSource};
-use pointshare_domain::{DeclineReason, Member, MemberId, ReviewReason, Role, Transfer, TransferKind, TransferState};
+use pointshare_domain::{
+    DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Transfer, TransferKind, TransferState,
+};
 
 use crate::problem::ApiError;
 use crate::wiring::AppState;
@@ -278,17 +280,26 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-/// Transfers as the API shows them: members by handle, states a member can act on.
-pub async fn transfer_views(state: &AppState, transfers: Vec<Transfer>) -> Result<Vec<TransferView>, ApiError> {
-    let mut handles: HashMap<MemberId, String> = HashMap::new();
+/// Transfers as the API shows them: members by handle, states a member can
+/// act on. `known` are handles the caller already holds (its own, the one a
+/// request named); the rest are read in one store round trip.
+pub async fn transfer_views(
+    state: &AppState,
+    transfers: Vec<Transfer>,
+    known: &[(MemberId, &Handle)],
+) -> Result<Vec<TransferView>, ApiError> {
+    let mut handles: HashMap<MemberId, String> = known.iter().map(|(id, handle)| (*id, handle.to_string())).collect();
+    let mut missing: Vec<MemberId> =
+        transfers.iter().flat_map(|t| [t.sender, t.recipient]).filter(|id| !handles.contains_key(id)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if !missing.is_empty() {
+        let found = state.members.by_ids(&missing).await.map_err(ApiError::unexpected)?;
+        handles.extend(found.into_iter().map(|member| (member.id, member.handle.to_string())));
+    }
+    let handle = |id: &MemberId| handles.get(id).cloned().unwrap_or_else(|| "unknown".to_owned());
     let mut views = Vec::with_capacity(transfers.len());
     for transfer in transfers {
-        for id in [transfer.sender, transfer.recipient] {
-            if let std::collections::hash_map::Entry::Vacant(slot) = handles.entry(id) {
-                let member = state.members.by_id(id).await.map_err(ApiError::unexpected)?;
-                slot.insert(member.map_or_else(|| "unknown".to_owned(), |m| m.handle.to_string()));
-            }
-        }
         views.push(TransferView {
             id: transfer.id.to_string(),
             kind: match transfer.kind {
@@ -296,8 +307,8 @@ pub async fn transfer_views(state: &AppState, transfers: Vec<Transfer>) -> Resul
                 TransferKind::Grant => KindView::Grant,
             },
             state: transfer.state.into(),
-            from_handle: handles[&transfer.sender].clone(),
-            to_handle: handles[&transfer.recipient].clone(),
+            from_handle: handle(&transfer.sender),
+            to_handle: handle(&transfer.recipient),
             amount: transfer.amount.get(),
             memo: transfer.memo.map(|memo| memo.to_string()),
             decline_reason: transfer.decline.map(DeclineView::from),

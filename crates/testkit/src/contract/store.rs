@@ -126,6 +126,7 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
 fn step(transfer: &Transfer, from: TransferState, to: TransferState, owner: &LeaseOwner) -> Transition {
     Transition {
         id: transfer.id,
+        kind: transfer.kind,
         from,
         to,
         decline: None,
@@ -143,6 +144,12 @@ pub async fn a_member_reads_back_by_id_email_and_handle(store: &StoreUnderTest) 
     assert_eq!(store.members.by_email(&alice.email).await.expect("reads"), Some(alice.clone()));
     assert_eq!(store.members.by_handle(&alice.handle).await.expect("reads"), Some(alice.clone()));
     assert_eq!(store.members.by_id(MemberId::new()).await.expect("reads"), None);
+    let bob = member("bob");
+    store.members.insert(&bob).await.expect("inserts");
+    let mut both = store.members.by_ids(&[bob.id, MemberId::new(), alice.id]).await.expect("reads");
+    both.sort_by_key(|m| m.handle.to_string());
+    assert_eq!(both, [alice.clone(), bob], "the ones that exist, in one read");
+    assert_eq!(store.members.by_ids(&[]).await.expect("reads"), []);
 }
 
 pub async fn emails_and_handles_are_unique(store: &StoreUnderTest) {
