@@ -59,15 +59,7 @@ impl MemberRepository for MongoMembers {
     async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
         let doing = "loading members by id";
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        let docs: Vec<MemberDoc> = self
-            .members
-            .find(doc! {"_id": {"$in": ids}})
-            .await
-            .map_err(|e| store_error(e, doing))?
-            .try_collect()
-            .await
-            .map_err(|e| store_error(e, doing))?;
-        docs.into_iter().map(Member::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+        members(self.members.find(doc! {"_id": {"$in": ids}}).await, doing).await
     }
 
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
@@ -115,16 +107,22 @@ impl MemberRepository for MongoMembers {
 
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {
         let doing = "listing members without a provider account";
-        let docs: Vec<MemberDoc> = self
+        let found = self
             .members
             .find(doc! {"provider_account": Bson::Null})
             .sort(doc! {"created_at": 1})
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(|e| store_error(e, doing))?
-            .try_collect()
-            .await
-            .map_err(|e| store_error(e, doing))?;
-        docs.into_iter().map(Member::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+            .await;
+        members(found, doing).await
     }
+}
+
+/// Every member a query found, each read back into the domain's type.
+async fn members(
+    found: mongodb::error::Result<mongodb::Cursor<MemberDoc>>,
+    doing: &str,
+) -> Result<Vec<Member>, StoreError> {
+    let docs: Vec<MemberDoc> =
+        found.map_err(|e| store_error(e, doing))?.try_collect().await.map_err(|e| store_error(e, doing))?;
+    docs.into_iter().map(Member::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
 }
