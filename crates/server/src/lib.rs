@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 mod client;
+mod cors;
 mod demo;
 pub mod problem;
 pub mod reconcile;
@@ -85,9 +86,13 @@ impl Application {
         .listen(internal_listener)?
         .disable_signals()
         .run();
+        let origins =
+            wired.state.settings.cors_origins().map_err(anyhow::Error::msg).context("POINTSHARE_CORS_ORIGINS")?;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(telemetry::observe))
+                // Outermost: a preflight is answered before anything else runs.
+                .wrap(cors::policy(&origins))
                 .app_data(state.clone())
                 .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))
                 .app_data(web::PayloadConfig::default().limit(body_limit))

@@ -59,6 +59,9 @@ pub struct Settings {
     pub bootstrap_admin_handle: String,
     /// Comma-separated CIDRs.
     pub trusted_proxies: String,
+    /// Comma-separated exact origins; unset: the dev server's in the fully
+    /// embedded default, none otherwise.
+    pub cors_origins: Option<String>,
     #[serde(with = "humantime_serde")]
     pub request_deadline: Duration,
     #[serde(with = "humantime_serde")]
@@ -139,6 +142,10 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "trusted_proxies",
         "Comma-separated CIDRs of the proxies in front: only from these is Forwarded / X-Forwarded-For believed.",
     ),
+    (
+        "cors_origins",
+        "Comma-separated origins (scheme://host[:port]) whose browser pages may call the API; empty: none. Unset: http://localhost:5173 and http://127.0.0.1:5173 in the fully embedded default, none otherwise.",
+    ),
     ("request_deadline", "Longest a request may take; a share still unfinished then answers 202 processing."),
     ("balance_ttl", "How long a balance read from the provider is served from the cache."),
     ("max_points_per_transfer", "Most points in one share."),
@@ -204,6 +211,7 @@ impl Default for Settings {
             bootstrap_admin_password_file: None,
             bootstrap_admin_handle: "admin".into(),
             trusted_proxies: String::new(),
+            cors_origins: None,
             request_deadline: Duration::from_secs(8),
             balance_ttl: Duration::from_secs(5),
             max_points_per_transfer: 1_000_000,
@@ -229,6 +237,21 @@ impl Default for Settings {
             demo_password: "pointshare-demo".into(),
         }
     }
+}
+
+/// `entry` if it is an origin as browsers send it: http or https, a host,
+/// maybe a port, nothing else (no path, no trailing slash).
+fn exact_origin(entry: &str) -> Result<String, String> {
+    let not = |why: &str| format!("{entry:?} is not an origin ({why}); write scheme://host[:port]");
+    let url = url::Url::parse(entry).map_err(|error| not(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(not("only http and https"));
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin != entry {
+        return Err(not("it has more than the origin"));
+    }
+    Ok(origin)
 }
 
 /// The admin `POINTSHARE_BOOTSTRAP_ADMIN_*` asks for.
@@ -370,6 +393,9 @@ impl Settings {
         if self.password_hash_queue == 0 {
             return invalid("password_hash_queue", "must be at least 1");
         }
+        if let Err(reason) = self.cors_origins() {
+            return invalid("cors_origins", &reason);
+        }
         if let Err(reason) = crate::client::TrustedProxies::parse(&self.trusted_proxies) {
             return invalid("trusted_proxies", &reason);
         }
@@ -417,6 +443,18 @@ impl Settings {
 
     pub fn is_fully_embedded(&self) -> bool {
         self.real_backend().is_none()
+    }
+
+    /// The origins allowed to call the API from a browser, each exactly
+    /// `scheme://host[:port]`. Errors say which entry is not one.
+    pub fn cors_origins(&self) -> Result<Vec<String>, String> {
+        let listed = match &self.cors_origins {
+            Some(listed) => listed.as_str(),
+            // A frontend's dev server (Vite) on this machine, for the demo only.
+            None if self.is_fully_embedded() => "http://localhost:5173,http://127.0.0.1:5173",
+            None => "",
+        };
+        listed.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(exact_origin).collect()
     }
 
     /// The operator's first admin, if configured: email, handle and password,

@@ -51,7 +51,13 @@ async fn created(state: &AppState, transfer: Transfer, caller: &Caller, to: &Han
     let location = format!("/v1/transfers/{}", transfer.id);
     let known = [(caller.member, &caller.record.handle), (transfer.recipient, to)];
     let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
-    Ok(HttpResponse::build(status).insert_header(("Location", location)).json(view))
+    let mut answer = HttpResponse::build(status);
+    answer.insert_header(("Location", location));
+    if status == StatusCode::ACCEPTED {
+        // When to look again at the transfer `Location` names.
+        answer.insert_header(("Retry-After", "1"));
+    }
+    Ok(answer.json(view))
 }
 
 /// Why a transfer did not complete, as the problem the member sees.

@@ -24,6 +24,7 @@ fn a_bad_setting_stops_start_up_and_is_named() {
         ("POINTSHARE_BIND", "not an address"),
         ("POINTSHARE_MAX_POINTS_PER_TRANSFER", "0"),
         ("POINTSHARE_TRUSTED_PROXIES", "proxy.local"),
+        ("POINTSHARE_CORS_ORIGINS", "https://app.example/path"),
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "root"),
         ("POINTSHARE_JWT_PREVIOUS_SECRET", "x"),
         ("POINTSHARE_RECOVERY_LEASE", "1s"),

@@ -93,6 +93,9 @@ async fn past_the_deadline_a_share_answers_202_and_recovery_completes_it() {
     let answer = app.share(&alice, "slow", share_to("bob", 10)).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
     assert_eq!(answer.body["state"], "processing");
+    assert_eq!(answer.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"), "when to look again");
+    let location = answer.headers.get("location").and_then(|v| v.to_str().ok()).expect("where to look");
+    assert_eq!(location, format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id")));
     let path = format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id"));
     let mut state = String::new();
     for _ in 0..50 {

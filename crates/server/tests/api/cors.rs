@@ -1,0 +1,78 @@
+//! A browser page on another origin calls the API: allowed origins get the
+//! CORS headers a browser needs, every other origin gets none.
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+const PAGE: &str = "https://app.example.test";
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default()
+}
+
+/// The browser's preflight before a share from `origin`.
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(Method::OPTIONS, app.url("/v1/transfers"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type, idempotency-key")
+        .send()
+        .await
+        .expect("answers")
+}
+
+#[tokio::test]
+async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs() {
+    let app =
+        spawn_app_with(|settings| settings.cors_origins = Some(format!("{PAGE}, http://other.example.test"))).await;
+    let answer = preflight(&app, PAGE).await;
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let headers = answer.headers();
+    assert_eq!(header(headers, "access-control-allow-origin"), PAGE);
+    let allowed = header(headers, "access-control-allow-headers").to_ascii_lowercase();
+    for needed in ["authorization", "content-type", "idempotency-key"] {
+        assert!(allowed.contains(needed), "{needed} not in {allowed}");
+    }
+    assert!(header(headers, "access-control-allow-methods").contains("POST"));
+
+    let token = app.demo("alice").await;
+    let answer = app
+        .client
+        .get(app.url("/v1/me/balance"))
+        .bearer_auth(token)
+        .header("origin", PAGE)
+        .send()
+        .await
+        .expect("answers");
+    assert!(answer.status().is_success());
+    assert_eq!(header(answer.headers(), "access-control-allow-origin"), PAGE);
+    let exposed = header(answer.headers(), "access-control-expose-headers").to_ascii_lowercase();
+    for readable in ["location", "retry-after", "x-request-id", "idempotent-replayed"] {
+        assert!(exposed.contains(readable), "{readable} not in {exposed}");
+    }
+}
+
+#[tokio::test]
+async fn any_other_origin_gets_no_cors_headers_and_is_still_served() {
+    let app = spawn_app_with(|settings| settings.cors_origins = Some(PAGE.into())).await;
+    let answer = preflight(&app, "https://evil.example.test").await;
+    assert_eq!(answer.headers().get("access-control-allow-origin"), None);
+    let mut origin = HeaderMap::new();
+    origin.insert("origin", HeaderValue::from_static("https://evil.example.test"));
+    let answer = app.client.get(app.url("/healthz")).headers(origin).send().await.expect("answers");
+    assert!(answer.status().is_success(), "a non-browser client is not refused for its Origin");
+    assert_eq!(answer.headers().get("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn the_embedded_default_lets_a_local_dev_server_in_and_an_empty_setting_nobody() {
+    let app = spawn_app().await;
+    for origin in ["http://localhost:5173", "http://127.0.0.1:5173"] {
+        assert_eq!(header(preflight(&app, origin).await.headers(), "access-control-allow-origin"), origin);
+    }
+    let app = spawn_app_with(|settings| settings.cors_origins = Some(String::new())).await;
+    assert_eq!(preflight(&app, "http://localhost:5173").await.headers().get("access-control-allow-origin"), None);
+}
