@@ -90,6 +90,8 @@ impl Application {
             wired.state.settings.cors_origins().map_err(anyhow::Error::msg).context("POINTSHARE_CORS_ORIGINS")?;
         let server = HttpServer::new(move || {
             App::new()
+                // gzip or brotli, as the client's Accept-Encoding asks.
+                .wrap(middleware::Compress::default())
                 .wrap(middleware::from_fn(telemetry::observe))
                 // Outermost: a preflight is answered before anything else runs.
                 .wrap(cors::policy(&origins))

@@ -273,3 +273,15 @@ async fn with_a_real_provider_there_are_no_demo_members_and_no_points_granted_at
         .expect("json");
     assert_eq!((ledger["accounts"].as_u64(), ledger["total_balance"].as_u64()), (Some(0), Some(0)), "{ledger}");
 }
+
+#[tokio::test]
+async fn answers_are_compressed_as_the_client_asks() {
+    let app = spawn_app().await;
+    for (asked, given) in [("br", Some("br")), ("gzip", Some("gzip")), ("identity", None)] {
+        let answer =
+            app.client.get(app.url("/openapi.json")).header("accept-encoding", asked).send().await.expect("answers");
+        assert!(answer.status().is_success());
+        let encoding = answer.headers().get("content-encoding").and_then(|value| value.to_str().ok());
+        assert_eq!(encoding, given, "asked {asked}");
+    }
+}
