@@ -11,6 +11,7 @@ pub mod auth;
 mod client;
 mod cors;
 mod demo;
+mod endpoints;
 pub mod problem;
 pub mod reconcile;
 mod recovery;
@@ -72,6 +73,7 @@ impl Application {
         let metrics = web::Data::new(metrics);
         let body_limit = wired.state.settings.body_limit;
         let openapi = ApiDoc::openapi();
+        let endpoints = web::Data::new(endpoints::Endpoints::of(&openapi));
         let (stop, stopping) = watch::channel(false);
         let internal_state = state.clone();
         // Not behind the request middleware: scrapes and probes are not API traffic.
@@ -96,6 +98,7 @@ impl Application {
                 // Outermost: a preflight is answered before anything else runs.
                 .wrap(cors::policy(&origins))
                 .app_data(state.clone())
+                .app_data(endpoints.clone())
                 .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))
                 .app_data(web::PayloadConfig::default().limit(body_limit))
                 .app_data(web::QueryConfig::default().error_handler(problem::query_error))
@@ -177,7 +180,8 @@ async fn stop_requested() {
 /// No route matched: a known path with another method is a 405, else a 404.
 async fn unmatched(request: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(if request.resource_map().has_resource(request.path()) {
-        problem::method_not_allowed()
+        let endpoints = request.app_data::<web::Data<endpoints::Endpoints>>();
+        problem::method_not_allowed(endpoints.and_then(|endpoints| endpoints.allow(request.path())))
     } else {
         problem::unknown_route()
     })

@@ -43,6 +43,8 @@ struct Answer {
     status: StatusCode,
     problem: Problem,
     retry_after: Option<Duration>,
+    /// The methods a 405's path takes.
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -59,6 +61,7 @@ impl ApiError {
                 transfer_id: None,
             },
             retry_after: None,
+            allow: None,
         }))
     }
 
@@ -142,6 +145,9 @@ impl ResponseError for ApiError {
         if let Some(wait) = answer.retry_after {
             response.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
         }
+        if let Some(methods) = &answer.allow {
+            response.insert_header((header::ALLOW, methods.as_str()));
+        }
         if answer.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
@@ -187,6 +193,10 @@ pub fn unknown_route() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint")
 }
 
-pub fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not take that method")
+/// A known path asked with a method it does not take; `allow` lists those it does.
+pub fn method_not_allowed(allow: Option<&str>) -> ApiError {
+    let mut error =
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not take that method");
+    error.0.allow = allow.map(str::to_owned);
+    error
 }
