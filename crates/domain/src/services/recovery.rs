@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::transfers::to_delta;
 use super::{Holding, MemberService, SagaDriver};
-use crate::model::{LeaseOwner, ReviewReason, Transfer, TransferState};
-use crate::ports::{Clock, Deadline, StoreError, TransferRepository, Transition, TransitionError};
+use crate::model::{LeaseOwner, ReviewReason, TransferState};
+use crate::ports::{Clock, Deadline, StoreError, TransferRepository};
 
 #[derive(Debug, Clone)]
 pub struct RecoverySettings {
@@ -95,7 +95,8 @@ impl RecoveryService {
                 async move {
                     let id = transfer.id;
                     let outcome = if transfer.attempts > settings.max_attempts {
-                        self.park(transfer, owner).await
+                        tracing::error!(transfer = %id, attempts = transfer.attempts, "recovery used up its attempts");
+                        self.saga.park(&transfer, owner, ReviewReason::AttemptsExhausted).await
                     } else {
                         self.saga.drive(transfer, owner, holding, deadline).await
                     };
@@ -119,28 +120,5 @@ impl RecoveryService {
             tracing::info!(?report, "recovery pass");
         }
         Ok(report)
-    }
-
-    /// Moves a transfer that used up its attempts to `needs_review`.
-    async fn park(&self, transfer: Transfer, owner: &LeaseOwner) -> anyhow::Result<Transfer> {
-        let transition = Transition {
-            id: transfer.id,
-            kind: transfer.kind,
-            from: transfer.state,
-            to: TransferState::NeedsReview,
-            decline: transfer.decline,
-            review: Some(ReviewReason::AttemptsExhausted),
-            resolution: None,
-            owner: owner.clone(),
-            at: self.clock.now(),
-        };
-        match self.transfers.transition(&transition).await {
-            Ok(parked) => {
-                tracing::error!(transfer = %parked.id, attempts = parked.attempts, "transfer needs review: attempts exhausted");
-                Ok(parked)
-            }
-            Err(TransitionError::Conflict(current)) => Ok(*current),
-            Err(error) => Err(error.into()),
-        }
     }
 }

@@ -86,6 +86,12 @@ struct Step {
     on_applied: TransferState,
 }
 
+/// How recording a step went: moved by this driver, or found moved by another.
+enum Recorded {
+    Moved(Transfer),
+    Lost(Transfer),
+}
+
 /// What a step's answer leads to.
 enum Next {
     Move {
@@ -162,14 +168,27 @@ impl SagaDriver {
             };
             let Next::Move { to, decline, review } = next else { return Ok(transfer) };
             transfer = match self.record(&transfer, owner, to, decline, review).await? {
-                Some(moved) => moved,
-                None => return Ok(transfer),
+                Recorded::Moved(moved) => moved,
+                Recorded::Lost(current) => return Ok(current),
             };
         }
         Ok(transfer)
     }
 
-    /// Records one step's outcome by compare-and-set. `None` if another
+    /// Parks a transfer its holder will not drive further (recovery, after
+    /// its attempts) in `needs_review`. Returns it as it then stands.
+    pub async fn park(
+        &self,
+        transfer: &Transfer,
+        owner: &LeaseOwner,
+        reason: ReviewReason,
+    ) -> anyhow::Result<Transfer> {
+        match self.record(transfer, owner, TransferState::NeedsReview, None, Some(reason)).await? {
+            Recorded::Moved(parked) | Recorded::Lost(parked) => Ok(parked),
+        }
+    }
+
+    /// Records one step's outcome by compare-and-set. `Lost` if another
     /// driver moved the transfer first (it is left to them).
     async fn record(
         &self,
@@ -178,7 +197,7 @@ impl SagaDriver {
         to: TransferState,
         decline: Option<DeclineReason>,
         review: Option<ReviewReason>,
-    ) -> anyhow::Result<Option<Transfer>> {
+    ) -> anyhow::Result<Recorded> {
         let transition = Transition {
             id: transfer.id,
             kind: transfer.kind,
@@ -198,11 +217,11 @@ impl SagaDriver {
                 if let Some(reason) = moved.review {
                     tracing::error!(transfer = %moved.id, reason = reason.as_str(), "transfer needs review");
                 }
-                Ok(Some(moved))
+                Ok(Recorded::Moved(moved))
             }
             Err(TransitionError::Conflict(current)) => {
                 tracing::info!(transfer = %transfer.id, state = current.state.as_str(), "transfer moved by another driver");
-                Ok(None)
+                Ok(Recorded::Lost(*current))
             }
             Err(error) => Err(error).with_context(|| format!("recording step of transfer {}", transfer.id)),
         }
