@@ -1,4 +1,5 @@
-//! pointshare's balance cache and rate limiter on Redis (deadpool-redis).
+//! pointshare's balance cache, rate limiter and members' events on Redis
+//! (deadpool-redis; the events in `events`).
 //!
 //! Both are single Lua scripts, so each decision is atomic in Redis however
 //! many replicas ask at once:
@@ -18,6 +19,8 @@
 //! (the balance service then reads the provider; the server decides whether
 //! the limiter fails open or closed, and counts failures whatever the backend).
 
+mod events;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -29,6 +32,8 @@ use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts, cluster};
 
 use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
+
+pub use events::RedisEvents;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
@@ -187,12 +192,12 @@ impl RedisCache {
         .map_err(|error| error.0)
     }
 
-    fn key(&self, kind: &str, name: &str) -> String {
+    pub(crate) fn key(&self, kind: &str, name: &str) -> String {
         format!("{}:{kind}:{name}", self.settings.key_prefix)
     }
 
     /// Runs one operation on a pooled connection within the timeout, counting failures.
-    async fn run<T, F, Fut>(&self, operation: &'static str, work: F) -> Result<T, CacheError>
+    pub(crate) async fn run<T, F, Fut>(&self, operation: &'static str, work: F) -> Result<T, CacheError>
     where
         F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,

@@ -1,13 +1,15 @@
-//! The cache contract against a real Redis (`scripts/with-servers` provides
-//! one), each test under its own key prefix; and what happens when Redis is gone.
+//! The cache and events contracts against a real Redis (`scripts/with-servers`
+//! provides one, and a cluster), each test under its own key prefix; and what
+//! happens when Redis is gone.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use pointshare_cache_redis::{RedisCache, RedisSettings};
+use pointshare_cache_redis::{RedisCache, RedisEvents, RedisSettings};
 use pointshare_domain::ProviderAccountId;
-use pointshare_domain::ports::{BalanceCache, CachedBalance, RateDecision, RateLimiter, RateRule};
+use pointshare_domain::ports::{BalanceCache, CachedBalance, MemberEvents, RateDecision, RateLimiter, RateRule};
 use pointshare_testkit::contract::cache::CacheUnderTest;
+use pointshare_testkit::contract::events::EventsUnderTest;
 
 fn url() -> String {
     std::env::var("POINTSHARE_TEST_REDIS_URL").expect(
@@ -30,6 +32,24 @@ async fn cache() -> CacheUnderTest {
 
 pointshare_testkit::cache_contract!(cache());
 
+/// Two replicas' events on one Redis (or cluster), keeping events a second.
+async fn events_on(settings: RedisSettings) -> EventsUnderTest {
+    let retention = Duration::from_secs(1);
+    let replica = || async {
+        let redis = RedisCache::connect(settings.clone()).await.expect("connects to the test server");
+        Arc::new(RedisEvents::start(redis, retention).await.expect("subscribes"))
+    };
+    EventsUnderTest { here: replica().await, elsewhere: replica().await, retention }
+}
+
+mod events {
+    use super::*;
+    pointshare_testkit::events_contract!(events_on(RedisSettings {
+        key_prefix: prefix(),
+        ..RedisSettings::new(url())
+    }));
+}
+
 /// The same contract on a three-master Redis Cluster (`scripts/with-servers`
 /// starts one): every key lands on the node its slot says, and each script
 /// still runs whole on one node.
@@ -46,6 +66,17 @@ mod on_a_cluster {
     }
 
     pointshare_testkit::cache_contract!(cache());
+
+    mod events {
+        use super::*;
+        pointshare_testkit::events_contract!(events_on(RedisSettings {
+            cluster: true,
+            key_prefix: prefix(),
+            ..RedisSettings::new(
+                std::env::var("POINTSHARE_TEST_REDIS_CLUSTER_URLS").expect("set by scripts/with-servers")
+            )
+        }));
+    }
 
     #[tokio::test]
     async fn keys_spread_over_the_masters_and_limits_hold() {
@@ -126,4 +157,46 @@ async fn when_redis_goes_away_calls_fail_within_the_timeout() {
             .await
             .expect_err("nothing listens there");
     assert!(format!("{error:#}").contains("reaching Redis"), "{error:#}");
+}
+
+#[tokio::test]
+async fn followers_are_told_when_the_subscription_drops_and_it_comes_back() {
+    let mut redis = OwnRedis::start();
+    let settings = RedisSettings { timeout: Duration::from_millis(200), ..RedisSettings::new(redis.1.clone()) };
+    let mut connected = None;
+    for _ in 0..50 {
+        if let Ok(cache) = RedisCache::connect(settings.clone()).await {
+            connected = Some(cache);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = RedisEvents::start(connected.expect("the test's own Redis starts"), Duration::from_secs(60))
+        .await
+        .expect("subscribes");
+    let member = pointshare_domain::MemberId::new();
+    let mut wakeups = events.wakeups(member).await.expect("follows");
+    redis.0.kill().expect("stops Redis");
+    redis.0.wait().expect("Redis exits");
+    let ended = tokio::time::timeout(Duration::from_secs(10), futures::StreamExt::next(&mut wakeups))
+        .await
+        .expect("told in time");
+    assert_eq!(ended, None, "the wakeups end: publications may go unheard now");
+    assert!(events.wakeups(member).await.is_err(), "no new follower while unsubscribed");
+    let port = redis.1.rsplit(':').next().expect("a port").to_owned();
+    let restarted = std::process::Command::new("redis-server")
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server restarts");
+    redis.0 = restarted;
+    let mut back = false;
+    for _ in 0..100 {
+        if events.wakeups(member).await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "subscribed again once Redis is back");
 }

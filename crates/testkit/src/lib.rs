@@ -8,6 +8,7 @@
 mod cache;
 mod clock;
 pub mod contract;
+mod events;
 mod faults;
 mod ledger;
 mod members;
@@ -19,6 +20,7 @@ mod world;
 
 pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
 pub use clock::ManualClock;
+pub use events::InMemoryEvents;
 pub use faults::{Fault, FaultPlan, Operation, RandomFaults};
 pub use ledger::{Ledger, LedgerError, LedgerSummary};
 pub use members::InMemoryMembers;

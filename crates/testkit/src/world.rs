@@ -4,18 +4,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pointshare_domain::ports::{Clock, Deadline, Movement};
+use pointshare_domain::ports::{Clock, Deadline, Movement, TransferRepository};
 use pointshare_domain::services::{
-    BalanceService, MemberService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver,
-    SagaSettings, SessionService, SignupCommand, TransferLimits, TransferService,
+    AnnouncedTransfers, BalanceService, Followups, MemberService, RecoveryService, RecoverySettings, RequestLease,
+    ReviewService, SagaDriver, SagaSettings, SessionService, SignupCommand, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
 };
 
 use crate::{
-    FakeProvider, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
-    InMemoryTransfers, ManualClock,
+    FakeProvider, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter,
+    InMemorySessions, InMemoryTransfers, ManualClock,
 };
 
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct WorldSettings {
     pub recovery: RecoverySettings,
     /// How long a refresh token works.
     pub session_lifetime: Duration,
+    /// How many transfers may be driven on after their request answered;
+    /// none by default, so a share's answer is all its request did.
+    pub followups: usize,
 }
 
 impl Default for WorldSettings {
@@ -37,6 +40,7 @@ impl Default for WorldSettings {
             saga: SagaSettings::default(),
             recovery: RecoverySettings::default(),
             session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            followups: 0,
         }
     }
 }
@@ -51,6 +55,9 @@ pub struct World {
     pub sessions: Arc<InMemorySessions>,
     pub cache: Arc<InMemoryBalanceCache>,
     pub limiter: Arc<InMemoryRateLimiter>,
+    /// What members were told; every service records through `AnnouncedTransfers`.
+    pub events: Arc<InMemoryEvents>,
+    pub followups: Followups,
     pub saga: Arc<SagaDriver>,
     pub member_service: Arc<MemberService>,
     pub transfer_service: Arc<TransferService>,
@@ -74,8 +81,12 @@ impl World {
         let transfers = Arc::new(InMemoryTransfers::default());
         let cache = Arc::new(InMemoryBalanceCache::default());
         let totals = Arc::new(InMemoryDailyTotals::default());
+        let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
+        let announced: Arc<dyn TransferRepository> =
+            Arc::new(AnnouncedTransfers::new(transfers.clone(), events.clone()));
+        let followups = Followups::new(settings.followups);
         let saga = Arc::new(SagaDriver::new(
-            transfers.clone(),
+            announced.clone(),
             totals.clone(),
             provider.clone(),
             cache.clone(),
@@ -85,26 +96,26 @@ impl World {
         let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
             members.clone(),
-            transfers.clone(),
+            announced.clone(),
             totals.clone(),
             saga.clone(),
             clock.clone(),
             settings.limits,
-            RequestLease { replica: "test".into(), lease_for: settings.lease_for },
+            RequestLease { replica: "test".into(), lease_for: settings.lease_for, followups: followups.clone() },
         ));
         let balance_service = Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.saga.balance_ttl));
         let sessions = Arc::new(InMemorySessions::default());
         let session_service =
             Arc::new(SessionService::new(sessions.clone(), members.clone(), clock.clone(), settings.session_lifetime));
         let recovery = Arc::new(RecoveryService::new(
-            transfers.clone(),
+            announced.clone(),
             member_service.clone(),
             saga.clone(),
             clock.clone(),
             settings.recovery.clone(),
         ));
         let review = Arc::new(ReviewService::new(
-            transfers.clone(),
+            announced,
             totals.clone(),
             provider.clone(),
             clock.clone(),
@@ -120,6 +131,8 @@ impl World {
             sessions,
             cache,
             limiter: Arc::default(),
+            events,
+            followups,
             saga,
             member_service,
             transfer_service,

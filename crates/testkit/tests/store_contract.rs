@@ -1,11 +1,12 @@
-//! The repository and cache contracts, held against the in-memory fakes.
+//! The repository, cache and events contracts, held against the in-memory fakes.
 
 use std::sync::Arc;
 
 use pointshare_testkit::contract::cache::CacheUnderTest;
+use pointshare_testkit::contract::events::EventsUnderTest;
 use pointshare_testkit::contract::store::StoreUnderTest;
 use pointshare_testkit::{
-    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
+    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
     InMemoryTransfers,
 };
 
@@ -28,5 +29,14 @@ mod cache {
             cache: Arc::new(InMemoryBalanceCache::default()),
             limiter: Arc::new(InMemoryRateLimiter::default()),
         }
+    });
+}
+
+mod events {
+    use super::*;
+    pointshare_testkit::events_contract!(async {
+        let retention = std::time::Duration::from_secs(1);
+        let events = Arc::new(InMemoryEvents::new(retention));
+        EventsUnderTest { here: events.clone(), elsewhere: events, retention }
     });
 }

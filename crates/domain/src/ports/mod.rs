@@ -4,6 +4,7 @@
 mod cache;
 mod clock;
 mod deadline;
+mod events;
 mod members;
 mod provider;
 mod sessions;
@@ -13,6 +14,7 @@ mod transfers;
 pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 pub use clock::{Clock, SystemClock};
 pub use deadline::Deadline;
+pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents, Notice, WakeupHub};
 pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
 pub use sessions::SessionRepository;

@@ -1,6 +1,8 @@
 //! The operations pointshare offers, each with its own error enum.
 
 mod balance;
+mod events;
+mod followups;
 mod idempotency;
 mod members;
 mod operators;
@@ -12,6 +14,8 @@ mod sessions;
 mod transfers;
 
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
+pub use events::{AnnouncedTransfers, EventFeed, FeedItem};
+pub use followups::Followups;
 pub use members::{MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};

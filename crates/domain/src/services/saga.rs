@@ -135,10 +135,23 @@ impl SagaDriver {
     /// one still in the saga is "processing" and recovery will finish it.
     pub async fn drive(
         &self,
+        transfer: Transfer,
+        owner: &LeaseOwner,
+        holding: Holding,
+        deadline: Deadline,
+    ) -> anyhow::Result<Transfer> {
+        self.drive_reporting(transfer, owner, holding, deadline, |_| {}).await
+    }
+
+    /// `drive`, telling `report` the transfer as it stands after each step
+    /// it records or finds recorded by another driver.
+    pub async fn drive_reporting(
+        &self,
         mut transfer: Transfer,
         owner: &LeaseOwner,
         holding: Holding,
         deadline: Deadline,
+        report: impl Fn(&Transfer),
     ) -> anyhow::Result<Transfer> {
         while let Some(step) = self.next_step(&transfer)? {
             let deadline = match self.within_lease(&transfer, owner, deadline) {
@@ -169,8 +182,12 @@ impl SagaDriver {
             let Next::Move { to, decline, review } = next else { return Ok(transfer) };
             transfer = match self.record(&transfer, owner, to, decline, review).await? {
                 Recorded::Moved(moved) => moved,
-                Recorded::Lost(current) => return Ok(current),
+                Recorded::Lost(current) => {
+                    report(&current);
+                    return Ok(current);
+                }
             };
+            report(&transfer);
         }
         Ok(transfer)
     }

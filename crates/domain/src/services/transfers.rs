@@ -10,9 +10,10 @@ use chrono::Duration as TimeDelta;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::watch;
 
 use super::idempotency::{KeyCheck, check_key};
-use super::{Holding, SagaDriver};
+use super::{Followups, Holding, SagaDriver};
 use crate::model::{
     Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, Memo, Page, Points, Transfer,
     TransferId, TransferKind, TransferRequest, TransferState,
@@ -62,6 +63,8 @@ pub struct RequestLease {
     /// How long the request owns its new transfer before recovery may take
     /// it: longer than any request deadline.
     pub lease_for: Duration,
+    /// Who drives the transfer on, under that lease, once the request answered.
+    pub followups: Followups,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +180,7 @@ pub struct TransferService {
     /// How long the creating request owns a new transfer before recovery may
     /// take it: longer than any request deadline.
     lease_for: Duration,
+    followups: Followups,
 }
 
 impl TransferService {
@@ -189,12 +193,12 @@ impl TransferService {
         limits: TransferLimits,
         lease: RequestLease,
     ) -> Self {
-        let RequestLease { replica, lease_for } = lease;
-        TransferService { members, transfers, totals, saga, clock, limits, replica, lease_for }
+        let RequestLease { replica, lease_for, followups } = lease;
+        TransferService { members, transfers, totals, saga, clock, limits, replica, lease_for, followups }
     }
 
     /// Shares points. `Ok` holds a completed transfer, or one still processing
-    /// when the deadline came (recovery finishes it).
+    /// when the deadline came (a follow-up or recovery finishes it).
     pub async fn share(&self, command: ShareCommand, deadline: Deadline) -> Result<Transfer, ShareError> {
         let sender = self.members.by_id(command.sender).await.context("loading the sender")?;
         let sender = sender.ok_or(ShareError::SenderNotFound)?;
@@ -347,8 +351,33 @@ impl TransferService {
         if !reserved {
             return settle(transfer);
         }
-        let driven = self.saga.drive(transfer, &owner, Holding::Created, deadline).await?;
-        settle(driven)
+        settle(self.drive_new(transfer, owner, deadline).await?)
+    }
+
+    /// Drives a new transfer until it settles or the request's deadline,
+    /// whichever comes first, and answers it as it then stands. With a
+    /// follow-up slot free, the driving goes on past the deadline until the
+    /// request's lease ends.
+    async fn drive_new(&self, transfer: Transfer, owner: LeaseOwner, deadline: Deadline) -> anyhow::Result<Transfer> {
+        let Some(slot) = self.followups.slot() else {
+            return self.saga.drive(transfer, &owner, Holding::Created, deadline).await;
+        };
+        let (report, mut progress) = watch::channel(transfer.clone());
+        let saga = Arc::clone(&self.saga);
+        let lease_ends = Deadline::after(self.lease_for);
+        self.followups.spawn(slot, async move {
+            let id = transfer.id;
+            let driven = saga.drive_reporting(transfer, &owner, Holding::Created, lease_ends, |now| {
+                report.send_replace(now.clone());
+            });
+            if let Err(error) = driven.await {
+                tracing::warn!(transfer = %id, error = format!("{error:#}"), "driving a transfer failed; recovery finishes it");
+            }
+        });
+        // Settled, or the driver stopped (it reports nothing more), or the deadline.
+        let settled = progress.wait_for(|now| !now.state.is_in_saga());
+        let _ = tokio::time::timeout_at(deadline.instant(), settled).await;
+        Ok(progress.borrow().clone())
     }
 
     /// Gives back a reservation whose transfer is certainly not recorded.

@@ -4,5 +4,6 @@
 //! that turns them into one `#[tokio::test]` per case for a given set-up.
 
 pub mod cache;
+pub mod events;
 pub mod provider;
 pub mod store;

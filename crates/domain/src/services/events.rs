@@ -1,0 +1,199 @@
+//! Telling members what happens to their transfers: `AnnouncedTransfers`
+//! publishes an event to a transfer's sender and recipient each time the
+//! store records it or moves it (whoever moves it: the request, a follow-up,
+//! recovery, an operator), and `EventFeed` follows one member's events,
+//! resuming after the last one a client saw.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::model::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState};
+use crate::ports::{
+    EventId, EventsError, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError, TakeOverError,
+    TransferRepository, Transition, TransitionError,
+};
+
+/// A `TransferRepository` that announces every recorded change. An event
+/// that cannot be published is logged and skipped: the record is what
+/// counts, and a client that missed it still reads the transfer.
+#[derive(Debug)]
+pub struct AnnouncedTransfers {
+    store: Arc<dyn TransferRepository>,
+    events: Arc<dyn MemberEvents>,
+}
+
+impl AnnouncedTransfers {
+    pub fn new(store: Arc<dyn TransferRepository>, events: Arc<dyn MemberEvents>) -> Self {
+        AnnouncedTransfers { store, events }
+    }
+
+    async fn announce(&self, transfer: &Transfer) {
+        let mut told: Vec<(MemberId, Notice)> =
+            vec![(transfer.sender, Notice::Transfer(transfer.id)), (transfer.recipient, Notice::Transfer(transfer.id))];
+        if let Some(moved) = whose_balance_moved(transfer) {
+            told.push((moved, Notice::Balance));
+        }
+        let published = told.into_iter().map(|(member, notice)| async move {
+            if let Err(error) = self.events.publish(member, notice).await {
+                tracing::warn!(%error, transfer = %transfer.id, ?notice, "could not publish an event");
+            }
+        });
+        futures::future::join_all(published).await;
+    }
+}
+
+/// The member whose account the step that led to `transfer`'s state moved.
+fn whose_balance_moved(transfer: &Transfer) -> Option<MemberId> {
+    match transfer.state {
+        TransferState::Debited | TransferState::Reversed => Some(transfer.sender),
+        TransferState::Completed => Some(transfer.recipient),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl TransferRepository for AnnouncedTransfers {
+    async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
+        self.store.insert(transfer).await?;
+        self.announce(transfer).await;
+        Ok(())
+    }
+
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        self.store.get(id).await
+    }
+
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        self.store.by_idempotency_key(sender, key).await
+    }
+
+    async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
+        let moved = self.store.transition(transition).await?;
+        self.announce(&moved).await;
+        Ok(moved)
+    }
+
+    async fn history(
+        &self,
+        member: MemberId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        self.store.history(member, after, limit).await
+    }
+
+    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.store.grants(after, limit).await
+    }
+
+    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.store.scan(after, limit).await
+    }
+
+    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.store.count_unfinished(before).await
+    }
+
+    async fn count_needing_review(&self) -> Result<u64, StoreError> {
+        self.store.count_needing_review().await
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        self.store.claim_due(owner, now, until, limit).await
+    }
+
+    async fn take_over(
+        &self,
+        id: TransferId,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Transfer, TakeOverError> {
+        self.store.take_over(id, owner, now, until).await
+    }
+}
+
+/// What a follower is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedItem {
+    Event(MemberEvent),
+    /// The client's last event is too old to resume from: it may have missed
+    /// some. Read balance and transfers afresh; the events after this one
+    /// follow on from now.
+    Reset,
+}
+
+/// Follows members' events.
+#[derive(Debug, Clone)]
+pub struct EventFeed {
+    events: Arc<dyn MemberEvents>,
+}
+
+/// Events read per round trip while catching up.
+const BATCH: usize = 100;
+
+struct Following {
+    events: Arc<dyn MemberEvents>,
+    member: MemberId,
+    cursor: EventId,
+    pending: VecDeque<FeedItem>,
+    wakeups: BoxStream<'static, ()>,
+}
+
+impl EventFeed {
+    pub fn new(events: Arc<dyn MemberEvents>) -> Self {
+        EventFeed { events }
+    }
+
+    /// `member`'s events after `last_seen` (from now if `None`), in order,
+    /// then each as it is published. Ends when the events store stops
+    /// answering or loses track; resuming from the last event then misses
+    /// nothing still retained.
+    pub async fn follow(
+        &self,
+        member: MemberId,
+        last_seen: Option<EventId>,
+    ) -> Result<BoxStream<'static, FeedItem>, EventsError> {
+        // Listening first: anything published from here on wakes us.
+        let wakeups = self.events.wakeups(member).await?;
+        let (cursor, reset) = match last_seen {
+            Some(seen) if self.events.resumable(member, seen).await? => (seen, false),
+            // What followed may be gone: start from now, and say so first.
+            _ => (self.events.latest(member).await?.unwrap_or(EventId::ZERO), last_seen.is_some()),
+        };
+        let pending = if reset { VecDeque::from([FeedItem::Reset]) } else { VecDeque::new() };
+        let following = Following { events: Arc::clone(&self.events), member, cursor, pending, wakeups };
+        Ok(Box::pin(futures::stream::unfold(following, next)))
+    }
+}
+
+async fn next(mut following: Following) -> Option<(FeedItem, Following)> {
+    loop {
+        if let Some(item) = following.pending.pop_front() {
+            return Some((item, following));
+        }
+        let Following { events, member, cursor, .. } = &following;
+        match events.after(*member, *cursor, BATCH).await {
+            Ok(found) if found.is_empty() => following.wakeups.next().await?,
+            Ok(found) => {
+                following.cursor = found.last().map_or(*cursor, |event| event.id);
+                following.pending.extend(found.into_iter().map(FeedItem::Event));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "events unavailable; ending a member's event stream");
+                return None;
+            }
+        }
+    }
+}
