@@ -75,6 +75,7 @@ impl Application {
         let openapi = ApiDoc::openapi();
         let endpoints = web::Data::new(endpoints::Endpoints::of(&openapi));
         let (stop, stopping) = watch::channel(false);
+        let streams_end = wired.state.stopping.clone();
         let internal_state = state.clone();
         // Not behind the request middleware: scrapes and probes are not API traffic.
         let internal = HttpServer::new(move || {
@@ -113,6 +114,8 @@ impl Application {
         .shutdown_signal(async move {
             stop_requested().await;
             let _ = stop.send(true);
+            // Event streams never end by themselves; the drain would wait them out.
+            streams_end.cancel();
         })
         .run();
         Ok(Application { port, internal_port, server, internal, wired, demo, stopping })
@@ -137,8 +140,9 @@ impl Application {
         self.wired.simulator.as_ref().map(|sim| sim.base_url())
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops accepting, lets requests in
-    /// flight and the recovery pass under way finish within the grace period,
+    /// Serves until SIGINT or SIGTERM, then stops accepting, ends event
+    /// streams, lets requests in flight, the recovery pass and the follow-ups
+    /// under way finish within the grace period,
     /// and stops the embedded provider last, once nothing calls it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let recovery = recovery::spawn(Arc::clone(&self.wired.state), self.stopping);
@@ -147,7 +151,7 @@ impl Application {
         // The internal listener outlives the API's drain, so the drain can be watched.
         let api = async {
             let served = self.server.await;
-            recovery.finish(grace).await;
+            futures::future::join(recovery.finish(grace), self.wired.state.followups.stop(grace)).await;
             internal.stop(true).await;
             served
         };

@@ -64,6 +64,12 @@ pub struct Settings {
     pub cors_origins: Option<String>,
     #[serde(with = "humantime_serde")]
     pub request_deadline: Duration,
+    pub followup_limit: usize,
+    #[serde(with = "humantime_serde")]
+    pub events_retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub events_heartbeat: Duration,
+    pub events_streams_per_member: usize,
     #[serde(with = "humantime_serde")]
     pub balance_ttl: Duration,
     pub max_points_per_transfer: u64,
@@ -107,7 +113,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("mongodb_uri", "MongoDB for members and transfers; in memory when unset."),
     ("mongodb_database", "The MongoDB database."),
     ("mongodb_pool_size", "Most MongoDB connections."),
-    ("redis_url", "Redis for the balance cache and rate limits; in memory when unset."),
+    ("redis_url", "Redis for the balance cache, rate limits and members' events; in memory when unset."),
     ("redis_cluster", "Redis Cluster: redis_url lists some or all of its nodes, comma-separated."),
     ("redis_pool_size", "Most Redis connections."),
     ("redis_timeout", "Longest one Redis operation may take before it counts as failed."),
@@ -147,6 +153,16 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "Comma-separated origins (scheme://host[:port]) whose browser pages may call the API; empty: none. Unset: http://localhost:5173 and http://127.0.0.1:5173 in the fully embedded default, none otherwise.",
     ),
     ("request_deadline", "Longest a request may take; a share still unfinished then answers 202 processing."),
+    (
+        "followup_limit",
+        "Most transfers this replica drives on in the background after answering 202 (under the request's lease, 2 × request_deadline); past it, recovery finishes them. 0: none.",
+    ),
+    (
+        "events_retention",
+        "How long members' events are kept: a client reconnecting to /v1/me/events within it resumes from Last-Event-ID without a gap.",
+    ),
+    ("events_heartbeat", "How often an idle event stream sends a comment line, so proxies keep it open."),
+    ("events_streams_per_member", "Most event streams one member may hold open on one replica."),
     ("balance_ttl", "How long a balance read from the provider is served from the cache."),
     ("max_points_per_transfer", "Most points in one share."),
     ("max_points_per_day", "Most points one member may share per UTC day."),
@@ -213,6 +229,10 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             cors_origins: None,
             request_deadline: Duration::from_secs(8),
+            followup_limit: 1024,
+            events_retention: Duration::from_secs(15 * 60),
+            events_heartbeat: Duration::from_secs(15),
+            events_streams_per_member: 5,
             balance_ttl: Duration::from_secs(5),
             max_points_per_transfer: 1_000_000,
             max_points_per_day: 10_000_000,
@@ -308,6 +328,8 @@ impl Settings {
         }
         for (key, value) in [
             ("request_deadline", self.request_deadline),
+            ("events_retention", self.events_retention),
+            ("events_heartbeat", self.events_heartbeat),
             ("token_ttl", self.token_ttl),
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("recovery_lease", self.recovery_lease),
@@ -389,6 +411,9 @@ impl Settings {
         }
         if self.recovery_batch == 0 {
             return invalid("recovery_batch", "must be at least 1");
+        }
+        if self.events_streams_per_member == 0 {
+            return invalid("events_streams_per_member", "must be at least 1");
         }
         if self.password_hash_queue == 0 {
             return invalid("password_hash_queue", "must be at least 1");

@@ -34,6 +34,8 @@ const RECOVERY_RUNS: &str = "pointshare_recovery_runs_total";
 const OVERDUE: &str = "pointshare_recovery_unfinished_transfers";
 const NEEDING_REVIEW: &str = "pointshare_transfers_needing_review";
 const PARKED: &str = "pointshare_recovery_transfers_parked_total";
+const EVENT_STREAMS: &str = "pointshare_event_streams_open";
+const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
 const AUTH_EVENTS: &str = "pointshare_auth_events_total";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
@@ -97,6 +99,11 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         "Shares and grants answered, by kind and the state the caller was told (`refused`: none was created)."
     );
     describe_gauge!(TRANSFERS_IN_FLIGHT, "Shares and grants being driven by a request now.");
+    describe_gauge!(EVENT_STREAMS, "Members' event streams (GET /v1/me/events) open on this replica.");
+    describe_gauge!(
+        FOLLOWUPS,
+        "Transfers driven on in the background after their request answered 202, as of the last recovery pass."
+    );
     describe_counter!(CACHE_READS, "Balance cache reads, by result: hit, miss or error.");
     describe_counter!(CACHE_ERRORS, "Balance cache and rate limiter calls that failed, by operation.");
     describe_gauge!(OVERDUE, "Transfers not terminal a whole recovery lease after they were created.");
@@ -118,6 +125,8 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         counter!(AUTH_EVENTS, "event" => event.label()).absolute(0);
     }
     gauge!(TRANSFERS_IN_FLIGHT).set(0.0);
+    gauge!(EVENT_STREAMS).set(0.0);
+    gauge!(FOLLOWUPS).set(0.0);
     let exposition = Exposition { handle, process };
     *installed = Some(exposition.clone());
     Ok(exposition)
@@ -190,6 +199,27 @@ impl Drop for TransferInFlight {
     fn drop(&mut self) {
         gauge!(TRANSFERS_IN_FLIGHT).decrement(1);
     }
+}
+
+/// Counts one open event stream until dropped.
+#[derive(Debug)]
+pub struct EventStreamOpen(());
+
+impl EventStreamOpen {
+    pub fn start() -> Self {
+        gauge!(EVENT_STREAMS).increment(1);
+        EventStreamOpen(())
+    }
+}
+
+impl Drop for EventStreamOpen {
+    fn drop(&mut self) {
+        gauge!(EVENT_STREAMS).decrement(1);
+    }
+}
+
+pub fn followups_running(running: usize) {
+    gauge!(FOLLOWUPS).set(running as f64);
 }
 
 /// One answered share or grant, by the state the caller was told; `None`

@@ -6,26 +6,29 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use pointshare_cache_redis::{RedisCache, RedisSettings};
+use pointshare_cache_redis::{RedisCache, RedisEvents, RedisSettings};
 use pointshare_domain::Points;
 use pointshare_domain::ports::{
-    BalanceCache, Clock, DailyTotals, MemberRepository, PointsProvider, RateLimiter, SessionRepository, SystemClock,
-    TransferRepository,
+    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PointsProvider, RateLimiter, SessionRepository,
+    SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    BalanceService, Fencing, MemberService, ReconcileService, RecoveryService, RecoverySettings, RequestLease,
-    ReviewService, SagaDriver, SagaSettings, SessionService, TransferLimits, TransferService,
+    AnnouncedTransfers, BalanceService, EventFeed, Fencing, Followups, MemberService, ReconcileService,
+    RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService,
+    TransferLimits, TransferService,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_provider_sim::{RunningSim, SimConfig};
 use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::{
-    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
+    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
     InMemoryTransfers,
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Access, Passwords, Tokens};
 use crate::client::TrustedProxies;
+use crate::routes::StreamSlots;
 use crate::settings::Settings;
 use crate::telemetry::MeteredCache;
 
@@ -44,6 +47,12 @@ pub struct AppState {
     pub recovery: Arc<RecoveryService>,
     pub reconcile: Arc<ReconcileService>,
     pub review: Arc<ReviewService>,
+    pub events: EventFeed,
+    /// Drives 202s' transfers on; stopped at shutdown.
+    pub followups: Followups,
+    pub streams: StreamSlots,
+    /// Cancelled when a stop signal arrives: open event streams end.
+    pub stopping: CancellationToken,
     pub limiter: Arc<dyn RateLimiter>,
     pub provider: HttpProvider,
     pub backends: Backends,
@@ -139,15 +148,22 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
     })
 }
 
-type Caches = (Arc<dyn BalanceCache>, Arc<dyn RateLimiter>, CacheBackend);
+/// What Redis serves, or memory in its place.
+struct Caches {
+    balances: Arc<dyn BalanceCache>,
+    limiter: Arc<dyn RateLimiter>,
+    events: Arc<dyn MemberEvents>,
+    backend: CacheBackend,
+}
 
 async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
     let Some(url) = &settings.redis_url else {
-        return Ok((
-            Arc::new(InMemoryBalanceCache::default()),
-            Arc::new(InMemoryRateLimiter::default()),
-            CacheBackend::InMemory,
-        ));
+        return Ok(Caches {
+            balances: Arc::new(InMemoryBalanceCache::default()),
+            limiter: Arc::new(InMemoryRateLimiter::default()),
+            events: Arc::new(InMemoryEvents::new(settings.events_retention)),
+            backend: CacheBackend::InMemory,
+        });
     };
     let redis = RedisSettings {
         cluster: settings.redis_cluster,
@@ -155,8 +171,15 @@ async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
         timeout: settings.redis_timeout,
         ..RedisSettings::new(url.clone())
     };
-    let cache = Arc::new(RedisCache::connect(redis).await.context("POINTSHARE_REDIS_URL")?);
-    Ok((cache.clone(), cache.clone(), CacheBackend::Redis((*cache).clone())))
+    let cache = RedisCache::connect(redis).await.context("POINTSHARE_REDIS_URL")?;
+    let events = RedisEvents::start(cache.clone(), settings.events_retention).await.context("POINTSHARE_REDIS_URL")?;
+    let shared = Arc::new(cache.clone());
+    Ok(Caches {
+        balances: shared.clone(),
+        limiter: shared,
+        events: Arc::new(events),
+        backend: CacheBackend::Redis(cache),
+    })
 }
 
 impl AppState {
@@ -177,8 +200,10 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let Repositories { members, transfers, sessions, totals, backend: store } = store(&settings).await?;
-    let (cache, limiter, cache_backend) = cache(&settings).await?;
+    let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
+    // Every change to a transfer, whoever makes it, is announced to both sides.
+    let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
     let (provider, simulator) = provider(&settings).await?;
     let backends = Backends {
         store,
@@ -221,6 +246,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     };
     // Names this process in lease owners, so operators can tell replicas apart in the store.
     let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let followups = Followups::new(settings.followup_limit);
     let transfer_service = Arc::new(TransferService::new(
         members,
         transfers.clone(),
@@ -230,7 +256,11 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         limits,
         // The creating request owns its transfer until well past its
         // deadline; after that, recovery may take over an unfinished one.
-        RequestLease { replica: replica.clone(), lease_for: settings.request_deadline * 2 },
+        RequestLease {
+            replica: replica.clone(),
+            lease_for: settings.request_deadline * 2,
+            followups: followups.clone(),
+        },
     ));
     let reconcile = Arc::new(ReconcileService::new(
         transfers.clone(),
@@ -285,6 +315,10 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         recovery,
         reconcile,
         review,
+        events: EventFeed::new(events),
+        followups,
+        streams: StreamSlots::default(),
+        stopping: CancellationToken::new(),
         limiter,
         provider,
         backends,

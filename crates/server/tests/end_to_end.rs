@@ -2,13 +2,18 @@
 //! and Redis from `scripts/with-servers`, and the provider simulator on its
 //! own port. Members sign up, an operator makes one an admin from the command
 //! line, points are granted and shared, history read; then the server
-//! restarts and everything, sessions too, is still there.
+//! restarts and everything, sessions too, is still there. Two replicas on
+//! one Redis: a transfer one finishes reaches a member's stream on the other.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+
+#[path = "api/sse.rs"]
+#[allow(dead_code, reason = "shared with the API tests, which use all of it")]
+mod sse;
 
 fn required(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
@@ -500,4 +505,82 @@ fn reconcile_needs_the_real_store_and_provider_and_says_so() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("POINTSHARE_MONGODB_URI"), "{stderr}");
+}
+
+/// Two replicas on one MongoDB, Redis and (slow) provider: bob follows his
+/// events on A, which never runs recovery; alice's share on B answers 202
+/// and B's recovery finishes it (B drives nothing past a request). The
+/// completed transfer and bob's new balance reach his stream on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_another() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    // A share is two calls of 0.7 s: past a 1 s deadline.
+    let config = pointshare_provider_sim::SimConfig {
+        latency: Duration::from_millis(700),
+        ..pointshare_provider_sim::SimConfig::default()
+    };
+    let api_key = config.api_key.clone();
+    let sim = pointshare_provider_sim::start(listener, config).await.expect("starts");
+    let database = format!("events_{:016x}", rand::random::<u64>());
+    let replica = |recovery_interval: Duration, followup_limit: usize| pointshare_server::Settings {
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
+        mongodb_uri: Some(required("POINTSHARE_TEST_MONGODB_URI")),
+        mongodb_database: database.clone(),
+        redis_url: Some(required("POINTSHARE_TEST_REDIS_URL")),
+        provider_url: Some(sim.base_url().parse().expect("a URL")),
+        provider_api_key: Some(api_key.clone()),
+        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
+        bootstrap_admin_email: Some("boss@example.com".into()),
+        bootstrap_admin_password: Some("correct horse battery".into()),
+        request_deadline: Duration::from_secs(1),
+        clock_skew: Duration::from_millis(100),
+        recovery_interval,
+        followup_limit,
+        ..pointshare_server::Settings::default()
+    };
+    let start = |settings| async {
+        let application = pointshare_server::Application::build(settings).await.expect("builds");
+        let base = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        base
+    };
+    let a = start(replica(Duration::ZERO, 0)).await;
+    let b = start(replica(Duration::from_millis(200), 0)).await;
+
+    let client = Client::new();
+    let post = reqwest::Method::POST;
+    for handle in ["alice", "bob"] {
+        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
+        let (status, member) = call(&client, post.clone(), format!("{a}/v1/auth/signup"), None, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{member}");
+    }
+    let token = |base: String, email: &'static str| {
+        let client = client.clone();
+        async move {
+            let tokens = session(&client, &base, email, "correct horse battery").await;
+            tokens["access_token"].as_str().expect("a token").to_owned()
+        }
+    };
+    let boss = token(a.clone(), "boss@example.com").await;
+    let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
+    let (status, granted) = call(&client, post.clone(), format!("{a}/v1/admin/grants"), Some(&boss), Some(grant)).await;
+    assert_eq!(status, StatusCode::CREATED, "{granted}");
+
+    let bob = token(a.clone(), "bob@example.com").await;
+    let mut stream = sse::EventStream::open(&format!("{a}/v1/me/events"), &bob, None).await.expect("a stream");
+    let patience = Duration::from_secs(15);
+    assert_eq!(stream.next(patience).await.expect("an event").name, "ready");
+    let alice = token(b.clone(), "alice@example.com").await;
+    let share = json!({"to_handle": "bob", "amount": 10});
+    let (status, shared) = call(&client, post, format!("{b}/v1/transfers"), Some(&alice), Some(share)).await;
+    assert_eq!((status, shared["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")), "{shared}");
+
+    let (mut completed, mut credited) = (false, false);
+    while !(completed && credited) {
+        let event = stream.next(patience).await.expect("the stream goes on");
+        completed |= event.name == "transfer" && event.data["id"] == shared["id"] && event.data["state"] == "completed";
+        credited |= event.name == "balance" && event.data["balance"] == 10;
+    }
+    drop(sim);
 }

@@ -19,8 +19,8 @@ use pointshare_domain::ports::{
     StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings, TransferLimits,
-    TransferService,
+    Followups, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings,
+    TransferLimits, TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, Page, ProviderAccount, ProviderAccountId,
@@ -130,7 +130,9 @@ impl Replica {
             saga.clone(),
             clock.clone(),
             shared.limits,
-            RequestLease { replica: name.into(), lease_for: shared.request_deadline * 2 },
+            // No follow-ups: a crash must stop everything a replica runs, and
+            // a follow-up would outlive it; requests drive to their deadline.
+            RequestLease { replica: name.into(), lease_for: shared.request_deadline * 2, followups: Followups::new(0) },
         ));
         let recovery = Arc::new(RecoveryService::new(
             transfers,

@@ -130,8 +130,10 @@ pub enum FeedItem {
     Event(MemberEvent),
     /// The client's last event is too old to resume from: it may have missed
     /// some. Read balance and transfers afresh; the events after this one
-    /// follow on from now.
-    Reset,
+    /// follow on from now, and a client resuming later resumes from `from`.
+    Reset {
+        from: EventId,
+    },
 }
 
 /// Follows members' events.
@@ -172,7 +174,7 @@ impl EventFeed {
             // What followed may be gone: start from now, and say so first.
             _ => (self.events.latest(member).await?.unwrap_or(EventId::ZERO), last_seen.is_some()),
         };
-        let pending = if reset { VecDeque::from([FeedItem::Reset]) } else { VecDeque::new() };
+        let pending = if reset { VecDeque::from([FeedItem::Reset { from: cursor }]) } else { VecDeque::new() };
         let following = Following { events: Arc::clone(&self.events), member, cursor, pending, wakeups };
         Ok(Box::pin(futures::stream::unfold(following, next)))
     }

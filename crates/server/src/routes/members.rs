@@ -67,7 +67,7 @@ pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiErro
         .ok_or_else(|| ApiError::unauthenticated("the member of this token no longer exists"))
 }
 
-async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, ApiError> {
+pub(super) async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, ApiError> {
     match state.balances.balance_of(member, deadline(state)).await {
         Ok(balance) => Ok(balance.into()),
         Err(BalanceError::NoAccount) => {

@@ -2,6 +2,7 @@
 //! OpenAPI document generated from the handlers' annotations, plus what every
 //! handler shares: its deadline, the client's address and the rate limiter.
 
+mod events;
 mod health;
 mod members;
 mod sessions;
@@ -20,6 +21,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use pointshare_domain::ports::{Deadline, RateDecision, RateRule};
 
+pub use events::StreamSlots;
+
 use crate::problem::{self, ApiError};
 use crate::telemetry;
 use crate::wiring::AppState;
@@ -29,7 +32,7 @@ use crate::wiring::AppState;
     info(title = "pointshare", description = "Members see their points and share them. Errors are RFC 9457 problem+json with a stable `code`."),
     paths(
         members::signup, sessions::login, sessions::refresh, sessions::logout,
-        members::me, members::rename, members::my_balance, members::lookup,
+        members::me, members::rename, members::my_balance, events::stream_my_events, members::lookup,
         transfers::share, transfers::one, transfers::history, transfers::grant, transfers::grants,
         health::healthz, health::readyz,
     ),
@@ -119,6 +122,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(members::me)
         .service(members::rename)
         .service(members::my_balance)
+        .service(events::stream_my_events)
         .service(members::lookup)
         .service(transfers::share)
         .service(transfers::history)

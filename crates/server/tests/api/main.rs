@@ -2,10 +2,12 @@
 //! embedded default, on a free port) and talks to it over HTTP.
 
 mod helpers;
+mod sse;
 
 mod auth;
 mod cors;
 mod errors;
+mod events;
 mod members;
 mod operations;
 mod settings;

@@ -87,6 +87,8 @@ async fn past_the_deadline_a_share_answers_202_and_recovery_completes_it() {
         s.embedded_provider_latency = Duration::from_millis(700);
         s.request_deadline = Duration::from_millis(500);
         s.recovery_interval = Duration::from_millis(200);
+        // Recovery alone: the safety net behind follow-ups.
+        s.followup_limit = 0;
     })
     .await;
     let alice = app.demo("alice").await;

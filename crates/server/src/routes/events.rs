@@ -1,0 +1,198 @@
+//! `GET /v1/me/events`: a member's events as Server-Sent Events. `transfer`
+//! carries a transfer of theirs as `GET /v1/transfers/{id}` shows it when
+//! the event is delivered, `balance` their balance after a movement, `reset`
+//! says the `Last-Event-ID` given is too old to resume from (read afresh).
+//! `ready` opens the stream once it follows; comment lines keep it alive
+//! through proxies. Each replica serves a bounded number per member.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentEncoding};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use pointshare_domain::ports::{EventId, MemberEvent, Notice};
+use pointshare_domain::services::FeedItem;
+use pointshare_domain::{Handle, Member, MemberId};
+
+use super::members::balance_of;
+use super::views::transfer_views;
+use crate::auth::Caller;
+use crate::problem::ApiError;
+use crate::telemetry;
+use crate::wiring::AppState;
+
+type State = web::Data<Arc<AppState>>;
+
+/// How long a client waits before reconnecting a dropped stream.
+const RECONNECT_AFTER: Duration = Duration::from_secs(2);
+
+/// Open streams per member on this replica.
+#[derive(Debug, Default, Clone)]
+pub struct StreamSlots(Arc<Mutex<HashMap<MemberId, usize>>>);
+
+/// One member's open stream; its slot frees when the stream ends.
+#[derive(Debug)]
+struct Slot {
+    slots: StreamSlots,
+    member: MemberId,
+    _open: telemetry::EventStreamOpen,
+}
+
+impl StreamSlots {
+    fn take(&self, member: MemberId, most: usize) -> Option<Slot> {
+        let mut open = self.0.lock();
+        let count = open.entry(member).or_default();
+        if *count >= most {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { slots: self.clone(), member, _open: telemetry::EventStreamOpen::start() })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.slots.0.lock();
+        if let Some(count) = open.get_mut(&self.member) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.member);
+            }
+        }
+    }
+}
+
+/// The `reset` event's data.
+#[derive(Debug, Serialize)]
+struct ResetView {
+    reason: &'static str,
+}
+
+/// My events as they happen: Server-Sent Events.
+#[utoipa::path(get, path = "/v1/me/events", tag = "members", operation_id = "streamMyEvents", security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event received: the stream resumes after it (browsers send it when they reconnect)")),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{\"reason\": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream."),
+        (status = 400, body = crate::problem::Problem, description = "invalid_last_event_id: not an id this API gave"),
+        (status = 429, body = crate::problem::Problem, description = "too_many_streams: close one of your open streams first"),
+        (status = 503, body = crate::problem::Problem, description = "events_unavailable: try again shortly")))]
+#[get("/v1/me/events")]
+pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let last_seen = match request.headers().get("last-event-id") {
+        None => None,
+        Some(value) => {
+            Some(value.to_str().ok().and_then(|text| text.trim().parse::<EventId>().ok()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_last_event_id",
+                    "Last-Event-ID is not an id this API gave",
+                )
+            })?)
+        }
+    };
+    let slot = state.streams.take(caller.member, state.settings.events_streams_per_member).ok_or_else(|| {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", "Too many event streams open")
+            .detail(format!("at most {} per member; close one first", state.settings.events_streams_per_member))
+            .retry_after(RECONNECT_AFTER)
+    })?;
+    let feed = state.events.follow(caller.member, last_seen).await.map_err(|error| {
+        tracing::warn!(%error, "cannot follow a member's events");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "events_unavailable",
+            "Events are unavailable; try again shortly",
+        )
+        .retry_after(RECONNECT_AFTER)
+    })?;
+    let every = state.settings.events_heartbeat;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let streaming = Streaming {
+        state: Arc::clone(&state),
+        member: caller.record,
+        feed,
+        heartbeat,
+        stopping: state.stopping.clone(),
+        ready: false,
+        _slot: slot,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Compressing would hold events back until a buffer fills.
+        .insert_header(ContentEncoding::Identity)
+        // nginx: pass each event on at once.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(futures::stream::unfold(streaming, next_chunk)))
+}
+
+struct Streaming {
+    state: Arc<AppState>,
+    member: Member,
+    feed: BoxStream<'static, FeedItem>,
+    heartbeat: tokio::time::Interval,
+    stopping: CancellationToken,
+    ready: bool,
+    _slot: Slot,
+}
+
+async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web::Error>, Streaming)> {
+    if !streaming.ready {
+        streaming.ready = true;
+        let ready = format!("retry: {}\nevent: ready\ndata: {{}}\n\n", RECONNECT_AFTER.as_millis());
+        return Some((Ok(Bytes::from(ready)), streaming));
+    }
+    loop {
+        let item = tokio::select! {
+            () = streaming.stopping.cancelled() => return None,
+            _ = streaming.heartbeat.tick() => return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), streaming)),
+            item = streaming.feed.next() => item?,
+        };
+        let chunk = match item {
+            FeedItem::Reset { from } => {
+                let reset = ResetView {
+                    reason: "events since Last-Event-ID are no longer kept; read balance and transfers afresh",
+                };
+                Some(sse("reset", from, &reset))
+            }
+            FeedItem::Event(event) => match render(&streaming.state, &streaming.member, event).await {
+                Ok(chunk) => chunk,
+                // The client resumes from the last event it got, this one included.
+                Err(error) => {
+                    tracing::warn!(%error, member = %streaming.member.id, "could not render an event; ending the stream");
+                    return None;
+                }
+            },
+        };
+        if let Some(chunk) = chunk {
+            return Some((Ok(Bytes::from(chunk)), streaming));
+        }
+    }
+}
+
+/// The event as the member sees it; `None` for a transfer no longer theirs to see.
+async fn render(state: &AppState, member: &Member, event: MemberEvent) -> Result<Option<String>, ApiError> {
+    match event.notice {
+        Notice::Transfer(id) => {
+            let Ok(transfer) = state.transfers.transfer_for(member.id, id).await else { return Ok(None) };
+            let known: [(MemberId, &Handle); 1] = [(member.id, &member.handle)];
+            let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
+            Ok(Some(sse("transfer", event.id, &view)))
+        }
+        Notice::Balance => Ok(Some(sse("balance", event.id, &balance_of(state, member).await?))),
+    }
+}
+
+fn sse(name: &str, id: EventId, data: &impl Serialize) -> String {
+    let data = serde_json::to_string(data).expect("a view serializes");
+    format!("id: {id}\nevent: {name}\ndata: {data}\n\n")
+}
