@@ -343,7 +343,7 @@ mod tests {
         let tokens = tokens();
         let other = Tokens::new(&[8; 32], None, Duration::from_secs(60));
         let forged = other.issue(MemberId::new()).expect("issues");
-        assert_eq!(tokens.verify(&forged).expect_err("refused").code(), "unauthenticated");
+        assert_eq!(tokens.verify(&forged).expect_err("refused").code(), crate::problem::ProblemCode::Unauthenticated);
         let kid = &tokens.keys[0].id;
         let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
         let now = chrono::Utc::now().timestamp();

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+mod body;
 mod client;
 mod cors;
 mod demo;

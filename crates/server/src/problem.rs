@@ -13,8 +13,117 @@ use utoipa::ToSchema;
 
 use pointshare_domain::{AccessDenied, InvalidValue};
 
+macro_rules! problem_codes {
+    ($($(#[doc = $doc:literal])+ $code:ident = $text:literal,)+) => {
+        /// Every `code` a problem can carry: switch on it. Stable: a code is
+        /// never renamed or reused, only added.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ProblemCode {
+            $($(#[doc = $doc])+ $code,)+
+        }
+
+        #[cfg(test)]
+        const EVERY_CODE: &[ProblemCode] = &[$(ProblemCode::$code,)+];
+
+        impl ProblemCode {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$code => $text,)+
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    /// The server is busy hashing passwords; retry after `Retry-After`.
+    Busy = "busy",
+    /// A member with this email exists.
+    EmailTaken = "email_taken",
+    /// Members' events cannot be followed now; retry after `Retry-After`.
+    EventsUnavailable = "events_unavailable",
+    /// Admins only.
+    Forbidden = "forbidden",
+    /// The admin's daily grant budget is spent; the grant is recorded rejected.
+    GrantBudgetExceeded = "grant_budget_exceeded",
+    /// Above the per-grant maximum.
+    GrantLimitExceeded = "grant_limit_exceeded",
+    /// A member with this handle exists.
+    HandleTaken = "handle_taken",
+    /// The request needs an `Idempotency-Key` header.
+    IdempotencyKeyRequired = "idempotency_key_required",
+    /// This `Idempotency-Key` was used for a different request.
+    IdempotencyKeyReused = "idempotency_key_reused",
+    /// Not enough points; the transfer is recorded rejected.
+    InsufficientFunds = "insufficient_funds",
+    /// Our fault; the details are in the server log under `X-Request-Id`.
+    Internal = "internal",
+    /// Wrong email or password.
+    InvalidCredentials = "invalid_credentials",
+    /// The cursor is not one this API gave.
+    InvalidCursor = "invalid_cursor",
+    /// The `Idempotency-Key` is not 1 to 64 printable ASCII characters.
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    /// `Last-Event-ID` is not an id this API gave.
+    InvalidLastEventId = "invalid_last_event_id",
+    /// A query parameter is not valid.
+    InvalidQuery = "invalid_query",
+    /// The refresh token is unknown, expired, retired or revoked.
+    InvalidRefreshToken = "invalid_refresh_token",
+    /// Above the per-transfer maximum, or the sender's daily limit.
+    LimitExceeded = "limit_exceeded",
+    /// The body is not JSON.
+    MalformedJson = "malformed_json",
+    /// Your membership cannot share points now.
+    MemberInactive = "member_inactive",
+    /// No member has that handle.
+    MemberNotFound = "member_not_found",
+    /// The path does not take that method; `Allow` lists those it does.
+    MethodNotAllowed = "method_not_allowed",
+    /// No such endpoint or resource.
+    NotFound = "not_found",
+    /// The body is larger than the server accepts.
+    PayloadTooLarge = "payload_too_large",
+    /// The points provider cannot be reached; retry after `Retry-After`.
+    ProviderUnavailable = "provider_unavailable",
+    /// Too many requests; retry after `Retry-After`.
+    RateLimited = "rate_limited",
+    /// The rate limiter cannot answer and the server refuses meanwhile.
+    RateLimiterUnavailable = "rate_limiter_unavailable",
+    /// The recipient cannot receive points.
+    RecipientInactive = "recipient_inactive",
+    /// No member has the recipient's handle.
+    RecipientNotFound = "recipient_not_found",
+    /// A member cannot share points with themselves.
+    SelfTransfer = "self_transfer",
+    /// Too many event streams open for this member.
+    TooManyStreams = "too_many_streams",
+    /// The provider refused the transfer.
+    TransferFailed = "transfer_failed",
+    /// No such transfer of yours.
+    TransferNotFound = "transfer_not_found",
+    /// No token, or a bad or expired one.
+    Unauthenticated = "unauthenticated",
+    /// The body must be `application/json`.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// Fields are missing or invalid: `errors` lists each.
+    ValidationFailed = "validation_failed",
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:pointshare:problem:validation_failed", "title": "Some fields are not valid", "status": 422,
+    "code": "validation_failed", "field": "amount",
+    "errors": [{"pointer": "/amount", "code": "out_of_range", "detail": "0 is less than the minimum of 1"}]
+}))]
 pub struct Problem {
     /// `urn:pointshare:problem:<code>`.
     #[serde(rename = "type")]
@@ -25,13 +134,71 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Stable, machine-readable: switch on this.
-    pub code: String,
-    /// The request field at fault, for validation problems.
+    pub code: ProblemCode,
+    /// The first request field at fault, for validation problems (`errors` lists all).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every invalid field of a `validation_failed` request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
     /// The transfer a declined share created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<String>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON Pointer (RFC 6901) to the field in the request body.
+    #[schema(example = "/amount")]
+    pub pointer: String,
+    pub code: FieldErrorCode,
+    /// What is wrong with it, for people.
+    pub detail: String,
+}
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldErrorCode {
+    /// Missing.
+    Required,
+    /// Not a field of this request (a typo?).
+    UnknownField,
+    /// A string where a number belongs, or the like.
+    WrongType,
+    /// Too small, too large, too short or too long.
+    OutOfRange,
+    /// Does not have the form it must (pattern, format, one of a set).
+    InvalidFormat,
+    /// Breaks a rule of its own (a control character in a name, say).
+    Invalid,
+}
+
+impl FieldError {
+    pub fn new(pointer: String, code: FieldErrorCode, detail: impl Into<String>) -> Self {
+        FieldError { pointer, code, detail: detail.into() }
+    }
+}
+
+/// Collects every invalid field of a request before answering, so a client
+/// learns all of them at once.
+#[derive(Debug, Default)]
+pub struct Faults(Vec<FieldError>);
+
+impl Faults {
+    /// `parsed`, or `None` with its fault noted against the body field `pointer`.
+    pub fn check<T>(&mut self, pointer: &str, parsed: Result<T, InvalidValue>) -> Option<T> {
+        parsed
+            .map_err(|error| {
+                self.0.push(FieldError::new(pointer.to_owned(), FieldErrorCode::Invalid, error.to_string()))
+            })
+            .ok()
+    }
+
+    pub fn into_error(self) -> ApiError {
+        ApiError::invalid_fields(self.0)
+    }
 }
 
 /// Boxed: handlers return it in every `Result`, which should stay small.
@@ -45,10 +212,15 @@ struct Answer {
     retry_after: Option<Duration>,
     /// The methods a 405's path takes.
     allow: Option<String>,
+    /// The answer repeats an earlier request's (same `Idempotency-Key`).
+    replayed: bool,
 }
 
+/// On an answer to a request whose `Idempotency-Key` an earlier one used.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+    pub fn new(status: StatusCode, code: ProblemCode, title: &str) -> Self {
         ApiError(Box::new(Answer {
             status,
             problem: Problem {
@@ -56,12 +228,14 @@ impl ApiError {
                 title: title.to_owned(),
                 status: status.as_u16(),
                 detail: None,
-                code: code.to_owned(),
+                code,
                 field: None,
+                errors: Vec::new(),
                 transfer_id: None,
             },
             retry_after: None,
             allow: None,
+            replayed: false,
         }))
     }
 
@@ -75,55 +249,74 @@ impl ApiError {
         self
     }
 
+    pub fn replayed(mut self) -> Self {
+        self.0.replayed = true;
+        self
+    }
+
     pub fn retry_after(mut self, wait: Duration) -> Self {
         self.0.retry_after = Some(wait);
         self
     }
 
-    pub fn code(&self) -> &str {
-        &self.0.problem.code
+    pub fn code(&self) -> ProblemCode {
+        self.0.problem.code
     }
 
     /// A request value that breaks a domain rule.
     pub fn invalid(error: InvalidValue) -> Self {
-        let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "A field is not valid")
-            .detail(error.to_string());
-        problem.0.problem.field = Some(error.field.to_owned());
+        let mut faults = Faults::default();
+        faults.check::<()>(&format!("/{}", error.field), Err(error));
+        faults.into_error()
+    }
+
+    /// 422 listing every invalid field.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let title = if errors.len() == 1 { "A field is not valid" } else { "Some fields are not valid" };
+        let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::ValidationFailed, title);
+        let detail = errors.iter().map(|error| format!("{}: {}", error.pointer, error.detail)).collect::<Vec<_>>();
+        problem.0.problem.detail = Some(detail.join("; "));
+        problem.0.problem.field = errors.first().map(|error| error.pointer.trim_start_matches('/').to_owned());
+        problem.0.problem.errors = errors;
         problem
     }
 
     /// Logs the cause where operators can see it; the caller learns only that it failed.
     pub fn unexpected(error: impl std::fmt::Display) -> Self {
         tracing::error!(error = %error, "request failed unexpectedly");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::Internal, "Something went wrong on our side")
     }
 
     pub fn unavailable(detail: &str) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", "The points provider is unavailable")
-            .detail(detail)
-            .retry_after(Duration::from_secs(1))
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ProblemCode::ProviderUnavailable,
+            "The points provider is unavailable",
+        )
+        .detail(detail)
+        .retry_after(Duration::from_secs(1))
     }
 
     pub fn unauthenticated(detail: &str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required").detail(detail)
+        Self::new(StatusCode::UNAUTHORIZED, ProblemCode::Unauthenticated, "Authentication required").detail(detail)
     }
 
     /// The caller's member may not act (suspended, gone) or is no admin.
     pub fn denied(denied: AccessDenied) -> Self {
         match denied {
             AccessDenied::NotActive => Self::unauthenticated("the member of this token is not active"),
-            AccessDenied::NotAdmin => Self::new(StatusCode::FORBIDDEN, "forbidden", "Admins only"),
+            AccessDenied::NotAdmin => Self::new(StatusCode::FORBIDDEN, ProblemCode::Forbidden, "Admins only"),
         }
     }
 
     /// Too much CPU-bound work is queued already (password hashing).
     pub fn busy() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "The server is busy; try again shortly")
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, ProblemCode::Busy, "The server is busy; try again shortly")
             .retry_after(Duration::from_secs(1))
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found").detail(format!("{what} not found"))
+        Self::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "Not found").detail(format!("{what} not found"))
     }
 }
 
@@ -148,6 +341,9 @@ impl ResponseError for ApiError {
         if let Some(methods) = &answer.allow {
             response.insert_header((header::ALLOW, methods.as_str()));
         }
+        if answer.replayed {
+            response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+        }
         if answer.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
@@ -155,32 +351,27 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Bodies that are not JSON, too large, or of the wrong type.
+/// Bodies that are not JSON, too large, or of another content type (`body`
+/// checks the JSON itself).
 pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let problem = match &error {
         E::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ProblemCode::UnsupportedMediaType,
             "The body must be application/json",
         ),
         E::Overflow { .. } | E::OverflowKnownLength { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is too large")
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ProblemCode::PayloadTooLarge, "The body is too large")
         }
-        E::Deserialize(parse) if parse.is_data() => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "A field is missing or has the wrong type",
-        )
-        .detail(parse.to_string()),
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "The body is not valid JSON")
+        _ => ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::MalformedJson, "The body is not valid JSON")
             .detail(error.to_string()),
     };
     problem.into()
 }
 
 pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "The query string is not valid")
+    ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidQuery, "The query string is not valid")
         .detail(error.to_string())
         .into()
 }
@@ -190,13 +381,28 @@ pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_
 }
 
 pub fn unknown_route() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint")
+    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "No such endpoint")
 }
 
 /// A known path asked with a method it does not take; `allow` lists those it does.
 pub fn method_not_allowed(allow: Option<&str>) -> ApiError {
-    let mut error =
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not take that method");
+    let mut error = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ProblemCode::MethodNotAllowed,
+        "This endpoint does not take that method",
+    );
     error.0.allow = allow.map(str::to_owned);
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_reads_as_it_serializes() {
+        for code in EVERY_CODE {
+            assert_eq!(serde_json::to_value(code).expect("serializes"), code.as_str());
+        }
+    }
 }

@@ -15,8 +15,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use pointshare_domain::ports::{
-    Clock, DailyTotals, Deadline, InsertTransferError, MemberRepository, Movement, PointsProvider, ProviderError,
-    StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+    Clock, DailyTotals, Deadline, HistoryFilter, InsertTransferError, MemberRepository, Movement, PointsProvider,
+    ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
     Followups, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings,
@@ -195,11 +195,12 @@ impl TransferRepository for Stalling<dyn TransferRepository> {
     async fn history(
         &self,
         member: MemberId,
+        filter: &HistoryFilter,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         self.gate.pass().await;
-        self.inner.history(member, after, limit).await
+        self.inner.history(member, filter, after, limit).await
     }
 
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

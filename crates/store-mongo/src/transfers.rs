@@ -12,7 +12,8 @@ use mongodb::bson::{Bson, Document, doc, to_bson};
 
 use mongodb::options::{FindOptions, Hint, ReturnDocument};
 use pointshare_domain::ports::{
-    InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+    Direction, HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition,
+    TransitionError,
 };
 use pointshare_domain::{
     Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
@@ -196,11 +197,37 @@ impl TransferRepository for MongoTransfers {
     async fn history(
         &self,
         member: MemberId,
+        filter: &HistoryFilter,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         let member = member.to_string();
-        let branches = [(doc! {"sender": &member}, SENT_INDEX), (doc! {"recipient": &member}, RECEIVED_INDEX)];
+        // The rest of the filter narrows each branch within its index's range.
+        let mut narrowed = Document::new();
+        if !filter.states.is_empty() {
+            let states: Vec<Bson> = filter.states.iter().copied().map(state).collect();
+            narrowed.insert("state", doc! {"$in": states});
+        }
+        let mut created = Document::new();
+        if let Some(since) = filter.since {
+            created.insert("$gte", bson_time(since));
+        }
+        if let Some(until) = filter.until {
+            created.insert("$lt", bson_time(until));
+        }
+        if !created.is_empty() {
+            narrowed.insert("created_at", created);
+        }
+        let branch = |side: &str, index| {
+            let mut branch = doc! {side: &member};
+            branch.extend(narrowed.clone());
+            (branch, index)
+        };
+        let branches = match filter.direction {
+            None => vec![branch("sender", SENT_INDEX), branch("recipient", RECEIVED_INDEX)],
+            Some(Direction::Sent) => vec![branch("sender", SENT_INDEX)],
+            Some(Direction::Received) => vec![branch("recipient", RECEIVED_INDEX)],
+        };
         self.newest_first(&branches, after, limit, "loading a page of transfers").await
     }
 

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use pointshare_domain::ports::{
-    InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+    HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
     Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
@@ -89,10 +89,11 @@ impl TransferRepository for InMemoryTransfers {
     async fn history(
         &self,
         member: MemberId,
+        filter: &HistoryFilter,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
-        Ok(self.newest_first(|t| t.sender == member || t.recipient == member, after, limit))
+        Ok(self.newest_first(|t| filter.lists(member, t), after, limit))
     }
 
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

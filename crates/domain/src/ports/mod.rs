@@ -19,7 +19,9 @@ pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
 pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};
-pub use transfers::{InsertTransferError, TakeOverError, TransferRepository, Transition, TransitionError};
+pub use transfers::{
+    Direction, HistoryFilter, InsertTransferError, TakeOverError, TransferRepository, Transition, TransitionError,
+};
 
 use thiserror::Error;
 

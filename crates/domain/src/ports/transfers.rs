@@ -52,6 +52,39 @@ pub enum TransitionError {
     Unexpected(#[from] StoreError),
 }
 
+/// Which of a member's transfers a history page lists; all when default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub direction: Option<Direction>,
+    /// Only transfers in one of these states; any state when empty.
+    pub states: Vec<TransferState>,
+    /// Created at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before this.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Sent by the member, or received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+impl HistoryFilter {
+    /// Whether `member`'s history under this filter lists `transfer`.
+    pub fn lists(&self, member: MemberId, transfer: &Transfer) -> bool {
+        let side = match self.direction {
+            None => transfer.sender == member || transfer.recipient == member,
+            Some(Direction::Sent) => transfer.sender == member,
+            Some(Direction::Received) => transfer.recipient == member,
+        };
+        side && (self.states.is_empty() || self.states.contains(&transfer.state))
+            && self.since.is_none_or(|since| transfer.created_at >= since)
+            && self.until.is_none_or(|until| transfer.created_at < until)
+    }
+}
+
 #[async_trait]
 pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// Adds a transfer; (sender, idempotency key) is unique.
@@ -66,11 +99,12 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// and an operator may take it up at once.
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError>;
 
-    /// Transfers the member sent or received, newest first by (created_at, id),
-    /// strictly after `after` when given.
+    /// Transfers the member sent or received that `filter` lists, newest
+    /// first by (created_at, id), strictly after `after` when given.
     async fn history(
         &self,
         member: MemberId,
+        filter: &HistoryFilter,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError>;

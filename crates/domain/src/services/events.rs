@@ -14,8 +14,8 @@ use futures::stream::BoxStream;
 
 use crate::model::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState};
 use crate::ports::{
-    EventId, EventsError, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError, TakeOverError,
-    TransferRepository, Transition, TransitionError,
+    EventId, EventsError, HistoryFilter, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError,
+    TakeOverError, TransferRepository, Transition, TransitionError,
 };
 
 /// A `TransferRepository` that announces every recorded change. An event
@@ -81,10 +81,11 @@ impl TransferRepository for AnnouncedTransfers {
     async fn history(
         &self,
         member: MemberId,
+        filter: &HistoryFilter,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
-        self.store.history(member, after, limit).await
+        self.store.history(member, filter, after, limit).await
     }
 
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

@@ -24,5 +24,6 @@ pub use review::{ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{
-    GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, TransferLimits, TransferService,
+    GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
+    TransferService,
 };

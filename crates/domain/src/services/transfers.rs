@@ -19,7 +19,8 @@ use crate::model::{
     TransferId, TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
-    Clock, DailyTotals, DayKey, Deadline, InsertTransferError, MemberRepository, StoreError, TransferRepository,
+    Clock, DailyTotals, DayKey, Deadline, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
+    TransferRepository,
 };
 
 /// Limits on what one member may share and one admin may grant.
@@ -85,6 +86,22 @@ pub struct GrantCommand {
     pub idempotency_key: IdempotencyKey,
 }
 
+/// A share or grant as its request answers it: the transfer, and whether
+/// an earlier request with the same idempotency key created it (a replay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub transfer: Transfer,
+    pub replayed: bool,
+}
+
+impl std::ops::Deref for Submitted {
+    type Target = Transfer;
+
+    fn deref(&self) -> &Transfer {
+        &self.transfer
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum ShareError {
     #[error("the sending member does not exist")]
@@ -103,7 +120,7 @@ pub enum ShareError {
     IdempotencyKeyReused,
     /// Recorded, then rejected or reversed; `decline` on the transfer says why.
     #[error("transfer declined")]
-    Declined(Box<Transfer>),
+    Declined(Box<Submitted>),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -120,7 +137,7 @@ pub enum GrantError {
     IdempotencyKeyReused,
     /// Recorded, then rejected (over the admin's daily budget, or by the provider).
     #[error("grant declined")]
-    Declined(Box<Transfer>),
+    Declined(Box<Submitted>),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -137,7 +154,7 @@ pub enum GetTransferError {
 /// Failures shared by shares and grants, mapped into each operation's enum.
 enum SubmitError {
     KeyReused,
-    Declined(Box<Transfer>),
+    Declined(Box<Submitted>),
     Unexpected(anyhow::Error),
 }
 
@@ -199,7 +216,7 @@ impl TransferService {
 
     /// Shares points. `Ok` holds a completed transfer, or one still processing
     /// when the deadline came (a follow-up or recovery finishes it).
-    pub async fn share(&self, command: ShareCommand, deadline: Deadline) -> Result<Transfer, ShareError> {
+    pub async fn share(&self, command: ShareCommand, deadline: Deadline) -> Result<Submitted, ShareError> {
         let sender = self.members.by_id(command.sender).await.context("loading the sender")?;
         let sender = sender.ok_or(ShareError::SenderNotFound)?;
         let recipient = self.recipient(&command.to).await?.ok_or(ShareError::RecipientNotFound)?;
@@ -229,7 +246,7 @@ impl TransferService {
 
     /// Grants points from no one's account; the caller has checked, against
     /// the store, that `command.admin` is an active admin.
-    pub async fn grant(&self, command: GrantCommand, deadline: Deadline) -> Result<Transfer, GrantError> {
+    pub async fn grant(&self, command: GrantCommand, deadline: Deadline) -> Result<Submitted, GrantError> {
         let recipient = self.recipient(&command.to).await?.ok_or(GrantError::RecipientNotFound)?;
         let request = TransferRequest {
             kind: TransferKind::Grant,
@@ -255,14 +272,15 @@ impl TransferService {
         transfer.filter(|t| t.sender == member || t.recipient == member).ok_or(GetTransferError::NotFound)
     }
 
-    /// The member's transfers, sent and received, newest first.
+    /// The member's transfers that `filter` lists, newest first.
     pub async fn history(
         &self,
         member: MemberId,
+        filter: &HistoryFilter,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
-        self.transfers.history(member, after, limit).await
+        self.transfers.history(member, filter, after, limit).await
     }
 
     /// Every grant, newest first.
@@ -275,7 +293,7 @@ impl TransferService {
     }
 
     /// The earlier transfer this request repeats, as a final answer.
-    async fn replay(&self, request: &TransferRequest) -> Result<Option<Transfer>, SubmitError> {
+    async fn replay(&self, request: &TransferRequest) -> Result<Option<Submitted>, SubmitError> {
         let existing = self
             .transfers
             .by_idempotency_key(request.sender, &request.idempotency_key)
@@ -283,7 +301,7 @@ impl TransferService {
             .context("looking up the idempotency key")?;
         match check_key(existing, request) {
             KeyCheck::Fresh => Ok(None),
-            KeyCheck::Replay(transfer) => settle(*transfer).map(Some),
+            KeyCheck::Replay(transfer) => settle(*transfer, true).map(Some),
             KeyCheck::Reused => Err(SubmitError::KeyReused),
         }
     }
@@ -298,7 +316,7 @@ impl TransferService {
         sender_account: Option<crate::model::ProviderAccountId>,
         recipient_account: crate::model::ProviderAccountId,
         deadline: Deadline,
-    ) -> Result<Transfer, SubmitError> {
+    ) -> Result<Submitted, SubmitError> {
         let now = self.clock.now();
         let owner = LeaseOwner::unique(&self.replica);
         let mut transfer = Transfer {
@@ -337,7 +355,7 @@ impl TransferService {
             Err(InsertTransferError::KeyTaken(existing)) => {
                 self.release_if(reserved, &transfer).await;
                 return match check_key(Some(*existing), &request) {
-                    KeyCheck::Replay(transfer) => settle(*transfer),
+                    KeyCheck::Replay(transfer) => settle(*transfer, true),
                     _ => Err(SubmitError::KeyReused),
                 };
             }
@@ -349,9 +367,9 @@ impl TransferService {
         }
         tracing::info!(transfer = %transfer.id, kind = ?transfer.kind, amount = %transfer.amount, state = transfer.state.as_str(), "transfer recorded");
         if !reserved {
-            return settle(transfer);
+            return settle(transfer, false);
         }
-        settle(self.drive_new(transfer, owner, deadline).await?)
+        settle(self.drive_new(transfer, owner, deadline).await?, false)
     }
 
     /// Drives a new transfer until it settles or the request's deadline,
@@ -405,10 +423,11 @@ pub(crate) fn day_key(transfer: &Transfer) -> DayKey {
 }
 
 /// A rejected or reversed transfer is an error for the caller; any other is an answer.
-fn settle(transfer: Transfer) -> Result<Transfer, SubmitError> {
-    match transfer.state {
-        TransferState::Rejected | TransferState::Reversed => Err(SubmitError::Declined(Box::new(transfer))),
-        _ => Ok(transfer),
+fn settle(transfer: Transfer, replayed: bool) -> Result<Submitted, SubmitError> {
+    let submitted = Submitted { transfer, replayed };
+    match submitted.state {
+        TransferState::Rejected | TransferState::Reversed => Err(SubmitError::Declined(Box::new(submitted))),
+        _ => Ok(submitted),
     }
 }
 

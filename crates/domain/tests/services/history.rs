@@ -47,7 +47,7 @@ async fn history_pages_newest_first_without_gaps_or_repeats() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = world.transfer_service.history(alice.id, cursor, 3).await.expect("up");
+        let page = world.transfer_service.history(alice.id, &Default::default(), cursor, 3).await.expect("up");
         assert!(page.items.len() <= 3);
         seen.extend(page.items.iter().map(|t| t.id));
         match page.next {

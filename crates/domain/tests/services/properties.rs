@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pointshare_domain::ports::Deadline;
-use pointshare_domain::services::ShareError;
-use pointshare_domain::{AccountStatus, Member, MovementKind, Transfer, TransferState};
+use pointshare_domain::services::{ShareError, Submitted};
+use pointshare_domain::{AccountStatus, Member, MovementKind, TransferState};
 use pointshare_testkit::{RandomFaults, World};
 
 use super::share;
@@ -59,7 +59,7 @@ struct Run {
     world: World,
     members: Vec<Member>,
     total_before: u128,
-    answers: Vec<Result<Transfer, ShareError>>,
+    answers: Vec<Result<Submitted, ShareError>>,
 }
 
 async fn run(scenario: Scenario) -> Run {

@@ -58,7 +58,8 @@ async fn a_record_the_ledger_does_not_bear_out_is_reported() {
     };
     world.provider.ledger().apply(MovementKind::Debit, &stray).expect("applies");
     // A record that claims completion the provider never saw.
-    let completed = world.transfer_service.share(share(&alice, &bob, 1, "ok"), deadline()).await.expect("completes");
+    let completed =
+        world.transfer_service.share(share(&alice, &bob, 1, "ok"), deadline()).await.expect("completes").transfer;
     let phantom =
         Transfer { id: pointshare_domain::TransferId::new(), idempotency_key: super::key("phantom"), ..completed };
     world.transfers.insert(&phantom).await.expect("inserts");
@@ -84,7 +85,8 @@ async fn the_report_lists_every_transfer_once_in_store_order_across_pages_whatev
     let world = World::default();
     let alice = world.member("alice", 100).await;
     let bob = world.member("bob", 0).await;
-    let completed = world.transfer_service.share(share(&alice, &bob, 1, "ok"), deadline()).await.expect("completes");
+    let completed =
+        world.transfer_service.share(share(&alice, &bob, 1, "ok"), deadline()).await.expect("completes").transfer;
     // Records the provider never saw, older than the real one and more than
     // two pages of them: each lacks its debit and its credit.
     let phantoms: Vec<Transfer> = (0..450)

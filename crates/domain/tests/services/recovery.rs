@@ -22,7 +22,7 @@ async fn stuck_transfer(world: &World) -> pointshare_domain::Transfer {
         .await
         .expect("processing");
     world.provider.faults().heal();
-    transfer
+    transfer.transfer
 }
 
 #[tokio::test(start_paused = true)]

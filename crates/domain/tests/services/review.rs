@@ -20,7 +20,7 @@ async fn parked_at(step: Operation) -> (World, Member, Member, Transfer) {
     let parked = world.transfer_service.share(share(&alice, &bob, 30, "k"), deadline()).await.expect("not declined");
     assert_eq!((parked.state, parked.review), (TransferState::NeedsReview, Some(ReviewReason::ProviderRefused)));
     assert_eq!(parked.lease, None, "parked, nobody holds it: an operator may take it up at once");
-    (world, alice, bob, parked)
+    (world, alice, bob, parked.transfer)
 }
 
 async fn resolve(world: &World, id: TransferId, resolution: Resolution) -> Result<Transfer, ResolveError> {

@@ -25,7 +25,8 @@ async fn pair() -> Pair {
 
 impl Pair {
     async fn share(&self, amount: u64, within: Deadline) -> Result<Transfer, ShareError> {
-        self.world.transfer_service.share(share(&self.alice, &self.bob, amount, "k"), within).await
+        let shared = self.world.transfer_service.share(share(&self.alice, &self.bob, amount, "k"), within).await;
+        shared.map(|submitted| submitted.transfer)
     }
 
     fn balances(&self) -> (u64, u64) {
@@ -146,7 +147,7 @@ async fn retryable_faults_on_the_refund_still_reverse_once() {
         p.world.provider.faults().fail_next(Operation::Credit, 2, fault);
         let answered = match p.share(30, Deadline::after(Duration::from_secs(300))).await {
             Ok(refunding) => refunding,
-            Err(ShareError::Declined(reversed)) => *reversed,
+            Err(ShareError::Declined(reversed)) => reversed.transfer,
             Err(error) => panic!("{fault:?}: {error:?}"),
         };
         let transfer = p.recover_until_final(&answered).await;

@@ -26,7 +26,7 @@ use pointshare_domain::{Handle, Member, MemberId};
 use super::members::balance_of;
 use super::views::transfer_views;
 use crate::auth::Caller;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::telemetry;
 use crate::wiring::AppState;
 
@@ -93,14 +93,14 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
             Some(value.to_str().ok().and_then(|text| text.trim().parse::<EventId>().ok()).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_last_event_id",
+                    ProblemCode::InvalidLastEventId,
                     "Last-Event-ID is not an id this API gave",
                 )
             })?)
         }
     };
     let slot = state.streams.take(caller.member, state.settings.events_streams_per_member).ok_or_else(|| {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", "Too many event streams open")
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, ProblemCode::TooManyStreams, "Too many event streams open")
             .detail(format!("at most {} per member; close one first", state.settings.events_streams_per_member))
             .retry_after(RECONNECT_AFTER)
     })?;
@@ -108,7 +108,7 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
         tracing::warn!(%error, "cannot follow a member's events");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "events_unavailable",
+            ProblemCode::EventsUnavailable,
             "Events are unavailable; try again shortly",
         )
         .retry_after(RECONNECT_AFTER)

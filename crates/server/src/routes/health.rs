@@ -14,11 +14,19 @@ use pointshare_provider_http::BreakerState;
 use crate::telemetry::Exposition;
 use crate::wiring::AppState;
 
+/// Liveness: always `ok` while the process serves HTTP.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
 /// The process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive: `{\"status\": \"ok\"}`")))]
+#[utoipa::path(get, path = "/healthz", operation_id = "getHealth", tag = "operations",
+    responses((status = 200, body = Liveness, description = "alive")))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+    HttpResponse::Ok().json(Liveness { status: "ok" })
 }
 
 /// The internal listener's report; not in the public API document.
@@ -79,7 +87,7 @@ pub struct ReadinessStatus {
 
 /// Whether this replica can serve members now. The details (which backend
 /// failed and how) are on the internal listener's `/readyz`.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations",
     responses((status = 200, body = ReadinessStatus, description = "ready or degraded"), (status = 503, body = ReadinessStatus, description = "unready")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {

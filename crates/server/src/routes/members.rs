@@ -12,31 +12,37 @@ use pointshare_domain::{DisplayName, Email, Handle, Member, Password, Role};
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
 use super::{client_address, deadline, limit, per_hour, per_minute};
 use crate::auth::Caller;
-use crate::problem::ApiError;
+use crate::body::Body;
+use crate::problem::{ApiError, Faults, ProblemCode};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
 
 /// Creates a member and opens their account at the provider. Always a
 /// member: roles are an operator's to give.
-#[utoipa::path(post, path = "/v1/auth/signup", tag = "members", request_body = SignupBody,
+#[utoipa::path(post, path = "/v1/auth/signup", operation_id = "signup", tag = "members", request_body = SignupBody,
     responses((status = 201, body = MemberView, description = "the member, with a points account at the provider"),
         (status = 409, body = crate::problem::Problem, description = "email_taken or handle_taken"),
         (status = 422, body = crate::problem::Problem, description = "validation_failed: `field` names the field at fault"),
         (status = 429, body = crate::problem::Problem, description = "rate_limited: too many signups from this address, or from everywhere"),
         (status = 503, body = crate::problem::Problem, description = "provider_unavailable: the member exists and the account opens shortly; busy: too many passwords being hashed")))]
 #[post("/v1/auth/signup")]
-pub async fn signup(state: State, request: HttpRequest, body: web::Json<SignupBody>) -> Result<HttpResponse, ApiError> {
+pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) -> Result<HttpResponse, ApiError> {
     // Limits first: everything after costs, the password hash most.
     let settings = &state.settings;
     limit(&state, "signup:all", per_minute(settings.signup_global_rate_limit)).await?;
     limit(&state, &format!("signup:ip:{}", client_address(&state, &request)), per_hour(settings.signup_rate_limit))
         .await?;
     let body = body.into_inner();
-    let email = Email::parse(body.email).map_err(ApiError::invalid)?;
-    let handle = Handle::parse(body.handle).map_err(ApiError::invalid)?;
-    let display_name = DisplayName::parse(body.display_name).map_err(ApiError::invalid)?;
-    let password = Password::parse(body.password).map_err(ApiError::invalid)?;
+    let mut faults = Faults::default();
+    let email = faults.check("/email", Email::parse(body.email));
+    let handle = faults.check("/handle", Handle::parse(body.handle));
+    let display_name = faults.check("/display_name", DisplayName::parse(body.display_name));
+    let password = faults.check("/password", Password::parse(body.password));
+    let (Some(email), Some(handle), Some(display_name), Some(password)) = (email, handle, display_name, password)
+    else {
+        return Err(faults.into_error());
+    };
     let password_hash = state.passwords.hash(password).await?;
     let command = SignupCommand { email, handle, display_name, password_hash, role: Role::Member };
     let member = state.members.signup(command, deadline(&state)).await.map_err(signup_error)?;
@@ -46,10 +52,10 @@ pub async fn signup(state: State, request: HttpRequest, body: web::Json<SignupBo
 fn signup_error(error: SignupError) -> ApiError {
     match error {
         SignupError::EmailTaken => {
-            ApiError::new(StatusCode::CONFLICT, "email_taken", "A member with this email exists")
+            ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists")
         }
         SignupError::HandleTaken => {
-            ApiError::new(StatusCode::CONFLICT, "handle_taken", "A member with this handle exists")
+            ApiError::new(StatusCode::CONFLICT, ProblemCode::HandleTaken, "A member with this handle exists")
         }
         SignupError::ProviderUnavailable => ApiError::unavailable(
             "your membership is created and its points account will be opened shortly; log in to continue",
@@ -82,24 +88,24 @@ pub(super) async fn balance_of(state: &AppState, member: &Member) -> Result<Bala
 }
 
 /// My profile and balance.
-#[utoipa::path(get, path = "/v1/me", tag = "members", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = MeView, description = "my profile and balance"),
         (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
 #[get("/v1/me")]
-pub async fn me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiError> {
+pub async fn get_me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiError> {
     let member = current(&state, caller).await?;
     let balance = balance_of(&state, &member).await?;
     Ok(web::Json(MeView { member: MemberView::of(&member), balance }))
 }
 
 /// Changes my display name.
-#[utoipa::path(patch, path = "/v1/me", tag = "members", security(("bearer" = [])), request_body = RenameBody,
+#[utoipa::path(patch, path = "/v1/me", operation_id = "updateMe", tag = "members", security(("bearer" = [])), request_body = RenameBody,
     responses((status = 200, body = MemberView, description = "my profile, renamed")))]
 #[patch("/v1/me")]
-pub async fn rename(
+pub async fn update_me(
     state: State,
     caller: Caller,
-    body: web::Json<RenameBody>,
+    body: Body<RenameBody>,
 ) -> Result<web::Json<MemberView>, ApiError> {
     let name = DisplayName::parse(body.into_inner().display_name).map_err(ApiError::invalid)?;
     let member = state.members.rename(caller.member, &name).await.map_err(|error| match error {
@@ -110,27 +116,27 @@ pub async fn rename(
 }
 
 /// My balance, as the provider last reported it.
-#[utoipa::path(get, path = "/v1/me/balance", tag = "members", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/balance", operation_id = "getMyBalance", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = BalanceView, description = "my balance"),
         (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
 #[get("/v1/me/balance")]
-pub async fn my_balance(state: State, caller: Caller) -> Result<web::Json<BalanceView>, ApiError> {
+pub async fn get_my_balance(state: State, caller: Caller) -> Result<web::Json<BalanceView>, ApiError> {
     // The account never changes once opened: the checked record names it.
     Ok(web::Json(balance_of(&state, &caller.record).await?))
 }
 
 /// Another member's public profile, to pick a recipient.
-#[utoipa::path(get, path = "/v1/members/{handle}", tag = "members", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/members/{handle}", operation_id = "getMember", tag = "members", security(("bearer" = [])),
     params(("handle" = String, Path)),
     responses((status = 200, body = PublicMemberView, description = "the member's public profile"),
         (status = 404, body = crate::problem::Problem, description = "member_not_found")))]
 #[get("/v1/members/{handle}")]
-pub async fn lookup(
+pub async fn get_member(
     state: State,
     _caller: Caller,
     handle: web::Path<String>,
 ) -> Result<web::Json<PublicMemberView>, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "member_not_found", "No member has that handle");
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, ProblemCode::MemberNotFound, "No member has that handle");
     let handle = Handle::parse(handle.into_inner()).map_err(|_| not_found())?;
     let member = state.members.by_handle(&handle).await.map_err(ApiError::unexpected)?.ok_or_else(not_found)?;
     Ok(web::Json(PublicMemberView { handle: member.handle.to_string(), display_name: member.display_name.to_string() }))

@@ -17,32 +17,36 @@ use utoipa::openapi::content::{Content, ContentBuilder};
 use utoipa::openapi::header::Header;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 
 use pointshare_domain::ports::{Deadline, RateDecision, RateRule};
 
 pub use events::StreamSlots;
 
-use crate::problem::{self, ApiError};
+use crate::problem::{self, ApiError, ProblemCode};
 use crate::telemetry;
 use crate::wiring::AppState;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "pointshare", description = "Members see their points and share them. Errors are RFC 9457 problem+json with a stable `code`."),
+    info(title = "pointshare", version = "1", license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        description = "Members see their points and share them. Errors are RFC 9457 problem+json with a stable `code` (and, for invalid requests, `errors` naming each field by JSON Pointer). Authenticate with `Authorization: Bearer <access_token>` from `login`."),
+    servers((url = "/", description = "this server")),
     paths(
-        members::signup, sessions::login, sessions::refresh, sessions::logout,
-        members::me, members::rename, members::my_balance, events::stream_my_events, members::lookup,
-        transfers::share, transfers::one, transfers::history, transfers::grant, transfers::grants,
+        members::signup, sessions::login, sessions::refresh_session, sessions::logout,
+        members::get_me, members::update_me, members::get_my_balance, events::stream_my_events, members::get_member,
+        transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,
         health::healthz, health::readyz,
     ),
-    components(schemas(problem::Problem)),
+    components(schemas(problem::Problem, problem::ProblemCode, problem::FieldError, views::DirectionView)),
     modifiers(&BearerAuth, &Problems),
 )]
 pub struct ApiDoc;
 
 struct BearerAuth;
 
+/// Bearer tokens everywhere, but where an operation says otherwise; those
+/// that need none (signing up, logging in, probes) say so with `security: []`.
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -50,6 +54,13 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                operation.security.get_or_insert_with(Vec::new);
+            }
+        }
     }
 }
 
@@ -71,14 +82,14 @@ impl utoipa::Modify for Problems {
                     let mut add = |status: &str, description: &str| {
                         responses.entry(status.to_owned()).or_insert_with(|| problem_response(description).into());
                     };
-                    if operation.security.is_some() {
+                    if operation.security.as_ref().is_some_and(|security| !security.is_empty()) {
                         add("401", "unauthenticated: no token, or a bad or expired one");
                     }
                     if operation.request_body.is_some() {
                         add("400", "malformed_json: the body is not JSON");
                         add("413", "payload_too_large");
                         add("415", "unsupported_media_type: the body must be application/json");
-                        add("422", "validation_failed: `field` names the field at fault");
+                        add("422", "validation_failed: `errors` names each invalid field by JSON Pointer");
                     }
                     add("500", "internal: the details are in the server log under the response's X-Request-Id");
                 }
@@ -117,18 +128,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(members::signup)
         .service(sessions::login)
-        .service(sessions::refresh)
+        .service(sessions::refresh_session)
         .service(sessions::logout)
-        .service(members::me)
-        .service(members::rename)
-        .service(members::my_balance)
+        .service(members::get_me)
+        .service(members::update_me)
+        .service(members::get_my_balance)
         .service(events::stream_my_events)
-        .service(members::lookup)
-        .service(transfers::share)
-        .service(transfers::history)
-        .service(transfers::one)
-        .service(transfers::grant)
-        .service(transfers::grants)
+        .service(members::get_member)
+        .service(transfers::create_transfer)
+        .service(transfers::list_transfers)
+        .service(transfers::get_transfer)
+        .service(transfers::create_grant)
+        .service(transfers::list_grants)
         .service(health::healthz)
         .service(health::readyz);
 }
@@ -162,7 +173,7 @@ async fn limit(state: &AppState, key: &str, rule: RateRule) -> Result<(), ApiErr
     match state.limiter.acquire(key, rule).await {
         Ok(RateDecision::Allowed { .. }) => Ok(()),
         Ok(RateDecision::Limited { retry_after }) => {
-            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; slow down")
+            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, ProblemCode::RateLimited, "Too many requests; slow down")
                 .retry_after(retry_after))
         }
         Err(error) if state.settings.rate_limit_fail_open => {
@@ -173,8 +184,12 @@ async fn limit(state: &AppState, key: &str, rule: RateRule) -> Result<(), ApiErr
         Err(error) => {
             telemetry::rate_limiter_failed();
             tracing::warn!(%error, key, "rate limiter unavailable; refusing the request");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "rate_limiter_unavailable", "Try again shortly")
-                .retry_after(std::time::Duration::from_secs(1)))
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ProblemCode::RateLimiterUnavailable,
+                "Try again shortly",
+            )
+            .retry_after(std::time::Duration::from_secs(1)))
         }
     }
 }

@@ -17,7 +17,8 @@ use pointshare_domain::{Email, Member, Role, Session};
 use super::views::{LoginBody, RefreshBody, TokenView};
 use super::{client_address, limit, per_minute};
 use crate::auth::RefreshToken;
-use crate::problem::ApiError;
+use crate::body::Body;
+use crate::problem::{ApiError, ProblemCode};
 use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
@@ -27,15 +28,15 @@ type State = web::Data<Arc<AppState>>;
 const SLOW_DOWN: Duration = Duration::from_secs(1);
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is wrong")
+    ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidCredentials, "The email or password is wrong")
 }
 
 fn invalid_refresh_token() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The refresh token is not valid")
+    ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidRefreshToken, "The refresh token is not valid")
 }
 
 /// Exchanges email and password for an access token and a refresh token.
-#[utoipa::path(post, path = "/v1/auth/login", tag = "sessions", request_body = LoginBody,
+#[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "sessions", request_body = LoginBody,
     responses((status = 200, body = TokenView, description = "a new session's tokens"),
         (status = 401, body = crate::problem::Problem, description = "invalid_credentials, whether or not the email exists"),
         (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts from this address, or for this account from this address"),
@@ -44,7 +45,7 @@ fn invalid_refresh_token() -> ApiError {
 pub async fn login(
     state: State,
     request: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: Body<LoginBody>,
 ) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
     let settings = &state.settings;
@@ -83,12 +84,12 @@ fn tokens(state: &AppState, member: &Member, session: &Session, secret: &str) ->
 
 /// Exchanges a refresh token for a new access token and a new refresh token;
 /// the one sent is retired. Sending a retired one again ends the session.
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "sessions", request_body = RefreshBody,
+#[utoipa::path(post, path = "/v1/auth/refresh", operation_id = "refreshSession", tag = "sessions", request_body = RefreshBody,
     responses((status = 200, body = TokenView, description = "the session's next tokens"),
         (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: unknown, expired, ended, or used before (which ends the session)")))]
 #[post("/v1/auth/refresh")]
-pub async fn refresh(state: State, body: web::Json<RefreshBody>) -> Result<web::Json<TokenView>, ApiError> {
-    let presented = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh_token)?;
+pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<web::Json<TokenView>, ApiError> {
+    let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     let (secret, next) = RefreshToken::secret();
     let (session, member) =
         state.sessions.refresh(presented.session, &presented.hash(), next).await.map_err(|error| match error {
@@ -104,12 +105,12 @@ pub async fn refresh(state: State, body: web::Json<RefreshBody>) -> Result<web::
 }
 
 /// Ends the session of a refresh token (every token of that login).
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "sessions", request_body = RefreshBody,
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "sessions", request_body = RefreshBody,
     responses((status = 204, description = "the session is ended (also when it already was)"),
         (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: no such session")))]
 #[post("/v1/auth/logout")]
-pub async fn logout(state: State, body: web::Json<RefreshBody>) -> Result<HttpResponse, ApiError> {
-    let presented = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh_token)?;
+pub async fn logout(state: State, body: Body<RefreshBody>) -> Result<HttpResponse, ApiError> {
+    let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     state.sessions.end(presented.session, &presented.hash()).await.map_err(|error| match error {
         LogoutError::Invalid => invalid_refresh_token(),
         LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),

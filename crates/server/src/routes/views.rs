@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use pointshare_domain::ports::{Direction, HistoryFilter};
 use pointshare_domain::services::{Balance, BalanceSource};
 use pointshare_domain::{
     DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Transfer, TransferKind, TransferState,
@@ -17,6 +18,7 @@ use crate::problem::ApiError;
 use crate::wiring::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupBody {
     /// Unique, case-insensitively.
     #[schema(format = Email, min_length = 3, max_length = 254, example = "ada@example.com")]
@@ -32,14 +34,19 @@ pub struct SignupBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(example = "ada@example.com")]
     pub email: String,
+    #[schema(example = "correct horse battery")]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The `refresh_token` of the last login or refresh.
+    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d")]
     pub refresh_token: String,
 }
 
@@ -48,17 +55,23 @@ pub struct RefreshBody {
 /// retired one again ends the session).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
+    #[schema(example = "eyJhbGciOiJIUzI1NiIsImtpZCI6IjEyMzQ1Njc4OWFiY2RlZjAifQ.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl")]
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     pub token_type: String,
     /// Seconds until the access token expires.
+    #[schema(example = 900)]
     pub expires_in: u64,
+    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d")]
     pub refresh_token: String,
     /// Seconds until the refresh token expires.
+    #[schema(example = 2592000)]
     pub refresh_expires_in: u64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RenameBody {
     /// No control characters.
     #[schema(min_length = 1, max_length = 64, example = "Ada L.")]
@@ -67,11 +80,16 @@ pub struct RenameBody {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberView {
+    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
     pub id: String,
+    #[schema(example = "ada@example.com")]
     pub email: String,
+    #[schema(example = "ada")]
     pub handle: String,
+    #[schema(example = "Ada")]
     pub display_name: String,
     pub role: RoleView,
+    #[schema(example = "2026-11-26T09:30:00Z")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -109,14 +127,18 @@ pub struct MeView {
 /// What another member sees: enough to pick a recipient.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PublicMemberView {
+    #[schema(example = "ben")]
     pub handle: String,
+    #[schema(example = "Ben")]
     pub display_name: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BalanceView {
+    #[schema(example = 10025)]
     pub balance: u64,
     /// When the provider reported this balance.
+    #[schema(example = "2026-11-26T09:31:02Z")]
     pub as_of: DateTime<Utc>,
     pub source: SourceView,
 }
@@ -140,6 +162,7 @@ impl From<Balance> for BalanceView {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ShareBody {
     /// The recipient's handle.
     #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ben")]
@@ -153,6 +176,7 @@ pub struct ShareBody {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GrantBody {
     #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
     pub to_handle: String,
@@ -165,19 +189,26 @@ pub struct GrantBody {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TransferView {
+    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
     pub id: String,
     pub kind: KindView,
     pub state: StateView,
     /// The sender's handle; for a grant, the admin's.
+    #[schema(example = "ada")]
     pub from_handle: String,
+    #[schema(example = "ben")]
     pub to_handle: String,
+    #[schema(example = 25)]
     pub amount: u64,
+    #[schema(example = "lunch")]
     pub memo: Option<String>,
     /// Why a rejected or reversed transfer did not complete.
     pub decline_reason: Option<DeclineView>,
     /// Why a transfer waits for an operator (`needs_review`); kept once resolved.
     pub review_reason: Option<ReviewView>,
+    #[schema(example = "2026-11-26T09:31:00Z")]
     pub created_at: DateTime<Utc>,
+    #[schema(example = "2026-11-26T09:31:02Z")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -201,6 +232,13 @@ pub enum StateView {
     Rejected,
     Reversed,
     NeedsReview,
+}
+
+impl StateView {
+    /// The states of the saga a member sees as this one.
+    pub fn states(self) -> Vec<TransferState> {
+        TransferState::ALL.into_iter().filter(|state| StateView::from(*state) == self).collect()
+    }
 }
 
 impl From<TransferState> for StateView {
@@ -266,8 +304,56 @@ impl From<ReviewReason> for ReviewView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TransferPage {
     pub items: Vec<TransferView>,
+    /// Whether another page follows (then `next_cursor` is set).
+    pub has_more: bool,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[schema(example = "MTc2NDE0OTQ2MDAwMDowMTkzYTViMg")]
     pub next_cursor: Option<String>,
+}
+
+/// Which of my transfers a history page lists. Keep the same filters while
+/// following `next_cursor`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// 1 to 100; 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only those I sent, or only those I received; both when absent.
+    pub direction: Option<DirectionView>,
+    /// Only transfers in this state.
+    pub state: Option<StateView>,
+    /// Created at or after this time (RFC 3339).
+    #[param(example = "2026-11-01T00:00:00Z")]
+    pub since: Option<DateTime<Utc>>,
+    /// Created before this time (RFC 3339).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Sent by me, or received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionView {
+    Sent,
+    Received,
+}
+
+impl HistoryQuery {
+    /// The store's filter for this query.
+    pub fn filter(&self) -> HistoryFilter {
+        HistoryFilter {
+            direction: self.direction.map(|direction| match direction {
+                DirectionView::Sent => Direction::Sent,
+                DirectionView::Received => Direction::Received,
+            }),
+            states: self.state.map(StateView::states).unwrap_or_default(),
+            since: self.since,
+            until: self.until,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

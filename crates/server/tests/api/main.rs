@@ -5,6 +5,7 @@ mod helpers;
 mod sse;
 
 mod auth;
+mod contract;
 mod cors;
 mod errors;
 mod events;

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use pointshare_domain::ports::{
-    AttachAccountError, Clock, DailyTotals, DayKey, InsertMemberError, InsertTransferError, MemberRepository,
-    SessionRepository, SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
+    AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError, InsertTransferError,
+    MemberRepository, SessionRepository, SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
@@ -46,6 +46,7 @@ macro_rules! store_contract {
             transitions_are_compare_and_set,
             of_racing_drivers_exactly_one_moves_each_step,
             history_pages_have_no_gap_or_repeat_while_inserts_go_on,
+            history_filters_by_direction_state_and_time_and_pages_within_them,
             a_daily_total_reserves_up_to_its_limit_and_gives_back,
             of_racing_reservations_the_total_never_passes_the_limit,
             grants_page_newest_first_and_only_grants,
@@ -309,7 +310,7 @@ pub async fn history_pages_have_no_gap_or_repeat_while_inserts_go_on(store: &Sto
     };
     let (mut seen, mut order, mut cursor) = (HashSet::new(), Vec::new(), None);
     loop {
-        let page = store.transfers.history(member, cursor, 7).await.expect("pages");
+        let page = store.transfers.history(member, &HistoryFilter::default(), cursor, 7).await.expect("pages");
         for t in &page.items {
             assert!(seen.insert(t.id), "{} appeared twice", t.id);
             order.push((t.created_at, t.id));
@@ -326,7 +327,56 @@ pub async fn history_pages_have_no_gap_or_repeat_while_inserts_go_on(store: &Sto
         before.difference(&seen).count()
     );
     assert!(order.windows(2).all(|w| w[0] > w[1]), "newest first, strictly");
-    assert!(store.transfers.history(MemberId::new(), None, 7).await.expect("pages").items.is_empty());
+    assert!(
+        store
+            .transfers
+            .history(MemberId::new(), &HistoryFilter::default(), None, 7)
+            .await
+            .expect("pages")
+            .items
+            .is_empty()
+    );
+}
+
+pub async fn history_filters_by_direction_state_and_time_and_pages_within_them(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let member = MemberId::new();
+    let hours_ago = |hours| now() - chrono::Duration::hours(hours);
+    // Sent and completed three hours ago, received and rejected two hours
+    // ago, sent and still accepted an hour ago.
+    let mut sent_old = transfer(member, "filter-sent-old", &owner);
+    (sent_old.state, sent_old.created_at) = (TransferState::Completed, hours_ago(3));
+    let mut received = transfer(MemberId::new(), "filter-received", &owner);
+    (received.recipient, received.state, received.created_at) = (member, TransferState::Rejected, hours_ago(2));
+    let mut sent_new = transfer(member, "filter-sent-new", &owner);
+    sent_new.created_at = hours_ago(1);
+    for t in [&sent_old, &received, &sent_new] {
+        store.transfers.insert(t).await.expect("inserts");
+    }
+    let listed = |filter: HistoryFilter| {
+        let transfers = Arc::clone(&store.transfers);
+        async move {
+            let page = transfers.history(member, &filter, None, 10).await.expect("pages");
+            page.items.into_iter().map(|t| t.id).collect::<Vec<_>>()
+        }
+    };
+    let sent = HistoryFilter { direction: Some(Direction::Sent), ..HistoryFilter::default() };
+    assert_eq!(listed(sent.clone()).await, [sent_new.id, sent_old.id]);
+    let received_only = HistoryFilter { direction: Some(Direction::Received), ..HistoryFilter::default() };
+    assert_eq!(listed(received_only).await, [received.id]);
+    let states = vec![TransferState::Accepted, TransferState::Rejected];
+    assert_eq!(listed(HistoryFilter { states, ..HistoryFilter::default() }).await, [sent_new.id, received.id]);
+    let since = HistoryFilter { since: Some(received.created_at), ..HistoryFilter::default() };
+    assert_eq!(listed(since).await, [sent_new.id, received.id], "since is inclusive");
+    let until = HistoryFilter { until: Some(received.created_at), ..HistoryFilter::default() };
+    assert_eq!(listed(until).await, [sent_old.id], "until is exclusive");
+    let nothing = HistoryFilter { states: vec![TransferState::Reversed], ..sent.clone() };
+    assert_eq!(listed(nothing).await, []);
+
+    let first = store.transfers.history(member, &sent, None, 1).await.expect("pages");
+    assert_eq!(first.items.iter().map(|t| t.id).collect::<Vec<_>>(), [sent_new.id]);
+    let second = store.transfers.history(member, &sent, first.next, 1).await.expect("pages");
+    assert_eq!((second.items.iter().map(|t| t.id).collect::<Vec<_>>(), second.next), (vec![sent_old.id], None));
 }
 
 fn day_key(kind: TransferKind) -> DayKey {

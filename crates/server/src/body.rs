@@ -1,0 +1,105 @@
+//! Request bodies: JSON checked against the schema the OpenAPI document
+//! gives its type, so a client learns every invalid field at once (missing,
+//! unknown, of the wrong type, out of range) in the problem's `errors`, each
+//! with a JSON Pointer; then deserialized. Handlers take `Body<T>` where
+//! they would take `web::Json<T>`; not JSON, too large or of another content
+//! type is answered by the JSON extractor's own handler (`problem::json_error`).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures::future::LocalBoxFuture;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{ValidationError, Validator};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::problem::{ApiError, FieldError, FieldErrorCode};
+use crate::routes::ApiDoc;
+
+/// A request body of type `T`, valid against `T`'s schema.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + ToSchema + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<Value>::from_request(request, payload);
+        Box::pin(async move { Ok(Body(parse::<T>(json.await?.into_inner())?)) })
+    }
+}
+
+/// One validator per schema of the API document.
+static SCHEMAS: LazyLock<HashMap<String, Validator>> = LazyLock::new(|| {
+    let document = serde_json::to_value(ApiDoc::openapi()).expect("the API document serializes");
+    let components = json!({"schemas": document["components"]["schemas"].clone()});
+    let names =
+        document["components"]["schemas"].as_object().map(|schemas| schemas.keys().cloned().collect::<Vec<_>>());
+    names
+        .unwrap_or_default()
+        .into_iter()
+        .map(|name| {
+            let schema = json!({"$ref": format!("#/components/schemas/{name}"), "components": components});
+            let validator = jsonschema::validator_for(&schema).unwrap_or_else(|error| panic!("schema {name}: {error}"));
+            (name, validator)
+        })
+        .collect()
+});
+
+fn parse<T: DeserializeOwned + ToSchema>(value: Value) -> Result<T, ApiError> {
+    let name = T::name();
+    let validator = SCHEMAS.get(name.as_ref()).unwrap_or_else(|| panic!("{name} is not in the API document"));
+    let faults: Vec<FieldError> = validator.iter_errors(&value).flat_map(|error| fault(&error)).collect();
+    if !faults.is_empty() {
+        return Err(ApiError::invalid_fields(faults));
+    }
+    // Valid against the schema: a failure here is a schema that says less than the type.
+    serde_json::from_value(value).map_err(|error| {
+        ApiError::invalid_fields(vec![FieldError::new(String::new(), FieldErrorCode::Invalid, error.to_string())])
+    })
+}
+
+/// The fields one schema violation is about.
+fn fault(error: &ValidationError<'_>) -> Vec<FieldError> {
+    let at = error.instance_path().as_str().to_owned();
+    let member = |name: &str| format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+    let code = match error.kind() {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            return vec![FieldError::new(member(name), FieldErrorCode::Required, format!("{name} is required"))];
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let unknown = |name: &String| {
+                FieldError::new(
+                    member(name),
+                    FieldErrorCode::UnknownField,
+                    format!("{name} is not a field of this request"),
+                )
+            };
+            return unexpected.iter().map(unknown).collect();
+        }
+        ValidationErrorKind::Type { .. } => FieldErrorCode::WrongType,
+        ValidationErrorKind::Minimum { .. }
+        | ValidationErrorKind::Maximum { .. }
+        | ValidationErrorKind::ExclusiveMinimum { .. }
+        | ValidationErrorKind::ExclusiveMaximum { .. }
+        | ValidationErrorKind::MinLength { .. }
+        | ValidationErrorKind::MaxLength { .. } => FieldErrorCode::OutOfRange,
+        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } | ValidationErrorKind::Enum { .. } => {
+            FieldErrorCode::InvalidFormat
+        }
+        _ => FieldErrorCode::Invalid,
+    };
+    vec![FieldError::new(at, code, error.to_string())]
+}
