@@ -400,6 +400,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_api_guide_explains_every_code() {
+        let guide = include_str!("../../../docs/api.md");
+        let missing: Vec<&str> =
+            EVERY_CODE.iter().map(|code| code.as_str()).filter(|code| !guide.contains(&format!("`{code}`"))).collect();
+        assert!(missing.is_empty(), "docs/api.md does not explain {missing:?}");
+    }
+
+    #[test]
     fn each_code_reads_as_it_serializes() {
         for code in EVERY_CODE {
             assert_eq!(serde_json::to_value(code).expect("serializes"), code.as_str());
