@@ -116,6 +116,18 @@ impl OwnRedis {
             .expect("redis-server is installed (scripts/with-servers installs it)");
         OwnRedis(child, format!("redis://127.0.0.1:{port}"))
     }
+
+    /// A cache on it with a short timeout, once it answers.
+    async fn connected(&self) -> RedisCache {
+        let settings = RedisSettings { timeout: Duration::from_millis(200), ..RedisSettings::new(self.1.clone()) };
+        for _ in 0..50 {
+            if let Ok(cache) = RedisCache::connect(settings.clone()).await {
+                return cache;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the test's own Redis did not start");
+    }
 }
 
 impl Drop for OwnRedis {
@@ -128,16 +140,7 @@ impl Drop for OwnRedis {
 #[tokio::test]
 async fn when_redis_goes_away_calls_fail_within_the_timeout() {
     let mut redis = OwnRedis::start();
-    let settings = RedisSettings { timeout: Duration::from_millis(200), ..RedisSettings::new(redis.1.clone()) };
-    let mut connected = None;
-    for _ in 0..50 {
-        if let Ok(cache) = RedisCache::connect(settings.clone()).await {
-            connected = Some(cache);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let cache = connected.expect("the test's own Redis starts");
+    let cache = redis.connected().await;
     let account = ProviderAccountId::parse("acc_1").expect("valid id");
     let balance = CachedBalance { balance: 1, as_of: chrono::Utc::now() };
     cache.put(&account, balance, Duration::from_secs(30)).await.expect("writes while up");
@@ -162,18 +165,7 @@ async fn when_redis_goes_away_calls_fail_within_the_timeout() {
 #[tokio::test]
 async fn followers_are_told_when_the_subscription_drops_and_it_comes_back() {
     let mut redis = OwnRedis::start();
-    let settings = RedisSettings { timeout: Duration::from_millis(200), ..RedisSettings::new(redis.1.clone()) };
-    let mut connected = None;
-    for _ in 0..50 {
-        if let Ok(cache) = RedisCache::connect(settings.clone()).await {
-            connected = Some(cache);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let events = RedisEvents::start(connected.expect("the test's own Redis starts"), Duration::from_secs(60))
-        .await
-        .expect("subscribes");
+    let events = RedisEvents::start(redis.connected().await, Duration::from_secs(60)).await.expect("subscribes");
     let member = pointshare_domain::MemberId::new();
     let mut wakeups = events.wakeups(member).await.expect("follows");
     redis.0.kill().expect("stops Redis");
