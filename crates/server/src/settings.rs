@@ -155,7 +155,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     ("request_deadline", "Longest a request may take; a share still unfinished then answers 202 processing."),
     (
         "followup_limit",
-        "Most transfers this replica drives on in the background after answering 202 (under the request's lease, 2 × request_deadline); past it, recovery finishes them. 0: none.",
+        "Most transfers this replica drives on in the background after answering 202 (for up to 2 × request_deadline more, renewing their lease call by call); past it, recovery finishes them. 0: none.",
     ),
     (
         "events_retention",

@@ -104,7 +104,11 @@ pub struct Replica {
     pub transfers: Arc<TransferService>,
     pub gate: Gate,
     tasks: JoinSet<()>,
+    followups: Followups,
 }
+
+/// Follow-ups one replica runs at once: few, so some 202s wait for recovery.
+const FOLLOWUPS: usize = 4;
 
 impl Replica {
     pub fn start(name: &str, shared: &Shared, at_start: DateTime<Utc>, clock_error: TimeDelta) -> Self {
@@ -123,6 +127,8 @@ impl Replica {
             shared.saga,
         ));
         let members = Arc::new(MemberService::new(shared.members.clone(), provider, clock.clone()));
+        // Shares that answer 202 are driven on in the background, as in the server.
+        let followups = Followups::new(FOLLOWUPS);
         let transfer_service = Arc::new(TransferService::new(
             shared.members.clone(),
             transfers.clone(),
@@ -130,9 +136,7 @@ impl Replica {
             saga.clone(),
             clock.clone(),
             shared.limits,
-            // No follow-ups: a crash must stop everything a replica runs, and
-            // a follow-up would outlive it; requests drive to their deadline.
-            RequestLease { replica: name.into(), lease_for: shared.request_deadline * 2, followups: Followups::new(0) },
+            RequestLease { replica: name.into(), lease_for: shared.request_deadline * 2, followups: followups.clone() },
         ));
         let recovery = Arc::new(RecoveryService::new(
             transfers,
@@ -149,7 +153,7 @@ impl Replica {
                 let _failures_are_retried_next_pass = recovery.run_once().await;
             }
         });
-        Replica { transfers: transfer_service, gate, tasks }
+        Replica { transfers: transfer_service, gate, tasks, followups }
     }
 
     /// Runs `work` as one of this replica's tasks: a crash cuts it off.
@@ -160,6 +164,7 @@ impl Replica {
     /// Stops everything at once, mid-step.
     pub fn crash(mut self) {
         self.tasks.abort_all();
+        self.followups.abort();
     }
 }
 

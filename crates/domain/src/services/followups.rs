@@ -1,6 +1,7 @@
 //! Follow-ups: a transfer still processing when its request answers (202)
-//! is driven on in the background under the request's lease, so it settles
-//! as soon as the provider answers rather than at the next recovery pass.
+//! is driven on in the background, renewing the request's lease before each
+//! call, so it settles as soon as the provider answers rather than at the
+//! next recovery pass.
 //! Bounded: past `max` at once, a request drives its transfer only until
 //! its own deadline, as recovery's safety net assumes. On shutdown the
 //! follow-ups under way get the grace period, then are cancelled; a
@@ -53,6 +54,13 @@ impl Followups {
     /// How many run now.
     pub fn running(&self) -> usize {
         self.tracker.len()
+    }
+
+    /// Starts no more and cancels every follow-up at the await it is parked
+    /// on, as a crash would (the simulation's crashes use it).
+    pub fn abort(&self) {
+        self.tracker.close();
+        self.cancel.cancel();
     }
 
     /// Starts no more; waits up to `grace` for those under way, then cancels the rest.

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::ports::{
     BalanceCache, CachedBalance, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, Rejection,
-    TransferRepository, Transition, TransitionError,
+    TakeOverError, TransferRepository, Transition, TransitionError,
 };
 
 /// Whether drivers guard against their own staleness (docs/architecture.md,
@@ -140,20 +140,35 @@ impl SagaDriver {
         holding: Holding,
         deadline: Deadline,
     ) -> anyhow::Result<Transfer> {
-        self.drive_reporting(transfer, owner, holding, deadline, |_| {}).await
+        self.drive_reporting(transfer, owner, holding, deadline, None, |_| {}).await
     }
 
     /// `drive`, telling `report` the transfer as it stands after each step
-    /// it records or finds recorded by another driver.
+    /// it records or finds recorded by another driver. With `renew`, the
+    /// lease is renewed to `renew` from now before each call (compare-and-set:
+    /// only while `owner` still holds it), so calls run to `deadline` rather
+    /// than stop short at the lease: how a follow-up drives past its request.
     pub async fn drive_reporting(
         &self,
         mut transfer: Transfer,
         owner: &LeaseOwner,
         holding: Holding,
         deadline: Deadline,
+        renew: Option<Duration>,
         report: impl Fn(&Transfer),
     ) -> anyhow::Result<Transfer> {
         while let Some(step) = self.next_step(&transfer)? {
+            if let Some(lease) = renew {
+                let now = self.clock.now();
+                transfer = match self.transfers.take_over(transfer.id, owner, now, now + to_delta(lease)).await {
+                    Ok(renewed) => renewed,
+                    Err(TakeOverError::Leased(current)) => {
+                        tracing::info!(transfer = %transfer.id, "another driver holds the transfer now; leaving it to them");
+                        return Ok(*current);
+                    }
+                    Err(error) => return Err(error).with_context(|| format!("renewing the lease of {}", transfer.id)),
+                };
+            }
             let deadline = match self.within_lease(&transfer, owner, deadline) {
                 Some(deadline) => deadline,
                 None => {

@@ -382,13 +382,12 @@ impl TransferService {
         };
         let (report, mut progress) = watch::channel(transfer.clone());
         let saga = Arc::clone(&self.saga);
-        let lease_ends = Deadline::after(self.lease_for);
+        // As long again as the request's lease, renewing it call by call.
+        let (lease, until) = (self.lease_for, Deadline::after(self.lease_for));
         self.followups.spawn(slot, async move {
             let id = transfer.id;
-            let driven = saga.drive_reporting(transfer, &owner, Holding::Created, lease_ends, |now| {
-                report.send_replace(now.clone());
-            });
-            if let Err(error) = driven.await {
+            let told = |now: &Transfer| drop(report.send_replace(now.clone()));
+            if let Err(error) = saga.drive_reporting(transfer, &owner, Holding::Created, until, Some(lease), told).await {
                 tracing::warn!(transfer = %id, error = format!("{error:#}"), "driving a transfer failed; recovery finishes it");
             }
         });
