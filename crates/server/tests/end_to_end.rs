@@ -298,7 +298,7 @@ async fn with_redis_down_members_are_still_served_and_readyz_says_degraded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_redis_down_a_closed_limiter_refuses_shares() {
+async fn with_redis_down_a_closed_limiter_refuses_shares_and_readyz_says_unready() {
     let mut redis = OwnRedis::start().await;
     let (base, _, alice) = alice_funded_on(&redis.1, false).await;
     let client = Client::new();
@@ -308,6 +308,9 @@ async fn with_redis_down_a_closed_limiter_refuses_shares() {
     let (status, refused) =
         call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
     assert_eq!((status, refused["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("rate_limiter_unavailable")));
+    // Without Redis this replica refuses whatever is limited: send traffic elsewhere.
+    let (status, ready) = call(&client, reqwest::Method::GET, format!("{base}/readyz"), None, None).await;
+    assert_eq!((status, ready), (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unready"})));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

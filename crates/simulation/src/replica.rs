@@ -19,7 +19,7 @@ use pointshare_domain::ports::{
     ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    Followups, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings,
+    Fencing, Followups, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings,
     TransferLimits, TransferService,
 };
 use pointshare_domain::{
@@ -127,8 +127,9 @@ impl Replica {
             shared.saga,
         ));
         let members = Arc::new(MemberService::new(shared.members.clone(), provider, clock.clone()));
-        // Shares that answer 202 are driven on in the background, as in the server.
-        let followups = Followups::new(FOLLOWUPS);
+        // Shares that answer 202 are driven on in the background, as in the
+        // server; without fencing, the saga as it was before either.
+        let followups = Followups::new(if shared.saga.fencing == Fencing::On { FOLLOWUPS } else { 0 });
         let transfer_service = Arc::new(TransferService::new(
             shared.members.clone(),
             transfers.clone(),

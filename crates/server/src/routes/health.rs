@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use pointshare_provider_http::BreakerState;
 
-use crate::telemetry::Exposition;
+use crate::telemetry::{self, Exposition};
 use crate::wiring::AppState;
 
 /// Liveness: always `ok` while the process serves HTTP.
@@ -41,9 +41,11 @@ pub struct Readiness {
     pub provider: String,
 }
 
-/// `degraded`: the cache is down, and the service still serves, reading
-/// balances from the provider. `unready`: the store is down or the
-/// provider's circuit breaker is open.
+/// `degraded`: something this replica can serve without is in trouble (the
+/// cache, so balances come from the provider; the provider, so balances and
+/// transfers fail fast while history, lookups and logins are served).
+/// `unready`: what every request needs is down (the store; Redis too when
+/// the rate limiter fails closed), so traffic is better sent elsewhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReadyStatus {
@@ -88,7 +90,7 @@ pub struct ReadinessStatus {
 /// Whether this replica can serve members now. The details (which backend
 /// failed and how) are on the internal listener's `/readyz`.
 #[utoipa::path(get, path = "/readyz", operation_id = "getReadiness", tag = "operations",
-    responses((status = 200, body = ReadinessStatus, description = "ready or degraded"), (status = 503, body = ReadinessStatus, description = "unready")))]
+    responses((status = 200, body = ReadinessStatus, description = "ready, or degraded (the cache or the provider in trouble: still serving)"), (status = 503, body = ReadinessStatus, description = "unready: the store is down (or Redis, with a rate limiter that fails closed)")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let readiness = readiness(&state).await;
@@ -108,13 +110,20 @@ fn answer(status: ReadyStatus, body: impl Serialize) -> HttpResponse {
     if status == ReadyStatus::Unready { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() }.json(body)
 }
 
+/// Checks the store and the cache now, reads the provider's breaker, and
+/// records each in `pointshare_dependency_up`. A provider outage never makes
+/// a replica unready: every replica shares the provider, and taking them all
+/// out of the balancer would fail the requests that need no provider too.
 async fn readiness(state: &AppState) -> Readiness {
     let backends = &state.backends;
     let (store_ok, store) = report(backends.store.name(), backends.store.check().await);
     let (cache_ok, cache) = report(backends.cache.name(), backends.cache.check().await);
     let breaker = state.provider_breaker();
-    let ready = store_ok && breaker != BreakerState::Open;
-    let status = match (ready, cache_ok) {
+    let provider_ok = breaker != BreakerState::Open;
+    telemetry::dependencies_up(store_ok, cache_ok, provider_ok);
+    // A limiter that fails closed refuses every limited request without Redis.
+    let limiter_ok = cache_ok || state.settings.rate_limit_fail_open;
+    let status = match (store_ok && limiter_ok, cache_ok && provider_ok) {
         (false, _) => ReadyStatus::Unready,
         (true, false) => ReadyStatus::Degraded,
         (true, true) => ReadyStatus::Ready,
@@ -122,8 +131,10 @@ async fn readiness(state: &AppState) -> Readiness {
     Readiness { status, store, cache, provider_breaker: breaker.into(), provider: backends.provider.clone() }
 }
 
-/// Prometheus text exposition of every metric.
+/// Prometheus text exposition of every metric, the dependencies checked
+/// first so their gauges are as of this scrape.
 #[get("/metrics")]
-pub async fn metrics(exposition: web::Data<Exposition>) -> HttpResponse {
+pub async fn metrics(state: web::Data<Arc<AppState>>, exposition: web::Data<Exposition>) -> HttpResponse {
+    readiness(&state).await;
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(exposition.render())
 }
