@@ -16,10 +16,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::{Ledger, LedgerError, Operation};
 use pointshare_domain::ports::{Movement, Rejection};
 use pointshare_domain::{AccountStatus, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference};
 use pointshare_provider_http::contract::{ErrorBody, ErrorCode, ErrorEnvelope, MovementRequest, OpenAccountRequest};
-use pointshare_testkit::{Ledger, LedgerError, Operation};
 
 use crate::conditions::Conditions;
 

@@ -14,8 +14,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 
+use crate::{Fault, FaultPlan, Operation};
 use pointshare_provider_http::contract::ErrorCode;
-use pointshare_testkit::{Fault, FaultPlan, Operation};
 
 use crate::SimConfig;
 use crate::api::ApiError;

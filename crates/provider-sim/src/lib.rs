@@ -1,5 +1,5 @@
 //! A simulator of the points provider (provider-api.md): every endpoint, the
-//! sandbox extensions included, over the testkit's ledger, with the latency,
+//! sandbox extensions included, over an in-memory ledger, with the latency,
 //! rate limit and faults of a real provider on a bad day.
 //!
 //! `start` serves it in-process on a listener, for tests and the server's
@@ -9,6 +9,8 @@
 
 mod api;
 mod conditions;
+mod faults;
+mod ledger;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -20,9 +22,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use faults::{Fault, FaultPlan, Operation, RandomFaults};
+pub use ledger::{Ledger, LedgerError, LedgerSummary};
 use pointshare_domain::ports::SystemClock;
 use pointshare_domain::{HolderRef, ProviderAccount};
-use pointshare_testkit::{FaultPlan, Ledger, RandomFaults};
 
 /// How the simulated provider behaves. `Default` is a perfect provider: no
 /// latency, no faults, no rate limit, no demo accounts.

@@ -17,13 +17,12 @@ use pointshare_domain::services::{
     RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService,
     TransferLimits, TransferService,
 };
-use pointshare_provider_http::{BreakerState, HttpProvider};
-use pointshare_provider_sim::{RunningSim, SimConfig};
-use pointshare_store_mongo::{MongoSettings, MongoStore};
-use pointshare_testkit::{
+use pointshare_embedded::{
     InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
     InMemoryTransfers,
 };
+use pointshare_provider_http::{BreakerState, HttpProvider};
+use pointshare_store_mongo::{MongoSettings, MongoStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Access, Passwords, Tokens};
@@ -193,7 +192,7 @@ impl AppState {
 pub struct Wired {
     pub state: Arc<AppState>,
     /// The in-process simulator of the embedded default, stopped at shutdown.
-    pub simulator: Option<RunningSim>,
+    pub simulator: Option<Simulator>,
 }
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
@@ -334,22 +333,54 @@ fn provider_url(settings: &Settings) -> String {
 
 /// The real provider when configured; otherwise a simulator in this process,
 /// reached over loopback HTTP so the same adapter serves both.
-async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<RunningSim>)> {
+async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<Simulator>)> {
     let (url, key, simulator) = match (&settings.provider_url, &settings.provider_api_key) {
         (Some(url), Some(key)) => (url.clone(), key.clone(), None),
         _ => {
-            let listener =
-                tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the embedded provider")?;
-            let config = SimConfig {
-                api_key: format!("embedded-{}", uuid::Uuid::new_v4().simple()),
-                latency: settings.embedded_provider_latency,
-                ..SimConfig::default()
-            };
-            let key = config.api_key.clone();
-            let sim = pointshare_provider_sim::start(listener, config).await?;
-            (sim.base_url().parse()?, key, Some(sim))
+            let (url, key, sim) = simulator(settings).await?;
+            (url, key, Some(sim))
         }
     };
     let provider = HttpProvider::new(settings.provider(url, key)).context("the provider adapter")?;
     Ok((provider, simulator))
+}
+
+/// The provider simulator of the embedded default (cargo feature `embedded`).
+#[cfg(feature = "embedded")]
+pub type Simulator = pointshare_provider_sim::RunningSim;
+
+#[cfg(feature = "embedded")]
+async fn simulator(settings: &Settings) -> anyhow::Result<(url::Url, String, Simulator)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the embedded provider")?;
+    let config = pointshare_provider_sim::SimConfig {
+        api_key: format!("embedded-{}", uuid::Uuid::new_v4().simple()),
+        latency: settings.embedded_provider_latency,
+        ..pointshare_provider_sim::SimConfig::default()
+    };
+    let key = config.api_key.clone();
+    let sim = pointshare_provider_sim::start(listener, config).await?;
+    Ok((sim.base_url().parse()?, key, sim))
+}
+
+/// A build without the embedded default has no simulator to run.
+#[cfg(not(feature = "embedded"))]
+#[derive(Debug)]
+pub enum Simulator {}
+
+#[cfg(not(feature = "embedded"))]
+impl Simulator {
+    pub fn base_url(&self) -> String {
+        match *self {}
+    }
+
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        match self {}
+    }
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn simulator(_: &Settings) -> anyhow::Result<(url::Url, String, Simulator)> {
+    anyhow::bail!(
+        "POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY are required: this build has no embedded provider (cargo feature `embedded`)"
+    )
 }

@@ -34,7 +34,8 @@ use pointshare_domain::{
     AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, PasswordHash, Points,
     ProviderReference, Role,
 };
-use pointshare_testkit::{InMemoryDailyTotals, InMemoryMembers, InMemoryTransfers, Ledger};
+use pointshare_embedded::{InMemoryDailyTotals, InMemoryMembers, InMemoryTransfers};
+use pointshare_testkit::Ledger;
 
 use provider::SimProvider;
 use replica::{Replica, Shared, SimClock};

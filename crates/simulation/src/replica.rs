@@ -26,7 +26,7 @@ use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, Page, ProviderAccount, ProviderAccountId,
     ProviderReference, ProviderTransaction, Transfer, TransferId,
 };
-use pointshare_testkit::InMemoryBalanceCache;
+use pointshare_embedded::InMemoryBalanceCache;
 
 /// Wall-clock time that follows the runtime's (paused, simulated) time, off
 /// by a fixed amount: each replica's clock error.

@@ -1,31 +1,20 @@
-//! In-memory implementations of every pointshare port, for tests of any crate
-//! and for the server's embedded default.
+//! What tests of any crate stand on: the provider double with scriptable
+//! faults (`FakeProvider`, over the simulator's ledger), a cache that can be
+//! switched off, a clock tests move, `World` (every service wired to the
+//! embedded adapters), and the contract suites every adapter is held to.
 //!
-//! Each fake keeps the semantics its real adapter must have (uniqueness,
-//! compare-and-set, leases, provider replay rules), so a test passing here
-//! means something against MongoDB, Redis and the real provider too.
+//! A dev-dependency only: nothing here ships in a binary.
 
-mod cache;
 mod clock;
 pub mod contract;
-mod events;
-mod faults;
-mod ledger;
-mod members;
+mod outage;
 mod provider;
-mod sessions;
-mod totals;
-mod transfers;
 mod world;
 
-pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
 pub use clock::ManualClock;
-pub use events::InMemoryEvents;
-pub use faults::{Fault, FaultPlan, Operation, RandomFaults};
-pub use ledger::{Ledger, LedgerError, LedgerSummary};
-pub use members::InMemoryMembers;
+pub use outage::OutageCache;
+/// The provider double's vocabulary, the simulator's own: a fault or a
+/// refusal means the same in-process and over HTTP.
+pub use pointshare_provider_sim::{Fault, FaultPlan, Ledger, LedgerError, LedgerSummary, Operation, RandomFaults};
 pub use provider::{FakeProvider, refusal};
-pub use sessions::InMemorySessions;
-pub use totals::InMemoryDailyTotals;
-pub use transfers::InMemoryTransfers;
 pub use world::{World, WorldSettings};

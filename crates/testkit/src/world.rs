@@ -13,10 +13,11 @@ use pointshare_domain::{
     DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
 };
 
-use crate::{
-    FakeProvider, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter,
-    InMemorySessions, InMemoryTransfers, ManualClock,
+use pointshare_embedded::{
+    InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
 };
+
+use crate::{FakeProvider, ManualClock, OutageCache};
 
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
@@ -53,7 +54,7 @@ pub struct World {
     pub transfers: Arc<InMemoryTransfers>,
     pub totals: Arc<InMemoryDailyTotals>,
     pub sessions: Arc<InMemorySessions>,
-    pub cache: Arc<InMemoryBalanceCache>,
+    pub cache: Arc<OutageCache>,
     pub limiter: Arc<InMemoryRateLimiter>,
     /// What members were told; every service records through `AnnouncedTransfers`.
     pub events: Arc<InMemoryEvents>,
@@ -79,7 +80,7 @@ impl World {
         let provider = Arc::new(FakeProvider::new(clock.clone()));
         let members = Arc::new(InMemoryMembers::default());
         let transfers = Arc::new(InMemoryTransfers::default());
-        let cache = Arc::new(InMemoryBalanceCache::default());
+        let cache = Arc::new(OutageCache::default());
         let totals = Arc::new(InMemoryDailyTotals::default());
         let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
         let announced: Arc<dyn TransferRepository> =

@@ -1,47 +1,28 @@
-//! `InMemoryBalanceCache` and `InMemoryRateLimiter`, with a switch that makes
-//! them fail, to test that a cache outage never fails a member's request.
+//! `InMemoryBalanceCache` and `InMemoryRateLimiter`: the Redis adapter's
+//! semantics (newer-wins writes, a fixed window per key) in this process.
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
 use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 
-fn outage() -> CacheError {
-    CacheError(anyhow::anyhow!("cache is down (injected)"))
-}
-
 #[derive(Debug, Default)]
 pub struct InMemoryBalanceCache {
     entries: Mutex<HashMap<ProviderAccountId, (CachedBalance, Instant)>>,
-    down: AtomicBool,
-}
-
-impl InMemoryBalanceCache {
-    /// While `down`, every call fails as an unreachable cache would.
-    pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-
-    fn check_up(&self) -> Result<(), CacheError> {
-        if self.down.load(Ordering::SeqCst) { Err(outage()) } else { Ok(()) }
-    }
 }
 
 #[async_trait]
 impl BalanceCache for InMemoryBalanceCache {
     async fn get(&self, account: &ProviderAccountId) -> Result<Option<CachedBalance>, CacheError> {
-        self.check_up()?;
         let entries = self.entries.lock();
         Ok(entries.get(account).filter(|(_, expires)| *expires > Instant::now()).map(|(balance, _)| *balance))
     }
 
     async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {
-        self.check_up()?;
         let now = Instant::now();
         let mut entries = self.entries.lock();
         let newer_held =
@@ -53,7 +34,6 @@ impl BalanceCache for InMemoryBalanceCache {
     }
 
     async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
-        self.check_up()?;
         self.entries.lock().remove(account);
         Ok(())
     }
@@ -63,21 +43,11 @@ impl BalanceCache for InMemoryBalanceCache {
 #[derive(Debug, Default)]
 pub struct InMemoryRateLimiter {
     windows: Mutex<HashMap<String, (Instant, u32)>>,
-    down: AtomicBool,
-}
-
-impl InMemoryRateLimiter {
-    pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
 }
 
 #[async_trait]
 impl RateLimiter for InMemoryRateLimiter {
     async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(outage());
-        }
         let now = Instant::now();
         let mut windows = self.windows.lock();
         let (started, used) = windows.entry(key.to_owned()).or_insert((now, 0));
@@ -128,15 +98,5 @@ mod tests {
         assert_eq!(limiter.acquire("b", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
-    }
-
-    #[tokio::test]
-    async fn down_means_errors() {
-        let cache = InMemoryBalanceCache::default();
-        cache.set_down(true);
-        assert!(cache.get(&ProviderAccountId::parse("acc_1").expect("valid")).await.is_err());
-        let limiter = InMemoryRateLimiter::default();
-        limiter.set_down(true);
-        assert!(limiter.acquire("k", RateRule { limit: 1, window: Duration::from_secs(1) }).await.is_err());
     }
 }

@@ -1,14 +1,14 @@
-//! The repository, cache and events contracts, held against the in-memory fakes.
+//! The repository, cache and events contracts, held against the embedded adapters.
 
 use std::sync::Arc;
 
-use pointshare_testkit::contract::cache::CacheUnderTest;
-use pointshare_testkit::contract::events::EventsUnderTest;
-use pointshare_testkit::contract::store::StoreUnderTest;
-use pointshare_testkit::{
+use pointshare_embedded::{
     InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
     InMemoryTransfers,
 };
+use pointshare_testkit::contract::cache::CacheUnderTest;
+use pointshare_testkit::contract::events::EventsUnderTest;
+use pointshare_testkit::contract::store::StoreUnderTest;
 
 mod store {
     use super::*;

@@ -1,0 +1,23 @@
+//! In-memory adapters of the store, cache, rate limiter and events ports:
+//! what `pointshare` runs on with nothing configured (the embedded default),
+//! and what tests of any crate stand on. Each keeps the semantics its real
+//! adapter must have (uniqueness, compare-and-set, leases, newer-wins
+//! balances, resumable events); the contract suites in `pointshare-testkit`
+//! hold both to them. Single process only: no sharing between replicas.
+//!
+//! Depends on the domain alone: no fault injection here (that is the test
+//! kit's), nothing a production binary would not run.
+
+mod cache;
+mod events;
+mod members;
+mod sessions;
+mod totals;
+mod transfers;
+
+pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
+pub use events::InMemoryEvents;
+pub use members::InMemoryMembers;
+pub use sessions::InMemorySessions;
+pub use totals::InMemoryDailyTotals;
+pub use transfers::InMemoryTransfers;

@@ -1,0 +1,66 @@
+//! `OutageCache`: the embedded balance cache with a switch that makes every
+//! call fail as an unreachable Redis would, to show that a cache outage never
+//! fails a member's request.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use pointshare_domain::ProviderAccountId;
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance};
+use pointshare_embedded::InMemoryBalanceCache;
+
+#[derive(Debug, Default)]
+pub struct OutageCache {
+    inner: InMemoryBalanceCache,
+    down: AtomicBool,
+}
+
+impl OutageCache {
+    /// While `down`, every call fails.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check_up(&self) -> Result<(), CacheError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(CacheError(anyhow::anyhow!("cache is down (injected)")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl BalanceCache for OutageCache {
+    async fn get(&self, account: &ProviderAccountId) -> Result<Option<CachedBalance>, CacheError> {
+        self.check_up()?;
+        self.inner.get(account).await
+    }
+
+    async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {
+        self.check_up()?;
+        self.inner.put(account, balance, ttl).await
+    }
+
+    async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
+        self.check_up()?;
+        self.inner.invalidate(account).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn down_means_errors_and_up_again_serves() {
+        let cache = OutageCache::default();
+        let account = ProviderAccountId::parse("acc_1").expect("valid");
+        cache.set_down(true);
+        assert!(cache.get(&account).await.is_err());
+        cache.set_down(false);
+        assert_eq!(cache.get(&account).await.expect("up"), None);
+    }
+}
