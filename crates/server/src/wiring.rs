@@ -9,13 +9,13 @@ use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisEvents, RedisSettings};
 use pointshare_domain::Points;
 use pointshare_domain::ports::{
-    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PointsProvider, RateLimiter, SessionRepository,
-    SystemClock, TransferRepository,
+    BalanceCache, DailyTotals, MemberEvents, MemberRepository, RateLimiter, SessionRepository, SystemClock,
+    TransferRepository,
 };
 use pointshare_domain::services::{
-    AnnouncedTransfers, BalanceService, EventFeed, Fencing, Followups, MemberService, ReconcileService,
-    RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService,
-    TransferLimits, TransferService,
+    BalanceService, EventFeed, Fencing, Followups, MemberService, Policy, Ports, ReconcileService, RecoveryService,
+    RecoverySettings, RequestLease, ReviewService, SagaSettings, Services, SessionService, TransferLimits,
+    TransferService,
 };
 use pointshare_embedded::{
     InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
@@ -196,13 +196,9 @@ pub struct Wired {
 }
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-
     let Repositories { members, transfers, sessions, totals, backend: store } = store(&settings).await?;
     let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
-    // Every change to a transfer, whoever makes it, is announced to both sides.
-    let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
     let (provider, simulator) = provider(&settings).await?;
     let backends = Backends {
         store,
@@ -219,23 +215,6 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         "backends"
     );
 
-    let points_provider: Arc<dyn PointsProvider> = Arc::new(provider.clone());
-    let saga = Arc::new(SagaDriver::new(
-        transfers.clone(),
-        totals.clone(),
-        points_provider.clone(),
-        cache.clone(),
-        clock.clone(),
-        SagaSettings {
-            balance_ttl: settings.balance_ttl,
-            clock_skew: settings.clock_skew,
-            in_flight_window: settings.provider_in_flight_window,
-            fencing: Fencing::On,
-        },
-    ));
-    let member_service = Arc::new(MemberService::new(members.clone(), points_provider.clone(), clock.clone()));
-    let session_service =
-        Arc::new(SessionService::new(sessions, members.clone(), clock.clone(), settings.refresh_token_ttl));
     let limits = TransferLimits {
         max_per_transfer: Points::new(settings.max_points_per_transfer)
             .context("POINTSHARE_MAX_POINTS_PER_TRANSFER")?,
@@ -246,42 +225,32 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     // Names this process in lease owners, so operators can tell replicas apart in the store.
     let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let followups = Followups::new(settings.followup_limit);
-    let transfer_service = Arc::new(TransferService::new(
+    let ports = Ports {
         members,
-        transfers.clone(),
-        totals.clone(),
-        saga.clone(),
-        clock.clone(),
+        transfers,
+        sessions,
+        totals,
+        cache,
+        events,
+        provider: Arc::new(provider.clone()),
+        clock: Arc::new(SystemClock),
+    };
+    let policy = Policy {
+        saga: SagaSettings {
+            balance_ttl: settings.balance_ttl,
+            clock_skew: settings.clock_skew,
+            in_flight_window: settings.provider_in_flight_window,
+            fencing: Fencing::On,
+        },
         limits,
         // The creating request owns its transfer until well past its
         // deadline; after that, recovery may take over an unfinished one.
-        RequestLease {
+        request: RequestLease {
             replica: replica.clone(),
             lease_for: settings.request_deadline * 2,
             followups: followups.clone(),
         },
-    ));
-    let reconcile = Arc::new(ReconcileService::new(
-        transfers.clone(),
-        points_provider.clone(),
-        // Reconciliation is an operator's command, not a member's request:
-        // it waits out a provider's bad minute rather than fail the report.
-        std::time::Duration::from_secs(60),
-    ));
-    let review = Arc::new(ReviewService::new(
-        transfers.clone(),
-        totals.clone(),
-        points_provider.clone(),
-        clock.clone(),
-        settings.recovery_lease,
-    ));
-    let balances = Arc::new(BalanceService::new(cache, points_provider, settings.balance_ttl));
-    let recovery = Arc::new(RecoveryService::new(
-        transfers,
-        member_service.clone(),
-        saga,
-        clock,
-        RecoverySettings {
+        recovery: RecoverySettings {
             replica,
             batch: settings.recovery_batch,
             lease_for: settings.recovery_lease,
@@ -291,7 +260,12 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             max_attempts: settings.recovery_max_attempts,
             ..RecoverySettings::default()
         },
-    ));
+        session_lifetime: settings.refresh_token_ttl,
+        // Reconciliation is an operator's command, not a member's request:
+        // it waits out a provider's bad minute rather than fail the report.
+        reconcile_patience: std::time::Duration::from_secs(60),
+    };
+    let services = Services::new(ports, policy);
 
     let secret = match &settings.jwt_secret {
         Some(secret) => secret.as_bytes().to_vec(),
@@ -305,16 +279,16 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
         passwords: Passwords::new(settings.password_hash_queue)?,
-        access: Access::new(member_service.clone(), ACCESS_FRESHNESS),
+        access: Access::new(services.members.clone(), ACCESS_FRESHNESS),
         settings,
-        members: member_service,
-        transfers: transfer_service,
-        balances,
-        sessions: session_service,
-        recovery,
-        reconcile,
-        review,
-        events: EventFeed::new(events),
+        members: services.members,
+        transfers: services.transfers,
+        balances: services.balances,
+        sessions: services.sessions,
+        recovery: services.recovery,
+        reconcile: services.reconcile,
+        review: services.review,
+        events: services.events,
         followups,
         streams: StreamSlots::default(),
         stopping: CancellationToken::new(),

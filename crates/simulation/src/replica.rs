@@ -19,14 +19,14 @@ use pointshare_domain::ports::{
     ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    Fencing, Followups, MemberService, RecoveryService, RecoverySettings, RequestLease, SagaDriver, SagaSettings,
-    TransferLimits, TransferService,
+    Fencing, Followups, Policy, Ports, RecoverySettings, RequestLease, SagaSettings, Services, TransferLimits,
+    TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, Page, ProviderAccount, ProviderAccountId,
     ProviderReference, ProviderTransaction, Transfer, TransferId,
 };
-use pointshare_embedded::InMemoryBalanceCache;
+use pointshare_embedded::{InMemoryBalanceCache, InMemoryEvents, InMemorySessions};
 
 /// Wall-clock time that follows the runtime's (paused, simulated) time, off
 /// by a fixed amount: each replica's clock error.
@@ -118,34 +118,33 @@ impl Replica {
             Arc::new(Stalling { inner: shared.transfers.clone(), gate: gate.clone() });
         let provider: Arc<dyn PointsProvider> =
             Arc::new(Stalling { inner: shared.provider.clone(), gate: gate.clone() });
-        let saga = Arc::new(SagaDriver::new(
-            transfers.clone(),
-            shared.totals.clone(),
-            provider.clone(),
-            Arc::new(InMemoryBalanceCache::default()),
-            clock.clone(),
-            shared.saga,
-        ));
-        let members = Arc::new(MemberService::new(shared.members.clone(), provider, clock.clone()));
         // Shares that answer 202 are driven on in the background, as in the
         // server; without fencing, the saga as it was before either.
         let followups = Followups::new(if shared.saga.fencing == Fencing::On { FOLLOWUPS } else { 0 });
-        let transfer_service = Arc::new(TransferService::new(
-            shared.members.clone(),
-            transfers.clone(),
-            shared.totals.clone(),
-            saga.clone(),
-            clock.clone(),
-            shared.limits,
-            RequestLease { replica: name.into(), lease_for: shared.request_deadline * 2, followups: followups.clone() },
-        ));
-        let recovery = Arc::new(RecoveryService::new(
+        let ports = Ports {
+            members: shared.members.clone(),
             transfers,
-            members,
-            saga,
+            // Sessions and events play no part in the saga's invariants.
+            sessions: Arc::new(InMemorySessions::default()),
+            totals: shared.totals.clone(),
+            cache: Arc::new(InMemoryBalanceCache::default()),
+            events: Arc::new(InMemoryEvents::new(Duration::from_secs(60))),
+            provider,
             clock,
-            RecoverySettings { replica: name.into(), ..shared.recovery.clone() },
-        ));
+        };
+        let policy = Policy {
+            saga: shared.saga,
+            limits: shared.limits,
+            request: RequestLease {
+                replica: name.into(),
+                lease_for: shared.request_deadline * 2,
+                followups: followups.clone(),
+            },
+            recovery: RecoverySettings { replica: name.into(), ..shared.recovery.clone() },
+            session_lifetime: Duration::from_secs(3600),
+            reconcile_patience: Duration::from_secs(5),
+        };
+        let Services { transfers: transfer_service, recovery, .. } = Services::new(ports, policy);
         let mut tasks = JoinSet::new();
         let interval = shared.recovery_interval;
         tasks.spawn(async move {

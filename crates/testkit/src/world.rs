@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pointshare_domain::ports::{Clock, Deadline, Movement, TransferRepository};
+use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    AnnouncedTransfers, BalanceService, Followups, MemberService, RecoveryService, RecoverySettings, RequestLease,
-    ReviewService, SagaDriver, SagaSettings, SessionService, SignupCommand, TransferLimits, TransferService,
+    BalanceService, Followups, MemberService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease,
+    ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
@@ -83,47 +83,33 @@ impl World {
         let cache = Arc::new(OutageCache::default());
         let totals = Arc::new(InMemoryDailyTotals::default());
         let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
-        let announced: Arc<dyn TransferRepository> =
-            Arc::new(AnnouncedTransfers::new(transfers.clone(), events.clone()));
-        let followups = Followups::new(settings.followups);
-        let saga = Arc::new(SagaDriver::new(
-            announced.clone(),
-            totals.clone(),
-            provider.clone(),
-            cache.clone(),
-            clock.clone(),
-            settings.saga,
-        ));
-        let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
-        let transfer_service = Arc::new(TransferService::new(
-            members.clone(),
-            announced.clone(),
-            totals.clone(),
-            saga.clone(),
-            clock.clone(),
-            settings.limits,
-            RequestLease { replica: "test".into(), lease_for: settings.lease_for, followups: followups.clone() },
-        ));
-        let balance_service = Arc::new(BalanceService::new(cache.clone(), provider.clone(), settings.saga.balance_ttl));
         let sessions = Arc::new(InMemorySessions::default());
-        let session_service =
-            Arc::new(SessionService::new(sessions.clone(), members.clone(), clock.clone(), settings.session_lifetime));
-        let recovery = Arc::new(RecoveryService::new(
-            announced.clone(),
-            member_service.clone(),
-            saga.clone(),
-            clock.clone(),
-            settings.recovery.clone(),
-        ));
-        let review = Arc::new(ReviewService::new(
-            announced,
-            totals.clone(),
-            provider.clone(),
-            clock.clone(),
-            settings.recovery.lease_for,
-        ));
+        let followups = Followups::new(settings.followups);
+        let ports = Ports {
+            members: members.clone(),
+            transfers: transfers.clone(),
+            sessions: sessions.clone(),
+            totals: totals.clone(),
+            cache: cache.clone(),
+            events: events.clone(),
+            provider: provider.clone(),
+            clock: clock.clone(),
+        };
+        let policy = Policy {
+            saga: settings.saga,
+            limits: settings.limits,
+            request: RequestLease {
+                replica: "test".into(),
+                lease_for: settings.lease_for,
+                followups: followups.clone(),
+            },
+            recovery: settings.recovery,
+            session_lifetime: settings.session_lifetime,
+            reconcile_patience: Duration::from_secs(5),
+        };
+        let services = Services::new(ports, policy);
         World {
-            review,
+            review: services.review,
             clock,
             provider,
             members,
@@ -134,12 +120,12 @@ impl World {
             limiter: Arc::default(),
             events,
             followups,
-            saga,
-            member_service,
-            transfer_service,
-            balance_service,
-            session_service,
-            recovery,
+            saga: services.saga,
+            member_service: services.members,
+            transfer_service: services.transfers,
+            balance_service: services.balances,
+            session_service: services.sessions,
+            recovery: services.recovery,
         }
     }
 

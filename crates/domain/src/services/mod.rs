@@ -3,6 +3,7 @@
 mod balance;
 mod events;
 mod followups;
+mod graph;
 mod idempotency;
 mod members;
 mod operators;
@@ -16,6 +17,7 @@ mod transfers;
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use events::{AnnouncedTransfers, EventFeed, FeedItem};
 pub use followups::Followups;
+pub use graph::{Policy, Ports, Services};
 pub use members::{MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};

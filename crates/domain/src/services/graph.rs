@@ -1,0 +1,104 @@
+//! The service graph, built in one place from the ports and the policy: the
+//! server's wiring, the test kit's `World` and the simulation's replicas all
+//! call `Services::new`, so a service is wired to its ports the same way
+//! everywhere. Every change to a transfer goes through `AnnouncedTransfers`
+//! here, so no caller can forget to tell members.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    AnnouncedTransfers, BalanceService, EventFeed, MemberService, ReconcileService, RecoveryService, RecoverySettings,
+    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, TransferLimits, TransferService,
+};
+use crate::ports::{
+    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PointsProvider, SessionRepository,
+    TransferRepository,
+};
+
+/// What the services stand on: one adapter per port.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub members: Arc<dyn MemberRepository>,
+    pub transfers: Arc<dyn TransferRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub totals: Arc<dyn DailyTotals>,
+    pub cache: Arc<dyn BalanceCache>,
+    pub events: Arc<dyn MemberEvents>,
+    pub provider: Arc<dyn PointsProvider>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How the services behave: limits, leases, timings.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub saga: SagaSettings,
+    pub limits: TransferLimits,
+    /// How a share's request holds the transfer it creates.
+    pub request: RequestLease,
+    pub recovery: RecoverySettings,
+    /// How long a refresh token works.
+    pub session_lifetime: Duration,
+    /// How long reconciliation waits out a provider's bad minute per lookup.
+    pub reconcile_patience: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub members: Arc<MemberService>,
+    pub transfers: Arc<TransferService>,
+    pub balances: Arc<BalanceService>,
+    pub sessions: Arc<SessionService>,
+    pub recovery: Arc<RecoveryService>,
+    pub review: Arc<ReviewService>,
+    pub reconcile: Arc<ReconcileService>,
+    pub events: EventFeed,
+    pub saga: Arc<SagaDriver>,
+}
+
+impl Services {
+    pub fn new(ports: Ports, policy: Policy) -> Self {
+        let Ports { members, transfers, sessions, totals, cache, events, provider, clock } = ports;
+        let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
+        let saga = Arc::new(SagaDriver::new(
+            transfers.clone(),
+            totals.clone(),
+            provider.clone(),
+            cache.clone(),
+            clock.clone(),
+            policy.saga,
+        ));
+        let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
+        let sessions = Arc::new(SessionService::new(sessions, members.clone(), clock.clone(), policy.session_lifetime));
+        let transfer_service = Arc::new(TransferService::new(
+            members,
+            transfers.clone(),
+            totals.clone(),
+            saga.clone(),
+            clock.clone(),
+            policy.limits,
+            policy.request,
+        ));
+        let review = Arc::new(ReviewService::new(
+            transfers.clone(),
+            totals,
+            provider.clone(),
+            clock.clone(),
+            policy.recovery.lease_for,
+        ));
+        let reconcile = Arc::new(ReconcileService::new(transfers.clone(), provider.clone(), policy.reconcile_patience));
+        let recovery =
+            Arc::new(RecoveryService::new(transfers, member_service.clone(), saga.clone(), clock, policy.recovery));
+        Services {
+            members: member_service,
+            transfers: transfer_service,
+            balances: Arc::new(BalanceService::new(cache, provider, policy.saga.balance_ttl)),
+            sessions,
+            recovery,
+            review,
+            reconcile,
+            events: EventFeed::new(events),
+            saga,
+        }
+    }
+}
