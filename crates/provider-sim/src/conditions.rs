@@ -18,7 +18,7 @@ use crate::{Fault, FaultPlan, Operation};
 use pointshare_provider_http::contract::ErrorCode;
 
 use crate::SimConfig;
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 #[derive(Debug)]
 pub(crate) struct Conditions {

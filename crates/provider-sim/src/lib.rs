@@ -9,6 +9,7 @@
 
 mod api;
 mod conditions;
+mod error;
 mod faults;
 mod ledger;
 
