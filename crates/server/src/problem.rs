@@ -1,7 +1,8 @@
 //! Every failure the API answers, as an RFC 9457 `application/problem+json`
 //! body with a stable `code` the frontend can switch on. Domain errors are
-//! turned into problems here and nowhere else; an unexpected error is logged
-//! in full and answered without its details.
+//! turned into problems here and nowhere else (a `From` per operation's error,
+//! so a handler writes `?`); an unexpected error is logged in full and
+//! answered without its details.
 
 use std::time::Duration;
 
@@ -11,7 +12,11 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use pointshare_domain::{AccessDenied, InvalidValue};
+use pointshare_domain::services::{
+    BalanceError, GetTransferError, GrantError, LogoutError, RefreshError, RenameError, ShareError, SignupError,
+    Submitted,
+};
+use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
 macro_rules! problem_codes {
     ($($(#[doc = $doc:literal])+ $code:ident = $text:literal,)+) => {
@@ -349,6 +354,178 @@ impl ResponseError for ApiError {
         }
         response.body(serde_json::to_string(&answer.problem).expect("a problem serializes"))
     }
+}
+
+// Each operation's failures, as the member sees them: the one place domain
+// errors become problems.
+
+pub fn recipient_not_found() -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::RecipientNotFound, "No member has that handle")
+}
+
+fn recipient_inactive() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ProblemCode::RecipientInactive,
+        "The recipient cannot receive points",
+    )
+}
+
+fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ProblemCode::IdempotencyKeyReused,
+        "This Idempotency-Key was used for another request",
+    )
+}
+
+fn gone() -> ApiError {
+    ApiError::unauthenticated("the member of this token no longer exists")
+}
+
+/// Why a recorded transfer did not complete; marked if it answers a replay.
+fn declined(submitted: &Submitted) -> ApiError {
+    let transfer = &submitted.transfer;
+    let (code, title) = match transfer.decline {
+        Some(DeclineReason::InsufficientFunds) => (ProblemCode::InsufficientFunds, "Not enough points"),
+        Some(DeclineReason::DailyLimitExceeded) => (ProblemCode::LimitExceeded, "The daily sharing limit is reached"),
+        Some(DeclineReason::GrantBudgetExceeded) => {
+            (ProblemCode::GrantBudgetExceeded, "Your daily grant budget is spent; the grant was not made")
+        }
+        Some(DeclineReason::RecipientAccountInactive | DeclineReason::RecipientAccountNotFound) => {
+            (ProblemCode::RecipientInactive, "The recipient cannot receive points")
+        }
+        Some(DeclineReason::SenderAccountInactive | DeclineReason::SenderAccountNotFound) => {
+            (ProblemCode::MemberInactive, "Your points account cannot send points")
+        }
+        None => (ProblemCode::TransferFailed, "The provider refused the transfer"),
+    };
+    let detail = format!("transfer {} was {}", transfer.id, transfer.state.as_str());
+    let problem = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title).detail(detail).transfer(transfer.id);
+    if submitted.replayed { problem.replayed() } else { problem }
+}
+
+impl From<ShareError> for ApiError {
+    fn from(error: ShareError) -> Self {
+        match error {
+            ShareError::SenderNotFound => gone(),
+            ShareError::SenderNotActive => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ProblemCode::MemberInactive,
+                "Your membership cannot share points now",
+            ),
+            ShareError::RecipientNotFound => recipient_not_found(),
+            ShareError::RecipientNotActive => recipient_inactive(),
+            ShareError::SelfTransfer => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::SelfTransfer,
+                "You cannot share points with yourself",
+            ),
+            ShareError::AboveTransferLimit { max } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::LimitExceeded,
+                "The amount is above the limit",
+            )
+            .detail(format!("at most {max} points per transfer")),
+            ShareError::IdempotencyKeyReused => key_reused(),
+            ShareError::Declined(submitted) => declined(&submitted),
+            ShareError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<GrantError> for ApiError {
+    fn from(error: GrantError) -> Self {
+        match error {
+            GrantError::RecipientNotFound => recipient_not_found(),
+            GrantError::RecipientNotActive => recipient_inactive(),
+            GrantError::AboveGrantLimit { max } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::GrantLimitExceeded,
+                "The amount is above the limit",
+            )
+            .detail(format!("at most {max} points per grant")),
+            GrantError::IdempotencyKeyReused => key_reused(),
+            GrantError::Declined(submitted) => declined(&submitted),
+            GrantError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<GetTransferError> for ApiError {
+    fn from(error: GetTransferError) -> Self {
+        match error {
+            GetTransferError::NotFound => transfer_not_found(),
+            GetTransferError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+pub fn transfer_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::TransferNotFound, "No such transfer of yours")
+}
+
+impl From<SignupError> for ApiError {
+    fn from(error: SignupError) -> Self {
+        match error {
+            SignupError::EmailTaken => {
+                ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists")
+            }
+            SignupError::HandleTaken => {
+                ApiError::new(StatusCode::CONFLICT, ProblemCode::HandleTaken, "A member with this handle exists")
+            }
+            SignupError::ProviderUnavailable => ApiError::unavailable(
+                "your membership is created and its points account will be opened shortly; log in to continue",
+            ),
+            SignupError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<RenameError> for ApiError {
+    fn from(error: RenameError) -> Self {
+        match error {
+            RenameError::NotFound => gone(),
+            RenameError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<BalanceError> for ApiError {
+    fn from(error: BalanceError) -> Self {
+        match error {
+            BalanceError::NoAccount => {
+                ApiError::unavailable("your points account is still being opened at the provider; try again shortly")
+            }
+            BalanceError::ProviderUnavailable => ApiError::unavailable("try again shortly"),
+            BalanceError::AccountNotFound => ApiError::unexpected("the provider does not know a member's account"),
+            BalanceError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::Invalid | RefreshError::MemberNotActive => invalid_refresh_token(),
+            RefreshError::Reused => invalid_refresh_token()
+                .detail("this refresh token was already used, so the session is ended; log in again"),
+            RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Invalid => invalid_refresh_token(),
+            LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+pub fn invalid_refresh_token() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidRefreshToken, "The refresh token is not valid")
 }
 
 /// Bodies that are not JSON, too large, or of another content type (`body`

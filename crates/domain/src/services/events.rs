@@ -33,12 +33,12 @@ impl AnnouncedTransfers {
     }
 
     async fn announce(&self, transfer: &Transfer) {
-        let mut told: Vec<(MemberId, Notice)> =
+        let mut notices: Vec<(MemberId, Notice)> =
             vec![(transfer.sender, Notice::Transfer(transfer.id)), (transfer.recipient, Notice::Transfer(transfer.id))];
         if let Some(moved) = whose_balance_moved(transfer) {
-            told.push((moved, Notice::Balance));
+            notices.push((moved, Notice::Balance));
         }
-        let published = told.into_iter().map(|(member, notice)| async move {
+        let published = notices.into_iter().map(|(member, notice)| async move {
             if let Err(error) = self.events.publish(member, notice).await {
                 tracing::warn!(%error, transfer = %transfer.id, ?notice, "could not publish an event");
             }

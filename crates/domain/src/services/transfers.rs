@@ -386,8 +386,8 @@ impl TransferService {
         let (lease, until) = (self.lease_for, Deadline::after(self.lease_for));
         self.followups.spawn(slot, async move {
             let id = transfer.id;
-            let told = |now: &Transfer| drop(report.send_replace(now.clone()));
-            if let Err(error) = saga.drive_reporting(transfer, &owner, Holding::Created, until, Some(lease), told).await {
+            let report_step = |now: &Transfer| drop(report.send_replace(now.clone()));
+            if let Err(error) = saga.drive_reporting(transfer, &owner, Holding::Created, until, Some(lease), report_step).await {
                 tracing::warn!(transfer = %id, error = format!("{error:#}"), "driving a transfer failed; recovery finishes it");
             }
         });

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 
-use pointshare_domain::services::{BalanceError, RenameError, SignupCommand, SignupError};
+use pointshare_domain::services::SignupCommand;
 use pointshare_domain::{DisplayName, Email, Handle, Member, Password, Role};
 
+use super::guard::{client_address, deadline, limit, per_hour, per_minute};
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
-use super::{client_address, deadline, limit, per_hour, per_minute};
 use crate::auth::Caller;
 use crate::body::Body;
 use crate::problem::{ApiError, Faults, ProblemCode};
@@ -45,23 +45,8 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
     };
     let password_hash = state.passwords.hash(password).await?;
     let command = SignupCommand { email, handle, display_name, password_hash, role: Role::Member };
-    let member = state.members.signup(command, deadline(&state)).await.map_err(signup_error)?;
+    let member = state.members.signup(command, deadline(&state)).await?;
     Ok(HttpResponse::Created().json(MemberView::of(&member)))
-}
-
-fn signup_error(error: SignupError) -> ApiError {
-    match error {
-        SignupError::EmailTaken => {
-            ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists")
-        }
-        SignupError::HandleTaken => {
-            ApiError::new(StatusCode::CONFLICT, ProblemCode::HandleTaken, "A member with this handle exists")
-        }
-        SignupError::ProviderUnavailable => ApiError::unavailable(
-            "your membership is created and its points account will be opened shortly; log in to continue",
-        ),
-        SignupError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-    }
 }
 
 pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {
@@ -74,17 +59,7 @@ pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiErro
 }
 
 pub(super) async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, ApiError> {
-    match state.balances.balance_of(member, deadline(state)).await {
-        Ok(balance) => Ok(balance.into()),
-        Err(BalanceError::NoAccount) => {
-            Err(ApiError::unavailable("your points account is still being opened at the provider; try again shortly"))
-        }
-        Err(BalanceError::ProviderUnavailable) => Err(ApiError::unavailable("try again shortly")),
-        Err(BalanceError::AccountNotFound) => {
-            Err(ApiError::unexpected(format!("the provider does not know member {}'s account", member.id)))
-        }
-        Err(BalanceError::Unexpected(error)) => Err(ApiError::unexpected(format!("{error:#}"))),
-    }
+    Ok(state.balances.balance_of(member, deadline(state)).await?.into())
 }
 
 /// My profile and balance.
@@ -108,10 +83,7 @@ pub async fn update_me(
     body: Body<RenameBody>,
 ) -> Result<web::Json<MemberView>, ApiError> {
     let name = DisplayName::parse(body.into_inner().display_name).map_err(ApiError::invalid)?;
-    let member = state.members.rename(caller.member, &name).await.map_err(|error| match error {
-        RenameError::NotFound => ApiError::unauthenticated("the member of this token no longer exists"),
-        RenameError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-    })?;
+    let member = state.members.rename(caller.member, &name).await?;
     Ok(web::Json(MemberView::of(&member)))
 }
 

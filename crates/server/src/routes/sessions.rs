@@ -11,14 +11,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use pointshare_domain::ports::RateDecision;
-use pointshare_domain::services::{LogoutError, RefreshError};
+use pointshare_domain::services::RefreshError;
 use pointshare_domain::{Email, Member, Role, Session};
 
+use super::guard::{client_address, limit, per_minute};
 use super::views::{LoginBody, RefreshBody, TokenView};
-use super::{client_address, limit, per_minute};
 use crate::auth::RefreshToken;
 use crate::body::Body;
-use crate::problem::{ApiError, ProblemCode};
+use crate::problem::{ApiError, ProblemCode, invalid_refresh_token};
 use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
@@ -29,10 +29,6 @@ const SLOW_DOWN: Duration = Duration::from_secs(1);
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidCredentials, "The email or password is wrong")
-}
-
-fn invalid_refresh_token() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidRefreshToken, "The refresh token is not valid")
 }
 
 /// Exchanges email and password for an access token and a refresh token.
@@ -91,16 +87,11 @@ fn tokens(state: &AppState, member: &Member, session: &Session, secret: &str) ->
 pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<web::Json<TokenView>, ApiError> {
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     let (secret, next) = RefreshToken::secret();
-    let (session, member) =
-        state.sessions.refresh(presented.session, &presented.hash(), next).await.map_err(|error| match error {
-            RefreshError::Invalid | RefreshError::MemberNotActive => invalid_refresh_token(),
-            RefreshError::Reused => {
-                telemetry::auth_event(AuthEvent::RefreshReused);
-                invalid_refresh_token()
-                    .detail("this refresh token was already used, so the session is ended; log in again")
-            }
-            RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-        })?;
+    let refreshed = state.sessions.refresh(presented.session, &presented.hash(), next).await;
+    if let Err(RefreshError::Reused) = refreshed {
+        telemetry::auth_event(AuthEvent::RefreshReused);
+    }
+    let (session, member) = refreshed?;
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))
 }
 
@@ -111,9 +102,6 @@ pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<we
 #[post("/v1/auth/logout")]
 pub async fn logout(state: State, body: Body<RefreshBody>) -> Result<HttpResponse, ApiError> {
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
-    state.sessions.end(presented.session, &presented.hash()).await.map_err(|error| match error {
-        LogoutError::Invalid => invalid_refresh_token(),
-        LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-    })?;
+    state.sessions.end(presented.session, &presented.hash()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,17 +7,16 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
-use pointshare_domain::services::{GetTransferError, GrantCommand, GrantError, ShareCommand, ShareError, Submitted};
+use pointshare_domain::services::{GrantCommand, GrantError, ShareCommand, ShareError, Submitted};
 use pointshare_domain::{
-    Cursor, DeclineReason, Handle, IdempotencyKey, Memo, Page, Points, Transfer, TransferId, TransferKind,
-    TransferState,
+    Cursor, Handle, IdempotencyKey, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
 };
 
+use super::guard::{deadline, limit, per_minute};
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
-use super::{deadline, limit, per_minute};
 use crate::auth::{Admin, Caller};
 use crate::body::Body;
-use crate::problem::{ApiError, Faults, IDEMPOTENT_REPLAYED, ProblemCode};
+use crate::problem::{ApiError, Faults, IDEMPOTENT_REPLAYED, ProblemCode, recipient_not_found, transfer_not_found};
 use crate::telemetry;
 use crate::wiring::AppState;
 
@@ -42,8 +41,8 @@ fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
 
 /// 201 for a finished transfer, 202 while it is still processing (or waits
 /// for an operator). The caller and the handle it named are both sides'
-/// handles: no store read for the answer.
-/// A replay says so, so a client can tell its retry from the first answer.
+/// handles: no store read for the answer. A replay says so, so a client can
+/// tell its retry from the first answer.
 async fn created(
     state: &AppState,
     submitted: Submitted,
@@ -67,46 +66,83 @@ async fn created(
     Ok(answer.json(view))
 }
 
-/// Why a transfer did not complete, as the problem the member sees.
-fn declined(submitted: &Submitted) -> ApiError {
-    let transfer = &submitted.transfer;
-    let (code, title) = match transfer.decline {
-        Some(DeclineReason::InsufficientFunds) => (ProblemCode::InsufficientFunds, "Not enough points"),
-        Some(DeclineReason::DailyLimitExceeded) => (ProblemCode::LimitExceeded, "The daily sharing limit is reached"),
-        Some(DeclineReason::GrantBudgetExceeded) => {
-            (ProblemCode::GrantBudgetExceeded, "Your daily grant budget is spent; the grant was not made")
+/// What a share or grant body asks for, checked: every invalid field at once.
+struct Movement {
+    to: Handle,
+    amount: Points,
+    memo: Option<Memo>,
+}
+
+impl Movement {
+    fn check(to_handle: String, amount: u64, memo: (&str, Option<String>)) -> Result<Movement, ApiError> {
+        // No member can have a handle that is not one.
+        let to = Handle::parse(to_handle).map_err(|_| recipient_not_found())?;
+        let mut faults = Faults::default();
+        let amount = faults.check("/amount", Points::new(amount));
+        let (pointer, text) = memo;
+        let memo = faults.check(pointer, text.map(Memo::parse).transpose());
+        let (Some(amount), Some(memo)) = (amount, memo) else { return Err(faults.into_error()) };
+        Ok(Movement { to, amount, memo })
+    }
+}
+
+impl TryFrom<ShareBody> for Movement {
+    type Error = ApiError;
+
+    fn try_from(body: ShareBody) -> Result<Self, ApiError> {
+        Movement::check(body.to_handle, body.amount, ("/memo", body.memo))
+    }
+}
+
+impl TryFrom<GrantBody> for Movement {
+    type Error = ApiError;
+
+    fn try_from(body: GrantBody) -> Result<Self, ApiError> {
+        Movement::check(body.to_handle, body.amount, ("/reason", Some(body.reason)))
+    }
+}
+
+/// A refusal that may have recorded a transfer (declined), and in what state.
+trait Declines {
+    fn declined(&self) -> Option<TransferState>;
+}
+
+impl Declines for ShareError {
+    fn declined(&self) -> Option<TransferState> {
+        match self {
+            ShareError::Declined(submitted) => Some(submitted.state),
+            _ => None,
         }
-        Some(DeclineReason::RecipientAccountInactive | DeclineReason::RecipientAccountNotFound) => {
-            (ProblemCode::RecipientInactive, "The recipient cannot receive points")
+    }
+}
+
+impl Declines for GrantError {
+    fn declined(&self) -> Option<TransferState> {
+        match self {
+            GrantError::Declined(submitted) => Some(submitted.state),
+            _ => None,
         }
-        Some(DeclineReason::SenderAccountInactive | DeclineReason::SenderAccountNotFound) => {
-            (ProblemCode::MemberInactive, "Your points account cannot send points")
-        }
-        None => (ProblemCode::TransferFailed, "The provider refused the transfer"),
+    }
+}
+
+/// Drives a share or grant, counted in flight meanwhile and then by the
+/// state the caller is told; answers it as `created` does, or as its problem.
+async fn submit<E: Declines + Into<ApiError>>(
+    state: &AppState,
+    kind: TransferKind,
+    work: impl Future<Output = Result<Submitted, E>>,
+    caller: &Caller,
+    to: &Handle,
+) -> Result<HttpResponse, ApiError> {
+    let in_flight = telemetry::TransferInFlight::start();
+    let outcome = work.await;
+    drop(in_flight);
+    let told = match &outcome {
+        Ok(submitted) => Some(submitted.state),
+        Err(error) => error.declined(),
     };
-    let detail = format!("transfer {} was {}", transfer.id, transfer.state.as_str());
-    let problem = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title).detail(detail).transfer(transfer.id);
-    if submitted.replayed { problem.replayed() } else { problem }
-}
-
-fn key_reused() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        ProblemCode::IdempotencyKeyReused,
-        "This Idempotency-Key was used for another request",
-    )
-}
-
-fn recipient_not_found() -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::RecipientNotFound, "No member has that handle")
-}
-
-fn recipient_inactive() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ProblemCode::RecipientInactive,
-        "The recipient cannot receive points",
-    )
+    telemetry::transfer_answered(kind, told);
+    created(state, outcome.map_err(Into::into)?, caller, to).await
 }
 
 /// Shares points with another member.
@@ -126,64 +162,11 @@ pub async fn create_transfer(
     request: HttpRequest,
     body: Body<ShareBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let body = body.into_inner();
-    let to = Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?;
-    let mut faults = Faults::default();
-    let amount = faults.check("/amount", Points::new(body.amount));
-    let memo = faults.check("/memo", body.memo.map(Memo::parse).transpose());
-    let (Some(amount), Some(memo)) = (amount, memo) else { return Err(faults.into_error()) };
-    let command = ShareCommand { sender: caller.member, to: to.clone(), amount, memo, idempotency_key: key };
+    let idempotency_key = idempotency_key(&request)?;
+    let Movement { to, amount, memo } = body.into_inner().try_into()?;
     limit(&state, &format!("transfers:{}", caller.member), per_minute(state.settings.transfer_rate_limit)).await?;
-    let told = |error: &ShareError| match error {
-        ShareError::Declined(transfer) => Some(transfer.state),
-        _ => None,
-    };
-    match counted(TransferKind::Share, state.transfers.share(command, deadline(&state)), told).await {
-        Ok(submitted) => created(&state, submitted, &caller, &to).await,
-        Err(error) => Err(match error {
-            ShareError::SenderNotFound => ApiError::unauthenticated("the member of this token no longer exists"),
-            ShareError::SenderNotActive => ApiError::new(
-                StatusCode::FORBIDDEN,
-                ProblemCode::MemberInactive,
-                "Your membership cannot share points now",
-            ),
-            ShareError::RecipientNotFound => recipient_not_found(),
-            ShareError::RecipientNotActive => recipient_inactive(),
-            ShareError::SelfTransfer => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ProblemCode::SelfTransfer,
-                "You cannot share points with yourself",
-            ),
-            ShareError::AboveTransferLimit { max } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ProblemCode::LimitExceeded,
-                "The amount is above the limit",
-            )
-            .detail(format!("at most {max} points per transfer")),
-            ShareError::IdempotencyKeyReused => key_reused(),
-            ShareError::Declined(transfer) => declined(&transfer),
-            ShareError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-        }),
-    }
-}
-
-/// Drives a share or grant, counted in flight meanwhile and then by the
-/// state the caller is told (`declined` finds it in a refusal).
-async fn counted<E>(
-    kind: TransferKind,
-    work: impl Future<Output = Result<Submitted, E>>,
-    declined: impl Fn(&E) -> Option<TransferState>,
-) -> Result<Submitted, E> {
-    let in_flight = telemetry::TransferInFlight::start();
-    let outcome = work.await;
-    drop(in_flight);
-    let told = match &outcome {
-        Ok(transfer) => Some(transfer.state),
-        Err(error) => declined(error),
-    };
-    telemetry::transfer_answered(kind, told);
-    outcome
+    let command = ShareCommand { sender: caller.member, to: to.clone(), amount, memo, idempotency_key };
+    submit(&state, TransferKind::Share, state.transfers.share(command, deadline(&state)), &caller, &to).await
 }
 
 /// Grants points to a member (admins only).
@@ -201,35 +184,10 @@ pub async fn create_grant(
     request: HttpRequest,
     body: Body<GrantBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let body = body.into_inner();
-    let to = Handle::parse(body.to_handle).map_err(|_| recipient_not_found())?;
-    let mut faults = Faults::default();
-    let amount = faults.check("/amount", Points::new(body.amount));
-    let reason = faults.check("/reason", Memo::parse(body.reason));
-    let (Some(amount), Some(reason)) = (amount, reason) else { return Err(faults.into_error()) };
-    let command =
-        GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: Some(reason), idempotency_key: key };
-    let told = |error: &GrantError| match error {
-        GrantError::Declined(transfer) => Some(transfer.state),
-        _ => None,
-    };
-    match counted(TransferKind::Grant, state.transfers.grant(command, deadline(&state)), told).await {
-        Ok(submitted) => created(&state, submitted, &admin.0, &to).await,
-        Err(error) => Err(match error {
-            GrantError::RecipientNotFound => recipient_not_found(),
-            GrantError::RecipientNotActive => recipient_inactive(),
-            GrantError::AboveGrantLimit { max } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ProblemCode::GrantLimitExceeded,
-                "The amount is above the limit",
-            )
-            .detail(format!("at most {max} points per grant")),
-            GrantError::IdempotencyKeyReused => key_reused(),
-            GrantError::Declined(transfer) => declined(&transfer),
-            GrantError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-        }),
-    }
+    let idempotency_key = idempotency_key(&request)?;
+    let Movement { to, amount, memo } = body.into_inner().try_into()?;
+    let command = GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: memo, idempotency_key };
+    submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline(&state)), &admin.0, &to).await
 }
 
 /// One transfer I sent or received.
@@ -242,12 +200,8 @@ pub async fn get_transfer(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<TransferView>, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, ProblemCode::TransferNotFound, "No such transfer of yours");
-    let id: TransferId = id.parse().map_err(|_| not_found())?;
-    let transfer = state.transfers.transfer_for(caller.member, id).await.map_err(|error| match error {
-        GetTransferError::NotFound => not_found(),
-        GetTransferError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-    })?;
+    let id: TransferId = id.parse().map_err(|_| transfer_not_found())?;
+    let transfer = state.transfers.transfer_for(caller.member, id).await?;
     Ok(web::Json(transfer_views(&state, vec![transfer], &[(caller.member, &caller.record.handle)]).await?.remove(0)))
 }
 

@@ -1,0 +1,111 @@
+//! The OpenAPI document, generated from the handlers' annotations, and the
+//! modifiers that state once what every operation shares: bearer security
+//! (public operations say `security: []`) and the problem+json failures.
+
+use utoipa::OpenApi;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::content::{Content, ContentBuilder};
+use utoipa::openapi::header::Header;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+
+use super::{events, health, members, sessions, transfers, views};
+use crate::problem;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "pointshare", version = "1", license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        description = "Members see their points and share them. Errors are RFC 9457 problem+json with a stable `code` (and, for invalid requests, `errors` naming each field by JSON Pointer). Authenticate with `Authorization: Bearer <access_token>` from `login`."),
+    servers((url = "/", description = "this server")),
+    paths(
+        members::signup, sessions::login, sessions::refresh_session, sessions::logout,
+        members::get_me, members::update_me, members::get_my_balance, events::stream_my_events, members::get_member,
+        transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,
+        health::healthz, health::readyz,
+    ),
+    components(schemas(problem::Problem, problem::ProblemCode, problem::FieldError, views::DirectionView)),
+    modifiers(&BearerAuth, &Problems),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+/// Bearer tokens everywhere, but where an operation says otherwise; those
+/// that need none (signing up, logging in, probes) say so with `security: []`.
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                operation.security.get_or_insert_with(Vec::new);
+            }
+        }
+    }
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Error answers as the server really sends them: `application/problem+json`,
+/// with `Retry-After` where it applies, plus the failures every endpoint of a
+/// kind can give (bad token, bad body, our fault), so the document lists each
+/// status a client must handle without every handler repeating them.
+struct Problems;
+
+impl utoipa::Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if path.starts_with("/v1/") {
+                    let mut add = |status: &str, description: &str| {
+                        responses.entry(status.to_owned()).or_insert_with(|| problem_response(description).into());
+                    };
+                    if operation.security.as_ref().is_some_and(|security| !security.is_empty()) {
+                        add("401", "unauthenticated: no token, or a bad or expired one");
+                    }
+                    if operation.request_body.is_some() {
+                        add("400", "malformed_json: the body is not JSON");
+                        add("413", "payload_too_large");
+                        add("415", "unsupported_media_type: the body must be application/json");
+                        add("422", "validation_failed: `errors` names each invalid field by JSON Pointer");
+                    }
+                    add("500", "internal: the details are in the server log under the response's X-Request-Id");
+                }
+                for (status, response) in responses.iter_mut() {
+                    if let RefOr::T(response) = response {
+                        as_problem(status, response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+        .build()
+}
+
+/// A JSON answer whose schema is `Problem` is served as problem+json.
+fn as_problem(status: &str, response: &mut Response) {
+    let is_problem = |content: &Content| matches!(&content.schema, Some(RefOr::Ref(reference)) if reference.ref_location.ends_with("/Problem"));
+    if let Some(content) = response.content.shift_remove("application/json") {
+        let media_type = if is_problem(&content) { PROBLEM_JSON } else { "application/json" };
+        response.content.insert(media_type.to_owned(), content);
+    }
+    if matches!(status, "429" | "503") && response.content.contains_key(PROBLEM_JSON) {
+        let mut seconds = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+        seconds.description = Some("Seconds to wait before retrying".to_owned());
+        response.headers.insert("Retry-After".to_owned(), seconds);
+    }
+}
