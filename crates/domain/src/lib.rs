@@ -3,6 +3,8 @@
 //! `model` holds the validated types, `ports` the traits the rules need from the
 //! outside world (provider, stores, cache, clock), and `services` the operations
 //! the API exposes. Nothing here performs I/O itself: adapters implement the ports.
+//!
+//! Depends on no adapter, driver, web or test crate: everything else depends on it.
 
 pub mod model;
 pub mod ports;

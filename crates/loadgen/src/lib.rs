@@ -3,6 +3,8 @@
 //! viewing balances, sharing points, reading history — and reports latency
 //! percentiles per scenario and over time. The binary wraps `run`; scripts
 //! such as the chaos run use the library directly.
+//!
+//! Speaks to the API over HTTP only: it depends on no pointshare crate.
 
 pub mod api;
 pub mod arrival;

@@ -3,6 +3,9 @@
 //! rejections, transient failures and unknown outcomes, retries with the same
 //! reference under the caller's deadline and a shared retry budget, and a
 //! circuit breaker whose state readiness checks and metrics can see.
+//!
+//! Depends on the domain and an HTTP client; never on a store or the server
+//! (on the test kit in its tests only).
 
 mod breaker;
 mod client;

@@ -6,6 +6,8 @@
 //! embedded default; the `pointshare-provider-sim` binary serves it from the
 //! command line. Requests wait on timers, not threads, so thousands of slow
 //! calls in flight cost memory, not cores.
+//!
+//! Depends on the domain and the provider's contract (`pointshare-provider-http::contract`) only.
 
 mod api;
 mod conditions;

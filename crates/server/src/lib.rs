@@ -5,6 +5,8 @@
 //! `Application::build` wires everything from `Settings` and binds both
 //! listeners; `run_until_stopped` serves until SIGINT or SIGTERM, then drains.
 //! Tests build one on port 0 and talk to it over HTTP like any client.
+//!
+//! The one crate that knows every adapter; it depends on the test kit only in its tests.
 
 pub mod admin;
 pub mod auth;

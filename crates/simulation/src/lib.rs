@@ -12,6 +12,8 @@
 //! conserved (only grants add), every reference applied at most once with the
 //! right account and amount, every transfer terminal or in `needs_review`,
 //! and no sender past the daily limit.
+//!
+//! A test tool: it may use the test kit, and nothing depends on it.
 
 mod invariants;
 mod provider;

@@ -11,6 +11,9 @@
 //! because some MongoDB-protocol servers (SecantusDB, which the tests run on)
 //! answer `findAndModify` with a collection scan, which made every write cost
 //! time in proportion to the size of its collection.
+//!
+//! Depends on the domain and the MongoDB driver; never on another adapter or
+//! the server (on the test kit in its tests only).
 
 mod documents;
 mod members;

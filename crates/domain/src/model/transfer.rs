@@ -1,5 +1,5 @@
 //! Transfers: a share between two members, or an admin's grant, with the state
-//! of its saga (design.md) and the lease of whoever is driving it.
+//! of its saga (docs/architecture.md) and the lease of whoever is driving it.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The transfer saga of design.md: one provider step at a time, each result
+//! The transfer saga (docs/architecture.md): one provider step at a time, each result
 //! recorded by compare-and-set before the next step starts.
 //!
 //! References derive from the transfer id (`<id>:debit`, `<id>:credit`,
