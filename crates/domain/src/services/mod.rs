@@ -27,5 +27,5 @@ pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{LogoutError, RefreshError, SessionService};
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
-    TransferService,
+    TransferService, WithParties,
 };

@@ -7,6 +7,7 @@
 
 use anyhow::Context;
 use chrono::Duration as TimeDelta;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -84,6 +85,14 @@ pub struct GrantCommand {
     pub amount: Points,
     pub reason: Option<Memo>,
     pub idempotency_key: IdempotencyKey,
+}
+
+/// A transfer and its two sides' handles (`None` for a member gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithParties {
+    pub transfer: Transfer,
+    pub from: Option<Handle>,
+    pub to: Option<Handle>,
 }
 
 /// A share or grant as its request answers it: the transfer, and whether
@@ -281,6 +290,33 @@ impl TransferService {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         self.transfers.history(member, filter, after, limit).await
+    }
+
+    /// `transfers` with both sides' handles, as members see them: those in
+    /// `known` (the caller's own, the one a request named) as given, the
+    /// rest read in one store round trip. A member no longer found has none.
+    pub async fn with_parties(
+        &self,
+        transfers: Vec<Transfer>,
+        known: &[(MemberId, &Handle)],
+    ) -> Result<Vec<WithParties>, StoreError> {
+        let mut handles: HashMap<MemberId, Handle> =
+            known.iter().map(|(id, handle)| (*id, (*handle).clone())).collect();
+        let mut missing: Vec<MemberId> =
+            transfers.iter().flat_map(|t| [t.sender, t.recipient]).filter(|id| !handles.contains_key(id)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            handles.extend(self.members.by_ids(&missing).await?.into_iter().map(|member| (member.id, member.handle)));
+        }
+        Ok(transfers
+            .into_iter()
+            .map(|transfer| WithParties {
+                from: handles.get(&transfer.sender).cloned(),
+                to: handles.get(&transfer.recipient).cloned(),
+                transfer,
+            })
+            .collect())
     }
 
     /// Every grant, newest first.

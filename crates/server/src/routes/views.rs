@@ -2,14 +2,12 @@
 //! strings and numbers, parsed into domain types by the handlers so each
 //! error can name its field) and the shapes of every answer.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::ports::{Direction, HistoryFilter};
-use pointshare_domain::services::{Balance, BalanceSource};
+use pointshare_domain::services::{Balance, BalanceSource, WithParties};
 use pointshare_domain::{
     DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Transfer, TransferKind, TransferState,
 };
@@ -366,42 +364,36 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-/// Transfers as the API shows them: members by handle, states a member can
-/// act on. `known` are handles the caller already holds (its own, the one a
-/// request named); the rest are read in one store round trip.
+/// Transfers as the API shows them: members by handle (the service resolves
+/// them; `known` are handles the caller already holds), states a member can
+/// act on.
 pub async fn transfer_views(
     state: &AppState,
     transfers: Vec<Transfer>,
     known: &[(MemberId, &Handle)],
 ) -> Result<Vec<TransferView>, ApiError> {
-    let mut handles: HashMap<MemberId, String> = known.iter().map(|(id, handle)| (*id, handle.to_string())).collect();
-    let mut missing: Vec<MemberId> =
-        transfers.iter().flat_map(|t| [t.sender, t.recipient]).filter(|id| !handles.contains_key(id)).collect();
-    missing.sort_unstable();
-    missing.dedup();
-    if !missing.is_empty() {
-        let found = state.members.by_ids(&missing).await.map_err(ApiError::unexpected)?;
-        handles.extend(found.into_iter().map(|member| (member.id, member.handle.to_string())));
-    }
-    let handle = |id: &MemberId| handles.get(id).cloned().unwrap_or_else(|| "unknown".to_owned());
-    let mut views = Vec::with_capacity(transfers.len());
-    for transfer in transfers {
-        views.push(TransferView {
+    let resolved = state.transfers.with_parties(transfers, known).await.map_err(ApiError::unexpected)?;
+    Ok(resolved.into_iter().map(TransferView::from).collect())
+}
+
+impl From<WithParties> for TransferView {
+    fn from(WithParties { transfer, from, to }: WithParties) -> Self {
+        let handle = |side: Option<Handle>| side.map_or_else(|| "unknown".to_owned(), |handle| handle.to_string());
+        TransferView {
             id: transfer.id.to_string(),
             kind: match transfer.kind {
                 TransferKind::Share => KindView::Share,
                 TransferKind::Grant => KindView::Grant,
             },
             state: transfer.state.into(),
-            from_handle: handle(&transfer.sender),
-            to_handle: handle(&transfer.recipient),
+            from_handle: handle(from),
+            to_handle: handle(to),
             amount: transfer.amount.get(),
             memo: transfer.memo.map(|memo| memo.to_string()),
             decline_reason: transfer.decline.map(DeclineView::from),
             review_reason: transfer.review.map(ReviewView::from),
             created_at: transfer.created_at,
             updated_at: transfer.updated_at,
-        });
+        }
     }
-    Ok(views)
 }
