@@ -44,9 +44,8 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
         display_name: DisplayName::parse(admin.handle.as_str())?,
         handle: admin.handle,
         password_hash,
-        role: Role::Admin,
     };
-    match state.members.signup(command, Deadline::after(Duration::from_secs(30))).await {
+    match state.members.enrol_admin(command, Deadline::after(Duration::from_secs(30))).await {
         Ok(_) => tracing::info!(email = %admin.email, "created the bootstrap admin"),
         // Recorded: the recovery worker opens the account once the provider answers.
         Err(SignupError::ProviderUnavailable) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::{GrantCommand, SignupCommand, SignupError};
-use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Password, Points, Role};
+use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Password, Points};
 
 use crate::wiring::AppState;
 
@@ -42,9 +42,13 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
             handle: Handle::parse(handle)?,
             display_name: DisplayName::parse(handle)?,
             password_hash: hash.clone(),
-            role: if admin { Role::Admin } else { Role::Member },
         };
-        match state.members.signup(command, deadline()).await {
+        let enrolled = if admin {
+            state.members.enrol_admin(command, deadline()).await
+        } else {
+            state.members.signup(command, deadline()).await
+        };
+        match enrolled {
             Ok(_) | Err(SignupError::EmailTaken) => {}
             Err(error) => return Err(error).with_context(|| format!("seeding the demo member {handle}")),
         }

@@ -34,7 +34,7 @@ use pointshare_domain::services::{
 };
 use pointshare_domain::{
     AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, PasswordHash, Points,
-    ProviderReference, Role,
+    ProviderReference,
 };
 use pointshare_embedded::{InMemoryDailyTotals, InMemoryMembers, InMemoryTransfers};
 use pointshare_testkit::Ledger;
@@ -320,18 +320,17 @@ async fn sign_up(
 ) -> (Vec<Member>, Member, u128) {
     let clock = Arc::new(SimClock::new(start, TimeDelta::zero()));
     let service = MemberService::new(shared.members.clone(), shared.provider.clone(), clock);
-    let signup = |handle: String, role| SignupCommand {
+    let signup = |handle: String| SignupCommand {
         email: Email::parse(format!("{handle}@example.com")).expect("valid"),
         handle: Handle::parse(handle.as_str()).expect("valid"),
         display_name: DisplayName::parse(handle.as_str()).expect("valid"),
         password_hash: PasswordHash::parse("$argon2id$simulated").expect("valid"),
-        role,
     };
     let deadline = || Deadline::after(Duration::from_secs(60));
     let mut members = Vec::new();
     let mut funded = 0;
     for (n, &balance) in balances.iter().enumerate() {
-        let member = service.signup(signup(format!("member{n}"), Role::Member), deadline()).await.expect("signs up");
+        let member = service.signup(signup(format!("member{n}")), deadline()).await.expect("signs up");
         let funding = Movement {
             account: member.provider_account.clone().expect("an account"),
             reference: ProviderReference::parse(format!("funding:{n}")).expect("valid"),
@@ -342,6 +341,6 @@ async fn sign_up(
         funded += u128::from(balance);
         members.push(member);
     }
-    let admin = service.signup(signup("admin".into(), Role::Admin), deadline()).await.expect("signs up");
+    let admin = service.enrol_admin(signup("admin".into()), deadline()).await.expect("signs up");
     (members, admin, funded)
 }

@@ -9,9 +9,7 @@ use pointshare_domain::services::{
     BalanceService, Followups, MemberService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease,
     ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand, TransferLimits, TransferService,
 };
-use pointshare_domain::{
-    DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference, Role,
-};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference};
 
 use pointshare_embedded::{
     InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
@@ -136,7 +134,6 @@ impl World {
             handle: Handle::parse(handle).expect("valid handle"),
             display_name: DisplayName::parse(handle).expect("valid name"),
             password_hash: PasswordHash::parse("$argon2id$test").expect("valid hash"),
-            role: Role::Member,
         }
     }
 

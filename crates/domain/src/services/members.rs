@@ -16,9 +16,6 @@ pub struct SignupCommand {
     pub handle: Handle,
     pub display_name: DisplayName,
     pub password_hash: PasswordHash,
-    /// `Member` for every signup through the API; `Admin` only for the
-    /// operator's bootstrap admin and the embedded default's demo admin.
-    pub role: Role,
 }
 
 #[derive(Debug, Error)]
@@ -59,10 +56,22 @@ impl MemberService {
     /// as `holder_ref`. The provider opens one account per holder_ref, so a
     /// signup repeated after a crash between the two steps finds the pending
     /// member and the same account: no orphan, no second account.
+    ///
+    /// A signup always makes a `Member`: roles are an operator's to give.
     pub async fn signup(&self, command: SignupCommand, deadline: Deadline) -> Result<Member, SignupError> {
+        self.enrol(command, Role::Member, deadline).await
+    }
+
+    /// `signup` for the one admin an operator names at start (the bootstrap
+    /// admin, the embedded default's demo admin): never reachable from the API.
+    pub async fn enrol_admin(&self, command: SignupCommand, deadline: Deadline) -> Result<Member, SignupError> {
+        self.enrol(command, Role::Admin, deadline).await
+    }
+
+    async fn enrol(&self, command: SignupCommand, role: Role, deadline: Deadline) -> Result<Member, SignupError> {
         let member = match self.pending_match(&command).await? {
             Some(pending) => pending,
-            None => self.create(&command).await?,
+            None => self.create(&command, role).await?,
         };
         self.open_account(member, deadline).await
     }
@@ -116,14 +125,14 @@ impl MemberService {
         }
     }
 
-    async fn create(&self, command: &SignupCommand) -> Result<Member, SignupError> {
+    async fn create(&self, command: &SignupCommand, role: Role) -> Result<Member, SignupError> {
         let member = Member {
             id: MemberId::new(),
             email: command.email.clone(),
             handle: command.handle.clone(),
             display_name: command.display_name.clone(),
             password_hash: command.password_hash.clone(),
-            role: command.role,
+            role,
             status: MemberStatus::Active,
             provider_account: None,
             created_at: self.clock.now(),

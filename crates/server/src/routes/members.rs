@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 
 use pointshare_domain::services::SignupCommand;
-use pointshare_domain::{DisplayName, Email, Handle, Member, Password, Role};
+use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
 
 use super::guard::{client_address, deadline, limit, per_hour, per_minute};
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
@@ -44,7 +44,7 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
         return Err(faults.into_error());
     };
     let password_hash = state.passwords.hash(password).await?;
-    let command = SignupCommand { email, handle, display_name, password_hash, role: Role::Member };
+    let command = SignupCommand { email, handle, display_name, password_hash };
     let member = state.members.signup(command, deadline(&state)).await?;
     Ok(HttpResponse::Created().json(MemberView::of(&member)))
 }
