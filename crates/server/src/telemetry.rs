@@ -210,38 +210,31 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-/// Counts one share or grant in flight until dropped.
+/// One more in a gauge while it lives (a share in flight, an open stream).
 #[derive(Debug)]
-pub struct TransferInFlight(());
+pub struct Counted(&'static str);
 
-impl TransferInFlight {
-    pub fn start() -> Self {
-        gauge!(TRANSFERS_IN_FLIGHT).increment(1);
-        TransferInFlight(())
+impl Counted {
+    fn start(gauge: &'static str) -> Self {
+        gauge!(gauge).increment(1);
+        Counted(gauge)
     }
 }
 
-impl Drop for TransferInFlight {
+impl Drop for Counted {
     fn drop(&mut self) {
-        gauge!(TRANSFERS_IN_FLIGHT).decrement(1);
+        gauge!(self.0).decrement(1);
     }
 }
 
-/// Counts one open event stream until dropped.
-#[derive(Debug)]
-pub struct EventStreamOpen(());
-
-impl EventStreamOpen {
-    pub fn start() -> Self {
-        gauge!(EVENT_STREAMS).increment(1);
-        EventStreamOpen(())
-    }
+/// A share or grant a request is driving.
+pub fn transfer_in_flight() -> Counted {
+    Counted::start(TRANSFERS_IN_FLIGHT)
 }
 
-impl Drop for EventStreamOpen {
-    fn drop(&mut self) {
-        gauge!(EVENT_STREAMS).decrement(1);
-    }
+/// An open event stream.
+pub fn event_stream_open() -> Counted {
+    Counted::start(EVENT_STREAMS)
 }
 
 pub fn dependencies_up(store: bool, cache: bool, provider: bool) {

@@ -44,7 +44,7 @@ pub struct StreamSlots(Arc<Mutex<HashMap<MemberId, usize>>>);
 struct Slot {
     slots: StreamSlots,
     member: MemberId,
-    _open: telemetry::EventStreamOpen,
+    _open: telemetry::Counted,
 }
 
 impl StreamSlots {
@@ -55,7 +55,7 @@ impl StreamSlots {
             return None;
         }
         *count += 1;
-        Some(Slot { slots: self.clone(), member, _open: telemetry::EventStreamOpen::start() })
+        Some(Slot { slots: self.clone(), member, _open: telemetry::event_stream_open() })
     }
 }
 

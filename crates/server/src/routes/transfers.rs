@@ -134,7 +134,7 @@ async fn submit<E: Declines + Into<ApiError>>(
     caller: &Caller,
     to: &Handle,
 ) -> Result<HttpResponse, ApiError> {
-    let in_flight = telemetry::TransferInFlight::start();
+    let in_flight = telemetry::transfer_in_flight();
     let outcome = work.await;
     drop(in_flight);
     let told = match &outcome {
