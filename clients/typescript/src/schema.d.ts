@@ -382,9 +382,11 @@ export interface components {
             status: components["schemas"]["ReadyStatus"];
         };
         /**
-         * @description `degraded`: the cache is down, and the service still serves, reading
-         *     balances from the provider. `unready`: the store is down or the
-         *     provider's circuit breaker is open.
+         * @description `degraded`: something this replica can serve without is in trouble (the
+         *     cache, so balances come from the provider; the provider, so balances and
+         *     transfers fail fast while history, lookups and logins are served).
+         *     `unready`: what every request needs is down (the store; Redis too when
+         *     the rate limiter fails closed), so traffic is better sent elsewhere.
          * @enum {string}
          */
         ReadyStatus: "ready" | "degraded" | "unready";
@@ -571,7 +573,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description ready or degraded */
+            /** @description ready, or degraded (the cache or the provider in trouble: still serving) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -580,7 +582,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReadinessStatus"];
                 };
             };
-            /** @description unready */
+            /** @description unready: the store is down (or Redis, with a rate limiter that fails closed) */
             503: {
                 headers: {
                     [name: string]: unknown;
