@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the loopback runs (scripts/chaos, scripts/bench,
 # scripts/check-nginx): deploy/nginx/nginx.conf as shipped, with the
 # replicas' loopback addresses in place of Docker's DNS name, listening on a
