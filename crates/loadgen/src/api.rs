@@ -54,15 +54,27 @@ impl Api {
         Ok(Some(token.access_token))
     }
 
-    /// Signs the member up. A 409 counts as done: behind a proxy that retries
-    /// on another replica, the first attempt may have created the member
-    /// before its answer was lost, and logging in next tells whether it is ours.
+    /// Signs the member up. A 409 counts as done: an earlier attempt may have
+    /// created the member before its answer was lost, and logging in next
+    /// tells whether it is ours. A 503 means the member exists and the
+    /// provider has not opened its account yet: the same signup again, after
+    /// the answer's `Retry-After`, finishes it (the proxy never resends a
+    /// signup itself).
     pub async fn signup(&self, email: &str, password: &str, handle: &str) -> anyhow::Result<()> {
+        const ATTEMPTS: u32 = 10;
         let body = json!({"email": email, "password": password, "handle": handle, "display_name": handle});
-        let response =
-            self.client.post(self.url("/v1/auth/signup")).json(&body).send().await.context("POST /v1/auth/signup")?;
-        if response.status() != StatusCode::CONFLICT {
-            expect(response, "POST /v1/auth/signup").await?;
+        for attempt in 1..=ATTEMPTS {
+            let response = self.client.post(self.url("/v1/auth/signup")).json(&body).send().await;
+            let response = response.context("POST /v1/auth/signup")?;
+            if response.status() == StatusCode::SERVICE_UNAVAILABLE && attempt < ATTEMPTS {
+                let wait = response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
+                tokio::time::sleep(std::time::Duration::from_secs(wait.unwrap_or(1))).await;
+                continue;
+            }
+            if response.status() != StatusCode::CONFLICT {
+                expect(response, "POST /v1/auth/signup").await?;
+            }
+            break;
         }
         Ok(())
     }
