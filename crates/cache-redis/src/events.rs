@@ -5,16 +5,16 @@
 //! order and completeness come from the stream; a message lost with a
 //! dropped subscription only ends followers' streams, and they resume.
 //!
-//! Each script touches one key (the member's stream), and `PUBLISH` reaches
-//! every node of a Redis Cluster, so both run unchanged on a cluster; the
-//! subscription is held on the first node listed.
+//! Each script touches one key (the member's stream), and `PUBLISH` (in the
+//! publishing script) reaches every node of a Redis Cluster, so both run
+//! unchanged on a cluster; the subscription is held on the first node listed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use deadpool_redis::redis::{self, AsyncCommands, Script};
+use deadpool_redis::redis::{self, Script};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::watch;
@@ -25,14 +25,16 @@ use pointshare_domain::{MemberId, TransferId};
 
 use crate::RedisCache;
 
-/// Appends an event (Redis's time gives the id) and trims what is past the
-/// window. ARGV: the notice, the retention in milliseconds.
+/// Appends an event (Redis's time gives the id), trims what is past the
+/// window, and announces it on the channel: one round trip. ARGV: the
+/// notice, the retention in milliseconds, the channel, the member.
 const PUBLISH: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local oldest = string.format('%d', now - tonumber(ARGV[2]))
 local id = redis.call('XADD', KEYS[1], 'MINID', '~', oldest, '*', 'n', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return id
 ";
 
@@ -148,10 +150,9 @@ impl MemberEvents for RedisEvents {
         let id: String = self
             .redis
             .run("publish an event", |mut connection| async move {
-                let id: String =
-                    script.key(stream).arg(encode(notice)).arg(retention).invoke_async(&mut connection).await?;
-                let _listeners: i64 = connection.publish(channel, member.to_string()).await?;
-                Ok(id)
+                let mut publish = script.key(stream);
+                publish.arg(encode(notice)).arg(retention).arg(channel).arg(member.to_string());
+                Ok(publish.invoke_async(&mut connection).await?)
             })
             .await
             .map_err(|error| EventsError(error.0))?;

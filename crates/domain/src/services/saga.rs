@@ -145,9 +145,10 @@ impl SagaDriver {
 
     /// `drive`, telling `report` the transfer as it stands after each step
     /// it records or finds recorded by another driver. With `renew`, the
-    /// lease is renewed to `renew` from now before each call (compare-and-set:
-    /// only while `owner` still holds it), so calls run to `deadline` rather
-    /// than stop short at the lease: how a follow-up drives past its request.
+    /// lease is renewed to `renew` from now before a call once less than half
+    /// of that is left for calls (compare-and-set: only while `owner` still
+    /// holds it), so calls run to `deadline` rather than stop short at the
+    /// lease: how a follow-up drives past its request.
     pub async fn drive_reporting(
         &self,
         mut transfer: Transfer,
@@ -158,7 +159,11 @@ impl SagaDriver {
         report: impl Fn(&Transfer),
     ) -> anyhow::Result<Transfer> {
         while let Some(step) = self.next_step(&transfer)? {
-            if let Some(lease) = renew {
+            // Renewed once less than half of it is left for calls: a share
+            // that finishes quickly costs no extra write.
+            if let Some(lease) = renew
+                && self.time_for_calls(&transfer, owner).is_none_or(|left| left < lease / 2)
+            {
                 let now = self.clock.now();
                 transfer = match self.transfers.take_over(transfer.id, owner, now, now + to_delta(lease)).await {
                     Ok(renewed) => renewed,
@@ -377,9 +382,16 @@ impl SagaDriver {
         if self.settings.fencing == Fencing::Off {
             return Some(deadline);
         }
-        let lease = transfer.lease.as_ref().filter(|lease| &lease.owner == owner)?;
-        let left = (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.settings.clock_skew)?;
+        let left = self.time_for_calls(transfer, owner)?;
         (!left.is_zero()).then(|| deadline.capped(left))
+    }
+
+    /// How long `owner` may still call the provider for `transfer`: until its
+    /// lease ends, less the clock skew. `None` if it holds no lease or that
+    /// time has passed.
+    fn time_for_calls(&self, transfer: &Transfer, owner: &LeaseOwner) -> Option<Duration> {
+        let lease = transfer.lease.as_ref().filter(|lease| &lease.owner == owner)?;
+        (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.settings.clock_skew)
     }
 
     /// One call per step: retrying within the deadline is the provider
