@@ -34,22 +34,44 @@ use deadpool_redis::redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, V
 use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts, cluster};
 
 use pointshare_domain::ProviderAccountId;
-use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
+use pointshare_domain::ports::{
+    BalanceCache, CacheError, CachedBalance, InvalidSetting, RateDecision, RateLimiter, RateRule,
+};
+use serde::{Deserialize, Serialize};
 
 pub use events::RedisEvents;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an operator tunes about Redis; the server's `[cache]` settings
+/// section deserializes straight into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://host:port/db`; with `cluster`, the cluster's nodes (some or
     /// all of them), comma-separated.
     pub url: String,
     /// Redis Cluster rather than one server.
+    #[serde(default)]
     pub cluster: bool,
+    #[serde(default = "pool_size")]
     pub pool_size: usize,
     /// The longest any one operation (pool wait included) may take.
+    #[serde(default = "timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// Prefixes every key, so several deployments (or tests) can share a server.
+    #[serde(default = "key_prefix")]
     pub key_prefix: String,
+}
+
+fn pool_size() -> usize {
+    64
+}
+
+fn timeout() -> Duration {
+    Duration::from_millis(250)
+}
+
+fn key_prefix() -> String {
+    "pointshare".into()
 }
 
 impl RedisSettings {
@@ -57,10 +79,24 @@ impl RedisSettings {
         RedisSettings {
             url: url.into(),
             cluster: false,
-            pool_size: 64,
-            timeout: Duration::from_millis(250),
-            key_prefix: "pointshare".into(),
+            pool_size: pool_size(),
+            timeout: timeout(),
+            key_prefix: key_prefix(),
         }
+    }
+
+    /// Rejects settings the adapter cannot work with, naming the setting.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.url.trim().is_empty() {
+            return Err(InvalidSetting::new("url", "must name a server"));
+        }
+        if self.pool_size == 0 {
+            return Err(InvalidSetting::new("pool_size", "must be at least 1"));
+        }
+        if self.key_prefix.is_empty() {
+            return Err(InvalidSetting::new("key_prefix", "must not be empty"));
+        }
+        InvalidSetting::first_zero(&[("timeout", self.timeout)])
     }
 }
 

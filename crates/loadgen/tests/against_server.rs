@@ -12,12 +12,10 @@ use pointshare_server::{Application, Settings};
 
 /// The embedded default on a free port; its address.
 async fn spawn_server() -> String {
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
-        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.auth.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
     let application = Application::build(settings).await.expect("the server builds");
     let target = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());

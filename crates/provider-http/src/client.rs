@@ -19,14 +19,14 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 
-use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError};
+use pointshare_domain::ports::{Deadline, InvalidSetting, Movement, PointsProvider, ProviderError};
 use pointshare_domain::{
     HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
 
 use crate::breaker::{Breaker, BreakerState};
 use crate::contract::{MovementRequest, OpenAccountRequest, Operation};
-use crate::settings::{HttpProviderSettings, InvalidSettings};
+use crate::settings::HttpProviderSettings;
 use crate::telemetry::{self, Outcome};
 use crate::wire;
 
@@ -48,7 +48,7 @@ struct Inner {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
-    Settings(#[from] InvalidSettings),
+    Settings(#[from] InvalidSetting),
     #[error("cannot build the provider's HTTP client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -57,18 +57,18 @@ impl HttpProvider {
     pub fn new(settings: HttpProviderSettings) -> Result<Self, BuildError> {
         settings.validate()?;
         let mut auth = HeaderValue::try_from(format!("Bearer {}", settings.api_key))
-            .map_err(|_| InvalidSettings { setting: "api_key", reason: "not a valid header value".into() })?;
+            .map_err(|_| InvalidSetting::new("api_key", "not a valid header value"))?;
         auth.set_sensitive(true);
         let client = Client::builder()
             .default_headers(HeaderMap::from_iter([(AUTHORIZATION, auth)]))
-            .connect_timeout(settings.connect_timeout)
+            .connect_timeout(settings.calls.connect_timeout)
             .tcp_nodelay(true)
             .build()?;
-        let retry = settings.retry;
+        let retry = settings.calls.retry;
         let budget = TpsBudget::new(retry.budget_window, retry.budget_min_per_second, retry.budget_ratio);
         telemetry::describe();
-        let breaker = Breaker::new(settings.breaker);
-        let base = settings.base_url.as_str().trim_end_matches('/').to_owned();
+        let breaker = Breaker::new(settings.calls.breaker);
+        let base = settings.url.as_str().trim_end_matches('/').to_owned();
         Ok(HttpProvider { inner: Arc::new(Inner { client, base, settings, breaker, budget }) })
     }
 
@@ -131,7 +131,7 @@ impl HttpProvider {
         deadline: Deadline,
         request: impl Fn() -> RequestBuilder,
     ) -> Result<Option<T>, ProviderError> {
-        let retry = self.inner.settings.retry;
+        let retry = self.inner.settings.calls.retry;
         let mut backoff = ExponentialBuilder::default()
             .with_min_delay(retry.first_delay)
             .with_max_delay(retry.max_delay)
@@ -145,7 +145,7 @@ impl HttpProvider {
                 // Fail fast: the caller decides whether its deadline allows waiting out the cool-down.
                 return Err(ProviderError::Transient {
                     message: format!("{operation}: circuit breaker open after repeated provider failures"),
-                    retry_after: Some(self.inner.settings.breaker.cool_down),
+                    retry_after: Some(self.inner.settings.calls.breaker.cool_down),
                 });
             }
             let error = match self.attempt(operation, deadline, &request).await {
@@ -188,7 +188,7 @@ impl HttpProvider {
         deadline: Deadline,
         request: &impl Fn() -> RequestBuilder,
     ) -> Result<Option<T>, ProviderError> {
-        let timeout = self.inner.settings.call_timeout.min(deadline.remaining());
+        let timeout = self.inner.settings.calls.call_timeout.min(deadline.remaining());
         if timeout.is_zero() {
             return Err(ProviderError::Transient {
                 message: format!("{operation}: the deadline passed before the call"),

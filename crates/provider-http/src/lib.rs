@@ -16,4 +16,4 @@ mod wire;
 
 pub use breaker::BreakerState;
 pub use client::{BuildError, HttpProvider};
-pub use settings::{BreakerSettings, HttpProviderSettings, InvalidSettings, RetrySettings};
+pub use settings::{BreakerSettings, CallSettings, HttpProviderSettings, RetrySettings};

@@ -1,33 +1,63 @@
 //! What an operator tunes about the provider connection: where it is, the key,
 //! timeouts, how retries are paced and budgeted, and when the breaker opens.
+//! The server's `[provider]` settings section deserializes straight into
+//! `CallSettings`; the defaults and the rules live here only.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-#[derive(Debug, Clone, PartialEq)]
+use pointshare_domain::ports::InvalidSetting;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpProviderSettings {
     /// The provider's base URL; the API's `/v1/...` paths are appended to it.
-    pub base_url: Url,
+    pub url: Url,
     /// Sent as `Authorization: Bearer <api_key>`.
     pub api_key: String,
+    #[serde(flatten)]
+    pub calls: CallSettings,
+}
+
+/// How calls are made, wherever the provider is: the server applies these to
+/// its embedded simulator too, whose URL and key it makes up itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallSettings {
     /// The longest one attempt may take, connection included; the caller's
     /// deadline shortens it further.
+    #[serde(with = "humantime_serde")]
     pub call_timeout: Duration,
     /// The longest a new connection may take to open.
+    #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     pub retry: RetrySettings,
     pub breaker: BreakerSettings,
 }
 
+impl Default for CallSettings {
+    fn default() -> Self {
+        CallSettings {
+            call_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(1),
+            retry: RetrySettings::default(),
+            breaker: BreakerSettings::default(),
+        }
+    }
+}
+
 /// Retries of transient failures and unknown outcomes, always with the same
 /// reference: exponential backoff with full jitter, `Retry-After` honoured,
 /// within the caller's deadline and a budget shared by all calls.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetrySettings {
     /// The backoff before the first retry (before jitter).
+    #[serde(with = "humantime_serde")]
     pub first_delay: Duration,
     /// The longest backoff between two attempts (before jitter).
+    #[serde(with = "humantime_serde")]
     pub max_delay: Duration,
     /// Retries allowed as a fraction of first attempts over `budget_window`,
     /// so a failing provider sees at most that much extra load.
@@ -35,6 +65,7 @@ pub struct RetrySettings {
     /// Retries per second always allowed, so a quiet service can still retry.
     pub budget_min_per_second: u32,
     /// How long a first attempt counts toward the budget.
+    #[serde(with = "humantime_serde")]
     pub budget_window: Duration,
 }
 
@@ -53,9 +84,11 @@ impl Default for RetrySettings {
 /// The circuit breaker: after `consecutive_failures` failed attempts in a row
 /// every call fails fast for `cool_down`; then calls are let through again and
 /// the first answer decides between closing and another cool-down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BreakerSettings {
     pub consecutive_failures: u32,
+    #[serde(with = "humantime_serde")]
     pub cool_down: Duration,
 }
 
@@ -66,38 +99,34 @@ impl Default for BreakerSettings {
 }
 
 impl HttpProviderSettings {
-    /// Settings for the provider at `base_url` with the defaults for the rest.
-    pub fn new(base_url: Url, api_key: impl Into<String>) -> Self {
-        HttpProviderSettings {
-            base_url,
-            api_key: api_key.into(),
-            call_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(1),
-            retry: RetrySettings::default(),
-            breaker: BreakerSettings::default(),
-        }
+    /// Settings for the provider at `url` with the defaults for the rest.
+    pub fn new(url: Url, api_key: impl Into<String>) -> Self {
+        HttpProviderSettings { url, api_key: api_key.into(), calls: CallSettings::default() }
     }
 
     /// Rejects settings the adapter cannot work with, naming the setting.
-    pub fn validate(&self) -> Result<(), InvalidSettings> {
-        let invalid = |setting: &'static str, reason: String| Err(InvalidSettings { setting, reason });
-        if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.cannot_be_a_base() {
-            return invalid("base_url", format!("must be an http(s) URL, not {}", self.base_url));
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !matches!(self.url.scheme(), "http" | "https") || self.url.cannot_be_a_base() {
+            return Err(InvalidSetting::new("url", format!("must be an http(s) URL, not {}", self.url)));
         }
         if self.api_key.is_empty() || !self.api_key.bytes().all(|b| b.is_ascii_graphic()) {
-            return invalid("api_key", "must be non-empty printable ASCII without spaces".into());
+            return Err(InvalidSetting::new("api_key", "must be non-empty printable ASCII without spaces"));
         }
-        for (setting, value) in [
+        self.calls.validate()
+    }
+}
+
+impl CallSettings {
+    /// Rejects settings the adapter cannot work with, naming the setting.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let invalid = |setting: &'static str, reason: String| Err(InvalidSetting::new(setting, reason));
+        InvalidSetting::first_zero(&[
             ("call_timeout", self.call_timeout),
             ("connect_timeout", self.connect_timeout),
             ("retry.first_delay", self.retry.first_delay),
             ("retry.budget_window", self.retry.budget_window),
             ("breaker.cool_down", self.breaker.cool_down),
-        ] {
-            if value.is_zero() {
-                return invalid(setting, "must be longer than zero".into());
-            }
-        }
+        ])?;
         if self.retry.max_delay < self.retry.first_delay {
             return invalid("retry.max_delay", "must not be shorter than retry.first_delay".into());
         }
@@ -116,11 +145,4 @@ impl HttpProviderSettings {
         }
         Ok(())
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid provider setting {setting}: {reason}")]
-pub struct InvalidSettings {
-    pub setting: &'static str,
-    pub reason: String,
 }

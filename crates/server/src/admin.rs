@@ -18,10 +18,10 @@ use crate::wiring::{self, AppState};
 /// has the email keeps their role: whoever signed it up first may not be the
 /// operator, so only `pointshare admin promote` makes them an admin.
 pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
-    let admin = state
-        .settings
-        .bootstrap_admin()
-        .map_err(|(key, reason)| anyhow::anyhow!("invalid setting {}: {reason}", crate::settings::variable(key)))?;
+    let admin = state.settings.bootstrap_admin.admin().map_err(|error| {
+        let key = format!("bootstrap_admin.{}", error.setting);
+        anyhow::anyhow!("invalid setting {}: {}", crate::settings::variable(&key), error.reason)
+    })?;
     let Some(admin) = admin else { return Ok(()) };
     if let Some(existing) = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")? {
         if existing.is_admin() {
@@ -60,7 +60,7 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
         }
         Err(SignupError::HandleTaken) => anyhow::bail!(
             "invalid setting POINTSHARE_BOOTSTRAP_ADMIN_HANDLE: another member has the handle {:?}",
-            state.settings.bootstrap_admin_handle
+            state.settings.bootstrap_admin.handle
         ),
         Err(SignupError::Unexpected(error)) => return Err(error.context("creating the bootstrap admin")),
     }
@@ -100,7 +100,7 @@ pub enum Action {
 /// says what it did.
 pub async fn run(settings: Settings, email: &str, action: Action) -> Result<String, AdminError> {
     let email = Email::parse(email).map_err(|error| AdminError::CannotRun(error.into()))?;
-    if settings.mongodb_uri.is_none() {
+    if settings.store.is_none() {
         return Err(AdminError::CannotRun(anyhow::anyhow!(
             "POINTSHARE_MONGODB_URI is unset: the server's store is in its own memory, out of this command's reach; \
              give POINTSHARE_MONGODB_URI, or start the server with POINTSHARE_BOOTSTRAP_ADMIN_EMAIL"

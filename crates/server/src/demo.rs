@@ -26,7 +26,7 @@ pub struct DemoMember {
 }
 
 pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
-    let password = &state.settings.demo_password;
+    let password = &state.settings.embedded.demo_password;
     let hash = state
         .passwords
         .hash(Password::parse(password.as_str()).context("POINTSHARE_DEMO_PASSWORD")?)

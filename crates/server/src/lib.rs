@@ -62,10 +62,10 @@ impl std::fmt::Debug for Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let metrics = telemetry::metrics()?;
-        let listener =
-            TcpListener::bind(settings.bind).with_context(|| format!("binding POINTSHARE_BIND {}", settings.bind))?;
-        let internal_listener = TcpListener::bind(settings.internal_bind)
-            .with_context(|| format!("binding POINTSHARE_INTERNAL_BIND {}", settings.internal_bind))?;
+        let listener = TcpListener::bind(settings.http.bind)
+            .with_context(|| format!("binding POINTSHARE_BIND {}", settings.http.bind))?;
+        let internal_listener = TcpListener::bind(settings.http.internal_bind)
+            .with_context(|| format!("binding POINTSHARE_INTERNAL_BIND {}", settings.http.internal_bind))?;
         let port = listener.local_addr()?.port();
         let internal_port = internal_listener.local_addr()?.port();
         let wired = wiring::wire(settings).await?;
@@ -74,7 +74,7 @@ impl Application {
 
         let state = web::Data::new(Arc::clone(&wired.state));
         let metrics = web::Data::new(metrics);
-        let body_limit = wired.state.settings.body_limit;
+        let body_limit = wired.state.settings.http.body_limit;
         let openapi = ApiDoc::openapi();
         let endpoints = web::Data::new(endpoints::Endpoints::of(&openapi));
         let (stop, stopping) = watch::channel(false);
@@ -113,7 +113,7 @@ impl Application {
                 .default_service(web::to(unmatched))
         })
         .listen(listener)?
-        .shutdown_timeout(wired.state.settings.shutdown_grace.as_secs())
+        .shutdown_timeout(wired.state.settings.http.shutdown_grace.as_secs())
         .shutdown_signal(async move {
             stop_requested().await;
             let _ = stop.send(true);
@@ -150,7 +150,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let recovery = recovery::spawn(Arc::clone(&self.wired.state), self.stopping);
         let internal = self.internal.handle();
-        let grace = self.wired.state.settings.shutdown_grace;
+        let grace = self.wired.state.settings.http.shutdown_grace;
         // The internal listener outlives the API's drain, so the drain can be watched.
         let api = async {
             let served = self.server.await;

@@ -19,7 +19,7 @@ static ALLOCATOR: MiMalloc = MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, about = "The pointshare REST API server.", after_help = settings::help())]
 struct Cli {
-    /// A TOML file of settings (keys as the variables below, lower case, without the prefix).
+    /// A TOML file of settings, in sections (each setting's [section] and key are below, in parentheses).
     #[arg(long, env = "POINTSHARE_CONFIG", global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use pointshare_domain::services::{
     BalanceError, GetTransferError, GrantError, LogoutError, RefreshError, RenameError, ShareError, SignupError,
-    Submitted,
+    Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -520,6 +520,21 @@ impl From<LogoutError> for ApiError {
         match error {
             LogoutError::Invalid => invalid_refresh_token(),
             LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(error: Throttled) -> Self {
+        match error {
+            Throttled::Limited { retry_after } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, ProblemCode::RateLimited, "Too many requests; slow down")
+                    .retry_after(retry_after)
+            }
+            Throttled::Unavailable => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ProblemCode::RateLimiterUnavailable, "Try again shortly")
+                    .retry_after(Duration::from_secs(1))
+            }
         }
     }
 }

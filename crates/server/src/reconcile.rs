@@ -108,10 +108,10 @@ impl Report {
 /// Reconciling (or resolving) in the embedded default would work on an empty
 /// in-memory store and a simulator started a moment ago: it needs the real ones.
 pub(crate) fn require_real_backends(settings: &Settings, command: &str) -> anyhow::Result<()> {
-    if settings.mongodb_uri.is_none() {
+    if settings.store.is_none() {
         bail!("{command} reads the transfer records: set POINTSHARE_MONGODB_URI");
     }
-    if settings.provider_url.is_none() {
+    if settings.provider.url.is_none() {
         bail!("{command} asks the provider: set POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY");
     }
     Ok(())

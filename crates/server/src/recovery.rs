@@ -22,7 +22,7 @@ pub struct Worker {
 /// runs to its end, so its saga steps are not cut off halfway.
 pub fn spawn(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) -> Worker {
     let task = tokio::spawn(async move {
-        let interval = state.settings.recovery_interval;
+        let interval = state.settings.recovery.interval;
         if interval.is_zero() {
             return;
         }

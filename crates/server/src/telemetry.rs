@@ -15,7 +15,7 @@ use actix_web::middleware::Next;
 use async_trait::async_trait;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance};
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 use pointshare_domain::services::RecoveryReport;
 use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
 use tracing::Instrument;
@@ -293,11 +293,6 @@ pub fn auth_event(event: AuthEvent) {
     counter!(AUTH_EVENTS, "event" => event.label()).increment(1);
 }
 
-/// A rate limiter call that failed (the request then passes or is refused, as configured).
-pub fn rate_limiter_failed() {
-    counter!(CACHE_ERRORS, "operation" => "rate_limit").increment(1);
-}
-
 /// What one recovery pass did, for the recovery panels and the stuck-transfers alert.
 pub fn recovery_passed(report: &RecoveryReport) {
     counter!(RECOVERY_RUNS, "result" => "ok").increment(1);
@@ -343,5 +338,17 @@ impl BalanceCache for MeteredCache {
 
     async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
         Self::failed("invalidate", self.0.invalidate(account).await)
+    }
+}
+
+/// The rate limiter of any backend, with its failures counted (the request
+/// then passes or is refused, as the throttle's policy says).
+#[derive(Debug)]
+pub struct MeteredLimiter(pub Arc<dyn RateLimiter>);
+
+#[async_trait]
+impl RateLimiter for MeteredLimiter {
+    async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
+        MeteredCache::failed("rate_limit", self.0.acquire(key, rule).await)
     }
 }

@@ -6,30 +6,28 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use pointshare_cache_redis::{RedisCache, RedisEvents, RedisSettings};
-use pointshare_domain::Points;
+use pointshare_cache_redis::{RedisCache, RedisEvents};
 use pointshare_domain::ports::{
     BalanceCache, DailyTotals, MemberEvents, MemberRepository, RateLimiter, SessionRepository, SystemClock,
     TransferRepository,
 };
 use pointshare_domain::services::{
     BalanceService, EventFeed, Fencing, Followups, MemberService, Policy, Ports, ReconcileService, RecoveryService,
-    RecoverySettings, RequestLease, ReviewService, SagaSettings, Services, SessionService, TransferLimits,
-    TransferService,
+    RecoverySettings, RequestLease, ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
     InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
     InMemoryTransfers,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
-use pointshare_store_mongo::{MongoSettings, MongoStore};
+use pointshare_store_mongo::MongoStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Access, Passwords, Tokens};
 use crate::client::TrustedProxies;
 use crate::routes::StreamSlots;
 use crate::settings::Settings;
-use crate::telemetry::MeteredCache;
+use crate::telemetry::{MeteredCache, MeteredLimiter};
 
 /// How stale the member behind a token may be when a request is authorized:
 /// a demotion or suspension takes effect on every replica within this.
@@ -47,12 +45,12 @@ pub struct AppState {
     pub reconcile: Arc<ReconcileService>,
     pub review: Arc<ReviewService>,
     pub events: EventFeed,
+    pub throttle: Arc<Throttle>,
     /// Drives 202s' transfers on; stopped at shutdown.
     pub followups: Followups,
     pub streams: StreamSlots,
     /// Cancelled when a stop signal arrives: open event streams end.
     pub stopping: CancellationToken,
-    pub limiter: Arc<dyn RateLimiter>,
     pub provider: HttpProvider,
     pub backends: Backends,
     pub tokens: Tokens,
@@ -123,7 +121,7 @@ pub struct Repositories {
 }
 
 pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
-    let Some(uri) = &settings.mongodb_uri else {
+    let Some(mongo) = &settings.store else {
         return Ok(Repositories {
             members: Arc::new(InMemoryMembers::default()),
             transfers: Arc::new(InMemoryTransfers::default()),
@@ -132,12 +130,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
             backend: StoreBackend::InMemory,
         });
     };
-    let mongo = MongoSettings {
-        database: settings.mongodb_database.clone(),
-        max_pool_size: settings.mongodb_pool_size,
-        ..MongoSettings::new(uri.clone())
-    };
-    let store = MongoStore::connect(&mongo).await.context("POINTSHARE_MONGODB_URI")?;
+    let store = MongoStore::connect(mongo).await.context("POINTSHARE_MONGODB_URI")?;
     Ok(Repositories {
         members: store.members.clone(),
         transfers: store.transfers.clone(),
@@ -156,22 +149,16 @@ struct Caches {
 }
 
 async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
-    let Some(url) = &settings.redis_url else {
+    let Some(redis) = &settings.cache else {
         return Ok(Caches {
             balances: Arc::new(InMemoryBalanceCache::default()),
             limiter: Arc::new(InMemoryRateLimiter::default()),
-            events: Arc::new(InMemoryEvents::new(settings.events_retention)),
+            events: Arc::new(InMemoryEvents::new(settings.events.retention)),
             backend: CacheBackend::InMemory,
         });
     };
-    let redis = RedisSettings {
-        cluster: settings.redis_cluster,
-        pool_size: settings.redis_pool_size,
-        timeout: settings.redis_timeout,
-        ..RedisSettings::new(url.clone())
-    };
-    let cache = RedisCache::connect(redis).await.context("POINTSHARE_REDIS_URL")?;
-    let events = RedisEvents::start(cache.clone(), settings.events_retention).await.context("POINTSHARE_REDIS_URL")?;
+    let cache = RedisCache::connect(redis.clone()).await.context("POINTSHARE_REDIS_URL")?;
+    let events = RedisEvents::start(cache.clone(), settings.events.retention).await.context("POINTSHARE_REDIS_URL")?;
     let shared = Arc::new(cache.clone());
     Ok(Caches {
         balances: shared.clone(),
@@ -204,7 +191,12 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         store,
         cache: cache_backend,
         provider: simulator.as_ref().map_or_else(
-            || format!("HTTP provider at {}", provider_url(&settings)),
+            || {
+                format!(
+                    "HTTP provider at {}",
+                    settings.provider.url.as_ref().map(ToString::to_string).unwrap_or_default()
+                )
+            },
             |sim| format!("in-process simulator at {}", sim.base_url()),
         ),
     };
@@ -215,59 +207,55 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         "backends"
     );
 
-    let limits = TransferLimits {
-        max_per_transfer: Points::new(settings.max_points_per_transfer)
-            .context("POINTSHARE_MAX_POINTS_PER_TRANSFER")?,
-        max_per_day: settings.max_points_per_day,
-        max_per_grant: Points::new(settings.max_points_per_grant).context("POINTSHARE_MAX_POINTS_PER_GRANT")?,
-        grant_budget_per_day: settings.grant_budget_per_day,
-    };
     // Names this process in lease owners, so operators can tell replicas apart in the store.
     let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let followups = Followups::new(settings.followup_limit);
+    let followups = Followups::new(settings.saga.followup_limit);
     let ports = Ports {
         members,
         transfers,
         sessions,
         totals,
         cache,
+        limiter: Arc::new(MeteredLimiter(limiter)),
         events,
         provider: Arc::new(provider.clone()),
         clock: Arc::new(SystemClock),
     };
     let policy = Policy {
         saga: SagaSettings {
-            balance_ttl: settings.balance_ttl,
-            clock_skew: settings.clock_skew,
-            in_flight_window: settings.provider_in_flight_window,
+            balance_ttl: settings.saga.balance_ttl,
+            clock_skew: settings.saga.clock_skew,
+            in_flight_window: settings.provider.in_flight_window,
             fencing: Fencing::On,
         },
-        limits,
+        limits: settings.limits,
+        throttle: settings.rate_limits,
         // The creating request owns its transfer until well past its
         // deadline; after that, recovery may take over an unfinished one.
         request: RequestLease {
             replica: replica.clone(),
-            lease_for: settings.request_deadline * 2,
+            lease_for: settings.http.request_deadline * 2,
             followups: followups.clone(),
         },
         recovery: RecoverySettings {
             replica,
-            batch: settings.recovery_batch,
-            lease_for: settings.recovery_lease,
+            batch: settings.recovery.batch,
+            lease_for: settings.recovery.lease,
             // A pass must finish its transfers while it still holds them: past
             // the lease another replica claims them and both drive in vain.
-            step_budget: settings.recovery_lease / 2,
-            max_attempts: settings.recovery_max_attempts,
+            step_budget: settings.recovery.lease / 2,
+            max_attempts: settings.recovery.max_attempts,
             ..RecoverySettings::default()
         },
-        session_lifetime: settings.refresh_token_ttl,
+        session_lifetime: settings.auth.refresh_token_ttl,
         // Reconciliation is an operator's command, not a member's request:
         // it waits out a provider's bad minute rather than fail the report.
         reconcile_patience: std::time::Duration::from_secs(60),
     };
     let services = Services::new(ports, policy);
 
-    let secret = match &settings.jwt_secret {
+    let auth = &settings.auth;
+    let secret = match &auth.jwt_secret {
         Some(secret) => secret.as_bytes().to_vec(),
         // Settings refuse this unless everything is embedded in this process.
         None => {
@@ -275,10 +263,10 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    let tokens = Tokens::new(&secret, settings.jwt_previous_secret.as_deref().map(str::as_bytes), settings.token_ttl);
-    let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?;
+    let tokens = Tokens::new(&secret, auth.jwt_previous_secret.as_deref().map(str::as_bytes), auth.token_ttl);
+    let proxies = TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
-        passwords: Passwords::new(settings.password_hash_queue)?,
+        passwords: Passwords::new(auth.password_hash_queue)?,
         access: Access::new(services.members.clone(), ACCESS_FRESHNESS),
         settings,
         members: services.members,
@@ -289,10 +277,10 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         reconcile: services.reconcile,
         review: services.review,
         events: services.events,
+        throttle: services.throttle,
         followups,
         streams: StreamSlots::default(),
         stopping: CancellationToken::new(),
-        limiter,
         provider,
         backends,
         tokens,
@@ -301,21 +289,17 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     Ok(Wired { state, simulator })
 }
 
-fn provider_url(settings: &Settings) -> String {
-    settings.provider_url.as_ref().map(ToString::to_string).unwrap_or_default()
-}
-
 /// The real provider when configured; otherwise a simulator in this process,
 /// reached over loopback HTTP so the same adapter serves both.
 async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<Simulator>)> {
-    let (url, key, simulator) = match (&settings.provider_url, &settings.provider_api_key) {
+    let (url, key, simulator) = match (&settings.provider.url, &settings.provider.api_key) {
         (Some(url), Some(key)) => (url.clone(), key.clone(), None),
         _ => {
             let (url, key, sim) = simulator(settings).await?;
             (url, key, Some(sim))
         }
     };
-    let provider = HttpProvider::new(settings.provider(url, key)).context("the provider adapter")?;
+    let provider = HttpProvider::new(settings.provider.adapter(url, key)).context("the provider adapter")?;
     Ok((provider, simulator))
 }
 
@@ -328,7 +312,7 @@ async fn simulator(settings: &Settings) -> anyhow::Result<(url::Url, String, Sim
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the embedded provider")?;
     let config = pointshare_provider_sim::SimConfig {
         api_key: format!("embedded-{}", uuid::Uuid::new_v4().simple()),
-        latency: settings.embedded_provider_latency,
+        latency: settings.embedded.provider_latency,
         ..pointshare_provider_sim::SimConfig::default()
     };
     let key = config.api_key.clone();

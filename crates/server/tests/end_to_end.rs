@@ -11,6 +11,9 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+use pointshare_server::Settings;
+use pointshare_server::settings::{MongoSettings, RedisSettings};
+
 #[path = "api/sse.rs"]
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 mod sse;
@@ -239,20 +242,25 @@ async fn within_ten_seconds<F: Future<Output = bool>>(what: &str, mut happened: 
     }
 }
 
+/// Settings on free loopback ports, with a signing secret and the bootstrap
+/// admin boss@example.com.
+fn with_boss() -> Settings {
+    let mut settings = Settings::default();
+    settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.auth.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
+    settings.bootstrap_admin.email = Some("boss@example.com".into());
+    settings.bootstrap_admin.password = Some("correct horse battery".into());
+    settings
+}
+
 /// A server on `redis_url` (the rest embedded) with alice holding 100 points
 /// granted by the bootstrap admin; its API and internal addresses, and
 /// alice's access token.
 async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (String, String, String) {
-    let settings = pointshare_server::Settings {
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
-        redis_url: Some(redis_url.to_owned()),
-        rate_limit_fail_open,
-        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
-        bootstrap_admin_email: Some("boss@example.com".into()),
-        bootstrap_admin_password: Some("correct horse battery".into()),
-        ..pointshare_server::Settings::default()
-    };
+    let mut settings = with_boss();
+    settings.cache = Some(RedisSettings::new(redis_url));
+    settings.rate_limits.fail_open = rate_limit_fail_open;
     let application = pointshare_server::Application::build(settings).await.expect("builds");
     let base = format!("http://127.0.0.1:{}", application.port());
     let internal = format!("http://127.0.0.1:{}", application.internal_port());
@@ -525,22 +533,20 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
     let api_key = config.api_key.clone();
     let sim = pointshare_provider_sim::start(listener, config).await.expect("starts");
     let database = format!("events_{:016x}", rand::random::<u64>());
-    let replica = |recovery_interval: Duration, followup_limit: usize| pointshare_server::Settings {
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
-        mongodb_uri: Some(required("POINTSHARE_TEST_MONGODB_URI")),
-        mongodb_database: database.clone(),
-        redis_url: Some(required("POINTSHARE_TEST_REDIS_URL")),
-        provider_url: Some(sim.base_url().parse().expect("a URL")),
-        provider_api_key: Some(api_key.clone()),
-        jwt_secret: Some("a test secret of at least thirty-two bytes".into()),
-        bootstrap_admin_email: Some("boss@example.com".into()),
-        bootstrap_admin_password: Some("correct horse battery".into()),
-        request_deadline: Duration::from_secs(1),
-        clock_skew: Duration::from_millis(100),
-        recovery_interval,
-        followup_limit,
-        ..pointshare_server::Settings::default()
+    let replica = |recovery_interval: Duration, followup_limit: usize| {
+        let mut settings = with_boss();
+        settings.store = Some(MongoSettings {
+            database: database.clone(),
+            ..MongoSettings::new(required("POINTSHARE_TEST_MONGODB_URI"))
+        });
+        settings.cache = Some(RedisSettings::new(required("POINTSHARE_TEST_REDIS_URL")));
+        settings.provider.url = Some(sim.base_url().parse().expect("a URL"));
+        settings.provider.api_key = Some(api_key.clone());
+        settings.http.request_deadline = Duration::from_secs(1);
+        settings.saga.clock_skew = Duration::from_millis(100);
+        settings.saga.followup_limit = followup_limit;
+        settings.recovery.interval = recovery_interval;
+        settings
     };
     let start = |settings| async {
         let application = pointshare_server::Application::build(settings).await.expect("builds");

@@ -19,14 +19,14 @@ use pointshare_domain::ports::{
     ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    Fencing, Followups, Policy, Ports, RecoverySettings, RequestLease, SagaSettings, Services, TransferLimits,
-    TransferService,
+    Fencing, Followups, Policy, Ports, RecoverySettings, RequestLease, SagaSettings, Services, ThrottlePolicy,
+    TransferLimits, TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, Page, ProviderAccount, ProviderAccountId,
     ProviderReference, ProviderTransaction, Transfer, TransferId,
 };
-use pointshare_embedded::{InMemoryBalanceCache, InMemoryEvents, InMemorySessions};
+use pointshare_embedded::{InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions};
 
 /// Wall-clock time that follows the runtime's (paused, simulated) time, off
 /// by a fixed amount: each replica's clock error.
@@ -124,10 +124,11 @@ impl Replica {
         let ports = Ports {
             members: shared.members.clone(),
             transfers,
-            // Sessions and events play no part in the saga's invariants.
+            // Sessions, limits and events play no part in the saga's invariants.
             sessions: Arc::new(InMemorySessions::default()),
             totals: shared.totals.clone(),
             cache: Arc::new(InMemoryBalanceCache::default()),
+            limiter: Arc::new(InMemoryRateLimiter::default()),
             events: Arc::new(InMemoryEvents::new(Duration::from_secs(60))),
             provider,
             clock,
@@ -135,6 +136,7 @@ impl Replica {
         let policy = Policy {
             saga: shared.saga,
             limits: shared.limits,
+            throttle: ThrottlePolicy::default(),
             request: RequestLease {
                 replica: name.into(),
                 lease_for: shared.request_deadline * 2,

@@ -28,6 +28,8 @@ use anyhow::Context;
 use mongodb::bson::doc;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadPreference, SelectionCriteria, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
+use pointshare_domain::ports::InvalidSetting;
+use serde::{Deserialize, Serialize};
 
 use documents::{MemberDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
@@ -35,14 +37,32 @@ pub use sessions::MongoSessions;
 pub use totals::MongoDailyTotals;
 pub use transfers::MongoTransfers;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an operator tunes about MongoDB; the server's `[store]` settings
+/// section deserializes straight into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MongoSettings {
     /// `mongodb://...`; the database is `database` whatever the URI names.
     pub uri: String,
+    #[serde(default = "database")]
     pub database: String,
-    pub max_pool_size: u32,
+    #[serde(default = "pool_size")]
+    pub pool_size: u32,
     /// How long to wait for a server to select or to connect.
+    #[serde(default = "connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
+}
+
+fn database() -> String {
+    "pointshare".into()
+}
+
+fn pool_size() -> u32 {
+    100
+}
+
+fn connect_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// The driver's options: the URI's, then ours. On a replica set a transfer's
@@ -55,7 +75,7 @@ pub async fn client_options(settings: &MongoSettings) -> anyhow::Result<ClientOp
     let mut options =
         ClientOptions::parse(&settings.uri).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
     options.app_name = Some("pointshare".into());
-    options.max_pool_size = Some(settings.max_pool_size);
+    options.max_pool_size = Some(settings.pool_size);
     options.connect_timeout = Some(settings.connect_timeout);
     options.server_selection_timeout = Some(settings.connect_timeout);
     options
@@ -71,10 +91,25 @@ impl MongoSettings {
     pub fn new(uri: impl Into<String>) -> Self {
         MongoSettings {
             uri: uri.into(),
-            database: "pointshare".into(),
-            max_pool_size: 100,
-            connect_timeout: Duration::from_secs(5),
+            database: database(),
+            pool_size: pool_size(),
+            connect_timeout: connect_timeout(),
         }
+    }
+
+    /// Rejects settings the adapter cannot work with, naming the setting;
+    /// the URI itself is parsed by the driver when connecting.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.uri.trim().is_empty() {
+            return Err(InvalidSetting::new("uri", "must name a server"));
+        }
+        if self.database.is_empty() {
+            return Err(InvalidSetting::new("database", "must not be empty"));
+        }
+        if self.pool_size == 0 {
+            return Err(InvalidSetting::new("pool_size", "must be at least 1"));
+        }
+        InvalidSetting::first_zero(&[("connect_timeout", self.connect_timeout)])
     }
 }
 

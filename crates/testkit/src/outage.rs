@@ -1,6 +1,7 @@
-//! `OutageCache`: the embedded balance cache with a switch that makes every
-//! call fail as an unreachable Redis would, to show that a cache outage never
-//! fails a member's request.
+//! `OutageCache`: the embedded balance cache and rate limiter with a switch
+//! that makes every call fail as an unreachable Redis would, to show that a
+//! cache outage never fails a member's request, and that the limiter fails
+//! open or closed as its policy says.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -8,12 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use pointshare_domain::ProviderAccountId;
-use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance};
-use pointshare_embedded::InMemoryBalanceCache;
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
+use pointshare_embedded::{InMemoryBalanceCache, InMemoryRateLimiter};
 
 #[derive(Debug, Default)]
 pub struct OutageCache {
     inner: InMemoryBalanceCache,
+    limiter: InMemoryRateLimiter,
     down: AtomicBool,
 }
 
@@ -47,6 +49,14 @@ impl BalanceCache for OutageCache {
     async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
         self.check_up()?;
         self.inner.invalidate(account).await
+    }
+}
+
+#[async_trait]
+impl RateLimiter for OutageCache {
+    async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
+        self.check_up()?;
+        self.limiter.acquire(key, rule).await
     }
 }
 

@@ -7,19 +7,19 @@ use std::time::Duration;
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
     BalanceService, Followups, MemberService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease,
-    ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand, TransferLimits, TransferService,
+    ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy,
+    TransferLimits, TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference};
 
-use pointshare_embedded::{
-    InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers,
-};
+use pointshare_embedded::{InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers};
 
 use crate::{FakeProvider, ManualClock, OutageCache};
 
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
     pub limits: TransferLimits,
+    pub throttle: ThrottlePolicy,
     /// How long a new transfer stays leased to the request that created it.
     pub lease_for: Duration,
     pub saga: SagaSettings,
@@ -35,6 +35,7 @@ impl Default for WorldSettings {
     fn default() -> Self {
         WorldSettings {
             limits: TransferLimits::default(),
+            throttle: ThrottlePolicy::default(),
             lease_for: Duration::from_secs(30),
             saga: SagaSettings::default(),
             recovery: RecoverySettings::default(),
@@ -52,8 +53,8 @@ pub struct World {
     pub transfers: Arc<InMemoryTransfers>,
     pub totals: Arc<InMemoryDailyTotals>,
     pub sessions: Arc<InMemorySessions>,
+    /// The balance cache and the rate limiter, which fail together.
     pub cache: Arc<OutageCache>,
-    pub limiter: Arc<InMemoryRateLimiter>,
     /// What members were told; every service records through `AnnouncedTransfers`.
     pub events: Arc<InMemoryEvents>,
     pub followups: Followups,
@@ -64,6 +65,7 @@ pub struct World {
     pub session_service: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
     pub review: Arc<ReviewService>,
+    pub throttle: Arc<Throttle>,
 }
 
 impl Default for World {
@@ -89,6 +91,7 @@ impl World {
             sessions: sessions.clone(),
             totals: totals.clone(),
             cache: cache.clone(),
+            limiter: cache.clone(),
             events: events.clone(),
             provider: provider.clone(),
             clock: clock.clone(),
@@ -96,6 +99,7 @@ impl World {
         let policy = Policy {
             saga: settings.saga,
             limits: settings.limits,
+            throttle: settings.throttle,
             request: RequestLease {
                 replica: "test".into(),
                 lease_for: settings.lease_for,
@@ -115,7 +119,6 @@ impl World {
             totals,
             sessions,
             cache,
-            limiter: Arc::default(),
             events,
             followups,
             saga: services.saga,
@@ -124,6 +127,7 @@ impl World {
             balance_service: services.balances,
             session_service: services.sessions,
             recovery: services.recovery,
+            throttle: services.throttle,
         }
     }
 

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use super::{
     AnnouncedTransfers, BalanceService, EventFeed, MemberService, ReconcileService, RecoveryService, RecoverySettings,
-    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, TransferLimits, TransferService,
+    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits,
+    TransferService,
 };
 use crate::ports::{
-    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PointsProvider, SessionRepository,
+    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PointsProvider, RateLimiter, SessionRepository,
     TransferRepository,
 };
 
@@ -24,6 +25,7 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
     pub cache: Arc<dyn BalanceCache>,
+    pub limiter: Arc<dyn RateLimiter>,
     pub events: Arc<dyn MemberEvents>,
     pub provider: Arc<dyn PointsProvider>,
     pub clock: Arc<dyn Clock>,
@@ -34,6 +36,7 @@ pub struct Ports {
 pub struct Policy {
     pub saga: SagaSettings,
     pub limits: TransferLimits,
+    pub throttle: ThrottlePolicy,
     /// How a share's request holds the transfer it creates.
     pub request: RequestLease,
     pub recovery: RecoverySettings,
@@ -53,12 +56,13 @@ pub struct Services {
     pub review: Arc<ReviewService>,
     pub reconcile: Arc<ReconcileService>,
     pub events: EventFeed,
+    pub throttle: Arc<Throttle>,
     pub saga: Arc<SagaDriver>,
 }
 
 impl Services {
     pub fn new(ports: Ports, policy: Policy) -> Self {
-        let Ports { members, transfers, sessions, totals, cache, events, provider, clock } = ports;
+        let Ports { members, transfers, sessions, totals, cache, limiter, events, provider, clock } = ports;
         let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
         let saga = Arc::new(SagaDriver::new(
             transfers.clone(),
@@ -98,6 +102,7 @@ impl Services {
             review,
             reconcile,
             events: EventFeed::new(events),
+            throttle: Arc::new(Throttle::new(limiter, policy.throttle)),
             saga,
         }
     }

@@ -12,6 +12,7 @@ mod recovery;
 mod review;
 mod saga;
 mod sessions;
+mod throttle;
 mod transfers;
 
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
@@ -25,6 +26,7 @@ pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use review::{ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{LogoutError, RefreshError, SessionService};
+pub use throttle::{LOGIN_SLOW_DOWN, Throttle, ThrottlePolicy, Throttled};
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
     TransferService, WithParties,

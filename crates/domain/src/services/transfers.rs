@@ -25,7 +25,8 @@ use crate::ports::{
 };
 
 /// Limits on what one member may share and one admin may grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TransferLimits {
     pub max_per_transfer: Points,
     /// Total points one member may share per UTC day.

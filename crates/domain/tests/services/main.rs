@@ -13,6 +13,7 @@ mod review;
 mod saga_faults;
 mod sessions;
 mod sharing;
+mod throttle;
 
 use std::time::Duration;
 

@@ -180,9 +180,9 @@ async fn a_wrong_api_key_is_unexpected_and_not_retried() {
 #[tokio::test]
 async fn the_retry_budget_stops_a_retry_storm() {
     let subject = sim_provider_with(SimConfig::default(), |settings| {
-        settings.retry.budget_ratio = 0.0;
-        settings.retry.budget_min_per_second = 1;
-        settings.retry.budget_window = Duration::from_secs(1);
+        settings.calls.retry.budget_ratio = 0.0;
+        settings.calls.retry.budget_min_per_second = 1;
+        settings.calls.retry.budget_window = Duration::from_secs(1);
     })
     .await;
     let account = funded(&subject, 10);
@@ -195,8 +195,8 @@ async fn the_retry_budget_stops_a_retry_storm() {
 #[tokio::test]
 async fn the_breaker_opens_after_sustained_failures_and_closes_when_the_provider_recovers() {
     let subject = sim_provider_with(SimConfig::default(), |settings| {
-        settings.breaker.consecutive_failures = 3;
-        settings.breaker.cool_down = Duration::from_millis(300);
+        settings.calls.breaker.consecutive_failures = 3;
+        settings.calls.breaker.cool_down = Duration::from_millis(300);
     })
     .await;
     let account = funded(&subject, 10);
@@ -222,10 +222,10 @@ async fn the_breaker_opens_after_sustained_failures_and_closes_when_the_provider
 #[tokio::test]
 async fn a_failed_probe_opens_the_breaker_again() {
     let subject = sim_provider_with(SimConfig::default(), |settings| {
-        settings.breaker.consecutive_failures = 1;
-        settings.breaker.cool_down = Duration::from_millis(200);
-        settings.retry.budget_ratio = 0.0;
-        settings.retry.budget_min_per_second = 0;
+        settings.calls.breaker.consecutive_failures = 1;
+        settings.calls.breaker.cool_down = Duration::from_millis(200);
+        settings.calls.retry.budget_ratio = 0.0;
+        settings.calls.retry.budget_min_per_second = 0;
     })
     .await;
     let account = funded(&subject, 10);
@@ -280,12 +280,12 @@ fn attempts_retries_and_breaker_state_are_measured() {
 #[test]
 fn invalid_settings_are_refused_naming_the_setting() {
     let mut settings = HttpProviderSettings::new("http://127.0.0.1:9100".parse().expect("valid url"), "key");
-    settings.call_timeout = Duration::ZERO;
+    settings.calls.call_timeout = Duration::ZERO;
     let error = HttpProvider::new(settings).expect_err("a zero timeout is refused");
     assert!(error.to_string().contains("call_timeout"), "{error}");
     let settings = HttpProviderSettings::new("ftp://example.invalid/".parse().expect("valid url"), "key");
     let error = HttpProvider::new(settings).expect_err("ftp is refused");
-    assert!(error.to_string().contains("base_url"), "{error}");
+    assert!(error.to_string().contains("setting url"), "{error}");
     let settings = HttpProviderSettings::new("http://127.0.0.1:9100".parse().expect("valid url"), "two words");
     let error = HttpProvider::new(settings).expect_err("a key with a space is refused");
     assert!(error.to_string().contains("api_key"), "{error}");

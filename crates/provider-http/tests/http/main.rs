@@ -41,9 +41,9 @@ pub fn quick_settings(sim: &RunningSim) -> HttpProviderSettings {
         sim.base_url().parse().expect("the simulator's URL is valid"),
         SimConfig::default().api_key,
     );
-    settings.call_timeout = Duration::from_millis(300);
-    settings.retry.first_delay = Duration::from_millis(5);
-    settings.retry.max_delay = Duration::from_millis(50);
+    settings.calls.call_timeout = Duration::from_millis(300);
+    settings.calls.retry.first_delay = Duration::from_millis(5);
+    settings.calls.retry.max_delay = Duration::from_millis(50);
     settings
 }
 

@@ -99,9 +99,9 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
             })?)
         }
     };
-    let slot = state.streams.take(caller.member, state.settings.events_streams_per_member).ok_or_else(|| {
+    let slot = state.streams.take(caller.member, state.settings.events.streams_per_member).ok_or_else(|| {
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, ProblemCode::TooManyStreams, "Too many event streams open")
-            .detail(format!("at most {} per member; close one first", state.settings.events_streams_per_member))
+            .detail(format!("at most {} per member; close one first", state.settings.events.streams_per_member))
             .retry_after(RECONNECT_AFTER)
     })?;
     let feed = state.events.follow(caller.member, last_seen).await.map_err(|error| {
@@ -113,7 +113,7 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
         )
         .retry_after(RECONNECT_AFTER)
     })?;
-    let every = state.settings.events_heartbeat;
+    let every = state.settings.events.heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let streaming = Streaming {

@@ -122,7 +122,7 @@ async fn readiness(state: &AppState) -> Readiness {
     let provider_ok = breaker != BreakerState::Open;
     telemetry::dependencies_up(store_ok, cache_ok, provider_ok);
     // A limiter that fails closed refuses every limited request without Redis.
-    let limiter_ok = cache_ok || state.settings.rate_limit_fail_open;
+    let limiter_ok = cache_ok || state.settings.rate_limits.fail_open;
     let status = match (store_ok && limiter_ok, cache_ok && provider_ok) {
         (false, _) => ReadyStatus::Unready,
         (true, false) => ReadyStatus::Degraded,

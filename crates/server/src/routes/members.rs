@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use pointshare_domain::services::SignupCommand;
 use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
 
-use super::guard::{client_address, deadline, limit, per_hour, per_minute};
+use super::guard::{client_address, deadline};
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
 use crate::auth::Caller;
 use crate::body::Body;
@@ -29,10 +29,7 @@ type State = web::Data<Arc<AppState>>;
 #[post("/v1/auth/signup")]
 pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) -> Result<HttpResponse, ApiError> {
     // Limits first: everything after costs, the password hash most.
-    let settings = &state.settings;
-    limit(&state, "signup:all", per_minute(settings.signup_global_rate_limit)).await?;
-    limit(&state, &format!("signup:ip:{}", client_address(&state, &request)), per_hour(settings.signup_rate_limit))
-        .await?;
+    state.throttle.signup(&client_address(&state, &request)).await?;
     let body = body.into_inner();
     let mut faults = Faults::default();
     let email = faults.check("/email", Email::parse(body.email));

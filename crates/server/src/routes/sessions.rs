@@ -1,20 +1,16 @@
 //! Sessions: logging in (an access token and a refresh token), exchanging a
-//! refresh token for the next pair, and logging out. Login is limited per
-//! client address and per (address, account); attempts against one account
-//! from everywhere only slow its answers down, so an attacker can never lock
-//! the owner out.
+//! refresh token for the next pair, and logging out. How often one may try
+//! to log in is the domain's `Throttle`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
-use pointshare_domain::ports::RateDecision;
 use pointshare_domain::services::RefreshError;
 use pointshare_domain::{Email, Member, Role, Session};
 
-use super::guard::{client_address, limit, per_minute};
+use super::guard::client_address;
 use super::views::{LoginBody, RefreshBody, TokenView};
 use crate::auth::RefreshToken;
 use crate::body::Body;
@@ -23,9 +19,6 @@ use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
-
-/// How much longer each login answer takes while its account is under attack.
-const SLOW_DOWN: Duration = Duration::from_secs(1);
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidCredentials, "The email or password is wrong")
@@ -44,16 +37,7 @@ pub async fn login(
     body: Body<LoginBody>,
 ) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
-    let settings = &state.settings;
-    let address = client_address(&state, &request);
-    let account = body.email.trim().to_lowercase();
-    limit(&state, &format!("login:ip:{address}"), per_minute(settings.login_rate_limit)).await?;
-    limit(&state, &format!("login:ip-account:{address}:{account}"), per_minute(settings.login_account_rate_limit))
-        .await?;
-    let rule = per_minute(settings.login_slow_down_after);
-    if let Ok(RateDecision::Limited { .. }) = state.limiter.acquire(&format!("login:account:{account}"), rule).await {
-        tokio::time::sleep(SLOW_DOWN).await;
-    }
+    state.throttle.login(&client_address(&state, &request), &body.email).await?;
     let member = match Email::parse(body.email) {
         Ok(email) => state.members.by_email(&email).await.map_err(ApiError::unexpected)?,
         Err(_) => None,

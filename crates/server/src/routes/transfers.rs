@@ -12,7 +12,7 @@ use pointshare_domain::{
     Cursor, Handle, IdempotencyKey, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
 };
 
-use super::guard::{deadline, limit, per_minute};
+use super::guard::deadline;
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
 use crate::auth::{Admin, Caller};
 use crate::body::Body;
@@ -164,7 +164,7 @@ pub async fn create_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let idempotency_key = idempotency_key(&request)?;
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
-    limit(&state, &format!("transfers:{}", caller.member), per_minute(state.settings.transfer_rate_limit)).await?;
+    state.throttle.transfer(caller.member).await?;
     let command = ShareCommand { sender: caller.member, to: to.clone(), amount, memo, idempotency_key };
     submit(&state, TransferKind::Share, state.transfers.share(command, deadline(&state)), &caller, &to).await
 }

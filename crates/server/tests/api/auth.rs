@@ -51,7 +51,8 @@ async fn protected_routes_need_a_valid_token() {
     app.get("/v1/me", None).await.problem(401, "unauthenticated");
     app.get("/v1/me", Some("not-a-jwt")).await.problem(401, "unauthenticated");
 
-    let other = spawn_app_with(|s| s.jwt_secret = Some("another secret of at least thirty-two bytes".into())).await;
+    let other =
+        spawn_app_with(|s| s.auth.jwt_secret = Some("another secret of at least thirty-two bytes".into())).await;
     let foreign = other.demo("alice").await;
     app.get("/v1/me", Some(&foreign)).await.problem(401, "unauthenticated");
 
@@ -176,7 +177,7 @@ async fn logout_ends_the_session() {
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let app = spawn_app_with(|s| s.token_ttl = std::time::Duration::from_secs(1)).await;
+    let app = spawn_app_with(|s| s.auth.token_ttl = std::time::Duration::from_secs(1)).await;
     let token = app.demo("alice").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let answer = app.get("/v1/me", Some(&token)).await;
@@ -186,7 +187,7 @@ async fn an_expired_token_is_refused() {
 
 #[tokio::test]
 async fn one_address_guessing_one_accounts_password_is_stopped() {
-    let app = spawn_app_with(|s| s.login_account_rate_limit = 3).await;
+    let app = spawn_app_with(|s| s.rate_limits.logins_per_minute_per_address_and_account = 3).await;
     for _ in 0..3 {
         app.login("alice@pointshare.test", "wrong password").await.problem(401, "invalid_credentials");
     }
@@ -199,7 +200,7 @@ async fn one_address_guessing_one_accounts_password_is_stopped() {
 
 #[tokio::test]
 async fn logins_are_rate_limited_per_address_whatever_it_claims_to_forward() {
-    let app = spawn_app_with(|s| s.login_rate_limit = 3).await;
+    let app = spawn_app_with(|s| s.rate_limits.logins_per_minute_per_address = 3).await;
     let login = |n: u32| {
         let body = json!({"email": format!("guess{n}@pointshare.test"), "password": "guess"});
         let request = app.client.post(app.url("/v1/auth/login")).header("x-forwarded-for", format!("10.0.0.{n}"));
@@ -223,8 +224,8 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
     // Through the shipped nginx every request comes from the proxy's address:
     // without trusted proxies, 3 failures from anyone would lock out everyone.
     let app = spawn_app_with(|s| {
-        s.login_rate_limit = 3;
-        s.trusted_proxies = "127.0.0.1/32".into();
+        s.rate_limits.logins_per_minute_per_address = 3;
+        s.http.trusted_proxies = "127.0.0.1/32".into();
     })
     .await;
     for n in 0..3 {
@@ -242,9 +243,9 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
 #[tokio::test]
 async fn guesses_at_an_account_from_many_addresses_never_lock_its_owner_out() {
     let app = spawn_app_with(|s| {
-        s.login_account_rate_limit = 2;
-        s.login_slow_down_after = 4;
-        s.trusted_proxies = "127.0.0.1/32".into();
+        s.rate_limits.logins_per_minute_per_address_and_account = 2;
+        s.rate_limits.logins_per_minute_before_slow_down = 4;
+        s.http.trusted_proxies = "127.0.0.1/32".into();
     })
     .await;
     for attacker in 0..6 {

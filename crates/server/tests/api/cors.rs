@@ -27,7 +27,8 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
 #[tokio::test]
 async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs() {
     let app =
-        spawn_app_with(|settings| settings.cors_origins = Some(format!("{PAGE}, http://other.example.test"))).await;
+        spawn_app_with(|settings| settings.http.cors_origins = Some(format!("{PAGE}, http://other.example.test")))
+            .await;
     let answer = preflight(&app, PAGE).await;
     assert!(answer.status().is_success(), "{}", answer.status());
     let headers = answer.headers();
@@ -57,7 +58,7 @@ async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs()
 
 #[tokio::test]
 async fn any_other_origin_gets_no_cors_headers_and_is_still_served() {
-    let app = spawn_app_with(|settings| settings.cors_origins = Some(PAGE.into())).await;
+    let app = spawn_app_with(|settings| settings.http.cors_origins = Some(PAGE.into())).await;
     let answer = preflight(&app, "https://evil.example.test").await;
     assert_eq!(answer.headers().get("access-control-allow-origin"), None);
     let mut origin = HeaderMap::new();
@@ -73,6 +74,6 @@ async fn the_embedded_default_lets_a_local_dev_server_in_and_an_empty_setting_no
     for origin in ["http://localhost:5173", "http://127.0.0.1:5173"] {
         assert_eq!(header(preflight(&app, origin).await.headers(), "access-control-allow-origin"), origin);
     }
-    let app = spawn_app_with(|settings| settings.cors_origins = Some(String::new())).await;
+    let app = spawn_app_with(|settings| settings.http.cors_origins = Some(String::new())).await;
     assert_eq!(preflight(&app, "http://localhost:5173").await.headers().get("access-control-allow-origin"), None);
 }

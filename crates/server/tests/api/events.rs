@@ -83,8 +83,8 @@ async fn a_last_event_id_past_the_retention_window_gets_a_reset_then_live_events
 #[tokio::test]
 async fn streams_per_member_are_bounded_and_idle_ones_send_heartbeats() {
     let app = spawn_app_with(|s| {
-        s.events_streams_per_member = 1;
-        s.events_heartbeat = Duration::from_millis(100);
+        s.events.streams_per_member = 1;
+        s.events.heartbeat = Duration::from_millis(100);
     })
     .await;
     let bob = app.demo("bob").await;
@@ -117,10 +117,10 @@ async fn a_share_answered_202_completes_as_soon_as_the_provider_answers_without_
         // A share takes two calls, 1.4 s: past the deadline, and past what
         // the request's lease leaves for calls (2 s less the 1 s clock skew),
         // so the follow-up renews the lease to make the credit.
-        s.embedded_provider_latency = Duration::from_millis(700);
-        s.request_deadline = Duration::from_secs(1);
+        s.embedded.provider_latency = Duration::from_millis(700);
+        s.http.request_deadline = Duration::from_secs(1);
         // No recovery pass: only the follow-up can finish the transfer.
-        s.recovery_interval = Duration::ZERO;
+        s.recovery.interval = Duration::ZERO;
     })
     .await;
     let (alice, bob) = (app.demo("alice").await, app.demo("bob").await);
@@ -137,11 +137,11 @@ async fn a_share_answered_202_completes_as_soon_as_the_provider_answers_without_
 #[tokio::test]
 async fn without_follow_ups_a_202_waits_for_recovery() {
     let app = spawn_app_with(|s| {
-        s.embedded_provider_latency = Duration::from_millis(700);
-        s.request_deadline = Duration::from_secs(1);
-        s.clock_skew = Duration::from_millis(100);
-        s.recovery_interval = Duration::ZERO;
-        s.followup_limit = 0;
+        s.embedded.provider_latency = Duration::from_millis(700);
+        s.http.request_deadline = Duration::from_secs(1);
+        s.saga.clock_skew = Duration::from_millis(100);
+        s.recovery.interval = Duration::ZERO;
+        s.saga.followup_limit = 0;
     })
     .await;
     let alice = app.demo("alice").await;

@@ -23,12 +23,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = Settings {
-        bind: "127.0.0.1:0".parse().expect("valid address"),
-        internal_bind: "127.0.0.1:0".parse().expect("valid address"),
-        ..Settings::default()
-    };
-    settings.jwt_secret = Some(TEST_SECRET.into());
+    let mut settings = Settings::default();
+    settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.auth.jwt_secret = Some(TEST_SECRET.into());
     tune(&mut settings);
     let application = Application::build(settings).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -85,9 +85,9 @@ async fn names_that_hide_or_reorder_text_are_refused_and_names_are_nfc() {
 async fn a_signup_never_gets_a_role_and_the_bootstrap_admin_email_cannot_be_taken() {
     // The attack: sign up the configured admin address before the operator.
     let app = spawn_app_with(|s| {
-        s.bootstrap_admin_email = Some("boss@example.com".into());
-        s.bootstrap_admin_password = Some("the operator's password".into());
-        s.bootstrap_admin_handle = "boss".into();
+        s.bootstrap_admin.email = Some("boss@example.com".into());
+        s.bootstrap_admin.password = Some("the operator's password".into());
+        s.bootstrap_admin.handle = "boss".into();
     })
     .await;
     let squat =
@@ -105,7 +105,7 @@ async fn a_signup_never_gets_a_role_and_the_bootstrap_admin_email_cannot_be_take
 
 #[tokio::test]
 async fn signups_are_limited_per_address_and_in_total() {
-    let app = spawn_app_with(|s| s.signup_rate_limit = 2).await;
+    let app = spawn_app_with(|s| s.rate_limits.signups_per_hour_per_address = 2).await;
     for n in 0..2 {
         assert_eq!(app.signup(&format!("early{n}")).await.status, StatusCode::CREATED);
     }
@@ -114,8 +114,8 @@ async fn signups_are_limited_per_address_and_in_total() {
     assert!(limited.headers.contains_key("retry-after"));
 
     let app = spawn_app_with(|s| {
-        s.signup_global_rate_limit = 2;
-        s.trusted_proxies = "127.0.0.1/32".into();
+        s.rate_limits.signups_per_minute = 2;
+        s.http.trusted_proxies = "127.0.0.1/32".into();
     })
     .await;
     for n in 0..3 {
@@ -132,7 +132,7 @@ async fn signups_are_limited_per_address_and_in_total() {
 
 #[tokio::test]
 async fn a_flood_of_signups_is_refused_with_503_not_queued_without_bound() {
-    let app = spawn_app_with(|s| s.password_hash_queue = 1).await;
+    let app = spawn_app_with(|s| s.auth.password_hash_queue = 1).await;
     let signups = (0..16).map(|n| app.signup_as(format!("flood{n}")));
     let answers = futures::future::join_all(signups).await;
     let busy: Vec<&Answer> = answers.iter().filter(|answer| answer.status == StatusCode::SERVICE_UNAVAILABLE).collect();

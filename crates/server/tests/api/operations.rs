@@ -55,7 +55,7 @@ fn metrics_used_by_operators() -> BTreeSet<String> {
 
 #[tokio::test]
 async fn metrics_hold_everything_the_dashboard_and_alerts_use_after_real_traffic() {
-    let app = spawn_app_with(|settings| settings.recovery_interval = Duration::from_millis(100)).await;
+    let app = spawn_app_with(|settings| settings.recovery.interval = Duration::from_millis(100)).await;
     let alice = app.demo("alice").await;
     let admin = app.demo("admin").await;
     app.balance(&alice).await;
@@ -225,11 +225,11 @@ async fn with_the_provider_down_what_needs_it_answers_503_and_the_replica_stays_
     let (provider, key) = separate_provider().await;
     let url = provider.base_url().parse().expect("a URL");
     let app = spawn_app_with(|s| {
-        s.provider_url = Some(url);
-        s.provider_api_key = Some(key);
-        s.request_deadline = Duration::from_millis(600);
-        s.balance_ttl = Duration::from_millis(1);
-        s.provider_breaker_failures = 2;
+        s.provider.url = Some(url);
+        s.provider.api_key = Some(key);
+        s.http.request_deadline = Duration::from_millis(600);
+        s.saga.balance_ttl = Duration::from_millis(1);
+        s.provider.calls.breaker.consecutive_failures = 2;
     })
     .await;
     let alice = app.member("alice").await;
@@ -267,8 +267,8 @@ async fn with_a_real_provider_there_are_no_demo_members_and_no_points_granted_at
     let (provider, key) = separate_provider().await;
     let url = provider.base_url();
     let app = spawn_app_with(|s| {
-        s.provider_url = Some(url.parse().expect("a URL"));
-        s.provider_api_key = Some(key.clone());
+        s.provider.url = Some(url.parse().expect("a URL"));
+        s.provider.api_key = Some(key.clone());
     })
     .await;
     for handle in ["admin", "alice", "bob"] {

@@ -6,6 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use pointshare_domain::Points;
+
 use crate::helpers::{spawn_app, spawn_app_with};
 
 fn share_to(handle: &str, amount: u64) -> Value {
@@ -44,8 +46,8 @@ async fn a_repeated_request_answers_with_the_first_transfer_and_moves_nothing_mo
 #[tokio::test]
 async fn refusals_are_problems_the_frontend_can_act_on() {
     let app = spawn_app_with(|s| {
-        s.max_points_per_transfer = 5_000;
-        s.max_points_per_day = 6_000;
+        s.limits.max_per_transfer = Points::new(5_000).expect("valid");
+        s.limits.max_per_day = 6_000;
     })
     .await;
     let alice = app.demo("alice").await;
@@ -84,11 +86,11 @@ async fn refusals_are_problems_the_frontend_can_act_on() {
 #[tokio::test]
 async fn past_the_deadline_a_share_answers_202_and_recovery_completes_it() {
     let app = spawn_app_with(|s| {
-        s.embedded_provider_latency = Duration::from_millis(700);
-        s.request_deadline = Duration::from_millis(500);
-        s.recovery_interval = Duration::from_millis(200);
+        s.embedded.provider_latency = Duration::from_millis(700);
+        s.http.request_deadline = Duration::from_millis(500);
+        s.recovery.interval = Duration::from_millis(200);
         // Recovery alone: the safety net behind follow-ups.
-        s.followup_limit = 0;
+        s.saga.followup_limit = 0;
     })
     .await;
     let alice = app.demo("alice").await;
@@ -176,8 +178,8 @@ async fn admins_grant_points_and_members_cannot() {
 async fn grants_are_bounded_per_grant_and_per_admin_day_and_listed_for_admins() {
     // The demo funding grants 2 × 10,000 at start, against the same budget.
     let app = spawn_app_with(|s| {
-        s.max_points_per_grant = 10_000;
-        s.grant_budget_per_day = 25_000;
+        s.limits.max_per_grant = Points::new(10_000).expect("valid");
+        s.limits.grant_budget_per_day = 25_000;
     })
     .await;
     let admin = app.demo("admin").await;
@@ -206,7 +208,7 @@ async fn grants_are_bounded_per_grant_and_per_admin_day_and_listed_for_admins() 
 
 #[tokio::test]
 async fn shares_are_rate_limited_per_member() {
-    let app = spawn_app_with(|s| s.transfer_rate_limit = 2).await;
+    let app = spawn_app_with(|s| s.rate_limits.transfers_per_minute = 2).await;
     let alice = app.demo("alice").await;
     let bob = app.demo("bob").await;
     for n in 0..2 {

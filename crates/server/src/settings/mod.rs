@@ -1,0 +1,614 @@
+//! Typed settings in layers: the defaults, then an optional TOML file
+//! (`--config` / `POINTSHARE_CONFIG`) in sections (`[http]`, `[store]`,
+//! `[cache]`, `[provider]`, `[auth]`, `[limits]`, ...), then `POINTSHARE_*`
+//! environment variables (`POINTSHARE_BIND`, `POINTSHARE_MONGODB_URI`, ...,
+//! each mapped to its key once, in `table`). Each section deserializes
+//! straight into the settings type of the part it configures (an adapter's,
+//! a domain policy's, or the server's own below), which holds its one default
+//! and its rules. A value that does not parse or makes no sense stops
+//! start-up, naming the variable; so does an unknown key in the file.
+
+mod table;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::{Figment, Provider, Source};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use pointshare_domain::ports::InvalidSetting;
+use pointshare_domain::{Email, Handle, Password};
+use pointshare_provider_http::HttpProviderSettings;
+
+// The sections that are another crate's settings type.
+pub use pointshare_cache_redis::RedisSettings;
+pub use pointshare_domain::services::{ThrottlePolicy, TransferLimits};
+pub use pointshare_provider_http::CallSettings;
+pub use pointshare_store_mongo::MongoSettings;
+
+use crate::secrets;
+
+pub use table::{SETTINGS, Setting, variable};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub http: HttpSettings,
+    /// MongoDB; the store is in memory when unset.
+    pub store: Option<MongoSettings>,
+    /// Redis; the cache, limiter and events are in memory when unset.
+    pub cache: Option<RedisSettings>,
+    pub provider: ProviderSettings,
+    pub auth: AuthSettings,
+    pub bootstrap_admin: BootstrapAdminSettings,
+    pub limits: TransferLimits,
+    pub rate_limits: ThrottlePolicy,
+    pub events: EventSettings,
+    pub saga: SagaSection,
+    pub recovery: RecoverySection,
+    pub embedded: EmbeddedSettings,
+}
+
+/// The listeners and what every request shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub bind: SocketAddr,
+    pub internal_bind: SocketAddr,
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+    pub body_limit: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Comma-separated CIDRs.
+    pub trusted_proxies: String,
+    /// Comma-separated exact origins; unset: the dev server's in the fully
+    /// embedded default, none otherwise.
+    pub cors_origins: Option<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            internal_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            request_deadline: Duration::from_secs(8),
+            body_limit: 16 * 1024,
+            shutdown_grace: Duration::from_secs(20),
+            trusted_proxies: String::new(),
+            cors_origins: None,
+        }
+    }
+}
+
+impl HttpSettings {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        InvalidSetting::first_zero(&[("request_deadline", self.request_deadline)])?;
+        // The HTTP server counts its shutdown timeout in whole seconds.
+        if self.shutdown_grace < Duration::from_secs(1) {
+            return Err(InvalidSetting::new("shutdown_grace", "must be at least 1s"));
+        }
+        if self.body_limit < 256 {
+            return Err(InvalidSetting::new("body_limit", "must be at least 256 bytes"));
+        }
+        crate::client::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|reason| InvalidSetting::new("trusted_proxies", reason))?;
+        Ok(())
+    }
+}
+
+/// The provider: where it is (the embedded simulator when `url` is unset)
+/// and how the HTTP adapter calls it, which holds for the simulator too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderSettings {
+    pub url: Option<Url>,
+    pub api_key: Option<String>,
+    #[serde(flatten)]
+    pub calls: CallSettings,
+    #[serde(with = "humantime_serde")]
+    pub in_flight_window: Duration,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        ProviderSettings {
+            url: None,
+            api_key: None,
+            calls: CallSettings::default(),
+            in_flight_window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ProviderSettings {
+    /// The HTTP adapter's settings for the provider at `url` with `api_key`.
+    pub fn adapter(&self, url: Url, api_key: String) -> HttpProviderSettings {
+        HttpProviderSettings { url, api_key, calls: self.calls.clone() }
+    }
+
+    /// The configured provider's adapter settings; `None` for the simulator.
+    fn configured(&self) -> Result<Option<HttpProviderSettings>, InvalidSetting> {
+        match (&self.url, &self.api_key) {
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(InvalidSetting::new("api_key", "is required when POINTSHARE_PROVIDER_URL is set")),
+            (Some(url), Some(key)) => Ok(Some(self.adapter(url.clone(), key.clone()))),
+        }
+    }
+
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        match self.configured()? {
+            Some(adapter) => adapter.validate(),
+            None => self.calls.validate(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Generated when unset, which only the fully embedded default allows.
+    pub jwt_secret: Option<String>,
+    pub jwt_previous_secret: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    pub password_hash_queue: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            jwt_previous_secret: None,
+            token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            password_hash_queue: 64,
+        }
+    }
+}
+
+impl AuthSettings {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        InvalidSetting::first_zero(&[("token_ttl", self.token_ttl), ("refresh_token_ttl", self.refresh_token_ttl)])?;
+        if self.password_hash_queue == 0 {
+            return Err(InvalidSetting::new("password_hash_queue", "must be at least 1"));
+        }
+        for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
+            if let Some(secret) = secret {
+                secrets::check(secret).map_err(|reason| InvalidSetting::new(key, reason))?;
+            }
+        }
+        if self.jwt_secret.is_none() && self.jwt_previous_secret.is_some() {
+            return Err(InvalidSetting::new("jwt_secret", "is required when POINTSHARE_JWT_PREVIOUS_SECRET is set"));
+        }
+        Ok(())
+    }
+}
+
+/// The operator's first admin, created at start if no member has the email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapAdminSettings {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub handle: String,
+}
+
+impl Default for BootstrapAdminSettings {
+    fn default() -> Self {
+        BootstrapAdminSettings { email: None, password: None, password_file: None, handle: "admin".into() }
+    }
+}
+
+/// The admin `[bootstrap_admin]` asks for, held to the member rules.
+#[derive(Debug, Clone)]
+pub struct BootstrapAdmin {
+    pub email: Email,
+    pub handle: Handle,
+    pub password: Password,
+}
+
+impl BootstrapAdminSettings {
+    /// The admin, if configured: email, handle and password, each held to
+    /// the member rules. Errors name the setting.
+    pub fn admin(&self) -> Result<Option<BootstrapAdmin>, InvalidSetting> {
+        let Some(email) = &self.email else {
+            if self.password.is_some() || self.password_file.is_some() {
+                return Err(InvalidSetting::new("email", "is required with a bootstrap admin password"));
+            }
+            return Ok(None);
+        };
+        let email = Email::parse(email.as_str()).map_err(|e| InvalidSetting::new("email", e.reason))?;
+        let handle = Handle::parse(self.handle.as_str()).map_err(|e| InvalidSetting::new("handle", e.reason))?;
+        let password = match (&self.password, &self.password_file) {
+            (Some(_), Some(_)) => {
+                return Err(InvalidSetting::new("password", "give the password or the file, not both"));
+            }
+            (None, None) => return Err(InvalidSetting::new("password", "is required with a bootstrap admin email")),
+            (Some(password), None) => password.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|e| InvalidSetting::new("password_file", format!("cannot read {}: {e}", file.display())))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        };
+        if secrets::is_placeholder(&password) {
+            return Err(InvalidSetting::new("password", "is a placeholder from the deploy files; choose a password"));
+        }
+        let password = Password::parse(password).map_err(|e| InvalidSetting::new("password", e.reason))?;
+        Ok(Some(BootstrapAdmin { email, handle, password }))
+    }
+}
+
+/// Members' event streams.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    pub streams_per_member: usize,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            retention: Duration::from_secs(15 * 60),
+            heartbeat: Duration::from_secs(15),
+            streams_per_member: 5,
+        }
+    }
+}
+
+impl EventSettings {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        InvalidSetting::first_zero(&[("retention", self.retention), ("heartbeat", self.heartbeat)])?;
+        if self.streams_per_member == 0 {
+            return Err(InvalidSetting::new("streams_per_member", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// How a transfer is driven across replicas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SagaSection {
+    #[serde(with = "humantime_serde")]
+    pub balance_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub clock_skew: Duration,
+    pub followup_limit: usize,
+}
+
+impl Default for SagaSection {
+    fn default() -> Self {
+        SagaSection { balance_ttl: Duration::from_secs(5), clock_skew: Duration::from_secs(1), followup_limit: 1024 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoverySection {
+    /// Zero: never.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub batch: usize,
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for RecoverySection {
+    fn default() -> Self {
+        RecoverySection {
+            interval: Duration::from_secs(5),
+            batch: 100,
+            lease: Duration::from_secs(60),
+            max_attempts: 50,
+        }
+    }
+}
+
+impl RecoverySection {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        InvalidSetting::first_zero(&[("lease", self.lease)])?;
+        if self.batch == 0 {
+            return Err(InvalidSetting::new("batch", "must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(InvalidSetting::new("max_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What only the embedded default uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedSettings {
+    #[serde(with = "humantime_serde")]
+    pub provider_latency: Duration,
+    pub demo_password: String,
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        EmbeddedSettings { provider_latency: Duration::ZERO, demo_password: "pointshare-demo".into() }
+    }
+}
+
+/// A setting that cannot be used, by its variable.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid setting {setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("unknown setting {key:?} in {origin}; `pointshare --help` lists the settings")]
+    Unknown { key: String, origin: String },
+}
+
+impl SettingsError {
+    fn invalid(key: &str, reason: impl Into<String>) -> Self {
+        SettingsError::Invalid { setting: variable(key), reason: reason.into() }
+    }
+
+    /// A section's complaint, named by the section's key.
+    fn in_section(section: &str) -> impl Fn(InvalidSetting) -> SettingsError {
+        move |error| SettingsError::invalid(&format!("{section}.{}", error.setting), error.reason)
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(SettingsError::Invalid {
+                    setting: format!("{}CONFIG", table::PREFIX),
+                    reason: format!("no such file: {}", file.display()),
+                });
+            }
+            let toml = Toml::file_exact(file);
+            let data = toml.data().map_err(named)?;
+            let unknown = data.values().flat_map(table::unknown_keys).next();
+            if let Some(key) = unknown {
+                return Err(SettingsError::Unknown { key, origin: file.display().to_string() });
+            }
+            figment = figment.merge(toml);
+        }
+        let settings: Settings = figment.merge(table::environment()).extract().map_err(named)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        use SettingsError as E;
+        self.http.validate().map_err(E::in_section("http"))?;
+        if let Some(store) = &self.store {
+            store.validate().map_err(E::in_section("store"))?;
+        }
+        if let Some(cache) = &self.cache {
+            cache.validate().map_err(E::in_section("cache"))?;
+        }
+        self.provider.validate().map_err(E::in_section("provider"))?;
+        self.auth.validate().map_err(E::in_section("auth"))?;
+        self.bootstrap_admin.admin().map_err(E::in_section("bootstrap_admin"))?;
+        self.rate_limits.validate().map_err(E::in_section("rate_limits"))?;
+        self.events.validate().map_err(E::in_section("events"))?;
+        self.recovery.validate().map_err(E::in_section("recovery"))?;
+        if let Err(reason) = self.cors_origins() {
+            return Err(E::invalid("http.cors_origins", reason));
+        }
+        self.validate_timing()?;
+        if self.auth.jwt_secret.is_none()
+            && let Some(real) = self.real_backend()
+        {
+            return Err(E::invalid(
+                "auth.jwt_secret",
+                format!(
+                    "is required when {real} is set: every replica must sign with the same secret, and none may be guessed"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rules between sections: a driver's provider calls must fit in its
+    /// lease whoever holds it.
+    fn validate_timing(&self) -> Result<(), SettingsError> {
+        let deadline = self.http.request_deadline;
+        let skew = self.saga.clock_skew;
+        let lease = self.recovery.lease;
+        let human = humantime::format_duration;
+        // A request's lease is 2 × its deadline; its calls stop clock_skew
+        // before the lease ends, which must not come before the deadline.
+        if deadline + skew > deadline * 2 {
+            return Err(SettingsError::invalid(
+                "saga.clock_skew",
+                format!(
+                    "{} must be at most the request deadline ({}): a request's lease is 2 × the deadline = {}, its provider calls stop clock_skew before the lease ends, and that must not come before its deadline",
+                    human(skew),
+                    human(deadline),
+                    human(deadline * 2)
+                ),
+            ));
+        }
+        if lease / 2 + skew > lease {
+            return Err(SettingsError::invalid(
+                "recovery.lease",
+                format!(
+                    "{} is too short: a recovery pass gives each transfer lease / 2 = {} of provider calls, which with clock_skew {} must fit in the lease ({} > {})",
+                    human(lease),
+                    human(lease / 2),
+                    human(skew),
+                    human(lease / 2 + skew),
+                    human(lease)
+                ),
+            ));
+        }
+        // A driver that took a transfer over waits out the in-flight window
+        // before trusting a refusal; a pass must leave room for that.
+        if self.provider.in_flight_window >= lease / 2 {
+            return Err(SettingsError::invalid(
+                "provider.in_flight_window",
+                format!(
+                    "{} must be shorter than a recovery pass's time per transfer, recovery lease / 2 = {}: a refusal after a takeover is confirmed only once the window has passed",
+                    human(self.provider.in_flight_window),
+                    human(lease / 2)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first real backend configured, by its variable; `None` for the
+    /// fully embedded default, the only configuration that may make up its
+    /// own secret and seed demo members.
+    pub fn real_backend(&self) -> Option<String> {
+        let configured = [
+            ("provider.url", self.provider.url.is_some()),
+            ("store.uri", self.store.is_some()),
+            ("cache.url", self.cache.is_some()),
+        ];
+        configured.into_iter().find(|(_, set)| *set).map(|(key, _)| variable(key))
+    }
+
+    pub fn is_fully_embedded(&self) -> bool {
+        self.real_backend().is_none()
+    }
+
+    /// The origins allowed to call the API from a browser, each exactly
+    /// `scheme://host[:port]`. Errors say which entry is not one.
+    pub fn cors_origins(&self) -> Result<Vec<String>, String> {
+        let listed = match &self.http.cors_origins {
+            Some(listed) => listed.as_str(),
+            // A frontend's dev server (Vite) on this machine, for the demo only.
+            None if self.is_fully_embedded() => "http://localhost:5173,http://127.0.0.1:5173",
+            None => "",
+        };
+        listed.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(exact_origin).collect()
+    }
+
+    /// The defaults as `--help` and docs/operations.md show them: the
+    /// adapters' own for the backends that are unset by default.
+    fn documented() -> serde_json::Value {
+        let every_backend = Settings {
+            store: Some(MongoSettings::new("")),
+            cache: Some(RedisSettings::new("")),
+            ..Settings::default()
+        };
+        let mut defaults = serde_json::to_value(every_backend).expect("settings serialize");
+        defaults["store"]["uri"] = serde_json::Value::Null;
+        defaults["cache"]["url"] = serde_json::Value::Null;
+        defaults
+    }
+}
+
+/// `entry` if it is an origin as browsers send it: http or https, a host,
+/// maybe a port, nothing else (no path, no trailing slash).
+fn exact_origin(entry: &str) -> Result<String, String> {
+    let not = |why: &str| format!("{entry:?} is not an origin ({why}); write scheme://host[:port]");
+    let url = url::Url::parse(entry).map_err(|error| not(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(not("only http and https"));
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin != entry {
+        return Err(not("it has more than the origin"));
+    }
+    Ok(origin)
+}
+
+/// Names the setting a figment error is about, and where its value came from.
+fn named(error: figment::Error) -> SettingsError {
+    let origin = match error.metadata.as_ref() {
+        Some(metadata) => match &metadata.source {
+            Some(Source::File(path)) => path.display().to_string(),
+            _ => metadata.name.to_string(),
+        },
+        None => "the settings".into(),
+    };
+    let path = error.path.join(".");
+    if let figment::error::Kind::UnknownField(key, _) = &error.kind {
+        let key = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        return SettingsError::Unknown { key, origin };
+    }
+    // A backend's other settings were given without the one saying where it is.
+    if let figment::error::Kind::MissingField(field) = &error.kind {
+        let section = error.path.first().map_or("the settings", String::as_str);
+        return SettingsError::invalid(
+            &format!("{path}.{field}"),
+            format!("is required when any other [{section}] setting is given"),
+        );
+    }
+    SettingsError::Invalid { setting: variable(&path), reason: format!("{} (from {origin})", error.kind) }
+}
+
+/// `--help`'s list of settings: variable, file key, default, and what it does.
+pub fn help() -> String {
+    table::help(&Settings::documented())
+}
+
+/// The settings table of docs/operations.md.
+pub fn markdown() -> String {
+    table::markdown(&Settings::documented())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dotted keys of every value in `value`.
+    fn leaves(prefix: &str, value: &serde_json::Value, keys: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (name, inner) in fields {
+                    let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                    leaves(&key, inner, keys);
+                }
+            }
+            _ => keys.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn every_setting_is_in_the_table_once_and_every_row_is_a_setting() {
+        let mut fields = Vec::new();
+        leaves("", &Settings::documented(), &mut fields);
+        let mut rows: Vec<String> = SETTINGS.iter().map(|setting| setting.key.to_owned()).collect();
+        fields.sort_unstable();
+        rows.sort_unstable();
+        assert_eq!(fields, rows);
+        let mut variables: Vec<&str> = SETTINGS.iter().map(|setting| setting.variable).collect();
+        variables.sort_unstable();
+        variables.dedup();
+        assert_eq!(variables.len(), SETTINGS.len(), "two settings share a variable");
+    }
+
+    #[test]
+    fn the_guide_s_example_file_holds_only_settings_of_the_right_types() {
+        let guide = include_str!("../../../../docs/operations.md");
+        let start = guide.find("```toml\n").expect("the guide shows a settings file") + "```toml\n".len();
+        let example = &guide[start..start + guide[start..].find("```").expect("the block ends")];
+        let data = Toml::string(example).data().expect("TOML");
+        assert_eq!(data.values().flat_map(table::unknown_keys).collect::<Vec<_>>(), Vec::<String>::new());
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(example))
+            .extract()
+            .expect("reads");
+        assert_eq!(settings.store.expect("a store").pool_size, 50);
+        assert_eq!(settings.provider.calls.breaker.consecutive_failures, 10);
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        Settings::default().validate().expect("valid defaults");
+    }
+}

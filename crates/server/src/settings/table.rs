@@ -1,0 +1,319 @@
+//! The one table of settings: each setting's key in the file, the
+//! environment variable that sets it, and what it does. `--help`, the table in
+//! docs/operations.md, the environment's mapping and the file's unknown-key
+//! check are all read from it; a unit test holds it to the settings' fields.
+
+use figment::providers::Env;
+use figment::value::{Dict, Value};
+
+pub const PREFIX: &str = "POINTSHARE_";
+
+/// Variables with the prefix that are read elsewhere, not settings.
+const NOT_SETTINGS: [&str; 2] = ["CONFIG", "LOG"];
+
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The dotted key: `[section]` then the key in the TOML file.
+    pub key: &'static str,
+    /// The environment variable, without `POINTSHARE_`.
+    pub variable: &'static str,
+    pub description: &'static str,
+}
+
+const fn row(key: &'static str, variable: &'static str, description: &'static str) -> Setting {
+    Setting { key, variable, description }
+}
+
+/// Every setting, in the order `--help` lists them.
+pub const SETTINGS: &[Setting] = &[
+    row("http.bind", "BIND", "Address the API listens on."),
+    row(
+        "http.internal_bind",
+        "INTERNAL_BIND",
+        "Address of the internal listener: /metrics and the detailed /readyz, for Prometheus and probes, never the public.",
+    ),
+    row(
+        "http.request_deadline",
+        "REQUEST_DEADLINE",
+        "Longest a request may take; a share still unfinished then answers 202 processing.",
+    ),
+    row("http.body_limit", "BODY_LIMIT", "Largest request body accepted, in bytes."),
+    row(
+        "http.shutdown_grace",
+        "SHUTDOWN_GRACE",
+        "How long shutdown waits for requests in flight and the recovery pass.",
+    ),
+    row(
+        "http.trusted_proxies",
+        "TRUSTED_PROXIES",
+        "Comma-separated CIDRs of the proxies in front: only from these is Forwarded / X-Forwarded-For believed.",
+    ),
+    row(
+        "http.cors_origins",
+        "CORS_ORIGINS",
+        "Comma-separated origins (scheme://host[:port]) whose browser pages may call the API; empty: none. Unset: http://localhost:5173 and http://127.0.0.1:5173 in the fully embedded default, none otherwise.",
+    ),
+    row("store.uri", "MONGODB_URI", "MongoDB for members and transfers; in memory when unset."),
+    row("store.database", "MONGODB_DATABASE", "The MongoDB database."),
+    row("store.pool_size", "MONGODB_POOL_SIZE", "Most MongoDB connections."),
+    row(
+        "store.connect_timeout",
+        "MONGODB_CONNECT_TIMEOUT",
+        "Longest selecting or connecting to a MongoDB server may take.",
+    ),
+    row(
+        "cache.url",
+        "REDIS_URL",
+        "Redis for the balance cache, rate limits and members' events; in memory when unset.",
+    ),
+    row("cache.cluster", "REDIS_CLUSTER", "Redis Cluster: the URL lists some or all of its nodes, comma-separated."),
+    row("cache.pool_size", "REDIS_POOL_SIZE", "Most Redis connections."),
+    row("cache.timeout", "REDIS_TIMEOUT", "Longest one Redis operation may take before it counts as failed."),
+    row("cache.key_prefix", "REDIS_KEY_PREFIX", "Prefixes every Redis key, so deployments can share a server."),
+    row("provider.url", "PROVIDER_URL", "The points provider; a simulator inside this process when unset."),
+    row("provider.api_key", "PROVIDER_API_KEY", "The provider API key; required with the provider URL."),
+    row("provider.call_timeout", "PROVIDER_CALL_TIMEOUT", "Longest one provider call may take."),
+    row(
+        "provider.connect_timeout",
+        "PROVIDER_CONNECT_TIMEOUT",
+        "Longest opening a connection to the provider may take.",
+    ),
+    row(
+        "provider.retry.first_delay",
+        "PROVIDER_RETRY_FIRST_DELAY",
+        "Backoff before the first retry of a provider call (full jitter).",
+    ),
+    row(
+        "provider.retry.max_delay",
+        "PROVIDER_RETRY_MAX_DELAY",
+        "Longest backoff between two attempts of a provider call.",
+    ),
+    row(
+        "provider.retry.budget_ratio",
+        "PROVIDER_RETRY_BUDGET_RATIO",
+        "Retries allowed as a fraction of first attempts, so a failing provider sees at most that much extra load.",
+    ),
+    row(
+        "provider.retry.budget_min_per_second",
+        "PROVIDER_RETRY_BUDGET_MIN_PER_SECOND",
+        "Retries per second always allowed, whatever the ratio.",
+    ),
+    row(
+        "provider.retry.budget_window",
+        "PROVIDER_RETRY_BUDGET_WINDOW",
+        "How long a first attempt counts toward the retry budget (1s to 60s).",
+    ),
+    row(
+        "provider.breaker.consecutive_failures",
+        "PROVIDER_BREAKER_FAILURES",
+        "Failed provider calls in a row that open the circuit breaker.",
+    ),
+    row(
+        "provider.breaker.cool_down",
+        "PROVIDER_BREAKER_COOL_DOWN",
+        "How long an open breaker fails calls fast before trying again.",
+    ),
+    row(
+        "provider.in_flight_window",
+        "PROVIDER_IN_FLIGHT_WINDOW",
+        "The longest the provider may take to apply a call after it was sent: a refusal met by a driver that took a transfer over counts only after this.",
+    ),
+    row(
+        "auth.jwt_secret",
+        "JWT_SECRET",
+        "Signs access tokens (HS256): 32 random bytes or more. Required when any real backend is set; random only in the fully embedded default.",
+    ),
+    row(
+        "auth.jwt_previous_secret",
+        "JWT_PREVIOUS_SECRET",
+        "The secret before the last rotation: its tokens are still accepted until they expire, new ones use the JWT secret.",
+    ),
+    row("auth.token_ttl", "TOKEN_TTL", "How long an access token is valid."),
+    row(
+        "auth.refresh_token_ttl",
+        "REFRESH_TOKEN_TTL",
+        "How long a refresh token works after it is issued; each refresh issues a new one.",
+    ),
+    row(
+        "auth.password_hash_queue",
+        "PASSWORD_HASH_QUEUE",
+        "Password hashes (signup, login) that may wait for a core; past it the request answers 503 with Retry-After.",
+    ),
+    row(
+        "bootstrap_admin.email",
+        "BOOTSTRAP_ADMIN_EMAIL",
+        "At start, create an admin with this email if no member has it (the first admin of a deployment).",
+    ),
+    row(
+        "bootstrap_admin.password",
+        "BOOTSTRAP_ADMIN_PASSWORD",
+        "The bootstrap admin's password (or the password file).",
+    ),
+    row(
+        "bootstrap_admin.password_file",
+        "BOOTSTRAP_ADMIN_PASSWORD_FILE",
+        "A file holding the bootstrap admin's password (a mounted secret).",
+    ),
+    row("bootstrap_admin.handle", "BOOTSTRAP_ADMIN_HANDLE", "The bootstrap admin's handle."),
+    row("limits.max_per_transfer", "MAX_POINTS_PER_TRANSFER", "Most points in one share."),
+    row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
+    row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),
+    row("limits.grant_budget_per_day", "GRANT_BUDGET_PER_DAY", "Most points one admin may grant per UTC day."),
+    row("rate_limits.transfers_per_minute", "TRANSFER_RATE_LIMIT", "Transfers one member may create per minute."),
+    row("rate_limits.signups_per_hour_per_address", "SIGNUP_RATE_LIMIT", "Signups per hour from one client address."),
+    row("rate_limits.signups_per_minute", "SIGNUP_GLOBAL_RATE_LIMIT", "Signups per minute from everywhere together."),
+    row(
+        "rate_limits.logins_per_minute_per_address",
+        "LOGIN_RATE_LIMIT",
+        "Login attempts per minute from one client address.",
+    ),
+    row(
+        "rate_limits.logins_per_minute_per_address_and_account",
+        "LOGIN_ACCOUNT_RATE_LIMIT",
+        "Login attempts per minute from one client address for one account.",
+    ),
+    row(
+        "rate_limits.logins_per_minute_before_slow_down",
+        "LOGIN_SLOW_DOWN_AFTER",
+        "Login attempts per minute for one account from all addresses after which each answer is delayed (never refused).",
+    ),
+    row(
+        "rate_limits.fail_open",
+        "RATE_LIMIT_FAIL_OPEN",
+        "When the rate limiter cannot answer: let requests through (true) or refuse them with 503.",
+    ),
+    row(
+        "events.retention",
+        "EVENTS_RETENTION",
+        "How long members' events are kept: a client reconnecting to /v1/me/events within it resumes from Last-Event-ID without a gap.",
+    ),
+    row(
+        "events.heartbeat",
+        "EVENTS_HEARTBEAT",
+        "How often an idle event stream sends a comment line, so proxies keep it open.",
+    ),
+    row(
+        "events.streams_per_member",
+        "EVENTS_STREAMS_PER_MEMBER",
+        "Most event streams one member may hold open on one replica.",
+    ),
+    row("saga.balance_ttl", "BALANCE_TTL", "How long a balance read from the provider is served from the cache."),
+    row(
+        "saga.clock_skew",
+        "CLOCK_SKEW",
+        "The most the replicas' clocks may differ: a driver stops calling the provider this long before its lease ends.",
+    ),
+    row(
+        "saga.followup_limit",
+        "FOLLOWUP_LIMIT",
+        "Most transfers this replica drives on in the background after answering 202 (for up to 2 × the request deadline more, renewing their lease call by call); past it, recovery finishes them. 0: none.",
+    ),
+    row(
+        "recovery.interval",
+        "RECOVERY_INTERVAL",
+        "How often the recovery worker finishes interrupted transfers and signups (0s: never).",
+    ),
+    row("recovery.batch", "RECOVERY_BATCH", "Most transfers one recovery pass claims."),
+    row("recovery.lease", "RECOVERY_LEASE", "How long recovery holds a transfer it claimed."),
+    row(
+        "recovery.max_attempts",
+        "RECOVERY_MAX_ATTEMPTS",
+        "Times recovery takes a transfer up before parking it in needs_review for an operator.",
+    ),
+    row(
+        "embedded.provider_latency",
+        "EMBEDDED_PROVIDER_LATENCY",
+        "Embedded simulator only: latency it adds to every call.",
+    ),
+    row("embedded.demo_password", "DEMO_PASSWORD", "Fully embedded default only: the demo members' password."),
+];
+
+/// The setting with this dotted key.
+pub fn by_key(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|setting| setting.key == key)
+}
+
+/// `http.bind` → `POINTSHARE_BIND`; a key that is not a setting is named as it is.
+pub fn variable(key: &str) -> String {
+    by_key(key).map_or_else(|| key.to_owned(), |setting| format!("{PREFIX}{}", setting.variable))
+}
+
+/// The `POINTSHARE_*` variables, each put under its setting's key. Others
+/// with the prefix are warned about (a typo would otherwise go unnoticed),
+/// except those read elsewhere and the ones Kubernetes sets for a Service
+/// named `pointshare` (`POINTSHARE_SERVICE_HOST`, `POINTSHARE_PORT_...`).
+pub fn environment() -> Env {
+    for (name, _) in Env::prefixed(PREFIX).iter() {
+        let name = name.as_str().to_ascii_uppercase();
+        let known = SETTINGS.iter().any(|setting| setting.variable == name) || NOT_SETTINGS.contains(&name.as_str());
+        let kubernetes = name.starts_with("SERVICE_") || name == "PORT" || name.starts_with("PORT_");
+        if !known && !kubernetes {
+            tracing::warn!(variable = %format!("{PREFIX}{name}"), "not a pointshare setting; ignored");
+        }
+    }
+    Env::prefixed(PREFIX).filter_map(|name| {
+        let setting = SETTINGS.iter().find(|setting| name.as_str().eq_ignore_ascii_case(setting.variable))?;
+        Some(setting.key.into())
+    })
+}
+
+/// The dotted keys of every value in `dict` that is not a setting.
+pub fn unknown_keys(dict: &Dict) -> Vec<String> {
+    fn walk(prefix: &str, dict: &Dict, unknown: &mut Vec<String>) {
+        for (name, value) in dict {
+            let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            match value {
+                // A section, or a table within one (`[provider.retry]`).
+                Value::Dict(_, inner) if SETTINGS.iter().any(|s| s.key.starts_with(&format!("{key}."))) => {
+                    walk(&key, inner, unknown);
+                }
+                _ if by_key(&key).is_some() => {}
+                _ => unknown.push(key),
+            }
+        }
+    }
+    let mut unknown = Vec::new();
+    walk("", dict, &mut unknown);
+    unknown
+}
+
+/// `--help`'s list of settings: variable, file key, default, and what it does.
+pub fn help(defaults: &serde_json::Value) -> String {
+    let mut text = String::from(
+        "Settings: defaults, then the --config TOML file (each setting's [section] and key in parentheses), then the environment:\n",
+    );
+    for setting in SETTINGS {
+        let name = format!("{PREFIX}{}", setting.variable);
+        let default = shown(defaults, setting.key);
+        text.push_str(&format!("  {name:<40} [{default}]  ({})\n      {}\n", setting.key, setting.description));
+    }
+    let log = format!("{PREFIX}LOG (or RUST_LOG)");
+    text.push_str(&format!("  {log:<40} [info]\n      Log filter, e.g. info,pointshare_server=debug.\n"));
+    text
+}
+
+/// The settings table of docs/operations.md, as `--help` has it.
+pub fn markdown(defaults: &serde_json::Value) -> String {
+    let mut text = String::from("| variable | file key | default | meaning |\n|---|---|---|---|\n");
+    for setting in SETTINGS {
+        text.push_str(&format!(
+            "| `{PREFIX}{}` | `{}` | `{}` | {} |\n",
+            setting.variable,
+            setting.key,
+            shown(defaults, setting.key),
+            setting.description
+        ));
+    }
+    text.push_str("| `POINTSHARE_LOG` (or `RUST_LOG`) | | `info` | Log filter, e.g. info,pointshare_server=debug. |\n");
+    text
+}
+
+/// A default as an operator writes it.
+fn shown(defaults: &serde_json::Value, key: &str) -> String {
+    match defaults.pointer(&format!("/{}", key.replace('.', "/"))) {
+        None | Some(serde_json::Value::Null) => "unset".to_owned(),
+        Some(serde_json::Value::String(value)) if value.is_empty() => "none".to_owned(),
+        Some(serde_json::Value::String(value)) => value.clone(),
+        Some(other) => other.to_string(),
+    }
+}
