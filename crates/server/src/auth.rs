@@ -1,8 +1,9 @@
 //! Who is calling. Access tokens are HS256 JWTs naming a member, with `iat`,
 //! `nbf` and `exp` checked and a key id, so the secret can be rotated (the
-//! current and the previous secret verify). They carry no role: the
-//! `Caller` and `Admin` extractors load the member as the store has it (a
-//! few seconds' cache) and apply the domain's access rule. Refresh tokens
+//! current and the previous secret verify). They carry no role: `Access`
+//! loads the member as the store has it (a few seconds' cache) and applies
+//! the domain's access rule (the handlers' `Caller` and `Admin` extractors
+//! are in `routes::caller`). Refresh tokens
 //! are opaque: `<session id>.<random>`, stored as the SHA-256 of the random
 //! part. Passwords are hashed with argon2id, one hash per core at a time and
 //! a bounded queue in front.
@@ -10,14 +11,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::web;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash as ParsedHash};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -29,7 +28,6 @@ use pointshare_domain::{AccessDenied, Member, MemberId, Password, PasswordHash, 
 
 use crate::problem::ApiError;
 use crate::telemetry::{self, AuthEvent};
-use crate::wiring::AppState;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -246,60 +244,6 @@ impl Access {
         let member = self.member(id).await.map_err(ApiError::unexpected)?.ok_or(AccessDenied::NotActive);
         let member = member.and_then(|member| member.may_act_as(needed).map(|()| member));
         member.map_err(ApiError::denied)
-    }
-}
-
-/// An active member, named by a valid bearer token.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub member: MemberId,
-    /// The member's record as the check saw it, at most the access cache's
-    /// freshness old: good for what does not change (handle, account), not
-    /// for what an operator or the member may just have changed.
-    pub record: Member,
-}
-
-/// An active admin, by the store's record.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Caller);
-
-fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
-    let missing = || ApiError::unauthenticated("send Authorization: Bearer <access token>");
-    let header = request.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(missing)?;
-    let (scheme, token) = header.to_str().ok().and_then(|value| value.split_once(' ')).ok_or_else(missing)?;
-    // The scheme is case-insensitive (RFC 9110, 11.1).
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(missing());
-    }
-    Ok(token.trim().to_owned())
-}
-
-fn authorize(request: &HttpRequest, needed: Role) -> LocalBoxFuture<'static, Result<Caller, ApiError>> {
-    let state = request.app_data::<web::Data<Arc<AppState>>>().expect("AppState is registered").clone();
-    let token = bearer(request);
-    Box::pin(async move {
-        let member = state.tokens.verify(&token?)?;
-        let record = state.access.check(member, needed).await?;
-        Ok(Caller { member, record })
-    })
-}
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authorize(request, Role::Member)
-    }
-}
-
-impl FromRequest for Admin {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Admin, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let caller = authorize(request, Role::Admin);
-        Box::pin(async move { caller.await.map(Admin) })
     }
 }
 

@@ -10,7 +10,6 @@
 
 pub mod admin;
 pub mod auth;
-mod body;
 mod client;
 mod cors;
 mod demo;
@@ -22,6 +21,7 @@ pub mod resolve;
 mod routes;
 mod secrets;
 pub mod settings;
+mod streams;
 pub mod telemetry;
 mod wiring;
 

@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Access, Passwords, Tokens};
 use crate::client::TrustedProxies;
-use crate::routes::StreamSlots;
 use crate::settings::Settings;
+use crate::streams::StreamSlots;
 use crate::telemetry::{MeteredCache, MeteredLimiter};
 
 /// How stale the member behind a token may be when a request is authorized:

@@ -5,7 +5,6 @@
 //! `ready` opens the stream once it follows; comment lines keep it alive
 //! through proxies. Each replica serves a bounded number per member.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,6 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use parking_lot::Mutex;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -23,53 +21,17 @@ use pointshare_domain::ports::{EventId, MemberEvent, Notice};
 use pointshare_domain::services::FeedItem;
 use pointshare_domain::{Handle, Member, MemberId};
 
+use super::caller::Caller;
 use super::members::balance_of;
 use super::views::transfer_views;
-use crate::auth::Caller;
 use crate::problem::{ApiError, ProblemCode};
-use crate::telemetry;
+use crate::streams::Slot;
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
 
 /// How long a client waits before reconnecting a dropped stream.
 const RECONNECT_AFTER: Duration = Duration::from_secs(2);
-
-/// Open streams per member on this replica.
-#[derive(Debug, Default, Clone)]
-pub struct StreamSlots(Arc<Mutex<HashMap<MemberId, usize>>>);
-
-/// One member's open stream; its slot frees when the stream ends.
-#[derive(Debug)]
-struct Slot {
-    slots: StreamSlots,
-    member: MemberId,
-    _open: telemetry::Counted,
-}
-
-impl StreamSlots {
-    fn take(&self, member: MemberId, most: usize) -> Option<Slot> {
-        let mut open = self.0.lock();
-        let count = open.entry(member).or_default();
-        if *count >= most {
-            return None;
-        }
-        *count += 1;
-        Some(Slot { slots: self.clone(), member, _open: telemetry::event_stream_open() })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.slots.0.lock();
-        if let Some(count) = open.get_mut(&self.member) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.member);
-            }
-        }
-    }
-}
 
 /// The `reset` event's data.
 #[derive(Debug, Serialize)]

@@ -9,10 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use pointshare_domain::services::SignupCommand;
 use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
 
+use super::body::Body;
+use super::caller::Caller;
 use super::guard::{client_address, deadline};
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
-use crate::auth::Caller;
-use crate::body::Body;
 use crate::problem::{ApiError, Faults, ProblemCode};
 use crate::wiring::AppState;
 

@@ -2,6 +2,8 @@
 //! OpenAPI document is in `openapi`, what every handler shares (deadline,
 //! client address, rate limits) in `guard`.
 
+mod body;
+mod caller;
 mod events;
 mod guard;
 mod health;
@@ -13,7 +15,6 @@ pub mod views;
 
 use actix_web::web;
 
-pub use events::StreamSlots;
 pub use openapi::ApiDoc;
 
 pub fn configure(config: &mut web::ServiceConfig) {

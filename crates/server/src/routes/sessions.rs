@@ -10,10 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use pointshare_domain::services::RefreshError;
 use pointshare_domain::{Email, Member, Role, Session};
 
+use super::body::Body;
 use super::guard::client_address;
 use super::views::{LoginBody, RefreshBody, TokenView};
 use crate::auth::RefreshToken;
-use crate::body::Body;
 use crate::problem::{ApiError, ProblemCode, invalid_refresh_token};
 use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;

@@ -12,10 +12,10 @@ use pointshare_domain::{
     Cursor, Handle, IdempotencyKey, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
 };
 
+use super::body::Body;
+use super::caller::{Admin, Caller};
 use super::guard::deadline;
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
-use crate::auth::{Admin, Caller};
-use crate::body::Body;
 use crate::problem::{ApiError, Faults, IDEMPOTENT_REPLAYED, ProblemCode, recipient_not_found, transfer_not_found};
 use crate::telemetry;
 use crate::wiring::AppState;

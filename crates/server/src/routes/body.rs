@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
+use super::openapi::ApiDoc;
 use crate::problem::{ApiError, FieldError, FieldErrorCode};
-use crate::routes::ApiDoc;
 
 /// A request body of type `T`, valid against `T`'s schema.
 #[derive(Debug)]
