@@ -81,38 +81,6 @@ impl HttpProvider {
         format!("{}{path}", self.inner.base)
     }
 
-    async fn movement(
-        &self,
-        kind: MovementKind,
-        movement: &Movement,
-        deadline: Deadline,
-    ) -> Result<ProviderTransaction, ProviderError> {
-        let (operation, path) = match kind {
-            MovementKind::Debit => (Operation::Debit, "debits"),
-            MovementKind::Credit => (Operation::Credit, "credits"),
-        };
-        let url = self.url(&format!("/v1/accounts/{}/{path}", movement.account));
-        let body = MovementRequest {
-            reference: movement.reference.clone(),
-            amount: movement.amount,
-            memo: movement.memo.clone(),
-        };
-        let transaction: ProviderTransaction =
-            self.call(operation, deadline, || self.inner.client.post(&url).json(&body)).await?;
-        // The reference makes a replay return the original; anything else
-        // under our reference would mean the provider mixed up two movements.
-        let matches = transaction.reference == movement.reference
-            && transaction.account_id == movement.account
-            && transaction.kind == kind
-            && transaction.amount == movement.amount;
-        if !matches {
-            return Err(wire::unexpected(format!(
-                "{operation}: the provider answered with another movement ({transaction:?}) for {movement:?}"
-            )));
-        }
-        Ok(transaction)
-    }
-
     /// A call whose success always carries a body.
     async fn call<T: DeserializeOwned>(
         &self,
@@ -239,12 +207,36 @@ impl PointsProvider for HttpProvider {
         self.call(Operation::Account, deadline, || self.inner.client.get(&url)).await
     }
 
-    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.movement(MovementKind::Debit, movement, deadline).await
-    }
-
-    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.movement(MovementKind::Credit, movement, deadline).await
+    async fn apply(
+        &self,
+        kind: MovementKind,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<ProviderTransaction, ProviderError> {
+        let (operation, path) = match kind {
+            MovementKind::Debit => (Operation::Debit, "debits"),
+            MovementKind::Credit => (Operation::Credit, "credits"),
+        };
+        let url = self.url(&format!("/v1/accounts/{}/{path}", movement.account));
+        let body = MovementRequest {
+            reference: movement.reference.clone(),
+            amount: movement.amount,
+            memo: movement.memo.clone(),
+        };
+        let transaction: ProviderTransaction =
+            self.call(operation, deadline, || self.inner.client.post(&url).json(&body)).await?;
+        // The reference makes a replay return the original; anything else
+        // under our reference would mean the provider mixed up two movements.
+        let matches = transaction.reference == movement.reference
+            && transaction.account_id == movement.account
+            && transaction.kind == kind
+            && transaction.amount == movement.amount;
+        if !matches {
+            return Err(wire::unexpected(format!(
+                "{operation}: the provider answered with another movement ({transaction:?}) for {movement:?}"
+            )));
+        }
+        Ok(transaction)
     }
 
     async fn transaction_by_reference(

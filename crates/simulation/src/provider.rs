@@ -68,7 +68,32 @@ impl SimProvider {
         }
     }
 
-    async fn movement(
+    async fn read<T>(&self, deadline: Deadline, read: impl FnOnce() -> T) -> Result<T, ProviderError> {
+        let latency = Duration::from_millis(self.rng.lock().random_range(20..=700));
+        if latency >= deadline.remaining() {
+            tokio::time::sleep(deadline.remaining()).await;
+            return Err(ProviderError::OutcomeUnknown("no answer before the deadline".into()));
+        }
+        tokio::time::sleep(latency).await;
+        Ok(read())
+    }
+}
+
+fn unavailable(message: &str) -> ProviderError {
+    ProviderError::Transient { message: message.into(), retry_after: None }
+}
+
+#[async_trait]
+impl PointsProvider for SimProvider {
+    async fn open_account(&self, holder: &HolderRef, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
+        self.read(deadline, || self.ledger.open_account(holder, 0).0).await
+    }
+
+    async fn account(&self, id: &ProviderAccountId, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
+        self.read(deadline, || self.ledger.account(id)).await?.map_err(refusal)
+    }
+
+    async fn apply(
         &self,
         kind: MovementKind,
         movement: &Movement,
@@ -109,39 +134,6 @@ impl SimProvider {
             Ok(Ok(_)) if matches!(fate, Fate::AppliedThenUnavailable { .. }) => Err(unavailable("503 after applying")),
             Ok(Ok(applied)) => applied.map(|(transaction, _replayed)| transaction).map_err(refusal),
         }
-    }
-
-    async fn read<T>(&self, deadline: Deadline, read: impl FnOnce() -> T) -> Result<T, ProviderError> {
-        let latency = Duration::from_millis(self.rng.lock().random_range(20..=700));
-        if latency >= deadline.remaining() {
-            tokio::time::sleep(deadline.remaining()).await;
-            return Err(ProviderError::OutcomeUnknown("no answer before the deadline".into()));
-        }
-        tokio::time::sleep(latency).await;
-        Ok(read())
-    }
-}
-
-fn unavailable(message: &str) -> ProviderError {
-    ProviderError::Transient { message: message.into(), retry_after: None }
-}
-
-#[async_trait]
-impl PointsProvider for SimProvider {
-    async fn open_account(&self, holder: &HolderRef, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
-        self.read(deadline, || self.ledger.open_account(holder, 0).0).await
-    }
-
-    async fn account(&self, id: &ProviderAccountId, deadline: Deadline) -> Result<ProviderAccount, ProviderError> {
-        self.read(deadline, || self.ledger.account(id)).await?.map_err(refusal)
-    }
-
-    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.movement(MovementKind::Debit, movement, deadline).await
-    }
-
-    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.movement(MovementKind::Credit, movement, deadline).await
     }
 
     async fn transaction_by_reference(

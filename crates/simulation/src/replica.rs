@@ -23,7 +23,7 @@ use pointshare_domain::services::{
     TransferLimits, TransferService,
 };
 use pointshare_domain::{
-    Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, Page, ProviderAccount, ProviderAccountId,
+    Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, ProviderAccount, ProviderAccountId,
     ProviderReference, ProviderTransaction, Transfer, TransferId,
 };
 use pointshare_embedded::{InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions};
@@ -265,14 +265,14 @@ impl PointsProvider for Stalling<dyn PointsProvider> {
         self.inner.account(id, deadline).await
     }
 
-    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
+    async fn apply(
+        &self,
+        kind: MovementKind,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<ProviderTransaction, ProviderError> {
         self.gate.pass().await;
-        self.inner.debit(movement, deadline).await
-    }
-
-    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.gate.pass().await;
-        self.inner.credit(movement, deadline).await
+        self.inner.apply(kind, movement, deadline).await
     }
 
     async fn transaction_by_reference(

@@ -81,22 +81,6 @@ impl FakeProvider {
             }
         }
     }
-
-    async fn movement(
-        &self,
-        kind: MovementKind,
-        movement: &Movement,
-        deadline: Deadline,
-    ) -> Result<ProviderTransaction, ProviderError> {
-        let operation = match kind {
-            MovementKind::Debit => Operation::Debit,
-            MovementKind::Credit => Operation::Credit,
-        };
-        self.serve(operation, deadline, || {
-            self.ledger.apply(kind, movement).map(|(transaction, _replayed)| transaction).map_err(refusal)
-        })
-        .await
-    }
 }
 
 /// The port's answer for a refusal of the ledger.
@@ -120,12 +104,20 @@ impl PointsProvider for FakeProvider {
         self.serve(Operation::Account, deadline, || self.ledger.account(id).map_err(refusal)).await
     }
 
-    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.movement(MovementKind::Debit, movement, deadline).await
-    }
-
-    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        self.movement(MovementKind::Credit, movement, deadline).await
+    async fn apply(
+        &self,
+        kind: MovementKind,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<ProviderTransaction, ProviderError> {
+        let operation = match kind {
+            MovementKind::Debit => Operation::Debit,
+            MovementKind::Credit => Operation::Credit,
+        };
+        self.serve(operation, deadline, || {
+            self.ledger.apply(kind, movement).map(|(transaction, _replayed)| transaction).map_err(refusal)
+        })
+        .await
     }
 
     async fn transaction_by_reference(

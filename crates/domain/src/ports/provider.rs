@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use super::Deadline;
 use crate::model::{
-    HolderRef, Memo, Points, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
+    HolderRef, Memo, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
 
 /// One debit or credit; `reference` makes it idempotent at the provider.
@@ -63,11 +63,22 @@ pub trait PointsProvider: Send + Sync + std::fmt::Debug {
 
     async fn account(&self, id: &ProviderAccountId, deadline: Deadline) -> Result<ProviderAccount, ProviderError>;
 
-    /// Takes points; a repeat with the same reference returns the original transaction.
-    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError>;
+    /// Takes (a debit) or gives (a credit) points; a repeat with the same
+    /// reference returns the original transaction.
+    async fn apply(
+        &self,
+        kind: MovementKind,
+        movement: &Movement,
+        deadline: Deadline,
+    ) -> Result<ProviderTransaction, ProviderError>;
 
-    /// Gives points; a repeat with the same reference returns the original transaction.
-    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError>;
+    async fn debit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
+        self.apply(MovementKind::Debit, movement, deadline).await
+    }
+
+    async fn credit(&self, movement: &Movement, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
+        self.apply(MovementKind::Credit, movement, deadline).await
+    }
 
     /// The transaction applied under `reference`, if any.
     async fn transaction_by_reference(
