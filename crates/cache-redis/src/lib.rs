@@ -16,8 +16,9 @@
 //!
 //! Every command has a timeout, so a Redis outage costs a request at most that
 //! long; failures are returned with their context as the port's `CacheError`
-//! (the balance service then reads the provider; the server decides whether
-//! the limiter fails open or closed, and counts failures whatever the backend).
+//! (the balance service then reads the provider; the domain's `Throttle`
+//! decides whether the limiter fails open or closed; the server counts
+//! failures whatever the backend).
 //!
 //! Depends on the domain and the Redis driver; never on another adapter or the
 //! server (on the test kit in its tests only).

@@ -1,6 +1,7 @@
 //! The route tables: the public API's and the internal listener's. The
 //! OpenAPI document is in `openapi`, what every handler shares (deadline,
-//! client address, rate limits) in `guard`.
+//! client address) in `guard`, the `Caller` and `Admin` extractors in
+//! `caller`, schema-checked bodies in `body`.
 
 mod body;
 mod caller;

@@ -137,11 +137,11 @@ async fn submit<E: Declines + Into<ApiError>>(
     let in_flight = telemetry::transfer_in_flight();
     let outcome = work.await;
     drop(in_flight);
-    let told = match &outcome {
+    let answered = match &outcome {
         Ok(submitted) => Some(submitted.state),
         Err(error) => error.declined(),
     };
-    telemetry::transfer_answered(kind, told);
+    telemetry::transfer_answered(kind, answered);
     created(state, outcome.map_err(Into::into)?, caller, to).await
 }
 
