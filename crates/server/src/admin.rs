@@ -34,16 +34,11 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let password_hash = state
-        .passwords
-        .hash(admin.password)
-        .await
-        .map_err(|error| anyhow::anyhow!("hashing the bootstrap admin's password: {error}"))?;
     let command = SignupCommand {
         email: admin.email.clone(),
         display_name: DisplayName::parse(admin.handle.as_str())?,
         handle: admin.handle,
-        password_hash,
+        password: admin.password,
     };
     match state.members.enrol_admin(command, Deadline::after(Duration::from_secs(30))).await {
         Ok(_) => tracing::info!(email = %admin.email, "created the bootstrap admin"),
@@ -62,6 +57,10 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
             "invalid setting POINTSHARE_BOOTSTRAP_ADMIN_HANDLE: another member has the handle {:?}",
             state.settings.bootstrap_admin.handle
         ),
+        // Nothing else hashes while the server starts: the queue cannot be full.
+        Err(error @ SignupError::Busy) => {
+            return Err(anyhow::Error::from(error).context("creating the bootstrap admin"));
+        }
         Err(SignupError::Unexpected(error)) => return Err(error.context("creating the bootstrap admin")),
     }
     Ok(())

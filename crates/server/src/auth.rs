@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use actix_web::web;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Argon2, PasswordHash as ParsedHash};
+use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use pointshare_domain::ports::StoreError;
+use pointshare_domain::ports::{HashError, PasswordHasher, StoreError};
 use pointshare_domain::services::MemberService;
 use pointshare_domain::{AccessDenied, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash};
 
@@ -172,24 +173,29 @@ impl Passwords {
         })
     }
 
-    async fn on_a_core<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    async fn on_a_core<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         let _admitted = self.admitted.try_acquire().map_err(|_| {
             telemetry::auth_event(AuthEvent::PasswordQueueFull);
-            ApiError::busy()
+            HashError::Busy
         })?;
-        let _core = self.cores.acquire().await.map_err(ApiError::unexpected)?;
-        web::block(work).await.map_err(ApiError::unexpected)
+        let _core = self.cores.acquire().await.map_err(anyhow::Error::from)?;
+        Ok(web::block(work).await.map_err(anyhow::Error::from)?)
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for Passwords {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
+        let password = password.as_str().to_owned();
+        Ok(self.on_a_core(move || hash_now(&password)).await??)
     }
 
-    pub async fn hash(&self, password: Password) -> Result<PasswordHash, ApiError> {
-        self.on_a_core(move || hash_now(password.as_str())).await?.map_err(ApiError::unexpected)
-    }
-
-    /// Whether `password` matches `hash`; for an unknown email pass `None`,
-    /// which checks against a decoy so the answer takes just as long.
-    pub async fn matches(&self, password: String, hash: Option<PasswordHash>) -> Result<bool, ApiError> {
+    /// An unknown email (`None`) is checked against a decoy, so the answer
+    /// takes just as long.
+    async fn verify(&self, password: &str, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.decoy.clone());
+        let hash = hash.unwrap_or(&self.decoy).clone();
+        let password = password.to_owned();
         let matches = self
             .on_a_core(move || {
                 ParsedHash::new(hash.as_str())

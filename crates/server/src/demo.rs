@@ -27,11 +27,7 @@ pub struct DemoMember {
 
 pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
     let password = &state.settings.embedded.demo_password;
-    let hash = state
-        .passwords
-        .hash(Password::parse(password.as_str()).context("POINTSHARE_DEMO_PASSWORD")?)
-        .await
-        .map_err(|error| anyhow::anyhow!("hashing the demo password: {error}"))?;
+    let parsed = Password::parse(password.as_str()).context("POINTSHARE_DEMO_PASSWORD")?;
     let deadline = || Deadline::after(Duration::from_secs(30));
     let mut seeded = Vec::new();
     for (handle, email, admin) in
@@ -41,7 +37,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
             email: Email::parse(email)?,
             handle: Handle::parse(handle)?,
             display_name: DisplayName::parse(handle)?,
-            password_hash: hash.clone(),
+            password: parsed.clone(),
         };
         let enrolled = if admin {
             state.members.enrol_admin(command, deadline()).await

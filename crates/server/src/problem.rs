@@ -13,8 +13,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    BalanceError, GetTransferError, GrantError, LogoutError, RefreshError, RenameError, ShareError, SignupError,
-    Submitted, Throttled,
+    BalanceError, GetTransferError, GrantError, LoginError, LogoutError, RefreshError, RenameError, ShareError,
+    SignupError, Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -477,6 +477,7 @@ impl From<SignupError> for ApiError {
             SignupError::ProviderUnavailable => ApiError::unavailable(
                 "your membership is created and its points account will be opened shortly; log in to continue",
             ),
+            SignupError::Busy => ApiError::busy(),
             SignupError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
@@ -511,6 +512,20 @@ impl From<RefreshError> for ApiError {
             RefreshError::Reused => invalid_refresh_token()
                 .detail("this refresh token was already used, so the session is ended; log in again"),
             RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ProblemCode::InvalidCredentials,
+                "The email or password is wrong",
+            ),
+            LoginError::Busy => ApiError::busy(),
+            LoginError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

@@ -54,7 +54,6 @@ pub struct AppState {
     pub provider: HttpProvider,
     pub backends: Backends,
     pub tokens: Tokens,
-    pub passwords: Passwords,
     pub access: Access,
     pub proxies: TrustedProxies,
 }
@@ -219,6 +218,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         limiter: Arc::new(MeteredLimiter(limiter)),
         events,
         provider: Arc::new(provider.clone()),
+        passwords: Arc::new(Passwords::new(settings.auth.password_hash_queue)?),
         clock: Arc::new(SystemClock),
     };
     let policy = Policy {
@@ -266,7 +266,6 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let tokens = Tokens::new(&secret, auth.jwt_previous_secret.as_deref().map(str::as_bytes), auth.token_ttl);
     let proxies = TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
-        passwords: Passwords::new(auth.password_hash_queue)?,
         access: Access::new(services.members.clone(), ACCESS_FRESHNESS),
         settings,
         members: services.members,

@@ -33,7 +33,7 @@ use pointshare_domain::services::{
     Fencing, GrantCommand, MemberService, RecoverySettings, SagaSettings, ShareCommand, SignupCommand, TransferLimits,
 };
 use pointshare_domain::{
-    AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, PasswordHash, Points,
+    AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, Password, Points,
     ProviderReference,
 };
 use pointshare_embedded::{InMemoryDailyTotals, InMemoryMembers, InMemoryTransfers};
@@ -319,12 +319,13 @@ async fn sign_up(
     start: chrono::DateTime<Utc>,
 ) -> (Vec<Member>, Member, u128) {
     let clock = Arc::new(SimClock::new(start, TimeDelta::zero()));
-    let service = MemberService::new(shared.members.clone(), shared.provider.clone(), clock);
+    let passwords = Arc::new(pointshare_testkit::FakePasswords::default());
+    let service = MemberService::new(shared.members.clone(), shared.provider.clone(), passwords, clock);
     let signup = |handle: String| SignupCommand {
         email: Email::parse(format!("{handle}@example.com")).expect("valid"),
         handle: Handle::parse(handle.as_str()).expect("valid"),
         display_name: DisplayName::parse(handle.as_str()).expect("valid"),
-        password_hash: PasswordHash::parse("$argon2id$simulated").expect("valid"),
+        password: Password::parse("simulated password").expect("valid"),
     };
     let deadline = || Deadline::after(Duration::from_secs(60));
     let mut members = Vec::new();

@@ -124,11 +124,12 @@ impl Replica {
         let ports = Ports {
             members: shared.members.clone(),
             transfers,
-            // Sessions, limits and events play no part in the saga's invariants.
+            // Sessions, limits, passwords and events play no part in the saga's invariants.
             sessions: Arc::new(InMemorySessions::default()),
             totals: shared.totals.clone(),
             cache: Arc::new(InMemoryBalanceCache::default()),
             limiter: Arc::new(InMemoryRateLimiter::default()),
+            passwords: Arc::new(pointshare_testkit::FakePasswords::default()),
             events: Arc::new(InMemoryEvents::new(Duration::from_secs(60))),
             provider,
             clock,

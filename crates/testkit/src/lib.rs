@@ -1,6 +1,7 @@
 //! What tests of any crate stand on: the provider double with scriptable
 //! faults (`FakeProvider`, over the simulator's ledger), a cache that can be
-//! switched off, a clock tests move, `World` (every service wired to the
+//! switched off, a clock tests move, a password hasher without the cost,
+//! `World` (every service wired to the
 //! embedded adapters), and the contract suites every adapter is held to.
 //!
 //! A dev-dependency only: nothing here ships in a binary.
@@ -8,11 +9,13 @@
 mod clock;
 pub mod contract;
 mod outage;
+mod passwords;
 mod provider;
 mod world;
 
 pub use clock::ManualClock;
 pub use outage::OutageCache;
+pub use passwords::FakePasswords;
 /// The provider double's vocabulary, the simulator's own: a fault or a
 /// refusal means the same in-process and over HTTP.
 pub use pointshare_provider_sim::{Fault, FaultPlan, Ledger, LedgerError, LedgerSummary, Operation, RandomFaults};

@@ -10,11 +10,11 @@ use pointshare_domain::services::{
     ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy,
     TransferLimits, TransferService,
 };
-use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, PasswordHash, Points, ProviderReference};
+use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
 use pointshare_embedded::{InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers};
 
-use crate::{FakeProvider, ManualClock, OutageCache};
+use crate::{FakePasswords, FakeProvider, ManualClock, OutageCache};
 
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
@@ -55,6 +55,7 @@ pub struct World {
     pub sessions: Arc<InMemorySessions>,
     /// The balance cache and the rate limiter, which fail together.
     pub cache: Arc<OutageCache>,
+    pub passwords: Arc<FakePasswords>,
     /// What members were told; every service records through `AnnouncedTransfers`.
     pub events: Arc<InMemoryEvents>,
     pub followups: Followups,
@@ -84,6 +85,7 @@ impl World {
         let totals = Arc::new(InMemoryDailyTotals::default());
         let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
         let sessions = Arc::new(InMemorySessions::default());
+        let passwords = Arc::new(FakePasswords::default());
         let followups = Followups::new(settings.followups);
         let ports = Ports {
             members: members.clone(),
@@ -94,6 +96,7 @@ impl World {
             limiter: cache.clone(),
             events: events.clone(),
             provider: provider.clone(),
+            passwords: passwords.clone(),
             clock: clock.clone(),
         };
         let policy = Policy {
@@ -119,6 +122,7 @@ impl World {
             totals,
             sessions,
             cache,
+            passwords,
             events,
             followups,
             saga: services.saga,
@@ -131,13 +135,16 @@ impl World {
         }
     }
 
+    /// Every member's password in `signup_command`.
+    pub const PASSWORD: &str = "correct horse battery";
+
     /// A signup command for `handle` (email `<handle>@example.com`).
     pub fn signup_command(handle: &str) -> SignupCommand {
         SignupCommand {
             email: Email::parse(format!("{handle}@example.com")).expect("valid email"),
             handle: Handle::parse(handle).expect("valid handle"),
             display_name: DisplayName::parse(handle).expect("valid name"),
-            password_hash: PasswordHash::parse("$argon2id$test").expect("valid hash"),
+            password: Password::parse(Self::PASSWORD).expect("a valid password"),
         }
     }
 

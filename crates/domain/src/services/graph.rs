@@ -13,8 +13,8 @@ use super::{
     TransferService,
 };
 use crate::ports::{
-    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PointsProvider, RateLimiter, SessionRepository,
-    TransferRepository,
+    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PasswordHasher, PointsProvider, RateLimiter,
+    SessionRepository, TransferRepository,
 };
 
 /// What the services stand on: one adapter per port.
@@ -28,6 +28,7 @@ pub struct Ports {
     pub limiter: Arc<dyn RateLimiter>,
     pub events: Arc<dyn MemberEvents>,
     pub provider: Arc<dyn PointsProvider>,
+    pub passwords: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -62,7 +63,7 @@ pub struct Services {
 
 impl Services {
     pub fn new(ports: Ports, policy: Policy) -> Self {
-        let Ports { members, transfers, sessions, totals, cache, limiter, events, provider, clock } = ports;
+        let Ports { members, transfers, sessions, totals, cache, limiter, events, provider, passwords, clock } = ports;
         let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
         let saga = Arc::new(SagaDriver::new(
             transfers.clone(),
@@ -72,8 +73,10 @@ impl Services {
             clock.clone(),
             policy.saga,
         ));
-        let member_service = Arc::new(MemberService::new(members.clone(), provider.clone(), clock.clone()));
-        let sessions = Arc::new(SessionService::new(sessions, members.clone(), clock.clone(), policy.session_lifetime));
+        let member_service =
+            Arc::new(MemberService::new(members.clone(), provider.clone(), passwords.clone(), clock.clone()));
+        let sessions =
+            Arc::new(SessionService::new(sessions, members.clone(), passwords, clock.clone(), policy.session_lifetime));
         let transfer_service = Arc::new(TransferService::new(
             members,
             transfers.clone(),

@@ -5,9 +5,10 @@ use anyhow::Context;
 use std::sync::Arc;
 use thiserror::Error;
 
-use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, PasswordHash, Role};
+use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, Password, Role};
 use crate::ports::{
-    AttachAccountError, Clock, Deadline, InsertMemberError, MemberRepository, PointsProvider, ProviderError, StoreError,
+    AttachAccountError, Clock, Deadline, HashError, InsertMemberError, MemberRepository, PasswordHasher,
+    PointsProvider, ProviderError, StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -15,7 +16,8 @@ pub struct SignupCommand {
     pub email: Email,
     pub handle: Handle,
     pub display_name: DisplayName,
-    pub password_hash: PasswordHash,
+    /// Hashed before it is recorded; never stored.
+    pub password: Password,
 }
 
 #[derive(Debug, Error)]
@@ -28,8 +30,20 @@ pub enum SignupError {
     /// time; repeating the signup (or recovery) finishes it.
     #[error("the points provider is unavailable; try again")]
     ProviderUnavailable,
+    /// Too many passwords are being hashed; nothing was recorded.
+    #[error("too many passwords are being hashed; try again shortly")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<HashError> for SignupError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => SignupError::Busy,
+            HashError::Unexpected(error) => SignupError::Unexpected(error.context("hashing the password")),
+        }
+    }
 }
 
 #[derive(Debug, Error)]
@@ -44,12 +58,18 @@ pub enum RenameError {
 pub struct MemberService {
     members: Arc<dyn MemberRepository>,
     provider: Arc<dyn PointsProvider>,
+    passwords: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
 }
 
 impl MemberService {
-    pub fn new(members: Arc<dyn MemberRepository>, provider: Arc<dyn PointsProvider>, clock: Arc<dyn Clock>) -> Self {
-        MemberService { members, provider, clock }
+    pub fn new(
+        members: Arc<dyn MemberRepository>,
+        provider: Arc<dyn PointsProvider>,
+        passwords: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        MemberService { members, provider, passwords, clock }
     }
 
     /// Records the member, then opens the provider account with the member id
@@ -131,7 +151,7 @@ impl MemberService {
             email: command.email.clone(),
             handle: command.handle.clone(),
             display_name: command.display_name.clone(),
-            password_hash: command.password_hash.clone(),
+            password_hash: self.passwords.hash(&command.password).await?,
             role,
             status: MemberStatus::Active,
             provider_account: None,

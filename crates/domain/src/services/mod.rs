@@ -25,7 +25,7 @@ pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use review::{ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
-pub use sessions::{LogoutError, RefreshError, SessionService};
+pub use sessions::{LoginCommand, LoginError, LogoutError, RefreshError, SessionService};
 pub use throttle::{LOGIN_SLOW_DOWN, Throttle, ThrottlePolicy, Throttled};
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,

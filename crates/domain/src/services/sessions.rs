@@ -10,8 +10,39 @@ use anyhow::Context;
 use thiserror::Error;
 
 use super::transfers::to_delta;
-use crate::model::{Member, Role, Session, SessionId, TokenHash};
-use crate::ports::{Clock, MemberRepository, SessionRepository, StoreError};
+use crate::model::{Email, Member, Role, Session, SessionId, TokenHash};
+use crate::ports::{Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, StoreError};
+
+/// An email and password as typed, and the hash of the new session's
+/// refresh token.
+#[derive(Debug)]
+pub struct LoginCommand {
+    pub email: String,
+    pub password: String,
+    pub token: TokenHash,
+}
+
+#[derive(Debug, Error)]
+pub enum LoginError {
+    /// No such member, the wrong password, or a member who may not sign in:
+    /// one answer for all, so a caller learns nothing about which.
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    /// Too many passwords are being checked; try again shortly.
+    #[error("too many passwords are being checked; try again shortly")]
+    Busy,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<HashError> for LoginError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => LoginError::Busy,
+            HashError::Unexpected(error) => LoginError::Unexpected(error.context("checking the password")),
+        }
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum RefreshError {
@@ -40,6 +71,7 @@ pub enum LogoutError {
 pub struct SessionService {
     sessions: Arc<dyn SessionRepository>,
     members: Arc<dyn MemberRepository>,
+    passwords: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     /// How long a refresh token works after it is issued.
     token_lifetime: Duration,
@@ -49,10 +81,26 @@ impl SessionService {
     pub fn new(
         sessions: Arc<dyn SessionRepository>,
         members: Arc<dyn MemberRepository>,
+        passwords: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         token_lifetime: Duration,
     ) -> Self {
-        SessionService { sessions, members, clock, token_lifetime }
+        SessionService { sessions, members, passwords, clock, token_lifetime }
+    }
+
+    /// Starts a session for the member with this email and password, if
+    /// they may sign in. An email that is not one, or no member's, costs as
+    /// long as a wrong password (the hasher checks a decoy).
+    pub async fn login(&self, command: LoginCommand) -> Result<(Session, Member), LoginError> {
+        let member = match Email::parse(command.email) {
+            Ok(email) => self.members.by_email(&email).await.context("looking up the member")?,
+            Err(_) => None,
+        };
+        let matches = self.passwords.verify(&command.password, member.as_ref().map(|m| &m.password_hash)).await?;
+        let member =
+            member.filter(|m| matches && m.may_act_as(Role::Member).is_ok()).ok_or(LoginError::InvalidCredentials)?;
+        let session = self.start(&member, command.token).await.context("starting the session")?;
+        Ok((session, member))
     }
 
     /// A new session for a member who just proved who they are.

@@ -40,8 +40,7 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
     else {
         return Err(faults.into_error());
     };
-    let password_hash = state.passwords.hash(password).await?;
-    let command = SignupCommand { email, handle, display_name, password_hash };
+    let command = SignupCommand { email, handle, display_name, password };
     let member = state.members.signup(command, deadline(&state)).await?;
     Ok(HttpResponse::Created().json(MemberView::of(&member)))
 }

@@ -4,25 +4,20 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
-use pointshare_domain::services::RefreshError;
-use pointshare_domain::{Email, Member, Role, Session};
+use pointshare_domain::services::{LoginCommand, LoginError, RefreshError};
+use pointshare_domain::{Member, Session};
 
 use super::body::Body;
 use super::guard::client_address;
 use super::views::{LoginBody, RefreshBody, TokenView};
 use crate::auth::RefreshToken;
-use crate::problem::{ApiError, ProblemCode, invalid_refresh_token};
+use crate::problem::{ApiError, invalid_refresh_token};
 use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
-
-fn invalid_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, ProblemCode::InvalidCredentials, "The email or password is wrong")
-}
 
 /// Exchanges email and password for an access token and a refresh token.
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "sessions", request_body = LoginBody,
@@ -38,16 +33,14 @@ pub async fn login(
 ) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
     state.throttle.login(&client_address(&state, &request), &body.email).await?;
-    let member = match Email::parse(body.email) {
-        Ok(email) => state.members.by_email(&email).await.map_err(ApiError::unexpected)?,
-        Err(_) => None,
-    };
-    let hash = member.as_ref().map(|m| m.password_hash.clone());
-    let matches = state.passwords.matches(body.password, hash).await?;
-    let member =
-        member.filter(|member| matches && member.may_act_as(Role::Member).is_ok()).ok_or_else(invalid_credentials)?;
-    let (secret, hash) = RefreshToken::secret();
-    let session = state.sessions.start(&member, hash).await.map_err(ApiError::unexpected)?;
+    let (secret, token) = RefreshToken::secret();
+    let login = state.sessions.login(LoginCommand { email: body.email, password: body.password, token }).await;
+    match &login {
+        Ok(_) => telemetry::auth_event(AuthEvent::LoginSucceeded),
+        Err(LoginError::InvalidCredentials) => telemetry::auth_event(AuthEvent::LoginFailed),
+        Err(_) => {}
+    }
+    let (session, member) = login?;
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))
 }
 

@@ -20,6 +20,26 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// `pointshare_auth_events_total` for `event`, as operators see it (counted
+/// since the process started, across this binary's tests).
+async fn auth_events(app: &TestApp, event: &str) -> f64 {
+    let series = format!(r#"pointshare_auth_events_total{{event="{event}"}} "#);
+    let metrics = app.internal_text("/metrics").await;
+    let line = metrics.lines().find(|line| line.starts_with(&series));
+    line.and_then(|line| line.rsplit(' ').next()?.parse().ok()).expect("the series is exported")
+}
+
+#[tokio::test]
+async fn operators_see_every_login_by_its_outcome() {
+    let app = spawn_app().await;
+    let (succeeded, failed) = (auth_events(&app, "login_succeeded").await, auth_events(&app, "login_failed").await);
+    app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    app.login("alice@pointshare.test", "not her password").await.problem(401, "invalid_credentials");
+    app.login("nobody@pointshare.test", DEMO_PASSWORD).await.problem(401, "invalid_credentials");
+    assert!(auth_events(&app, "login_succeeded").await >= succeeded + 1.0);
+    assert!(auth_events(&app, "login_failed").await >= failed + 2.0);
+}
+
 #[tokio::test]
 async fn login_gives_a_bearer_token_that_opens_me() {
     let app = spawn_app().await;
@@ -148,12 +168,7 @@ async fn a_stolen_refresh_token_used_after_its_owner_ends_the_whole_session() {
     thief.problem(401, "invalid_refresh_token");
     // Reuse revoked the family: the owner's current token is dead too.
     refresh(&app, &owners).await.problem(401, "invalid_refresh_token");
-    let metrics = app.internal_text("/metrics").await;
-    let reused = metrics
-        .lines()
-        .find(|line| line.starts_with(r#"pointshare_auth_events_total{event="refresh_reused"}"#))
-        .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok());
-    assert!(reused.is_some_and(|count| count >= 1.0), "operators see the reuse: {reused:?}");
+    assert!(auth_events(&app, "refresh_reused").await >= 1.0, "operators see the reuse");
     // Another login of the same member is another session, untouched.
     let other = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     assert_eq!(refresh(&app, other.body["refresh_token"].as_str().expect("a token")).await.status, StatusCode::OK);
