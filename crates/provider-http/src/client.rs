@@ -65,7 +65,8 @@ impl HttpProvider {
             .tcp_nodelay(true)
             .build()?;
         let retry = settings.calls.retry;
-        let budget = TpsBudget::new(retry.budget_window, retry.budget_min_per_second, retry.budget_ratio);
+        // Validated to 0..=1000, which f32 holds to the precision a ratio needs.
+        let budget = TpsBudget::new(retry.budget_window, retry.budget_min_per_second, retry.budget_ratio as f32);
         telemetry::describe();
         let breaker = Breaker::new(settings.calls.breaker);
         let base = settings.url.as_str().trim_end_matches('/').to_owned();

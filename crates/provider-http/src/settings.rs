@@ -61,7 +61,7 @@ pub struct RetrySettings {
     pub max_delay: Duration,
     /// Retries allowed as a fraction of first attempts over `budget_window`,
     /// so a failing provider sees at most that much extra load.
-    pub budget_ratio: f32,
+    pub budget_ratio: f64,
     /// Retries per second always allowed, so a quiet service can still retry.
     pub budget_min_per_second: u32,
     /// How long a first attempt counts toward the budget.
