@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use pointshare_domain::ports::InvalidSetting;
+use pointshare_domain::services::{RecoverySettings, SagaSettings};
 use pointshare_domain::{Email, Handle, Password};
 use pointshare_provider_http::HttpProviderSettings;
 
@@ -119,7 +120,7 @@ impl Default for ProviderSettings {
             url: None,
             api_key: None,
             calls: CallSettings::default(),
-            in_flight_window: Duration::from_secs(10),
+            in_flight_window: SagaSettings::default().in_flight_window,
         }
     }
 }
@@ -276,7 +277,8 @@ impl EventSettings {
     }
 }
 
-/// How a transfer is driven across replicas.
+/// How a transfer is driven across replicas: the server's side of the
+/// domain's `SagaSettings`, whose defaults it takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SagaSection {
@@ -289,10 +291,13 @@ pub struct SagaSection {
 
 impl Default for SagaSection {
     fn default() -> Self {
-        SagaSection { balance_ttl: Duration::from_secs(5), clock_skew: Duration::from_secs(1), followup_limit: 1024 }
+        let saga = SagaSettings::default();
+        SagaSection { balance_ttl: saga.balance_ttl, clock_skew: saga.clock_skew, followup_limit: 1024 }
     }
 }
 
+/// The recovery worker: how often it runs, and the domain's
+/// `RecoverySettings` it runs with (their defaults too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RecoverySection {
@@ -307,11 +312,12 @@ pub struct RecoverySection {
 
 impl Default for RecoverySection {
     fn default() -> Self {
+        let recovery = RecoverySettings::default();
         RecoverySection {
             interval: Duration::from_secs(5),
-            batch: 100,
-            lease: Duration::from_secs(60),
-            max_attempts: 50,
+            batch: recovery.batch,
+            lease: recovery.lease_for,
+            max_attempts: recovery.max_attempts,
         }
     }
 }
