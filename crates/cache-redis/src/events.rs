@@ -47,7 +47,6 @@ pub struct RedisEvents {
     channel: String,
     publish: Script,
     hub: Arc<WakeupHub>,
-    subscribed: watch::Receiver<bool>,
     listener: JoinHandle<()>,
 }
 
@@ -71,6 +70,8 @@ impl RedisEvents {
         let node = redis.settings.url.split(',').next().unwrap_or_default().trim().to_owned();
         let client = redis::Client::open(node).context("POINTSHARE_REDIS_URL is not a Redis URL")?;
         let hub = Arc::new(WakeupHub::default());
+        // Not until the listener hears the channel.
+        hub.lose_track();
         let (subscribed_tx, mut subscribed) = watch::channel(false);
         let listener = tokio::spawn(listen(client, channel.clone(), Arc::clone(&hub), subscribed_tx));
         let patience = redis.settings.timeout.max(Duration::from_secs(2));
@@ -85,7 +86,6 @@ impl RedisEvents {
             channel,
             publish: Script::new(PUBLISH),
             hub,
-            subscribed,
             listener,
         })
     }
@@ -103,6 +103,7 @@ async fn listen(client: redis::Client, channel: String, hub: Arc<WakeupHub>, sub
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
+                    hub.track();
                     subscribed.send_replace(true);
                     let mut messages = pubsub.into_on_message();
                     while let Some(message) = messages.next().await {
@@ -154,8 +155,7 @@ impl MemberEvents for RedisEvents {
                 publish.arg(encode(notice)).arg(retention).arg(channel).arg(member.to_string());
                 Ok(publish.invoke_async(&mut connection).await?)
             })
-            .await
-            .map_err(|error| EventsError(error.0))?;
+            .await?;
         id.parse().map_err(|_| EventsError(anyhow::anyhow!("Redis gave the event id {id:?}")))
     }
 
@@ -168,9 +168,9 @@ impl MemberEvents for RedisEvents {
                 newest.arg(stream).arg("+").arg("-").arg("COUNT").arg(1);
                 Ok(newest.query_async(&mut connection).await?)
             })
-            .await
-            .map_err(|error| EventsError(error.0))?;
-        Ok(decode_all(newest).first().map(|event| event.id))
+            .await?;
+        // Only the id: an entry this version cannot read still marks where the stream is.
+        Ok(newest.first().and_then(|(id, _)| id.parse().ok()))
     }
 
     async fn after(&self, member: MemberId, after: EventId, limit: usize) -> Result<Vec<MemberEvent>, EventsError> {
@@ -182,8 +182,7 @@ impl MemberEvents for RedisEvents {
                 range.arg(stream).arg(format!("({after}")).arg("+").arg("COUNT").arg(limit);
                 Ok(range.query_async(&mut connection).await?)
             })
-            .await
-            .map_err(|error| EventsError(error.0))?;
+            .await?;
         Ok(decode_all(entries))
     }
 
@@ -197,17 +196,15 @@ impl MemberEvents for RedisEvents {
                 .run("read the time", |mut connection| async move {
                     Ok(redis::cmd("TIME").query_async(&mut connection).await?)
                 })
-                .await
-                .map_err(|error| EventsError(error.0))?;
+                .await?;
         let now = seconds * 1000 + micros / 1000;
         Ok(seen.millis >= now.saturating_sub(self.retention))
     }
 
     async fn wakeups(&self, member: MemberId) -> Result<BoxStream<'static, ()>, EventsError> {
-        if !*self.subscribed.borrow() {
-            return Err(EventsError(anyhow::anyhow!("not subscribed to Redis for members' events; resubscribing")));
-        }
-        Ok(self.hub.follow(member))
+        self.hub
+            .follow(member)
+            .ok_or_else(|| EventsError(anyhow::anyhow!("not subscribed to Redis for members' events; resubscribing")))
     }
 }
 

@@ -5,12 +5,9 @@
 //! headers, so the browser keeps the answer from the page.
 
 use actix_cors::Cors;
-use actix_web::http::header::{self, HeaderName};
+use actix_web::http::header;
 
-const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LAST_EVENT_ID, REQUEST_ID};
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECONDS: usize = 3600;

@@ -14,6 +14,7 @@ mod client;
 mod cors;
 mod demo;
 mod endpoints;
+mod headers;
 pub mod problem;
 pub mod reconcile;
 mod recovery;
@@ -188,7 +189,9 @@ async fn stop_requested() {
 async fn unmatched(request: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(if request.resource_map().has_resource(request.path()) {
         let endpoints = request.app_data::<web::Data<endpoints::Endpoints>>();
-        problem::method_not_allowed(endpoints.and_then(|endpoints| endpoints.allow(request.path())))
+        let allow = endpoints.and_then(|endpoints| endpoints.allow(request.path()));
+        // The paths outside the API's document (its JSON, the docs page) are read-only.
+        problem::method_not_allowed(allow.unwrap_or("GET"))
     } else {
         problem::unknown_route()
     })

@@ -18,6 +18,8 @@ use pointshare_domain::services::{
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
+use crate::headers::IDEMPOTENT_REPLAYED;
+
 macro_rules! problem_codes {
     ($($(#[doc = $doc:literal])+ $code:ident = $text:literal,)+) => {
         /// Every `code` a problem can carry: switch on it. Stable: a code is
@@ -221,9 +223,6 @@ struct Answer {
     replayed: bool,
 }
 
-/// On an answer to a request whose `Idempotency-Key` an earlier one used.
-pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
-
 impl ApiError {
     pub fn new(status: StatusCode, code: ProblemCode, title: &str) -> Self {
         ApiError(Box::new(Answer {
@@ -379,7 +378,8 @@ fn key_reused() -> ApiError {
     )
 }
 
-fn gone() -> ApiError {
+/// The member a valid token names is no longer in the store.
+pub(crate) fn gone() -> ApiError {
     ApiError::unauthenticated("the member of this token no longer exists")
 }
 
@@ -592,13 +592,13 @@ pub fn unknown_route() -> ApiError {
 }
 
 /// A known path asked with a method it does not take; `allow` lists those it does.
-pub fn method_not_allowed(allow: Option<&str>) -> ApiError {
+pub fn method_not_allowed(allow: &str) -> ApiError {
     let mut error = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         ProblemCode::MethodNotAllowed,
         "This endpoint does not take that method",
     );
-    error.0.allow = allow.map(str::to_owned);
+    error.0.allow = Some(allow.to_owned());
     error
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
 use async_trait::async_trait;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
@@ -19,9 +19,9 @@ use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDeci
 use pointshare_domain::services::RecoveryReport;
 use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
 use tracing::Instrument;
-use tracing_subscriber::EnvFilter;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::headers::REQUEST_ID;
+use tracing_subscriber::EnvFilter;
 
 const REQUESTS: &str = "pointshare_http_requests_total";
 const DURATION: &str = "pointshare_http_request_duration_seconds";

@@ -323,7 +323,9 @@ async fn with_redis_down_a_closed_limiter_refuses_shares_and_readyz_says_unready
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_take_effect_within_seconds() {
-    let (_sim, env) = real_backends("roles").await;
+    let (_sim, mut env) = real_backends("roles").await;
+    // Open event streams check the member at each heartbeat.
+    env.push(("POINTSHARE_EVENTS_HEARTBEAT", "1s".into()));
     let client = Client::new();
     let server = start_server(&env).await;
     ada_admin_and_ben(&client, &server, &env).await;
@@ -348,6 +350,13 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
 
     let ben = session(&client, &server.base, "ben@example.com", "correct horse battery").await;
     let (ben_access, ben_refresh) = (ben["access_token"].as_str().expect("a token"), &ben["refresh_token"]);
+    let mut events = client
+        .get(format!("{}/v1/me/events", server.base))
+        .bearer_auth(ben_access)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(events.status(), StatusCode::OK);
     let (code, out, err) = admin(&env, &["suspend", "ben@example.com"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("is now suspended"), "{out}");
@@ -357,6 +366,11 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
         status == StatusCode::UNAUTHORIZED
     })
     .await;
+    // His open event stream ends too, rather than go on telling him about transfers.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while events.chunk().await.expect("the stream reads").is_some() {}
+    });
+    ended.await.expect("a suspended member's event stream ends within seconds");
     let refresh = format!("{}/v1/auth/refresh", server.base);
     let body = json!({"refresh_token": ben_refresh});
     let (status, _) = call(&client, reqwest::Method::POST, refresh, None, Some(body)).await;

@@ -44,8 +44,10 @@ impl Followups {
         let cancel = self.cancel.clone();
         self.tracker.spawn(async move {
             tokio::select! {
-                () = work => {}
+                // Cancellation first: once cancelled, not one more step, as after a crash.
+                biased;
                 () = cancel.cancelled() => tracing::info!("follow-up cancelled by shutdown; recovery finishes it"),
+                () = work => {}
             }
             drop(slot);
         });

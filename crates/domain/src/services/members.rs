@@ -89,7 +89,7 @@ impl MemberService {
     }
 
     async fn enrol(&self, command: SignupCommand, role: Role, deadline: Deadline) -> Result<Member, SignupError> {
-        let member = match self.pending_match(&command).await? {
+        let member = match self.pending_match(&command, role).await? {
             Some(pending) => pending,
             None => self.create(&command, role).await?,
         };
@@ -135,12 +135,18 @@ impl MemberService {
         self.members.set_status(id, status).await
     }
 
-    /// A member left pending by an earlier attempt of this same signup.
-    async fn pending_match(&self, command: &SignupCommand) -> Result<Option<Member>, SignupError> {
+    /// A member left pending by an earlier attempt of this same signup (the
+    /// same email, handle and role: a public signup never finishes an
+    /// operator's admin, nor an admin's enrolment a member's signup).
+    async fn pending_match(&self, command: &SignupCommand, role: Role) -> Result<Option<Member>, SignupError> {
         let existing = self.members.by_email(&command.email).await.context("looking up the email")?;
         match existing {
             None => Ok(None),
-            Some(member) if member.provider_account.is_none() && member.handle == command.handle => Ok(Some(member)),
+            Some(member)
+                if member.provider_account.is_none() && member.handle == command.handle && member.role == role =>
+            {
+                Ok(Some(member))
+            }
             Some(_) => Err(SignupError::EmailTaken),
         }
     }
@@ -160,7 +166,9 @@ impl MemberService {
         match self.members.insert(&member).await {
             Ok(()) => Ok(member),
             // A concurrent attempt of the same signup got there first.
-            Err(InsertMemberError::EmailTaken) => self.pending_match(command).await?.ok_or(SignupError::EmailTaken),
+            Err(InsertMemberError::EmailTaken) => {
+                self.pending_match(command, role).await?.ok_or(SignupError::EmailTaken)
+            }
             Err(InsertMemberError::HandleTaken) => Err(SignupError::HandleTaken),
             Err(InsertMemberError::Unexpected(error)) => {
                 Err(anyhow::Error::from(error).context("recording a member").into())

@@ -145,10 +145,9 @@ impl SagaDriver {
 
     /// `drive`, telling `report` the transfer as it stands after each step
     /// it records or finds recorded by another driver. With `renew`, the
-    /// lease is renewed to `renew` from now before a call once less than half
-    /// of that is left for calls (compare-and-set: only while `owner` still
-    /// holds it), so calls run to `deadline` rather than stop short at the
-    /// lease: how a follow-up drives past its request.
+    /// lease `owner` still holds is renewed before a call (see `renewal`), so
+    /// calls run to `deadline` rather than stop short at the lease: how a
+    /// follow-up drives past its request.
     pub async fn drive_reporting(
         &self,
         mut transfer: Transfer,
@@ -159,16 +158,18 @@ impl SagaDriver {
         report: impl Fn(&Transfer),
     ) -> anyhow::Result<Transfer> {
         while let Some(step) = self.next_step(&transfer)? {
-            // Renewed once less than half of it is left for calls: a share
-            // that finishes quickly costs no extra write.
-            if let Some(lease) = renew
-                && self.time_for_calls(&transfer, owner).is_none_or(|left| left < lease / 2)
-            {
-                let now = self.clock.now();
-                transfer = match self.transfers.take_over(transfer.id, owner, now, now + to_delta(lease)).await {
-                    Ok(renewed) => renewed,
+            if let Some(until) = renew.and_then(|lease| self.renewal(&transfer, owner, lease, deadline)) {
+                transfer = match self.transfers.take_over(transfer.id, owner, self.clock.now(), until).await {
+                    // Still as we left it: ours alone held it meanwhile.
+                    Ok(renewed) if renewed.state == transfer.state => renewed,
+                    Ok(changed) => {
+                        tracing::info!(transfer = %transfer.id, "the transfer moved on while its lease lapsed; leaving it to recovery");
+                        report(&changed);
+                        return Ok(changed);
+                    }
                     Err(TakeOverError::Leased(current)) => {
                         tracing::info!(transfer = %transfer.id, "another driver holds the transfer now; leaving it to them");
+                        report(&current);
                         return Ok(*current);
                     }
                     Err(error) => return Err(error).with_context(|| format!("renewing the lease of {}", transfer.id)),
@@ -389,6 +390,26 @@ impl SagaDriver {
     /// How long `owner` may still call the provider for `transfer`: until its
     /// lease ends, less the clock skew. `None` if it holds no lease or that
     /// time has passed.
+    /// When to renew the lease `owner` still holds to, before the next call:
+    /// once less than half of `lease` is left for calls (so a share that
+    /// finishes quickly costs no extra write), to `lease` from now but no
+    /// later than `deadline` needs (calls stop there), and only if that is
+    /// later than now. `None`: no renewal, also when the lease is no longer
+    /// ours or has ended, which a renewal must never resurrect.
+    fn renewal(
+        &self,
+        transfer: &Transfer,
+        owner: &LeaseOwner,
+        lease: Duration,
+        deadline: Deadline,
+    ) -> Option<DateTime<Utc>> {
+        let now = self.clock.now();
+        let held = transfer.lease.as_ref().filter(|held| &held.owner == owner && held.until > now)?;
+        let left_for_calls = (held.until - now).to_std().ok()?.saturating_sub(self.settings.clock_skew);
+        let until = now + to_delta(lease.min(deadline.remaining() + self.settings.clock_skew));
+        (left_for_calls < lease / 2 && until > held.until).then_some(until)
+    }
+
     fn time_for_calls(&self, transfer: &Transfer, owner: &LeaseOwner) -> Option<Duration> {
         let lease = transfer.lease.as_ref().filter(|lease| &lease.owner == owner)?;
         (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.settings.clock_skew)
@@ -398,10 +419,7 @@ impl SagaDriver {
     /// adapter's (with its budget and breaker); what is still unfinished after
     /// it is recovery's.
     async fn call(&self, step: &Step, deadline: Deadline) -> Result<ProviderTransaction, ProviderError> {
-        match step.kind {
-            MovementKind::Debit => self.provider.debit(&step.movement, deadline).await,
-            MovementKind::Credit => self.provider.credit(&step.movement, deadline).await,
-        }
+        self.provider.apply(step.kind, &step.movement, deadline).await
     }
 
     /// Every applied movement tells us the account's new balance; keep it, so

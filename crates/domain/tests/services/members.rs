@@ -51,6 +51,23 @@ async fn a_signup_interrupted_before_the_account_converges_when_repeated() {
     assert_eq!(world.provider.ledger().summary().accounts, 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_public_signup_never_finishes_an_admin_left_pending() {
+    let world = World::default();
+    world.provider.faults().fail_next(Operation::OpenAccount, 1000, Fault::Transient);
+    let short = Deadline::after(Duration::from_secs(2));
+    let error = world.member_service.enrol_admin(World::signup_command("boss"), short).await.unwrap_err();
+    assert!(matches!(error, SignupError::ProviderUnavailable), "{error:?}");
+    world.provider.faults().heal();
+
+    let error = world.member_service.signup(World::signup_command("boss"), deadline()).await.unwrap_err();
+    assert!(matches!(error, SignupError::EmailTaken), "{error:?}");
+    let pending = world.member_service.by_handle(&super::handle("boss")).await.expect("store up").expect("recorded");
+    assert_eq!((pending.role, pending.provider_account), (Role::Admin, None), "left to the operator's enrolment");
+    let admin = world.member_service.enrol_admin(World::signup_command("boss"), deadline()).await.expect("finishes");
+    assert_eq!((admin.id, admin.role), (pending.id, Role::Admin));
+}
+
 #[tokio::test]
 async fn an_account_opened_whose_answer_was_lost_is_found_again() {
     let world = World::default();

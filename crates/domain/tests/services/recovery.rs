@@ -8,7 +8,7 @@ use pointshare_domain::LeaseOwner;
 use pointshare_domain::TransferState;
 use pointshare_domain::ports::{Deadline, TransferRepository};
 use pointshare_domain::services::{Holding, RecoveryService, RecoverySettings};
-use pointshare_testkit::{Fault, Operation, World};
+use pointshare_testkit::{Fault, Operation, World, WorldSettings};
 
 use super::share;
 
@@ -93,6 +93,37 @@ async fn a_driver_whose_lease_was_taken_cannot_move_the_transfer() {
     let debits =
         world.provider.ledger().transactions().iter().filter(|t| t.reference == transfer.debit_reference()).count();
     assert_eq!(debits, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_follow_up_whose_lease_lapsed_never_drives_a_transfer_parked_meanwhile() {
+    let recovery = RecoverySettings { max_attempts: 1, ..RecoverySettings::default() };
+    let world = World::new(WorldSettings { recovery, ..WorldSettings::default() });
+    let transfer = stuck_transfer(&world).await;
+    let follow_up = transfer.lease.clone().expect("leased to the request").owner;
+    // Recovery takes it up once, fails again, and parks it for an operator.
+    world.provider.faults().fail_next(Operation::Debit, 10_000, Fault::Transient);
+    world.clock.advance(TimeDelta::seconds(31));
+    world.recovery.run_once().await.expect("up");
+    world.clock.advance(TimeDelta::seconds(61));
+    world.recovery.run_once().await.expect("up");
+    world.provider.faults().heal();
+    let parked = world.transfers.get(transfer.id).await.expect("up").expect("exists");
+    assert_eq!(parked.state, TransferState::NeedsReview);
+
+    // The follow-up wakes with its old copy and its lapsed lease, asking to renew.
+    let debits_sent = world.provider.faults().calls(Operation::Debit);
+    let lease = Duration::from_secs(30);
+    let after = world
+        .saga
+        .drive_reporting(transfer.clone(), &follow_up, Holding::Created, Deadline::after(lease), Some(lease), |_| {})
+        .await
+        .expect("no store error");
+    assert_eq!(world.provider.faults().calls(Operation::Debit), debits_sent, "no call on a parked transfer");
+    assert_ne!(after.state, TransferState::Debited);
+    let stored = world.transfers.get(transfer.id).await.expect("up").expect("exists");
+    assert_eq!(stored.state, TransferState::NeedsReview);
+    assert!(stored.lease.is_none_or(|lease| lease.owner != follow_up), "the lapsed lease is not taken back");
 }
 
 #[tokio::test(start_paused = true)]

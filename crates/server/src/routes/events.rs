@@ -18,12 +18,13 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use pointshare_domain::ports::{EventId, MemberEvent, Notice};
-use pointshare_domain::services::FeedItem;
-use pointshare_domain::{Handle, Member, MemberId};
+use pointshare_domain::services::{FeedItem, GetTransferError};
+use pointshare_domain::{Handle, Member, MemberId, Role};
 
 use super::caller::Caller;
 use super::members::balance_of;
 use super::views::transfer_views;
+use crate::headers::LAST_EVENT_ID;
 use crate::problem::{ApiError, ProblemCode};
 use crate::streams::Slot;
 use crate::wiring::AppState;
@@ -49,7 +50,7 @@ struct ResetView {
         (status = 503, body = crate::problem::Problem, description = "events_unavailable: try again shortly")))]
 #[get("/v1/me/events")]
 pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let last_seen = match request.headers().get("last-event-id") {
+    let last_seen = match request.headers().get(LAST_EVENT_ID) {
         None => None,
         Some(value) => {
             Some(value.to_str().ok().and_then(|text| text.trim().parse::<EventId>().ok()).ok_or_else(|| {
@@ -116,9 +117,15 @@ async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web
     loop {
         let item = tokio::select! {
             () = streaming.stopping.cancelled() => return None,
-            _ = streaming.heartbeat.tick() => return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), streaming)),
+            _ = streaming.heartbeat.tick() => {
+                let heartbeat = Bytes::from_static(b": heartbeat\n\n");
+                return still_allowed(&streaming).await.then_some((Ok(heartbeat), streaming));
+            }
             item = streaming.feed.next() => item?,
         };
+        if !still_allowed(&streaming).await {
+            return None;
+        }
         let chunk = match item {
             FeedItem::Reset { from } => {
                 let reset = ResetView {
@@ -141,11 +148,31 @@ async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web
     }
 }
 
+/// Whether the member may still follow their events: checked at every
+/// heartbeat and event against the record (the access check's few seconds'
+/// cache), so a suspension or removal ends an open stream as it ends any
+/// other request.
+async fn still_allowed(streaming: &Streaming) -> bool {
+    let member = streaming.member.id;
+    match streaming.state.access.check(member, Role::Member).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::info!(%member, %error, "the member may no longer follow events; ending the stream");
+            false
+        }
+    }
+}
+
 /// The event as the member sees it; `None` for a transfer no longer theirs to see.
 async fn render(state: &AppState, member: &Member, event: MemberEvent) -> Result<Option<String>, ApiError> {
     match event.notice {
         Notice::Transfer(id) => {
-            let Ok(transfer) = state.transfers.transfer_for(member.id, id).await else { return Ok(None) };
+            let transfer = match state.transfers.transfer_for(member.id, id).await {
+                Ok(transfer) => transfer,
+                Err(GetTransferError::NotFound) => return Ok(None),
+                // Ends the stream: the client resumes from this event.
+                Err(error) => return Err(error.into()),
+            };
             let known: [(MemberId, &Handle); 1] = [(member.id, &member.handle)];
             let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
             Ok(Some(sse("transfer", event.id, &view)))

@@ -16,7 +16,8 @@ use super::body::Body;
 use super::caller::{Admin, Caller};
 use super::guard::deadline;
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
-use crate::problem::{ApiError, Faults, IDEMPOTENT_REPLAYED, ProblemCode, recipient_not_found, transfer_not_found};
+use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::problem::{ApiError, Faults, ProblemCode, recipient_not_found, transfer_not_found};
 use crate::telemetry;
 use crate::wiring::AppState;
 
@@ -31,7 +32,7 @@ fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
         )
         .detail("send a unique Idempotency-Key (1 to 64 printable ASCII characters) and reuse it to retry")
     };
-    let value = request.headers().get("idempotency-key").ok_or_else(missing)?;
+    let value = request.headers().get(IDEMPOTENCY_KEY).ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
     IdempotencyKey::parse(value).map_err(|error| {
         ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidIdempotencyKey, "The Idempotency-Key is not valid")

@@ -32,6 +32,10 @@ async fn unknown_routes_and_methods() {
     let answer = Answer::of(put).await;
     answer.problem(405, "method_not_allowed");
     assert_eq!(answer.headers["allow"], "GET", "a templated path");
+    let post = app.client.post(app.url("/openapi.json")).send().await.expect("answers");
+    let answer = Answer::of(post).await;
+    answer.problem(405, "method_not_allowed");
+    assert_eq!(answer.headers["allow"], "GET", "a path outside the API's document");
 }
 
 #[tokio::test]
