@@ -4,11 +4,23 @@
 # replicas' loopback addresses in place of Docker's DNS name, listening on a
 # loopback port, its files in a scratch directory.
 #
+# nginx_install                                 installs nginx-light if missing
 # nginx_conf DIR LISTEN_PORT UPSTREAM_PORT...   writes DIR/nginx.conf
+nginx_install() {
+  command -v nginx >/dev/null && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq nginx-light >/dev/null
+}
+
 nginx_conf() {
-  local dir="$1" listen="$2" servers="" port
+  local dir="$1" listen="$2" servers="" port params
   shift 2
-  for port in "$@"; do servers+="    server 127.0.0.1:$port max_fails=1 fail_timeout=2s;\n"; done
+  # The shipped upstream parameters (max_fails, fail_timeout), kept as they are.
+  params="$(sed -n 's/^    server pointshare:8080 resolve \(.*\);$/\1/p' deploy/nginx/nginx.conf)"
+  [ -n "$params" ] || { echo "deploy/nginx/nginx.conf: no 'server pointshare:8080 resolve ...;' line" >&2; return 1; }
+  for port in "$@"; do servers+="    server 127.0.0.1:$port $params;\n"; done
   mkdir -p "$dir"
   {
     printf 'daemon off;\npid %s/nginx.pid;\nerror_log %s/nginx-error.log;\n' "$dir" "$dir"

@@ -12,13 +12,6 @@ pub struct InMemoryDailyTotals {
     totals: Mutex<HashMap<DayKey, u64>>,
 }
 
-impl InMemoryDailyTotals {
-    /// A counter as it stands; for tests.
-    pub fn total(&self, key: &DayKey) -> u64 {
-        self.totals.lock().get(key).copied().unwrap_or(0)
-    }
-}
-
 #[async_trait]
 impl DailyTotals for InMemoryDailyTotals {
     async fn reserve(&self, key: &DayKey, amount: Points, limit: u64) -> Result<bool, StoreError> {

@@ -10,13 +10,12 @@ use url::Url;
 
 use pointshare_domain::ports::InvalidSetting;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpProviderSettings {
     /// The provider's base URL; the API's `/v1/...` paths are appended to it.
     pub url: Url,
     /// Sent as `Authorization: Bearer <api_key>`.
     pub api_key: String,
-    #[serde(flatten)]
     pub calls: CallSettings,
 }
 

@@ -11,17 +11,14 @@ use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::{OperatorError, OperatorService, SignupCommand, SignupError};
 use pointshare_domain::{DisplayName, Email, Member, MemberStatus, Role};
 
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 use crate::wiring::{self, AppState};
 
 /// Creates the bootstrap admin if its email is free. A member who already
 /// has the email keeps their role: whoever signed it up first may not be the
 /// operator, so only `pointshare admin promote` makes them an admin.
 pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
-    let admin = state.settings.bootstrap_admin.admin().map_err(|error| {
-        let key = format!("bootstrap_admin.{}", error.setting);
-        anyhow::anyhow!("invalid setting {}: {}", crate::settings::variable(&key), error.reason)
-    })?;
+    let admin = state.settings.bootstrap_admin.admin().map_err(SettingsError::in_section("bootstrap_admin"))?;
     let Some(admin) = admin else { return Ok(()) };
     if let Some(existing) = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")? {
         if existing.is_admin() {

@@ -33,7 +33,6 @@ pub fn spawn(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) -> Worke
                 _ = tick.tick() => {}
                 _ = stopping.wait_for(|stopping| *stopping) => return,
             }
-            telemetry::followups_running(state.followups.running());
             match state.recovery.run_once().await {
                 Ok(report) => {
                     telemetry::recovery_passed(&report);

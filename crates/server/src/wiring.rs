@@ -291,14 +291,14 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
 /// The real provider when configured; otherwise a simulator in this process,
 /// reached over loopback HTTP so the same adapter serves both.
 async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<Simulator>)> {
-    let (url, key, simulator) = match (&settings.provider.url, &settings.provider.api_key) {
-        (Some(url), Some(key)) => (url.clone(), key.clone(), None),
-        _ => {
+    let (adapter, simulator) = match settings.provider.configured()? {
+        Some(adapter) => (adapter, None),
+        None => {
             let (url, key, sim) = simulator(settings).await?;
-            (url, key, Some(sim))
+            (settings.provider.adapter(url, key), Some(sim))
         }
     };
-    let provider = HttpProvider::new(settings.provider.adapter(url, key)).context("the provider adapter")?;
+    let provider = HttpProvider::new(adapter).context("the provider adapter")?;
     Ok((provider, simulator))
 }
 

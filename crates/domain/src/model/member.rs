@@ -54,8 +54,8 @@ fn check_password(value: String) -> Result<String, InvalidValue> {
 }
 
 fn check_password_hash(value: String) -> Result<String, InvalidValue> {
-    // The domain never sees a password, only the hash the server computed; it
-    // only guards against storing an empty one by mistake.
+    // Whatever the `PasswordHasher` port makes of a password; this only
+    // guards against storing an empty hash by mistake.
     check_len(&value, "password hash", 1, 512)?;
     Ok(value)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::MemberId;
+use crate::model::{Email, MemberId};
 use crate::ports::{InvalidSetting, RateDecision, RateLimiter, RateRule};
 
 /// How much longer each login answer takes while its account is under attack.
@@ -88,10 +88,6 @@ impl Throttle {
         Throttle { limiter, policy }
     }
 
-    pub fn policy(&self) -> &ThrottlePolicy {
-        &self.policy
-    }
-
     /// Counts a transfer `member` is about to create.
     pub async fn transfer(&self, member: MemberId) -> Result<(), Throttled> {
         self.admit(&format!("transfers:{member}"), per_minute(self.policy.transfers_per_minute)).await
@@ -109,7 +105,9 @@ impl Throttle {
     /// compared without case), and waits `LOGIN_SLOW_DOWN` when the account
     /// is being tried from everywhere.
     pub async fn login(&self, address: &str, account: &str) -> Result<(), Throttled> {
-        let account = account.trim().to_lowercase();
+        // The account as the store knows it, so every spelling of one email counts together.
+        let account =
+            Email::parse(account).map_or_else(|_| account.trim().to_ascii_lowercase(), |email| email.to_string());
         let policy = &self.policy;
         self.admit(&format!("login:ip:{address}"), per_minute(policy.logins_per_minute_per_address)).await?;
         let key = format!("login:ip-account:{address}:{account}");

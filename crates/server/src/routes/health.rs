@@ -116,8 +116,10 @@ fn answer(status: ReadyStatus, body: impl Serialize) -> HttpResponse {
 /// out of the balancer would fail the requests that need no provider too.
 async fn readiness(state: &AppState) -> Readiness {
     let backends = &state.backends;
-    let (store_ok, store) = report(backends.store.name(), backends.store.check().await);
-    let (cache_ok, cache) = report(backends.cache.name(), backends.cache.check().await);
+    // At once: in an outage each check waits out its own timeout.
+    let (store_check, cache_check) = futures::join!(backends.store.check(), backends.cache.check());
+    let (store_ok, store) = report(backends.store.name(), store_check);
+    let (cache_ok, cache) = report(backends.cache.name(), cache_check);
     let breaker = state.provider_breaker();
     let provider_ok = breaker != BreakerState::Open;
     telemetry::dependencies_up(store_ok, cache_ok, provider_ok);
@@ -131,10 +133,11 @@ async fn readiness(state: &AppState) -> Readiness {
     Readiness { status, store, cache, provider_breaker: breaker.into(), provider: backends.provider.clone() }
 }
 
-/// Prometheus text exposition of every metric, the dependencies checked
-/// first so their gauges are as of this scrape.
+/// Prometheus text exposition of every metric, the dependencies checked and
+/// the follow-ups counted first so their gauges are as of this scrape.
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<Arc<AppState>>, exposition: web::Data<Exposition>) -> HttpResponse {
     readiness(&state).await;
+    telemetry::followups_running(state.followups.running());
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(exposition.render())
 }

@@ -13,7 +13,7 @@ use super::body::Body;
 use super::caller::Caller;
 use super::guard::{client_address, deadline};
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
-use crate::problem::{ApiError, Faults, ProblemCode};
+use crate::problem::{ApiError, Faults, ProblemCode, gone};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
@@ -46,12 +46,7 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
 }
 
 pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {
-    state
-        .members
-        .by_id(caller.member)
-        .await
-        .map_err(ApiError::unexpected)?
-        .ok_or_else(|| ApiError::unauthenticated("the member of this token no longer exists"))
+    state.members.by_id(caller.member).await.map_err(ApiError::unexpected)?.ok_or_else(gone)
 }
 
 pub(super) async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, ApiError> {

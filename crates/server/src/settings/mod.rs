@@ -132,7 +132,7 @@ impl ProviderSettings {
     }
 
     /// The configured provider's adapter settings; `None` for the simulator.
-    fn configured(&self) -> Result<Option<HttpProviderSettings>, InvalidSetting> {
+    pub(crate) fn configured(&self) -> Result<Option<HttpProviderSettings>, InvalidSetting> {
         match (&self.url, &self.api_key) {
             (None, _) => Ok(None),
             (Some(_), None) => Err(InvalidSetting::new("api_key", "is required when POINTSHARE_PROVIDER_URL is set")),
@@ -365,7 +365,7 @@ impl SettingsError {
     }
 
     /// A section's complaint, named by the section's key.
-    fn in_section(section: &str) -> impl Fn(InvalidSetting) -> SettingsError {
+    pub(crate) fn in_section(section: &str) -> impl Fn(InvalidSetting) -> SettingsError {
         move |error| SettingsError::invalid(&format!("{section}.{}", error.setting), error.reason)
     }
 }
@@ -435,7 +435,7 @@ impl Settings {
         let human = humantime::format_duration;
         // A request's lease is 2 × its deadline; its calls stop clock_skew
         // before the lease ends, which must not come before the deadline.
-        if deadline + skew > deadline * 2 {
+        if skew > deadline {
             return Err(SettingsError::invalid(
                 "saga.clock_skew",
                 format!(
@@ -446,7 +446,8 @@ impl Settings {
                 ),
             ));
         }
-        if lease / 2 + skew > lease {
+        // A pass gives each transfer lease / 2 of calls, which with the skew must fit.
+        if skew > lease - lease / 2 {
             return Err(SettingsError::invalid(
                 "recovery.lease",
                 format!(
