@@ -245,7 +245,7 @@ export interface components {
             /**
              * Format: date-time
              * @description When the provider reported this balance.
-             * @example 2026-11-26T09:31:02Z
+             * @example 2026-11-26T09:31:02.000Z
              */
             as_of: string;
             /**
@@ -317,7 +317,7 @@ export interface components {
         MemberView: {
             /**
              * Format: date-time
-             * @example 2026-11-26T09:30:00Z
+             * @example 2026-11-26T09:30:00.000Z
              */
             created_at: string;
             /** @example Ada */
@@ -511,7 +511,7 @@ export interface components {
             amount: number;
             /**
              * Format: date-time
-             * @example 2026-11-26T09:31:00Z
+             * @example 2026-11-26T09:31:00.000Z
              */
             created_at: string;
             decline_reason?: null | components["schemas"]["DeclineView"];
@@ -531,7 +531,7 @@ export interface components {
             to_handle: string;
             /**
              * Format: date-time
-             * @example 2026-11-26T09:31:02Z
+             * @example 2026-11-26T09:31:02.000Z
              */
             updated_at: string;
         };

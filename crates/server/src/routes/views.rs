@@ -2,8 +2,8 @@
 //! strings and numbers, parsed into domain types by the handlers so each
 //! error can name its field) and the shapes of every answer.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::ports::{Direction, HistoryFilter};
@@ -14,6 +14,14 @@ use pointshare_domain::{
 
 use crate::problem::ApiError;
 use crate::wiring::AppState;
+
+/// Every time in an answer is written to the millisecond, `…:02.000Z` as
+/// well as `…:02.005Z`: chrono's default drops a zero fraction, and then a
+/// whole second sorts after the rest of that second when clients compare
+/// times as text.
+fn millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +95,8 @@ pub struct MemberView {
     #[schema(example = "Ada")]
     pub display_name: String,
     pub role: RoleView,
-    #[schema(example = "2026-11-26T09:30:00Z")]
+    #[schema(example = "2026-11-26T09:30:00.000Z")]
+    #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -136,7 +145,8 @@ pub struct BalanceView {
     #[schema(example = 10025)]
     pub balance: u64,
     /// When the provider reported this balance.
-    #[schema(example = "2026-11-26T09:31:02Z")]
+    #[schema(example = "2026-11-26T09:31:02.000Z")]
+    #[serde(serialize_with = "millis")]
     pub as_of: DateTime<Utc>,
     pub source: SourceView,
 }
@@ -204,9 +214,11 @@ pub struct TransferView {
     pub decline_reason: Option<DeclineView>,
     /// Why a transfer waits for an operator (`needs_review`); kept once resolved.
     pub review_reason: Option<ReviewView>,
-    #[schema(example = "2026-11-26T09:31:00Z")]
+    #[schema(example = "2026-11-26T09:31:00.000Z")]
+    #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
-    #[schema(example = "2026-11-26T09:31:02Z")]
+    #[schema(example = "2026-11-26T09:31:02.000Z")]
+    #[serde(serialize_with = "millis")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -395,5 +407,24 @@ impl From<WithParties> for TransferView {
             created_at: transfer.created_at,
             updated_at: transfer.updated_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_keep_one_width_so_they_sort_as_text() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("a time");
+        let written: Vec<String> = ["2026-11-26T07:12:01.962Z", "2026-11-26T07:12:02Z", "2026-11-26T07:12:02.005Z"]
+            .into_iter()
+            .map(|time| {
+                let view = BalanceView { balance: 1, as_of: at(time), source: SourceView::Provider };
+                serde_json::to_value(view).expect("json")["as_of"].as_str().expect("text").to_owned()
+            })
+            .collect();
+        assert_eq!(written, ["2026-11-26T07:12:01.962Z", "2026-11-26T07:12:02.000Z", "2026-11-26T07:12:02.005Z"]);
+        assert!(written.is_sorted());
     }
 }
