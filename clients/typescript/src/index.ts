@@ -86,7 +86,9 @@ export interface EventSubscription {
  * Subscribes to the member's events (`GET /v1/me/events`, Server-Sent Events)
  * with the `Authorization` header, which a browser's own EventSource cannot
  * send. Given `lastEventId`, resumes after that event (`Last-Event-ID`);
- * reconnections resume from the last event received.
+ * reconnections resume from the last event received. The server ends a
+ * stream when its access token expires: pass `token` as a function and each
+ * reconnection carries the token it returns then.
  */
 export function subscribeToEvents(
   baseUrl: string,

@@ -1304,7 +1304,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{"reason": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. */
+            /** @description Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{"reason": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one. */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -91,7 +91,7 @@ impl Tokens {
     }
 
     /// The member a token names, if one of our keys signed it and it is in date.
-    pub fn verify(&self, token: &str) -> Result<MemberId, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Bearer, ApiError> {
         let invalid = || ApiError::unauthenticated("the access token is not valid");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.id.as_str())).ok_or_else(invalid)?;
@@ -104,8 +104,18 @@ impl Tokens {
                     _ => invalid(),
                 }
             })?;
-        data.claims.sub.parse().map_err(|_| invalid())
+        let member = data.claims.sub.parse().map_err(|_| invalid())?;
+        // jsonwebtoken accepts a token through the whole second of its `exp`.
+        let expires = chrono::DateTime::from_timestamp(data.claims.exp.saturating_add(1), 0).ok_or_else(invalid)?;
+        Ok(Bearer { member, expires })
     }
+}
+
+/// What a verified access token says: whose it is, and from when it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bearer {
+    pub member: MemberId,
+    pub expires: chrono::DateTime<chrono::Utc>,
 }
 
 /// A refresh token as the client holds it: `<session id>.<secret>`.
@@ -266,7 +276,7 @@ mod tests {
         let tokens = tokens();
         let member = MemberId::new();
         let token = tokens.issue(member).expect("issues");
-        assert_eq!(tokens.verify(&token).expect("verifies"), member);
+        assert_eq!(tokens.verify(&token).expect("verifies").member, member);
         let claims: serde_json::Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD.decode(token.split('.').nth(1).expect("a payload")).expect("base64"),
         )
@@ -283,7 +293,7 @@ mod tests {
         let old = Tokens::new(&[1; 32], None, Duration::from_secs(60));
         let rotated = Tokens::new(&[2; 32], Some(&[1; 32]), Duration::from_secs(60));
         let member = MemberId::new();
-        assert_eq!(rotated.verify(&old.issue(member).expect("issues")).expect("still valid"), member);
+        assert_eq!(rotated.verify(&old.issue(member).expect("issues")).expect("still valid").member, member);
         let after_next_rotation = Tokens::new(&[3; 32], Some(&[2; 32]), Duration::from_secs(60));
         assert!(after_next_rotation.verify(&old.issue(member).expect("issues")).is_err());
     }

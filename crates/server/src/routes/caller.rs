@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
 
 use pointshare_domain::{Member, MemberId, Role};
@@ -20,6 +21,9 @@ pub struct Caller {
     /// freshness old: good for what does not change (handle, account), not
     /// for what an operator or the member may just have changed.
     pub record: Member,
+    /// When the access token the request came with expires: a request that
+    /// lasts (an event stream) ends then.
+    pub token_expires: DateTime<Utc>,
 }
 
 /// An active admin, by the store's record.
@@ -41,9 +45,9 @@ fn authorize(request: &HttpRequest, needed: Role) -> LocalBoxFuture<'static, Res
     let state = request.app_data::<web::Data<Arc<AppState>>>().expect("AppState is registered").clone();
     let token = bearer(request);
     Box::pin(async move {
-        let member = state.tokens.verify(&token?)?;
-        let record = state.access.check(member, needed).await?;
-        Ok(Caller { member, record })
+        let bearer = state.tokens.verify(&token?)?;
+        let record = state.access.check(bearer.member, needed).await?;
+        Ok(Caller { member: bearer.member, record, token_expires: bearer.expires })
     })
 }
 

@@ -3,8 +3,11 @@
 //! the event is delivered, `balance` their balance after a movement, `reset`
 //! says the `Last-Event-ID` given is too old to resume from (read afresh).
 //! `ready` opens the stream once it follows; comment lines keep it alive
-//! through proxies. Each replica serves a bounded number per member.
+//! through proxies. Each replica serves a bounded number per member. A
+//! stream lasts no longer than the access token that opened it, or its
+//! member's right to act: a client reconnects with a fresh token.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +47,7 @@ struct ResetView {
 #[utoipa::path(get, path = "/v1/me/events", tag = "members", operation_id = "streamMyEvents", security(("bearer" = [])),
     params(("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event received: the stream resumes after it (browsers send it when they reconnect)")),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{\"reason\": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream."),
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{\"reason\": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one."),
         (status = 400, body = crate::problem::Problem, description = "invalid_last_event_id: not an id this API gave"),
         (status = 429, body = crate::problem::Problem, description = "too_many_streams: close one of your open streams first"),
         (status = 503, body = crate::problem::Problem, description = "events_unavailable: try again shortly")))]
@@ -79,11 +82,13 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
     let every = state.settings.events.heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let token_left = (caller.token_expires - chrono::Utc::now()).to_std().unwrap_or_default();
     let streaming = Streaming {
         state: Arc::clone(&state),
         member: caller.record,
         feed,
         heartbeat,
+        token_expiry: Box::pin(tokio::time::sleep(token_left)),
         stopping: state.stopping.clone(),
         ready: false,
         _slot: slot,
@@ -103,6 +108,7 @@ struct Streaming {
     member: Member,
     feed: BoxStream<'static, FeedItem>,
     heartbeat: tokio::time::Interval,
+    token_expiry: Pin<Box<tokio::time::Sleep>>,
     stopping: CancellationToken,
     ready: bool,
     _slot: Slot,
@@ -117,6 +123,10 @@ async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web
     loop {
         let item = tokio::select! {
             () = streaming.stopping.cancelled() => return None,
+            () = &mut streaming.token_expiry => {
+                tracing::debug!(member = %streaming.member.id, "the stream's access token expired; ending it");
+                return None;
+            }
             _ = streaming.heartbeat.tick() => {
                 let heartbeat = Bytes::from_static(b": heartbeat\n\n");
                 return still_allowed(&streaming).await.then_some((Ok(heartbeat), streaming));

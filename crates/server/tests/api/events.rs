@@ -1,6 +1,7 @@
 //! Members' events over Server-Sent Events: a share reaches the recipient's
 //! open stream as it happens, a reconnect resumes without a gap, an old
-//! `Last-Event-ID` gets a `reset`, streams are bounded and kept alive; and a
+//! `Last-Event-ID` gets a `reset`, streams are bounded, kept alive and end
+//! with their access token; and a
 //! 202's transfer is driven on in the background, so its event comes as soon
 //! as the provider answers, with no recovery pass.
 
@@ -78,6 +79,21 @@ async fn a_last_event_id_past_the_retention_window_gets_a_reset_then_live_events
     assert_eq!((status.as_u16(), problem["code"].as_str()), (400, Some("invalid_last_event_id")));
     let (status, problem) = EventStream::open(&url, "not-a-token", None).await.expect_err("refused");
     assert_eq!((status.as_u16(), problem["code"].as_str()), (401, Some("unauthenticated")));
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_access_token_expires_and_a_fresh_token_opens_another() {
+    let app = spawn_app_with(|s| s.auth.token_ttl = Duration::from_secs(2)).await;
+    let bob = app.demo("bob").await;
+    let url = app.url("/v1/me/events");
+    let mut stream = EventStream::open(&url, &bob, None).await.expect("a stream");
+    assert_eq!(stream.next(PATIENCE).await.expect("an event").name, "ready");
+    assert!(stream.next(PATIENCE).await.is_none(), "the stream ends with its token");
+    let (status, problem) = EventStream::open(&url, &bob, None).await.expect_err("the token has expired");
+    assert_eq!((status.as_u16(), problem["code"].as_str()), (401, Some("unauthenticated")));
+    let fresh = app.demo("bob").await;
+    let mut again = EventStream::open(&url, &fresh, None).await.expect("a stream");
+    assert_eq!(again.next(PATIENCE).await.expect("an event").name, "ready");
 }
 
 #[tokio::test]
