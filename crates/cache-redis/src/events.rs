@@ -67,7 +67,7 @@ impl RedisEvents {
     /// process hears the channel.
     pub async fn start(redis: RedisCache, retention: Duration) -> anyhow::Result<RedisEvents> {
         let channel = redis.key("events", "news");
-        let node = redis.settings.url.split(',').next().unwrap_or_default().trim().to_owned();
+        let node = redis.settings.url.expose().split(',').next().unwrap_or_default().trim().to_owned();
         let client = redis::Client::open(node).context("POINTSHARE_REDIS_URL is not a Redis URL")?;
         let hub = Arc::new(WakeupHub::default());
         // Not until the listener hears the channel.

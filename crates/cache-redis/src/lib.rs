@@ -36,7 +36,7 @@ use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts, cluster};
 
 use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::{
-    BalanceCache, CacheError, CachedBalance, InvalidSetting, RateDecision, RateLimiter, RateRule,
+    BalanceCache, CacheError, CachedBalance, InvalidSetting, RateDecision, RateLimiter, RateRule, Secret,
 };
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +49,7 @@ pub use events::RedisEvents;
 pub struct RedisSettings {
     /// `redis://host:port/db`; with `cluster`, the cluster's nodes (some or
     /// all of them), comma-separated.
-    pub url: String,
+    pub url: Secret,
     /// Redis Cluster rather than one server.
     #[serde(default)]
     pub cluster: bool,
@@ -78,7 +78,7 @@ fn key_prefix() -> String {
 impl RedisSettings {
     pub fn new(url: impl Into<String>) -> Self {
         RedisSettings {
-            url: url.into(),
+            url: Secret::from(url.into()),
             cluster: false,
             pool_size: pool_size(),
             timeout: timeout(),
@@ -88,7 +88,7 @@ impl RedisSettings {
 
     /// Rejects settings the adapter cannot work with, naming the setting.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.url.trim().is_empty() {
+        if self.url.expose().trim().is_empty() {
             return Err(InvalidSetting::new("url", "must name a server"));
         }
         if self.pool_size == 0 {
@@ -177,13 +177,13 @@ impl Pool {
             ..PoolConfig::default()
         });
         if settings.cluster {
-            let urls: Vec<String> = settings.url.split(',').map(|url| url.trim().to_owned()).collect();
+            let urls: Vec<String> = settings.url.expose().split(',').map(|url| url.trim().to_owned()).collect();
             let mut config = cluster::Config::from_urls(urls);
             config.pool = pool;
             let created = config.create_pool(Some(Runtime::Tokio1));
             Ok(Pool::Cluster(created.context("POINTSHARE_REDIS_URL is not a list of Redis Cluster node URLs")?))
         } else {
-            let mut config = Config::from_url(settings.url.as_str());
+            let mut config = Config::from_url(settings.url.expose());
             config.pool = pool;
             let created = config.create_pool(Some(Runtime::Tokio1));
             Ok(Pool::Single(created.context("POINTSHARE_REDIS_URL is not a Redis URL")?))

@@ -56,7 +56,7 @@ pub enum BuildError {
 impl HttpProvider {
     pub fn new(settings: HttpProviderSettings) -> Result<Self, BuildError> {
         settings.validate()?;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", settings.api_key))
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", settings.api_key.expose()))
             .map_err(|_| InvalidSetting::new("api_key", "not a valid header value"))?;
         auth.set_sensitive(true);
         let client = Client::builder()

@@ -256,14 +256,18 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
 
     let auth = &settings.auth;
     let secret = match &auth.jwt_secret {
-        Some(secret) => secret.as_bytes().to_vec(),
+        Some(secret) => secret.expose().as_bytes().to_vec(),
         // Settings refuse this unless everything is embedded in this process.
         None => {
             tracing::warn!("POINTSHARE_JWT_SECRET is unset: signing tokens with a random secret for this process only");
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    let tokens = Tokens::new(&secret, auth.jwt_previous_secret.as_deref().map(str::as_bytes), auth.token_ttl);
+    let tokens = Tokens::new(
+        &secret,
+        auth.jwt_previous_secret.as_ref().map(|secret| secret.expose().as_bytes()),
+        auth.token_ttl,
+    );
     let proxies = TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
         access: Access::new(services.members.clone(), ACCESS_FRESHNESS),
@@ -295,7 +299,7 @@ async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<S
         Some(adapter) => (adapter, None),
         None => {
             let (url, key, sim) = simulator(settings).await?;
-            (settings.provider.adapter(url, key), Some(sim))
+            (settings.provider.adapter(url, key.into()), Some(sim))
         }
     };
     let provider = HttpProvider::new(adapter).context("the provider adapter")?;

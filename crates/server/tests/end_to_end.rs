@@ -555,7 +555,7 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
         });
         settings.cache = Some(RedisSettings::new(required("POINTSHARE_TEST_REDIS_URL")));
         settings.provider.url = Some(sim.base_url().parse().expect("a URL"));
-        settings.provider.api_key = Some(api_key.clone());
+        settings.provider.api_key = Some(api_key.clone().into());
         settings.http.request_deadline = Duration::from_secs(1);
         settings.saga.clock_skew = Duration::from_millis(100);
         settings.saga.followup_limit = followup_limit;

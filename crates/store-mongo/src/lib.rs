@@ -28,7 +28,7 @@ use anyhow::Context;
 use mongodb::bson::doc;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadPreference, SelectionCriteria, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
-use pointshare_domain::ports::InvalidSetting;
+use pointshare_domain::ports::{InvalidSetting, Secret};
 use serde::{Deserialize, Serialize};
 
 use documents::{MemberDoc, SessionDoc, TransferDoc};
@@ -43,7 +43,7 @@ pub use transfers::MongoTransfers;
 #[serde(deny_unknown_fields)]
 pub struct MongoSettings {
     /// `mongodb://...`; the database is `database` whatever the URI names.
-    pub uri: String,
+    pub uri: Secret,
     #[serde(default = "database")]
     pub database: String,
     #[serde(default = "pool_size")]
@@ -73,7 +73,7 @@ fn connect_timeout() -> Duration {
 /// conditional or keyed).
 pub async fn client_options(settings: &MongoSettings) -> anyhow::Result<ClientOptions> {
     let mut options =
-        ClientOptions::parse(&settings.uri).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
+        ClientOptions::parse(settings.uri.expose()).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
     options.app_name = Some("pointshare".into());
     options.max_pool_size = Some(settings.pool_size);
     options.connect_timeout = Some(settings.connect_timeout);
@@ -90,7 +90,7 @@ pub async fn client_options(settings: &MongoSettings) -> anyhow::Result<ClientOp
 impl MongoSettings {
     pub fn new(uri: impl Into<String>) -> Self {
         MongoSettings {
-            uri: uri.into(),
+            uri: Secret::from(uri.into()),
             database: database(),
             pool_size: pool_size(),
             connect_timeout: connect_timeout(),
@@ -100,7 +100,7 @@ impl MongoSettings {
     /// Rejects settings the adapter cannot work with, naming the setting;
     /// the URI itself is parsed by the driver when connecting.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.uri.trim().is_empty() {
+        if self.uri.expose().trim().is_empty() {
             return Err(InvalidSetting::new("uri", "must name a server"));
         }
         if self.database.is_empty() {
@@ -141,7 +141,7 @@ impl MongoStore {
             totals: Arc::new(MongoDailyTotals::new(database.collection("daily_totals"))),
             database,
         };
-        store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(&settings.uri)))?;
+        store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
         store.create_indexes().await.context("creating MongoDB indexes")?;
         Ok(store)
     }

@@ -8,6 +8,7 @@ mod events;
 mod members;
 mod passwords;
 mod provider;
+mod secret;
 mod sessions;
 mod totals;
 mod transfers;
@@ -19,6 +20,7 @@ pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents
 pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
 pub use passwords::{HashError, PasswordHasher};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
+pub use secret::Secret;
 pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};
 pub use transfers::{

@@ -19,7 +19,7 @@ use figment::{Figment, Provider, Source};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use pointshare_domain::ports::InvalidSetting;
+use pointshare_domain::ports::{InvalidSetting, Secret};
 use pointshare_domain::services::{RecoverySettings, SagaSettings};
 use pointshare_domain::{Email, Handle, Password};
 use pointshare_provider_http::HttpProviderSettings;
@@ -107,7 +107,7 @@ impl HttpSettings {
 #[serde(default)]
 pub struct ProviderSettings {
     pub url: Option<Url>,
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     #[serde(flatten)]
     pub calls: CallSettings,
     #[serde(with = "humantime_serde")]
@@ -127,7 +127,7 @@ impl Default for ProviderSettings {
 
 impl ProviderSettings {
     /// The HTTP adapter's settings for the provider at `url` with `api_key`.
-    pub fn adapter(&self, url: Url, api_key: String) -> HttpProviderSettings {
+    pub fn adapter(&self, url: Url, api_key: Secret) -> HttpProviderSettings {
         HttpProviderSettings { url, api_key, calls: self.calls.clone() }
     }
 
@@ -152,8 +152,8 @@ impl ProviderSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Generated when unset, which only the fully embedded default allows.
-    pub jwt_secret: Option<String>,
-    pub jwt_previous_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
+    pub jwt_previous_secret: Option<Secret>,
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
     #[serde(with = "humantime_serde")]
@@ -181,7 +181,7 @@ impl AuthSettings {
         }
         for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
             if let Some(secret) = secret {
-                secrets::check(secret).map_err(|reason| InvalidSetting::new(key, reason))?;
+                secrets::check(secret.expose()).map_err(|reason| InvalidSetting::new(key, reason))?;
             }
         }
         if self.jwt_secret.is_none() && self.jwt_previous_secret.is_some() {
@@ -196,7 +196,7 @@ impl AuthSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct BootstrapAdminSettings {
     pub email: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     pub handle: String,
 }
@@ -232,7 +232,7 @@ impl BootstrapAdminSettings {
                 return Err(InvalidSetting::new("password", "give the password or the file, not both"));
             }
             (None, None) => return Err(InvalidSetting::new("password", "is required with a bootstrap admin email")),
-            (Some(password), None) => password.clone(),
+            (Some(password), None) => password.expose().to_owned(),
             (None, Some(file)) => std::fs::read_to_string(file)
                 .map_err(|e| InvalidSetting::new("password_file", format!("cannot read {}: {e}", file.display())))?
                 .trim_end_matches(['\r', '\n'])
@@ -612,6 +612,32 @@ mod tests {
             .expect("reads");
         assert_eq!(settings.store.expect("a store").pool_size, 50);
         assert_eq!(settings.provider.calls.breaker.consecutive_failures, 10);
+    }
+
+    #[test]
+    fn settings_print_without_their_secrets() {
+        let file = r#"
+            [provider]
+            url = "https://provider.example"
+            api_key = "provider-key-do-not-print"
+            [auth]
+            jwt_secret = "signing-secret-do-not-print"
+            jwt_previous_secret = "old-signing-secret-do-not-print"
+            [bootstrap_admin]
+            email = "boss@example.com"
+            password = "admin-password-do-not-print"
+            [store]
+            uri = "mongodb://app:mongo-password-do-not-print@db:27017"
+            [cache]
+            url = "redis://:redis-password-do-not-print@cache:6379"
+        "#;
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(file))
+            .extract()
+            .expect("reads");
+        assert_eq!(settings.auth.jwt_secret.as_ref().map(Secret::expose), Some("signing-secret-do-not-print"));
+        let printed = format!("{settings:?} {settings:#?}");
+        assert!(!printed.contains("do-not-print"), "{printed}");
     }
 
     #[test]

@@ -226,7 +226,7 @@ async fn with_the_provider_down_what_needs_it_answers_503_and_the_replica_stays_
     let url = provider.base_url().parse().expect("a URL");
     let app = spawn_app_with(|s| {
         s.provider.url = Some(url);
-        s.provider.api_key = Some(key);
+        s.provider.api_key = Some(key.into());
         s.http.request_deadline = Duration::from_millis(600);
         s.saga.balance_ttl = Duration::from_millis(1);
         s.provider.calls.breaker.consecutive_failures = 2;
@@ -268,7 +268,7 @@ async fn with_a_real_provider_there_are_no_demo_members_and_no_points_granted_at
     let url = provider.base_url();
     let app = spawn_app_with(|s| {
         s.provider.url = Some(url.parse().expect("a URL"));
-        s.provider.api_key = Some(key.clone());
+        s.provider.api_key = Some(key.clone().into());
     })
     .await;
     for handle in ["admin", "alice", "bob"] {
