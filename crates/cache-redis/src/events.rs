@@ -7,7 +7,8 @@
 //!
 //! Each script touches one key (the member's stream), and `PUBLISH` (in the
 //! publishing script) reaches every node of a Redis Cluster, so both run
-//! unchanged on a cluster; the subscription is held on the first node listed.
+//! unchanged on a cluster; the subscription is held on one node listed, the
+//! next one in turn when it cannot be had or drops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,14 +68,18 @@ impl RedisEvents {
     /// process hears the channel.
     pub async fn start(redis: RedisCache, retention: Duration) -> anyhow::Result<RedisEvents> {
         let channel = redis.key("events", "news");
-        let node = redis.settings.url.expose().split(',').next().unwrap_or_default().trim().to_owned();
-        let client = redis::Client::open(node).context("POINTSHARE_REDIS_URL is not a Redis URL")?;
+        let nodes = redis.settings.url.expose().split(',').map(|node| redis::Client::open(node.trim()));
+        let nodes = nodes.collect::<Result<Vec<_>, _>>().context("POINTSHARE_REDIS_URL is not a Redis URL")?;
+        // Time to try every node once.
+        let per_node = redis.settings.timeout.max(Duration::from_secs(2));
+        let patience = per_node.saturating_mul(u32::try_from(nodes.len()).unwrap_or(u32::MAX));
         let hub = Arc::new(WakeupHub::default());
         // Not until the listener hears the channel.
         hub.lose_track();
         let (subscribed_tx, mut subscribed) = watch::channel(false);
-        let listener = tokio::spawn(listen(client, channel.clone(), Arc::clone(&hub), subscribed_tx));
-        let patience = redis.settings.timeout.max(Duration::from_secs(2));
+        let listening =
+            Listening { nodes, per_node, channel: channel.clone(), hub: Arc::clone(&hub), subscribed: subscribed_tx };
+        let listener = tokio::spawn(listen(listening));
         tokio::time::timeout(patience, subscribed.wait_for(|subscribed| *subscribed))
             .await
             .ok()
@@ -95,33 +100,52 @@ impl RedisEvents {
     }
 }
 
+/// What the listener holds: the nodes it may subscribe on, how long one
+/// may take to connect, and whom it tells.
+struct Listening {
+    nodes: Vec<redis::Client>,
+    per_node: Duration,
+    channel: String,
+    hub: Arc<WakeupHub>,
+    subscribed: watch::Sender<bool>,
+}
+
 /// Holds the subscription, waking local followers of each member named on
 /// the channel; resubscribes when it drops, first ending every follower's
-/// wakeups (what was published meanwhile went unheard).
-async fn listen(client: redis::Client, channel: String, hub: Arc<WakeupHub>, subscribed: watch::Sender<bool>) {
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    hub.track();
-                    subscribed.send_replace(true);
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        let member = message.get_payload::<String>().ok().and_then(|text| text.parse().ok());
-                        if let Some(member) = member {
-                            hub.wake(member);
-                        }
+/// wakeups (what was published meanwhile went unheard). Each attempt takes
+/// the next node listed, so one node down does not silence the rest; after a
+/// round of them it waits a moment.
+async fn listen(listening: Listening) {
+    let Listening { nodes, per_node, channel, hub, subscribed } = listening;
+    for (attempt, node) in nodes.iter().cycle().enumerate() {
+        match tokio::time::timeout(per_node, subscribe(node, &channel)).await {
+            Ok(Ok(pubsub)) => {
+                hub.track();
+                subscribed.send_replace(true);
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let member = message.get_payload::<String>().ok().and_then(|text| text.parse().ok());
+                    if let Some(member) = member {
+                        hub.wake(member);
                     }
-                    tracing::warn!("the Redis events subscription dropped; subscribing again");
                 }
-                Err(error) => tracing::warn!(%error, "could not subscribe to Redis for members' events"),
-            },
-            Err(error) => tracing::warn!(%error, "could not connect to Redis for members' events"),
+                tracing::warn!("the Redis events subscription dropped; subscribing again");
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "could not subscribe to Redis for members' events"),
+            Err(_) => tracing::warn!("connecting to Redis for members' events timed out"),
         }
         subscribed.send_replace(false);
         hub.lose_track();
-        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+        if (attempt + 1) % nodes.len() == 0 {
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+        }
     }
+}
+
+async fn subscribe(node: &redis::Client, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = node.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
 }
 
 fn encode(notice: Notice) -> String {

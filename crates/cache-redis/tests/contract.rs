@@ -78,6 +78,26 @@ mod on_a_cluster {
         }));
     }
 
+    /// The cluster's nodes behind one that is down: events still reach
+    /// every replica, subscribed on a node that answers.
+    mod with_the_first_node_listed_down {
+        use super::*;
+
+        fn behind_a_dead_node() -> String {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            let dead = listener.local_addr().expect("an address").port();
+            drop(listener);
+            let nodes = std::env::var("POINTSHARE_TEST_REDIS_CLUSTER_URLS").expect("set by scripts/with-servers");
+            format!("redis://127.0.0.1:{dead},{nodes}")
+        }
+
+        pointshare_testkit::events_contract!(events_on(RedisSettings {
+            cluster: true,
+            key_prefix: prefix(),
+            ..RedisSettings::new(behind_a_dead_node())
+        }));
+    }
+
     #[tokio::test]
     async fn keys_spread_over_the_masters_and_limits_hold() {
         let subject = cache().await;
