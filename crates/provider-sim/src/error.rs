@@ -58,14 +58,6 @@ impl From<Rejection> for ApiError {
 
 impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> Self {
-        match error {
-            LedgerError::AccountNotFound => Rejection::AccountNotFound.into(),
-            LedgerError::ReferenceConflict => Rejection::ReferenceConflict.into(),
-            LedgerError::InsufficientFunds => Rejection::InsufficientFunds.into(),
-            LedgerError::AccountInactive => Rejection::AccountInactive.into(),
-            LedgerError::BalanceOverflow => {
-                ApiError::invalid_request("the balance would exceed what an account can hold")
-            }
-        }
+        error.rejection().map_or_else(|| ApiError::invalid_request(error), ApiError::from)
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use thiserror::Error;
 
-use pointshare_domain::ports::{Clock, Movement};
+use pointshare_domain::ports::{Clock, Movement, Rejection};
 use pointshare_domain::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
     ProviderTransactionId,
@@ -27,6 +27,20 @@ pub enum LedgerError {
     AccountInactive,
     #[error("the balance would exceed what an account can hold")]
     BalanceOverflow,
+}
+
+impl LedgerError {
+    /// The domain's refusal this is, if it is one (an overflow is not: no
+    /// correct sequence of transfers reaches it).
+    pub fn rejection(self) -> Option<Rejection> {
+        match self {
+            LedgerError::AccountNotFound => Some(Rejection::AccountNotFound),
+            LedgerError::ReferenceConflict => Some(Rejection::ReferenceConflict),
+            LedgerError::InsufficientFunds => Some(Rejection::InsufficientFunds),
+            LedgerError::AccountInactive => Some(Rejection::AccountInactive),
+            LedgerError::BalanceOverflow => None,
+        }
+    }
 }
 
 /// `GET /v1/_sandbox/ledger`: the sum every correct sequence of transfers keeps.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use pointshare_domain::ports::{Clock, Deadline, Movement, PointsProvider, ProviderError, Rejection};
+use pointshare_domain::ports::{Clock, Deadline, Movement, PointsProvider, ProviderError};
 use pointshare_domain::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
@@ -85,13 +85,7 @@ impl FakeProvider {
 
 /// The port's answer for a refusal of the ledger.
 pub fn refusal(error: LedgerError) -> ProviderError {
-    match error {
-        LedgerError::AccountNotFound => ProviderError::Rejected(Rejection::AccountNotFound),
-        LedgerError::ReferenceConflict => ProviderError::Rejected(Rejection::ReferenceConflict),
-        LedgerError::InsufficientFunds => ProviderError::Rejected(Rejection::InsufficientFunds),
-        LedgerError::AccountInactive => ProviderError::Rejected(Rejection::AccountInactive),
-        LedgerError::BalanceOverflow => ProviderError::Unexpected(anyhow::anyhow!("balance overflow")),
-    }
+    error.rejection().map_or_else(|| ProviderError::Unexpected(error.into()), ProviderError::Rejected)
 }
 
 #[async_trait]
