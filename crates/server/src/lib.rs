@@ -78,6 +78,7 @@ impl Application {
         let body_limit = wired.state.settings.http.body_limit;
         let openapi = ApiDoc::openapi();
         let endpoints = web::Data::new(endpoints::Endpoints::of(&openapi));
+        let schemas = web::Data::new(routes::Schemas::of(&openapi)?);
         let (stop, stopping) = watch::channel(false);
         let streams_end = wired.state.stopping.clone();
         let internal_state = state.clone();
@@ -104,6 +105,7 @@ impl Application {
                 .wrap(cors::policy(&origins))
                 .app_data(state.clone())
                 .app_data(endpoints.clone())
+                .app_data(schemas.clone())
                 .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))
                 .app_data(web::PayloadConfig::default().limit(body_limit))
                 .app_data(web::QueryConfig::default().error_handler(problem::query_error))

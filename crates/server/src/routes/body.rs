@@ -6,7 +6,6 @@
 //! type is answered by the JSON extractor's own handler (`problem::json_error`).
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -15,9 +14,9 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, Validator};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa::openapi::OpenApi;
 
-use super::openapi::ApiDoc;
 use crate::problem::{ApiError, FieldError, FieldErrorCode};
 
 /// A request body of type `T`, valid against `T`'s schema.
@@ -35,39 +34,49 @@ impl<T: DeserializeOwned + ToSchema + 'static> FromRequest for Body<T> {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let schemas = request.app_data::<web::Data<Schemas>>().expect("the body schemas are registered").clone();
         let json = web::Json::<Value>::from_request(request, payload);
-        Box::pin(async move { Ok(Body(parse::<T>(json.await?.into_inner())?)) })
+        Box::pin(async move { Ok(Body(schemas.parse::<T>(json.await?.into_inner())?)) })
     }
 }
 
-/// One validator per schema of the API document.
-static SCHEMAS: LazyLock<HashMap<String, Validator>> = LazyLock::new(|| {
-    let document = serde_json::to_value(ApiDoc::openapi()).expect("the API document serializes");
-    let components = json!({"schemas": document["components"]["schemas"].clone()});
-    let names =
-        document["components"]["schemas"].as_object().map(|schemas| schemas.keys().cloned().collect::<Vec<_>>());
-    names
-        .unwrap_or_default()
-        .into_iter()
-        .map(|name| {
-            let schema = json!({"$ref": format!("#/components/schemas/{name}"), "components": components});
-            let validator = jsonschema::validator_for(&schema).unwrap_or_else(|error| panic!("schema {name}: {error}"));
-            (name, validator)
-        })
-        .collect()
-});
+/// One validator per schema of the API document, compiled once at start (a
+/// schema that does not compile stops the server there, not at a request).
+pub struct Schemas(HashMap<String, Validator>);
 
-fn parse<T: DeserializeOwned + ToSchema>(value: Value) -> Result<T, ApiError> {
-    let name = T::name();
-    let validator = SCHEMAS.get(name.as_ref()).unwrap_or_else(|| panic!("{name} is not in the API document"));
-    let faults: Vec<FieldError> = validator.iter_errors(&value).flat_map(|error| fault(&error)).collect();
-    if !faults.is_empty() {
-        return Err(ApiError::invalid_fields(faults));
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
     }
-    // Valid against the schema: a failure here is a schema that says less than the type.
-    serde_json::from_value(value).map_err(|error| {
-        ApiError::invalid_fields(vec![FieldError::new(String::new(), FieldErrorCode::Invalid, error.to_string())])
-    })
+}
+
+impl Schemas {
+    pub fn of(document: &OpenApi) -> anyhow::Result<Schemas> {
+        let document = serde_json::to_value(document)?;
+        let schemas = &document["components"]["schemas"];
+        let components = json!({"schemas": schemas.clone()});
+        let names = schemas.as_object().map(|schemas| schemas.keys().cloned().collect::<Vec<_>>());
+        let validators = names.unwrap_or_default().into_iter().map(|name| {
+            let schema = json!({"$ref": format!("#/components/schemas/{name}"), "components": components});
+            let validator = jsonschema::validator_for(&schema)
+                .map_err(|error| anyhow::anyhow!("the API document's schema {name}: {error}"))?;
+            Ok((name, validator))
+        });
+        Ok(Schemas(validators.collect::<anyhow::Result<_>>()?))
+    }
+
+    fn parse<T: DeserializeOwned + ToSchema>(&self, value: Value) -> Result<T, ApiError> {
+        let name = T::name();
+        let validator = self.0.get(name.as_ref()).unwrap_or_else(|| panic!("{name} is not in the API document"));
+        let faults: Vec<FieldError> = validator.iter_errors(&value).flat_map(|error| fault(&error)).collect();
+        if !faults.is_empty() {
+            return Err(ApiError::invalid_fields(faults));
+        }
+        // Valid against the schema: a failure here is a schema that says less than the type.
+        serde_json::from_value(value).map_err(|error| {
+            ApiError::invalid_fields(vec![FieldError::new(String::new(), FieldErrorCode::Invalid, error.to_string())])
+        })
+    }
 }
 
 /// The fields one schema violation is about.

@@ -16,6 +16,7 @@ pub mod views;
 
 use actix_web::web;
 
+pub use body::Schemas;
 pub use openapi::ApiDoc;
 
 pub fn configure(config: &mut web::ServiceConfig) {
