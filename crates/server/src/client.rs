@@ -10,9 +10,27 @@ use std::net::{IpAddr, SocketAddr};
 use actix_web::HttpRequest;
 use actix_web::http::header::{FORWARDED, HeaderMap, X_FORWARDED_FOR};
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `POINTSHARE_TRUSTED_PROXIES`: read from the settings as a comma-separated
+/// list, and valid once read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct TrustedProxies(Vec<IpNet>);
+
+impl TryFrom<String> for TrustedProxies {
+    type Error = String;
+
+    fn try_from(list: String) -> Result<Self, String> {
+        TrustedProxies::parse(&list)
+    }
+}
+
+impl From<TrustedProxies> for String {
+    fn from(proxies: TrustedProxies) -> String {
+        proxies.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    }
+}
 
 impl TrustedProxies {
     /// A comma-separated list of CIDRs (a bare address is a /32 or /128).

@@ -6,18 +6,62 @@
 
 use actix_cors::Cors;
 use actix_web::http::header;
+use serde::{Deserialize, Serialize};
 
 use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LAST_EVENT_ID, REQUEST_ID};
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECONDS: usize = 3600;
 
-pub fn policy(origins: &[String]) -> Cors {
+/// `POINTSHARE_CORS_ORIGINS`: read from the settings as a comma-separated
+/// list, each entry exactly `scheme://host[:port]`, and valid once read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CorsOrigins(Vec<String>);
+
+impl CorsOrigins {
+    /// Errors say which entry is not an origin.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let origins = list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(exact_origin);
+        Ok(CorsOrigins(origins.collect::<Result<_, _>>()?))
+    }
+}
+
+impl TryFrom<String> for CorsOrigins {
+    type Error = String;
+
+    fn try_from(list: String) -> Result<Self, String> {
+        CorsOrigins::parse(&list)
+    }
+}
+
+impl From<CorsOrigins> for String {
+    fn from(origins: CorsOrigins) -> String {
+        origins.0.join(",")
+    }
+}
+
+/// `entry` if it is an origin as browsers send it: http or https, a host,
+/// maybe a port, nothing else (no path, no trailing slash).
+fn exact_origin(entry: &str) -> Result<String, String> {
+    let not = |why: &str| format!("{entry:?} is not an origin ({why}); write scheme://host[:port]");
+    let url = url::Url::parse(entry).map_err(|error| not(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(not("only http and https"));
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin != entry {
+        return Err(not("it has more than the origin"));
+    }
+    Ok(origin)
+}
+
+pub fn policy(origins: &CorsOrigins) -> Cors {
     let cors = Cors::default()
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, IDEMPOTENCY_KEY, LAST_EVENT_ID])
         .expose_headers([header::LOCATION, header::RETRY_AFTER, REQUEST_ID, IDEMPOTENT_REPLAYED])
         .max_age(PREFLIGHT_MAX_AGE_SECONDS)
         .block_on_origin_mismatch(false);
-    origins.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
+    origins.0.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
 }

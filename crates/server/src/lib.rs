@@ -94,8 +94,7 @@ impl Application {
         .listen(internal_listener)?
         .disable_signals()
         .run();
-        let origins =
-            wired.state.settings.cors_origins().map_err(anyhow::Error::msg).context("POINTSHARE_CORS_ORIGINS")?;
+        let origins = wired.state.settings.cors_origins();
         let server = HttpServer::new(move || {
             App::new()
                 // gzip or brotli, as the client's Accept-Encoding asks.

@@ -268,7 +268,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         auth.jwt_previous_secret.as_ref().map(|secret| secret.expose().as_bytes()),
         auth.token_ttl,
     );
-    let proxies = TrustedProxies::parse(&settings.http.trusted_proxies).map_err(anyhow::Error::msg)?;
+    let proxies = settings.http.trusted_proxies.clone();
     let state = Arc::new(AppState {
         access: Access::new(services.members.clone(), ACCESS_FRESHNESS),
         settings,

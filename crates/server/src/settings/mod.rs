@@ -30,6 +30,9 @@ pub use pointshare_domain::services::{ThrottlePolicy, TransferLimits};
 pub use pointshare_provider_http::CallSettings;
 pub use pointshare_store_mongo::MongoSettings;
 
+pub use crate::client::TrustedProxies;
+pub use crate::cors::CorsOrigins;
+
 use crate::secrets;
 
 pub use table::{SETTINGS, Setting, variable};
@@ -65,10 +68,10 @@ pub struct HttpSettings {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Comma-separated CIDRs.
-    pub trusted_proxies: String,
+    pub trusted_proxies: TrustedProxies,
     /// Comma-separated exact origins; unset: the dev server's in the fully
     /// embedded default, none otherwise.
-    pub cors_origins: Option<String>,
+    pub cors_origins: Option<CorsOrigins>,
 }
 
 impl Default for HttpSettings {
@@ -79,7 +82,7 @@ impl Default for HttpSettings {
             request_deadline: Duration::from_secs(8),
             body_limit: 16 * 1024,
             shutdown_grace: Duration::from_secs(20),
-            trusted_proxies: String::new(),
+            trusted_proxies: TrustedProxies::default(),
             cors_origins: None,
         }
     }
@@ -95,8 +98,6 @@ impl HttpSettings {
         if self.body_limit < 256 {
             return Err(InvalidSetting::new("body_limit", "must be at least 256 bytes"));
         }
-        crate::client::TrustedProxies::parse(&self.trusted_proxies)
-            .map_err(|reason| InvalidSetting::new("trusted_proxies", reason))?;
         Ok(())
     }
 }
@@ -409,9 +410,6 @@ impl Settings {
         self.rate_limits.validate().map_err(E::in_section("rate_limits"))?;
         self.events.validate().map_err(E::in_section("events"))?;
         self.recovery.validate().map_err(E::in_section("recovery"))?;
-        if let Err(reason) = self.cors_origins() {
-            return Err(E::invalid("http.cors_origins", reason));
-        }
         self.validate_timing()?;
         if self.auth.jwt_secret.is_none()
             && let Some(real) = self.real_backend()
@@ -491,16 +489,16 @@ impl Settings {
         self.real_backend().is_none()
     }
 
-    /// The origins allowed to call the API from a browser, each exactly
-    /// `scheme://host[:port]`. Errors say which entry is not one.
-    pub fn cors_origins(&self) -> Result<Vec<String>, String> {
-        let listed = match &self.http.cors_origins {
-            Some(listed) => listed.as_str(),
+    /// The origins allowed to call the API from a browser.
+    pub fn cors_origins(&self) -> CorsOrigins {
+        match &self.http.cors_origins {
+            Some(origins) => origins.clone(),
             // A frontend's dev server (Vite) on this machine, for the demo only.
-            None if self.is_fully_embedded() => "http://localhost:5173,http://127.0.0.1:5173",
-            None => "",
-        };
-        listed.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(exact_origin).collect()
+            None if self.is_fully_embedded() => {
+                CorsOrigins::parse("http://localhost:5173,http://127.0.0.1:5173").expect("exact origins")
+            }
+            None => CorsOrigins::default(),
+        }
     }
 
     /// The defaults as `--help` and docs/operations.md show them: the
@@ -516,21 +514,6 @@ impl Settings {
         defaults["cache"]["url"] = serde_json::Value::Null;
         defaults
     }
-}
-
-/// `entry` if it is an origin as browsers send it: http or https, a host,
-/// maybe a port, nothing else (no path, no trailing slash).
-fn exact_origin(entry: &str) -> Result<String, String> {
-    let not = |why: &str| format!("{entry:?} is not an origin ({why}); write scheme://host[:port]");
-    let url = url::Url::parse(entry).map_err(|error| not(&error.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(not("only http and https"));
-    }
-    let origin = url.origin().ascii_serialization();
-    if origin != entry {
-        return Err(not("it has more than the origin"));
-    }
-    Ok(origin)
 }
 
 /// Names the setting a figment error is about, and where its value came from.

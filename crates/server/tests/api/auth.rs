@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pointshare_server::settings::TrustedProxies;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -240,7 +241,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
     // without trusted proxies, 3 failures from anyone would lock out everyone.
     let app = spawn_app_with(|s| {
         s.rate_limits.logins_per_minute_per_address = 3;
-        s.http.trusted_proxies = "127.0.0.1/32".into();
+        s.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
     })
     .await;
     for n in 0..3 {
@@ -260,7 +261,7 @@ async fn guesses_at_an_account_from_many_addresses_never_lock_its_owner_out() {
     let app = spawn_app_with(|s| {
         s.rate_limits.logins_per_minute_per_address_and_account = 2;
         s.rate_limits.logins_per_minute_before_slow_down = 4;
-        s.http.trusted_proxies = "127.0.0.1/32".into();
+        s.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
     })
     .await;
     for attacker in 0..6 {

@@ -1,6 +1,7 @@
 //! A browser page on another origin calls the API: allowed origins get the
 //! CORS headers a browser needs, every other origin gets none.
 
+use pointshare_server::settings::CorsOrigins;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderValue};
 
@@ -26,9 +27,11 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs() {
-    let app =
-        spawn_app_with(|settings| settings.http.cors_origins = Some(format!("{PAGE}, http://other.example.test")))
-            .await;
+    let app = spawn_app_with(|settings| {
+        settings.http.cors_origins =
+            Some(CorsOrigins::parse(&format!("{PAGE}, http://other.example.test")).expect("origins"))
+    })
+    .await;
     let answer = preflight(&app, PAGE).await;
     assert!(answer.status().is_success(), "{}", answer.status());
     let headers = answer.headers();
@@ -58,7 +61,9 @@ async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs()
 
 #[tokio::test]
 async fn any_other_origin_gets_no_cors_headers_and_is_still_served() {
-    let app = spawn_app_with(|settings| settings.http.cors_origins = Some(PAGE.into())).await;
+    let app =
+        spawn_app_with(|settings| settings.http.cors_origins = Some(CorsOrigins::parse(PAGE).expect("an origin")))
+            .await;
     let answer = preflight(&app, "https://evil.example.test").await;
     assert_eq!(answer.headers().get("access-control-allow-origin"), None);
     let mut origin = HeaderMap::new();
@@ -74,6 +79,6 @@ async fn the_embedded_default_lets_a_local_dev_server_in_and_an_empty_setting_no
     for origin in ["http://localhost:5173", "http://127.0.0.1:5173"] {
         assert_eq!(header(preflight(&app, origin).await.headers(), "access-control-allow-origin"), origin);
     }
-    let app = spawn_app_with(|settings| settings.http.cors_origins = Some(String::new())).await;
+    let app = spawn_app_with(|settings| settings.http.cors_origins = Some(CorsOrigins::default())).await;
     assert_eq!(preflight(&app, "http://localhost:5173").await.headers().get("access-control-allow-origin"), None);
 }

@@ -1,5 +1,6 @@
 //! Signing up, one's own profile and balance, finding another member.
 
+use pointshare_server::settings::TrustedProxies;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -115,7 +116,7 @@ async fn signups_are_limited_per_address_and_in_total() {
 
     let app = spawn_app_with(|s| {
         s.rate_limits.signups_per_minute = 2;
-        s.http.trusted_proxies = "127.0.0.1/32".into();
+        s.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
     })
     .await;
     for n in 0..3 {
