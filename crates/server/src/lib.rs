@@ -33,7 +33,6 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpServer, middleware, web};
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -50,8 +49,6 @@ pub struct Application {
     internal: Server,
     wired: wiring::Wired,
     demo: Vec<DemoMember>,
-    /// Turns true when a stop signal arrives, for the workers beside the server.
-    stopping: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Application {
@@ -79,8 +76,7 @@ impl Application {
         let openapi = ApiDoc::openapi();
         let endpoints = web::Data::new(endpoints::Endpoints::of(&openapi));
         let schemas = web::Data::new(routes::Schemas::of(&openapi)?);
-        let (stop, stopping) = watch::channel(false);
-        let streams_end = wired.state.stopping.clone();
+        let stopping = wired.state.stopping.clone();
         let internal_state = state.clone();
         // Not behind the request middleware: scrapes and probes are not API traffic.
         let internal = HttpServer::new(move || {
@@ -118,12 +114,11 @@ impl Application {
         .shutdown_timeout(wired.state.settings.http.shutdown_grace.as_secs())
         .shutdown_signal(async move {
             stop_requested().await;
-            let _ = stop.send(true);
             // Event streams never end by themselves; the drain would wait them out.
-            streams_end.cancel();
+            stopping.cancel();
         })
         .run();
-        Ok(Application { port, internal_port, server, internal, wired, demo, stopping })
+        Ok(Application { port, internal_port, server, internal, wired, demo })
     }
 
     pub fn port(&self) -> u16 {
@@ -150,7 +145,7 @@ impl Application {
     /// under way finish within the grace period,
     /// and stops the embedded provider last, once nothing calls it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let recovery = recovery::spawn(Arc::clone(&self.wired.state), self.stopping);
+        let recovery = recovery::spawn(Arc::clone(&self.wired.state));
         let internal = self.internal.handle();
         let grace = self.wired.state.settings.http.shutdown_grace;
         // The internal listener outlives the API's drain, so the drain can be watched.

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::telemetry;
@@ -18,9 +17,9 @@ pub struct Worker {
     task: JoinHandle<()>,
 }
 
-/// Runs passes until `stopping` turns true. A pass under way when it does
-/// runs to its end, so its saga steps are not cut off halfway.
-pub fn spawn(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) -> Worker {
+/// Runs passes until the server is stopping. A pass under way then runs to
+/// its end, so its saga steps are not cut off halfway.
+pub fn spawn(state: Arc<AppState>) -> Worker {
     let task = tokio::spawn(async move {
         let interval = state.settings.recovery.interval;
         if interval.is_zero() {
@@ -31,7 +30,7 @@ pub fn spawn(state: Arc<AppState>, mut stopping: watch::Receiver<bool>) -> Worke
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = stopping.wait_for(|stopping| *stopping) => return,
+                () = state.stopping.cancelled() => return,
             }
             match state.recovery.run_once().await {
                 Ok(report) => {

@@ -49,7 +49,8 @@ pub struct AppState {
     /// Drives 202s' transfers on; stopped at shutdown.
     pub followups: Followups,
     pub streams: StreamSlots,
-    /// Cancelled when a stop signal arrives: open event streams end.
+    /// Cancelled when a stop signal arrives: open event streams end, and the
+    /// recovery worker starts no further pass.
     pub stopping: CancellationToken,
     pub provider: HttpProvider,
     pub backends: Backends,
