@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by the loopback runs (scripts/chaos, scripts/bench,
+# Sourced, after common.sh, by the loopback runs (scripts/chaos, scripts/bench,
 # scripts/check-nginx): deploy/nginx/nginx.conf as shipped, with the
 # replicas' loopback addresses in place of Docker's DNS name, listening on a
 # loopback port, its files in a scratch directory.
@@ -8,10 +8,8 @@
 # nginx_conf DIR LISTEN_PORT UPSTREAM_PORT...   writes DIR/nginx.conf
 nginx_install() {
   command -v nginx >/dev/null && return 0
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq nginx-light >/dev/null
+  as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq nginx-light >/dev/null
 }
 
 nginx_conf() {

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# Sourced by the scripts: the helpers most of them need.
+#
+# say TEXT...       a progress line on stderr
+# as_root CMD...    CMD as root (through sudo unless root already)
+# free_port         a free TCP port on 127.0.0.1
+# wait_port PORT    until something listens on 127.0.0.1:PORT (20 s at most; fails after)
+# wait_http URL     until URL answers 2xx (20 s at most; fails after)
+# npm_install DIR   `npm ci` in DIR, skipped while its package-lock.json is the one installed
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_port() {
+  for _ in $(seq 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  say "nothing listens on port $1"
+  return 1
+}
+
+wait_http() {
+  for _ in $(seq 400); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
+  say "nothing answers at $1"
+  return 1
+}
+
+npm_install() {
+  local dir="$1" sum
+  sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$dir/node_modules/.pointshare-lock.sha256" 2>/dev/null)" != "$sum" ]; then
+    say "installing $dir's npm packages (npm ci)"
+    (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+    echo "$sum" >"$dir/node_modules/.pointshare-lock.sha256"
+  fi
+}
