@@ -83,7 +83,8 @@ async fn a_last_event_id_past_the_retention_window_gets_a_reset_then_live_events
 
 #[tokio::test]
 async fn a_stream_ends_when_its_access_token_expires_and_a_fresh_token_opens_another() {
-    let app = spawn_app_with(|s| s.auth.token_ttl = Duration::from_secs(2)).await;
+    // Long enough to log in and open the stream on a busy machine.
+    let app = spawn_app_with(|s| s.auth.token_ttl = Duration::from_secs(4)).await;
     let bob = app.demo("bob").await;
     let url = app.url("/v1/me/events");
     let mut stream = EventStream::open(&url, &bob, None).await.expect("a stream");
