@@ -217,6 +217,19 @@ pub struct BootstrapAdmin {
 }
 
 impl BootstrapAdminSettings {
+    /// Reads `password_file` into `password`. `Settings::load` does it, so
+    /// the file is read once, at start.
+    fn read_password_file(&mut self) -> Result<(), InvalidSetting> {
+        let Some(file) = self.password_file.take() else { return Ok(()) };
+        if self.password.is_some() {
+            return Err(InvalidSetting::new("password", "give the password or the file, not both"));
+        }
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| InvalidSetting::new("password_file", format!("cannot read {}: {e}", file.display())))?;
+        self.password = Some(Secret::from(text.trim_end_matches(['\r', '\n']).to_owned()));
+        Ok(())
+    }
+
     /// The admin, if configured: email, handle and password, each held to
     /// the member rules. Errors name the setting.
     pub fn admin(&self) -> Result<Option<BootstrapAdmin>, InvalidSetting> {
@@ -228,16 +241,10 @@ impl BootstrapAdminSettings {
         };
         let email = Email::parse(email.as_str()).map_err(|e| InvalidSetting::new("email", e.reason))?;
         let handle = Handle::parse(self.handle.as_str()).map_err(|e| InvalidSetting::new("handle", e.reason))?;
-        let password = match (&self.password, &self.password_file) {
-            (Some(_), Some(_)) => {
-                return Err(InvalidSetting::new("password", "give the password or the file, not both"));
-            }
-            (None, None) => return Err(InvalidSetting::new("password", "is required with a bootstrap admin email")),
-            (Some(password), None) => password.expose().to_owned(),
-            (None, Some(file)) => std::fs::read_to_string(file)
-                .map_err(|e| InvalidSetting::new("password_file", format!("cannot read {}: {e}", file.display())))?
-                .trim_end_matches(['\r', '\n'])
-                .to_owned(),
+        let mut read = self.clone();
+        read.read_password_file()?;
+        let Some(password) = read.password.map(|password| password.expose().to_owned()) else {
+            return Err(InvalidSetting::new("password", "is required with a bootstrap admin email"));
         };
         if secrets::is_placeholder(&password) {
             return Err(InvalidSetting::new("password", "is a placeholder from the deploy files; choose a password"));
@@ -390,7 +397,8 @@ impl Settings {
             }
             figment = figment.merge(toml);
         }
-        let settings: Settings = figment.merge(table::environment()).extract().map_err(named)?;
+        let mut settings: Settings = figment.merge(table::environment()).extract().map_err(named)?;
+        settings.bootstrap_admin.read_password_file().map_err(SettingsError::in_section("bootstrap_admin"))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -621,6 +629,22 @@ mod tests {
         assert_eq!(settings.auth.jwt_secret.as_ref().map(Secret::expose), Some("signing-secret-do-not-print"));
         let printed = format!("{settings:?} {settings:#?}");
         assert!(!printed.contains("do-not-print"), "{printed}");
+    }
+
+    #[test]
+    fn the_bootstrap_admin_s_password_file_is_read_once_at_start() {
+        let dir = std::env::temp_dir().join(format!("pointshare-admin-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let (password, file) = (dir.join("password"), dir.join("pointshare.toml"));
+        std::fs::write(&password, "an operator's password\n").expect("writes");
+        let toml = format!("[bootstrap_admin]\nemail = \"boss@example.com\"\npassword_file = {:?}\n", password);
+        std::fs::write(&file, toml).expect("writes");
+        let settings = Settings::load(Some(&file)).expect("loads");
+        // A secret mounted for start-up may be gone later.
+        std::fs::remove_dir_all(&dir).expect("removes");
+        let admin = settings.bootstrap_admin.admin().expect("valid").expect("configured");
+        assert_eq!(admin.email.as_str(), "boss@example.com");
+        assert_eq!(settings.bootstrap_admin.password.as_ref().map(Secret::expose), Some("an operator's password"));
     }
 
     #[test]
