@@ -12,8 +12,13 @@ use pointshare_server::{Application, Settings};
 
 /// The embedded default on a free port; its address.
 async fn spawn_server() -> String {
+    spawn_server_at("127.0.0.1:0").await
+}
+
+/// The embedded default at `bind`; its address.
+async fn spawn_server_at(bind: &str) -> String {
     let mut settings = Settings::default();
-    settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
+    settings.http.bind = bind.parse().expect("valid address");
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
     settings.auth.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
     let application = Application::build(settings).await.expect("the server builds");
@@ -77,4 +82,18 @@ async fn a_signup_retried_after_it_succeeded_counts_as_done_and_other_failures_d
 
     let refused = api.signup("not an email", "loadgen-password", "bad_email").await;
     assert!(refused.expect_err("a 422 is an error").to_string().contains("422"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_up_waits_for_a_server_that_is_not_up_yet() {
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port();
+    let api = Api::new(reqwest::Client::new(), &format!("http://127.0.0.1:{port}"));
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        spawn_server_at(&format!("127.0.0.1:{port}")).await
+    });
+    let token = api.login("admin@pointshare.test", "pointshare-demo").await.expect("logs in once the server is up");
+    assert!(token.is_some());
+    late.await.expect("the server started");
 }
