@@ -7,6 +7,8 @@
 # wait_port PORT    until something listens on 127.0.0.1:PORT (20 s at most; fails after)
 # wait_http URL     until URL answers 2xx (20 s at most; fails after)
 # npm_install DIR   `npm ci` in DIR, skipped while its package-lock.json is the one installed
+# apt_install PKG...  Debian packages, as root, waiting up to 5 min for a dpkg or apt lists
+#                     lock another install holds (a busy machine's parallel install)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -24,6 +26,13 @@ wait_http() {
   for _ in $(seq 400); do curl -sf "$1" >/dev/null && return 0; sleep 0.05; done
   say "nothing answers at $1"
   return 1
+}
+
+apt_install() {
+  local wait=(-o DPkg::Lock::Timeout=300)
+  say "installing Debian's $*"
+  as_root apt-get "${wait[@]}" update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq "$@" >/dev/null
 }
 
 npm_install() {

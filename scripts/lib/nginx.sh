@@ -8,8 +8,7 @@
 # nginx_conf DIR LISTEN_PORT UPSTREAM_PORT...   writes DIR/nginx.conf
 nginx_install() {
   command -v nginx >/dev/null && return 0
-  as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq nginx-light >/dev/null
+  apt_install nginx-light
 }
 
 nginx_conf() {

@@ -40,9 +40,47 @@ impl BalanceCache for InMemoryBalanceCache {
 }
 
 /// A fixed-window counter per key, the same algorithm as the Redis limiter.
+/// A window that has ended is forgotten, as Redis expires its key: a key
+/// seen once (an address, an account tried) costs memory for its window
+/// only, however many come.
 #[derive(Debug, Default)]
 pub struct InMemoryRateLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Debug, Default)]
+struct Windows {
+    open: HashMap<String, Window>,
+    swept: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Window {
+    ends: Instant,
+    used: u32,
+}
+
+/// How often the ended windows are swept out: each sweep walks every key, so
+/// once a second keeps that cost a small share of the acquisitions between.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+impl Windows {
+    fn sweep(&mut self, now: Instant) {
+        if self.swept.is_some_and(|swept| now < swept + SWEEP_EVERY) {
+            return;
+        }
+        self.open.retain(|_, window| window.ends > now);
+        self.swept = Some(now);
+    }
+}
+
+impl InMemoryRateLimiter {
+    /// Keys with a window open now.
+    pub fn keys(&self) -> usize {
+        let mut windows = self.windows.lock();
+        windows.sweep(Instant::now());
+        windows.open.len()
+    }
 }
 
 #[async_trait]
@@ -50,15 +88,16 @@ impl RateLimiter for InMemoryRateLimiter {
     async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
         let now = Instant::now();
         let mut windows = self.windows.lock();
-        let (started, used) = windows.entry(key.to_owned()).or_insert((now, 0));
-        if now >= *started + rule.window {
-            (*started, *used) = (now, 0);
+        windows.sweep(now);
+        let window = windows.open.entry(key.to_owned()).or_insert(Window { ends: now + rule.window, used: 0 });
+        if now >= window.ends {
+            *window = Window { ends: now + rule.window, used: 0 };
         }
-        if *used >= rule.limit {
-            return Ok(RateDecision::Limited { retry_after: (*started + rule.window) - now });
+        if window.used >= rule.limit {
+            return Ok(RateDecision::Limited { retry_after: window.ends - now });
         }
-        *used += 1;
-        Ok(RateDecision::Allowed { remaining: rule.limit - *used })
+        window.used += 1;
+        Ok(RateDecision::Allowed { remaining: rule.limit - window.used })
     }
 }
 
@@ -98,5 +137,22 @@ mod tests {
         assert_eq!(limiter.acquire("b", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_forgets_a_window_once_it_has_ended() {
+        let limiter = InMemoryRateLimiter::default();
+        let minute = RateRule { limit: 5, window: Duration::from_secs(60) };
+        for n in 0..10_000 {
+            limiter.acquire(&format!("login:ip:{n}"), minute).await.expect("up");
+        }
+        assert_eq!(limiter.keys(), 10_000);
+        tokio::time::advance(Duration::from_secs(30)).await;
+        limiter.acquire("login:ip:late", minute).await.expect("up");
+        assert_eq!(limiter.keys(), 10_001, "every window is still open");
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(limiter.keys(), 1, "only the window opened later is left");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(limiter.keys(), 0);
     }
 }

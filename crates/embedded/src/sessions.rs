@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use pointshare_domain::ports::{SessionRepository, StoreError};
-use pointshare_domain::{Session, SessionId, TokenHash};
+use pointshare_domain::{MemberId, Session, SessionId, TokenHash};
 
 #[derive(Debug, Default)]
 pub struct InMemorySessions {
@@ -34,8 +34,7 @@ impl SessionRepository for InMemorySessions {
         let mut sessions = self.sessions.lock();
         match sessions.get_mut(&id) {
             Some(session) if session.revoked_at.is_none() && &session.token == presented => {
-                session.token = next.clone();
-                session.expires_at = expires_at;
+                session.rotate(next.clone(), expires_at);
                 Ok(true)
             }
             _ => Ok(false),
@@ -47,5 +46,10 @@ impl SessionRepository for InMemorySessions {
             session.revoked_at.get_or_insert(at);
         }
         Ok(())
+    }
+
+    async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {
+        let sessions = self.sessions.lock();
+        Ok(sessions.values().any(|s| s.member == member && s.client == client && s.created_at >= since))
     }
 }

@@ -20,7 +20,7 @@ async fn spawn_server_at(bind: &str) -> String {
     let mut settings = Settings::default();
     settings.http.bind = bind.parse().expect("valid address");
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
-    settings.auth.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
+    settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     let application = Application::build(settings).await.expect("the server builds");
     let target = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());

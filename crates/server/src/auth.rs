@@ -1,9 +1,11 @@
-//! Who is calling. Access tokens are HS256 JWTs naming a member, with `iat`,
-//! `nbf` and `exp` checked and a key id, so the secret can be rotated (the
-//! current and the previous secret verify). They carry no role: `Access`
-//! loads the member as the store has it (a few seconds' cache) and applies
-//! the domain's access rule (the handlers' `Caller` and `Admin` extractors
-//! are in `routes::caller`). Refresh tokens
+//! Who is calling. Access tokens are HS256 JWTs naming a member and the
+//! session (login) they belong to, with `iat`, `nbf` and `exp` checked and a
+//! key id, so the secret can be rotated (the current and the previous secret
+//! verify). They carry no role: `Access` loads the member and the session as
+//! the store has them (a few seconds' cache) and applies the domain's access
+//! rule, so a suspension, a logout or a session ended for token reuse stops
+//! its tokens on every replica within seconds (the handlers' `Caller` and
+//! `Admin` extractors are in `routes::caller`). Refresh tokens
 //! are opaque: `<session id>.<random>`, stored as the SHA-256 of the random
 //! part. Passwords are hashed with argon2id, one hash per core at a time and
 //! a bounded queue in front.
@@ -24,7 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use pointshare_domain::ports::{HashError, PasswordHasher, StoreError};
-use pointshare_domain::services::MemberService;
+use pointshare_domain::services::{MemberService, SessionService};
 use pointshare_domain::{AccessDenied, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash};
 
 use crate::problem::ApiError;
@@ -33,6 +35,8 @@ use crate::telemetry::{self, AuthEvent};
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The session: a token without one is refused.
+    sid: String,
     iat: i64,
     nbf: i64,
     exp: i64,
@@ -81,10 +85,10 @@ impl Tokens {
         self.ttl
     }
 
-    pub fn issue(&self, member: MemberId) -> anyhow::Result<String> {
+    pub fn issue(&self, member: MemberId, session: SessionId) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let exp = now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let claims = Claims { sub: member.to_string(), iat: now, nbf: now, exp };
+        let claims = Claims { sub: member.to_string(), sid: session.to_string(), iat: now, nbf: now, exp };
         let key = &self.keys[0];
         let header = Header { kid: Some(key.id.clone()), ..Header::new(Algorithm::HS256) };
         Ok(jsonwebtoken::encode(&header, &claims, &key.encoding)?)
@@ -105,16 +109,19 @@ impl Tokens {
                 }
             })?;
         let member = data.claims.sub.parse().map_err(|_| invalid())?;
+        let session = data.claims.sid.parse().map_err(|_| invalid())?;
         // jsonwebtoken accepts a token through the whole second of its `exp`.
         let expires = chrono::DateTime::from_timestamp(data.claims.exp.saturating_add(1), 0).ok_or_else(invalid)?;
-        Ok(Bearer { member, expires })
+        Ok(Bearer { member, session, expires })
     }
 }
 
-/// What a verified access token says: whose it is, and from when it is refused.
+/// What a verified access token says: whose it is, of which session, and
+/// from when it is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bearer {
     pub member: MemberId,
+    pub session: SessionId,
     pub expires: chrono::DateTime<chrono::Utc>,
 }
 
@@ -225,12 +232,20 @@ fn hash_now(password: &str) -> anyhow::Result<PasswordHash> {
     Ok(PasswordHash::parse(hash.to_string())?)
 }
 
-/// The members behind tokens, as the store had them a few seconds ago at
-/// most: every request is checked against the record without a store read
-/// each, and a demotion or suspension reaches every replica within `ttl`.
+/// How stale the member and session behind a token may be when a request is
+/// authorized: a demotion, suspension or ended session takes effect on every
+/// replica within this.
+pub const ACCESS_FRESHNESS: Duration = Duration::from_secs(5);
+
+/// The members and sessions behind tokens, as the store had them a few
+/// seconds ago at most: every request is checked against the records without
+/// a store read each, and a demotion, a suspension or an ended session
+/// reaches every replica within `ttl` (this one at once, when it ended here).
 pub struct Access {
     members: Arc<MemberService>,
+    sessions: Arc<SessionService>,
     recent: moka::sync::Cache<MemberId, Member>,
+    open_sessions: moka::sync::Cache<SessionId, bool>,
 }
 
 impl std::fmt::Debug for Access {
@@ -240,8 +255,27 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
-    pub fn new(members: Arc<MemberService>, ttl: Duration) -> Self {
-        Access { members, recent: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build() }
+    pub fn new(members: Arc<MemberService>, sessions: Arc<SessionService>, ttl: Duration) -> Self {
+        Access {
+            members,
+            sessions,
+            recent: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            open_sessions: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+        }
+    }
+
+    /// Session `id` just ended on this replica: its tokens stop here at once.
+    pub fn session_ended(&self, id: SessionId) {
+        self.open_sessions.insert(id, false);
+    }
+
+    async fn session_is_open(&self, id: SessionId) -> Result<bool, StoreError> {
+        if let Some(open) = self.open_sessions.get(&id) {
+            return Ok(open);
+        }
+        let open = self.sessions.is_open(id).await?;
+        self.open_sessions.insert(id, open);
+        Ok(open)
     }
 
     async fn member(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
@@ -255,9 +289,15 @@ impl Access {
         Ok(member)
     }
 
-    /// The member `id` as checked, if it may act with `needed` by the domain's rule.
-    pub async fn check(&self, id: MemberId, needed: Role) -> Result<Member, ApiError> {
-        let member = self.member(id).await.map_err(ApiError::unexpected)?.ok_or(AccessDenied::NotActive);
+    /// The member a token names as checked, if its session is open and the
+    /// member may act with `needed` by the domain's rule.
+    pub async fn check(&self, bearer: &Bearer, needed: Role) -> Result<Member, ApiError> {
+        let (member, open) = futures::try_join!(self.member(bearer.member), self.session_is_open(bearer.session))
+            .map_err(ApiError::unexpected)?;
+        if !open {
+            return Err(ApiError::unauthenticated("the session of this access token has ended; log in again"));
+        }
+        let member = member.ok_or(AccessDenied::NotActive);
         let member = member.and_then(|member| member.may_act_as(needed).map(|()| member));
         member.map_err(ApiError::denied)
     }
@@ -274,14 +314,15 @@ mod tests {
     #[test]
     fn a_token_names_its_member_and_carries_the_registered_claims() {
         let tokens = tokens();
-        let member = MemberId::new();
-        let token = tokens.issue(member).expect("issues");
-        assert_eq!(tokens.verify(&token).expect("verifies").member, member);
+        let (member, session) = (MemberId::new(), SessionId::new());
+        let token = tokens.issue(member, session).expect("issues");
+        let bearer = tokens.verify(&token).expect("verifies");
+        assert_eq!((bearer.member, bearer.session), (member, session));
         let claims: serde_json::Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD.decode(token.split('.').nth(1).expect("a payload")).expect("base64"),
         )
         .expect("json");
-        for claim in ["iat", "nbf", "exp", "sub"] {
+        for claim in ["iat", "nbf", "exp", "sub", "sid"] {
             assert!(claims[claim].is_number() || claims[claim].is_string(), "{claim} in {claims}");
         }
         assert!(claims.get("role").is_none(), "roles are read from the store, never from a token");
@@ -293,36 +334,47 @@ mod tests {
         let old = Tokens::new(&[1; 32], None, Duration::from_secs(60));
         let rotated = Tokens::new(&[2; 32], Some(&[1; 32]), Duration::from_secs(60));
         let member = MemberId::new();
-        assert_eq!(rotated.verify(&old.issue(member).expect("issues")).expect("still valid").member, member);
+        assert_eq!(
+            rotated.verify(&old.issue(member, SessionId::new()).expect("issues")).expect("still valid").member,
+            member
+        );
         let after_next_rotation = Tokens::new(&[3; 32], Some(&[2; 32]), Duration::from_secs(60));
-        assert!(after_next_rotation.verify(&old.issue(member).expect("issues")).is_err());
+        assert!(after_next_rotation.verify(&old.issue(member, SessionId::new()).expect("issues")).is_err());
     }
 
     #[test]
     fn tokens_signed_otherwise_unsigned_or_not_yet_valid_are_refused() {
         let tokens = tokens();
         let other = Tokens::new(&[8; 32], None, Duration::from_secs(60));
-        let forged = other.issue(MemberId::new()).expect("issues");
+        let forged = other.issue(MemberId::new(), SessionId::new()).expect("issues");
         assert_eq!(tokens.verify(&forged).expect_err("refused").code(), crate::problem::ProblemCode::Unauthenticated);
         let kid = &tokens.keys[0].id;
         let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
         let now = chrono::Utc::now().timestamp();
-        let claims = format!(r#"{{"sub":"{}","iat":{now},"nbf":{now},"exp":{}}}"#, MemberId::new(), now + 60);
+        let claims = format!(
+            r#"{{"sub":"{}","sid":"{}","iat":{now},"nbf":{now},"exp":{}}}"#,
+            MemberId::new(),
+            SessionId::new(),
+            now + 60
+        );
         let unsigned = format!("{}.{}.", b64(&format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#)), b64(&claims));
         assert!(tokens.verify(&unsigned).is_err());
         // Signed with our key, but not valid for another hour.
-        let future = Claims { sub: MemberId::new().to_string(), iat: now, nbf: now + 3600, exp: now + 7200 };
+        let sid = SessionId::new().to_string();
+        let future =
+            Claims { sub: MemberId::new().to_string(), sid: sid.clone(), iat: now, nbf: now + 3600, exp: now + 7200 };
         let header = Header { kid: Some(kid.clone()), ..Header::new(Algorithm::HS256) };
         let early = jsonwebtoken::encode(&header, &future, &tokens.keys[0].encoding).expect("encodes");
         assert!(tokens.verify(&early).is_err(), "nbf is checked");
-        let no_nbf = format!(r#"{{"sub":"{}","iat":{now},"exp":{}}}"#, MemberId::new(), now + 60);
-        let untimed = jsonwebtoken::encode(
-            &header,
-            &serde_json::from_str::<serde_json::Value>(&no_nbf).expect("json"),
-            &tokens.keys[0].encoding,
-        )
-        .expect("encodes");
-        assert!(tokens.verify(&untimed).is_err(), "nbf is required");
+        let signed = |claims: String| {
+            let claims = serde_json::from_str::<serde_json::Value>(&claims).expect("json");
+            jsonwebtoken::encode(&header, &claims, &tokens.keys[0].encoding).expect("encodes")
+        };
+        let no_nbf = format!(r#"{{"sub":"{}","sid":"{sid}","iat":{now},"exp":{}}}"#, MemberId::new(), now + 60);
+        assert!(tokens.verify(&signed(no_nbf)).is_err(), "nbf is required");
+        // A token of before sessions were named: nothing could end it but its expiry.
+        let no_sid = format!(r#"{{"sub":"{}","iat":{now},"nbf":{now},"exp":{}}}"#, MemberId::new(), now + 60);
+        assert!(tokens.verify(&signed(no_sid)).is_err(), "the session is required");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Demo members for the fully embedded default: an admin and two members
 //! with points, so a fresh `pointshare` can be tried at once. Seeded only
 //! when nothing real is configured (no store, cache or provider URL), so a
-//! known password never guards a real account and no real points are granted.
+//! known password never guards a real account and no real points are
+//! granted; and only on loopback unless asked for (`POINTSHARE_DEMO_MEMBERS`),
+//! so a server reachable from elsewhere (a container binds 0.0.0.0) does not
+//! hand anyone an admin with a published password. With a bootstrap admin
+//! configured, that admin stands in for the demo one.
 
 use std::time::Duration;
 
@@ -30,9 +34,10 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
     let parsed = Password::parse(password.as_str()).context("POINTSHARE_DEMO_PASSWORD")?;
     let deadline = || Deadline::after(Duration::from_secs(30));
     let mut seeded = Vec::new();
-    for (handle, email, admin) in
-        [("admin", ADMIN_EMAIL, true), ("alice", "alice@pointshare.test", false), ("bob", "bob@pointshare.test", false)]
-    {
+    let bootstrap = state.settings.bootstrap_admin.admin()?.map(|admin| admin.email);
+    let demo_admin = [("admin", ADMIN_EMAIL, true)].into_iter().filter(|_| bootstrap.is_none());
+    let members = [("alice", "alice@pointshare.test", false), ("bob", "bob@pointshare.test", false)];
+    for (handle, email, admin) in demo_admin.chain(members) {
         let command = SignupCommand {
             email: Email::parse(email)?,
             handle: Handle::parse(handle)?,
@@ -50,7 +55,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
         }
         seeded.push(DemoMember { email: email.into(), handle: handle.into(), password: password.clone(), admin });
     }
-    let admin = state.members.by_email(&Email::parse(ADMIN_EMAIL)?).await?.context("the demo admin exists")?;
+    let granting = bootstrap.map_or_else(|| Email::parse(ADMIN_EMAIL), Ok)?;
+    let admin = state.members.by_email(&granting).await?.context("the granting admin exists")?;
     for member in seeded.iter().filter(|member| !member.admin) {
         let grant = GrantCommand {
             admin: admin.id,

@@ -59,6 +59,7 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate_for_serving()?;
         let metrics = telemetry::metrics()?;
         let listener = TcpListener::bind(settings.http.bind)
             .with_context(|| format!("binding POINTSHARE_BIND {}", settings.http.bind))?;
@@ -68,7 +69,14 @@ impl Application {
         let internal_port = internal_listener.local_addr()?.port();
         let wired = wiring::wire(settings).await?;
         admin::bootstrap(&wired.state).await?;
-        let demo = if wired.state.settings.is_fully_embedded() { demo::seed(&wired.state).await? } else { Vec::new() };
+        let settings = &wired.state.settings;
+        let demo = if settings.seeds_demo_members() { demo::seed(&wired.state).await? } else { Vec::new() };
+        if settings.is_fully_embedded() && settings.embedded.demo_members.is_none() && demo.is_empty() {
+            tracing::warn!(
+                bind = %settings.http.bind,
+                "no demo members: the API listens beyond loopback, where a published password would guard an admin; POINTSHARE_DEMO_MEMBERS=true seeds them anyway"
+            );
+        }
 
         let state = web::Data::new(Arc::clone(&wired.state));
         let metrics = web::Data::new(metrics);
@@ -110,6 +118,10 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(unmatched))
         })
+        // A client that closes its side is gone: an event stream it held ends
+        // (and frees its member's slot) then, not at the next heartbeat's
+        // failed write. No client of this API half-closes to await an answer.
+        .h1_allow_half_closed(false)
         .listen(listener)?
         .shutdown_timeout(wired.state.settings.http.shutdown_grace.as_secs())
         .shutdown_signal(async move {

@@ -110,7 +110,13 @@ fn main() -> anyhow::Result<()> {
         tracing::warn!(%error, "could not raise the open-files limit");
     }
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+        Command::Serve => {
+            if let Err(error) = settings.validate_for_serving() {
+                eprintln!("pointshare: {error}");
+                std::process::exit(2);
+            }
+            actix_web::rt::System::new().block_on(serve(settings))
+        }
         Command::Reconcile { repair, repair_for, concurrency, json } => {
             let options = reconcile::Options { repair, repair_for, concurrency: usize::from(concurrency) };
             let report = match actix_web::rt::System::new().block_on(reconcile::run(settings, options)) {

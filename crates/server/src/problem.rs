@@ -102,7 +102,9 @@ problem_codes! {
     RecipientInactive = "recipient_inactive",
     /// No member has the recipient's handle.
     RecipientNotFound = "recipient_not_found",
-    /// A member cannot share points with themselves.
+    /// The body did not arrive within `POINTSHARE_BODY_TIMEOUT`; send it whole, then again.
+    RequestTimeout = "request_timeout",
+    /// A member cannot share points with themselves, nor an admin grant them to themselves.
     SelfTransfer = "self_transfer",
     /// Too many event streams open for this member.
     TooManyStreams = "too_many_streams",
@@ -221,6 +223,8 @@ struct Answer {
     allow: Option<String>,
     /// The answer repeats an earlier request's (same `Idempotency-Key`).
     replayed: bool,
+    /// The connection closes after this answer (its request was not read whole).
+    close: bool,
 }
 
 impl ApiError {
@@ -240,6 +244,7 @@ impl ApiError {
             retry_after: None,
             allow: None,
             replayed: false,
+            close: false,
         }))
     }
 
@@ -319,6 +324,16 @@ impl ApiError {
             .retry_after(Duration::from_secs(1))
     }
 
+    /// The body came too slowly: the connection closes with this answer, so
+    /// a trickle of bytes holds it no longer.
+    pub fn body_timed_out(after: Duration) -> Self {
+        let mut problem =
+            Self::new(StatusCode::REQUEST_TIMEOUT, ProblemCode::RequestTimeout, "The body came too slowly")
+                .detail(format!("the whole body must arrive within {} s", after.as_secs()));
+        problem.0.close = true;
+        problem
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "Not found").detail(format!("{what} not found"))
     }
@@ -350,6 +365,9 @@ impl ResponseError for ApiError {
         }
         if answer.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if answer.close {
+            response.force_close();
         }
         response.body(serde_json::to_string(&answer.problem).expect("a problem serializes"))
     }
@@ -439,6 +457,11 @@ impl From<GrantError> for ApiError {
         match error {
             GrantError::RecipientNotFound => recipient_not_found(),
             GrantError::RecipientNotActive => recipient_inactive(),
+            GrantError::SelfGrant => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::SelfTransfer,
+                "You cannot grant points to yourself",
+            ),
             GrantError::AboveGrantLimit { max } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProblemCode::GrantLimitExceeded,
@@ -525,6 +548,7 @@ impl From<LoginError> for ApiError {
                 "The email or password is wrong",
             ),
             LoginError::Busy => ApiError::busy(),
+            LoginError::Throttled(throttled) => throttled.into(),
             LoginError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }

@@ -40,6 +40,7 @@ const DEPENDENCY_UP: &str = "pointshare_dependency_up";
 const MEMORY_LIMIT: &str = "pointshare_memory_limit_bytes";
 const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
 const AUTH_EVENTS: &str = "pointshare_auth_events_total";
+const BACKEND_INFO: &str = "pointshare_backend_info";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
 pub fn init_logs() {
@@ -107,6 +108,10 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     describe_gauge!(
         DEPENDENCY_UP,
         "1 if this replica reaches the dependency (store, cache: a ping at each scrape; provider: its breaker is not open), else 0."
+    );
+    describe_gauge!(
+        BACKEND_INFO,
+        "1 for the backend that serves each port of this replica (store: mongodb or memory; cache: redis or memory; provider: http or simulator), 0 for the others."
     );
     describe_gauge!(
         MEMORY_LIMIT,
@@ -240,6 +245,18 @@ pub fn event_stream_open() -> Counted {
 pub fn dependencies_up(store: bool, cache: bool, provider: bool) {
     for (dependency, up) in [("store", store), ("cache", cache), ("provider", provider)] {
         gauge!(DEPENDENCY_UP, "dependency" => dependency).set(if up { 1.0 } else { 0.0 });
+    }
+}
+
+/// Which backend serves each port: `(port, backend)`.
+pub fn backends(chosen: &[(&'static str, &'static str)]) {
+    const EVERY: [(&str, [&str; 2]); 3] =
+        [("store", ["mongodb", "memory"]), ("cache", ["redis", "memory"]), ("provider", ["http", "simulator"])];
+    for (port, backends) in EVERY {
+        for backend in backends {
+            let serves = chosen.contains(&(port, backend));
+            gauge!(BACKEND_INFO, "port" => port, "backend" => backend).set(if serves { 1.0 } else { 0.0 });
+        }
     }
 }
 

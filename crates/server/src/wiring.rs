@@ -1,7 +1,9 @@
 //! Which adapter serves each port, chosen from the settings, and the domain
-//! services built on them. Every part with no URL configured falls back on
-//! its own to the embedded default (in-memory stores and cache, a provider
-//! simulator in this process), and the log says which backend serves what.
+//! services built on them. A part with no URL configured is served in this
+//! process (in-memory store and cache, a provider simulator): on its own only
+//! in the fully embedded default, by name otherwise (the settings see to
+//! that). The log, `/readyz` and `pointshare_backend_info` say which backend
+//! serves what.
 
 use std::sync::Arc;
 
@@ -23,15 +25,11 @@ use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_store_mongo::MongoStore;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Access, Passwords, Tokens};
-use crate::client::TrustedProxies;
+use crate::auth::{ACCESS_FRESHNESS, Access, Passwords, Tokens};
+use crate::client::ClientAddresses;
 use crate::settings::Settings;
 use crate::streams::StreamSlots;
 use crate::telemetry::{MeteredCache, MeteredLimiter};
-
-/// How stale the member behind a token may be when a request is authorized:
-/// a demotion or suspension takes effect on every replica within this.
-const ACCESS_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Everything a request handler may use.
 #[derive(Debug)]
@@ -56,7 +54,8 @@ pub struct AppState {
     pub backends: Backends,
     pub tokens: Tokens,
     pub access: Access,
-    pub proxies: TrustedProxies,
+    /// Who the client of a request is, for per-address limits.
+    pub clients: ClientAddresses,
 }
 
 /// What serves each port, for the start-up log and `/readyz`.
@@ -82,7 +81,7 @@ pub enum CacheBackend {
 impl StoreBackend {
     pub fn name(&self) -> &'static str {
         match self {
-            Self::InMemory => "in-memory",
+            Self::InMemory => "memory",
             Self::Mongo(_) => "mongodb",
         }
     }
@@ -98,7 +97,7 @@ impl StoreBackend {
 impl CacheBackend {
     pub fn name(&self) -> &'static str {
         match self {
-            Self::InMemory => "in-memory",
+            Self::InMemory => "memory",
             Self::Redis(_) => "redis",
         }
     }
@@ -192,10 +191,8 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         cache: cache_backend,
         provider: simulator.as_ref().map_or_else(
             || {
-                format!(
-                    "HTTP provider at {}",
-                    settings.provider.url.as_ref().map(ToString::to_string).unwrap_or_default()
-                )
+                let url = settings.provider.url.as_ref().map(without_credentials).unwrap_or_default();
+                format!("HTTP provider at {url}")
             },
             |sim| format!("in-process simulator at {}", sim.base_url()),
         ),
@@ -206,6 +203,12 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         provider = %backends.provider,
         "backends"
     );
+    let provider_backend = if simulator.is_some() { "simulator" } else { "http" };
+    crate::telemetry::backends(&[
+        ("store", backends.store.name()),
+        ("cache", backends.cache.name()),
+        ("provider", provider_backend),
+    ]);
 
     // Names this process in lease owners, so operators can tell replicas apart in the store.
     let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -269,9 +272,9 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         auth.jwt_previous_secret.as_ref().map(|secret| secret.expose().as_bytes()),
         auth.token_ttl,
     );
-    let proxies = settings.http.trusted_proxies.clone();
+    let clients = settings.http.clients();
     let state = Arc::new(AppState {
-        access: Access::new(services.members.clone(), ACCESS_FRESHNESS),
+        access: Access::new(services.members.clone(), services.sessions.clone(), ACCESS_FRESHNESS),
         settings,
         members: services.members,
         transfers: services.transfers,
@@ -288,9 +291,21 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         provider,
         backends,
         tokens,
-        proxies,
+        clients,
     });
     Ok(Wired { state, simulator })
+}
+
+/// `url` without the `user:password@` it may carry: what the log and
+/// `/readyz` may show of where the provider is.
+fn without_credentials(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if !shown.username().is_empty() || shown.password().is_some() {
+        // Only URLs that cannot have credentials refuse these, and those have none.
+        let _ = shown.set_username("***");
+        let _ = shown.set_password(None);
+    }
+    shown.to_string()
 }
 
 /// The real provider when configured; otherwise a simulator in this process,

@@ -12,7 +12,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 use pointshare_server::Settings;
-use pointshare_server::settings::{MongoSettings, RedisSettings};
+use pointshare_server::settings::{MongoSettings, ProviderChoice, RedisSettings, StoreChoice};
 
 #[path = "api/sse.rs"]
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
@@ -39,7 +39,8 @@ impl Drop for Server {
 }
 
 /// A provider simulator of this test's own, and the settings of a server on
-/// it and on a fresh database of the test MongoDB.
+/// it and on a fresh database of the test MongoDB, its cache in memory by
+/// name, with the bootstrap admin boss@example.com.
 async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, Vec<(&'static str, String)>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let config = pointshare_provider_sim::SimConfig::default();
@@ -50,7 +51,10 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_MONGODB_DATABASE", format!("{database}_{:016x}", rand::random::<u64>())),
         ("POINTSHARE_PROVIDER_URL", sim.base_url()),
         ("POINTSHARE_PROVIDER_API_KEY", api_key),
-        ("POINTSHARE_JWT_SECRET", "an end-to-end secret of at least 32 bytes".into()),
+        ("POINTSHARE_JWT_SECRET", pointshare_testkit::random_secret()),
+        ("POINTSHARE_CACHE", "memory".into()),
+        ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com".into()),
+        ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery".into()),
     ];
     (sim, env)
 }
@@ -150,31 +154,27 @@ async fn ada_admin_and_ben(client: &Client, server: &Server, env: &[(&str, Strin
     assert!(out.contains("ada@example.com") && out.contains("is now admin"), "{out}");
 }
 
-/// ada (an admin, granted 100 points by herself) and ben; ada's token.
+/// ada (an admin, granted 100 points by the bootstrap admin) and ben; ada's token.
 async fn ada_with_100_and_ben(client: &Client, server: &Server, env: &[(&str, String)]) -> String {
     ada_admin_and_ben(client, server, env).await;
-    let ada = login(client, server, "ada@example.com").await;
+    let boss = login(client, server, "boss@example.com").await;
     let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
     let url = format!("{}/v1/admin/grants", server.base);
-    let (status, granted) = call(client, reqwest::Method::POST, url, Some(&ada), Some(grant)).await;
+    let (status, granted) = call(client, reqwest::Method::POST, url, Some(&boss), Some(grant)).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
-    ada
+    login(client, server, "ada@example.com").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     let (sim, mut env) = real_backends("e2e").await;
+    env.retain(|(variable, _)| *variable != "POINTSHARE_CACHE");
     env.push(("POINTSHARE_REDIS_URL", required("POINTSHARE_TEST_REDIS_URL")));
     let client = Client::new();
     let server = start_server(&env).await;
     let post = reqwest::Method::POST;
-    ada_admin_and_ben(&client, &server, &env).await;
-    let ada = login(&client, &server, "ada@example.com").await;
+    let ada = ada_with_100_and_ben(&client, &server, &env).await;
     let bens_session = session(&client, &server.base, "ben@example.com", "correct horse battery").await;
-    let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
-    let (status, granted) =
-        call(&client, post.clone(), format!("{}/v1/admin/grants", server.base), Some(&ada), Some(grant)).await;
-    assert_eq!(status, StatusCode::CREATED, "{granted}");
     let share = json!({"to_handle": "ben", "amount": 30, "memo": "lunch"});
     let (status, shared) =
         call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share)).await;
@@ -248,7 +248,7 @@ fn with_boss() -> Settings {
     let mut settings = Settings::default();
     settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
-    settings.auth.jwt_secret = Some("a test secret of at least thirty-two bytes".into());
+    settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     settings.bootstrap_admin.email = Some("boss@example.com".into());
     settings.bootstrap_admin.password = Some("correct horse battery".into());
     settings
@@ -260,6 +260,8 @@ fn with_boss() -> Settings {
 async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (String, String, String) {
     let mut settings = with_boss();
     settings.cache = Some(RedisSettings::new(redis_url));
+    settings.backends.store = Some(StoreChoice::Memory);
+    settings.backends.provider = Some(ProviderChoice::Simulator);
     settings.rate_limits.fail_open = rate_limit_fail_open;
     let application = pointshare_server::Application::build(settings).await.expect("builds");
     let base = format!("http://127.0.0.1:{}", application.port());

@@ -167,6 +167,12 @@ pub(crate) struct SessionDoc {
     pub id: String,
     pub member: String,
     pub token: String,
+    /// Absent on sessions recorded before retired tokens were kept.
+    #[serde(default)]
+    pub retired: Vec<String>,
+    /// Absent on sessions recorded before their client was.
+    #[serde(default)]
+    pub client: String,
     pub created_at: BsonDateTime,
     pub expires_at: BsonDateTime,
     pub revoked_at: Option<BsonDateTime>,
@@ -178,6 +184,8 @@ impl From<&Session> for SessionDoc {
             id: session.id.to_string(),
             member: session.member.to_string(),
             token: session.token.to_string(),
+            retired: session.retired.iter().map(ToString::to_string).collect(),
+            client: session.client.clone(),
             created_at: bson_time(session.created_at),
             expires_at: bson_time(session.expires_at),
             revoked_at: session.revoked_at.map(bson_time),
@@ -194,6 +202,13 @@ impl TryFrom<SessionDoc> for Session {
             id: doc.id.parse().with_context(context)?,
             member: doc.member.parse().with_context(context)?,
             token: TokenHash::parse(doc.token.as_str()).with_context(context)?,
+            retired: doc
+                .retired
+                .iter()
+                .map(|hash| TokenHash::parse(hash.as_str()))
+                .collect::<Result<_, _>>()
+                .with_context(context)?,
+            client: doc.client,
             created_at: chrono_time(doc.created_at),
             expires_at: chrono_time(doc.expires_at),
             revoked_at: doc.revoked_at.map(chrono_time),

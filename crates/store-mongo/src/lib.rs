@@ -190,6 +190,13 @@ impl MongoStore {
                     .build(),
             ])
             .await?;
+        let sessions: Collection<SessionDoc> = self.database.collection("sessions");
+        sessions
+            .create_indexes([IndexModel::builder()
+                .keys(doc! {"member": 1, "client": 1, "created_at": -1})
+                .options(named("sessions_by_member_and_client"))
+                .build()])
+            .await?;
         Ok(())
     }
 }

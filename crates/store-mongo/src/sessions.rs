@@ -9,7 +9,7 @@ use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
 
 use pointshare_domain::ports::{SessionRepository, StoreError};
-use pointshare_domain::{Session, SessionId, TokenHash};
+use pointshare_domain::{MemberId, RETIRED_TOKENS_KEPT, Session, SessionId, TokenHash};
 
 use crate::documents::{SessionDoc, bson_time};
 use crate::store_error;
@@ -49,7 +49,10 @@ impl SessionRepository for MongoSessions {
             .sessions
             .update_one(
                 doc! {"_id": id.to_string(), "token": presented.as_str(), "revoked_at": Bson::Null},
-                doc! {"$set": {"token": next.as_str(), "expires_at": bson_time(expires_at)}},
+                doc! {
+                    "$set": {"token": next.as_str(), "expires_at": bson_time(expires_at)},
+                    "$push": {"retired": {"$each": [presented.as_str()], "$slice": -(RETIRED_TOKENS_KEPT as i64)}},
+                },
             )
             .await
             .map_err(|e| store_error(e, "rotating a refresh token"))?;
@@ -65,5 +68,12 @@ impl SessionRepository for MongoSessions {
             .await
             .map_err(|e| store_error(e, "ending a session"))?;
         Ok(())
+    }
+
+    async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {
+        let filter = doc! {"member": member.to_string(), "client": client, "created_at": {"$gte": bson_time(since)}};
+        let found =
+            self.sessions.find_one(filter).await.map_err(|e| store_error(e, "looking up where a member signed in"))?;
+        Ok(found.is_some())
     }
 }

@@ -1,7 +1,7 @@
 //! What tests of any crate stand on: the provider double with scriptable
 //! faults (`FakeProvider`, over the simulator's ledger), a cache that can be
 //! switched off, a clock tests move, a password hasher without the cost,
-//! `World` (every service wired to the
+//! signing secrets made at run time, `World` (every service wired to the
 //! embedded adapters), and the contract suites every adapter is held to.
 //!
 //! A dev-dependency only: nothing here ships in a binary.
@@ -21,3 +21,10 @@ pub use passwords::FakePasswords;
 pub use pointshare_provider_sim::{Fault, FaultPlan, Ledger, LedgerError, LedgerSummary, Operation, RandomFaults};
 pub use provider::{FakeProvider, refusal};
 pub use world::{World, WorldSettings};
+
+/// A signing secret as an operator makes one (`openssl rand -base64 32`),
+/// new each call: a secret written into a test is published, and the server
+/// refuses every one this repository holds.
+pub fn random_secret() -> String {
+    rand::random::<[u8; 32]>().iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -215,6 +215,34 @@ mod tests {
     }
 
     #[test]
+    fn display_names_refuse_what_shows_nothing_or_breaks_lines() {
+        for spoof in [
+            "Bob\u{2028}Admin",
+            "Bo\u{2029}b",
+            "Ad\u{ad}min",
+            "Bo\u{34f}b",
+            "\u{115f}",
+            "\u{1160}Bob",
+            "\u{3164}",
+            "\u{ffa0}",
+            "\u{2800}",
+            "Bob\u{206a}",
+            "Bob\u{206f}",
+            "Bob\u{e0041}\u{e0042}",
+            "Bob\u{e000}",
+            "Z\u{336}\u{336}\u{336}\u{336}",
+            "\u{301}\u{302}",
+            "\u{3000}\u{2003}",
+        ] {
+            let error = DisplayName::parse(spoof).expect_err(&format!("{spoof:?}"));
+            assert_eq!(error.field, "display_name");
+        }
+        for fine in ["Nguyễn Thị Minh Khai", "हिन्दी", "José ❤️", "山田 太郎", "Zoë 🎉"] {
+            DisplayName::parse(fine).expect(fine);
+        }
+    }
+
+    #[test]
     fn display_names_are_nfc() {
         let decomposed = "Zoe\u{308}";
         assert_eq!(DisplayName::parse(decomposed).map(|d| d.to_string()), Ok("Zo\u{eb}".into()));

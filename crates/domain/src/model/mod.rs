@@ -19,7 +19,7 @@ pub use provider::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
     ProviderTransactionId,
 };
-pub use session::{Session, TokenHash};
+pub use session::{RETIRED_TOKENS_KEPT, Session, TokenHash};
 pub use text::InvalidValue;
 pub use transfer::{
     Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Memo, Page, Resolution, ReviewReason, Transfer,

@@ -1,6 +1,8 @@
 //! Sessions: what one login started. A session holds the hash of its one
-//! current refresh token; each refresh replaces it, so a token presented
-//! after it was replaced is a copy, and ends the whole session.
+//! current refresh token and of the last ones it replaced, so a replaced
+//! token presented again is told from a token that never was one: the
+//! first is a copy in someone else's hands and ends the whole session, the
+//! second is a guess and ends nothing.
 
 use chrono::{DateTime, Utc};
 
@@ -20,12 +22,21 @@ validated_string!(
     check_token_hash
 );
 
+/// How many retired refresh tokens a session remembers: a copy older than
+/// that counts as a guess, not as reuse.
+pub const RETIRED_TOKENS_KEPT: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: SessionId,
     pub member: MemberId,
     /// The refresh token that may be used next; every earlier one is retired.
     pub token: TokenHash,
+    /// The last `RETIRED_TOKENS_KEPT` tokens this one replaced, oldest first.
+    pub retired: Vec<TokenHash>,
+    /// Where the login came from: the client's address (an IPv6 client's
+    /// network) as per-address limits count it.
+    pub client: String,
     pub created_at: DateTime<Utc>,
     /// When the current refresh token stops working.
     pub expires_at: DateTime<Utc>,
@@ -37,5 +48,21 @@ impl Session {
     /// Whether `token` may be exchanged now.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
+    }
+
+    /// Whether `token` is one this session replaced.
+    pub fn retired(&self, token: &TokenHash) -> bool {
+        self.retired.contains(token)
+    }
+
+    /// Makes `next` the current token, valid until `expires_at`, and the
+    /// current one the newest retired, forgetting the oldest past
+    /// `RETIRED_TOKENS_KEPT`.
+    pub fn rotate(&mut self, next: TokenHash, expires_at: DateTime<Utc>) {
+        let replaced = std::mem::replace(&mut self.token, next);
+        self.retired.push(replaced);
+        let forgotten = self.retired.len().saturating_sub(RETIRED_TOKENS_KEPT);
+        self.retired.drain(..forgotten);
+        self.expires_at = expires_at;
     }
 }

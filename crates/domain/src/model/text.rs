@@ -94,16 +94,54 @@ pub(crate) fn check_chars(
     if value.chars().all(allowed) { Ok(()) } else { Err(InvalidValue::new(field, reason)) }
 }
 
-/// Characters that are invisible or change how the text around them is
-/// ordered: with them a name can impersonate another (`Bob\u{202e}txt.exe`).
+/// Characters that show nothing, break the line, or change how the text
+/// around them is ordered: with them a name can impersonate another
+/// (`Bob\u{202e}txt.exe`), look empty, or break a list it is shown in.
+/// By category: controls, format characters (bidi, zero-width, soft hyphen,
+/// tags, the deprecated U+206A–206F), line and paragraph separators, private
+/// use and unassigned; and the letters and symbols made to show nothing.
 fn hides_or_reorders(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{180e}' | '\u{feff}')
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator | G::PrivateUse | G::Unassigned
+    ) || is_filler(c)
 }
 
-/// Text shown to other members: what they see is all there is.
+/// Characters of a letter or symbol category that render as nothing: the
+/// Hangul fillers, the blank Braille pattern, the combining grapheme joiner.
+fn is_filler(c: char) -> bool {
+    matches!(c, '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' | '\u{2800}' | '\u{034f}')
+}
+
+/// Most combining marks one character may carry: enough for any script's
+/// accents and vowel signs, too few to stack marks over the lines around it.
+const MOST_MARKS_IN_A_ROW: usize = 3;
+
+fn is_mark(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    c.general_category_group() == GeneralCategoryGroup::Mark
+}
+
+/// Text shown to other members: what they see is all there is. Nothing
+/// hidden, reordering or line-breaking, no marks stacked past
+/// `MOST_MARKS_IN_A_ROW`, and, unless empty, something visible.
 pub(crate) fn check_visible(value: &str, field: &'static str) -> Result<(), InvalidValue> {
-    check_chars(value, field, |c| !hides_or_reorders(c), "no control, bidi or zero-width characters")
+    check_chars(
+        value,
+        field,
+        |c| !hides_or_reorders(c),
+        "no control, format, separator, bidi or invisible characters",
+    )?;
+    let mut marks = 0;
+    for c in value.chars() {
+        marks = if is_mark(c) { marks + 1 } else { 0 };
+        if marks > MOST_MARKS_IN_A_ROW {
+            return Err(InvalidValue::new(field, "no more than 3 combining marks on one character"));
+        }
+    }
+    if !value.is_empty() && !value.chars().any(|c| !c.is_whitespace() && !is_mark(c)) {
+        return Err(InvalidValue::new(field, "must show at least one visible character"));
+    }
+    Ok(())
 }

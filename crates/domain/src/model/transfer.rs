@@ -396,6 +396,22 @@ mod tests {
     }
 
     #[test]
+    fn memos_show_what_they_hold() {
+        assert!(Memo::parse("").is_ok());
+        for hidden in [
+            "line\u{2028}break",
+            "pay\u{ad}ment",
+            "\u{3164}\u{3164}",
+            "   ",
+            "a\u{e0020}",
+            "x\u{300}\u{301}\u{302}\u{303}",
+        ] {
+            assert_eq!(Memo::parse(hidden).expect_err(hidden).field, "memo");
+        }
+        assert!(Memo::parse("for the tacos 🌮").is_ok());
+    }
+
+    #[test]
     fn cursor_round_trips_and_rejects_garbage() {
         let cursor = Cursor {
             created_at: Utc.timestamp_micros(1_764_000_000_123_456).single().expect("valid"),

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{Session, SessionId, TokenHash};
+use crate::model::{MemberId, Session, SessionId, TokenHash};
 
 #[async_trait]
 pub trait SessionRepository: Send + Sync + std::fmt::Debug {
@@ -15,7 +15,9 @@ pub trait SessionRepository: Send + Sync + std::fmt::Debug {
 
     /// Replaces the current token `presented` by `next`, valid until
     /// `expires_at`, if the session is not revoked and `presented` is still
-    /// its current token. `false` when another call changed it first.
+    /// its current token, and remembers `presented` among the last
+    /// `RETIRED_TOKENS_KEPT` retired ones. `false` when another call changed
+    /// it first.
     async fn rotate(
         &self,
         id: SessionId,
@@ -26,4 +28,7 @@ pub trait SessionRepository: Send + Sync + std::fmt::Debug {
 
     /// Ends the session for good (the first revocation time is kept).
     async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Whether `member` started a session from `client` at or after `since`.
+    async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError>;
 }

@@ -75,8 +75,15 @@ impl Services {
         ));
         let member_service =
             Arc::new(MemberService::new(members.clone(), provider.clone(), passwords.clone(), clock.clone()));
-        let sessions =
-            Arc::new(SessionService::new(sessions, members.clone(), passwords, clock.clone(), policy.session_lifetime));
+        let throttle = Arc::new(Throttle::new(limiter, policy.throttle));
+        let sessions = Arc::new(SessionService::new(
+            sessions,
+            members.clone(),
+            passwords,
+            throttle.clone(),
+            clock.clone(),
+            policy.session_lifetime,
+        ));
         let transfer_service = Arc::new(TransferService::new(
             members,
             transfers.clone(),
@@ -105,7 +112,7 @@ impl Services {
             review,
             reconcile,
             events: EventFeed::new(events),
-            throttle: Arc::new(Throttle::new(limiter, policy.throttle)),
+            throttle,
             saga,
         }
     }

@@ -26,7 +26,10 @@ pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use review::{ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{LoginCommand, LoginError, LogoutError, RefreshError, SessionService};
-pub use throttle::{LOGIN_SLOW_DOWN, Throttle, ThrottlePolicy, Throttled};
+pub use throttle::{
+    AccountKey, FAILED_LOGIN_MEMORY, LOGIN_SLOW_DOWN_MAX, LOGIN_SLOW_DOWN_STEP, LOGIN_TURN_WAIT, LoginTurn, Throttle,
+    ThrottlePolicy, Throttled,
+};
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
     TransferService, WithParties,

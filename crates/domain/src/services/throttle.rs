@@ -1,20 +1,37 @@
 //! `Throttle`: how often a client may knock before anything costly happens.
 //! Transfers are counted per member, signups per client address and in
-//! total, logins per address and per (address, account). Attempts against
-//! one account from everywhere only slow its answers down, never refuse
-//! them, so an attacker can never lock the owner out. A limiter that cannot
-//! answer lets requests through or refuses them, as the policy says.
+//! total, logins per address and per (address, account). One account's
+//! password is checked once at a time on a replica, and once it has failed
+//! more than a few times from anywhere, each next check waits a second
+//! longer, up to `LOGIN_SLOW_DOWN_MAX`: guesses from many addresses come no
+//! faster than that, while its owner is only ever slowed, never refused for
+//! good (and, from a network they signed in from before, not slowed at all).
+//! A limiter that cannot answer lets requests through or refuses them, as
+//! the policy says.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
 
 use crate::model::{Email, MemberId};
 use crate::ports::{InvalidSetting, RateDecision, RateLimiter, RateRule};
 
-/// How much longer each login answer takes while its account is under attack.
-pub const LOGIN_SLOW_DOWN: Duration = Duration::from_secs(1);
+/// How much longer each check of a slowed account waits, per failure past
+/// the free ones.
+pub const LOGIN_SLOW_DOWN_STEP: Duration = Duration::from_secs(1);
+/// The longest a check of a slowed account waits after the last one.
+pub const LOGIN_SLOW_DOWN_MAX: Duration = Duration::from_secs(5);
+/// The longest a login waits for its account's turn; past it, it is refused
+/// with the time to try again, rather than held open.
+pub const LOGIN_TURN_WAIT: Duration = Duration::from_secs(10);
+/// How long a failed login counts toward its account's slow-down.
+pub const FAILED_LOGIN_MEMORY: Duration = Duration::from_secs(15 * 60);
 
 /// The allowances, per window. Every count must be at least 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +42,9 @@ pub struct ThrottlePolicy {
     pub signups_per_minute: u32,
     pub logins_per_minute_per_address: u32,
     pub logins_per_minute_per_address_and_account: u32,
-    /// Logins per minute for one account from everywhere after which each
-    /// answer waits `LOGIN_SLOW_DOWN`.
-    pub logins_per_minute_before_slow_down: u32,
+    /// Failed logins for one account from everywhere, within
+    /// `FAILED_LOGIN_MEMORY`, after which its checks are spaced out.
+    pub failed_logins_before_slow_down: u32,
     /// When the limiter cannot answer: let requests through, or refuse them.
     pub fail_open: bool,
 }
@@ -40,7 +57,7 @@ impl Default for ThrottlePolicy {
             signups_per_minute: 300,
             logins_per_minute_per_address: 60,
             logins_per_minute_per_address_and_account: 10,
-            logins_per_minute_before_slow_down: 20,
+            failed_logins_before_slow_down: 5,
             fail_open: true,
         }
     }
@@ -55,11 +72,17 @@ impl ThrottlePolicy {
             ("signups_per_minute", self.signups_per_minute),
             ("logins_per_minute_per_address", self.logins_per_minute_per_address),
             ("logins_per_minute_per_address_and_account", self.logins_per_minute_per_address_and_account),
-            ("logins_per_minute_before_slow_down", self.logins_per_minute_before_slow_down),
         ]
         .into_iter()
         .find_map(|(field, allowance)| (allowance == 0).then_some(field));
         zero.map_or(Ok(()), |field| Err(InvalidSetting::new(field, "must be at least 1")))
+    }
+
+    /// How long a check waits after the last one once the account has
+    /// failed `failures` times.
+    pub fn slow_down(&self, failures: u32) -> Duration {
+        let past_free = failures.saturating_sub(self.failed_logins_before_slow_down);
+        (LOGIN_SLOW_DOWN_STEP * past_free).min(LOGIN_SLOW_DOWN_MAX)
     }
 }
 
@@ -73,19 +96,83 @@ pub enum Throttled {
     Unavailable,
 }
 
+/// An account as the limits count it: the email as the store knows it (so
+/// every spelling of one counts together), or the text as typed when it is
+/// not one, hashed, so a key is short whatever a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountKey(String);
+
+impl AccountKey {
+    pub fn of(typed: &str) -> Self {
+        let account = Email::parse(typed).map_or_else(|_| typed.trim().to_lowercase(), |email| email.to_string());
+        let digest = Sha256::digest(account.as_bytes());
+        AccountKey(digest[..16].iter().map(|byte| format!("{byte:02x}")).collect())
+    }
+}
+
+impl std::fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One account's gate on this replica: held while its password is checked,
+/// and when the next check may start.
+#[derive(Debug, Default)]
+struct Gate {
+    next_check: Option<Instant>,
+}
+
+/// Whether a check of the gate's account would wait at `now`: one is under
+/// way, or the last one failed recently enough to space the next out.
+fn would_wait(gate: &tokio::sync::Mutex<Gate>, now: Instant) -> bool {
+    gate.try_lock().map_or(true, |gate| gate.next_check.is_some_and(|next| next > now))
+}
+
+/// The accounts whose gate is held or still spaces checks out. One that is
+/// neither is forgotten, so an attacker trying many accounts costs memory
+/// only for as long as each is slowed.
+#[derive(Debug, Default)]
+struct Gates {
+    open: HashMap<AccountKey, Arc<tokio::sync::Mutex<Gate>>>,
+    swept: Option<Instant>,
+}
+
+impl Gates {
+    fn sweep(&mut self, now: Instant) {
+        if self.swept.is_some_and(|swept| now < swept + Duration::from_secs(1)) {
+            return;
+        }
+        self.open.retain(|_, gate| Arc::strong_count(gate) > 1 || would_wait(gate, now));
+        self.swept = Some(now);
+    }
+}
+
+/// The right to check one account's password now; report a failure with
+/// `Throttle::login_failed`, or drop it.
+#[derive(Debug)]
+pub struct LoginTurn {
+    account: AccountKey,
+    gate: OwnedMutexGuard<Gate>,
+}
+
 #[derive(Debug)]
 pub struct Throttle {
     limiter: Arc<dyn RateLimiter>,
     policy: ThrottlePolicy,
+    gates: Mutex<Gates>,
 }
 
 fn per_minute(limit: u32) -> RateRule {
     RateRule { limit, window: Duration::from_secs(60) }
 }
 
+/// Counts failures without ever refusing: the count is what `remaining` leaves.
+const FAILURE_COUNT: RateRule = RateRule { limit: u32::MAX, window: FAILED_LOGIN_MEMORY };
+
 impl Throttle {
     pub fn new(limiter: Arc<dyn RateLimiter>, policy: ThrottlePolicy) -> Self {
-        Throttle { limiter, policy }
+        Throttle { limiter, policy, gates: Mutex::default() }
     }
 
     /// Counts a transfer `member` is about to create.
@@ -101,26 +188,55 @@ impl Throttle {
         self.admit(&format!("signup:ip:{address}"), hourly).await
     }
 
-    /// Counts a login from `address` for `account` (the email as typed,
-    /// compared without case), and waits `LOGIN_SLOW_DOWN` when the account
-    /// is being tried from everywhere.
-    pub async fn login(&self, address: &str, account: &str) -> Result<(), Throttled> {
-        // The account as the store knows it, so every spelling of one email counts together.
-        let account =
-            Email::parse(account).map_or_else(|_| account.trim().to_ascii_lowercase(), |email| email.to_string());
+    /// Counts a login from `address` for `account`.
+    pub async fn login(&self, address: &str, account: &AccountKey) -> Result<(), Throttled> {
         let policy = &self.policy;
         self.admit(&format!("login:ip:{address}"), per_minute(policy.logins_per_minute_per_address)).await?;
         let key = format!("login:ip-account:{address}:{account}");
-        self.admit(&key, per_minute(policy.logins_per_minute_per_address_and_account)).await?;
-        let everywhere = per_minute(policy.logins_per_minute_before_slow_down);
-        // A limiter that cannot answer slows no one down: the two limits above
-        // already decided how to fail.
-        if let Ok(RateDecision::Limited { .. }) =
-            self.limiter.acquire(&format!("login:account:{account}"), everywhere).await
-        {
-            tokio::time::sleep(LOGIN_SLOW_DOWN).await;
-        }
-        Ok(())
+        self.admit(&key, per_minute(policy.logins_per_minute_per_address_and_account)).await
+    }
+
+    /// Whether a check of `account` would wait now: it is being checked, or
+    /// was failed lately enough to be spaced out.
+    pub fn is_slowed(&self, account: &AccountKey) -> bool {
+        self.gates.lock().open.get(account).is_some_and(|gate| would_wait(gate, Instant::now()))
+    }
+
+    /// Waits for `account`'s turn: the check before it done, and its
+    /// slow-down past. Refused when that takes longer than `LOGIN_TURN_WAIT`.
+    pub async fn login_turn(&self, account: &AccountKey) -> Result<LoginTurn, Throttled> {
+        let gate = {
+            let mut gates = self.gates.lock();
+            gates.sweep(Instant::now());
+            gates.open.entry(account.clone()).or_default().clone()
+        };
+        let turn = async {
+            let gate = gate.lock_owned().await;
+            if let Some(next) = gate.next_check {
+                tokio::time::sleep_until(next).await;
+            }
+            gate
+        };
+        let gate = tokio::time::timeout(LOGIN_TURN_WAIT, turn)
+            .await
+            .map_err(|_| Throttled::Limited { retry_after: LOGIN_SLOW_DOWN_MAX })?;
+        Ok(LoginTurn { account: account.clone(), gate })
+    }
+
+    /// Counts a failed check of the turn's account (on every replica, through
+    /// the limiter) and spaces its next check out accordingly.
+    pub async fn login_failed(&self, mut turn: LoginTurn) {
+        let counted = self.limiter.acquire(&format!("login:failed:{}", turn.account), FAILURE_COUNT).await;
+        let failures = match counted {
+            Ok(RateDecision::Allowed { remaining }) => u32::MAX - remaining,
+            Ok(RateDecision::Limited { .. }) => u32::MAX,
+            // Without the shared count, this replica still spaces the account's checks out.
+            Err(error) => {
+                tracing::warn!(%error, "cannot count a failed login; slowing its account down as far as allowed");
+                u32::MAX
+            }
+        };
+        turn.gate.next_check = Some(Instant::now() + self.policy.slow_down(failures));
     }
 
     async fn admit(&self, key: &str, rule: RateRule) -> Result<(), Throttled> {

@@ -139,6 +139,9 @@ pub enum ShareError {
 pub enum GrantError {
     #[error("no member has that handle")]
     RecipientNotFound,
+    /// Points an admin grants themselves are points no one else agreed to.
+    #[error("an admin cannot grant points to themselves")]
+    SelfGrant,
     #[error("the recipient cannot receive points")]
     RecipientNotActive,
     #[error("at most {max} points per grant")]
@@ -258,6 +261,9 @@ impl TransferService {
     /// the store, that `command.admin` is an active admin.
     pub async fn grant(&self, command: GrantCommand, deadline: Deadline) -> Result<Submitted, GrantError> {
         let recipient = self.recipient(&command.to).await?.ok_or(GrantError::RecipientNotFound)?;
+        if recipient.id == command.admin {
+            return Err(GrantError::SelfGrant);
+        }
         let request = TransferRequest {
             kind: TransferKind::Grant,
             sender: command.admin,

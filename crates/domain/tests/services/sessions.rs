@@ -1,6 +1,10 @@
-use pointshare_domain::services::{LoginCommand, LoginError, LogoutError, RefreshError, SignupError};
+use std::time::Duration;
+
+use pointshare_domain::services::{
+    LOGIN_SLOW_DOWN_STEP, LoginCommand, LoginError, LogoutError, RefreshError, SignupError, ThrottlePolicy, Throttled,
+};
 use pointshare_domain::{MemberStatus, SessionId, TokenHash};
-use pointshare_testkit::World;
+use pointshare_testkit::{World, WorldSettings};
 
 fn token(n: u8) -> TokenHash {
     TokenHash::parse(format!("{n:02x}").repeat(32)).expect("64 hex digits")
@@ -10,7 +14,7 @@ fn token(n: u8) -> TokenHash {
 async fn a_refresh_rotates_the_token_and_keeps_the_session() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1)).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
     let (rotated, member) = world.session_service.refresh(session.id, &token(1), token(2)).await.expect("refreshes");
     assert_eq!((rotated.id, rotated.token.clone(), member.id), (session.id, token(2), alice.id));
     world.session_service.refresh(session.id, &token(2), token(3)).await.expect("the new token works");
@@ -20,7 +24,7 @@ async fn a_refresh_rotates_the_token_and_keeps_the_session() {
 async fn a_retired_token_presented_again_ends_the_whole_session() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1)).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
     world.session_service.refresh(session.id, &token(1), token(2)).await.expect("refreshes");
     // A thief replays the token the owner already exchanged.
     let reused = world.session_service.refresh(session.id, &token(1), token(9)).await.unwrap_err();
@@ -31,10 +35,26 @@ async fn a_retired_token_presented_again_ends_the_whole_session() {
 }
 
 #[tokio::test]
+async fn knowing_a_session_s_id_without_a_token_it_had_ends_nothing() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
+    let guessed = world.session_service.refresh(session.id, &token(7), token(8)).await.unwrap_err();
+    assert!(matches!(guessed, RefreshError::Invalid), "{guessed:?}");
+    let guessed = world.session_service.end(session.id, &token(7)).await.unwrap_err();
+    assert!(matches!(guessed, LogoutError::Invalid), "{guessed:?}");
+    assert!(world.session_service.is_open(session.id).await.expect("reads"));
+    world.session_service.refresh(session.id, &token(1), token(2)).await.expect("the owner's token still works");
+    // A token the session did have, though, is a copy: it ends the session.
+    world.session_service.end(session.id, &token(1)).await.expect("logs out with a retired token");
+    assert!(!world.session_service.is_open(session.id).await.expect("reads"));
+}
+
+#[tokio::test]
 async fn an_expired_refresh_token_is_refused() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1)).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
     world.clock.advance(chrono::Duration::days(31));
     let error = world.session_service.refresh(session.id, &token(1), token(2)).await.unwrap_err();
     assert!(matches!(error, RefreshError::Invalid), "{error:?}");
@@ -44,7 +64,7 @@ async fn an_expired_refresh_token_is_refused() {
 async fn a_suspended_member_cannot_refresh() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1)).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
     world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("suspends");
     let error = world.session_service.refresh(session.id, &token(1), token(2)).await.unwrap_err();
     assert!(matches!(error, RefreshError::MemberNotActive), "{error:?}");
@@ -54,7 +74,7 @@ async fn a_suspended_member_cannot_refresh() {
 async fn logout_ends_the_session_and_is_idempotent() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1)).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
     world.session_service.end(session.id, &token(1)).await.expect("logs out");
     world.session_service.end(session.id, &token(1)).await.expect("again");
     let error = world.session_service.refresh(session.id, &token(1), token(2)).await.unwrap_err();
@@ -63,8 +83,14 @@ async fn logout_ends_the_session_and_is_idempotent() {
     assert!(matches!(unknown, LogoutError::Invalid), "{unknown:?}");
 }
 
+const HOME: &str = "192.0.2.1";
+
 fn login(email: &str, password: &str) -> LoginCommand {
-    LoginCommand { email: email.into(), password: password.into(), token: token(1) }
+    login_from(HOME, email, password)
+}
+
+fn login_from(client: &str, email: &str, password: &str) -> LoginCommand {
+    LoginCommand { email: email.into(), password: password.into(), token: token(1), client: client.into() }
 }
 
 #[tokio::test]
@@ -82,6 +108,51 @@ async fn a_member_logs_in_with_their_password_and_nobody_else_does() {
         let refused = world.session_service.login(login(email, password)).await.unwrap_err();
         assert!(matches!(refused, LoginError::InvalidCredentials), "{email}: {refused:?}");
     }
+}
+
+/// A world where an account is slowed after `free` failed logins.
+fn slowed_after(free: u32) -> World {
+    World::new(WorldSettings {
+        throttle: ThrottlePolicy { failed_logins_before_slow_down: free, ..ThrottlePolicy::default() },
+        ..WorldSettings::default()
+    })
+}
+
+/// 20 addresses guessing alice's password, one guess each at once.
+async fn guesses_from_many_addresses(world: &World) -> Vec<Result<(), LoginError>> {
+    let guesses = (0..20).map(|n| {
+        let world = world.session_service.clone();
+        async move { world.login(login_from(&format!("203.0.113.{n}"), "alice@example.com", "a guess")).await.map(drop) }
+    });
+    futures::future::join_all(guesses).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn guesses_from_many_addresses_come_one_at_a_time_and_ever_slower() {
+    let world = slowed_after(2);
+    world.member("alice", 0).await;
+    let started = tokio::time::Instant::now();
+    let answers = guesses_from_many_addresses(&world).await;
+    let checked = answers.iter().filter(|a| matches!(a, Err(LoginError::InvalidCredentials))).count();
+    let refused = answers.iter().filter(|a| matches!(a, Err(LoginError::Throttled(Throttled::Limited { .. })))).count();
+    // Three at once (two failures are free), then 1 s, 2 s, 3 s, 4 s apart: seven fit the 10 s any one waits.
+    assert_eq!((checked, refused), (7, 13), "{answers:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(10), "the refused waited out their turn, no longer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slowed_account_s_owner_signs_in_at_once_from_where_they_did_before_and_later_from_elsewhere() {
+    let world = slowed_after(0);
+    world.member("alice", 0).await;
+    world.session_service.login(login("alice@example.com", World::PASSWORD)).await.expect("from home");
+    let guess = world.session_service.login(login_from("203.0.113.9", "alice@example.com", "guess")).await;
+    assert!(matches!(guess, Err(LoginError::InvalidCredentials)), "{guess:?}");
+    let started = tokio::time::Instant::now();
+    world.session_service.login(login("alice@example.com", World::PASSWORD)).await.expect("from home, at once");
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    let started = tokio::time::Instant::now();
+    world.session_service.login(login_from("198.51.100.4", "alice@example.com", World::PASSWORD)).await.expect("in");
+    assert_eq!(started.elapsed(), LOGIN_SLOW_DOWN_STEP, "from a new network, after the slow-down; never refused");
 }
 
 #[tokio::test]

@@ -3,9 +3,13 @@
 //! unknown, of the wrong type, out of range) in the problem's `errors`, each
 //! with a JSON Pointer; then deserialized. Handlers take `Body<T>` where
 //! they would take `web::Json<T>`; not JSON, too large or of another content
-//! type is answered by the JSON extractor's own handler (`problem::json_error`).
+//! type is answered by the JSON extractor's own handler (`problem::json_error`),
+//! and a body that does not arrive within `POINTSHARE_BODY_TIMEOUT` by 408,
+//! so a client trickling bytes cannot hold a connection and a worker's
+//! attention for ever.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -18,6 +22,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
 
 use crate::problem::{ApiError, FieldError, FieldErrorCode};
+use crate::wiring::AppState;
 
 /// A request body of type `T`, valid against `T`'s schema.
 #[derive(Debug)]
@@ -35,8 +40,13 @@ impl<T: DeserializeOwned + ToSchema + 'static> FromRequest for Body<T> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let schemas = request.app_data::<web::Data<Schemas>>().expect("the body schemas are registered").clone();
+        let state = request.app_data::<web::Data<Arc<AppState>>>().expect("AppState is registered");
+        let timeout = state.settings.http.body_timeout;
         let json = web::Json::<Value>::from_request(request, payload);
-        Box::pin(async move { Ok(Body(schemas.parse::<T>(json.await?.into_inner())?)) })
+        Box::pin(async move {
+            let json = tokio::time::timeout(timeout, json).await.map_err(|_| ApiError::body_timed_out(timeout))??;
+            Ok(Body(schemas.parse::<T>(json.into_inner())?))
+        })
     }
 }
 

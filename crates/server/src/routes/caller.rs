@@ -5,25 +5,25 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
 
 use pointshare_domain::{Member, MemberId, Role};
 
+use crate::auth::Bearer;
 use crate::problem::ApiError;
 use crate::wiring::AppState;
 
-/// An active member, named by a valid bearer token.
+/// An active member, named by a valid bearer token of an open session.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub member: MemberId,
+    /// The token as verified: its member and session, checked again by a
+    /// request that lasts (an event stream).
+    pub bearer: Bearer,
     /// The member's record as the check saw it, at most the access cache's
     /// freshness old: good for what does not change (handle, account), not
     /// for what an operator or the member may just have changed.
     pub record: Member,
-    /// When the access token the request came with expires: a request that
-    /// lasts (an event stream) ends then.
-    pub token_expires: DateTime<Utc>,
 }
 
 /// An active admin, by the store's record.
@@ -46,8 +46,8 @@ fn authorize(request: &HttpRequest, needed: Role) -> LocalBoxFuture<'static, Res
     let token = bearer(request);
     Box::pin(async move {
         let bearer = state.tokens.verify(&token?)?;
-        let record = state.access.check(bearer.member, needed).await?;
-        Ok(Caller { member: bearer.member, record, token_expires: bearer.expires })
+        let record = state.access.check(&bearer, needed).await?;
+        Ok(Caller { member: bearer.member, bearer, record })
     })
 }
 

@@ -27,6 +27,7 @@ use pointshare_domain::{Handle, Member, MemberId, Role};
 use super::caller::Caller;
 use super::members::balance_of;
 use super::views::transfer_views;
+use crate::auth::{ACCESS_FRESHNESS, Bearer};
 use crate::headers::LAST_EVENT_ID;
 use crate::problem::{ApiError, ProblemCode};
 use crate::streams::Slot;
@@ -82,12 +83,16 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
     let every = state.settings.events.heartbeat;
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let token_left = (caller.token_expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    let token_left = (caller.bearer.expires - chrono::Utc::now()).to_std().unwrap_or_default();
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + ACCESS_FRESHNESS, ACCESS_FRESHNESS);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let streaming = Streaming {
         state: Arc::clone(&state),
         member: caller.record,
+        bearer: caller.bearer,
         feed,
         heartbeat,
+        recheck,
         token_expiry: Box::pin(tokio::time::sleep(token_left)),
         stopping: state.stopping.clone(),
         ready: false,
@@ -106,8 +111,12 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
 struct Streaming {
     state: Arc<AppState>,
     member: Member,
+    bearer: Bearer,
     feed: BoxStream<'static, FeedItem>,
     heartbeat: tokio::time::Interval,
+    /// As often as the access check's cache renews: a suspension or an
+    /// ended session ends the stream within seconds, events or not.
+    recheck: tokio::time::Interval,
     token_expiry: Pin<Box<tokio::time::Sleep>>,
     stopping: CancellationToken,
     ready: bool,
@@ -130,6 +139,12 @@ async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web
             _ = streaming.heartbeat.tick() => {
                 let heartbeat = Bytes::from_static(b": heartbeat\n\n");
                 return still_allowed(&streaming).await.then_some((Ok(heartbeat), streaming));
+            }
+            _ = streaming.recheck.tick() => {
+                if !still_allowed(&streaming).await {
+                    return None;
+                }
+                continue;
             }
             item = streaming.feed.next() => item?,
         };
@@ -158,13 +173,13 @@ async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web
     }
 }
 
-/// Whether the member may still follow their events: checked at every
-/// heartbeat and event against the record (the access check's few seconds'
-/// cache), so a suspension or removal ends an open stream as it ends any
-/// other request.
+/// Whether the member may still follow their events: checked every few
+/// seconds and at every event against the records (the access check's few
+/// seconds' cache), so a suspension, a removal or the end of the session
+/// ends an open stream as it ends any other request.
 async fn still_allowed(streaming: &Streaming) -> bool {
     let member = streaming.member.id;
-    match streaming.state.access.check(member, Role::Member).await {
+    match streaming.state.access.check(&streaming.bearer, Role::Member).await {
         Ok(_) => true,
         Err(error) => {
             tracing::info!(%member, %error, "the member may no longer follow events; ending the stream");

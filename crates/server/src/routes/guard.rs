@@ -5,9 +5,9 @@ use pointshare_domain::ports::Deadline;
 
 use crate::wiring::AppState;
 
-/// The client's address for per-address limits (see `client`).
+/// The client's address (an IPv6 client's network) for per-address limits (see `client`).
 pub(super) fn client_address(state: &AppState, request: &actix_web::HttpRequest) -> String {
-    state.proxies.client_of(request).map_or_else(|| "unknown".to_owned(), |address| address.to_string())
+    state.clients.client_of(request).unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// When this request's work must be done by.

@@ -1,6 +1,7 @@
 //! Sessions: logging in (an access token and a refresh token), exchanging a
-//! refresh token for the next pair, and logging out. How often one may try
-//! to log in is the domain's `Throttle`.
+//! refresh token for the next pair, and logging out, which ends the
+//! session's access tokens too. How often one may try to log in is the
+//! domain's `Throttle`, which `SessionService::login` consults.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ type State = web::Data<Arc<AppState>>;
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "sessions", request_body = LoginBody,
     responses((status = 200, body = TokenView, description = "a new session's tokens"),
         (status = 401, body = crate::problem::Problem, description = "invalid_credentials, whether or not the email exists"),
-        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts from this address, or for this account from this address"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many attempts from this address, or for this account from this address, or this account's password is being tried too often to wait for a turn; retry after `Retry-After`"),
         (status = 503, body = crate::problem::Problem, description = "busy: too many passwords being checked; retry after `Retry-After`")))]
 #[post("/v1/auth/login")]
 pub async fn login(
@@ -32,9 +33,9 @@ pub async fn login(
     body: Body<LoginBody>,
 ) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
-    state.throttle.login(&client_address(&state, &request), &body.email).await?;
+    let client = client_address(&state, &request);
     let (secret, token) = RefreshToken::secret();
-    let login = state.sessions.login(LoginCommand { email: body.email, password: body.password, token }).await;
+    let login = state.sessions.login(LoginCommand { email: body.email, password: body.password, token, client }).await;
     match &login {
         Ok(_) => telemetry::auth_event(AuthEvent::LoginSucceeded),
         Err(LoginError::InvalidCredentials) => telemetry::auth_event(AuthEvent::LoginFailed),
@@ -47,7 +48,7 @@ pub async fn login(
 fn tokens(state: &AppState, member: &Member, session: &Session, secret: &str) -> Result<TokenView, ApiError> {
     let refresh_expires_in = (session.expires_at - chrono::Utc::now()).num_seconds().max(0);
     Ok(TokenView {
-        access_token: state.tokens.issue(member.id).map_err(ApiError::unexpected)?,
+        access_token: state.tokens.issue(member.id, session.id).map_err(ApiError::unexpected)?,
         token_type: "Bearer".into(),
         expires_in: state.tokens.ttl().as_secs(),
         refresh_token: RefreshToken::text(session.id, secret),
@@ -65,6 +66,9 @@ pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<we
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     let (secret, next) = RefreshToken::secret();
     let refreshed = state.sessions.refresh(presented.session, &presented.hash(), next).await;
+    if let Err(RefreshError::Reused | RefreshError::MemberNotActive) = refreshed {
+        state.access.session_ended(presented.session);
+    }
     if let Err(RefreshError::Reused) = refreshed {
         telemetry::auth_event(AuthEvent::RefreshReused);
     }
@@ -72,13 +76,15 @@ pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<we
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))
 }
 
-/// Ends the session of a refresh token (every token of that login).
+/// Ends the session of a refresh token: every token of that login, refresh
+/// and access alike, on every replica within seconds, and its event streams.
 #[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "sessions", request_body = RefreshBody,
     responses((status = 204, description = "the session is ended (also when it already was)"),
-        (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: no such session")))]
+        (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: no such session, or a token it never had")))]
 #[post("/v1/auth/logout")]
 pub async fn logout(state: State, body: Body<RefreshBody>) -> Result<HttpResponse, ApiError> {
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     state.sessions.end(presented.session, &presented.hash()).await?;
+    state.access.session_ended(presented.session);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -177,7 +177,7 @@ pub async fn create_transfer(
         (status = 400, body = crate::problem::Problem, description = "idempotency_key_required, invalid_idempotency_key, malformed_json"),
         (status = 403, body = crate::problem::Problem, description = "forbidden: admins only (by the member record, checked on every request)"),
         (status = 409, body = crate::problem::Problem, description = "idempotency_key_reused"),
-        (status = 422, body = crate::problem::Problem, description = "grant_limit_exceeded (above the per-grant maximum), grant_budget_exceeded (the admin's daily budget is spent; a rejected grant is recorded), recipient_not_found, recipient_inactive, transfer_failed, validation_failed")))]
+        (status = 422, body = crate::problem::Problem, description = "grant_limit_exceeded (above the per-grant maximum), grant_budget_exceeded (the admin's daily budget is spent; a rejected grant is recorded), recipient_not_found, recipient_inactive, self_transfer (an admin granting to themselves), transfer_failed, validation_failed")))]
 #[post("/v1/admin/grants")]
 pub async fn create_grant(
     state: State,

@@ -32,7 +32,7 @@ pub struct SignupBody {
     #[schema(min_length = 8, max_length = 128, example = "correct horse battery")]
     pub password: String,
     /// Letters, digits and `_`; unique, case-insensitively (stored lower case).
-    #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
     pub handle: String,
     /// No control characters.
     #[schema(min_length = 1, max_length = 64, example = "Ada")]
@@ -42,9 +42,9 @@ pub struct SignupBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
-    #[schema(example = "ada@example.com")]
+    #[schema(max_length = 254, example = "ada@example.com")]
     pub email: String,
-    #[schema(example = "correct horse battery")]
+    #[schema(max_length = 128, example = "correct horse battery")]
     pub password: String,
 }
 
@@ -52,7 +52,7 @@ pub struct LoginBody {
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     /// The `refresh_token` of the last login or refresh.
-    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d")]
+    #[schema(max_length = 128, example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d")]
     pub refresh_token: String,
 }
 
@@ -173,7 +173,7 @@ impl From<Balance> for BalanceView {
 #[serde(deny_unknown_fields)]
 pub struct ShareBody {
     /// The recipient's handle.
-    #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ben")]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "ben")]
     pub to_handle: String,
     /// Whole points; at most the server's per-transfer limit.
     #[schema(minimum = 1, maximum = 1_000_000_000_000_u64, example = 30)]
@@ -186,7 +186,7 @@ pub struct ShareBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
-    #[schema(pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "ada")]
     pub to_handle: String,
     #[schema(minimum = 1, maximum = 1_000_000_000_000_u64, example = 100)]
     pub amount: u64,

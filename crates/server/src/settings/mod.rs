@@ -30,7 +30,7 @@ pub use pointshare_domain::services::{ThrottlePolicy, TransferLimits};
 pub use pointshare_provider_http::CallSettings;
 pub use pointshare_store_mongo::MongoSettings;
 
-pub use crate::client::TrustedProxies;
+pub use crate::client::{ClientAddresses, ForwardingHeader, TrustedProxies};
 pub use crate::cors::CorsOrigins;
 
 use crate::secrets;
@@ -46,6 +46,8 @@ pub struct Settings {
     /// Redis; the cache, limiter and events are in memory when unset.
     pub cache: Option<RedisSettings>,
     pub provider: ProviderSettings,
+    /// What serves a port whose URL is unset.
+    pub backends: BackendChoices,
     pub auth: AuthSettings,
     pub bootstrap_admin: BootstrapAdminSettings,
     pub limits: TransferLimits,
@@ -65,10 +67,17 @@ pub struct HttpSettings {
     #[serde(with = "humantime_serde")]
     pub request_deadline: Duration,
     pub body_limit: usize,
+    /// How long a request body may take to arrive, from the handler's first read.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Comma-separated CIDRs.
     pub trusted_proxies: TrustedProxies,
+    /// The one header the trusted proxies write the client's address in.
+    pub client_address_header: ForwardingHeader,
+    /// IPv6 clients are counted per network of this many leading bits.
+    pub ipv6_client_prefix: u8,
     /// Comma-separated exact origins; unset: the dev server's in the fully
     /// embedded default, none otherwise.
     pub cors_origins: Option<CorsOrigins>,
@@ -81,8 +90,11 @@ impl Default for HttpSettings {
             internal_bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
             request_deadline: Duration::from_secs(8),
             body_limit: 16 * 1024,
+            body_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),
             trusted_proxies: TrustedProxies::default(),
+            client_address_header: ForwardingHeader::default(),
+            ipv6_client_prefix: 64,
             cors_origins: None,
         }
     }
@@ -90,7 +102,10 @@ impl Default for HttpSettings {
 
 impl HttpSettings {
     fn validate(&self) -> Result<(), InvalidSetting> {
-        InvalidSetting::first_zero(&[("request_deadline", self.request_deadline)])?;
+        InvalidSetting::first_zero(&[
+            ("request_deadline", self.request_deadline),
+            ("body_timeout", self.body_timeout),
+        ])?;
         // The HTTP server counts its shutdown timeout in whole seconds.
         if self.shutdown_grace < Duration::from_secs(1) {
             return Err(InvalidSetting::new("shutdown_grace", "must be at least 1s"));
@@ -98,7 +113,21 @@ impl HttpSettings {
         if self.body_limit < 256 {
             return Err(InvalidSetting::new("body_limit", "must be at least 256 bytes"));
         }
+        // Shorter than what one subscriber is given, a prefix would let a
+        // whole provider's customers share one allowance.
+        if !(32..=128).contains(&self.ipv6_client_prefix) {
+            return Err(InvalidSetting::new("ipv6_client_prefix", "must be 32 to 128 (64: one subscriber's network)"));
+        }
         Ok(())
+    }
+
+    /// How the client of a request is told.
+    pub fn clients(&self) -> ClientAddresses {
+        ClientAddresses {
+            proxies: self.trusted_proxies.clone(),
+            header: self.client_address_header.clone(),
+            ipv6_prefix: self.ipv6_client_prefix,
+        }
     }
 }
 
@@ -145,6 +174,79 @@ impl ProviderSettings {
         match self.configured()? {
             Some(adapter) => adapter.validate(),
             None => self.calls.validate(),
+        }
+    }
+}
+
+/// The in-process backends an operator asks for by name. With nothing real
+/// configured each port is in this process (the embedded default); once
+/// anything real is, a port without its URL is refused at start unless named
+/// here, so a Secret missing one key never leaves a replica keeping members
+/// and transfers in its own memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendChoices {
+    pub store: Option<StoreChoice>,
+    pub cache: Option<CacheChoice>,
+    pub provider: Option<ProviderChoice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreChoice {
+    Mongodb,
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheChoice {
+    Redis,
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderChoice {
+    Http,
+    Simulator,
+}
+
+/// One port's backend: the real one (its URL set) or the in-process one.
+struct PortChoice {
+    /// `backends.store`, ...
+    key: &'static str,
+    /// The URL's key.
+    url: &'static str,
+    configured: bool,
+    /// `Some(true)`: the in-process backend named; `Some(false)`: the real one.
+    in_process: Option<bool>,
+    in_process_name: &'static str,
+    keeps: &'static str,
+}
+
+impl PortChoice {
+    fn check(&self, real: Option<&str>) -> Result<(), SettingsError> {
+        let (name, url) = (variable(self.key), variable(self.url));
+        match (self.in_process, self.configured) {
+            (Some(true), true) => Err(SettingsError::invalid(
+                self.key,
+                format!("is {} while {url} is set; give one or the other", self.in_process_name),
+            )),
+            (Some(false), false) => {
+                Err(SettingsError::invalid(self.url, format!("is required when {name} names the real backend")))
+            }
+            (None, false) => match real {
+                Some(real) => Err(SettingsError::invalid(
+                    self.url,
+                    format!(
+                        "is unset while {real} is set: give it, or set {name}={} to keep {} in this process on purpose (lost at restart, never shared between replicas)",
+                        self.in_process_name, self.keeps
+                    ),
+                )),
+                None => Ok(()),
+            },
+            _ => Ok(()),
         }
     }
 }
@@ -350,11 +452,17 @@ pub struct EmbeddedSettings {
     #[serde(with = "humantime_serde")]
     pub provider_latency: Duration,
     pub demo_password: String,
+    /// Seed the demo members; unset: when the API listens on loopback.
+    pub demo_members: Option<bool>,
 }
 
 impl Default for EmbeddedSettings {
     fn default() -> Self {
-        EmbeddedSettings { provider_latency: Duration::ZERO, demo_password: "pointshare-demo".into() }
+        EmbeddedSettings {
+            provider_latency: Duration::ZERO,
+            demo_password: "pointshare-demo".into(),
+            demo_members: None,
+        }
     }
 }
 
@@ -418,18 +526,67 @@ impl Settings {
         self.rate_limits.validate().map_err(E::in_section("rate_limits"))?;
         self.events.validate().map_err(E::in_section("events"))?;
         self.recovery.validate().map_err(E::in_section("recovery"))?;
-        self.validate_timing()?;
+        self.validate_timing()
+    }
+
+    /// What only serving needs, beyond `validate`: the operator's commands
+    /// sign no token and name the backends they need themselves.
+    pub fn validate_for_serving(&self) -> Result<(), SettingsError> {
+        if self.embedded.demo_members == Some(true)
+            && let Some(real) = self.real_backend()
+        {
+            return Err(SettingsError::invalid(
+                "embedded.demo_members",
+                format!(
+                    "is only for the fully embedded default, and {real} is set: demo members have a published password"
+                ),
+            ));
+        }
         if self.auth.jwt_secret.is_none()
             && let Some(real) = self.real_backend()
         {
-            return Err(E::invalid(
+            return Err(SettingsError::invalid(
                 "auth.jwt_secret",
                 format!(
                     "is required when {real} is set: every replica must sign with the same secret, and none may be guessed"
                 ),
             ));
         }
-        Ok(())
+        self.validate_backends()
+    }
+
+    /// Each port is served by what its URL says, or by the in-process
+    /// backend: implied only while nothing real is configured, named otherwise.
+    fn validate_backends(&self) -> Result<(), SettingsError> {
+        let named = &self.backends;
+        let ports = [
+            PortChoice {
+                key: "backends.store",
+                url: "store.uri",
+                configured: self.store.is_some(),
+                in_process: named.store.map(|choice| choice == StoreChoice::Memory),
+                in_process_name: "memory",
+                keeps: "members, sessions and transfers",
+            },
+            PortChoice {
+                key: "backends.cache",
+                url: "cache.url",
+                configured: self.cache.is_some(),
+                in_process: named.cache.map(|choice| choice == CacheChoice::Memory),
+                in_process_name: "memory",
+                keeps: "rate limits, cached balances and events (each replica its own)",
+            },
+            PortChoice {
+                key: "backends.provider",
+                url: "provider.url",
+                configured: self.provider.url.is_some(),
+                in_process: named.provider.map(|choice| choice == ProviderChoice::Simulator),
+                in_process_name: "simulator",
+                keeps: "the points themselves, in a simulator",
+            },
+        ];
+        let real = self.real_backend();
+        ports.iter().try_for_each(|port| port.check(real.as_deref()))
     }
 
     /// The rules between sections: a driver's provider calls must fit in its
@@ -495,6 +652,12 @@ impl Settings {
 
     pub fn is_fully_embedded(&self) -> bool {
         self.real_backend().is_none()
+    }
+
+    /// Whether to seed the demo members: in the fully embedded default, when
+    /// asked for or, unasked, when the API listens on loopback only.
+    pub fn seeds_demo_members(&self) -> bool {
+        self.is_fully_embedded() && self.embedded.demo_members.unwrap_or_else(|| self.http.bind.ip().is_loopback())
     }
 
     /// The origins allowed to call the API from a browser.

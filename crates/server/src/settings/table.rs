@@ -39,6 +39,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     row("http.body_limit", "BODY_LIMIT", "Largest request body accepted, in bytes."),
     row(
+        "http.body_timeout",
+        "BODY_TIMEOUT",
+        "Longest a request body may take to arrive; a slower one is answered 408 and its connection closed.",
+    ),
+    row(
         "http.shutdown_grace",
         "SHUTDOWN_GRACE",
         "How long shutdown waits for requests in flight and the recovery pass.",
@@ -46,7 +51,17 @@ pub const SETTINGS: &[Setting] = &[
     row(
         "http.trusted_proxies",
         "TRUSTED_PROXIES",
-        "Comma-separated CIDRs of the proxies in front: only from these is Forwarded / X-Forwarded-For believed.",
+        "Comma-separated CIDRs of the proxies in front: only from these is the client address header believed.",
+    ),
+    row(
+        "http.client_address_header",
+        "CLIENT_ADDRESS_HEADER",
+        "The one header the trusted proxies write the client's address in: X-Forwarded-For (a list, the rightmost untrusted hop is the client), Forwarded (RFC 7239) or another list such as X-Real-IP. No other header is read; make the proxy overwrite it.",
+    ),
+    row(
+        "http.ipv6_client_prefix",
+        "IPV6_CLIENT_PREFIX",
+        "IPv6 clients are counted per network of this prefix length (32 to 128) by every per-address limit: one subscriber holds a whole /64.",
     ),
     row(
         "http.cors_origins",
@@ -119,6 +134,21 @@ pub const SETTINGS: &[Setting] = &[
         "The longest the provider may take to apply a call after it was sent: a refusal met by a driver that took a transfer over counts only after this.",
     ),
     row(
+        "backends.store",
+        "STORE",
+        "memory: keep members, sessions and transfers in this process (lost at restart, never shared). Implied only while nothing real is configured; once a provider, MongoDB or Redis URL is set, an unset MONGODB_URI stops start-up unless this says memory.",
+    ),
+    row(
+        "backends.cache",
+        "CACHE",
+        "memory: keep rate limits, cached balances and events in this process (each replica its own). Implied only while nothing real is configured; once a provider, MongoDB or Redis URL is set, an unset REDIS_URL stops start-up unless this says memory.",
+    ),
+    row(
+        "backends.provider",
+        "PROVIDER",
+        "simulator: run the provider simulator in this process (its points are not real). Implied only while nothing real is configured; once MongoDB or Redis is set, an unset PROVIDER_URL stops start-up unless this says simulator.",
+    ),
+    row(
         "auth.jwt_secret",
         "JWT_SECRET",
         "Signs access tokens (HS256): 32 random bytes or more. Required when any real backend is set; random only in the fully embedded default.",
@@ -173,9 +203,9 @@ pub const SETTINGS: &[Setting] = &[
         "Login attempts per minute from one client address for one account.",
     ),
     row(
-        "rate_limits.logins_per_minute_before_slow_down",
+        "rate_limits.failed_logins_before_slow_down",
         "LOGIN_SLOW_DOWN_AFTER",
-        "Login attempts per minute for one account from all addresses after which each answer is delayed (never refused).",
+        "Failed logins for one account from all addresses (within 15 minutes) after which each next password check waits a second longer, up to 5 s. One account's password is checked once at a time per replica; a network its member signed in from in the last 30 days is not slowed.",
     ),
     row(
         "rate_limits.fail_open",
@@ -226,6 +256,11 @@ pub const SETTINGS: &[Setting] = &[
         "Embedded simulator only: latency it adds to every call.",
     ),
     row("embedded.demo_password", "DEMO_PASSWORD", "Fully embedded default only: the demo members' password."),
+    row(
+        "embedded.demo_members",
+        "DEMO_MEMBERS",
+        "Fully embedded default only: seed the demo members (an admin, alice and bob, with the demo password). Unset: only when POINTSHARE_BIND is a loopback address, so a server others can reach has no admin with a published password.",
+    ),
 ];
 
 /// The setting with this dotted key.

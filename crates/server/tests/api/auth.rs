@@ -2,12 +2,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use pointshare_server::settings::TrustedProxies;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Answer, DEMO_PASSWORD, TEST_SECRET, TestApp, spawn_app, spawn_app_with};
+use std::time::Duration;
+
+use crate::helpers::{Answer, DEMO_PASSWORD, TestApp, behind_a_loopback_proxy, spawn_app, spawn_app_with};
+use crate::sse::EventStream;
 
 /// What an attacker holding the signing secret could mint: a token with any
 /// claims, signed with the right key and key id.
@@ -19,6 +21,12 @@ fn forge(secret: &str, claims: &Value) -> String {
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// What an access token claims, read without checking it.
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("json")
 }
 
 /// `pointshare_auth_events_total` for `event`, as operators see it (counted
@@ -72,8 +80,7 @@ async fn protected_routes_need_a_valid_token() {
     app.get("/v1/me", None).await.problem(401, "unauthenticated");
     app.get("/v1/me", Some("not-a-jwt")).await.problem(401, "unauthenticated");
 
-    let other =
-        spawn_app_with(|s| s.auth.jwt_secret = Some("another secret of at least thirty-two bytes".into())).await;
+    let other = spawn_app_with(|s| s.auth.jwt_secret = Some(pointshare_testkit::random_secret().into())).await;
     let foreign = other.demo("alice").await;
     app.get("/v1/me", Some(&foreign)).await.problem(401, "unauthenticated");
 
@@ -114,13 +121,15 @@ async fn a_role_claim_in_a_validly_signed_token_grants_nothing() {
     let alice_id = app.get("/v1/me", Some(&alice)).await.body["id"].as_str().expect("an id").to_owned();
     let grant = json!({"to_handle": "alice", "amount": 1_000_000, "reason": "minted"});
     let (iat, exp) = (now(), now() + 600);
-    let as_alice = forge(TEST_SECRET, &json!({"sub": alice_id, "role": "admin", "iat": iat, "nbf": iat, "exp": exp}));
+    let sid = claims_of(&alice)["sid"].clone();
+    let signed = |claims: Value| forge(&app.secret, &claims);
+    let as_alice = signed(json!({"sub": alice_id, "sid": sid, "role": "admin", "iat": iat, "nbf": iat, "exp": exp}));
     app.grant(&as_alice, "forged-1", grant.clone()).await.problem(403, "forbidden");
     let nobody = "01a21033-602d-74f9-80dd-bb5f13f8762b";
-    let as_nobody = forge(TEST_SECRET, &json!({"sub": nobody, "role": "admin", "iat": iat, "nbf": iat, "exp": exp}));
+    let as_nobody = signed(json!({"sub": nobody, "sid": sid, "role": "admin", "iat": iat, "nbf": iat, "exp": exp}));
     app.grant(&as_nobody, "forged-2", grant.clone()).await.problem(401, "unauthenticated");
     app.get("/v1/me", Some(&as_nobody)).await.problem(401, "unauthenticated");
-    let future = forge(TEST_SECRET, &json!({"sub": alice_id, "iat": iat, "nbf": iat + 3600, "exp": exp + 3600}));
+    let future = signed(json!({"sub": alice_id, "sid": sid, "iat": iat, "nbf": iat + 3600, "exp": exp + 3600}));
     app.get("/v1/me", Some(&future)).await.problem(401, "unauthenticated");
     assert_eq!(app.balance(&alice).await, 10_000, "nothing was granted");
 }
@@ -192,6 +201,54 @@ async fn logout_ends_the_session() {
 }
 
 #[tokio::test]
+async fn logout_ends_the_session_s_access_tokens_and_event_streams_at_once() {
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let (access, refresh_token) = (login.body["access_token"].as_str().expect("a token"), &login.body["refresh_token"]);
+    let other_device = app.demo("alice").await;
+    assert_eq!(app.balance(access).await, 10_000);
+    let mut stream = EventStream::open(&app.url("/v1/me/events"), access, None).await.expect("a stream");
+    assert_eq!(stream.next(Duration::from_secs(5)).await.expect("an event").name, "ready");
+
+    let out = app.post("/v1/auth/logout", None, json!({"refresh_token": refresh_token})).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let after = app.get("/v1/me/balance", Some(access)).await;
+    after.problem(401, "unauthenticated");
+    assert!(after.body["detail"].as_str().expect("a detail").contains("session"), "{:?}", after.body);
+    app.share(access, "after-logout", json!({"to_handle": "bob", "amount": 1})).await.problem(401, "unauthenticated");
+    assert_eq!(stream.next(Duration::from_secs(10)).await, None, "the open stream ends within seconds");
+    assert_eq!(app.balance(&other_device).await, 10_000, "another login of hers goes on");
+}
+
+#[tokio::test]
+async fn refresh_token_reuse_ends_the_session_s_access_tokens_too() {
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let stolen = login.body["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let owner = refresh(&app, &stolen).await;
+    let owners_access = owner.body["access_token"].as_str().expect("a token").to_owned();
+    let thiefs_access = login.body["access_token"].as_str().expect("a token");
+    refresh(&app, &stolen).await.problem(401, "invalid_refresh_token");
+    app.get("/v1/me", Some(thiefs_access)).await.problem(401, "unauthenticated");
+    app.get("/v1/me", Some(&owners_access)).await.problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn knowing_a_session_s_id_ends_nothing() {
+    // Session ids show in logs and in the refresh token's first half.
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let token = login.body["refresh_token"].as_str().expect("a refresh token");
+    let access = login.body["access_token"].as_str().expect("a token");
+    let (session, _) = token.split_once('.').expect("<session>.<secret>");
+    let guess = format!("{session}.{}", "A".repeat(43));
+    refresh(&app, &guess).await.problem(401, "invalid_refresh_token");
+    app.post("/v1/auth/logout", None, json!({"refresh_token": guess})).await.problem(401, "invalid_refresh_token");
+    assert_eq!(app.balance(access).await, 10_000, "the session goes on");
+    assert_eq!(refresh(&app, token).await.status, StatusCode::OK, "and its token still works");
+}
+
+#[tokio::test]
 async fn an_expired_token_is_refused() {
     let app = spawn_app_with(|s| s.auth.token_ttl = std::time::Duration::from_secs(1)).await;
     let token = app.demo("alice").await;
@@ -241,7 +298,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
     // without trusted proxies, 3 failures from anyone would lock out everyone.
     let app = spawn_app_with(|s| {
         s.rate_limits.logins_per_minute_per_address = 3;
-        s.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
+        behind_a_loopback_proxy(s);
     })
     .await;
     for n in 0..3 {
@@ -257,11 +314,38 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
 }
 
 #[tokio::test]
+async fn a_client_s_own_forwarded_header_or_fresh_ipv6_address_buys_no_new_allowance() {
+    // The proxy appends the client's address to X-Forwarded-For; a Forwarded
+    // header (or any other) can only be the client's own words.
+    let app = spawn_app_with(|s| {
+        s.rate_limits.logins_per_minute_per_address = 3;
+        behind_a_loopback_proxy(s);
+    })
+    .await;
+    let login = |forwarded: String, client: String| {
+        let body = json!({"email": "guess@pointshare.test", "password": "guess"});
+        let request = app.client.post(app.url("/v1/auth/login")).header("forwarded", forwarded);
+        let request = request.header("x-forwarded-for", client).json(&body);
+        async move { Answer::of(request.send().await.expect("answers")).await }
+    };
+    for n in 0..3 {
+        login(format!("for=198.51.100.{n}"), "203.0.113.66".into()).await.problem(401, "invalid_credentials");
+    }
+    login("for=198.51.100.99".into(), "203.0.113.66".into()).await.problem(429, "rate_limited");
+    // One IPv6 subscriber holds a whole /64: each of its addresses is the same client.
+    for n in 1..=3 {
+        login(String::new(), format!("2001:db8:7:7::{n}")).await.problem(401, "invalid_credentials");
+    }
+    login(String::new(), "2001:db8:7:7:ffff::1".into()).await.problem(429, "rate_limited");
+    login(String::new(), "2001:db8:7:8::1".into()).await.problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
 async fn guesses_at_an_account_from_many_addresses_never_lock_its_owner_out() {
     let app = spawn_app_with(|s| {
         s.rate_limits.logins_per_minute_per_address_and_account = 2;
-        s.rate_limits.logins_per_minute_before_slow_down = 4;
-        s.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
+        s.rate_limits.failed_logins_before_slow_down = 10;
+        behind_a_loopback_proxy(s);
     })
     .await;
     for attacker in 0..6 {

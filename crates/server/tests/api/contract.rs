@@ -144,3 +144,39 @@ async fn the_document_names_each_operation_lists_every_code_and_marks_public_ope
     let problem = app.get("/v1/me", None).await;
     assert!(codes.contains(&problem.body["code"]), "{:?}", problem.body);
 }
+
+/// Every string a client may send in a body has a length the server reads
+/// no further than: a 15 KB "email" is refused at the schema, before it can
+/// become a rate limiter's key or reach a password check.
+#[tokio::test]
+async fn every_string_of_every_request_body_is_bounded() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json", None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let mut bodies = BTreeSet::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for operation in item.as_object().expect("a path item").values() {
+            if let Some(reference) = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
+                bodies.insert(reference.rsplit('/').next().expect("a name").to_owned());
+            }
+        }
+    }
+    assert!(bodies.len() >= 6, "{bodies:?}");
+    let mut unbounded = Vec::new();
+    for body in &bodies {
+        for (field, schema) in schemas[body]["properties"].as_object().expect("properties") {
+            let is_string =
+                schema["type"] == "string" || schema["type"].as_array().is_some_and(|t| t.contains(&json!("string")));
+            if is_string && !schema["maxLength"].is_u64() {
+                unbounded.push(format!("{body}.{field}"));
+            }
+        }
+    }
+    assert_eq!(unbounded, Vec::<String>::new(), "string fields without maxLength");
+    let long = "a".repeat(15_000);
+    let answer = app.login(&format!("{long}@example.com"), "guess").await;
+    assert_eq!((answer.status.as_u16(), &answer.body["code"]), (422, &json!("validation_failed")));
+    assert_eq!(answer.body["errors"][0]["pointer"], "/email");
+    assert_eq!(answer.body["errors"][0]["code"], "out_of_range");
+}

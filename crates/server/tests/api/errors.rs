@@ -1,8 +1,11 @@
 //! Every way a request can be malformed gets a problem+json answer.
 
-use reqwest::StatusCode;
+use std::time::Duration;
 
-use crate::helpers::{Answer, spawn_app};
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{Answer, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn bodies_that_are_not_json_too_large_or_mistyped() {
@@ -17,6 +20,33 @@ async fn bodies_that_are_not_json_too_large_or_mistyped() {
         .await
         .problem(413, "payload_too_large");
     send("{\"email\": 5}".into(), "application/json").await.problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_body_trickled_in_is_cut_off_with_408_and_its_connection_closed() {
+    let app = spawn_app_with(|s| s.http.body_timeout = Duration::from_secs(1)).await;
+    let address = app.address.trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.expect("connects");
+    let head = "POST /v1/auth/login HTTP/1.1\r\nhost: pointshare\r\ncontent-type: application/json\r\ncontent-length: 60\r\n\r\n";
+    connection.write_all(head.as_bytes()).await.expect("sends the head");
+    let started = std::time::Instant::now();
+    let trickle = async {
+        for byte in b"{\"email\": \"a@example.com\"" {
+            if connection.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), trickle).await;
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), connection.read_to_string(&mut answer))
+        .await
+        .expect("the server closes the connection")
+        .expect("reads");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
 
 #[tokio::test]

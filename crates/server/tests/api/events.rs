@@ -129,6 +129,32 @@ async fn streams_per_member_are_bounded_and_idle_ones_send_heartbeats() {
 }
 
 #[tokio::test]
+async fn a_stream_the_client_closes_gives_its_slot_back_at_once_not_at_the_next_heartbeat() {
+    let app = spawn_app_with(|s| s.events.streams_per_member = 1).await;
+    let bob = app.demo("bob").await;
+    let url = app.url("/v1/me/events");
+    // The one slot, within 2 s: the default heartbeat is 15 s away.
+    let open = || async {
+        let started = std::time::Instant::now();
+        loop {
+            match EventStream::open(&url, &bob, None).await {
+                Ok(stream) => return stream,
+                Err(refused) if started.elapsed() < Duration::from_secs(2) => {
+                    assert_eq!(refused.0, StatusCode::TOO_MANY_REQUESTS);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(refused) => panic!("the closed stream still holds the slot: {refused:?}"),
+            }
+        }
+    };
+    for _ in 0..3 {
+        let mut stream = open().await;
+        assert_eq!(stream.next(PATIENCE).await.expect("an event").name, "ready");
+        drop(stream);
+    }
+}
+
+#[tokio::test]
 async fn a_share_answered_202_completes_as_soon_as_the_provider_answers_without_recovery() {
     let app = spawn_app_with(|s| {
         // A share takes two calls, 1.4 s: past the deadline, and past what

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use pointshare_server::settings::{CacheChoice, StoreChoice, TrustedProxies};
 use pointshare_server::{Application, Settings};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 pub const DEMO_PASSWORD: &str = "pointshare-demo";
-pub const TEST_SECRET: &str = "a test secret of at least thirty-two bytes";
 
 #[derive(Debug)]
 pub struct TestApp {
@@ -16,6 +16,21 @@ pub struct TestApp {
     /// The internal listener: `/metrics` and the detailed `/readyz`.
     pub internal: String,
     pub client: Client,
+    /// The secret it signs access tokens with, made for this app.
+    pub secret: String,
+}
+
+/// A server with a real provider keeps its store and cache in memory only
+/// when told so by name.
+pub fn in_memory_on_purpose(settings: &mut Settings) {
+    settings.backends.store = Some(StoreChoice::Memory);
+    settings.backends.cache = Some(CacheChoice::Memory);
+}
+
+/// A server behind a proxy at 127.0.0.1, where the tests' requests come
+/// from: it believes the proxy's X-Forwarded-For about who the client is.
+pub fn behind_a_loopback_proxy(settings: &mut Settings) {
+    settings.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -26,14 +41,15 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::default();
     settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
-    settings.auth.jwt_secret = Some(TEST_SECRET.into());
+    settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     tune(&mut settings);
+    let secret = settings.auth.jwt_secret.as_ref().map(|secret| secret.expose().to_owned()).unwrap_or_default();
     let application = Application::build(settings).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let internal = format!("http://127.0.0.1:{}", application.internal_port());
     tokio::spawn(application.run_until_stopped());
     let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("a client");
-    TestApp { address, internal, client }
+    TestApp { address, internal, client, secret }
 }
 
 /// An answer, read once: status, headers and JSON body.

@@ -1,10 +1,9 @@
 //! Signing up, one's own profile and balance, finding another member.
 
-use pointshare_server::settings::TrustedProxies;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Answer, spawn_app, spawn_app_with};
+use crate::helpers::{Answer, behind_a_loopback_proxy, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn signup_creates_a_member_with_a_provider_account() {
@@ -116,7 +115,7 @@ async fn signups_are_limited_per_address_and_in_total() {
 
     let app = spawn_app_with(|s| {
         s.rate_limits.signups_per_minute = 2;
-        s.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
+        behind_a_loopback_proxy(s);
     })
     .await;
     for n in 0..3 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{DEMO_PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{DEMO_PASSWORD, in_memory_on_purpose, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn readyz_tells_the_public_its_status_and_the_internal_listener_the_backends() {
@@ -225,6 +225,7 @@ async fn with_the_provider_down_what_needs_it_answers_503_and_the_replica_stays_
     let (provider, key) = separate_provider().await;
     let url = provider.base_url().parse().expect("a URL");
     let app = spawn_app_with(|s| {
+        in_memory_on_purpose(s);
         s.provider.url = Some(url);
         s.provider.api_key = Some(key.into());
         s.http.request_deadline = Duration::from_millis(600);
@@ -267,6 +268,7 @@ async fn with_a_real_provider_there_are_no_demo_members_and_no_points_granted_at
     let (provider, key) = separate_provider().await;
     let url = provider.base_url();
     let app = spawn_app_with(|s| {
+        in_memory_on_purpose(s);
         s.provider.url = Some(url.parse().expect("a URL"));
         s.provider.api_key = Some(key.clone().into());
     })
@@ -286,6 +288,45 @@ async fn with_a_real_provider_there_are_no_demo_members_and_no_points_granted_at
         .await
         .expect("json");
     assert_eq!((ledger["accounts"].as_u64(), ledger["total_balance"].as_u64()), (Some(0), Some(0)), "{ledger}");
+}
+
+#[tokio::test]
+async fn readiness_never_shows_the_provider_s_credentials() {
+    let app = spawn_app_with(|s| {
+        in_memory_on_purpose(s);
+        s.provider.url = Some("http://operator:hunter2-do-not-print@127.0.0.1:9".parse().expect("a URL"));
+        s.provider.api_key = Some("key".to_owned().into());
+    })
+    .await;
+    let ready = app.internal_get("/readyz").await;
+    let provider = ready.body["provider"].as_str().expect("the provider");
+    assert!(provider.contains("127.0.0.1:9") && !provider.contains("hunter2"), "{provider}");
+}
+
+#[tokio::test]
+async fn demo_members_are_seeded_only_on_loopback_unless_asked_for() {
+    let reachable = spawn_app_with(|s| s.http.bind = "0.0.0.0:0".parse().expect("an address")).await;
+    reachable.login("admin@pointshare.test", DEMO_PASSWORD).await.problem(401, "invalid_credentials");
+    let asked = spawn_app_with(|s| {
+        s.http.bind = "0.0.0.0:0".parse().expect("an address");
+        s.embedded.demo_members = Some(true);
+    })
+    .await;
+    assert_eq!(asked.login("admin@pointshare.test", DEMO_PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_bootstrap_admin_in_the_embedded_default_takes_the_demo_admin_s_place() {
+    let app = spawn_app_with(|s| {
+        s.bootstrap_admin.email = Some("boss@example.com".into());
+        s.bootstrap_admin.password = Some("the boss's own password".to_owned().into());
+    })
+    .await;
+    let boss = app.token("boss@example.com", "the boss's own password").await;
+    assert_eq!(app.get("/v1/me", Some(&boss)).await.body["role"], "admin");
+    app.login("admin@pointshare.test", DEMO_PASSWORD).await.problem(401, "invalid_credentials");
+    let alice = app.demo("alice").await;
+    assert_eq!(app.balance(&alice).await, 10_000, "the demo members were funded by the bootstrap admin");
 }
 
 #[tokio::test]

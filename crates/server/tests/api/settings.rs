@@ -2,7 +2,12 @@
 
 use std::process::Command;
 
+use std::io::Read;
+use std::process::Stdio;
+use std::time::Duration;
+
 use pointshare_server::settings::{SETTINGS, markdown};
+use pointshare_testkit::random_secret;
 
 fn pointshare() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pointshare"))
@@ -75,8 +80,12 @@ fn with_any_real_backend_the_signing_secret_must_be_given_and_strong() {
         assert!(stderr.contains("invalid setting POINTSHARE_JWT_SECRET") && stderr.contains(backend), "{stderr}");
         for (weak, why) in [
             (shipped_placeholder(), "placeholder"),
-            ("x".repeat(40), "one character"),
+            ("x".repeat(40), "predictable"),
             ("chaos-secret-chaos-secret-chaos-secret".to_owned(), "predictable"),
+            ("qwertyuiopasdfghjklzxcvbnm123456".to_owned(), "predictable"),
+            ("abcdefghijklmnopqrstuvwxyz012345".to_owned(), "predictable"),
+            ("0123456789abcdef0123456789abcdef".to_owned(), "predictable"),
+            ("a test secret of at least thirty-two bytes".to_owned(), "published"),
         ] {
             let stderr = refused(with_backend().env("POINTSHARE_JWT_SECRET", &weak));
             assert!(stderr.contains("invalid setting POINTSHARE_JWT_SECRET") && stderr.contains(why), "{stderr}");
@@ -189,19 +198,127 @@ fn the_file_and_the_environment_set_the_same_settings() {
     )
     .expect("written");
     // The file's store pool is refused by the store adapter's own rule...
-    let stderr = refused(pointshare().arg("--config").arg(&file).env("POINTSHARE_JWT_SECRET", STRONG));
+    let stderr = refused(pointshare().arg("--config").arg(&file).env("POINTSHARE_JWT_SECRET", random_secret()));
     assert!(stderr.contains("invalid setting POINTSHARE_MONGODB_POOL_SIZE: must be at least 1"), "{stderr}");
     // ...and once the environment mends it, the provider adapter's rule on the retry window speaks.
     let stderr = refused(
         pointshare()
             .arg("--config")
             .arg(&file)
-            .env("POINTSHARE_JWT_SECRET", STRONG)
+            .env("POINTSHARE_JWT_SECRET", random_secret())
             .env("POINTSHARE_MONGODB_POOL_SIZE", "5"),
     );
     assert!(stderr.contains("invalid setting POINTSHARE_PROVIDER_RETRY_BUDGET_WINDOW"), "{stderr}");
     std::fs::remove_dir_all(dir).expect("cleans up");
 }
 
-/// A signing secret the rules accept.
-const STRONG: &str = "k3Jq8vR2mX9tLw4pZs7nB1cY6dF0hG5e";
+/// The binary with a real provider (unreachable: nothing calls it at start)
+/// and a strong secret.
+fn with_a_real_provider() -> Command {
+    let mut command = pointshare();
+    command
+        .env("POINTSHARE_PROVIDER_URL", "http://127.0.0.1:9")
+        .env("POINTSHARE_PROVIDER_API_KEY", "k")
+        .env("POINTSHARE_JWT_SECRET", random_secret());
+    command
+}
+
+#[test]
+fn with_a_real_provider_a_missing_store_or_cache_url_stops_start_up_unless_memory_is_named() {
+    // A Secret missing one key: every replica would keep its own members and transfers.
+    let stderr = refused(&mut with_a_real_provider());
+    assert!(
+        stderr.contains("invalid setting POINTSHARE_MONGODB_URI: is unset while POINTSHARE_PROVIDER_URL is set"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("POINTSHARE_STORE=memory"), "says how to ask for memory: {stderr}");
+    let stderr = refused(with_a_real_provider().env("POINTSHARE_STORE", "memory"));
+    assert!(
+        stderr.contains("invalid setting POINTSHARE_REDIS_URL") && stderr.contains("POINTSHARE_CACHE=memory"),
+        "{stderr}"
+    );
+    let both = refused(
+        with_a_real_provider()
+            .env("POINTSHARE_STORE", "memory")
+            .env("POINTSHARE_CACHE", "memory")
+            .env("POINTSHARE_MONGODB_URI", "mongodb://127.0.0.1:9"),
+    );
+    assert!(both.contains("invalid setting POINTSHARE_STORE: is memory while POINTSHARE_MONGODB_URI is set"), "{both}");
+    let real_without_url =
+        refused(with_a_real_provider().env("POINTSHARE_STORE", "mongodb").env("POINTSHARE_CACHE", "memory"));
+    assert!(real_without_url.contains("invalid setting POINTSHARE_MONGODB_URI: is required"), "{real_without_url}");
+    let unknown = refused(with_a_real_provider().env("POINTSHARE_STORE", "disk"));
+    assert!(unknown.contains("invalid setting POINTSHARE_STORE"), "{unknown}");
+    // A real store with no provider URL would keep the points in a simulator.
+    let simulated = refused(
+        pointshare()
+            .env("POINTSHARE_MONGODB_URI", "mongodb://127.0.0.1:9")
+            .env("POINTSHARE_CACHE", "memory")
+            .env("POINTSHARE_JWT_SECRET", random_secret()),
+    );
+    assert!(
+        simulated.contains("invalid setting POINTSHARE_PROVIDER_URL")
+            && simulated.contains("POINTSHARE_PROVIDER=simulator"),
+        "{simulated}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port()
+}
+
+#[tokio::test]
+async fn a_replica_exports_which_backend_serves_each_port_and_logs_no_provider_credentials() {
+    let (port, internal) = (free_port(), free_port());
+    let mut child = with_a_real_provider()
+        .env("POINTSHARE_PROVIDER_URL", "http://operator:hunter2-do-not-print@127.0.0.1:9")
+        .env("POINTSHARE_STORE", "memory")
+        .env("POINTSHARE_CACHE", "memory")
+        .env("POINTSHARE_BIND", format!("127.0.0.1:{port}"))
+        .env("POINTSHARE_INTERNAL_BIND", format!("127.0.0.1:{internal}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let metrics = format!("http://127.0.0.1:{internal}/metrics");
+    let mut scraped = None;
+    for _ in 0..100 {
+        if let Ok(answer) = reqwest::get(&metrics).await {
+            scraped = Some(answer.text().await.expect("text"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let mut log = String::new();
+    child.stderr.take().expect("piped").read_to_string(&mut log).expect("reads the log");
+    let _ = child.wait();
+    let scraped = scraped.expect("the replica served /metrics");
+    let mut serving: Vec<&str> =
+        scraped.lines().filter(|line| line.starts_with("pointshare_backend_info{") && line.ends_with(" 1")).collect();
+    serving.sort_unstable();
+    assert_eq!(serving.len(), 3, "{scraped}");
+    for (port, backend) in [("cache", "memory"), ("provider", "http"), ("store", "memory")] {
+        assert!(
+            serving
+                .iter()
+                .any(|line| line.contains(&format!("port=\"{port}\""))
+                    && line.contains(&format!("backend=\"{backend}\""))),
+            "{port} on {backend}: {serving:?}"
+        );
+    }
+    assert!(log.contains("127.0.0.1:9") && !log.contains("hunter2"), "{log}");
+}
+
+#[test]
+fn the_operator_s_commands_need_no_signing_secret() {
+    let output = pointshare()
+        .args(["admin", "promote", "boss@example.com"])
+        .env("POINTSHARE_MONGODB_URI", "mongodb://127.0.0.1:9")
+        .env("POINTSHARE_MONGODB_CONNECT_TIMEOUT", "300ms")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "no store to reach: {stderr}");
+    assert!(!stderr.contains("JWT_SECRET") && stderr.contains("POINTSHARE_MONGODB_URI"), "{stderr}");
+}

@@ -27,7 +27,7 @@ async fn a_share_in_flight_finishes_after(signal: &str) {
         Command::new(env!("CARGO_BIN_EXE_pointshare"))
             .env("POINTSHARE_BIND", format!("127.0.0.1:{port}"))
             .env("POINTSHARE_INTERNAL_BIND", "127.0.0.1:0")
-            .env("POINTSHARE_JWT_SECRET", "a test secret of at least thirty-two bytes")
+            .env("POINTSHARE_JWT_SECRET", pointshare_testkit::random_secret())
             .env("POINTSHARE_EMBEDDED_PROVIDER_LATENCY", "400ms")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -175,6 +175,22 @@ async fn admins_grant_points_and_members_cannot() {
 }
 
 #[tokio::test]
+async fn an_admin_cannot_grant_points_to_themselves() {
+    let app = spawn_app().await;
+    let admin = app.demo("admin").await;
+    let grant = json!({"to_handle": "admin", "amount": 1_000, "reason": "for me"});
+    let refused = app.grant(&admin, "self", grant).await;
+    refused.problem(422, "self_transfer");
+    assert_eq!(app.balance(&admin).await, 0, "nothing was granted");
+    let listed = app.get("/v1/admin/grants", Some(&admin)).await;
+    assert!(
+        listed.body["items"].as_array().expect("items").iter().all(|g| g["to_handle"] != "admin"),
+        "{:?}",
+        listed.body
+    );
+}
+
+#[tokio::test]
 async fn grants_are_bounded_per_grant_and_per_admin_day_and_listed_for_admins() {
     // The demo funding grants 2 × 10,000 at start, against the same budget.
     let app = spawn_app_with(|s| {

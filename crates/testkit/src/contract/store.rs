@@ -17,8 +17,8 @@ use pointshare_domain::ports::{
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
-    Points, ProviderAccountId, Resolution, ReviewReason, Role, Session, SessionId, TokenHash, Transfer, TransferId,
-    TransferKind, TransferState,
+    Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason, Role, Session, SessionId, TokenHash,
+    Transfer, TransferId, TransferKind, TransferState,
 };
 
 /// The repositories, empty, over one store.
@@ -53,6 +53,8 @@ macro_rules! store_contract {
             a_session_reads_back_and_rotates_once,
             of_racing_refreshes_of_one_token_exactly_one_wins,
             a_revoked_session_stays_revoked,
+            a_session_remembers_its_last_retired_tokens,
+            sessions_tell_where_a_member_signed_in_lately,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
             a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand,
             a_scan_reads_every_transfer_once_oldest_first,
@@ -454,6 +456,8 @@ fn session(member: MemberId) -> Session {
         id: SessionId::new(),
         member,
         token: token_hash("first"),
+        retired: Vec::new(),
+        client: "192.0.2.1".into(),
         created_at: at,
         expires_at: at + chrono::Duration::days(30),
         revoked_at: None,
@@ -471,6 +475,7 @@ pub async fn a_session_reads_back_and_rotates_once(store: &StoreUnderTest) {
     assert!(store.sessions.rotate(first.id, &first.token, &next, later).await.expect("rotates"));
     let rotated = store.sessions.get(first.id).await.expect("reads").expect("exists");
     assert_eq!((rotated.token.clone(), rotated.expires_at), (next.clone(), later));
+    assert_eq!(rotated.retired, vec![first.token.clone()], "the replaced token is remembered as retired");
     assert!(!store.sessions.rotate(first.id, &first.token, &token_hash("again"), later).await.expect("answers"));
     assert_eq!(store.sessions.get(first.id).await.expect("reads").expect("exists").token, next);
     assert!(!store.sessions.rotate(SessionId::new(), &next, &token_hash("x"), later).await.expect("answers"));
@@ -506,6 +511,43 @@ pub async fn a_revoked_session_stays_revoked(store: &StoreUnderTest) {
     let next = token_hash("after");
     assert!(!store.sessions.rotate(ended.id, &ended.token, &next, now()).await.expect("answers"));
     store.sessions.revoke(SessionId::new(), at).await.expect("revoking no session is harmless");
+}
+
+pub async fn a_session_remembers_its_last_retired_tokens(store: &StoreUnderTest) {
+    let long = session(MemberId::new());
+    store.sessions.insert(&long).await.expect("inserts");
+    let mut tokens = vec![long.token.clone()];
+    for n in 0..RETIRED_TOKENS_KEPT + 8 {
+        let next = token_hash(&format!("rotation-{n}"));
+        let current = tokens.last().expect("a token").clone();
+        assert!(
+            store.sessions.rotate(long.id, &current, &next, now() + chrono::Duration::days(30)).await.expect("rotates")
+        );
+        tokens.push(next);
+    }
+    let read = store.sessions.get(long.id).await.expect("reads").expect("exists");
+    let current = tokens.pop().expect("the current token");
+    assert_eq!(read.token, current);
+    let kept = tokens.split_off(tokens.len() - RETIRED_TOKENS_KEPT);
+    assert_eq!(read.retired, kept, "the last ones, oldest first");
+    assert!(tokens.iter().all(|old| !read.retired(old)), "older ones are forgotten");
+}
+
+pub async fn sessions_tell_where_a_member_signed_in_lately(store: &StoreUnderTest) {
+    let (alice, bob) = (MemberId::new(), MemberId::new());
+    let at = now();
+    let mut from_home = session(alice);
+    from_home.client = "2001:db8:1:2::/64".into();
+    store.sessions.insert(&from_home).await.expect("inserts");
+    let mut long_ago = session(bob);
+    long_ago.created_at = at - chrono::Duration::days(40);
+    store.sessions.insert(&long_ago).await.expect("inserts");
+    let since = at - chrono::Duration::days(30);
+    let from = |member, client: &'static str| store.sessions.signed_in_from(member, client, since);
+    assert!(from(alice, "2001:db8:1:2::/64").await.expect("answers"));
+    assert!(!from(alice, "192.0.2.1").await.expect("answers"), "another network");
+    assert!(!from(bob, "2001:db8:1:2::/64").await.expect("answers"), "another member");
+    assert!(!from(bob, "192.0.2.1").await.expect("answers"), "too long ago");
 }
 
 pub async fn a_lease_gives_each_due_transfer_to_one_owner_until_it_ends(store: &StoreUnderTest) {
