@@ -85,7 +85,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends the session of a refresh token (every token of that login). */
+        /**
+         * Ends the session of a refresh token: every token of that login, refresh
+         *     and access alike, on every replica within seconds, and its event streams.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -369,7 +372,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_found" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "self_transfer" | "too_many_streams" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed";
+        ProblemCode: "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_found" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "self_transfer" | "too_many_streams" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed";
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
             /** @example Ben */
@@ -742,7 +745,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description grant_limit_exceeded (above the per-grant maximum), grant_budget_exceeded (the admin's daily budget is spent; a rejected grant is recorded), recipient_not_found, recipient_inactive, transfer_failed, validation_failed */
+            /** @description grant_limit_exceeded (above the per-grant maximum), grant_budget_exceeded (the admin's daily budget is spent; a rejected grant is recorded), recipient_not_found, recipient_inactive, self_transfer (an admin granting to themselves), transfer_failed, validation_failed */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -829,7 +832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description rate_limited: too many attempts from this address, or for this account from this address */
+            /** @description rate_limited: too many attempts from this address, or for this account from this address, or this account's password is being tried too often to wait for a turn; retry after `Retry-After` */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -891,7 +894,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description invalid_refresh_token: no such session */
+            /** @description invalid_refresh_token: no such session, or a token it never had */
             401: {
                 headers: {
                     [name: string]: unknown;
