@@ -1,4 +1,4 @@
-//! In-memory adapters of the store, cache, rate limiter and events ports:
+//! In-memory adapters of the store, audit log, cache, rate limiter and events ports:
 //! what `pointshare` runs on with nothing configured (the embedded default),
 //! and what tests of any crate stand on. Each keeps the semantics its real
 //! adapter must have (uniqueness, compare-and-set, leases, newer-wins
@@ -8,6 +8,7 @@
 //! Depends on the domain alone: no fault injection here (that is the test
 //! kit's), nothing a production binary would not run.
 
+mod audit;
 mod cache;
 mod events;
 mod members;
@@ -15,6 +16,7 @@ mod sessions;
 mod totals;
 mod transfers;
 
+pub use audit::InMemoryAuditLog;
 pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
 pub use events::InMemoryEvents;
 pub use members::InMemoryMembers;

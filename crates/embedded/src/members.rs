@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
-use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
+use pointshare_domain::ports::{
+    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, StoreError,
+};
 use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
 
 #[derive(Debug, Default)]
@@ -88,5 +90,30 @@ impl MemberRepository for InMemoryMembers {
         pending.sort_by_key(|m| (m.created_at, m.id));
         pending.truncate(limit);
         Ok(pending)
+    }
+}
+
+#[async_trait]
+impl MemberDirectory for InMemoryMembers {
+    async fn search(
+        &self,
+        search: &MemberSearch,
+        after: Option<&Handle>,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError> {
+        let members = self.members.lock();
+        let mut listed: Vec<Member> = members
+            .values()
+            .filter(|member| search.lists(member) && after.is_none_or(|after| &member.handle > after))
+            .cloned()
+            .collect();
+        listed.sort_by(|a, b| a.handle.cmp(&b.handle));
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    async fn active_admins(&self, limit: usize) -> Result<Vec<MemberId>, StoreError> {
+        let members = self.members.lock();
+        Ok(members.values().filter(|m| m.is_admin() && m.is_active()).map(|m| m.id).take(limit).collect())
     }
 }

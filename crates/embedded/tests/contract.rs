@@ -1,4 +1,4 @@
-//! The repository, cache and events contracts, held against the embedded adapters.
+//! The repository, audit log, cache and events contracts, held against the embedded adapters.
 
 use std::sync::Arc;
 
@@ -13,12 +13,20 @@ use pointshare_testkit::contract::store::StoreUnderTest;
 mod store {
     use super::*;
     pointshare_testkit::store_contract!(async {
+        let members = Arc::new(InMemoryMembers::default());
         StoreUnderTest {
-            members: Arc::new(InMemoryMembers::default()),
+            members: members.clone(),
+            directory: members,
             transfers: Arc::new(InMemoryTransfers::default()),
             sessions: Arc::new(InMemorySessions::default()),
             totals: Arc::new(InMemoryDailyTotals::default()),
         }
+    });
+}
+
+mod audit {
+    pointshare_testkit::audit_contract!(async {
+        std::sync::Arc::new(pointshare_embedded::InMemoryAuditLog::default())
     });
 }
 

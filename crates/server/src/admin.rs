@@ -1,15 +1,21 @@
 //! The operator's hold on members: the bootstrap admin created at start
 //! (`POINTSHARE_BOOTSTRAP_ADMIN_*`, as Grafana creates its admin user), and
 //! `pointshare admin promote|demote|suspend|reinstate EMAIL`, which change a
-//! member record in the configured store. Roles never come from anything a
-//! client sends.
+//! member record in the configured store through the same domain service as
+//! the admin API. Roles never come from anything a client sends; each change,
+//! and the bootstrap admin's creation, is in the audit log.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use pointshare_domain::ports::Deadline;
-use pointshare_domain::services::{OperatorError, OperatorService, SignupCommand, SignupError};
-use pointshare_domain::{DisplayName, Email, Member, MemberStatus, Role};
+use pointshare_domain::ports::{Deadline, SystemClock};
+use pointshare_domain::services::{
+    AuditService, MemberRef, OperatorError, OperatorService, SignupCommand, SignupError,
+};
+use pointshare_domain::{
+    AuditAction, AuditTarget, Authority, DisplayName, Email, Member, MemberStatus, OperatorName, Role,
+};
 
 use crate::settings::{Settings, SettingsError};
 use crate::wiring::{self, AppState};
@@ -38,9 +44,16 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
         password: admin.password,
     };
     match state.members.enrol_admin(command, Deadline::after(Duration::from_secs(30))).await {
-        Ok(_) => tracing::info!(email = %admin.email, "created the bootstrap admin"),
+        Ok(member) => {
+            record_bootstrap(state, &member).await?;
+            tracing::info!(email = %admin.email, "created the bootstrap admin");
+        }
         // Recorded: the recovery worker opens the account once the provider answers.
         Err(SignupError::ProviderUnavailable) => {
+            let created = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")?;
+            if let Some(member) = created {
+                record_bootstrap(state, &member).await?;
+            }
             tracing::warn!(email = %admin.email, "created the bootstrap admin; its points account opens later");
         }
         Err(SignupError::EmailTaken) => tracing::info!(email = %admin.email, "the bootstrap admin exists"),
@@ -63,13 +76,29 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The bootstrap admin's creation, in the audit log: once per email, however
+/// many replicas start.
+async fn record_bootstrap(state: &AppState, admin: &Member) -> anyhow::Result<()> {
+    let server = Authority::operator(OperatorName::parse("bootstrap")?, None);
+    let entry = server
+        .entry(AuditAction::BootstrapAdmin, AuditTarget::Member(admin.id), format!("bootstrap_admin:{}", admin.email))
+        .changed(None, Role::Admin.as_str().to_owned());
+    state.audit.record(entry).await.context("recording the bootstrap admin in the audit log")?;
+    Ok(())
+}
+
 /// Why `pointshare admin` failed, and so its exit status.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// Exit 1.
     #[error("no member has the email {0}")]
     UnknownEmail(String),
-    /// Exit 2: bad input, or no store this command can reach.
+    /// Exit 1: the rules refuse the change (the last active admin).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Exit 2: bad input, or no store this command can reach, or no audit
+    /// record could be written (the change is then made but unacknowledged:
+    /// run the command again).
     #[error("{0:#}")]
     CannotRun(anyhow::Error),
 }
@@ -77,7 +106,7 @@ pub enum AdminError {
 impl AdminError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            AdminError::UnknownEmail(_) => 1,
+            AdminError::UnknownEmail(_) | AdminError::Refused(_) => 1,
             AdminError::CannotRun(_) => 2,
         }
     }
@@ -92,9 +121,9 @@ pub enum Action {
     Reinstate,
 }
 
-/// Applies `action` to the member with `email` in the configured store, and
-/// says what it did.
-pub async fn run(settings: Settings, email: &str, action: Action) -> Result<String, AdminError> {
+/// Applies `action` to the member with `email` in the configured store, as
+/// `by` (an operator, `operator:NAME` in the audit log), and says what it did.
+pub async fn run(settings: Settings, email: &str, action: Action, by: &Authority) -> Result<String, AdminError> {
     let email = Email::parse(email).map_err(|error| AdminError::CannotRun(error.into()))?;
     if settings.store.is_none() {
         return Err(AdminError::CannotRun(anyhow::anyhow!(
@@ -103,20 +132,24 @@ pub async fn run(settings: Settings, email: &str, action: Action) -> Result<Stri
         )));
     }
     let store = wiring::store(&settings).await.map_err(AdminError::CannotRun)?;
-    let operators = OperatorService::new(store.members);
-    let unknown = |error| match error {
-        OperatorError::UnknownEmail => AdminError::UnknownEmail(email.to_string()),
+    let audit = Arc::new(AuditService::new(store.audit, Arc::new(SystemClock)));
+    let operators = OperatorService::new(store.members, store.directory, audit);
+    let failed = |error| match error {
+        OperatorError::UnknownMember => AdminError::UnknownEmail(email.to_string()),
+        refused @ (OperatorError::OwnAccount | OperatorError::LastAdmin) => AdminError::Refused(refused.to_string()),
+        OperatorError::AuditUnavailable(error) => AdminError::CannotRun(error.into()),
         OperatorError::Unexpected(error) => AdminError::CannotRun(error),
     };
+    let who = MemberRef::Email(&email);
     let (member, before, after) = match action {
         Action::Promote | Action::Demote => {
             let role = if action == Action::Promote { Role::Admin } else { Role::Member };
-            let change = operators.set_role(&email, role).await.map_err(unknown)?;
+            let change = operators.set_role(who, role, by).await.map_err(failed)?;
             (change.member, change.previous.as_str(), role.as_str())
         }
         Action::Suspend | Action::Reinstate => {
             let status = if action == Action::Suspend { MemberStatus::Suspended } else { MemberStatus::Active };
-            let change = operators.set_status(&email, status).await.map_err(unknown)?;
+            let change = operators.set_status(who, status, by).await.map_err(failed)?;
             (change.member, change.previous.as_str(), status.as_str())
         }
     };

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::{GrantCommand, SignupCommand, SignupError};
-use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Password, Points};
+use pointshare_domain::{DisplayName, Email, Handle, IdempotencyKey, Memo, Origin, Password, Points};
 
 use crate::wiring::AppState;
 
@@ -64,6 +64,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
             amount: Points::new(STARTING_POINTS)?,
             reason: Some(Memo::parse("demo starting points")?),
             idempotency_key: IdempotencyKey::parse(format!("demo-funding-{}", member.handle))?,
+            origin: Origin::default(),
         };
         state.transfers.grant(grant, deadline()).await.with_context(|| format!("funding {}", member.handle))?;
     }

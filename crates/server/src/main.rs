@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
-use pointshare_domain::Resolution;
+use pointshare_domain::{Authority, OperatorName, Reason, Resolution};
 use pointshare_server::{Application, Settings, admin, reconcile, resolve, settings, telemetry};
 
 /// mimalloc gives freed memory back to the system soon after; the system
@@ -56,11 +56,18 @@ enum Command {
         action: TransfersAction,
     },
     /// Change a member's role or status in the configured store
-    /// (POINTSHARE_MONGODB_URI). Exits 1 if no member has the email, 2 if the
-    /// store cannot be reached.
+    /// (POINTSHARE_MONGODB_URI), recorded in its audit log as
+    /// operator:<operator>. Exits 1 if no member has the email or the change
+    /// is refused (the last active admin), 2 if the store cannot be reached.
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+        /// Who decided, for the audit log; $USER by default.
+        #[arg(long, env = "USER", default_value = "operator", global = true)]
+        operator: String,
+        /// Why, for the audit log.
+        #[arg(long, global = true)]
+        reason: Option<String>,
     },
 }
 
@@ -77,9 +84,12 @@ enum TransfersAction {
         refund: bool,
         #[arg(long)]
         complete: bool,
-        /// Who decided, for the log and the lease owner; $USER by default.
+        /// Who decided, for the log, the lease owner and the audit log; $USER by default.
         #[arg(long, env = "USER", default_value = "operator")]
         operator: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -136,9 +146,16 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Transfers { action: TransfersAction::Resolve { id, refund, complete: _, operator } } => {
+        Command::Transfers { action: TransfersAction::Resolve { id, refund, complete: _, operator, reason } } => {
             let resolution = if refund { Resolution::Refund } else { Resolution::Complete };
-            match actix_web::rt::System::new().block_on(resolve::run(settings, &id, resolution, &operator)) {
+            let by = match operator_authority(&operator, reason.as_deref()) {
+                Ok(by) => by,
+                Err(error) => {
+                    eprintln!("pointshare transfers resolve: {error}");
+                    std::process::exit(2);
+                }
+            };
+            match actix_web::rt::System::new().block_on(resolve::run(settings, &id, resolution, &by)) {
                 Ok(done) => {
                     println!("{done}");
                     Ok(())
@@ -149,14 +166,21 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Admin { action } => {
+        Command::Admin { action, operator, reason } => {
             let (email, action) = match action {
                 AdminAction::Promote { email } => (email, admin::Action::Promote),
                 AdminAction::Demote { email } => (email, admin::Action::Demote),
                 AdminAction::Suspend { email } => (email, admin::Action::Suspend),
                 AdminAction::Reinstate { email } => (email, admin::Action::Reinstate),
             };
-            match actix_web::rt::System::new().block_on(admin::run(settings, &email, action)) {
+            let by = match operator_authority(&operator, reason.as_deref()) {
+                Ok(by) => by,
+                Err(error) => {
+                    eprintln!("pointshare admin: {error}");
+                    std::process::exit(2);
+                }
+            };
+            match actix_web::rt::System::new().block_on(admin::run(settings, &email, action, &by)) {
                 Ok(done) => {
                     println!("{done}");
                     Ok(())
@@ -168,6 +192,13 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// An operator at this command line, as the audit log names them.
+fn operator_authority(operator: &str, reason: Option<&str>) -> anyhow::Result<Authority> {
+    let name = OperatorName::parse(operator).map_err(|error| anyhow::anyhow!("--operator {operator:?}: {error}"))?;
+    let reason = reason.map(Reason::parse).transpose().map_err(|error| anyhow::anyhow!("--reason: {error}"))?;
+    Ok(Authority::operator(name, reason))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

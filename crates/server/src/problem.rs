@@ -13,8 +13,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    BalanceError, GetTransferError, GrantError, LoginError, LogoutError, RefreshError, RenameError, ShareError,
-    SignupError, Submitted, Throttled,
+    AuditError, BalanceError, GetTransferError, GrantError, LoginError, LogoutError, RefreshError, RenameError,
+    ShareError, SignupError, Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -44,6 +44,9 @@ macro_rules! problem_codes {
 }
 
 problem_codes! {
+    /// A privileged act could not be recorded in the audit log, so it is not
+    /// acknowledged; send the same request again.
+    AuditUnavailable = "audit_unavailable",
     /// The server is busy hashing passwords; retry after `Retry-After`.
     Busy = "busy",
     /// A member with this email exists.
@@ -470,6 +473,7 @@ impl From<GrantError> for ApiError {
             .detail(format!("at most {max} points per grant")),
             GrantError::IdempotencyKeyReused => key_reused(),
             GrantError::Declined(submitted) => declined(&submitted),
+            GrantError::AuditUnavailable(error) => error.into(),
             GrantError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
@@ -560,6 +564,15 @@ impl From<LogoutError> for ApiError {
             LogoutError::Invalid => invalid_refresh_token(),
             LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(error: AuditError) -> Self {
+        tracing::error!(%error, "a privileged act could not be recorded in the audit log; not acknowledged");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ProblemCode::AuditUnavailable, "The audit log cannot be written")
+            .detail("nothing privileged is acknowledged unrecorded; send the same request again")
+            .retry_after(Duration::from_secs(1))
     }
 }
 

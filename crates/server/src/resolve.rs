@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::ResolveError;
-use pointshare_domain::{Resolution, TransferId};
+use pointshare_domain::{Authority, Resolution, TransferId};
 
 use crate::reconcile::require_real_backends;
 use crate::settings::Settings;
@@ -37,20 +37,21 @@ impl Failure {
 /// Time for the provider lookups and movements of one resolution.
 const BUDGET: Duration = Duration::from_secs(60);
 
-pub async fn run(settings: Settings, id: &str, resolution: Resolution, operator: &str) -> Result<String, Failure> {
+pub async fn run(settings: Settings, id: &str, resolution: Resolution, by: &Authority) -> Result<String, Failure> {
     let id: TransferId =
         id.parse().map_err(|_| Failure::CouldNotRun(anyhow::anyhow!("{id:?} is not a transfer id")))?;
     require_real_backends(&settings, "transfers resolve").map_err(Failure::CouldNotRun)?;
     let wired = wiring::wire(settings).await.map_err(Failure::CouldNotRun)?;
-    let resolved = wired.state.review.resolve(id, resolution, operator, Deadline::after(BUDGET)).await;
+    let resolved = wired.state.review.resolve(id, resolution, by, Deadline::after(BUDGET)).await;
     match resolved {
         Ok(transfer) => Ok(format!(
-            "transfer {} is {} ({} by {operator})",
+            "transfer {} is {} ({} by {})",
             transfer.id,
             transfer.state.as_str(),
-            resolution.as_str()
+            resolution.as_str(),
+            by.actor
         )),
-        Err(error @ (ResolveError::Provider(_) | ResolveError::Unexpected(_))) => {
+        Err(error @ (ResolveError::Provider(_) | ResolveError::AuditUnavailable(_) | ResolveError::Unexpected(_))) => {
             Err(Failure::CouldNotRun(anyhow::Error::from(error)))
         }
         Err(error) => Err(Failure::Declined(error.to_string())),

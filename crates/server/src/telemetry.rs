@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
@@ -163,6 +164,11 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     Ok(exposition)
 }
 
+/// The request's id, as the answer's `X-Request-Id` carries it: in the
+/// request's extensions for whatever records the request (the audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Per request: the request id (echoed when the caller sent a sane one), a
 /// span carrying it, one log line, and the HTTP metrics by route pattern
 /// (not raw path, so ids do not explode the label set).
@@ -179,6 +185,7 @@ pub async fn observe(
     let method = method_label(request.method());
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
     let span = tracing::info_span!("request", %request_id, %method, %route, path = %request.path());
+    request.extensions_mut().insert(RequestId(request_id.clone()));
     let started = Instant::now();
     gauge!(IN_FLIGHT).increment(1);
     let result = next.call(request).instrument(span.clone()).await;

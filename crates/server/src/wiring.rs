@@ -10,16 +10,17 @@ use std::sync::Arc;
 use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisEvents};
 use pointshare_domain::ports::{
-    BalanceCache, DailyTotals, MemberEvents, MemberRepository, RateLimiter, SessionRepository, SystemClock,
-    TransferRepository,
+    AuditLog, BalanceCache, DailyTotals, MemberDirectory, MemberEvents, MemberRepository, RateLimiter,
+    SessionRepository, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    BalanceService, EventFeed, Fencing, Followups, MemberService, Policy, Ports, ReconcileService, RecoveryService,
-    RecoverySettings, RequestLease, ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
+    AuditService, BalanceService, EventFeed, Fencing, Followups, MemberService, OperatorService, Policy, Ports,
+    ReconcileService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaSettings, Services,
+    SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
-    InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter, InMemorySessions,
-    InMemoryTransfers,
+    InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter,
+    InMemorySessions, InMemoryTransfers,
 };
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_store_mongo::MongoStore;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub recovery: Arc<RecoveryService>,
     pub reconcile: Arc<ReconcileService>,
     pub review: Arc<ReviewService>,
+    pub audit: Arc<AuditService>,
+    pub operators: Arc<OperatorService>,
     pub events: EventFeed,
     pub throttle: Arc<Throttle>,
     /// Drives 202s' transfers on; stopped at shutdown.
@@ -113,28 +116,35 @@ impl CacheBackend {
 /// The store's repositories, whichever backend holds them.
 pub struct Repositories {
     pub members: Arc<dyn MemberRepository>,
+    pub directory: Arc<dyn MemberDirectory>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
+    pub audit: Arc<dyn AuditLog>,
     pub backend: StoreBackend,
 }
 
 pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
     let Some(mongo) = &settings.store else {
+        let members = Arc::new(InMemoryMembers::default());
         return Ok(Repositories {
-            members: Arc::new(InMemoryMembers::default()),
+            members: members.clone(),
+            directory: members,
             transfers: Arc::new(InMemoryTransfers::default()),
             sessions: Arc::new(InMemorySessions::default()),
             totals: Arc::new(InMemoryDailyTotals::default()),
+            audit: Arc::new(InMemoryAuditLog::default()),
             backend: StoreBackend::InMemory,
         });
     };
     let store = MongoStore::connect(mongo).await.context("POINTSHARE_MONGODB_URI")?;
     Ok(Repositories {
         members: store.members.clone(),
+        directory: store.members.clone(),
         transfers: store.transfers.clone(),
         sessions: store.sessions.clone(),
         totals: store.totals.clone(),
+        audit: store.audit.clone(),
         backend: StoreBackend::Mongo(store),
     })
 }
@@ -182,7 +192,8 @@ pub struct Wired {
 }
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
-    let Repositories { members, transfers, sessions, totals, backend: store } = store(&settings).await?;
+    let Repositories { members, directory, transfers, sessions, totals, audit, backend: store } =
+        store(&settings).await?;
     let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
@@ -215,9 +226,11 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
     let followups = Followups::new(settings.saga.followup_limit);
     let ports = Ports {
         members,
+        directory,
         transfers,
         sessions,
         totals,
+        audit,
         cache,
         limiter: Arc::new(MeteredLimiter(limiter)),
         events,
@@ -283,6 +296,8 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         recovery: services.recovery,
         reconcile: services.reconcile,
         review: services.review,
+        audit: services.audit,
+        operators: services.operators,
         events: services.events,
         throttle: services.throttle,
         followups,

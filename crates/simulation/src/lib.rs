@@ -33,7 +33,7 @@ use pointshare_domain::services::{
     Fencing, GrantCommand, MemberService, RecoverySettings, SagaSettings, ShareCommand, SignupCommand, TransferLimits,
 };
 use pointshare_domain::{
-    AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, Password, Points,
+    AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, Origin, Password, Points,
     ProviderReference,
 };
 use pointshare_embedded::{InMemoryDailyTotals, InMemoryMembers, InMemoryTransfers};
@@ -222,6 +222,7 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
                     amount: Points::new(amount).expect("in range"),
                     reason: None,
                     idempotency_key: IdempotencyKey::parse(key).expect("valid"),
+                    origin: Origin::default(),
                 };
                 if let Some(replica) = running(&mut replicas, replica) {
                     let service = replica.transfers.clone();

@@ -26,7 +26,9 @@ use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, ProviderAccount, ProviderAccountId,
     ProviderReference, ProviderTransaction, Transfer, TransferId,
 };
-use pointshare_embedded::{InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions};
+use pointshare_embedded::{
+    InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions,
+};
 
 /// Wall-clock time that follows the runtime's (paused, simulated) time, off
 /// by a fixed amount: each replica's clock error.
@@ -123,10 +125,13 @@ impl Replica {
         let followups = Followups::new(if shared.saga.fencing == Fencing::On { FOLLOWUPS } else { 0 });
         let ports = Ports {
             members: shared.members.clone(),
+            // Admins' searches play no part in the saga either.
+            directory: Arc::new(pointshare_embedded::InMemoryMembers::default()),
             transfers,
             // Sessions, limits, passwords and events play no part in the saga's invariants.
             sessions: Arc::new(InMemorySessions::default()),
             totals: shared.totals.clone(),
+            audit: Arc::new(InMemoryAuditLog::default()),
             cache: Arc::new(InMemoryBalanceCache::default()),
             limiter: Arc::new(InMemoryRateLimiter::default()),
             passwords: Arc::new(pointshare_testkit::FakePasswords::default()),

@@ -1,4 +1,4 @@
-//! How members, transfers and sessions look in MongoDB, and the translation to and
+//! How members, transfers, sessions and audit records look in MongoDB, and the translation to and
 //! from the domain's types. Ids are strings (UUIDs, whose text order is their
 //! time order), times are BSON dates (the domain's clock is in milliseconds),
 //! points are Int64. Reading back re-validates every value.
@@ -8,8 +8,9 @@ use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
-    DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberStatus, Memo, Points,
-    ProviderAccountId, Resolution, ReviewReason, Role, Session, TokenHash, Transfer, TransferKind, TransferState,
+    AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner,
+    Member, MemberStatus, Memo, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, TokenHash,
+    Transfer, TransferKind, TransferState,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -27,6 +28,11 @@ pub(crate) struct MemberDoc {
     pub email: String,
     pub handle: String,
     pub display_name: String,
+    /// The display name in lower case, for admins' prefix search (indexed).
+    /// Absent on members recorded before the search: found by handle and
+    /// email until renamed.
+    #[serde(default)]
+    pub name_key: String,
     pub password_hash: String,
     /// Absent on members recorded before roles lived on the record: members.
     #[serde(default)]
@@ -36,6 +42,11 @@ pub(crate) struct MemberDoc {
     pub created_at: BsonDateTime,
 }
 
+/// How a display name is kept for prefix search.
+pub(crate) fn name_key(name: &DisplayName) -> String {
+    name.as_str().to_lowercase()
+}
+
 impl From<&Member> for MemberDoc {
     fn from(member: &Member) -> Self {
         MemberDoc {
@@ -43,6 +54,7 @@ impl From<&Member> for MemberDoc {
             email: member.email.to_string(),
             handle: member.handle.to_string(),
             display_name: member.display_name.to_string(),
+            name_key: name_key(&member.display_name),
             password_hash: member.password_hash.as_str().to_owned(),
             role: member.role,
             status: member.status,
@@ -212,6 +224,76 @@ impl TryFrom<SessionDoc> for Session {
             created_at: chrono_time(doc.created_at),
             expires_at: chrono_time(doc.expires_at),
             revoked_at: doc.revoked_at.map(chrono_time),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AuditDoc {
+    /// The record's place in the chain.
+    #[serde(rename = "_id")]
+    pub seq: i64,
+    pub at: BsonDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+    pub caused: Option<String>,
+    pub act: String,
+    pub previous: String,
+    pub hash: String,
+}
+
+impl From<&AuditRecord> for AuditDoc {
+    fn from(record: &AuditRecord) -> Self {
+        let entry = &record.entry;
+        AuditDoc {
+            seq: i64::try_from(record.seq).unwrap_or(i64::MAX),
+            at: bson_time(record.at),
+            actor: entry.actor.to_string(),
+            action: entry.action.as_str().to_owned(),
+            target: entry.target.to_string(),
+            before: entry.before.clone(),
+            after: entry.after.clone(),
+            reason: entry.reason.as_ref().map(ToString::to_string),
+            request_id: entry.request_id.clone(),
+            client: entry.client.clone(),
+            caused: entry.caused.clone(),
+            act: entry.act.clone(),
+            previous: record.previous.to_string(),
+            hash: record.hash.to_string(),
+        }
+    }
+}
+
+/// Read back as stored, hash included: whether it still matches is for
+/// `AuditRecord::follows` to say, not for the adapter to fix.
+impl TryFrom<AuditDoc> for AuditRecord {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: AuditDoc) -> anyhow::Result<AuditRecord> {
+        let context = || format!("audit record {}", doc.seq);
+        Ok(AuditRecord {
+            seq: u64::try_from(doc.seq).with_context(context)?,
+            at: chrono_time(doc.at),
+            entry: AuditEntry {
+                actor: doc.actor.parse().with_context(context)?,
+                action: doc.action.parse().with_context(context)?,
+                target: doc.target.parse().with_context(context)?,
+                before: doc.before,
+                after: doc.after,
+                reason: doc.reason.map(Reason::parse).transpose().with_context(context)?,
+                request_id: doc.request_id,
+                client: doc.client,
+                caused: doc.caused,
+                act: doc.act,
+            },
+            previous: ChainHash::parse(doc.previous).with_context(context)?,
+            hash: ChainHash::parse(doc.hash).with_context(context)?,
         })
     }
 }

@@ -1,8 +1,9 @@
 //! pointshare's repositories on MongoDB: members (unique email and handle),
 //! transfers (unique sender + idempotency key, compare-and-set state
 //! changes, cursor pages, leases for recovery), login sessions (refresh
-//! tokens rotated by compare-and-set) and daily totals (one counter document
-//! per sender, kind and day, reserved by a conditional increment). `MongoStore::connect` checks the
+//! tokens rotated by compare-and-set), daily totals (one counter document
+//! per sender, kind and day, reserved by a conditional increment) and the
+//! audit log (append-only, one document per place in its hash chain). `MongoStore::connect` checks the
 //! server, creates the indexes idempotently, and hands out the ports.
 //! Driver errors become the ports' errors here, at the edge.
 //!
@@ -15,6 +16,7 @@
 //! Depends on the domain and the MongoDB driver; never on another adapter or
 //! the server (on the test kit in its tests only).
 
+mod audit;
 mod documents;
 mod members;
 mod sessions;
@@ -31,7 +33,8 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use pointshare_domain::ports::{InvalidSetting, Secret};
 use serde::{Deserialize, Serialize};
 
-use documents::{MemberDoc, SessionDoc, TransferDoc};
+pub use audit::MongoAuditLog;
+use documents::{AuditDoc, MemberDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
 pub use sessions::MongoSessions;
 pub use totals::MongoDailyTotals;
@@ -121,6 +124,7 @@ pub struct MongoStore {
     pub transfers: Arc<MongoTransfers>,
     pub sessions: Arc<MongoSessions>,
     pub totals: Arc<MongoDailyTotals>,
+    pub audit: Arc<MongoAuditLog>,
 }
 
 const EMAIL_INDEX: &str = "members_email_unique";
@@ -139,6 +143,7 @@ impl MongoStore {
             transfers: Arc::new(MongoTransfers::new(database.collection::<TransferDoc>("transfers"))),
             sessions: Arc::new(MongoSessions::new(database.collection::<SessionDoc>("sessions"))),
             totals: Arc::new(MongoDailyTotals::new(database.collection("daily_totals"))),
+            audit: Arc::new(MongoAuditLog::new(database.collection::<AuditDoc>("audit"))),
             database,
         };
         store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
@@ -166,6 +171,8 @@ impl MongoStore {
                     .keys(doc! {"provider_account": 1})
                     .options(named("members_provider_account"))
                     .build(),
+                IndexModel::builder().keys(doc! {"name_key": 1}).options(named("members_by_name_key")).build(),
+                IndexModel::builder().keys(doc! {"role": 1, "status": 1}).options(named("members_by_role")).build(),
             ])
             .await?;
         let transfers: Collection<TransferDoc> = self.database.collection("transfers");
@@ -196,6 +203,18 @@ impl MongoStore {
                 .keys(doc! {"member": 1, "client": 1, "created_at": -1})
                 .options(named("sessions_by_member_and_client"))
                 .build()])
+            .await?;
+        let audit: Collection<AuditDoc> = self.database.collection("audit");
+        let newest_first = |field: &str| {
+            IndexModel::builder().keys(doc! {field: 1, "_id": -1}).options(named(&format!("audit_by_{field}"))).build()
+        };
+        audit
+            .create_indexes([
+                IndexModel::builder().keys(doc! {"act": 1}).options(unique(audit::ACT_INDEX)).build(),
+                newest_first("actor"),
+                newest_first("target"),
+                newest_first("action"),
+            ])
             .await?;
         Ok(())
     }

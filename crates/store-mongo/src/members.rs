@@ -6,10 +6,12 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
 
-use pointshare_domain::ports::{AttachAccountError, InsertMemberError, MemberRepository, StoreError};
+use pointshare_domain::ports::{
+    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, StoreError,
+};
 use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
 
-use crate::documents::MemberDoc;
+use crate::documents::{MemberDoc, name_key};
 use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on, store_error};
 
 #[derive(Debug, Clone)]
@@ -93,7 +95,7 @@ impl MemberRepository for MongoMembers {
     }
 
     async fn set_display_name(&self, id: MemberId, name: &DisplayName) -> Result<Option<Member>, StoreError> {
-        self.update(id, doc! {"display_name": name.as_str()}, "renaming a member").await
+        self.update(id, doc! {"display_name": name.as_str(), "name_key": name_key(name)}, "renaming a member").await
     }
 
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
@@ -115,6 +117,56 @@ impl MemberRepository for MongoMembers {
             .await;
         members(found, doing).await
     }
+}
+
+/// Searched by anchored prefixes, each on an indexed field (`handle`, `email`,
+/// `name_key`), paged by `handle`.
+#[async_trait]
+impl MemberDirectory for MongoMembers {
+    async fn search(
+        &self,
+        search: &MemberSearch,
+        after: Option<&Handle>,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError> {
+        let mut query = mongodb::bson::Document::new();
+        if let Some(text) = search.text() {
+            let prefix = format!("^{}", regex_escape(text));
+            let fields = ["handle", "email", "name_key"].map(|field| doc! {field: {"$regex": &prefix}});
+            query.insert("$or", fields.to_vec());
+        }
+        if let Some(after) = after {
+            query.insert("handle", doc! {"$gt": after.as_str()});
+        }
+        if let Some(status) = search.status {
+            query.insert("status", status.as_str());
+        }
+        if let Some(role) = search.role {
+            query.insert("role", role.as_str());
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        members(self.members.find(query).sort(doc! {"handle": 1}).limit(limit).await, "searching members").await
+    }
+
+    async fn active_admins(&self, limit: usize) -> Result<Vec<MemberId>, StoreError> {
+        let found = self
+            .members
+            .find(doc! {"role": Role::Admin.as_str(), "status": MemberStatus::Active.as_str()})
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await;
+        Ok(members(found, "listing active admins").await?.into_iter().map(|member| member.id).collect())
+    }
+}
+
+/// `text` matched literally inside a regular expression.
+fn regex_escape(text: &str) -> String {
+    text.chars().fold(String::new(), |mut escaped, c| {
+        if "\\.^$|?*+()[]{}/-".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+        escaped
+    })
 }
 
 /// Every member a query found, each read back into the domain's type.

@@ -4,14 +4,20 @@
 use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::contract::store::StoreUnderTest;
 
-async fn store() -> StoreUnderTest {
+/// A store on a database of its own.
+async fn fresh() -> (MongoStore, MongoSettings) {
     let uri = std::env::var("POINTSHARE_TEST_MONGODB_URI").expect(
         "POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers",
     );
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
-    let store = MongoStore::connect(&settings).await.expect("connects to the test server");
+    (MongoStore::connect(&settings).await.expect("connects to the test server"), settings)
+}
+
+async fn store() -> StoreUnderTest {
+    let (store, _) = fresh().await;
     StoreUnderTest {
-        members: store.members,
+        members: store.members.clone(),
+        directory: store.members,
         transfers: store.transfers,
         sessions: store.sessions,
         totals: store.totals,
@@ -24,6 +30,46 @@ fn rand_id() -> u64 {
 }
 
 pointshare_testkit::store_contract!(store());
+
+mod audit {
+    pointshare_testkit::audit_contract!(async { super::fresh().await.0.audit });
+}
+
+/// Whoever can write to the database can change a record; the chain shows it.
+#[tokio::test]
+async fn a_record_altered_in_the_database_breaks_the_chain_there() {
+    use pointshare_domain::ports::SystemClock;
+    use pointshare_domain::services::AuditService;
+    use pointshare_domain::{Actor, AuditAction, AuditEntry, AuditTarget, MemberId, OperatorName};
+
+    let (store, settings) = fresh().await;
+    let audit = AuditService::new(store.audit.clone(), std::sync::Arc::new(SystemClock));
+    for n in 0..5 {
+        let entry = AuditEntry {
+            actor: Actor::Operator(OperatorName::parse("ops").expect("valid")),
+            action: AuditAction::RoleChange,
+            target: AuditTarget::Member(MemberId::new()),
+            before: Some("member".into()),
+            after: Some("admin".into()),
+            reason: None,
+            request_id: None,
+            client: None,
+            caused: None,
+            act: format!("altered-{n}"),
+        };
+        audit.record(entry).await.expect("records");
+    }
+    assert_eq!(audit.verify(2).await.expect("walks").first_break, None);
+    let client = mongodb::Client::with_uri_str(settings.uri.expose()).await.expect("a client");
+    let records = client.database(&settings.database).collection::<mongodb::bson::Document>("audit");
+    let changed = records
+        .update_one(mongodb::bson::doc! {"_id": 3_i64}, mongodb::bson::doc! {"$set": {"after": "member"}})
+        .await
+        .expect("updates");
+    assert_eq!(changed.modified_count, 1);
+    let report = audit.verify(2).await.expect("walks");
+    assert_eq!((report.records, report.first_break), (5, Some(3)));
+}
 
 #[tokio::test]
 async fn connecting_twice_keeps_the_indexes_and_the_data() {

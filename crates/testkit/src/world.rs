@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    BalanceService, Followups, MemberService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease,
-    ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy,
-    TransferLimits, TransferService,
+    AuditService, BalanceService, Followups, MemberService, OperatorService, Policy, Ports, RecoveryService,
+    RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand,
+    Throttle, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
-use pointshare_embedded::{InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers};
+use pointshare_embedded::{
+    InMemoryAuditLog, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers,
+};
 
 use crate::{FakePasswords, FakeProvider, ManualClock, OutageCache};
 
@@ -67,6 +69,9 @@ pub struct World {
     pub recovery: Arc<RecoveryService>,
     pub review: Arc<ReviewService>,
     pub throttle: Arc<Throttle>,
+    pub audit_log: Arc<InMemoryAuditLog>,
+    pub audit: Arc<AuditService>,
+    pub operators: Arc<OperatorService>,
 }
 
 impl Default for World {
@@ -85,13 +90,16 @@ impl World {
         let totals = Arc::new(InMemoryDailyTotals::default());
         let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
         let sessions = Arc::new(InMemorySessions::default());
+        let audit = Arc::new(InMemoryAuditLog::default());
         let passwords = Arc::new(FakePasswords::default());
         let followups = Followups::new(settings.followups);
         let ports = Ports {
             members: members.clone(),
+            directory: members.clone(),
             transfers: transfers.clone(),
             sessions: sessions.clone(),
             totals: totals.clone(),
+            audit: audit.clone(),
             cache: cache.clone(),
             limiter: cache.clone(),
             events: events.clone(),
@@ -132,6 +140,9 @@ impl World {
             session_service: services.sessions,
             recovery: services.recovery,
             throttle: services.throttle,
+            audit_log: audit,
+            audit: services.audit,
+            operators: services.operators,
         }
     }
 

@@ -4,6 +4,7 @@
 //! field, so adapters and the API can parse untrusted input straight into these
 //! types and never carry an unchecked string past the edge.
 
+mod audit;
 mod ids;
 mod member;
 mod points;
@@ -12,6 +13,10 @@ mod session;
 mod text;
 mod transfer;
 
+pub use audit::{
+    Actor, AuditAction, AuditEntry, AuditRecord, AuditTarget, Authority, ChainHash, OperatorName, Origin, Reason,
+    hash_of,
+};
 pub use ids::{MemberId, SessionId, TransferId};
 pub use member::{AccessDenied, DisplayName, Email, Handle, Member, MemberStatus, Password, PasswordHash, Role};
 pub use points::Points;

@@ -56,3 +56,50 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
     /// Members whose signup stopped before their provider account was recorded.
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError>;
 }
+
+/// Which members an admin's search lists: those whose handle, email or
+/// display name begins with `text` (letter case aside), in `status` and
+/// `role` when given; every member when default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberSearch {
+    text: Option<String>,
+    pub status: Option<MemberStatus>,
+    pub role: Option<Role>,
+}
+
+impl MemberSearch {
+    /// A search for `text` (trimmed; empty searches for everyone).
+    pub fn new(text: &str, status: Option<MemberStatus>, role: Option<Role>) -> Self {
+        let text = text.trim().to_lowercase();
+        MemberSearch { text: (!text.is_empty()).then_some(text), status, role }
+    }
+
+    /// What the handle, email or display name must begin with, lowercased.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// Whether the search lists `member`.
+    pub fn lists(&self, member: &Member) -> bool {
+        let begins = |field: &str| self.text.as_ref().is_none_or(|text| field.to_lowercase().starts_with(text));
+        (begins(member.handle.as_str()) || begins(member.email.as_str()) || begins(member.display_name.as_str()))
+            && self.status.is_none_or(|status| member.status == status)
+            && self.role.is_none_or(|role| member.role == role)
+    }
+}
+
+/// The members as admins look them up: searched, and the active admins
+/// counted. Apart from `MemberRepository`, which members' own requests use.
+#[async_trait]
+pub trait MemberDirectory: Send + Sync + std::fmt::Debug {
+    /// The members `search` lists, by handle, after `after` when given; at most `limit`.
+    async fn search(
+        &self,
+        search: &MemberSearch,
+        after: Option<&Handle>,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError>;
+
+    /// The ids of up to `limit` active admins.
+    async fn active_admins(&self, limit: usize) -> Result<Vec<MemberId>, StoreError>;
+}

@@ -1,6 +1,7 @@
 //! The ports: what the rules need from the world, named for the domain's needs.
 //! Adapters implement them and translate driver errors into these enums at the edge.
 
+mod audit;
 mod cache;
 mod clock;
 mod deadline;
@@ -13,11 +14,12 @@ mod sessions;
 mod totals;
 mod transfers;
 
+pub use audit::{AppendError, AuditFilter, AuditLog};
 pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 pub use clock::{Clock, SystemClock};
 pub use deadline::Deadline;
 pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents, Notice, WakeupHub};
-pub use members::{AttachAccountError, InsertMemberError, MemberRepository};
+pub use members::{AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch};
 pub use passwords::{HashError, PasswordHasher};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
 pub use secret::Secret;

@@ -8,22 +8,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    AnnouncedTransfers, BalanceService, EventFeed, MemberService, ReconcileService, RecoveryService, RecoverySettings,
-    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits,
-    TransferService,
+    AnnouncedTransfers, AuditService, BalanceService, EventFeed, MemberService, OperatorService, ReconcileService,
+    RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, Throttle,
+    ThrottlePolicy, TransferLimits, TransferService,
 };
 use crate::ports::{
-    BalanceCache, Clock, DailyTotals, MemberEvents, MemberRepository, PasswordHasher, PointsProvider, RateLimiter,
-    SessionRepository, TransferRepository,
+    AuditLog, BalanceCache, Clock, DailyTotals, MemberDirectory, MemberEvents, MemberRepository, PasswordHasher,
+    PointsProvider, RateLimiter, SessionRepository, TransferRepository,
 };
 
 /// What the services stand on: one adapter per port.
 #[derive(Debug, Clone)]
 pub struct Ports {
     pub members: Arc<dyn MemberRepository>,
+    pub directory: Arc<dyn MemberDirectory>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
+    pub audit: Arc<dyn AuditLog>,
     pub cache: Arc<dyn BalanceCache>,
     pub limiter: Arc<dyn RateLimiter>,
     pub events: Arc<dyn MemberEvents>,
@@ -59,11 +61,26 @@ pub struct Services {
     pub events: EventFeed,
     pub throttle: Arc<Throttle>,
     pub saga: Arc<SagaDriver>,
+    pub audit: Arc<AuditService>,
+    pub operators: Arc<OperatorService>,
 }
 
 impl Services {
     pub fn new(ports: Ports, policy: Policy) -> Self {
-        let Ports { members, transfers, sessions, totals, cache, limiter, events, provider, passwords, clock } = ports;
+        let Ports {
+            members,
+            directory,
+            transfers,
+            sessions,
+            totals,
+            audit,
+            cache,
+            limiter,
+            events,
+            provider,
+            passwords,
+            clock,
+        } = ports;
         let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
         let saga = Arc::new(SagaDriver::new(
             transfers.clone(),
@@ -84,11 +101,14 @@ impl Services {
             clock.clone(),
             policy.session_lifetime,
         ));
+        let audit = Arc::new(AuditService::new(audit, clock.clone()));
+        let operators = Arc::new(OperatorService::new(members.clone(), directory, audit.clone()));
         let transfer_service = Arc::new(TransferService::new(
             members,
             transfers.clone(),
             totals.clone(),
             saga.clone(),
+            audit.clone(),
             clock.clone(),
             policy.limits,
             policy.request,
@@ -97,12 +117,18 @@ impl Services {
             transfers.clone(),
             totals,
             provider.clone(),
+            audit.clone(),
             clock.clone(),
             policy.recovery.lease_for,
         ));
         let reconcile = Arc::new(ReconcileService::new(transfers.clone(), provider.clone(), policy.reconcile_patience));
-        let recovery =
-            Arc::new(RecoveryService::new(transfers, member_service.clone(), saga.clone(), clock, policy.recovery));
+        let recovery = Arc::new(RecoveryService::new(
+            transfers,
+            member_service.clone(),
+            saga.clone(),
+            clock.clone(),
+            policy.recovery,
+        ));
         Services {
             members: member_service,
             transfers: transfer_service,
@@ -114,6 +140,8 @@ impl Services {
             events: EventFeed::new(events),
             throttle,
             saga,
+            audit,
+            operators,
         }
     }
 }

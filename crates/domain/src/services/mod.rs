@@ -1,5 +1,6 @@
 //! The operations pointshare offers, each with its own error enum.
 
+mod audit;
 mod balance;
 mod events;
 mod followups;
@@ -15,12 +16,13 @@ mod sessions;
 mod throttle;
 mod transfers;
 
+pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use events::{AnnouncedTransfers, EventFeed, FeedItem};
 pub use followups::Followups;
 pub use graph::{Policy, Ports, Services};
 pub use members::{MemberService, RenameError, SignupCommand, SignupError};
-pub use operators::{MemberChange, OperatorError, OperatorService};
+pub use operators::{MemberChange, MemberRef, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use review::{ResolveError, ReviewService};

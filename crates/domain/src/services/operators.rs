@@ -1,5 +1,8 @@
-//! What operators change on a member record, never members themselves: the
-//! role (promote, demote) and the status (suspend, reinstate). Kept apart from
+//! What admins and operators change on a member record, never members
+//! themselves: the role (promote, demote) and the status (suspend,
+//! reinstate), by the API or the command line alike. Nobody suspends or
+//! demotes themselves, the last active admin stays one, and every change is
+//! in the audit log before it is acknowledged. Kept apart from
 //! `MemberService` because the operator's command line reaches only the
 //! store, not the provider.
 
@@ -8,15 +11,33 @@ use std::sync::Arc;
 use anyhow::Context;
 use thiserror::Error;
 
-use crate::model::{Email, Member, MemberId, MemberStatus, Role};
-use crate::ports::{MemberRepository, StoreError};
+use super::{AuditError, AuditService};
+use crate::model::{Actor, AuditAction, AuditTarget, Authority, Email, Member, MemberId, MemberStatus, Role};
+use crate::ports::{MemberDirectory, MemberRepository, StoreError};
 
 #[derive(Debug, Error)]
 pub enum OperatorError {
-    #[error("no member has that email")]
-    UnknownEmail,
+    #[error("no such member")]
+    UnknownMember,
+    /// An admin may not suspend or demote themselves: another admin must.
+    #[error("an admin cannot suspend or demote themselves")]
+    OwnAccount,
+    /// Demoting or suspending the last active admin would leave nobody to
+    /// run the support desk but the command line.
+    #[error("the last active admin must stay one")]
+    LastAdmin,
+    /// The change is made but its audit record is not: not acknowledged;
+    /// asking again records it.
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for OperatorError {
+    fn from(error: StoreError) -> Self {
+        OperatorError::Unexpected(error.into())
+    }
 }
 
 /// What a change did: the member as it now stands, and the value before.
@@ -26,46 +47,102 @@ pub struct MemberChange<T> {
     pub previous: T,
 }
 
+/// A member, as an operator names them (by email) or the API (by id).
+#[derive(Debug, Clone, Copy)]
+pub enum MemberRef<'a> {
+    Email(&'a Email),
+    Id(MemberId),
+}
+
 #[derive(Debug)]
 pub struct OperatorService {
     members: Arc<dyn MemberRepository>,
+    directory: Arc<dyn MemberDirectory>,
+    audit: Arc<AuditService>,
 }
 
 impl OperatorService {
-    pub fn new(members: Arc<dyn MemberRepository>) -> Self {
-        OperatorService { members }
+    pub fn new(
+        members: Arc<dyn MemberRepository>,
+        directory: Arc<dyn MemberDirectory>,
+        audit: Arc<AuditService>,
+    ) -> Self {
+        OperatorService { members, directory, audit }
     }
 
-    /// Gives the member with `email` the role `role`.
-    pub async fn set_role(&self, email: &Email, role: Role) -> Result<MemberChange<Role>, OperatorError> {
-        let members = &self.members;
-        self.change(email, |member| member.role, |id| async move { members.set_role(id, role).await }).await
+    /// Gives `who` the role `role`, as `by` asks.
+    pub async fn set_role(
+        &self,
+        who: MemberRef<'_>,
+        role: Role,
+        by: &Authority,
+    ) -> Result<MemberChange<Role>, OperatorError> {
+        let member = self.find(who).await?;
+        if role == Role::Member && member.role == Role::Admin {
+            self.may_remove_an_admin(&member, by).await?;
+        }
+        let changed = self.members.set_role(member.id, role).await?.ok_or(OperatorError::UnknownMember)?;
+        let change = MemberChange { previous: member.role, member: changed };
+        self.record(AuditAction::RoleChange, &change.member, member.role.as_str(), role.as_str(), by).await?;
+        Ok(change)
     }
 
-    /// Suspends the member with `email` (they can no longer log in, refresh,
-    /// or act on a token they hold), or reinstates them.
+    /// Suspends `who` (they can no longer log in, refresh, or act on a token
+    /// they hold), or reinstates them, as `by` asks.
     pub async fn set_status(
         &self,
-        email: &Email,
+        who: MemberRef<'_>,
         status: MemberStatus,
+        by: &Authority,
     ) -> Result<MemberChange<MemberStatus>, OperatorError> {
-        let members = &self.members;
-        self.change(email, |member| member.status, |id| async move { members.set_status(id, status).await }).await
+        let member = self.find(who).await?;
+        if status == MemberStatus::Suspended && member.is_admin() && member.is_active() {
+            self.may_remove_an_admin(&member, by).await?;
+        }
+        let changed = self.members.set_status(member.id, status).await?.ok_or(OperatorError::UnknownMember)?;
+        let change = MemberChange { previous: member.status, member: changed };
+        self.record(AuditAction::StatusChange, &change.member, member.status.as_str(), status.as_str(), by).await?;
+        Ok(change)
     }
 
-    async fn change<T, F>(
+    async fn find(&self, who: MemberRef<'_>) -> Result<Member, OperatorError> {
+        let member = match who {
+            MemberRef::Email(email) => self.members.by_email(email).await.context("looking up the email")?,
+            MemberRef::Id(id) => self.members.by_id(id).await.context("looking up the member")?,
+        };
+        member.ok_or(OperatorError::UnknownMember)
+    }
+
+    /// Whether `by` may take `admin` out of the active admins.
+    async fn may_remove_an_admin(&self, admin: &Member, by: &Authority) -> Result<(), OperatorError> {
+        if by.actor == Actor::Member(admin.id) {
+            return Err(OperatorError::OwnAccount);
+        }
+        let others = self.directory.active_admins(2).await?.into_iter().filter(|id| *id != admin.id).count();
+        if others == 0 {
+            return Err(OperatorError::LastAdmin);
+        }
+        Ok(())
+    }
+
+    /// Records a change that changed something; setting what already was is
+    /// no act.
+    async fn record(
         &self,
-        email: &Email,
-        field: impl Fn(&Member) -> T,
-        write: impl FnOnce(MemberId) -> F,
-    ) -> Result<MemberChange<T>, OperatorError>
-    where
-        F: Future<Output = Result<Option<Member>, StoreError>>,
-    {
-        let member = self.members.by_email(email).await.context("looking up the email")?;
-        let member = member.ok_or(OperatorError::UnknownEmail)?;
-        let changed = write(member.id).await.context("changing a member")?.ok_or(OperatorError::UnknownEmail)?;
-        tracing::info!(member = %changed.id, "an operator changed a member");
-        Ok(MemberChange { previous: field(&member), member: changed })
+        action: AuditAction,
+        member: &Member,
+        before: &str,
+        after: &str,
+        by: &Authority,
+    ) -> Result<(), OperatorError> {
+        if before == after {
+            return Ok(());
+        }
+        tracing::info!(member = %member.id, by = %by.actor, action = action.as_str(), before, after, "a member changed");
+        let act = format!("{}:{}:{}", action.as_str(), member.id, uuid::Uuid::now_v7().simple());
+        let entry =
+            by.entry(action, AuditTarget::Member(member.id), act).changed(Some(before.to_owned()), after.to_owned());
+        self.audit.record(entry).await?;
+        Ok(())
     }
 }

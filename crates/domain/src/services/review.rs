@@ -1,5 +1,5 @@
-//! Resolving what automation parked in `needs_review`: an operator says
-//! refund or complete, and this finishes the transfer that way after asking
+//! Resolving what automation parked in `needs_review`: an admin or operator
+//! says refund or complete, and this finishes the transfer that way after asking
 //! the provider what each of its references already holds, so a decision
 //! never moves points twice and repeating it changes nothing.
 
@@ -9,9 +9,10 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::transfers::{release_reservation, to_delta};
+use super::{AuditError, AuditService};
 use crate::model::{
-    LeaseOwner, MovementKind, ProviderReference, ProviderTransaction, Resolution, Transfer, TransferId, TransferKind,
-    TransferState,
+    AuditAction, AuditTarget, Authority, LeaseOwner, MovementKind, ProviderReference, ProviderTransaction, Resolution,
+    Transfer, TransferId, TransferKind, TransferState,
 };
 use crate::ports::{
     Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, TakeOverError, TransferRepository,
@@ -31,6 +32,10 @@ pub enum ResolveError {
     Refused(String),
     #[error("the provider could not answer: {0}")]
     Provider(#[from] ProviderError),
+    /// Resolved, but not recorded in the audit log: not acknowledged; asking
+    /// again records it.
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -40,6 +45,7 @@ pub struct ReviewService {
     transfers: Arc<dyn TransferRepository>,
     totals: Arc<dyn DailyTotals>,
     provider: Arc<dyn PointsProvider>,
+    audit: Arc<AuditService>,
     clock: Arc<dyn Clock>,
     /// How long a resolution holds the transfer against every other driver.
     lease_for: Duration,
@@ -58,24 +64,42 @@ impl ReviewService {
         transfers: Arc<dyn TransferRepository>,
         totals: Arc<dyn DailyTotals>,
         provider: Arc<dyn PointsProvider>,
+        audit: Arc<AuditService>,
         clock: Arc<dyn Clock>,
         lease_for: Duration,
     ) -> Self {
-        ReviewService { transfers, totals, provider, clock, lease_for }
+        ReviewService { transfers, totals, provider, audit, clock, lease_for }
     }
 
-    /// Finishes transfer `id` as `resolution` says, as `operator` (recorded in
-    /// the lease owner and the log). A transfer already finished that way is
-    /// returned as it is. The operator's lease is theirs by name, so after a
-    /// refusal they can try again at once; another driver cannot.
+    /// Finishes transfer `id` as `resolution` says, as `by` (recorded in the
+    /// lease owner, the log and the audit log). A transfer already finished
+    /// that way is returned as it is. The lease is the decider's by name, so
+    /// after a refusal they can try again at once; another driver cannot.
+    /// It is in the audit log before it is returned, however many times the
+    /// decision is asked for.
     pub async fn resolve(
         &self,
         id: TransferId,
         resolution: Resolution,
-        operator: &str,
+        by: &Authority,
         deadline: Deadline,
     ) -> Result<Transfer, ResolveError> {
-        let owner = LeaseOwner::parse(format!("operator:{operator}")).map_err(anyhow::Error::from)?;
+        let resolved = self.settle(id, resolution, by, deadline).await?;
+        let entry = by
+            .entry(AuditAction::Resolution, AuditTarget::Transfer(resolved.id), format!("resolution:{}", resolved.id))
+            .changed(Some(TransferState::NeedsReview.as_str().to_owned()), resolved.state.as_str().to_owned());
+        self.audit.record(entry).await?;
+        Ok(resolved)
+    }
+
+    async fn settle(
+        &self,
+        id: TransferId,
+        resolution: Resolution,
+        by: &Authority,
+        deadline: Deadline,
+    ) -> Result<Transfer, ResolveError> {
+        let owner = LeaseOwner::parse(by.actor.to_string()).map_err(anyhow::Error::from)?;
         let now = self.clock.now();
         let transfer = match self.transfers.take_over(id, &owner, now, now + to_delta(self.lease_for)).await {
             Ok(transfer) => transfer,
@@ -108,7 +132,7 @@ impl ReviewService {
         if matches!(resolved.state, TransferState::Rejected | TransferState::Reversed) {
             release_reservation(self.totals.as_ref(), &resolved).await;
         }
-        tracing::warn!(transfer = %resolved.id, %operator, resolution = resolution.as_str(), state = resolved.state.as_str(), "transfer resolved by an operator");
+        tracing::warn!(transfer = %resolved.id, by = %by.actor, resolution = resolution.as_str(), state = resolved.state.as_str(), "transfer resolved by hand");
         Ok(resolved)
     }
 

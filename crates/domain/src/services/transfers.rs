@@ -14,10 +14,11 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use super::idempotency::{KeyCheck, check_key};
-use super::{Followups, Holding, SagaDriver};
+use super::{AuditError, AuditService, Followups, Holding, SagaDriver};
 use crate::model::{
-    Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, Memo, Page, Points, Transfer,
-    TransferId, TransferKind, TransferRequest, TransferState,
+    Actor, AuditAction, AuditTarget, Authority, Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner,
+    Member, MemberId, Memo, Origin, Page, Points, Reason, Transfer, TransferId, TransferKind, TransferRequest,
+    TransferState,
 };
 use crate::ports::{
     Clock, DailyTotals, DayKey, Deadline, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
@@ -86,6 +87,8 @@ pub struct GrantCommand {
     pub amount: Points,
     pub reason: Option<Memo>,
     pub idempotency_key: IdempotencyKey,
+    /// The request that asks for it, for the audit record.
+    pub origin: Origin,
 }
 
 /// A transfer and its two sides' handles (`None` for a member gone).
@@ -151,6 +154,10 @@ pub enum GrantError {
     /// Recorded, then rejected (over the admin's daily budget, or by the provider).
     #[error("grant declined")]
     Declined(Box<Submitted>),
+    /// The grant is recorded but its audit record is not: not acknowledged;
+    /// repeating the request (same idempotency key) records it.
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -203,6 +210,7 @@ pub struct TransferService {
     transfers: Arc<dyn TransferRepository>,
     totals: Arc<dyn DailyTotals>,
     saga: Arc<SagaDriver>,
+    audit: Arc<AuditService>,
     clock: Arc<dyn Clock>,
     limits: TransferLimits,
     /// Names this process in lease owners, for operators reading the store.
@@ -214,17 +222,19 @@ pub struct TransferService {
 }
 
 impl TransferService {
+    #[allow(clippy::too_many_arguments, reason = "each is a port or policy the service stands on")]
     pub fn new(
         members: Arc<dyn MemberRepository>,
         transfers: Arc<dyn TransferRepository>,
         totals: Arc<dyn DailyTotals>,
         saga: Arc<SagaDriver>,
+        audit: Arc<AuditService>,
         clock: Arc<dyn Clock>,
         limits: TransferLimits,
         lease: RequestLease,
     ) -> Self {
         let RequestLease { replica, lease_for, followups } = lease;
-        TransferService { members, transfers, totals, saga, clock, limits, replica, lease_for, followups }
+        TransferService { members, transfers, totals, saga, audit, clock, limits, replica, lease_for, followups }
     }
 
     /// Shares points. `Ok` holds a completed transfer, or one still processing
@@ -258,12 +268,19 @@ impl TransferService {
     }
 
     /// Grants points from no one's account; the caller has checked, against
-    /// the store, that `command.admin` is an active admin.
+    /// the store, that `command.admin` is an active admin. Every grant that
+    /// recorded a transfer, refused ones too, is in the audit log before it
+    /// is answered.
     pub async fn grant(&self, command: GrantCommand, deadline: Deadline) -> Result<Submitted, GrantError> {
         let recipient = self.recipient(&command.to).await?.ok_or(GrantError::RecipientNotFound)?;
         if recipient.id == command.admin {
             return Err(GrantError::SelfGrant);
         }
+        let authority = Authority {
+            actor: Actor::Member(command.admin),
+            reason: command.reason.as_ref().and_then(|memo| Reason::parse(memo.as_str()).ok()),
+            origin: command.origin,
+        };
         let request = TransferRequest {
             kind: TransferKind::Grant,
             sender: command.admin,
@@ -272,14 +289,27 @@ impl TransferService {
             memo: command.reason,
             idempotency_key: command.idempotency_key,
         };
-        if let Some(replayed) = self.replay(&request).await? {
-            return Ok(replayed);
-        }
-        let recipient_account = receiving_account(&recipient).ok_or(GrantError::RecipientNotActive)?;
-        if command.amount > self.limits.max_per_grant {
-            return Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant });
-        }
-        Ok(self.submit(request, None, recipient_account, deadline).await?)
+        let outcome = match self.replay(&request).await? {
+            Some(replayed) => Ok(replayed),
+            None => {
+                let recipient_account = receiving_account(&recipient).ok_or(GrantError::RecipientNotActive)?;
+                if command.amount > self.limits.max_per_grant {
+                    return Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant });
+                }
+                self.submit(request, None, recipient_account, deadline).await.map_err(GrantError::from)
+            }
+        };
+        let recorded = match &outcome {
+            Ok(submitted) => submitted,
+            Err(GrantError::Declined(submitted)) => submitted,
+            Err(_) => return outcome,
+        };
+        let entry = authority
+            .entry(AuditAction::Grant, AuditTarget::Member(recipient.id), format!("grant:{}", recorded.id))
+            .changed(None, format!("{} points", recorded.amount))
+            .caused(recorded.id);
+        self.audit.record(entry).await?;
+        outcome
     }
 
     /// One transfer, if `member` sent or received it.

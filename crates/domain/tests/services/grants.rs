@@ -1,5 +1,7 @@
 use pointshare_domain::services::{GrantError, TransferLimits};
-use pointshare_domain::{AccountStatus, DeclineReason, MovementKind, TransferKind, TransferState};
+use pointshare_domain::{
+    AccountStatus, Actor, AuditAction, AuditTarget, DeclineReason, MovementKind, TransferKind, TransferState,
+};
 use pointshare_testkit::{World, WorldSettings};
 
 use super::{deadline, grant};
@@ -30,6 +32,28 @@ async fn a_grant_is_idempotent_by_key() {
     assert_eq!(world.balance(&bob), 500);
     let reused = world.transfer_service.grant(grant(&admin, &bob, 501, "g1"), deadline()).await.unwrap_err();
     assert!(matches!(reused, GrantError::IdempotencyKeyReused), "{reused:?}");
+}
+
+#[tokio::test]
+async fn every_grant_that_recorded_a_transfer_is_audited_once_before_it_is_answered() {
+    let world = World::default();
+    let admin = world.member("admin", 0).await;
+    let bob = world.member("bob", 0).await;
+    let first = world.transfer_service.grant(grant(&admin, &bob, 500, "g1"), deadline()).await.expect("granted");
+    world.transfer_service.grant(grant(&admin, &bob, 500, "g1"), deadline()).await.expect("replayed");
+    world.provider.set_status(bob.provider_account.as_ref().expect("account"), AccountStatus::Closed);
+    let declined = world.transfer_service.grant(grant(&admin, &bob, 5, "g2"), deadline()).await.unwrap_err();
+    let GrantError::Declined(declined) = declined else { panic!("{declined:?}") };
+    let records = world.audit.after(0, 10).await.expect("reads");
+    let entries: Vec<_> = records.iter().map(|record| &record.entry).collect();
+    assert_eq!(entries.len(), 2, "the replay is the same act: {entries:?}");
+    for (entry, transfer) in entries.iter().zip([first.id, declined.id]) {
+        assert_eq!(entry.action, AuditAction::Grant);
+        assert_eq!((entry.actor.clone(), entry.target), (Actor::Member(admin.id), AuditTarget::Member(bob.id)));
+        assert_eq!(entry.caused, Some(transfer.to_string()));
+        assert_eq!(entry.reason.as_ref().map(ToString::to_string).as_deref(), Some("welcome bonus"));
+    }
+    assert_eq!(entries[0].after.as_deref(), Some("500 points"));
 }
 
 #[tokio::test]

@@ -51,6 +51,7 @@ fn grant(admin: &Member, to: &Member, amount: u64, idempotency_key: &str) -> Gra
         amount: points(amount),
         reason: Some(Memo::parse("welcome bonus").expect("valid memo")),
         idempotency_key: key(idempotency_key),
+        origin: pointshare_domain::Origin::default(),
     }
 }
 

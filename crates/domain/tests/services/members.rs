@@ -1,7 +1,7 @@
 use pointshare_domain::HolderRef;
 use pointshare_domain::ports::Deadline;
-use pointshare_domain::services::{OperatorError, OperatorService, SignupError};
-use pointshare_domain::{AccessDenied, MemberStatus, Role};
+use pointshare_domain::services::{MemberRef, OperatorError, SignupError};
+use pointshare_domain::{AccessDenied, Actor, AuditAction, AuditTarget, Authority, MemberStatus, OperatorName, Role};
 use pointshare_testkit::{Fault, Operation, World};
 use std::time::Duration;
 
@@ -130,31 +130,74 @@ async fn renaming_changes_the_display_name() {
     assert!(matches!(unknown, Err(pointshare_domain::services::RenameError::NotFound)));
 }
 
+fn operator() -> Authority {
+    Authority::operator(OperatorName::parse("ops").expect("valid"), None)
+}
+
+/// The audit log as (action, target, before, after, actor), oldest first.
+async fn audited(world: &World) -> Vec<(AuditAction, AuditTarget, Option<String>, Option<String>, Actor)> {
+    let records = world.audit.after(0, 100).await.expect("reads");
+    let entries = records.into_iter().map(|record| record.entry);
+    entries.map(|e| (e.action, e.target, e.before, e.after, e.actor)).collect()
+}
+
 #[tokio::test]
 async fn an_operator_changes_a_role_by_email_and_learns_the_previous_one() {
     let world = World::default();
-    let operators = OperatorService::new(world.members.clone());
     let alice = world.member("alice", 0).await;
     assert_eq!(alice.role, Role::Member, "a signup is always a member");
-    let promoted = operators.set_role(&alice.email, Role::Admin).await.expect("promotes");
+    let email = MemberRef::Email(&alice.email);
+    let promoted = world.operators.set_role(email, Role::Admin, &operator()).await.expect("promotes");
     assert_eq!((promoted.previous, promoted.member.role), (Role::Member, Role::Admin));
     let stored = world.member_service.by_id(alice.id).await.expect("reads").expect("exists");
     assert!(stored.is_admin());
-    let demoted = operators.set_role(&alice.email, Role::Member).await.expect("demotes");
+    let bob = world.member("bob", 0).await;
+    world.operators.set_role(MemberRef::Id(bob.id), Role::Admin, &operator()).await.expect("promotes bob");
+    let demoted = world.operators.set_role(email, Role::Member, &operator()).await.expect("demotes");
     assert_eq!((demoted.previous, demoted.member.role), (Role::Admin, Role::Member));
     let nobody = pointshare_domain::Email::parse("nobody@example.com").expect("valid");
-    let error = operators.set_role(&nobody, Role::Admin).await.unwrap_err();
-    assert!(matches!(error, OperatorError::UnknownEmail), "{error:?}");
+    let error = world.operators.set_role(MemberRef::Email(&nobody), Role::Admin, &operator()).await.unwrap_err();
+    assert!(matches!(error, OperatorError::UnknownMember), "{error:?}");
+    let ops = Actor::Operator(OperatorName::parse("ops").expect("valid"));
+    let role = |member, before: &str, after: &str| {
+        (AuditAction::RoleChange, AuditTarget::Member(member), Some(before.into()), Some(after.into()), ops.clone())
+    };
+    assert_eq!(
+        audited(&world).await,
+        vec![role(alice.id, "member", "admin"), role(bob.id, "member", "admin"), role(alice.id, "admin", "member")]
+    );
 }
 
 #[tokio::test]
 async fn an_operator_suspends_and_reinstates_a_member_by_email() {
     let world = World::default();
-    let operators = OperatorService::new(world.members.clone());
     let alice = world.member("alice", 0).await;
-    let suspended = operators.set_status(&alice.email, MemberStatus::Suspended).await.expect("suspends");
+    let email = MemberRef::Email(&alice.email);
+    let suspended = world.operators.set_status(email, MemberStatus::Suspended, &operator()).await.expect("suspends");
     assert_eq!((suspended.previous, suspended.member.status), (MemberStatus::Active, MemberStatus::Suspended));
     assert_eq!(suspended.member.may_act_as(Role::Member), Err(AccessDenied::NotActive));
-    let back = operators.set_status(&alice.email, MemberStatus::Active).await.expect("reinstates");
+    let back = world.operators.set_status(email, MemberStatus::Active, &operator()).await.expect("reinstates");
     assert_eq!(back.member.may_act_as(Role::Member), Ok(()));
+    world.operators.set_status(email, MemberStatus::Active, &operator()).await.expect("already active");
+    assert_eq!(audited(&world).await.len(), 2, "setting what already was is no act");
+}
+
+#[tokio::test]
+async fn no_admin_suspends_or_demotes_themselves_and_the_last_active_admin_stays_one() {
+    let world = World::default();
+    let ada = world.member("ada", 0).await;
+    let ben = world.member("ben", 0).await;
+    world.operators.set_role(MemberRef::Id(ada.id), Role::Admin, &operator()).await.expect("promotes");
+    let by_ada = Authority { actor: Actor::Member(ada.id), reason: None, origin: pointshare_domain::Origin::default() };
+    let own = world.operators.set_role(MemberRef::Id(ada.id), Role::Member, &by_ada).await.unwrap_err();
+    assert!(matches!(own, OperatorError::OwnAccount), "{own:?}");
+    let own = world.operators.set_status(MemberRef::Id(ada.id), MemberStatus::Suspended, &by_ada).await.unwrap_err();
+    assert!(matches!(own, OperatorError::OwnAccount), "{own:?}");
+    let last = world.operators.set_role(MemberRef::Id(ada.id), Role::Member, &operator()).await.unwrap_err();
+    assert!(matches!(last, OperatorError::LastAdmin), "{last:?}");
+    let last = world.operators.set_status(MemberRef::Id(ada.id), MemberStatus::Suspended, &operator()).await;
+    assert!(matches!(last, Err(OperatorError::LastAdmin)), "{last:?}");
+    world.operators.set_role(MemberRef::Id(ben.id), Role::Admin, &by_ada).await.expect("ada promotes ben");
+    world.operators.set_role(MemberRef::Id(ada.id), Role::Member, &operator()).await.expect("now ada may go");
+    assert!(world.member_service.by_id(ada.id).await.expect("reads").expect("exists").role == Role::Member);
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Deadline, Movement};
 use pointshare_domain::services::ResolveError;
-use pointshare_domain::{Member, MovementKind, Resolution, ReviewReason, Transfer, TransferId, TransferState};
+use pointshare_domain::{
+    AuditAction, AuditTarget, Authority, Member, MovementKind, OperatorName, Resolution, ReviewReason, Transfer,
+    TransferId, TransferState,
+};
 use pointshare_testkit::{Fault, Operation, World};
 
 use super::{deadline, share};
@@ -24,7 +27,8 @@ async fn parked_at(step: Operation) -> (World, Member, Member, Transfer) {
 }
 
 async fn resolve(world: &World, id: TransferId, resolution: Resolution) -> Result<Transfer, ResolveError> {
-    world.review.resolve(id, resolution, "ops", Deadline::after(Duration::from_secs(60))).await
+    let ops = Authority::operator(OperatorName::parse("ops").expect("valid"), None);
+    world.review.resolve(id, resolution, &ops, Deadline::after(Duration::from_secs(60))).await
 }
 
 fn balances(world: &World, alice: &Member, bob: &Member) -> (u64, u64) {
@@ -43,6 +47,12 @@ async fn refund_gives_the_points_back_once_and_keeps_the_reason() {
         );
         assert_eq!(balances(&world, &alice, &bob), (100, 0), "refunded once, however often asked");
     }
+    let recorded = world.audit.after(0, 10).await.expect("reads");
+    assert_eq!(recorded.len(), 1, "one decision, one record, however often asked");
+    let entry = &recorded[0].entry;
+    assert_eq!((entry.action, entry.target), (AuditAction::Resolution, AuditTarget::Transfer(parked.id)));
+    assert_eq!((entry.before.as_deref(), entry.after.as_deref()), (Some("needs_review"), Some("reversed")));
+    assert_eq!(entry.actor.to_string(), "operator:ops");
 }
 
 #[tokio::test]

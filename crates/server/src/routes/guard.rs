@@ -1,13 +1,23 @@
-//! What every handler shares before it calls a service: its deadline and
-//! the client's address (which the throttle counts per address).
+//! What every handler shares before it calls a service: its deadline, the
+//! client's address (which the throttle counts per address), and where an
+//! act comes from (which its audit record keeps).
 
+use actix_web::HttpMessage;
+use pointshare_domain::Origin;
 use pointshare_domain::ports::Deadline;
 
+use crate::telemetry::RequestId;
 use crate::wiring::AppState;
 
 /// The client's address (an IPv6 client's network) for per-address limits (see `client`).
 pub(super) fn client_address(state: &AppState, request: &actix_web::HttpRequest) -> String {
     state.clients.client_of(request).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The request, as an audit record names where an act came from.
+pub(super) fn origin(state: &AppState, request: &actix_web::HttpRequest) -> Origin {
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone());
+    Origin { request_id, client: Some(client_address(state, request)) }
 }
 
 /// When this request's work must be done by.

@@ -14,7 +14,7 @@ use pointshare_domain::{
 
 use super::body::Body;
 use super::caller::{Admin, Caller};
-use super::guard::deadline;
+use super::guard::{deadline, origin};
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
 use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::problem::{ApiError, Faults, ProblemCode, recipient_not_found, transfer_not_found};
@@ -187,7 +187,8 @@ pub async fn create_grant(
 ) -> Result<HttpResponse, ApiError> {
     let idempotency_key = idempotency_key(&request)?;
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
-    let command = GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: memo, idempotency_key };
+    let origin = origin(&state, &request);
+    let command = GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: memo, idempotency_key, origin };
     submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline(&state)), &admin.0, &to).await
 }
 

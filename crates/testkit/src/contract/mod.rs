@@ -3,6 +3,7 @@
 //! own crates' tests. Each suite is a set of `pub async fn` cases plus a macro
 //! that turns them into one `#[tokio::test]` per case for a given set-up.
 
+pub mod audit;
 pub mod cache;
 pub mod events;
 pub mod provider;

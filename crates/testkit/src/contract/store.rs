@@ -13,7 +13,8 @@ use futures::future::join_all;
 
 use pointshare_domain::ports::{
     AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError, InsertTransferError,
-    MemberRepository, SessionRepository, SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
+    MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SystemClock, TakeOverError, TransferRepository,
+    Transition, TransitionError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
@@ -25,6 +26,8 @@ use pointshare_domain::{
 #[derive(Debug, Clone)]
 pub struct StoreUnderTest {
     pub members: Arc<dyn MemberRepository>,
+    /// The same members, as admins search them.
+    pub directory: Arc<dyn MemberDirectory>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
@@ -41,6 +44,7 @@ macro_rules! store_contract {
             renaming_and_suspending_change_only_that,
             a_role_is_kept_and_changed_on_the_record,
             members_without_an_account_are_listed_for_recovery,
+            admins_search_members_by_prefix_status_and_role_a_page_at_a_time,
             a_transfer_reads_back_by_id_and_by_key,
             a_sender_key_is_unique_and_answers_with_the_first_transfer,
             transitions_are_compare_and_set,
@@ -208,6 +212,59 @@ pub async fn members_without_an_account_are_listed_for_recovery(store: &StoreUnd
     store.members.attach_account(done.id, &account("acc")).await.expect("attaches");
     let listed: Vec<_> = store.members.without_account(100).await.expect("lists").into_iter().map(|m| m.id).collect();
     assert!(listed.contains(&pending.id) && !listed.contains(&done.id), "{listed:?}");
+}
+
+pub async fn admins_search_members_by_prefix_status_and_role_a_page_at_a_time(store: &StoreUnderTest) {
+    let named = |handle: &str, email: &str, name: &str| Member {
+        handle: Handle::parse(handle).expect("valid"),
+        email: Email::parse(email).expect("valid"),
+        display_name: DisplayName::parse(name).expect("valid"),
+        ..member("x")
+    };
+    let everyone = [
+        named("ada_lovelace", "ada@example.com", "Ada Lovelace"),
+        named("adam", "adam@example.com", "Adam Smith"),
+        named("bea", "bea@example.com", "Béa"),
+        named("cyd", "cyd@example.com", "Cyd"),
+        named("dee", "dee@example.com", "Adrienne Dee"),
+        named("eve", "admin.eve@corp.example", "Eve"),
+    ];
+    for member in &everyone {
+        store.members.insert(member).await.expect("inserts");
+    }
+    let id = |handle: &str| everyone.iter().find(|m| m.handle.as_str() == handle).expect("one of them").id;
+    store.members.set_status(id("adam"), MemberStatus::Suspended).await.expect("updates");
+    store.members.set_role(id("bea"), Role::Admin).await.expect("updates");
+    store.members.set_role(id("cyd"), Role::Admin).await.expect("updates");
+    store.members.set_status(id("cyd"), MemberStatus::Suspended).await.expect("updates");
+
+    let handles = |found: Vec<Member>| found.into_iter().map(|m| m.handle.to_string()).collect::<Vec<_>>();
+    let search = |text: &str, status, role| MemberSearch::new(text, status, role);
+    let all = store.directory.search(&search("", None, None), None, 100).await.expect("searches");
+    assert_eq!(handles(all), ["ada_lovelace", "adam", "bea", "cyd", "dee", "eve"], "by handle");
+    // Handle, email or display name, whatever the case; `.` is no wildcard.
+    let ad = store.directory.search(&search(" AD ", None, None), None, 100).await.expect("searches");
+    assert_eq!(handles(ad), ["ada_lovelace", "adam", "dee", "eve"]);
+    let dotted = store.directory.search(&search("admin.", None, None), None, 100).await.expect("searches");
+    assert_eq!(handles(dotted), ["eve"]);
+    let none = store.directory.search(&search("a.a", None, None), None, 100).await.expect("searches");
+    assert!(none.is_empty(), "{none:?}");
+    let active = search("ad", Some(MemberStatus::Active), None);
+    assert_eq!(
+        handles(store.directory.search(&active, None, 100).await.expect("searches")),
+        ["ada_lovelace", "dee", "eve"]
+    );
+    let admins = search("", None, Some(Role::Admin));
+    assert_eq!(handles(store.directory.search(&admins, None, 100).await.expect("searches")), ["bea", "cyd"]);
+    // A page at a time, after the last handle of the one before.
+    let first = store.directory.search(&search("", None, None), None, 4).await.expect("searches");
+    let after = first.last().map(|m| m.handle.clone()).expect("a last");
+    let rest = store.directory.search(&search("", None, None), Some(&after), 4).await.expect("searches");
+    assert_eq!((handles(first).len(), handles(rest)), (4, vec!["dee".to_owned(), "eve".to_owned()]));
+    // Renamed: found by the new name only.
+    store.members.set_display_name(id("bea"), &DisplayName::parse("Zelda").expect("valid")).await.expect("renames");
+    assert_eq!(handles(store.directory.search(&search("zel", None, None), None, 10).await.expect("searches")), ["bea"]);
+    assert_eq!(store.directory.active_admins(10).await.expect("lists"), vec![id("bea")], "cyd is suspended");
 }
 
 pub async fn a_transfer_reads_back_by_id_and_by_key(store: &StoreUnderTest) {
