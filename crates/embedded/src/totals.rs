@@ -30,4 +30,8 @@ impl DailyTotals for InMemoryDailyTotals {
         }
         Ok(())
     }
+
+    async fn total(&self, key: &DayKey) -> Result<u64, StoreError> {
+        Ok(self.totals.lock().get(key).copied().unwrap_or_default())
+    }
 }

@@ -100,6 +100,10 @@ impl TransferRepository for InMemoryTransfers {
         Ok(self.newest_first(|t| t.kind == TransferKind::Grant, after, limit))
     }
 
+    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        Ok(self.newest_first(|t| t.state == TransferState::NeedsReview, after, limit))
+    }
+
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         let transfers = self.transfers.lock();
         let mut all: Vec<_> = transfers

@@ -132,8 +132,9 @@ pub async fn run(settings: Settings, email: &str, action: Action, by: &Authority
         )));
     }
     let store = wiring::store(&settings).await.map_err(AdminError::CannotRun)?;
-    let audit = Arc::new(AuditService::new(store.audit, Arc::new(SystemClock)));
-    let operators = OperatorService::new(store.members, store.directory, audit);
+    let clock = Arc::new(SystemClock);
+    let audit = Arc::new(AuditService::new(store.audit, clock.clone()));
+    let operators = OperatorService::new(store.members, store.directory, store.totals, audit, clock);
     let failed = |error| match error {
         OperatorError::UnknownMember => AdminError::UnknownEmail(email.to_string()),
         refused @ (OperatorError::OwnAccount | OperatorError::LastAdmin) => AdminError::Refused(refused.to_string()),

@@ -269,6 +269,12 @@ impl Access {
         self.open_sessions.insert(id, false);
     }
 
+    /// Member `id`'s role or status just changed on this replica: the next
+    /// request here reads the record afresh.
+    pub fn member_changed(&self, id: MemberId) {
+        self.recent.invalidate(&id);
+    }
+
     async fn session_is_open(&self, id: SessionId) -> Result<bool, StoreError> {
         if let Some(open) = self.open_sessions.get(&id) {
             return Ok(open);

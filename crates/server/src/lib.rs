@@ -9,6 +9,7 @@
 //! The one crate that knows every adapter; it depends on the test kit only in its tests.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 mod client;
 mod cors;

@@ -1,14 +1,15 @@
 //! `pointshare`: serves the API. With no configuration it runs the whole
 //! product in one process (in-memory stores, an in-process provider
 //! simulator, demo members) and prints where to go. Its subcommands are the
-//! operator's: `reconcile`, `transfers resolve`, and `admin promote|demote|…`.
+//! operator's: `reconcile`, `transfers resolve`, `admin promote|demote|…` and
+//! `audit verify`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 use pointshare_domain::{Authority, OperatorName, Reason, Resolution};
-use pointshare_server::{Application, Settings, admin, reconcile, resolve, settings, telemetry};
+use pointshare_server::{Application, Settings, admin, audit, reconcile, resolve, settings, telemetry};
 
 /// mimalloc gives freed memory back to the system soon after; the system
 /// allocator kept hundreds of MB after bursts of password hashing (each
@@ -55,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         action: TransfersAction,
     },
+    /// Read the audit log of the configured store (POINTSHARE_MONGODB_URI).
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Change a member's role or status in the configured store
     /// (POINTSHARE_MONGODB_URI), recorded in its audit log as
     /// operator:<operator>. Exits 1 if no member has the email or the change
@@ -91,6 +97,14 @@ enum TransfersAction {
         #[arg(long)]
         reason: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain from the first record: exits 0 when every record
+    /// follows the one before, 1 naming the first that does not, 2 if it
+    /// could not run.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +177,21 @@ fn main() -> anyhow::Result<()> {
                 Err(error) => {
                     eprintln!("pointshare transfers resolve: {error}");
                     std::process::exit(error.exit_code());
+                }
+            }
+        }
+        Command::Audit { action: AuditCommand::Verify } => {
+            match actix_web::rt::System::new().block_on(audit::verify(settings)) {
+                Ok(report) => {
+                    println!("{}", audit::said(&report));
+                    if report.first_break.is_some() {
+                        std::process::exit(1);
+                    }
+                    Ok(())
+                }
+                Err(error) => {
+                    eprintln!("pointshare audit verify: {error:#}");
+                    std::process::exit(2);
                 }
             }
         }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use pointshare_domain::services::{
     AuditError, BalanceError, GetTransferError, GrantError, LoginError, LogoutError, RefreshError, RenameError,
-    ShareError, SignupError, Submitted, Throttled,
+    ResolveError, ShareError, SignupError, Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -81,6 +81,8 @@ problem_codes! {
     InvalidQuery = "invalid_query",
     /// The refresh token is unknown, expired, retired or revoked.
     InvalidRefreshToken = "invalid_refresh_token",
+    /// The last active admin cannot be suspended or demoted.
+    LastAdmin = "last_admin",
     /// Above the per-transfer maximum, or the sender's daily limit.
     LimitExceeded = "limit_exceeded",
     /// The body is not JSON.
@@ -93,6 +95,10 @@ problem_codes! {
     MethodNotAllowed = "method_not_allowed",
     /// No such endpoint or resource.
     NotFound = "not_found",
+    /// The transfer is not in `needs_review`: nothing to resolve.
+    NotInReview = "not_in_review",
+    /// An admin cannot suspend or demote themselves; another admin can.
+    OwnAccount = "own_account",
     /// The body is larger than the server accepts.
     PayloadTooLarge = "payload_too_large",
     /// The points provider cannot be reached; retry after `Retry-After`.
@@ -107,10 +113,14 @@ problem_codes! {
     RecipientNotFound = "recipient_not_found",
     /// The body did not arrive within `POINTSHARE_BODY_TIMEOUT`; send it whole, then again.
     RequestTimeout = "request_timeout",
+    /// What the provider holds rules the decision out; `detail` says why.
+    ResolutionRefused = "resolution_refused",
     /// A member cannot share points with themselves, nor an admin grant them to themselves.
     SelfTransfer = "self_transfer",
     /// Too many event streams open for this member.
     TooManyStreams = "too_many_streams",
+    /// Someone else is driving the transfer now; try again once they are done.
+    TransferBusy = "transfer_busy",
     /// The provider refused the transfer.
     TransferFailed = "transfer_failed",
     /// No such transfer of yours.
@@ -563,6 +573,28 @@ impl From<LogoutError> for ApiError {
         match error {
             LogoutError::Invalid => invalid_refresh_token(),
             LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(error: ResolveError) -> Self {
+        let conflict = |code, title: &str| ApiError::new(StatusCode::CONFLICT, code, title);
+        match error {
+            ResolveError::NotFound => transfer_not_found(),
+            ResolveError::NotInReview(transfer) => conflict(ProblemCode::NotInReview, "The transfer is not in review")
+                .detail(format!("it is {}", transfer.state.as_str()))
+                .transfer(transfer.id),
+            ResolveError::Busy(detail) => {
+                conflict(ProblemCode::TransferBusy, "Someone else is driving the transfer now").detail(detail)
+            }
+            ResolveError::Refused(detail) => {
+                conflict(ProblemCode::ResolutionRefused, "What the provider holds rules this decision out")
+                    .detail(detail)
+            }
+            ResolveError::Provider(error) => ApiError::unavailable(&error.to_string()),
+            ResolveError::AuditUnavailable(error) => error.into(),
+            ResolveError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

@@ -504,7 +504,7 @@ async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_
     for _ in 0..2 {
         let (code, out, err) = resolve(&env, &[id, "--complete", "--operator", "alex"]);
         assert_eq!(code, Some(0), "{err}");
-        assert!(out.contains("is completed (complete by alex)"), "{out}");
+        assert!(out.contains("is completed (complete by operator:alex)"), "{out}");
     }
     let (code, _, err) = resolve(&env, &[id, "--refund", "--operator", "alex"]);
     assert_eq!(code, Some(1), "completed, not in review: {err}");
@@ -608,4 +608,42 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
         credited |= event.name == "balance" && event.data["balance"] == 10;
     }
     drop(sim);
+}
+
+/// The audit log of a real store, from the command line: every privileged
+/// act recorded, the chain verified, and a record altered in the database
+/// found and named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_chain_is_verified_from_the_command_line_and_an_altered_record_is_named() {
+    let (_sim, env) = real_backends("audit").await;
+    let client = Client::new();
+    let server = start_server(&env).await;
+    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+    let (code, out, err) = operator(&env, &["audit", "verify"], &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // The bootstrap admin, ada's promotion, boss's grant.
+    assert!(out.contains("holds: 3 records"), "{out}");
+    let (_, log) =
+        call(&client, reqwest::Method::GET, format!("{}/v1/admin/audit", server.base), Some(&ada), None).await;
+    let actions: Vec<&str> =
+        log["items"].as_array().expect("items").iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(actions, ["grant", "role_change", "bootstrap_admin"], "{log}");
+    assert!(log["items"][1]["actor"].as_str().is_some_and(|actor| actor.starts_with("operator:")), "{log}");
+
+    let uri = env.iter().find(|(key, _)| *key == "POINTSHARE_MONGODB_URI").expect("a store").1.clone();
+    let database = env.iter().find(|(key, _)| *key == "POINTSHARE_MONGODB_DATABASE").expect("a database").1.clone();
+    let mongo = mongodb::Client::with_uri_str(&uri).await.expect("a client");
+    let records = mongo.database(&database).collection::<mongodb::bson::Document>("audit");
+    let altered = records
+        .update_one(mongodb::bson::doc! {"_id": 3_i64}, mongodb::bson::doc! {"$set": {"after": "1000000 points"}})
+        .await
+        .expect("updates");
+    assert_eq!(altered.modified_count, 1);
+    let (code, out, err) = operator(&env, &["audit", "verify"], &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("breaks at record 3 of 3"), "{out}");
+
+    let in_memory: Vec<_> = env.iter().filter(|(key, _)| *key != "POINTSHARE_MONGODB_URI").cloned().collect();
+    let (code, _, err) = operator(&in_memory, &["audit", "verify"], &[]);
+    assert_eq!(code, Some(2), "{err}");
 }

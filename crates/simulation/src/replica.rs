@@ -221,6 +221,11 @@ impl TransferRepository for Stalling<dyn TransferRepository> {
         self.inner.grants(after, limit).await
     }
 
+    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.in_review(after, limit).await
+    }
+
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         self.gate.pass().await;
         self.inner.scan(after, limit).await

@@ -133,6 +133,7 @@ const KEY_INDEX: &str = "transfers_sender_key_unique";
 const SENT_INDEX: &str = "transfers_sent_newest_first";
 const RECEIVED_INDEX: &str = "transfers_received_newest_first";
 const BY_KIND_INDEX: &str = "transfers_by_kind_newest_first";
+const IN_REVIEW_INDEX: &str = "transfers_in_review_newest_first";
 
 impl MongoStore {
     pub async fn connect(settings: &MongoSettings) -> anyhow::Result<MongoStore> {
@@ -194,6 +195,10 @@ impl MongoStore {
                 IndexModel::builder()
                     .keys(doc! {"kind": 1, "created_at": -1, "_id": -1})
                     .options(named(BY_KIND_INDEX))
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"state": 1, "created_at": -1, "_id": -1})
+                    .options(named(IN_REVIEW_INDEX))
                     .build(),
             ])
             .await?;

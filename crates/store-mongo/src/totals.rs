@@ -1,7 +1,8 @@
 //! `DailyTotals` on the `daily_totals` collection: one document per (sender,
 //! kind, UTC day), `{_id: "<sender>:<kind>:<day>", total}`. A reservation is
 //! one conditional increment on `_id` (`total` at most limit − amount), an
-//! upsert for the day's first; documents are never read into the process.
+//! upsert for the day's first; a document is read only when an admin looks
+//! at a member's day.
 
 use async_trait::async_trait;
 use mongodb::Collection;
@@ -59,5 +60,12 @@ impl DailyTotals for MongoDailyTotals {
             .await
             .map_err(|e| store_error(e, "giving back a daily reservation"))?;
         Ok(())
+    }
+
+    async fn total(&self, key: &DayKey) -> Result<u64, StoreError> {
+        let doing = "reading a daily total";
+        let found = self.totals.find_one(doc! {"_id": id(key)}).await.map_err(|e| store_error(e, doing))?;
+        let total = found.and_then(|counter| counter.get_i64("total").ok()).unwrap_or_default();
+        Ok(u64::try_from(total).unwrap_or_default())
     }
 }

@@ -20,7 +20,7 @@ use pointshare_domain::{
 };
 
 use crate::documents::{TransferDoc, bson_time};
-use crate::{BY_KIND_INDEX, KEY_INDEX, RECEIVED_INDEX, SENT_INDEX, duplicate_on, store_error};
+use crate::{BY_KIND_INDEX, IN_REVIEW_INDEX, KEY_INDEX, RECEIVED_INDEX, SENT_INDEX, duplicate_on, store_error};
 
 #[derive(Debug, Clone)]
 pub struct MongoTransfers {
@@ -234,6 +234,11 @@ impl TransferRepository for MongoTransfers {
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         let branches = [(doc! {"kind": TransferKind::Grant.as_str()}, BY_KIND_INDEX)];
         self.newest_first(&branches, after, limit, "listing grants").await
+    }
+
+    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        let branches = [(doc! {"state": TransferState::NeedsReview.as_str()}, IN_REVIEW_INDEX)];
+        self.newest_first(&branches, after, limit, "listing transfers in review").await
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

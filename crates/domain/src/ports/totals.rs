@@ -26,4 +26,7 @@ pub trait DailyTotals: Send + Sync + std::fmt::Debug {
 
     /// Takes back what a transfer that moved nothing had reserved.
     async fn release(&self, key: &DayKey, amount: Points) -> Result<(), StoreError>;
+
+    /// The counter as it stands: what an admin reads of a member's day.
+    async fn total(&self, key: &DayKey) -> Result<u64, StoreError>;
 }

@@ -113,6 +113,10 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// when given: the admins' audit trail.
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
 
+    /// The transfers in `needs_review`, newest first by (created_at, id),
+    /// strictly after `after` when given: the support desk's queue.
+    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
+
     /// Every transfer, oldest first by (created_at, id), strictly after
     /// `after` when given: for reconciliation, which reads them all.
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;

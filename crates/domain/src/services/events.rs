@@ -92,6 +92,10 @@ impl TransferRepository for AnnouncedTransfers {
         self.store.grants(after, limit).await
     }
 
+    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.store.in_review(after, limit).await
+    }
+
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         self.store.scan(after, limit).await
     }

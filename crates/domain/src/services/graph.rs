@@ -102,7 +102,8 @@ impl Services {
             policy.session_lifetime,
         ));
         let audit = Arc::new(AuditService::new(audit, clock.clone()));
-        let operators = Arc::new(OperatorService::new(members.clone(), directory, audit.clone()));
+        let operators =
+            Arc::new(OperatorService::new(members.clone(), directory, totals.clone(), audit.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
             members,
             transfers.clone(),
@@ -117,6 +118,7 @@ impl Services {
             transfers.clone(),
             totals,
             provider.clone(),
+            cache.clone(),
             audit.clone(),
             clock.clone(),
             policy.recovery.lease_for,

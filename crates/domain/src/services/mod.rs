@@ -25,7 +25,7 @@ pub use members::{MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, MemberRef, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
-pub use review::{ResolveError, ReviewService};
+pub use review::{ReferenceHolding, ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{LoginCommand, LoginError, LogoutError, RefreshError, SessionService};
 pub use throttle::{

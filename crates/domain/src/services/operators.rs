@@ -1,4 +1,5 @@
-//! What admins and operators change on a member record, never members
+//! The support desk's hold on members: finding them and reading their day,
+//! and what admins and operators change on a member record, never members
 //! themselves: the role (promote, demote) and the status (suspend,
 //! reinstate), by the API or the command line alike. Nobody suspends or
 //! demotes themselves, the last active admin stays one, and every change is
@@ -12,8 +13,10 @@ use anyhow::Context;
 use thiserror::Error;
 
 use super::{AuditError, AuditService};
-use crate::model::{Actor, AuditAction, AuditTarget, Authority, Email, Member, MemberId, MemberStatus, Role};
-use crate::ports::{MemberDirectory, MemberRepository, StoreError};
+use crate::model::{
+    Actor, AuditAction, AuditTarget, Authority, Email, Handle, Member, MemberId, MemberStatus, Role, TransferKind,
+};
+use crate::ports::{Clock, DailyTotals, DayKey, MemberDirectory, MemberRepository, MemberSearch, StoreError};
 
 #[derive(Debug, Error)]
 pub enum OperatorError {
@@ -54,20 +57,50 @@ pub enum MemberRef<'a> {
     Id(MemberId),
 }
 
+/// A member as the support desk sees them: the record, and what they have
+/// shared today (UTC) against their daily limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberOverview {
+    pub member: Member,
+    pub shared_today: u64,
+}
+
 #[derive(Debug)]
 pub struct OperatorService {
     members: Arc<dyn MemberRepository>,
     directory: Arc<dyn MemberDirectory>,
+    totals: Arc<dyn DailyTotals>,
     audit: Arc<AuditService>,
+    clock: Arc<dyn Clock>,
 }
 
 impl OperatorService {
     pub fn new(
         members: Arc<dyn MemberRepository>,
         directory: Arc<dyn MemberDirectory>,
+        totals: Arc<dyn DailyTotals>,
         audit: Arc<AuditService>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
-        OperatorService { members, directory, audit }
+        OperatorService { members, directory, totals, audit, clock }
+    }
+
+    /// The members `search` lists, by handle, after `after`; at most `limit`.
+    pub async fn search(
+        &self,
+        search: &MemberSearch,
+        after: Option<&Handle>,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError> {
+        self.directory.search(search, after, limit).await
+    }
+
+    /// Member `id` and their day, if there is such a member.
+    pub async fn overview(&self, id: MemberId) -> Result<Option<MemberOverview>, StoreError> {
+        let Some(member) = self.members.by_id(id).await? else { return Ok(None) };
+        let today = DayKey { sender: id, kind: TransferKind::Share, day: self.clock.now().date_naive() };
+        let shared_today = self.totals.total(&today).await?;
+        Ok(Some(MemberOverview { member, shared_today }))
     }
 
     /// Gives `who` the role `role`, as `by` asks.

@@ -11,12 +11,12 @@ use thiserror::Error;
 use super::transfers::{release_reservation, to_delta};
 use super::{AuditError, AuditService};
 use crate::model::{
-    AuditAction, AuditTarget, Authority, LeaseOwner, MovementKind, ProviderReference, ProviderTransaction, Resolution,
-    Transfer, TransferId, TransferKind, TransferState,
+    AuditAction, AuditTarget, Authority, Cursor, LeaseOwner, MovementKind, Page, ProviderReference,
+    ProviderTransaction, Resolution, Transfer, TransferId, TransferKind, TransferState,
 };
 use crate::ports::{
-    Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, TakeOverError, TransferRepository,
-    Transition,
+    BalanceCache, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, StoreError, TakeOverError,
+    TransferRepository, Transition,
 };
 
 #[derive(Debug, Error)]
@@ -45,10 +45,20 @@ pub struct ReviewService {
     transfers: Arc<dyn TransferRepository>,
     totals: Arc<dyn DailyTotals>,
     provider: Arc<dyn PointsProvider>,
+    /// Balances a resolution changed are dropped from it, so members read them afresh.
+    cache: Arc<dyn BalanceCache>,
     audit: Arc<AuditService>,
     clock: Arc<dyn Clock>,
     /// How long a resolution holds the transfer against every other driver.
     lease_for: Duration,
+}
+
+/// What the provider holds under one of a transfer's references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceHolding {
+    pub reference: ProviderReference,
+    /// The movement applied under it, if any.
+    pub transaction: Option<ProviderTransaction>,
 }
 
 /// Where a share's points are, by what its references hold.
@@ -64,17 +74,43 @@ impl ReviewService {
         transfers: Arc<dyn TransferRepository>,
         totals: Arc<dyn DailyTotals>,
         provider: Arc<dyn PointsProvider>,
+        cache: Arc<dyn BalanceCache>,
         audit: Arc<AuditService>,
         clock: Arc<dyn Clock>,
         lease_for: Duration,
     ) -> Self {
-        ReviewService { transfers, totals, provider, audit, clock, lease_for }
+        ReviewService { transfers, totals, provider, cache, audit, clock, lease_for }
     }
 
     /// Finishes transfer `id` as `resolution` says, as `by` (recorded in the
     /// lease owner, the log and the audit log). A transfer already finished
     /// that way is returned as it is. The lease is the decider's by name, so
     /// after a refusal they can try again at once; another driver cannot.
+    /// The transfers waiting for a person, newest first, after `after`.
+    pub async fn queue(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.transfers.in_review(after, limit).await
+    }
+
+    /// What the provider holds under each of `transfer`'s references: the
+    /// debit (a share's), then the credit (or the refund, which shares it).
+    pub async fn holdings(
+        &self,
+        transfer: &Transfer,
+        deadline: Deadline,
+    ) -> Result<Vec<ReferenceHolding>, ProviderError> {
+        let mut references = Vec::new();
+        if transfer.kind == TransferKind::Share {
+            references.push(transfer.debit_reference());
+        }
+        references.push(transfer.credit_reference());
+        let mut holdings = Vec::new();
+        for reference in references {
+            let transaction = self.provider.transaction_by_reference(&reference, deadline).await?;
+            holdings.push(ReferenceHolding { reference, transaction });
+        }
+        Ok(holdings)
+    }
+
     /// It is in the audit log before it is returned, however many times the
     /// decision is asked for.
     pub async fn resolve(
@@ -105,6 +141,10 @@ impl ReviewService {
             Ok(transfer) => transfer,
             Err(TakeOverError::NotFound) => return Err(ResolveError::NotFound),
             Err(TakeOverError::Leased(current)) if already(&current, resolution) => return Ok(*current),
+            // Someone drives it, but it waits for no person: nothing to decide.
+            Err(TakeOverError::Leased(current)) if current.state != TransferState::NeedsReview => {
+                return Err(ResolveError::NotInReview(current));
+            }
             Err(error @ TakeOverError::Leased(_)) => {
                 return Err(ResolveError::Busy(format!("{error}; try again once it ends")));
             }
@@ -129,6 +169,11 @@ impl ReviewService {
             at: self.clock.now(),
         };
         let resolved = self.transfers.transition(&transition).await.map_err(anyhow::Error::from)?;
+        for account in resolved.sender_account.iter().chain([&resolved.recipient_account]) {
+            if let Err(error) = self.cache.invalidate(account).await {
+                tracing::warn!(%error, %account, "could not drop a balance a resolution changed");
+            }
+        }
         if matches!(resolved.state, TransferState::Rejected | TransferState::Reversed) {
             release_reservation(self.totals.as_ref(), &resolved).await;
         }

@@ -3,9 +3,11 @@
 //! act comes from (which its audit record keeps).
 
 use actix_web::HttpMessage;
-use pointshare_domain::Origin;
 use pointshare_domain::ports::Deadline;
+use pointshare_domain::{Actor, Authority, Origin, Reason};
 
+use super::caller::Admin;
+use crate::problem::{ApiError, FieldError, FieldErrorCode};
 use crate::telemetry::RequestId;
 use crate::wiring::AppState;
 
@@ -18,6 +20,20 @@ pub(super) fn client_address(state: &AppState, request: &actix_web::HttpRequest)
 pub(super) fn origin(state: &AppState, request: &actix_web::HttpRequest) -> Origin {
     let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone());
     Origin { request_id, client: Some(client_address(state, request)) }
+}
+
+/// An admin's authority for a privileged act: who, where from, and why,
+/// the reason held to the rules (a `/reason` field error otherwise).
+pub(super) fn admin_authority(
+    state: &AppState,
+    request: &actix_web::HttpRequest,
+    admin: &Admin,
+    reason: String,
+) -> Result<Authority, ApiError> {
+    let reason = Reason::parse(reason).map_err(|error| {
+        ApiError::invalid_fields(vec![FieldError::new("/reason".into(), FieldErrorCode::Invalid, error.reason)])
+    })?;
+    Ok(Authority { actor: Actor::Member(admin.0.member), reason: Some(reason), origin: origin(state, request) })
 }
 
 /// When this request's work must be done by.

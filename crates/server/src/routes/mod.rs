@@ -3,6 +3,8 @@
 //! client address) in `guard`, the `Caller` and `Admin` extractors in
 //! `caller`, schema-checked bodies in `body`.
 
+mod admin_members;
+mod audit;
 mod body;
 mod caller;
 mod events;
@@ -10,6 +12,7 @@ mod guard;
 mod health;
 mod members;
 mod openapi;
+mod reviews;
 mod sessions;
 mod transfers;
 pub mod views;
@@ -35,6 +38,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(transfers::get_transfer)
         .service(transfers::create_grant)
         .service(transfers::list_grants)
+        // Before the paths that would take `export` for an id.
+        .service(audit::export_audit_records)
+        .service(audit::list_audit_records)
+        .service(admin_members::search_members)
+        .service(admin_members::get_member_for_admin)
+        .service(admin_members::list_member_transfers)
+        .service(admin_members::set_member_status)
+        .service(admin_members::set_member_role)
+        .service(reviews::list_reviews)
+        .service(reviews::resolve_transfer)
         .service(health::healthz)
         .service(health::readyz);
 }

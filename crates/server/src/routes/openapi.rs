@@ -10,7 +10,7 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 
-use super::{events, health, members, sessions, transfers, views};
+use super::{admin_members, audit, events, health, members, reviews, sessions, transfers, views};
 use crate::problem;
 
 #[derive(Debug, OpenApi)]
@@ -22,6 +22,10 @@ use crate::problem;
         members::signup, sessions::login, sessions::refresh_session, sessions::logout,
         members::get_me, members::update_me, members::get_my_balance, events::stream_my_events, members::get_member,
         transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,
+        audit::list_audit_records, audit::export_audit_records,
+        admin_members::search_members, admin_members::get_member_for_admin, admin_members::list_member_transfers,
+        admin_members::set_member_status, admin_members::set_member_role,
+        reviews::list_reviews, reviews::resolve_transfer,
         health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem, problem::ProblemCode, problem::FieldError, views::DirectionView)),

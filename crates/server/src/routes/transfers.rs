@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use pointshare_domain::services::{GrantCommand, GrantError, ShareCommand, ShareError, Submitted};
 use pointshare_domain::{
-    Cursor, Handle, IdempotencyKey, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
+    Cursor, Handle, IdempotencyKey, MemberId, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
 };
 
 use super::body::Body;
@@ -218,15 +218,11 @@ pub async fn list_transfers(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<TransferPage>, ApiError> {
     let query = query.into_inner();
-    if let (Some(since), Some(until)) = (query.since, query.until)
-        && since >= until
-    {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidQuery, "since must be before until"));
-    }
+    query.check()?;
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
     let page =
         state.transfers.history(caller.member, &query.filter(), after, limit).await.map_err(ApiError::unexpected)?;
-    transfer_page(&state, page, &caller).await
+    transfer_page(&state, page, caller.member, &caller.record.handle).await
 }
 
 /// Every grant, newest first: who granted how much to whom, when and why (admins only).
@@ -243,11 +239,11 @@ pub async fn list_grants(
     let query = query.into_inner();
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
     let page = state.transfers.grants(after, limit).await.map_err(ApiError::unexpected)?;
-    transfer_page(&state, page, &admin.0).await
+    transfer_page(&state, page, admin.0.member, &admin.0.record.handle).await
 }
 
 /// Where a page starts and how long it is, from the query.
-fn page_of(limit: Option<usize>, cursor: Option<&str>) -> Result<(Option<Cursor>, usize), ApiError> {
+pub(super) fn page_of(limit: Option<usize>, cursor: Option<&str>) -> Result<(Option<Cursor>, usize), ApiError> {
     let limit = limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::new(
@@ -262,13 +258,15 @@ fn page_of(limit: Option<usize>, cursor: Option<&str>) -> Result<(Option<Cursor>
     Ok((after, limit))
 }
 
-async fn transfer_page(
+/// A page of transfers as the API shows them; `member`'s handle is known already.
+pub(super) async fn transfer_page(
     state: &AppState,
     page: Page<Transfer>,
-    caller: &Caller,
+    member: MemberId,
+    handle: &Handle,
 ) -> Result<web::Json<TransferPage>, ApiError> {
     Ok(web::Json(TransferPage {
-        items: transfer_views(state, page.items, &[(caller.member, &caller.record.handle)]).await?,
+        items: transfer_views(state, page.items, &[(member, handle)]).await?,
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|cursor| cursor.encode()),
     }))

@@ -19,7 +19,7 @@ use crate::wiring::AppState;
 /// well as `…:02.005Z`: chrono's default drops a zero fraction, and then a
 /// whole second sorts after the rest of that second when clients compare
 /// times as text.
-fn millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
@@ -352,6 +352,20 @@ pub enum DirectionView {
 }
 
 impl HistoryQuery {
+    /// Refuses a time range that ends before it starts.
+    pub fn check(&self) -> Result<(), ApiError> {
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && since >= until
+        {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                crate::problem::ProblemCode::InvalidQuery,
+                "since must be before until",
+            ));
+        }
+        Ok(())
+    }
+
     /// The store's filter for this query.
     pub fn filter(&self) -> HistoryFilter {
         HistoryFilter {

@@ -20,6 +20,14 @@ pub struct TestApp {
     pub secret: String,
 }
 
+/// A provider simulator on a port of its own, as a real provider would be; its API key.
+pub async fn separate_provider() -> (pointshare_provider_sim::RunningSim, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let config = pointshare_provider_sim::SimConfig::default();
+    let key = config.api_key.clone();
+    (pointshare_provider_sim::start(listener, config).await.expect("the simulator starts"), key)
+}
+
 /// A server with a real provider keeps its store and cache in memory only
 /// when told so by name.
 pub fn in_memory_on_purpose(settings: &mut Settings) {
@@ -108,6 +116,11 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        let request = self.client.put(self.url(path)).bearer_auth(token).json(&body);
         Answer::of(request.send().await.expect("the server answers")).await
     }
 

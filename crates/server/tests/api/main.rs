@@ -4,6 +4,7 @@
 mod helpers;
 mod sse;
 
+mod admin;
 mod auth;
 mod contract;
 mod cors;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{DEMO_PASSWORD, in_memory_on_purpose, spawn_app, spawn_app_with};
+use crate::helpers::{DEMO_PASSWORD, in_memory_on_purpose, separate_provider, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn readyz_tells_the_public_its_status_and_the_internal_listener_the_backends() {
@@ -210,14 +210,6 @@ async fn the_docs_page_and_its_assets_come_from_the_binary() {
         .await
         .expect("js");
     assert!(initializer.contains("\"/openapi.json\""), "Swagger UI reads this server's document: {initializer}");
-}
-
-/// A provider simulator on a port of its own, as a real provider would be; its API key.
-async fn separate_provider() -> (pointshare_provider_sim::RunningSim, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-    let config = pointshare_provider_sim::SimConfig::default();
-    let key = config.api_key.clone();
-    (pointshare_provider_sim::start(listener, config).await.expect("the simulator starts"), key)
 }
 
 #[tokio::test]

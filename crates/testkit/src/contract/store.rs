@@ -457,6 +457,9 @@ pub async fn a_daily_total_reserves_up_to_its_limit_and_gives_back(store: &Store
     assert!(store.totals.reserve(&grant, points(100), 100).await.expect("answers"));
     let tomorrow = DayKey { day: share.day.succ_opt().expect("a next day"), ..share };
     assert!(store.totals.reserve(&tomorrow, points(100), 100).await.expect("answers"));
+    assert_eq!(store.totals.total(&share).await.expect("reads"), 100, "40 + 60 after 60 came back");
+    let untouched = DayKey { sender: MemberId::new(), ..share };
+    assert_eq!(store.totals.total(&untouched).await.expect("reads"), 0, "a day nobody shared on");
 }
 
 pub async fn of_racing_reservations_the_total_never_passes_the_limit(store: &StoreUnderTest) {
@@ -668,6 +671,8 @@ pub async fn a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand(stor
     assert_eq!((parked.state, parked.review), (TransferState::NeedsReview, Some(ReviewReason::AttemptsExhausted)));
     assert_eq!(parked.lease, None, "parked, nobody holds it");
     assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 1);
+    let queue = store.transfers.in_review(None, 10).await.expect("lists");
+    assert_eq!((queue.items.iter().map(|t| t.id).collect::<Vec<_>>(), queue.next), (vec![t.id], None));
     let later = at + chrono::Duration::seconds(60);
     let claimed = store.transfers.claim_due(&recovery, later, later + chrono::Duration::seconds(1), 10).await;
     assert!(claimed.expect("claims").is_empty(), "recovery never claims a transfer in review");
@@ -689,6 +694,7 @@ pub async fn a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand(stor
         "the reason stays beside the decision"
     );
     assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 0);
+    assert!(store.transfers.in_review(None, 10).await.expect("lists").items.is_empty(), "resolved, out of the queue");
     let missing = store.transfers.take_over(TransferId::new(), &operator, later, later).await;
     assert!(matches!(missing, Err(TakeOverError::NotFound)), "{missing:?}");
 }
