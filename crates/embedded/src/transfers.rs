@@ -10,7 +10,8 @@ use pointshare_domain::ports::{
     HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
-    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
+    Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Points, StateChange, Transfer, TransferId, TransferKind,
+    TransferState,
 };
 
 #[derive(Debug, Default)]
@@ -76,6 +77,7 @@ impl TransferRepository for InMemoryTransfers {
             return Err(TransitionError::Conflict(Box::new(transfer.clone())));
         }
         transfer.state = transition.to;
+        transfer.changes.push(StateChange { at: transition.at, state: transition.to, by: transition.owner.clone() });
         transfer.decline = transition.decline;
         transfer.review = transition.review.or(transfer.review);
         transfer.resolution = transition.resolution.or(transfer.resolution);
@@ -102,6 +104,30 @@ impl TransferRepository for InMemoryTransfers {
 
     async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         Ok(self.newest_first(|t| t.state == TransferState::NeedsReview, after, limit))
+    }
+
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        let mut transfers = self.transfers.lock();
+        let Some(transfer) = transfers.get_mut(&id) else { return Ok(false) };
+        if transfer.reversible() < amount.get() {
+            return Ok(false);
+        }
+        transfer.reversed += amount.get();
+        Ok(true)
+    }
+
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        if let Some(transfer) = self.transfers.lock().get_mut(&id) {
+            transfer.reversed = transfer.reversed.saturating_sub(amount.get());
+        }
+        Ok(())
+    }
+
+    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        let transfers = self.transfers.lock();
+        let mut reversals: Vec<Transfer> = transfers.values().filter(|t| t.reverses == Some(id)).cloned().collect();
+        reversals.sort_by_key(|t| (t.created_at, t.id));
+        Ok(reversals)
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use pointshare_domain::services::{
     AuditError, BalanceError, GetTransferError, GrantError, LoginError, LogoutError, RefreshError, RenameError,
-    ResolveError, ShareError, SignupError, Submitted, Throttled,
+    ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -97,6 +97,8 @@ problem_codes! {
     NotFound = "not_found",
     /// The transfer is not in `needs_review`: nothing to resolve.
     NotInReview = "not_in_review",
+    /// Only completed shares and grants can be reversed.
+    NotReversible = "not_reversible",
     /// An admin cannot suspend or demote themselves; another admin can.
     OwnAccount = "own_account",
     /// The body is larger than the server accepts.
@@ -115,6 +117,8 @@ problem_codes! {
     RequestTimeout = "request_timeout",
     /// What the provider holds rules the decision out; `detail` says why.
     ResolutionRefused = "resolution_refused",
+    /// More than is left of the transfer to reverse; `detail` says how much is.
+    ReversalExceedsTransfer = "reversal_exceeds_transfer",
     /// A member cannot share points with themselves, nor an admin grant them to themselves.
     SelfTransfer = "self_transfer",
     /// Too many event streams open for this member.
@@ -573,6 +577,30 @@ impl From<LogoutError> for ApiError {
         match error {
             LogoutError::Invalid => invalid_refresh_token(),
             LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<ReverseError> for ApiError {
+    fn from(error: ReverseError) -> Self {
+        match error {
+            ReverseError::NotFound => transfer_not_found(),
+            ReverseError::NotReversible(transfer) => ApiError::new(
+                StatusCode::CONFLICT,
+                ProblemCode::NotReversible,
+                "Only completed shares and grants are reversed",
+            )
+            .detail(format!("it is a {} {}", transfer.state.as_str(), transfer.kind.as_str())),
+            ReverseError::AboveWhatIsLeft { left } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::ReversalExceedsTransfer,
+                "More than is left of the transfer to reverse",
+            )
+            .detail(format!("at most {left} points of it are left to reverse")),
+            ReverseError::IdempotencyKeyReused => key_reused(),
+            ReverseError::Declined(submitted) => declined(&submitted),
+            ReverseError::AuditUnavailable(error) => error.into(),
+            ReverseError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

@@ -31,8 +31,10 @@ pub struct Options {
 pub struct Report {
     pub transfers: u64,
     pub by_state: BTreeMap<&'static str, u64>,
-    /// Points credited by completed grants: the growth of the provider's total.
+    /// Points credited by completed grants, and taken by completed
+    /// withdrawals: the provider's total grew by the one less the other.
     pub granted_points: u128,
+    pub withdrawn_points: u128,
     /// Transfers still in the saga (recovery finishes them).
     pub unfinished: Vec<String>,
     /// Transfers parked for a person: `pointshare transfers resolve ID`.
@@ -56,6 +58,7 @@ impl Report {
             transfers: reconciliation.transfers,
             by_state: reconciliation.by_state,
             granted_points: reconciliation.granted_points,
+            withdrawn_points: reconciliation.withdrawn_points,
             unfinished: reconciliation.unfinished.iter().map(ToString::to_string).collect(),
             needing_review: reconciliation.needing_review.iter().map(ToString::to_string).collect(),
             mismatches: reconciliation
@@ -83,6 +86,7 @@ impl Report {
             out += &format!("  {state:<12} {count}\n");
         }
         out += &format!("points granted (completed grants): {}\n", self.granted_points);
+        out += &format!("points withdrawn (completed withdrawals): {}\n", self.withdrawn_points);
         if self.repaired > 0 {
             out += &format!("repaired: {} transfers driven to a terminal state\n", self.repaired);
         }

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use pointshare_domain::services::TransferLimits;
 use pointshare_domain::{
-    MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferKind, TransferState,
+    Legs, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferKind,
+    TransferState,
 };
 use pointshare_testkit::Ledger;
 
@@ -17,7 +18,10 @@ pub fn check(ledger: &Ledger, transfers: &[Transfer], funded: u128, limits: &Tra
     let mut violations = Vec::new();
     let mut ours = HashSet::new();
     let mut granted = 0u128;
+    let mut withdrawn = 0u128;
     let mut held_in_review = 0i128;
+    // What reversals that did not give up hold of each transfer they undo.
+    let mut reversed: BTreeMap<_, u64> = BTreeMap::new();
     let mut shared_per_day: BTreeMap<_, u64> = BTreeMap::new();
     for transfer in transfers {
         let id = transfer.id;
@@ -28,32 +32,36 @@ pub fn check(ledger: &Ledger, transfers: &[Transfer], funded: u128, limits: &Tra
                 ledger.transaction(&reference)
             });
         let amount = transfer.amount;
-        let sender_account = transfer.sender_account.clone().unwrap_or_else(|| transfer.recipient_account.clone());
-        let recipient = |t: &ProviderTransaction| is(t, &transfer.recipient_account, MovementKind::Credit, transfer);
+        let nobody = ProviderAccountId::parse("nobody").expect("a valid account id");
+        let sender_account = transfer.sender_account.clone().unwrap_or_else(|| nobody.clone());
+        let recipient_account = transfer.recipient_account.clone().unwrap_or(nobody);
+        let recipient = |t: &ProviderTransaction| is(t, &recipient_account, MovementKind::Credit, transfer);
         let sender_debit = |t: &ProviderTransaction| is(t, &sender_account, MovementKind::Debit, transfer);
         let sender_credit = |t: &ProviderTransaction| is(t, &sender_account, MovementKind::Credit, transfer);
         let gave_back = |t: &Option<ProviderTransaction>| t.as_ref().is_some_and(&sender_credit);
         let state = transfer.state;
-        let ok = match (transfer.kind, state) {
+        let ok = match (transfer.kind.legs(), state) {
             (_, TransferState::NeedsReview) => true,
             (_, state) if !state.is_terminal() => {
                 violations.push(format!("transfer {id} is still {} after the drain", state.as_str()));
                 continue;
             }
-            (TransferKind::Grant, TransferState::Completed) => {
-                credit.as_ref().is_some_and(&recipient) && debit.is_none()
+            (Legs::CreditOnly, TransferState::Completed) => credit.as_ref().is_some_and(&recipient) && debit.is_none(),
+            (Legs::CreditOnly, _) => credit.is_none() && debit.is_none(),
+            (Legs::DebitOnly, TransferState::Completed) => {
+                debit.as_ref().is_some_and(&sender_debit) && credit.is_none() && refund.is_none()
             }
-            (TransferKind::Grant, _) => credit.is_none() && debit.is_none(),
-            (TransferKind::Share, TransferState::Completed) => {
+            (Legs::DebitOnly, _) => debit.is_none() && credit.is_none() && refund.is_none(),
+            (Legs::DebitThenCredit, TransferState::Completed) => {
                 debit.as_ref().is_some_and(&sender_debit) && credit.as_ref().is_some_and(&recipient) && refund.is_none()
             }
-            (TransferKind::Share, TransferState::Reversed) => {
+            (Legs::DebitThenCredit, TransferState::Reversed) => {
                 debit.as_ref().is_some_and(&sender_debit)
                     && (gave_back(&credit) ^ gave_back(&refund))
                     && credit.as_ref().is_none_or(&sender_credit)
                     && refund.as_ref().is_none_or(&sender_credit)
             }
-            (TransferKind::Share, _) => debit.is_none() && credit.is_none() && refund.is_none(),
+            (Legs::DebitThenCredit, _) => debit.is_none() && credit.is_none() && refund.is_none(),
         };
         if !ok {
             violations.push(format!(
@@ -65,11 +73,14 @@ pub fn check(ledger: &Ledger, transfers: &[Transfer], funded: u128, limits: &Tra
                 refund.as_ref().map(|t| (&t.account_id, t.amount)),
             ));
         }
-        match transfer.kind {
-            TransferKind::Grant => {
+        match transfer.kind.legs() {
+            Legs::CreditOnly => {
                 granted += credit.as_ref().filter(|t| recipient(t)).map_or(0, |t| u128::from(t.amount.get()));
             }
-            TransferKind::Share if state == TransferState::NeedsReview => {
+            Legs::DebitOnly => {
+                withdrawn += debit.as_ref().filter(|t| sender_debit(t)).map_or(0, |t| u128::from(t.amount.get()));
+            }
+            Legs::DebitThenCredit if state == TransferState::NeedsReview => {
                 let out = debit.as_ref().map_or(0, |t| i128::from(t.amount.get()));
                 let back = [&credit, &refund]
                     .iter()
@@ -78,7 +89,12 @@ pub fn check(ledger: &Ledger, transfers: &[Transfer], funded: u128, limits: &Tra
                     .sum::<i128>();
                 held_in_review += out - back;
             }
-            TransferKind::Share => {}
+            Legs::DebitThenCredit => {}
+        }
+        if let Some(original) = transfer.reverses
+            && !matches!(state, TransferState::Rejected | TransferState::Reversed)
+        {
+            *reversed.entry(original).or_default() += amount.get();
         }
         if transfer.kind == TransferKind::Share
             && matches!(state, TransferState::Completed | TransferState::NeedsReview)
@@ -88,11 +104,23 @@ pub fn check(ledger: &Ledger, transfers: &[Transfer], funded: u128, limits: &Tra
     }
 
     let total = i128::try_from(ledger.summary().total_balance).expect("fits");
-    let expected = i128::try_from(funded + granted).expect("fits") - held_in_review;
+    let expected =
+        i128::try_from(funded + granted).expect("fits") - i128::try_from(withdrawn).expect("fits") - held_in_review;
     if total != expected {
         violations.push(format!(
-            "points not conserved: the provider holds {total}, funding {funded} + completed grants {granted} - held in review {held_in_review} = {expected}"
+            "points not conserved: the provider holds {total}, funding {funded} + completed grants {granted} - withdrawals {withdrawn} - held in review {held_in_review} = {expected}"
         ));
+    }
+    for (original, taken) in reversed {
+        let undone = transfers.iter().find(|t| t.id == original);
+        match undone {
+            Some(undone) if taken <= undone.amount.get() && undone.reversed >= taken => {}
+            Some(undone) => violations.push(format!(
+                "transfer {original} of {} is reversed by {taken} (it records {} reversed)",
+                undone.amount, undone.reversed
+            )),
+            None => violations.push(format!("reversals undo {original}, which no record holds")),
+        }
     }
     for transaction in ledger.transactions() {
         let funding = transaction.reference.as_str().starts_with("funding:");

@@ -23,8 +23,8 @@ use pointshare_domain::services::{
     TransferLimits, TransferService,
 };
 use pointshare_domain::{
-    Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, ProviderAccount, ProviderAccountId,
-    ProviderReference, ProviderTransaction, Transfer, TransferId,
+    Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, Points, ProviderAccount,
+    ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
 };
 use pointshare_embedded::{
     InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions,
@@ -224,6 +224,21 @@ impl TransferRepository for Stalling<dyn TransferRepository> {
     async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         self.gate.pass().await;
         self.inner.in_review(after, limit).await
+    }
+
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        self.gate.pass().await;
+        self.inner.reserve_reversal(id, amount).await
+    }
+
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        self.gate.pass().await;
+        self.inner.release_reversal(id, amount).await
+    }
+
+    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        self.gate.pass().await;
+        self.inner.reversals_of(id).await
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
     AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner,
-    Member, MemberStatus, Memo, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, TokenHash,
-    Transfer, TransferKind, TransferState,
+    Member, MemberStatus, Memo, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session,
+    StateChange, TokenHash, Transfer, TransferKind, TransferState,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -96,7 +96,8 @@ pub(crate) struct TransferDoc {
     pub sender: String,
     pub sender_account: Option<String>,
     pub recipient: String,
-    pub recipient_account: String,
+    /// Absent for a withdrawal, which pays nobody.
+    pub recipient_account: Option<String>,
     pub amount: i64,
     pub memo: Option<String>,
     pub idempotency_key: String,
@@ -111,6 +112,15 @@ pub(crate) struct TransferDoc {
     pub attempts: i64,
     pub lease_owner: Option<String>,
     pub lease_until: Option<BsonDateTime>,
+    /// For a reversal: the transfer it undoes.
+    #[serde(default)]
+    pub reverses: Option<String>,
+    /// Absent on transfers recorded before reversals: none reversed.
+    #[serde(default)]
+    pub reversed: i64,
+    /// Absent on transfers recorded before their changes were: none known.
+    #[serde(default)]
+    pub changes: Vec<ChangeDoc>,
     pub created_at: BsonDateTime,
     pub updated_at: BsonDateTime,
 }
@@ -123,7 +133,7 @@ impl From<&Transfer> for TransferDoc {
             sender: transfer.sender.to_string(),
             sender_account: transfer.sender_account.as_ref().map(ToString::to_string),
             recipient: transfer.recipient.to_string(),
-            recipient_account: transfer.recipient_account.to_string(),
+            recipient_account: transfer.recipient_account.as_ref().map(ToString::to_string),
             amount: i64::try_from(transfer.amount.get()).expect("points fit in an Int64"),
             memo: transfer.memo.as_ref().map(ToString::to_string),
             idempotency_key: transfer.idempotency_key.to_string(),
@@ -134,6 +144,9 @@ impl From<&Transfer> for TransferDoc {
             attempts: i64::from(transfer.attempts),
             lease_owner: transfer.lease.as_ref().map(|lease| lease.owner.to_string()),
             lease_until: transfer.lease.as_ref().map(|lease| bson_time(lease.until)),
+            reverses: transfer.reverses.map(|id| id.to_string()),
+            reversed: i64::try_from(transfer.reversed).expect("points fit in an Int64"),
+            changes: transfer.changes.iter().map(ChangeDoc::from).collect(),
             created_at: bson_time(transfer.created_at),
             updated_at: bson_time(transfer.updated_at),
         }
@@ -157,7 +170,7 @@ impl TryFrom<TransferDoc> for Transfer {
             sender: doc.sender.parse().with_context(context)?,
             sender_account: doc.sender_account.map(ProviderAccountId::parse).transpose().with_context(context)?,
             recipient: doc.recipient.parse().with_context(context)?,
-            recipient_account: ProviderAccountId::parse(doc.recipient_account).with_context(context)?,
+            recipient_account: doc.recipient_account.map(ProviderAccountId::parse).transpose().with_context(context)?,
             amount: Points::new(u64::try_from(doc.amount).with_context(context)?).with_context(context)?,
             memo: doc.memo.map(Memo::parse).transpose().with_context(context)?,
             idempotency_key: IdempotencyKey::parse(doc.idempotency_key).with_context(context)?,
@@ -167,6 +180,14 @@ impl TryFrom<TransferDoc> for Transfer {
             resolution: doc.resolution,
             lease,
             attempts: u32::try_from(doc.attempts).with_context(context)?,
+            reverses: doc.reverses.map(|id| id.parse()).transpose().with_context(context)?,
+            reversed: u64::try_from(doc.reversed).with_context(context)?,
+            changes: doc
+                .changes
+                .into_iter()
+                .map(StateChange::try_from)
+                .collect::<anyhow::Result<_>>()
+                .with_context(context)?,
             created_at: chrono_time(doc.created_at),
             updated_at: chrono_time(doc.updated_at),
         })
@@ -225,6 +246,28 @@ impl TryFrom<SessionDoc> for Session {
             expires_at: chrono_time(doc.expires_at),
             revoked_at: doc.revoked_at.map(chrono_time),
         })
+    }
+}
+
+/// A transfer's state change, inside its document.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ChangeDoc {
+    pub at: BsonDateTime,
+    pub state: TransferState,
+    pub by: String,
+}
+
+impl From<&StateChange> for ChangeDoc {
+    fn from(change: &StateChange) -> Self {
+        ChangeDoc { at: bson_time(change.at), state: change.state, by: change.by.to_string() }
+    }
+}
+
+impl TryFrom<ChangeDoc> for StateChange {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: ChangeDoc) -> anyhow::Result<StateChange> {
+        Ok(StateChange { at: chrono_time(doc.at), state: doc.state, by: LeaseOwner::parse(doc.by)? })
     }
 }
 

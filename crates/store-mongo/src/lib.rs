@@ -134,6 +134,7 @@ const SENT_INDEX: &str = "transfers_sent_newest_first";
 const RECEIVED_INDEX: &str = "transfers_received_newest_first";
 const BY_KIND_INDEX: &str = "transfers_by_kind_newest_first";
 const IN_REVIEW_INDEX: &str = "transfers_in_review_newest_first";
+const REVERSALS_INDEX: &str = "transfers_by_original";
 
 impl MongoStore {
     pub async fn connect(settings: &MongoSettings) -> anyhow::Result<MongoStore> {
@@ -199,6 +200,10 @@ impl MongoStore {
                 IndexModel::builder()
                     .keys(doc! {"state": 1, "created_at": -1, "_id": -1})
                     .options(named(IN_REVIEW_INDEX))
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"reverses": 1, "created_at": 1, "_id": 1})
+                    .options(named(REVERSALS_INDEX))
                     .build(),
             ])
             .await?;

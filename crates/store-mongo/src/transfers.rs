@@ -16,11 +16,14 @@ use pointshare_domain::ports::{
     TransitionError,
 };
 use pointshare_domain::{
-    Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferKind, TransferState,
+    Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Points, StateChange, Transfer, TransferId, TransferKind,
+    TransferState,
 };
 
-use crate::documents::{TransferDoc, bson_time};
-use crate::{BY_KIND_INDEX, IN_REVIEW_INDEX, KEY_INDEX, RECEIVED_INDEX, SENT_INDEX, duplicate_on, store_error};
+use crate::documents::{ChangeDoc, TransferDoc, bson_time};
+use crate::{
+    BY_KIND_INDEX, IN_REVIEW_INDEX, KEY_INDEX, RECEIVED_INDEX, REVERSALS_INDEX, SENT_INDEX, duplicate_on, store_error,
+};
 
 #[derive(Debug, Clone)]
 pub struct MongoTransfers {
@@ -169,6 +172,12 @@ impl TransferRepository for MongoTransfers {
             set.insert("lease_owner", Bson::Null);
             set.insert("lease_until", Bson::Null);
         }
+        let change = to_bson(&ChangeDoc::from(&StateChange {
+            at: transition.at,
+            state: transition.to,
+            by: transition.owner.clone(),
+        }))
+        .expect("a state change encodes");
         // One round trip: the update answers with the document as it now is.
         let moved = self
             .transfers
@@ -179,7 +188,7 @@ impl TransferRepository for MongoTransfers {
                     "state": state(transition.from),
                     "lease_owner": transition.owner.as_str(),
                 },
-                doc! {"$set": set},
+                doc! {"$set": set, "$push": {"changes": change}},
             )
             .return_document(ReturnDocument::After)
             .await
@@ -234,6 +243,40 @@ impl TransferRepository for MongoTransfers {
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         let branches = [(doc! {"kind": TransferKind::Grant.as_str()}, BY_KIND_INDEX)];
         self.newest_first(&branches, after, limit, "listing grants").await
+    }
+
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        // A transfer's amount never changes, so its ceiling is read once; the
+        // increment is conditional on it, so racing reservations cannot pass
+        // it. A transfer from before reversals has no `reversed` yet (none).
+        let Some(transfer) = self.get(id).await? else { return Ok(false) };
+        let Some(ceiling) = transfer.amount.get().checked_sub(amount.get()) else { return Ok(false) };
+        let ceiling = i64::try_from(ceiling).unwrap_or(i64::MAX);
+        let filter = doc! {
+            "_id": id.to_string(),
+            "$or": [{"reversed": {"$lte": ceiling}}, {"reversed": {"$exists": false}}],
+        };
+        let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
+        let reserved = self
+            .transfers
+            .update_one(filter, doc! {"$inc": {"reversed": amount}})
+            .await
+            .map_err(|e| store_error(e, "reserving a reversal"))?;
+        Ok(reserved.modified_count == 1)
+    }
+
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
+        self.transfers
+            .update_one(doc! {"_id": id.to_string()}, doc! {"$inc": {"reversed": -amount}})
+            .await
+            .map_err(|e| store_error(e, "giving back a reversal's reservation"))?;
+        Ok(())
+    }
+
+    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        let filter = doc! {"reverses": id.to_string()};
+        self.find_by(filter, doc! {"created_at": 1, "_id": 1}, 1000, Some(REVERSALS_INDEX), "listing reversals").await
     }
 
     async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

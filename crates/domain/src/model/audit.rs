@@ -85,6 +85,8 @@ impl std::str::FromStr for Actor {
 pub enum AuditAction {
     /// Points granted to a member.
     Grant,
+    /// A transfer undone, whole or in part.
+    Reversal,
     /// A member's role changed.
     RoleChange,
     /// A member suspended or reinstated.
@@ -96,8 +98,9 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 5] = [
+    pub const ALL: [AuditAction; 6] = [
         AuditAction::Grant,
+        AuditAction::Reversal,
         AuditAction::RoleChange,
         AuditAction::StatusChange,
         AuditAction::Resolution,
@@ -107,6 +110,7 @@ impl AuditAction {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Grant => "grant",
+            Self::Reversal => "reversal",
             Self::RoleChange => "role_change",
             Self::StatusChange => "status_change",
             Self::Resolution => "resolution",

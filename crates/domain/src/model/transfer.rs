@@ -56,14 +56,50 @@ pub enum TransferKind {
     Share,
     /// An admin grants points: credit the recipient only.
     Grant,
+    /// An admin undoes (part of) a share: debit its recipient (this
+    /// transfer's sender), credit its sender (this transfer's recipient).
+    Reversal,
+    /// An admin takes points from a member, giving them to nobody: debit the
+    /// sender only. Undoes (part of) a grant, or corrects a balance.
+    Withdrawal,
+}
+
+/// Which movements a kind of transfer makes at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legs {
+    /// Debit the sender, then credit the recipient (or refund the sender).
+    DebitThenCredit,
+    /// Credit the recipient; nobody pays.
+    CreditOnly,
+    /// Debit the sender; nobody is paid.
+    DebitOnly,
 }
 
 impl TransferKind {
+    pub const ALL: [TransferKind; 4] =
+        [TransferKind::Share, TransferKind::Grant, TransferKind::Reversal, TransferKind::Withdrawal];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Share => "share",
             Self::Grant => "grant",
+            Self::Reversal => "reversal",
+            Self::Withdrawal => "withdrawal",
         }
+    }
+
+    pub const fn legs(self) -> Legs {
+        match self {
+            Self::Share | Self::Reversal => Legs::DebitThenCredit,
+            Self::Grant => Legs::CreditOnly,
+            Self::Withdrawal => Legs::DebitOnly,
+        }
+    }
+
+    /// Whether an admin's daily budget pays for it: points made or taken
+    /// by an admin's decision, not moved between members.
+    pub const fn spends_admin_budget(self) -> bool {
+        matches!(self, Self::Grant | Self::Withdrawal)
     }
 }
 
@@ -125,21 +161,22 @@ impl TransferState {
         }
     }
 
-    /// The saga's edges, per kind; repositories refuse any other move.
+    /// The saga's edges, per kind's legs; repositories refuse any other move.
     pub fn can_become(self, next: TransferState, kind: TransferKind) -> bool {
+        use Legs::*;
         use TransferState::*;
         matches!(
-            (kind, self, next),
+            (kind.legs(), self, next),
             (_, Accepted, Rejected)
-                | (TransferKind::Share, Accepted, Debited)
-                | (TransferKind::Share, Debited, Completed | Refunding)
+                | (DebitThenCredit, Accepted, Debited)
+                | (DebitThenCredit, Debited, Completed | Refunding)
                 // The refund found the credit's reference taken: the credit landed.
-                | (TransferKind::Share, Refunding, Reversed | Completed)
-                | (TransferKind::Grant, Accepted, Completed)
-                | (TransferKind::Share, Accepted | Debited | Refunding, NeedsReview)
-                | (TransferKind::Grant, Accepted, NeedsReview)
-                | (TransferKind::Share, NeedsReview, Completed | Reversed | Rejected)
-                | (TransferKind::Grant, NeedsReview, Completed | Rejected)
+                | (DebitThenCredit, Refunding, Reversed | Completed)
+                | (CreditOnly | DebitOnly, Accepted, Completed)
+                | (DebitThenCredit, Accepted | Debited | Refunding, NeedsReview)
+                | (CreditOnly | DebitOnly, Accepted, NeedsReview)
+                | (DebitThenCredit, NeedsReview, Completed | Reversed | Rejected)
+                | (CreditOnly | DebitOnly, NeedsReview, Completed | Rejected)
         )
     }
 }
@@ -217,6 +254,17 @@ impl DeclineReason {
     }
 }
 
+/// One recorded state change of a transfer: when, to what, and by which
+/// driver (a lease owner: `<replica>/<claim>` for the request, its
+/// follow-up or recovery; `operator:<name>` or `member:<id>` for a person
+/// resolving a review).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub at: DateTime<Utc>,
+    pub state: TransferState,
+    pub by: LeaseOwner,
+}
+
 /// The right to drive a transfer until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -233,6 +281,8 @@ pub struct TransferRequest {
     pub amount: Points,
     pub memo: Option<Memo>,
     pub idempotency_key: IdempotencyKey,
+    /// For a reversal: what it undoes.
+    pub reverses: Option<TransferId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,8 +293,10 @@ pub struct Transfer {
     pub sender: MemberId,
     /// The account debited; `None` for a grant, which debits nobody.
     pub sender_account: Option<ProviderAccountId>,
+    /// For a withdrawal, the admin who took the points.
     pub recipient: MemberId,
-    pub recipient_account: ProviderAccountId,
+    /// The account credited; `None` for a withdrawal, which pays nobody.
+    pub recipient_account: Option<ProviderAccountId>,
     pub amount: Points,
     pub memo: Option<Memo>,
     pub idempotency_key: IdempotencyKey,
@@ -258,6 +310,13 @@ pub struct Transfer {
     pub lease: Option<Lease>,
     /// How many times recovery has taken it up.
     pub attempts: u32,
+    /// For a reversal or a withdrawal that undoes a grant: the transfer it undoes.
+    pub reverses: Option<TransferId>,
+    /// Points of this transfer that reversals not declined have taken back
+    /// (or hold, while they run): never more than `amount`.
+    pub reversed: u64,
+    /// Every state it was recorded in, the first at its creation.
+    pub changes: Vec<StateChange>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -271,6 +330,7 @@ impl Transfer {
             && self.amount == request.amount
             && self.memo == request.memo
             && self.idempotency_key == request.idempotency_key
+            && self.reverses == request.reverses
     }
 
     pub fn debit_reference(&self) -> ProviderReference {
@@ -291,6 +351,11 @@ impl Transfer {
 
     pub fn cursor(&self) -> Cursor {
         Cursor { created_at: self.created_at, id: self.id }
+    }
+
+    /// Points a reversal may still take back.
+    pub fn reversible(&self) -> u64 {
+        self.amount.get().saturating_sub(self.reversed)
     }
 }
 

@@ -6,8 +6,8 @@ use thiserror::Error;
 
 use super::StoreError;
 use crate::model::{
-    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Resolution, ReviewReason, Transfer, TransferId,
-    TransferKind, TransferState,
+    Cursor, DeclineReason, IdempotencyKey, LeaseOwner, MemberId, Page, Points, Resolution, ReviewReason, Transfer,
+    TransferId, TransferKind, TransferState,
 };
 
 #[derive(Debug, Error)]
@@ -116,6 +116,18 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// The transfers in `needs_review`, newest first by (created_at, id),
     /// strictly after `after` when given: the support desk's queue.
     async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
+
+    /// Adds `amount` to what reversals hold of transfer `id` (its
+    /// `reversed`), if that stays at most its `amount`, in one atomic step;
+    /// `false`, and nothing added, if it would not (or there is no such
+    /// transfer). How reversals of one transfer never add up to more than it.
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError>;
+
+    /// Gives back what a reversal that moved nothing held of transfer `id`.
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError>;
+
+    /// The reversals of transfer `id`, oldest first.
+    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError>;
 
     /// Every transfer, oldest first by (created_at, id), strictly after
     /// `after` when given: for reconciliation, which reads them all.

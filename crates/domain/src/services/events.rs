@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::model::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Transfer, TransferId, TransferState};
+use crate::model::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Points, Transfer, TransferId, TransferState};
 use crate::ports::{
     EventId, EventsError, HistoryFilter, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError,
     TakeOverError, TransferRepository, Transition, TransitionError,
@@ -94,6 +94,18 @@ impl TransferRepository for AnnouncedTransfers {
 
     async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         self.store.in_review(after, limit).await
+    }
+
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        self.store.reserve_reversal(id, amount).await
+    }
+
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        self.store.release_reversal(id, amount).await
+    }
+
+    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        self.store.reversals_of(id).await
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

@@ -33,6 +33,6 @@ pub use throttle::{
     ThrottlePolicy, Throttled,
 };
 pub use transfers::{
-    GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
-    TransferService, WithParties,
+    GetTransferError, GrantCommand, GrantError, RequestLease, ReverseCommand, ReverseError, ShareCommand, ShareError,
+    Submitted, TransferLimits, TransferService, WithParties,
 };

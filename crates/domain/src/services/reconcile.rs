@@ -22,8 +22,8 @@ use futures::{StreamExt, TryStreamExt};
 use thiserror::Error;
 
 use crate::model::{
-    Cursor, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
-    TransferKind, TransferState,
+    Cursor, Legs, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
+    TransferState,
 };
 use crate::ports::{Deadline, PointsProvider, ProviderError, StoreError, TransferRepository};
 
@@ -48,9 +48,11 @@ pub struct Mismatch {
 pub struct Reconciliation {
     pub transfers: u64,
     pub by_state: BTreeMap<&'static str, u64>,
-    /// Points credited by completed grants: what the provider's total balance
-    /// should have grown by, since shares only move points.
+    /// Points credited by completed grants, and taken by completed
+    /// withdrawals: the provider's total balance should have grown by the
+    /// one less the other, since shares and reversals only move points.
     pub granted_points: u128,
+    pub withdrawn_points: u128,
     pub unfinished: Vec<TransferId>,
     /// Transfers in `needs_review`: `pointshare transfers resolve` ends them.
     pub needing_review: Vec<TransferId>,
@@ -119,8 +121,12 @@ impl ReconcileService {
                 if transfer.state == TransferState::NeedsReview {
                     needing_review.push((n, transfer.id));
                 }
-                if transfer.kind == TransferKind::Grant && transfer.state == TransferState::Completed {
-                    report.granted_points += u128::from(transfer.amount.get());
+                if transfer.state == TransferState::Completed {
+                    match transfer.kind.legs() {
+                        Legs::CreditOnly => report.granted_points += u128::from(transfer.amount.get()),
+                        Legs::DebitOnly => report.withdrawn_points += u128::from(transfer.amount.get()),
+                        Legs::DebitThenCredit => {}
+                    }
                 }
                 mismatches.extend(found.into_iter().map(|m| (n, m)));
                 futures::future::ready(Ok(report))
@@ -180,12 +186,14 @@ fn expectations(transfer: &Transfer) -> Option<Vec<Expected>> {
         reference: transfer.credit_reference(),
         movement: to.map(|account| (account, MovementKind::Credit)),
     };
-    Some(match (transfer.kind, transfer.state) {
-        (TransferKind::Grant, TransferState::Completed) => vec![credit(Some(recipient))],
-        (TransferKind::Grant, _) => vec![credit(None)],
-        (TransferKind::Share, TransferState::Completed) => vec![debit(true), credit(Some(recipient))],
-        (TransferKind::Share, TransferState::Reversed) => vec![debit(true), credit(sender)],
-        (TransferKind::Share, _) => vec![debit(false), credit(None)],
+    Some(match (transfer.kind.legs(), transfer.state) {
+        (Legs::CreditOnly, TransferState::Completed) => vec![credit(recipient)],
+        (Legs::CreditOnly, _) => vec![credit(None)],
+        (Legs::DebitOnly, TransferState::Completed) => vec![debit(true), credit(None)],
+        (Legs::DebitOnly, _) => vec![debit(false), credit(None)],
+        (Legs::DebitThenCredit, TransferState::Completed) => vec![debit(true), credit(recipient)],
+        (Legs::DebitThenCredit, TransferState::Reversed) => vec![debit(true), credit(sender)],
+        (Legs::DebitThenCredit, _) => vec![debit(false), credit(None)],
     })
 }
 

@@ -11,8 +11,8 @@ use thiserror::Error;
 use super::transfers::{release_reservation, to_delta};
 use super::{AuditError, AuditService};
 use crate::model::{
-    AuditAction, AuditTarget, Authority, Cursor, LeaseOwner, MovementKind, Page, ProviderReference,
-    ProviderTransaction, Resolution, Transfer, TransferId, TransferKind, TransferState,
+    AuditAction, AuditTarget, Authority, Cursor, LeaseOwner, Legs, MovementKind, Page, ProviderReference,
+    ProviderTransaction, Resolution, Transfer, TransferId, TransferState,
 };
 use crate::ports::{
     BalanceCache, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, StoreError, TakeOverError,
@@ -98,11 +98,12 @@ impl ReviewService {
         transfer: &Transfer,
         deadline: Deadline,
     ) -> Result<Vec<ReferenceHolding>, ProviderError> {
-        let mut references = Vec::new();
-        if transfer.kind == TransferKind::Share {
-            references.push(transfer.debit_reference());
-        }
-        references.push(transfer.credit_reference());
+        let references = match transfer.kind.legs() {
+            Legs::DebitThenCredit => vec![transfer.debit_reference(), transfer.credit_reference()],
+            Legs::CreditOnly => vec![transfer.credit_reference()],
+            // No credit leg, but a refund by hand would use the credit's reference.
+            Legs::DebitOnly => vec![transfer.debit_reference(), transfer.credit_reference()],
+        };
         let mut holdings = Vec::new();
         for reference in references {
             let transaction = self.provider.transaction_by_reference(&reference, deadline).await?;
@@ -169,13 +170,13 @@ impl ReviewService {
             at: self.clock.now(),
         };
         let resolved = self.transfers.transition(&transition).await.map_err(anyhow::Error::from)?;
-        for account in resolved.sender_account.iter().chain([&resolved.recipient_account]) {
+        for account in resolved.sender_account.iter().chain(&resolved.recipient_account) {
             if let Err(error) = self.cache.invalidate(account).await {
                 tracing::warn!(%error, %account, "could not drop a balance a resolution changed");
             }
         }
         if matches!(resolved.state, TransferState::Rejected | TransferState::Reversed) {
-            release_reservation(self.totals.as_ref(), &resolved).await;
+            release_reservation(self.totals.as_ref(), self.transfers.as_ref(), &resolved).await;
         }
         tracing::warn!(transfer = %resolved.id, by = %by.actor, resolution = resolution.as_str(), state = resolved.state.as_str(), "transfer resolved by hand");
         Ok(resolved)
@@ -196,31 +197,44 @@ impl ReviewService {
                 .clone()
                 .ok_or_else(|| ResolveError::Refused("a grant has no sender to refund".into()))
         };
+        let recipient = || {
+            transfer.recipient_account.clone().ok_or_else(|| ResolveError::Refused("a withdrawal pays nobody".into()))
+        };
         let credit =
             |account| Movement { account, reference: transfer.credit_reference(), amount: transfer.amount, memo: None };
-        match (resolution, found) {
-            (Resolution::Complete, Found::Completed) | (Resolution::Refund, Found::Refunded) => {}
-            (Resolution::Refund, Found::Completed) => {
+        let debit = |account| Movement { reference: transfer.debit_reference(), ..credit(account) };
+        match (transfer.kind.legs(), resolution, found) {
+            (_, Resolution::Complete, Found::Completed) | (_, Resolution::Refund, Found::Refunded) => {}
+            (_, Resolution::Refund, Found::Completed) => {
                 return Err(ResolveError::Refused(
                     "the recipient was already credited; only --complete fits what the provider holds".into(),
                 ));
             }
-            (Resolution::Complete, Found::Refunded) => {
+            (_, Resolution::Complete, Found::Refunded) => {
                 return Err(ResolveError::Refused(
                     "the sender was already refunded under the credit's reference; only --refund fits".into(),
                 ));
             }
-            (Resolution::Refund, Found::Nothing) => return Ok(TransferState::Rejected),
-            (Resolution::Refund, Found::Debited) => {
+            (_, Resolution::Refund, Found::Nothing) => return Ok(TransferState::Rejected),
+            // A withdrawal that took the points is whole: it has no refund leg.
+            (Legs::DebitOnly, Resolution::Refund, Found::Debited) => {
+                return Err(ResolveError::Refused(
+                    "the member's points were taken already; only --complete fits what the provider holds".into(),
+                ));
+            }
+            (Legs::DebitOnly, Resolution::Complete, Found::Debited) => {}
+            (Legs::DebitOnly, Resolution::Complete, Found::Nothing) => {
+                self.move_points(MovementKind::Debit, &debit(sender()?), deadline).await?;
+            }
+            (_, Resolution::Refund, Found::Debited) => {
                 self.move_points(MovementKind::Credit, &credit(sender()?), deadline).await?;
             }
-            (Resolution::Complete, Found::Nothing) if transfer.kind == TransferKind::Share => {
-                let debit = Movement { reference: transfer.debit_reference(), ..credit(sender()?) };
-                self.move_points(MovementKind::Debit, &debit, deadline).await?;
-                self.move_points(MovementKind::Credit, &credit(transfer.recipient_account.clone()), deadline).await?;
+            (Legs::DebitThenCredit, Resolution::Complete, Found::Nothing) => {
+                self.move_points(MovementKind::Debit, &debit(sender()?), deadline).await?;
+                self.move_points(MovementKind::Credit, &credit(recipient()?), deadline).await?;
             }
-            (Resolution::Complete, Found::Nothing | Found::Debited) => {
-                self.move_points(MovementKind::Credit, &credit(transfer.recipient_account.clone()), deadline).await?;
+            (_, Resolution::Complete, Found::Nothing | Found::Debited) => {
+                self.move_points(MovementKind::Credit, &credit(recipient()?), deadline).await?;
             }
         }
         Ok(match resolution {
@@ -232,7 +246,7 @@ impl ReviewService {
     async fn where_the_points_are(&self, transfer: &Transfer, deadline: Deadline) -> Result<Found, ResolveError> {
         let credited = self.lookup(&transfer.credit_reference(), deadline).await?;
         if let Some(credit) = credited {
-            let to_recipient = credit.account_id == transfer.recipient_account;
+            let to_recipient = transfer.recipient_account.as_ref() == Some(&credit.account_id);
             let to_sender = transfer.sender_account.as_ref() == Some(&credit.account_id);
             return match (credit.kind, credit.amount == transfer.amount, to_recipient, to_sender) {
                 (MovementKind::Credit, true, true, _) => Ok(Found::Completed),
@@ -240,7 +254,7 @@ impl ReviewService {
                 _ => Err(conflict(&credit)),
             };
         }
-        if transfer.kind == TransferKind::Grant {
+        if transfer.kind.legs() == Legs::CreditOnly {
             return Ok(Found::Nothing);
         }
         match self.lookup(&transfer.debit_reference(), deadline).await? {

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use super::transfers::{release_reservation, to_delta};
 use crate::model::{
-    DeclineReason, LeaseOwner, Memo, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction,
-    ReviewReason, Transfer, TransferKind, TransferState,
+    DeclineReason, LeaseOwner, Legs, Memo, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction,
+    ReviewReason, Transfer, TransferState,
 };
 use crate::ports::{
     BalanceCache, CachedBalance, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, Rejection,
@@ -250,7 +250,7 @@ impl SagaDriver {
         match self.transfers.transition(&transition).await {
             Ok(moved) => {
                 if matches!(moved.state, TransferState::Rejected | TransferState::Reversed) {
-                    release_reservation(self.totals.as_ref(), &moved).await;
+                    release_reservation(self.totals.as_ref(), self.transfers.as_ref(), &moved).await;
                 }
                 if let Some(reason) = moved.review {
                     tracing::error!(transfer = %moved.id, reason = reason.as_str(), "transfer needs review");
@@ -358,7 +358,7 @@ impl SagaDriver {
         match self.provider.transaction_by_reference(&reference, deadline).await {
             Ok(Some(found))
                 if found.kind == MovementKind::Credit
-                    && found.account_id == transfer.recipient_account
+                    && Some(&found.account_id) == transfer.recipient_account.as_ref()
                     && found.amount == transfer.amount =>
             {
                 tracing::warn!(transfer = %transfer.id, "the credit landed before the refund; the transfer completed after all");
@@ -439,22 +439,31 @@ impl SagaDriver {
             amount: transfer.amount,
             memo,
         };
-        let sender_account =
-            || transfer.sender_account.as_ref().with_context(|| format!("share {} has no sender account", transfer.id));
+        let sender_account = || {
+            let kind = transfer.kind.as_str();
+            transfer.sender_account.as_ref().with_context(|| format!("{kind} {} has no sender account", transfer.id))
+        };
+        let recipient_account = || {
+            let kind = transfer.kind.as_str();
+            transfer
+                .recipient_account
+                .as_ref()
+                .with_context(|| format!("{kind} {} has no recipient account", transfer.id))
+        };
         let memo = transfer.memo.clone();
-        let step = match (transfer.kind, transfer.state) {
+        let step = match (transfer.kind.legs(), transfer.state) {
             (_, state) if !state.is_in_saga() => return Ok(None),
-            (TransferKind::Share, TransferState::Accepted) => Step {
+            (Legs::DebitThenCredit, TransferState::Accepted) => Step {
                 kind: MovementKind::Debit,
                 movement: movement(sender_account()?, transfer.debit_reference(), memo),
                 on_applied: TransferState::Debited,
             },
-            (TransferKind::Share, TransferState::Debited) => Step {
+            (Legs::DebitThenCredit, TransferState::Debited) => Step {
                 kind: MovementKind::Credit,
-                movement: movement(&transfer.recipient_account, transfer.credit_reference(), memo),
+                movement: movement(recipient_account()?, transfer.credit_reference(), memo),
                 on_applied: TransferState::Completed,
             },
-            (TransferKind::Share, TransferState::Refunding) => {
+            (Legs::DebitThenCredit, TransferState::Refunding) => {
                 let reference = match self.settings.fencing {
                     Fencing::On => transfer.credit_reference(),
                     Fencing::Off => ProviderReference::parse(format!("{}:refund", transfer.id))?,
@@ -465,13 +474,22 @@ impl SagaDriver {
                     on_applied: TransferState::Reversed,
                 }
             }
-            (TransferKind::Grant, TransferState::Accepted) => Step {
+            (Legs::CreditOnly, TransferState::Accepted) => Step {
                 kind: MovementKind::Credit,
-                movement: movement(&transfer.recipient_account, transfer.credit_reference(), memo),
+                movement: movement(recipient_account()?, transfer.credit_reference(), memo),
                 on_applied: TransferState::Completed,
             },
-            (kind, state) => {
-                anyhow::bail!("transfer {} is a {kind:?} in state {state:?}, which the saga never reaches", transfer.id)
+            (Legs::DebitOnly, TransferState::Accepted) => Step {
+                kind: MovementKind::Debit,
+                movement: movement(sender_account()?, transfer.debit_reference(), memo),
+                on_applied: TransferState::Completed,
+            },
+            (legs, state) => {
+                let kind = transfer.kind;
+                anyhow::bail!(
+                    "transfer {} is a {kind:?} ({legs:?}) in state {state:?}, which the saga never reaches",
+                    transfer.id
+                )
             }
         };
         Ok(Some(step))

@@ -17,8 +17,8 @@ use super::idempotency::{KeyCheck, check_key};
 use super::{AuditError, AuditService, Followups, Holding, SagaDriver};
 use crate::model::{
     Actor, AuditAction, AuditTarget, Authority, Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner,
-    Member, MemberId, Memo, Origin, Page, Points, Reason, Transfer, TransferId, TransferKind, TransferRequest,
-    TransferState,
+    Member, MemberId, Memo, Origin, Page, Points, Reason, StateChange, Transfer, TransferId, TransferKind,
+    TransferRequest, TransferState,
 };
 use crate::ports::{
     Clock, DailyTotals, DayKey, Deadline, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
@@ -39,11 +39,17 @@ pub struct TransferLimits {
 }
 
 impl TransferLimits {
-    /// A sender's daily allowance for `kind`, and why a transfer past it is declined.
-    pub fn daily(&self, kind: TransferKind) -> (u64, DeclineReason) {
-        match kind {
-            TransferKind::Share => (self.max_per_day, DeclineReason::DailyLimitExceeded),
-            TransferKind::Grant => (self.grant_budget_per_day, DeclineReason::GrantBudgetExceeded),
+    /// The daily allowance `transfer` counts against, and why a transfer
+    /// past it is declined: a member's for shares, an admin's budget for
+    /// what they grant or take. Undoing a transfer only moves points it made
+    /// back: nothing limits that but the transfer itself.
+    pub fn daily(&self, transfer: &Transfer) -> (u64, DeclineReason) {
+        match transfer.kind {
+            _ if transfer.reverses.is_some() => (u64::MAX, DeclineReason::DailyLimitExceeded),
+            TransferKind::Share | TransferKind::Reversal => (self.max_per_day, DeclineReason::DailyLimitExceeded),
+            TransferKind::Grant | TransferKind::Withdrawal => {
+                (self.grant_budget_per_day, DeclineReason::GrantBudgetExceeded)
+            }
         }
     }
 }
@@ -162,6 +168,42 @@ pub enum GrantError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// An admin's request to undo (part of) a transfer.
+#[derive(Debug)]
+pub struct ReverseCommand {
+    pub admin: MemberId,
+    pub transfer: TransferId,
+    /// All that is left to reverse when absent.
+    pub amount: Option<Points>,
+    pub reason: Reason,
+    pub idempotency_key: IdempotencyKey,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Error)]
+pub enum ReverseError {
+    #[error("no such transfer")]
+    NotFound,
+    /// Only a completed share or grant can be undone.
+    #[error("the transfer is a {} {}: only completed shares and grants are reversed", .0.state.as_str(), .0.kind.as_str())]
+    NotReversible(Box<Transfer>),
+    /// Reversals already hold or took back all but `left` of it.
+    #[error("at most {left} points of the transfer are left to reverse")]
+    AboveWhatIsLeft { left: u64 },
+    #[error("the idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    /// Recorded, then declined: the member no longer holds the points, or
+    /// an account is inactive. Nothing moved.
+    #[error("reversal declined")]
+    Declined(Box<Submitted>),
+    /// Recorded but not in the audit log: not acknowledged; repeating the
+    /// request (same idempotency key) records it.
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
 #[derive(Debug, Error)]
 pub enum GetTransferError {
     /// No such transfer, or the member is neither its sender nor its recipient.
@@ -194,6 +236,16 @@ impl From<SubmitError> for GrantError {
             SubmitError::KeyReused => GrantError::IdempotencyKeyReused,
             SubmitError::Declined(transfer) => GrantError::Declined(transfer),
             SubmitError::Unexpected(error) => GrantError::Unexpected(error),
+        }
+    }
+}
+
+impl From<SubmitError> for ReverseError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::KeyReused => ReverseError::IdempotencyKeyReused,
+            SubmitError::Declined(transfer) => ReverseError::Declined(transfer),
+            SubmitError::Unexpected(error) => ReverseError::Unexpected(error),
         }
     }
 }
@@ -250,6 +302,7 @@ impl TransferService {
             amount: command.amount,
             memo: command.memo,
             idempotency_key: command.idempotency_key,
+            reverses: None,
         };
         if let Some(replayed) = self.replay(&request).await? {
             return Ok(replayed);
@@ -264,7 +317,7 @@ impl TransferService {
         if command.amount > self.limits.max_per_transfer {
             return Err(ShareError::AboveTransferLimit { max: self.limits.max_per_transfer });
         }
-        Ok(self.submit(request, Some(sender_account), recipient_account, deadline).await?)
+        Ok(self.submit(request, Some(sender_account), Some(recipient_account), deadline).await?)
     }
 
     /// Grants points from no one's account; the caller has checked, against
@@ -288,6 +341,7 @@ impl TransferService {
             amount: command.amount,
             memo: command.reason,
             idempotency_key: command.idempotency_key,
+            reverses: None,
         };
         let outcome = match self.replay(&request).await? {
             Some(replayed) => Ok(replayed),
@@ -296,7 +350,7 @@ impl TransferService {
                 if command.amount > self.limits.max_per_grant {
                     return Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant });
                 }
-                self.submit(request, None, recipient_account, deadline).await.map_err(GrantError::from)
+                self.submit(request, None, Some(recipient_account), deadline).await.map_err(GrantError::from)
             }
         };
         let recorded = match &outcome {
@@ -310,6 +364,75 @@ impl TransferService {
             .caused(recorded.id);
         self.audit.record(entry).await?;
         outcome
+    }
+
+    /// Undoes a completed share or grant, whole or in part, as an admin asks:
+    /// a reversal (a share's: its recipient pays its sender back) or a
+    /// withdrawal (a grant's: its recipient gives the points up), recorded
+    /// before any provider call and driven by the same saga. What reversals
+    /// hold of one transfer never passes its amount, however many run at
+    /// once; one that finds the points spent is declined and moves nothing.
+    /// In the audit log before it is answered.
+    pub async fn reverse(&self, command: ReverseCommand, deadline: Deadline) -> Result<Submitted, ReverseError> {
+        let original = self.transfers.get(command.transfer).await.context("loading the transfer")?;
+        let original = original.ok_or(ReverseError::NotFound)?;
+        let (kind, recipient, recipient_account) = match (original.kind, original.state) {
+            (TransferKind::Share, TransferState::Completed) => {
+                (TransferKind::Reversal, original.sender, original.sender_account.clone())
+            }
+            (TransferKind::Grant, TransferState::Completed) => (TransferKind::Withdrawal, command.admin, None),
+            _ => return Err(ReverseError::NotReversible(Box::new(original))),
+        };
+        let left = original.reversible();
+        // "All that is left", asked again, means what it meant the first time.
+        let earlier = self.transfers.by_idempotency_key(original.recipient, &command.idempotency_key).await;
+        let earlier = earlier.context("looking up the idempotency key")?;
+        let amount = match (command.amount, earlier) {
+            (Some(amount), _) => amount,
+            (None, Some(earlier)) if earlier.reverses == Some(original.id) => earlier.amount,
+            (None, _) => Points::new(left).map_err(|_| ReverseError::AboveWhatIsLeft { left })?,
+        };
+        let request = TransferRequest {
+            kind,
+            sender: original.recipient,
+            recipient,
+            amount,
+            memo: Memo::parse(command.reason.as_str()).ok(),
+            idempotency_key: command.idempotency_key,
+            reverses: Some(original.id),
+        };
+        let outcome = match self.replay(&request).await? {
+            Some(replayed) => Ok(replayed),
+            None => {
+                if amount.get() > left
+                    || !self.transfers.reserve_reversal(original.id, amount).await.context("reserving a reversal")?
+                {
+                    let now = self.transfers.get(original.id).await.context("reloading the transfer")?;
+                    return Err(ReverseError::AboveWhatIsLeft { left: now.map_or(0, |t| t.reversible()) });
+                }
+                let submitted =
+                    self.submit(request, original.recipient_account.clone(), recipient_account, deadline).await;
+                submitted.map_err(ReverseError::from)
+            }
+        };
+        let recorded = match &outcome {
+            Ok(submitted) => submitted,
+            Err(ReverseError::Declined(submitted)) => submitted,
+            Err(_) => return outcome,
+        };
+        let by =
+            Authority { actor: Actor::Member(command.admin), reason: Some(command.reason), origin: command.origin };
+        let entry = by
+            .entry(AuditAction::Reversal, AuditTarget::Transfer(original.id), format!("reversal:{}", recorded.id))
+            .changed(None, format!("{} points", recorded.amount))
+            .caused(recorded.id);
+        self.audit.record(entry).await?;
+        outcome
+    }
+
+    /// The reversals of transfer `id`, oldest first.
+    pub async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        self.transfers.reversals_of(id).await
     }
 
     /// One transfer, if `member` sent or received it.
@@ -387,7 +510,7 @@ impl TransferService {
         &self,
         request: TransferRequest,
         sender_account: Option<crate::model::ProviderAccountId>,
-        recipient_account: crate::model::ProviderAccountId,
+        recipient_account: Option<crate::model::ProviderAccountId>,
         deadline: Deadline,
     ) -> Result<Submitted, SubmitError> {
         let now = self.clock.now();
@@ -408,11 +531,14 @@ impl TransferService {
             resolution: None,
             lease: Some(Lease { owner: owner.clone(), until: now + to_delta(self.lease_for) }),
             attempts: 0,
+            reverses: request.reverses,
+            reversed: 0,
+            changes: Vec::new(),
             created_at: now,
             updated_at: now,
         };
         let key = day_key(&transfer);
-        let (limit, reason) = self.limits.daily(transfer.kind);
+        let (limit, reason) = self.limits.daily(&transfer);
         let reserved =
             self.totals.reserve(&key, transfer.amount, limit).await.context("reserving against the daily limit")?;
         if !reserved {
@@ -422,6 +548,7 @@ impl TransferService {
             transfer.decline = Some(reason);
             transfer.lease = None;
         }
+        transfer.changes.push(StateChange { at: now, state: transfer.state, by: owner.clone() });
         match self.transfers.insert(&transfer).await {
             Ok(()) => {}
             // A concurrent request with the same key won the insert.
@@ -440,6 +567,11 @@ impl TransferService {
         }
         tracing::info!(transfer = %transfer.id, kind = ?transfer.kind, amount = %transfer.amount, state = transfer.state.as_str(), "transfer recorded");
         if !reserved {
+            if let Some(original) = transfer.reverses
+                && let Err(error) = self.transfers.release_reversal(original, transfer.amount).await
+            {
+                tracing::warn!(%error, transfer = %transfer.id, "could not give back a reversal's reservation");
+            }
             return settle(transfer, false);
         }
         settle(self.drive_new(transfer, owner, deadline).await?, false)
@@ -473,25 +605,40 @@ impl TransferService {
     /// Gives back a reservation whose transfer is certainly not recorded.
     async fn release_if(&self, reserved: bool, transfer: &Transfer) {
         if reserved {
-            release_reservation(self.totals.as_ref(), transfer).await;
+            release_reservation(self.totals.as_ref(), self.transfers.as_ref(), transfer).await;
         }
     }
 }
 
-/// Gives back what `transfer` reserved against its sender's day, once it
-/// moved nothing. Whoever ended it calls this, so it happens once. If it
-/// fails the allowance stays smaller than it should until the day ends: the
-/// safe side.
-pub(crate) async fn release_reservation(totals: &dyn DailyTotals, transfer: &Transfer) {
+/// Gives back what `transfer` reserved, once it moved nothing: against its
+/// day, and for a reversal, against what its original may still give back.
+/// Whoever ended it calls this, so it happens once. If it fails the
+/// allowance stays smaller than it should: the safe side.
+pub(crate) async fn release_reservation(
+    totals: &dyn DailyTotals,
+    transfers: &dyn TransferRepository,
+    transfer: &Transfer,
+) {
     if let Err(error) = totals.release(&day_key(transfer), transfer.amount).await {
         tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
     }
+    if let Some(original) = transfer.reverses
+        && let Err(error) = transfers.release_reversal(original, transfer.amount).await
+    {
+        tracing::warn!(%error, transfer = %transfer.id, %original, "could not give back a reversal's reservation");
+    }
 }
 
-/// The daily counter a transfer counts against: its sender's, its kind's, on
-/// the UTC day it was created.
+/// The daily counter a transfer counts against, on the UTC day it was
+/// created: its sender's for its kind; for a withdrawal an admin decided,
+/// their (the recipient's) grant budget, which pays for points taken as for
+/// points made. Undoing a grant spends no budget (`TransferLimits::daily`).
 pub(crate) fn day_key(transfer: &Transfer) -> DayKey {
-    DayKey { sender: transfer.sender, kind: transfer.kind, day: transfer.created_at.date_naive() }
+    let (holder, kind) = match transfer.kind {
+        TransferKind::Withdrawal if transfer.reverses.is_none() => (transfer.recipient, TransferKind::Grant),
+        kind => (transfer.sender, kind),
+    };
+    DayKey { sender: holder, kind, day: transfer.created_at.date_naive() }
 }
 
 /// A rejected or reversed transfer is an error for the caller; any other is an answer.

@@ -26,7 +26,7 @@ fn stored(world: &World, transfer: &Transfer) -> Transfer {
 /// The credit a stale driver sent for `transfer`, as the provider receives it.
 fn stale_credit(transfer: &Transfer) -> Movement {
     Movement {
-        account: transfer.recipient_account.clone(),
+        account: transfer.recipient_account.clone().expect("a share credits someone"),
         reference: transfer.credit_reference(),
         amount: transfer.amount,
         memo: None,

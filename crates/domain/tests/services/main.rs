@@ -9,6 +9,7 @@ mod members;
 mod properties;
 mod reconcile;
 mod recovery;
+mod reversals;
 mod review;
 mod saga_faults;
 mod sessions;

@@ -122,7 +122,7 @@ fn check(run: &Run) -> Result<(), TestCaseError> {
         let debit = applied(transfer.debit_reference().to_string(), MovementKind::Debit);
         let credit = applied(transfer.credit_reference().to_string(), MovementKind::Credit);
         let sender = transfer.sender_account.clone().map(|a| (a, transfer.amount));
-        let recipient = Some((transfer.recipient_account.clone(), transfer.amount));
+        let recipient = transfer.recipient_account.clone().map(|a| (a, transfer.amount));
         match transfer.state {
             TransferState::Completed => {
                 prop_assert_eq!(&debit, &sender);

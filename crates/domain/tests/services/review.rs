@@ -83,7 +83,7 @@ async fn a_decision_the_provider_rules_out_is_refused_and_changes_nothing() {
     let (world, alice, bob, parked) = parked_at(Operation::Credit).await;
     // The credit landed after all (a late call): bob has the points.
     let credit = Movement {
-        account: parked.recipient_account.clone(),
+        account: parked.recipient_account.clone().expect("a share credits someone"),
         reference: parked.credit_reference(),
         amount: parked.amount,
         memo: None,

@@ -67,6 +67,7 @@ pub struct AuditRecordView {
 #[serde(rename_all = "snake_case")]
 pub enum AuditActionView {
     Grant,
+    Reversal,
     RoleChange,
     StatusChange,
     Resolution,
@@ -77,6 +78,7 @@ impl From<AuditAction> for AuditActionView {
     fn from(action: AuditAction) -> Self {
         match action {
             AuditAction::Grant => AuditActionView::Grant,
+            AuditAction::Reversal => AuditActionView::Reversal,
             AuditAction::RoleChange => AuditActionView::RoleChange,
             AuditAction::StatusChange => AuditActionView::StatusChange,
             AuditAction::Resolution => AuditActionView::Resolution,
@@ -89,6 +91,7 @@ impl From<AuditActionView> for AuditAction {
     fn from(action: AuditActionView) -> Self {
         match action {
             AuditActionView::Grant => AuditAction::Grant,
+            AuditActionView::Reversal => AuditAction::Reversal,
             AuditActionView::RoleChange => AuditAction::RoleChange,
             AuditActionView::StatusChange => AuditAction::StatusChange,
             AuditActionView::Resolution => AuditAction::Resolution,

@@ -7,6 +7,7 @@ mod admin_members;
 mod audit;
 mod body;
 mod caller;
+mod corrections;
 mod events;
 mod guard;
 mod health;
@@ -48,6 +49,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(admin_members::set_member_role)
         .service(reviews::list_reviews)
         .service(reviews::resolve_transfer)
+        .service(corrections::reverse_transfer)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -10,7 +10,7 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 
-use super::{admin_members, audit, events, health, members, reviews, sessions, transfers, views};
+use super::{admin_members, audit, corrections, events, health, members, reviews, sessions, transfers, views};
 use crate::problem;
 
 #[derive(Debug, OpenApi)]
@@ -25,7 +25,7 @@ use crate::problem;
         audit::list_audit_records, audit::export_audit_records,
         admin_members::search_members, admin_members::get_member_for_admin, admin_members::list_member_transfers,
         admin_members::set_member_status, admin_members::set_member_role,
-        reviews::list_reviews, reviews::resolve_transfer,
+        reviews::list_reviews, reviews::resolve_transfer, corrections::reverse_transfer,
         health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem, problem::ProblemCode, problem::FieldError, views::DirectionView)),

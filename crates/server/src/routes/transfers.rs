@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
-use pointshare_domain::services::{GrantCommand, GrantError, ShareCommand, ShareError, Submitted};
+use pointshare_domain::services::{GrantCommand, GrantError, ReverseError, ShareCommand, ShareError, Submitted};
 use pointshare_domain::{
     Cursor, Handle, IdempotencyKey, MemberId, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
 };
@@ -23,7 +23,7 @@ use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
 
-fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
+pub(super) fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
     let missing = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -44,16 +44,12 @@ fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
 /// for an operator). The caller and the handle it named are both sides'
 /// handles: no store read for the answer. A replay says so, so a client can
 /// tell its retry from the first answer.
-async fn created(
-    state: &AppState,
-    submitted: Submitted,
-    caller: &Caller,
-    to: &Handle,
-) -> Result<HttpResponse, ApiError> {
+async fn created(state: &AppState, submitted: Submitted, answer: &Answering<'_>) -> Result<HttpResponse, ApiError> {
     let Submitted { transfer, replayed } = submitted;
     let status = if transfer.state.is_terminal() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
-    let location = format!("/v1/transfers/{}", transfer.id);
-    let known = [(caller.member, &caller.record.handle), (transfer.recipient, to)];
+    let location = format!("{}/{}", answer.location, transfer.id);
+    let mut known: Vec<(MemberId, &Handle)> = answer.caller.iter().map(|c| (c.member, &c.record.handle)).collect();
+    known.extend(answer.to.map(|to| (transfer.recipient, to)));
     let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
     let mut answer = HttpResponse::build(status);
     answer.insert_header(("Location", location));
@@ -104,7 +100,7 @@ impl TryFrom<GrantBody> for Movement {
 }
 
 /// A refusal that may have recorded a transfer (declined), and in what state.
-trait Declines {
+pub(super) trait Declines {
     fn declined(&self) -> Option<TransferState>;
 }
 
@@ -112,6 +108,15 @@ impl Declines for ShareError {
     fn declined(&self) -> Option<TransferState> {
         match self {
             ShareError::Declined(submitted) => Some(submitted.state),
+            _ => None,
+        }
+    }
+}
+
+impl Declines for ReverseError {
+    fn declined(&self) -> Option<TransferState> {
+        match self {
+            ReverseError::Declined(submitted) => Some(submitted.state),
             _ => None,
         }
     }
@@ -126,14 +131,22 @@ impl Declines for GrantError {
     }
 }
 
-/// Drives a share or grant, counted in flight meanwhile and then by the
-/// state the caller is told; answers it as `created` does, or as its problem.
-async fn submit<E: Declines + Into<ApiError>>(
+/// How a new transfer is answered: the handles the caller already holds (its
+/// own, when it is a party; the recipient's it named), and the collection
+/// its `Location` is in.
+pub(super) struct Answering<'a> {
+    pub caller: Option<&'a Caller>,
+    pub to: Option<&'a Handle>,
+    pub location: &'static str,
+}
+
+/// Drives a new transfer, counted in flight meanwhile and then by the state
+/// the caller is told; answers it as `created` does, or as its problem.
+pub(super) async fn submit<E: Declines + Into<ApiError>>(
     state: &AppState,
     kind: TransferKind,
     work: impl Future<Output = Result<Submitted, E>>,
-    caller: &Caller,
-    to: &Handle,
+    answer: Answering<'_>,
 ) -> Result<HttpResponse, ApiError> {
     let in_flight = telemetry::transfer_in_flight();
     let outcome = work.await;
@@ -143,7 +156,7 @@ async fn submit<E: Declines + Into<ApiError>>(
         Err(error) => error.declined(),
     };
     telemetry::transfer_answered(kind, answered);
-    created(state, outcome.map_err(Into::into)?, caller, to).await
+    created(state, outcome.map_err(Into::into)?, &answer).await
 }
 
 /// Shares points with another member.
@@ -167,7 +180,8 @@ pub async fn create_transfer(
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
     state.throttle.transfer(caller.member).await?;
     let command = ShareCommand { sender: caller.member, to: to.clone(), amount, memo, idempotency_key };
-    submit(&state, TransferKind::Share, state.transfers.share(command, deadline(&state)), &caller, &to).await
+    let answer = Answering { caller: Some(&caller), to: Some(&to), location: "/v1/transfers" };
+    submit(&state, TransferKind::Share, state.transfers.share(command, deadline(&state)), answer).await
 }
 
 /// Grants points to a member (admins only).
@@ -189,7 +203,8 @@ pub async fn create_grant(
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
     let origin = origin(&state, &request);
     let command = GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: memo, idempotency_key, origin };
-    submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline(&state)), &admin.0, &to).await
+    let answer = Answering { caller: Some(&admin.0), to: Some(&to), location: "/v1/transfers" };
+    submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline(&state)), answer).await
 }
 
 /// One transfer I sent or received.

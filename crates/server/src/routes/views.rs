@@ -214,6 +214,11 @@ pub struct TransferView {
     pub decline_reason: Option<DeclineView>,
     /// Why a transfer waits for an operator (`needs_review`); kept once resolved.
     pub review_reason: Option<ReviewView>,
+    /// For a reversal: the id of the transfer it undoes.
+    pub reverses: Option<String>,
+    /// Points of this transfer that reversals took back, or hold while they run.
+    #[schema(example = 0)]
+    pub reversed_amount: u64,
     #[schema(example = "2026-11-26T09:31:00.000Z")]
     #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
@@ -222,12 +227,16 @@ pub struct TransferView {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A member's share, or an admin's grant.
+/// A member's share; an admin's grant; a reversal, undoing (part of) a share
+/// or a grant (`reverses` names it); an adjustment, points an admin took
+/// from a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KindView {
     Share,
     Grant,
+    Reversal,
+    Adjustment,
 }
 
 /// `processing` until final; then `completed`, `rejected` (nothing moved) or
@@ -410,6 +419,9 @@ impl From<WithParties> for TransferView {
             kind: match transfer.kind {
                 TransferKind::Share => KindView::Share,
                 TransferKind::Grant => KindView::Grant,
+                TransferKind::Reversal => KindView::Reversal,
+                TransferKind::Withdrawal if transfer.reverses.is_some() => KindView::Reversal,
+                TransferKind::Withdrawal => KindView::Adjustment,
             },
             state: transfer.state.into(),
             from_handle: handle(from),
@@ -418,6 +430,8 @@ impl From<WithParties> for TransferView {
             memo: transfer.memo.map(|memo| memo.to_string()),
             decline_reason: transfer.decline.map(DeclineView::from),
             review_reason: transfer.review.map(ReviewView::from),
+            reverses: transfer.reverses.map(|id| id.to_string()),
+            reversed_amount: transfer.reversed,
             created_at: transfer.created_at,
             updated_at: transfer.updated_at,
         }

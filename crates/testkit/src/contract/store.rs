@@ -61,6 +61,7 @@ macro_rules! store_contract {
             sessions_tell_where_a_member_signed_in_lately,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
             a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand,
+            reversals_never_hold_more_of_a_transfer_than_its_amount_however_many_race,
             a_scan_reads_every_transfer_once_oldest_first,
             unfinished_transfers_are_counted_by_age,
         );
@@ -115,7 +116,7 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
         sender,
         sender_account: Some(account("acc")),
         recipient: MemberId::new(),
-        recipient_account: account("acc"),
+        recipient_account: Some(account("acc")),
         amount: Points::new(5).expect("valid points"),
         memo: None,
         idempotency_key: IdempotencyKey::parse(key).expect("valid key"),
@@ -125,6 +126,9 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
         resolution: None,
         attempts: 0,
         lease: Some(Lease { owner: owner.clone(), until: at + chrono::Duration::seconds(30) }),
+        reverses: None,
+        reversed: 0,
+        changes: Vec::new(),
         created_at: at,
         updated_at: at,
     }
@@ -608,6 +612,39 @@ pub async fn sessions_tell_where_a_member_signed_in_lately(store: &StoreUnderTes
     assert!(!from(alice, "192.0.2.1").await.expect("answers"), "another network");
     assert!(!from(bob, "2001:db8:1:2::/64").await.expect("answers"), "another member");
     assert!(!from(bob, "192.0.2.1").await.expect("answers"), "too long ago");
+}
+
+pub async fn reversals_never_hold_more_of_a_transfer_than_its_amount_however_many_race(store: &StoreUnderTest) {
+    let creator = LeaseOwner::unique("request");
+    let original =
+        Transfer { amount: Points::new(100).expect("valid"), ..transfer(MemberId::new(), "reversed", &creator) };
+    store.transfers.insert(&original).await.expect("inserts");
+    let attempts = (0..8).map(|_| {
+        let transfers = store.transfers.clone();
+        async move { transfers.reserve_reversal(original.id, Points::new(20).expect("valid")).await.expect("answers") }
+    });
+    let won = join_all(attempts).await.into_iter().filter(|won| *won).count();
+    assert_eq!(won, 5, "five reversals of 20 fit in 100");
+    let held = store.transfers.get(original.id).await.expect("reads").expect("exists");
+    assert_eq!((held.reversed, held.reversible()), (100, 0));
+    store.transfers.release_reversal(original.id, Points::new(20).expect("valid")).await.expect("gives back");
+    assert!(!store.transfers.reserve_reversal(original.id, Points::new(21).expect("valid")).await.expect("answers"));
+    assert!(store.transfers.reserve_reversal(original.id, Points::new(20).expect("valid")).await.expect("answers"));
+    assert!(
+        !store.transfers.reserve_reversal(TransferId::new(), Points::new(1).expect("valid")).await.expect("answers")
+    );
+
+    // A withdrawal undoing it: linked, paying nobody, and listed among its reversals.
+    let withdrawal = Transfer {
+        kind: TransferKind::Withdrawal,
+        recipient_account: None,
+        reverses: Some(original.id),
+        ..transfer(MemberId::new(), "undo", &creator)
+    };
+    store.transfers.insert(&withdrawal).await.expect("inserts");
+    assert_eq!(store.transfers.get(withdrawal.id).await.expect("reads"), Some(withdrawal.clone()));
+    assert_eq!(store.transfers.reversals_of(original.id).await.expect("lists"), vec![withdrawal]);
+    assert!(store.transfers.reversals_of(TransferId::new()).await.expect("lists").is_empty());
 }
 
 pub async fn a_lease_gives_each_due_transfer_to_one_owner_until_it_ends(store: &StoreUnderTest) {
