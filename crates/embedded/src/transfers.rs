@@ -102,8 +102,13 @@ impl TransferRepository for InMemoryTransfers {
         Ok(self.newest_first(|t| t.kind == TransferKind::Grant, after, limit))
     }
 
-    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        Ok(self.newest_first(|t| t.state == TransferState::NeedsReview, after, limit))
+    async fn waiting(
+        &self,
+        state: TransferState,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        Ok(self.newest_first(|t| t.state == state, after, limit))
     }
 
     async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {

@@ -13,8 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    AuditError, BalanceError, GetTransferError, GrantError, LoginError, LogoutError, RefreshError, RenameError,
-    ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled,
+    AdjustError, AuditError, BalanceError, DecideError, GetTransferError, GrantError, LoginError, LogoutError,
+    OperatorError, RefreshError, RenameError, ResolveError, ReverseError, ShareError, SignupError, Submitted,
+    Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -44,6 +45,10 @@ macro_rules! problem_codes {
 }
 
 problem_codes! {
+    /// Nobody approved the correction in time; it is rejected. Ask for it again.
+    ApprovalExpired = "approval_expired",
+    /// The second admin rejected the correction; nothing moved.
+    ApprovalRejected = "approval_rejected",
     /// A privileged act could not be recorded in the audit log, so it is not
     /// acknowledged; send the same request again.
     AuditUnavailable = "audit_unavailable",
@@ -93,14 +98,18 @@ problem_codes! {
     MemberNotFound = "member_not_found",
     /// The path does not take that method; `Allow` lists those it does.
     MethodNotAllowed = "method_not_allowed",
+    /// The transfer waits for no approval: it never needed one, or was decided already.
+    NotAwaitingApproval = "not_awaiting_approval",
     /// No such endpoint or resource.
     NotFound = "not_found",
     /// The transfer is not in `needs_review`: nothing to resolve.
     NotInReview = "not_in_review",
     /// Only completed shares and grants can be reversed.
     NotReversible = "not_reversible",
-    /// An admin cannot suspend or demote themselves; another admin can.
+    /// An admin cannot suspend, demote or correct themselves; another admin can.
     OwnAccount = "own_account",
+    /// The admin who asked for a correction cannot approve it; another admin must.
+    OwnRequest = "own_request",
     /// The body is larger than the server accepts.
     PayloadTooLarge = "payload_too_large",
     /// The points provider cannot be reached; retry after `Retry-After`.
@@ -433,6 +442,12 @@ fn declined(submitted: &Submitted) -> ApiError {
         Some(DeclineReason::SenderAccountInactive | DeclineReason::SenderAccountNotFound) => {
             (ProblemCode::MemberInactive, "Your points account cannot send points")
         }
+        Some(DeclineReason::ApprovalRejected) => {
+            (ProblemCode::ApprovalRejected, "A second admin rejected the correction; nothing moved")
+        }
+        Some(DeclineReason::ApprovalExpired) => {
+            (ProblemCode::ApprovalExpired, "Nobody approved the correction in time; nothing moved")
+        }
         None => (ProblemCode::TransferFailed, "The provider refused the transfer"),
     };
     let detail = format!("transfer {} was {}", transfer.id, transfer.state.as_str());
@@ -498,6 +513,83 @@ impl From<GetTransferError> for ApiError {
         match error {
             GetTransferError::NotFound => transfer_not_found(),
             GetTransferError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+pub fn member_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::MemberNotFound, "No such member")
+}
+
+fn own_account(title: &str) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, ProblemCode::OwnAccount, title)
+}
+
+impl From<OperatorError> for ApiError {
+    fn from(error: OperatorError) -> Self {
+        match error {
+            OperatorError::UnknownMember => member_not_found(),
+            OperatorError::OwnAccount => own_account("You cannot suspend or demote yourself; another admin can"),
+            OperatorError::LastAdmin => ApiError::new(
+                StatusCode::CONFLICT,
+                ProblemCode::LastAdmin,
+                "The last active admin cannot be suspended or demoted",
+            ),
+            OperatorError::AuditUnavailable(error) => error.into(),
+            OperatorError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<AdjustError> for ApiError {
+    fn from(error: AdjustError) -> Self {
+        match error {
+            AdjustError::MemberNotFound => recipient_not_found(),
+            AdjustError::OwnAccount => own_account("You cannot adjust your own points; another admin can"),
+            AdjustError::MemberNotActive => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::RecipientInactive,
+                "The member's account cannot take this adjustment",
+            )
+            .detail("a credit needs an active member; a debit, a member with a points account"),
+            AdjustError::AboveLimit { max } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::GrantLimitExceeded,
+                "The amount is above the limit",
+            )
+            .detail(format!("at most {max} points per adjustment")),
+            AdjustError::IdempotencyKeyReused => key_reused(),
+            AdjustError::Declined(submitted) => declined(&submitted),
+            AdjustError::AuditUnavailable(error) => error.into(),
+            AdjustError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<DecideError> for ApiError {
+    fn from(error: DecideError) -> Self {
+        let conflict = |code, title: &str| ApiError::new(StatusCode::CONFLICT, code, title);
+        match error {
+            DecideError::NotFound => transfer_not_found(),
+            DecideError::NotAwaiting(transfer) => {
+                conflict(ProblemCode::NotAwaitingApproval, "The transfer is not awaiting approval")
+                    .detail(format!("it is {}", transfer.state.as_str()))
+                    .transfer(transfer.id)
+            }
+            DecideError::OwnRequest => {
+                conflict(ProblemCode::OwnRequest, "You asked for this correction; another admin must decide it")
+            }
+            DecideError::OwnAccount => {
+                own_account("The correction moves your own points; another admin must decide it")
+            }
+            DecideError::Expired(transfer) => {
+                conflict(ProblemCode::ApprovalExpired, "Nobody approved the correction in time; it is rejected")
+                    .detail("ask for the correction again")
+                    .transfer(transfer.id)
+            }
+            DecideError::Busy => conflict(ProblemCode::TransferBusy, "Another admin is deciding it now"),
+            DecideError::AuditUnavailable(error) => error.into(),
+            DecideError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }
@@ -585,6 +677,7 @@ impl From<ReverseError> for ApiError {
     fn from(error: ReverseError) -> Self {
         match error {
             ReverseError::NotFound => transfer_not_found(),
+            ReverseError::OwnAccount => own_account("You sent this share: another admin must reverse it"),
             ReverseError::NotReversible(transfer) => ApiError::new(
                 StatusCode::CONFLICT,
                 ProblemCode::NotReversible,

@@ -14,9 +14,9 @@ use pointshare_domain::ports::{
     SessionRepository, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    AuditService, BalanceService, EventFeed, Fencing, Followups, MemberService, OperatorService, Policy, Ports,
-    ReconcileService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaSettings, Services,
-    SessionService, Throttle, TransferService,
+    AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MemberService, OperatorService,
+    Policy, Ports, ReconcileService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaSettings,
+    Services, SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
     InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter,
@@ -38,6 +38,7 @@ pub struct AppState {
     pub settings: Settings,
     pub members: Arc<MemberService>,
     pub transfers: Arc<TransferService>,
+    pub corrections: Arc<CorrectionService>,
     pub balances: Arc<BalanceService>,
     pub sessions: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
@@ -246,6 +247,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             fencing: Fencing::On,
         },
         limits: settings.limits,
+        approvals: settings.approvals.policy(),
         throttle: settings.rate_limits,
         // The creating request owns its transfer until well past its
         // deadline; after that, recovery may take over an unfinished one.
@@ -291,6 +293,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         settings,
         members: services.members,
         transfers: services.transfers,
+        corrections: services.corrections,
         balances: services.balances,
         sessions: services.sessions,
         recovery: services.recovery,

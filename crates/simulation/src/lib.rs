@@ -1,5 +1,7 @@
 //! A deterministic simulation of the transfer saga. One seed draws a whole
-//! run: members and their balances, shares and grants sent to three replicas
+//! run: members and their balances, shares, grants and the support desk's
+//! corrections (reversals, adjustments both ways, a second admin approving
+//! or rejecting the large ones) sent to three replicas
 //! (each with its own clock, off by up to the allowed skew), a provider with
 //! latency, 503s, lost answers and calls applied late within the in-flight
 //! window, accounts frozen and thawed, replicas crashed mid-step and
@@ -9,9 +11,12 @@
 //!
 //! When the run has drained (faults off, everything thawed, recovery given
 //! time) the invariants of docs/reliability.md are checked: points
-//! conserved (only grants add), every reference applied at most once with the
-//! right account and amount, every transfer terminal or in `needs_review`,
-//! and no sender past the daily limit.
+//! conserved (only grants add, only withdrawals take), every reference
+//! applied at most once with the right account and amount, every transfer
+//! terminal or in `needs_review` (an unapproved correction expired), no
+//! transfer reversed beyond its amount, and no sender past the daily limit.
+//! No balance goes below zero: the provider refuses an overdraft, as the
+//! real one does, and conservation would show a debit it applied twice.
 //!
 //! A test tool: it may use the test kit, and nothing depends on it.
 
@@ -30,11 +35,12 @@ use rand::{Rng, SeedableRng};
 
 use pointshare_domain::ports::{Clock, DailyTotals, Deadline, MemberRepository, Movement, TransferRepository};
 use pointshare_domain::services::{
-    Fencing, GrantCommand, MemberService, RecoverySettings, SagaSettings, ShareCommand, SignupCommand, TransferLimits,
+    AdjustCommand, AdjustDirection, ApprovalPolicy, DecideCommand, Decision, Fencing, GrantCommand, MemberService,
+    RecoverySettings, ReverseCommand, SagaSettings, ShareCommand, SignupCommand, TransferLimits,
 };
 use pointshare_domain::{
     AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, Origin, Password, Points,
-    ProviderReference,
+    ProviderReference, Reason, TransferState,
 };
 use pointshare_embedded::{InMemoryDailyTotals, InMemoryMembers, InMemoryTransfers};
 use pointshare_testkit::Ledger;
@@ -50,6 +56,7 @@ const IN_FLIGHT: Duration = Duration::from_secs(8);
 const CLOCK_SKEW: Duration = Duration::from_secs(1);
 const REPLICAS: usize = 3;
 const MEMBERS: usize = 6;
+const SHARES: usize = 40;
 /// How long shares keep coming and faults keep happening.
 const CHAOS: Duration = Duration::from_secs(60);
 /// How long recovery gets, faults off, to finish what chaos left.
@@ -60,7 +67,9 @@ const DRAIN: Duration = Duration::from_secs(300);
 pub struct Outcome {
     pub seed: u64,
     pub transfers: usize,
-    pub by_state: BTreeMap<&'static str, usize>,
+    /// Transfers by kind and end state (and why declined), such as
+    /// `withdrawal rejected (approval_expired)`.
+    pub by_outcome: BTreeMap<String, usize>,
     /// Movements the provider applied, in order, without the run's random
     /// ids: what two runs of one seed must agree on.
     pub movements: Vec<String>,
@@ -80,21 +89,66 @@ pub fn run(seed: u64, fencing: Fencing) -> Outcome {
 /// One thing that happens at a point of the run.
 #[derive(Debug, Clone)]
 enum Event {
-    Share { replica: usize, from: usize, to: usize, amount: u64, key: String },
-    Grant { replica: usize, to: usize, amount: u64, key: String },
-    Crash { replica: usize, down_for: Duration },
-    Stall { replica: usize, stalled_for: Duration },
-    Freeze { member: usize, frozen_for: Duration },
-    Restart { replica: usize },
-    Thaw { replica: usize },
-    Unfreeze { member: usize },
+    Share {
+        replica: usize,
+        from: usize,
+        to: usize,
+        amount: u64,
+        key: String,
+    },
+    Grant {
+        replica: usize,
+        to: usize,
+        amount: u64,
+        key: String,
+    },
+    /// Undo (part of) the share `share-<share>` made, if it completed.
+    Reverse {
+        replica: usize,
+        share: usize,
+        amount: Option<u64>,
+        key: String,
+    },
+    Adjust {
+        replica: usize,
+        member: usize,
+        amount: u64,
+        direction: AdjustDirection,
+        key: String,
+    },
+    /// The second admin decides every correction waiting for approval.
+    Decide {
+        replica: usize,
+        decision: Decision,
+    },
+    Crash {
+        replica: usize,
+        down_for: Duration,
+    },
+    Stall {
+        replica: usize,
+        stalled_for: Duration,
+    },
+    Freeze {
+        member: usize,
+        frozen_for: Duration,
+    },
+    Restart {
+        replica: usize,
+    },
+    Thaw {
+        replica: usize,
+    },
+    Unfreeze {
+        member: usize,
+    },
 }
 
 /// The whole run's events, drawn from the seed up front.
 fn plan(rng: &mut StdRng) -> Vec<(Duration, Event)> {
     let at = |rng: &mut StdRng| Duration::from_millis(rng.random_range(0..CHAOS.as_millis() as u64));
     let mut events = Vec::new();
-    for n in 0..40 {
+    for n in 0..SHARES {
         let from = rng.random_range(0..MEMBERS);
         let to = (from + rng.random_range(1..MEMBERS)) % MEMBERS;
         let share = Event::Share {
@@ -122,6 +176,33 @@ fn plan(rng: &mut StdRng) -> Vec<(Duration, Event)> {
             key: format!("grant-{n}"),
         };
         events.push((at(rng), grant));
+    }
+    // Corrections come once there is something to correct.
+    let later_half = |rng: &mut StdRng| CHAOS / 2 + at(rng) / 2;
+    for n in 0..8 {
+        let amount = rng.random_bool(0.7).then(|| rng.random_range(1..=120));
+        let reverse = Event::Reverse {
+            replica: rng.random_range(0..REPLICAS),
+            share: rng.random_range(0..SHARES),
+            amount,
+            key: format!("reversal-{n}"),
+        };
+        events.push((later_half(rng), reverse));
+    }
+    for n in 0..4 {
+        let direction = if rng.random_bool(0.5) { AdjustDirection::Credit } else { AdjustDirection::Debit };
+        let adjust = Event::Adjust {
+            replica: rng.random_range(0..REPLICAS),
+            member: rng.random_range(0..MEMBERS),
+            amount: rng.random_range(1..=100),
+            direction,
+            key: format!("adjustment-{n}"),
+        };
+        events.push((later_half(rng), adjust));
+    }
+    for _ in 0..4 {
+        let decision = if rng.random_bool(0.7) { Decision::Approve } else { Decision::Reject };
+        events.push((later_half(rng), Event::Decide { replica: rng.random_range(0..REPLICAS), decision }));
     }
     for _ in 0..2 {
         let replica = rng.random_range(0..REPLICAS);
@@ -162,6 +243,8 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
         totals: Arc::new(InMemoryDailyTotals::default()) as Arc<dyn DailyTotals>,
         provider: provider.clone(),
         limits,
+        // Small enough that some corrections wait for a second admin.
+        approvals: ApprovalPolicy { threshold: 40, expires_after: Duration::from_secs(30) },
         saga: SagaSettings { clock_skew: CLOCK_SKEW, in_flight_window: IN_FLIGHT, fencing, ..SagaSettings::default() },
         recovery: RecoverySettings {
             batch: 20,
@@ -176,7 +259,7 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
     };
 
     let balances: Vec<u64> = (0..MEMBERS).map(|_| rng.lock().random_range(50..=500)).collect();
-    let (members, admin, funded) = sign_up(&shared, &ledger, &balances, start).await;
+    let (members, [admin, second_admin], funded) = sign_up(&shared, &ledger, &balances, start).await;
     let events = plan(&mut rng.lock());
     let clock_errors: Vec<TimeDelta> = (0..REPLICAS)
         .map(|_| {
@@ -229,6 +312,64 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
                     replica.spawn(async move {
                         let _answer = service.grant(command, Deadline::after(REQUEST_DEADLINE)).await;
                     });
+                }
+            }
+            Event::Reverse { replica, share, amount, key } => {
+                // Whichever share `share-<n>` was: its sender is found by trying each.
+                let mut original = None;
+                for member in &members {
+                    let made = IdempotencyKey::parse(format!("share-{share}")).expect("valid");
+                    original = original.or(transfers.by_idempotency_key(member.id, &made).await.expect("in memory"));
+                }
+                let Some(original) = original else { continue };
+                let command = ReverseCommand {
+                    admin: admin.id,
+                    transfer: original.id,
+                    amount: amount.map(|n| Points::new(n).expect("in range")),
+                    reason: Reason::parse("simulated mistake").expect("valid"),
+                    idempotency_key: IdempotencyKey::parse(key).expect("valid"),
+                    origin: Origin::default(),
+                };
+                if let Some(replica) = running(&mut replicas, replica) {
+                    let service = replica.corrections.clone();
+                    replica.spawn(async move {
+                        let _answer = service.reverse(command, Deadline::after(REQUEST_DEADLINE)).await;
+                    });
+                }
+            }
+            Event::Adjust { replica, member, amount, direction, key } => {
+                let command = AdjustCommand {
+                    admin: admin.id,
+                    member: members[member].handle.clone(),
+                    amount: Points::new(amount).expect("in range"),
+                    direction,
+                    reason: Reason::parse("simulated clean-up").expect("valid"),
+                    idempotency_key: IdempotencyKey::parse(key).expect("valid"),
+                    origin: Origin::default(),
+                };
+                if let Some(replica) = running(&mut replicas, replica) {
+                    let service = replica.corrections.clone();
+                    replica.spawn(async move {
+                        let _answer = service.adjust(command, Deadline::after(REQUEST_DEADLINE)).await;
+                    });
+                }
+            }
+            Event::Decide { replica, decision } => {
+                let waiting = transfers.waiting(TransferState::AwaitingApproval, None, 100).await.expect("in memory");
+                if let Some(replica) = running(&mut replicas, replica) {
+                    for transfer in waiting.items {
+                        let command = DecideCommand {
+                            admin: second_admin.id,
+                            transfer: transfer.id,
+                            decision,
+                            reason: Reason::parse("simulated second look").expect("valid"),
+                            origin: Origin::default(),
+                        };
+                        let service = replica.corrections.clone();
+                        replica.spawn(async move {
+                            let _answer = service.decide(command, Deadline::after(REQUEST_DEADLINE)).await;
+                        });
+                    }
                 }
             }
             Event::Crash { replica, down_for } => {
@@ -285,12 +426,16 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
     tokio::time::sleep(IN_FLIGHT + Duration::from_secs(1)).await;
 
     let all = transfers.all();
-    let mut by_state = BTreeMap::new();
+    let mut by_outcome = BTreeMap::new();
     for transfer in &all {
-        *by_state.entry(transfer.state.as_str()).or_default() += 1;
+        let mut outcome = format!("{} {}", transfer.kind.as_str(), transfer.state.as_str());
+        if let Some(decline) = transfer.decline {
+            outcome = format!("{outcome} ({})", decline.as_str());
+        }
+        *by_outcome.entry(outcome).or_default() += 1;
     }
     let account_owner = |account: &pointshare_domain::ProviderAccountId| {
-        members.iter().chain([&admin]).position(|m| m.provider_account.as_ref() == Some(account))
+        members.iter().chain([&admin, &second_admin]).position(|m| m.provider_account.as_ref() == Some(account))
     };
     let movements = ledger
         .transactions()
@@ -301,7 +446,7 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
         })
         .collect();
     let violations = invariants::check(&ledger, &all, funded, &limits);
-    Outcome { seed, transfers: all.len(), by_state, movements, violations }
+    Outcome { seed, transfers: all.len(), by_outcome, movements, violations }
 }
 
 /// The replica at `index` if it runs, else the next one that does.
@@ -311,14 +456,14 @@ fn running(replicas: &mut [Option<Replica>], index: usize) -> Option<&mut Replic
     replicas[up].as_mut()
 }
 
-/// Signs up the members and an admin, funds the members at the provider,
-/// and returns them with the total funded.
+/// Signs up the members and two admins, funds the members at the
+/// provider, and returns them with the total funded.
 async fn sign_up(
     shared: &Shared,
     ledger: &Ledger,
     balances: &[u64],
     start: chrono::DateTime<Utc>,
-) -> (Vec<Member>, Member, u128) {
+) -> (Vec<Member>, [Member; 2], u128) {
     let clock = Arc::new(SimClock::new(start, TimeDelta::zero()));
     let passwords = Arc::new(pointshare_testkit::FakePasswords::default());
     let service = MemberService::new(shared.members.clone(), shared.provider.clone(), passwords, clock);
@@ -344,5 +489,6 @@ async fn sign_up(
         members.push(member);
     }
     let admin = service.enrol_admin(signup("admin".into()), deadline()).await.expect("signs up");
-    (members, admin, funded)
+    let second = service.enrol_admin(signup("second".into()), deadline()).await.expect("signs up");
+    (members, [admin, second], funded)
 }

@@ -49,11 +49,11 @@ fn main() {
     });
     let mut violations = 0;
     let mut transfers = 0;
-    let mut by_state = std::collections::BTreeMap::new();
+    let mut by_outcome = std::collections::BTreeMap::new();
     for outcome in &outcomes {
         transfers += outcome.transfers;
-        for (state, n) in &outcome.by_state {
-            *by_state.entry(*state).or_insert(0) += n;
+        for (kind_and_state, n) in &outcome.by_outcome {
+            *by_outcome.entry(kind_and_state.as_str()).or_insert(0) += n;
         }
         for violation in &outcome.violations {
             violations += 1;
@@ -63,7 +63,7 @@ fn main() {
             println!("  replay: SIM_SEED={} scripts/simulate", outcome.seed);
         }
     }
-    let states: Vec<String> = by_state.iter().map(|(state, n)| format!("{state} {n}")).collect();
+    let states: Vec<String> = by_outcome.iter().map(|(outcome, n)| format!("{outcome} {n}")).collect();
     println!(
         "{} seeds, {violations} violations ({transfers} transfers: {}; {:.1} s)",
         outcomes.len(),

@@ -19,12 +19,12 @@ use pointshare_domain::ports::{
     ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    Fencing, Followups, Policy, Ports, RecoverySettings, RequestLease, SagaSettings, Services, ThrottlePolicy,
-    TransferLimits, TransferService,
+    ApprovalPolicy, CorrectionService, Fencing, Followups, Policy, Ports, RecoverySettings, RequestLease, SagaSettings,
+    Services, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, Points, ProviderAccount,
-    ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
+    ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId, TransferState,
 };
 use pointshare_embedded::{
     InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions,
@@ -93,6 +93,7 @@ pub struct Shared {
     pub totals: Arc<dyn DailyTotals>,
     pub provider: Arc<dyn PointsProvider>,
     pub limits: TransferLimits,
+    pub approvals: ApprovalPolicy,
     pub saga: SagaSettings,
     pub recovery: RecoverySettings,
     pub request_deadline: Duration,
@@ -104,6 +105,7 @@ pub struct Shared {
 #[derive(Debug)]
 pub struct Replica {
     pub transfers: Arc<TransferService>,
+    pub corrections: Arc<CorrectionService>,
     pub gate: Gate,
     tasks: JoinSet<()>,
     followups: Followups,
@@ -142,6 +144,7 @@ impl Replica {
         let policy = Policy {
             saga: shared.saga,
             limits: shared.limits,
+            approvals: shared.approvals,
             throttle: ThrottlePolicy::default(),
             request: RequestLease {
                 replica: name.into(),
@@ -152,7 +155,7 @@ impl Replica {
             session_lifetime: Duration::from_secs(3600),
             reconcile_patience: Duration::from_secs(5),
         };
-        let Services { transfers: transfer_service, recovery, .. } = Services::new(ports, policy);
+        let Services { transfers: transfer_service, corrections, recovery, .. } = Services::new(ports, policy);
         let mut tasks = JoinSet::new();
         let interval = shared.recovery_interval;
         tasks.spawn(async move {
@@ -161,7 +164,7 @@ impl Replica {
                 let _failures_are_retried_next_pass = recovery.run_once().await;
             }
         });
-        Replica { transfers: transfer_service, gate, tasks, followups }
+        Replica { transfers: transfer_service, corrections, gate, tasks, followups }
     }
 
     /// Runs `work` as one of this replica's tasks: a crash cuts it off.
@@ -221,9 +224,14 @@ impl TransferRepository for Stalling<dyn TransferRepository> {
         self.inner.grants(after, limit).await
     }
 
-    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+    async fn waiting(
+        &self,
+        state: TransferState,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
         self.gate.pass().await;
-        self.inner.in_review(after, limit).await
+        self.inner.waiting(state, after, limit).await
     }
 
     async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {

@@ -8,8 +8,8 @@ use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
-    AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner,
-    Member, MemberStatus, Memo, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session,
+    Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease,
+    LeaseOwner, Member, MemberStatus, Memo, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session,
     StateChange, TokenHash, Transfer, TransferKind, TransferState,
 };
 
@@ -121,6 +121,9 @@ pub(crate) struct TransferDoc {
     /// Absent on transfers recorded before their changes were: none known.
     #[serde(default)]
     pub changes: Vec<ChangeDoc>,
+    /// Set on a correction that waited for a second admin.
+    #[serde(default)]
+    pub approval: Option<ApprovalDoc>,
     pub created_at: BsonDateTime,
     pub updated_at: BsonDateTime,
 }
@@ -147,6 +150,10 @@ impl From<&Transfer> for TransferDoc {
             reverses: transfer.reverses.map(|id| id.to_string()),
             reversed: i64::try_from(transfer.reversed).expect("points fit in an Int64"),
             changes: transfer.changes.iter().map(ChangeDoc::from).collect(),
+            approval: transfer.approval.as_ref().map(|approval| ApprovalDoc {
+                requested_by: approval.requested_by.to_string(),
+                expires_at: bson_time(approval.expires_at),
+            }),
             created_at: bson_time(transfer.created_at),
             updated_at: bson_time(transfer.updated_at),
         }
@@ -187,6 +194,16 @@ impl TryFrom<TransferDoc> for Transfer {
                 .into_iter()
                 .map(StateChange::try_from)
                 .collect::<anyhow::Result<_>>()
+                .with_context(context)?,
+            approval: doc
+                .approval
+                .map(|approval| {
+                    anyhow::Ok(Approval {
+                        requested_by: approval.requested_by.parse()?,
+                        expires_at: chrono_time(approval.expires_at),
+                    })
+                })
+                .transpose()
                 .with_context(context)?,
             created_at: chrono_time(doc.created_at),
             updated_at: chrono_time(doc.updated_at),
@@ -255,6 +272,12 @@ pub(crate) struct ChangeDoc {
     pub at: BsonDateTime,
     pub state: TransferState,
     pub by: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ApprovalDoc {
+    pub requested_by: String,
+    pub expires_at: BsonDateTime,
 }
 
 impl From<&StateChange> for ChangeDoc {

@@ -133,7 +133,8 @@ const KEY_INDEX: &str = "transfers_sender_key_unique";
 const SENT_INDEX: &str = "transfers_sent_newest_first";
 const RECEIVED_INDEX: &str = "transfers_received_newest_first";
 const BY_KIND_INDEX: &str = "transfers_by_kind_newest_first";
-const IN_REVIEW_INDEX: &str = "transfers_in_review_newest_first";
+// Named for its first use; renaming it would make a second index of the same keys.
+const BY_STATE_INDEX: &str = "transfers_in_review_newest_first";
 const REVERSALS_INDEX: &str = "transfers_by_original";
 
 impl MongoStore {
@@ -199,7 +200,7 @@ impl MongoStore {
                     .build(),
                 IndexModel::builder()
                     .keys(doc! {"state": 1, "created_at": -1, "_id": -1})
-                    .options(named(IN_REVIEW_INDEX))
+                    .options(named(BY_STATE_INDEX))
                     .build(),
                 IndexModel::builder()
                     .keys(doc! {"reverses": 1, "created_at": 1, "_id": 1})

@@ -22,7 +22,7 @@ use pointshare_domain::{
 
 use crate::documents::{ChangeDoc, TransferDoc, bson_time};
 use crate::{
-    BY_KIND_INDEX, IN_REVIEW_INDEX, KEY_INDEX, RECEIVED_INDEX, REVERSALS_INDEX, SENT_INDEX, duplicate_on, store_error,
+    BY_KIND_INDEX, BY_STATE_INDEX, KEY_INDEX, RECEIVED_INDEX, REVERSALS_INDEX, SENT_INDEX, duplicate_on, store_error,
 };
 
 #[derive(Debug, Clone)]
@@ -279,9 +279,14 @@ impl TransferRepository for MongoTransfers {
         self.find_by(filter, doc! {"created_at": 1, "_id": 1}, 1000, Some(REVERSALS_INDEX), "listing reversals").await
     }
 
-    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        let branches = [(doc! {"state": TransferState::NeedsReview.as_str()}, IN_REVIEW_INDEX)];
-        self.newest_first(&branches, after, limit, "listing transfers in review").await
+    async fn waiting(
+        &self,
+        state: TransferState,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        let branches = [(doc! {"state": state.as_str()}, BY_STATE_INDEX)];
+        self.newest_first(&branches, after, limit, "listing transfers in one state").await
     }
 
     async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    AuditService, BalanceService, Followups, MemberService, OperatorService, Policy, Ports, RecoveryService,
-    RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, Services, SessionService, SignupCommand,
-    Throttle, ThrottlePolicy, TransferLimits, TransferService,
+    ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MemberService, OperatorService, Policy,
+    Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, Services,
+    SessionService, SignupCommand, Throttle, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
@@ -21,6 +21,7 @@ use crate::{FakePasswords, FakeProvider, ManualClock, OutageCache};
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
     pub limits: TransferLimits,
+    pub approvals: ApprovalPolicy,
     pub throttle: ThrottlePolicy,
     /// How long a new transfer stays leased to the request that created it.
     pub lease_for: Duration,
@@ -37,6 +38,7 @@ impl Default for WorldSettings {
     fn default() -> Self {
         WorldSettings {
             limits: TransferLimits::default(),
+            approvals: ApprovalPolicy::default(),
             throttle: ThrottlePolicy::default(),
             lease_for: Duration::from_secs(30),
             saga: SagaSettings::default(),
@@ -64,6 +66,7 @@ pub struct World {
     pub saga: Arc<SagaDriver>,
     pub member_service: Arc<MemberService>,
     pub transfer_service: Arc<TransferService>,
+    pub corrections: Arc<CorrectionService>,
     pub balance_service: Arc<BalanceService>,
     pub session_service: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
@@ -110,6 +113,7 @@ impl World {
         let policy = Policy {
             saga: settings.saga,
             limits: settings.limits,
+            approvals: settings.approvals,
             throttle: settings.throttle,
             request: RequestLease {
                 replica: "test".into(),
@@ -136,6 +140,7 @@ impl World {
             saga: services.saga,
             member_service: services.members,
             transfer_service: services.transfers,
+            corrections: services.corrections,
             balance_service: services.balances,
             session_service: services.sessions,
             recovery: services.recovery,

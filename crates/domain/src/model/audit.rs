@@ -87,6 +87,10 @@ pub enum AuditAction {
     Grant,
     /// A transfer undone, whole or in part.
     Reversal,
+    /// Points credited to or taken from a member outside any transfer of theirs.
+    Adjustment,
+    /// A second admin's decision on a large correction.
+    Approval,
     /// A member's role changed.
     RoleChange,
     /// A member suspended or reinstated.
@@ -98,9 +102,11 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::Grant,
         AuditAction::Reversal,
+        AuditAction::Adjustment,
+        AuditAction::Approval,
         AuditAction::RoleChange,
         AuditAction::StatusChange,
         AuditAction::Resolution,
@@ -111,6 +117,8 @@ impl AuditAction {
         match self {
             Self::Grant => "grant",
             Self::Reversal => "reversal",
+            Self::Adjustment => "adjustment",
+            Self::Approval => "approval",
             Self::RoleChange => "role_change",
             Self::StatusChange => "status_change",
             Self::Resolution => "resolution",

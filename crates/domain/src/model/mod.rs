@@ -27,6 +27,6 @@ pub use provider::{
 pub use session::{RETIRED_TOKENS_KEPT, Session, TokenHash};
 pub use text::InvalidValue;
 pub use transfer::{
-    Cursor, DeclineReason, IdempotencyKey, Lease, LeaseOwner, Legs, Memo, Page, Resolution, ReviewReason, StateChange,
-    Transfer, TransferKind, TransferRequest, TransferState,
+    Approval, Cursor, DeclineReason, Driver, IdempotencyKey, Lease, LeaseOwner, Legs, Memo, Page, Resolution,
+    ReviewReason, StateChange, Transfer, TransferKind, TransferRequest, TransferState,
 };

@@ -47,6 +47,54 @@ impl LeaseOwner {
         let label: String = label.chars().take(64).collect();
         LeaseOwner(format!("{label}/{}", uuid::Uuid::new_v4().simple()))
     }
+
+    /// The request that creates a transfer on `replica` (and its follow-up).
+    pub fn request(replica: &str) -> Self {
+        Self::unique(&format!("{REQUEST}{replica}"))
+    }
+
+    /// A recovery pass on `replica`.
+    pub fn recovery(replica: &str) -> Self {
+        Self::unique(&format!("{RECOVERY}{replica}"))
+    }
+
+    /// A person deciding by hand (`member:<id>`, `operator:<name>`): the
+    /// same owner each time, so a decider may take the transfer up again at
+    /// once after a refused attempt, and nobody else may meanwhile.
+    pub fn person(actor: &super::Actor) -> Self {
+        LeaseOwner(actor.to_string())
+    }
+
+    /// Who this owner is, for the people reading a transfer's timeline.
+    pub fn driver(&self) -> Driver {
+        let label = self.0.split_once('/').map_or(self.0.as_str(), |(label, _)| label);
+        if let Some(replica) = label.strip_prefix(REQUEST) {
+            Driver::Request { replica: replica.to_owned() }
+        } else if let Some(replica) = label.strip_prefix(RECOVERY) {
+            Driver::Recovery { replica: replica.to_owned() }
+        } else if let Ok(actor) = label.parse::<super::Actor>() {
+            Driver::Person(actor)
+        } else {
+            Driver::Unknown(self.0.clone())
+        }
+    }
+}
+
+const REQUEST: &str = "request@";
+const RECOVERY: &str = "recovery@";
+
+/// Who moved a transfer, as its lease owner says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// The request that created it, or the follow-up that drives on once
+    /// the request answered (under the same lease).
+    Request { replica: String },
+    /// A recovery pass, after its earlier driver stopped.
+    Recovery { replica: String },
+    /// An admin or operator: an approval, a resolution, or an expiry.
+    Person(super::Actor),
+    /// Recorded before drivers were named.
+    Unknown(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,6 +161,8 @@ impl TransferKind {
 /// ```
 ///
 /// A grant has no debit: `accepted ──credit ok──▶ completed`, or `rejected`.
+/// A correction above the approval threshold starts `awaiting_approval` and
+/// becomes `accepted` when a second admin approves it, `rejected` otherwise.
 /// Any unfinished state may become `needs_review` when automation cannot
 /// finish it (a permanent error, too many attempts); an operator resolves it
 /// to `completed`, `reversed` or `rejected`.
@@ -127,10 +177,13 @@ pub enum TransferState {
     Reversed,
     /// Parked for a person: recovery leaves it alone until it is resolved.
     NeedsReview,
+    /// A large correction waiting for a second admin: nothing moves until one
+    /// approves it; rejected, or expired, it ends `rejected`.
+    AwaitingApproval,
 }
 
 impl TransferState {
-    pub const ALL: [TransferState; 7] = [
+    pub const ALL: [TransferState; 8] = [
         TransferState::Accepted,
         TransferState::Debited,
         TransferState::Completed,
@@ -138,6 +191,7 @@ impl TransferState {
         TransferState::Refunding,
         TransferState::Reversed,
         TransferState::NeedsReview,
+        TransferState::AwaitingApproval,
     ];
 
     pub const fn is_terminal(self) -> bool {
@@ -158,6 +212,7 @@ impl TransferState {
             Self::Refunding => "refunding",
             Self::Reversed => "reversed",
             Self::NeedsReview => "needs_review",
+            Self::AwaitingApproval => "awaiting_approval",
         }
     }
 
@@ -167,7 +222,8 @@ impl TransferState {
         use TransferState::*;
         matches!(
             (kind.legs(), self, next),
-            (_, Accepted, Rejected)
+            (_, Accepted | AwaitingApproval, Rejected)
+                | (_, AwaitingApproval, Accepted)
                 | (DebitThenCredit, Accepted, Debited)
                 | (DebitThenCredit, Debited, Completed | Refunding)
                 // The refund found the credit's reference taken: the credit landed.
@@ -238,6 +294,10 @@ pub enum DeclineReason {
     DailyLimitExceeded,
     /// A grant past its admin's daily grant budget.
     GrantBudgetExceeded,
+    /// The second admin said no.
+    ApprovalRejected,
+    /// No second admin decided in time.
+    ApprovalExpired,
 }
 
 impl DeclineReason {
@@ -250,6 +310,8 @@ impl DeclineReason {
             Self::RecipientAccountNotFound => "recipient_account_not_found",
             Self::DailyLimitExceeded => "daily_limit_exceeded",
             Self::GrantBudgetExceeded => "grant_budget_exceeded",
+            Self::ApprovalRejected => "approval_rejected",
+            Self::ApprovalExpired => "approval_expired",
         }
     }
 }
@@ -263,6 +325,15 @@ pub struct StateChange {
     pub at: DateTime<Utc>,
     pub state: TransferState,
     pub by: LeaseOwner,
+}
+
+/// A correction's wait for a second admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The admin who asked for it, who may not approve it.
+    pub requested_by: MemberId,
+    /// Not approved by then, it is rejected as expired.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The right to drive a transfer until `until`.
@@ -317,6 +388,8 @@ pub struct Transfer {
     pub reversed: u64,
     /// Every state it was recorded in, the first at its creation.
     pub changes: Vec<StateChange>,
+    /// Set on a correction that needed a second admin.
+    pub approval: Option<Approval>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -356,6 +429,12 @@ impl Transfer {
     /// Points a reversal may still take back.
     pub fn reversible(&self) -> u64 {
         self.amount.get().saturating_sub(self.reversed)
+    }
+
+    /// The state change that ended its wait for approval, if one did.
+    pub fn approval_decision(&self) -> Option<&StateChange> {
+        let waited = self.changes.iter().position(|change| change.state == TransferState::AwaitingApproval)?;
+        self.changes.get(waited + 1)
     }
 }
 

@@ -113,9 +113,15 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// when given: the admins' audit trail.
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
 
-    /// The transfers in `needs_review`, newest first by (created_at, id),
-    /// strictly after `after` when given: the support desk's queue.
-    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
+    /// The transfers in `state`, newest first by (created_at, id), strictly
+    /// after `after` when given: the support desk's queues (`needs_review`,
+    /// `awaiting_approval`).
+    async fn waiting(
+        &self,
+        state: TransferState,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError>;
 
     /// Adds `amount` to what reversals hold of transfer `id` (its
     /// `reversed`), if that stays at most its `amount`, in one atomic step;

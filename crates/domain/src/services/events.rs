@@ -92,8 +92,13 @@ impl TransferRepository for AnnouncedTransfers {
         self.store.grants(after, limit).await
     }
 
-    async fn in_review(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.store.in_review(after, limit).await
+    async fn waiting(
+        &self,
+        state: TransferState,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page<Transfer>, StoreError> {
+        self.store.waiting(state, after, limit).await
     }
 
     async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    AnnouncedTransfers, AuditService, BalanceService, EventFeed, MemberService, OperatorService, ReconcileService,
-    RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, Throttle,
-    ThrottlePolicy, TransferLimits, TransferService,
+    AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed, MemberService,
+    OperatorService, ReconcileService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver,
+    SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits, TransferService,
 };
 use crate::ports::{
     AuditLog, BalanceCache, Clock, DailyTotals, MemberDirectory, MemberEvents, MemberRepository, PasswordHasher,
@@ -39,6 +39,8 @@ pub struct Ports {
 pub struct Policy {
     pub saga: SagaSettings,
     pub limits: TransferLimits,
+    /// Which corrections wait for a second admin, and for how long.
+    pub approvals: ApprovalPolicy,
     pub throttle: ThrottlePolicy,
     /// How a share's request holds the transfer it creates.
     pub request: RequestLease,
@@ -53,6 +55,7 @@ pub struct Policy {
 pub struct Services {
     pub members: Arc<MemberService>,
     pub transfers: Arc<TransferService>,
+    pub corrections: Arc<CorrectionService>,
     pub balances: Arc<BalanceService>,
     pub sessions: Arc<SessionService>,
     pub recovery: Arc<RecoveryService>,
@@ -105,7 +108,7 @@ impl Services {
         let operators =
             Arc::new(OperatorService::new(members.clone(), directory, totals.clone(), audit.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
-            members,
+            members.clone(),
             transfers.clone(),
             totals.clone(),
             saga.clone(),
@@ -113,6 +116,15 @@ impl Services {
             clock.clone(),
             policy.limits,
             policy.request,
+        ));
+        let corrections = Arc::new(CorrectionService::new(
+            transfer_service.clone(),
+            transfers.clone(),
+            members,
+            totals.clone(),
+            audit.clone(),
+            clock.clone(),
+            policy.approvals,
         ));
         let review = Arc::new(ReviewService::new(
             transfers.clone(),
@@ -128,12 +140,14 @@ impl Services {
             transfers,
             member_service.clone(),
             saga.clone(),
+            corrections.clone(),
             clock.clone(),
             policy.recovery,
         ));
         Services {
             members: member_service,
             transfers: transfer_service,
+            corrections,
             balances: Arc::new(BalanceService::new(cache, provider, policy.saga.balance_ttl)),
             sessions,
             recovery,

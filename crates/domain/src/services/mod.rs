@@ -2,6 +2,7 @@
 
 mod audit;
 mod balance;
+mod corrections;
 mod events;
 mod followups;
 mod graph;
@@ -18,6 +19,10 @@ mod transfers;
 
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
+pub use corrections::{
+    AdjustCommand, AdjustDirection, AdjustError, ApprovalPolicy, CorrectionService, DecideCommand, DecideError,
+    Decision, ReverseCommand, ReverseError,
+};
 pub use events::{AnnouncedTransfers, EventFeed, FeedItem};
 pub use followups::Followups;
 pub use graph::{Policy, Ports, Services};
@@ -33,6 +38,6 @@ pub use throttle::{
     ThrottlePolicy, Throttled,
 };
 pub use transfers::{
-    GetTransferError, GrantCommand, GrantError, RequestLease, ReverseCommand, ReverseError, ShareCommand, ShareError,
-    Submitted, TransferLimits, TransferService, WithParties,
+    GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
+    TransferService, WithParties,
 };

@@ -3,14 +3,15 @@
 //! never drive one transfer together), drives them with the same references
 //! as before, and opens provider accounts for signups that stopped half way.
 //! A transfer taken up `max_attempts` times and still unfinished goes to
-//! `needs_review` instead of being tried forever.
+//! `needs_review` instead of being tried forever. Corrections nobody
+//! approved in time are rejected here too, giving back what they held.
 
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::transfers::to_delta;
-use super::{Holding, MemberService, SagaDriver};
+use super::{CorrectionService, Holding, MemberService, SagaDriver};
 use crate::model::{LeaseOwner, ReviewReason, TransferState};
 use crate::ports::{Clock, Deadline, StoreError, TransferRepository};
 
@@ -54,6 +55,8 @@ pub struct RecoveryReport {
     /// Claimed transfers that went to `needs_review` in this pass.
     pub parked: usize,
     pub accounts_opened: usize,
+    /// Corrections whose approval expired in this pass.
+    pub expired: usize,
     /// Transfers anywhere in the store still not terminal a whole lease
     /// after they were created: what should have finished and has not.
     pub overdue: u64,
@@ -66,6 +69,7 @@ pub struct RecoveryService {
     transfers: Arc<dyn TransferRepository>,
     members: Arc<MemberService>,
     saga: Arc<SagaDriver>,
+    corrections: Arc<CorrectionService>,
     clock: Arc<dyn Clock>,
     settings: RecoverySettings,
 }
@@ -75,15 +79,16 @@ impl RecoveryService {
         transfers: Arc<dyn TransferRepository>,
         members: Arc<MemberService>,
         saga: Arc<SagaDriver>,
+        corrections: Arc<CorrectionService>,
         clock: Arc<dyn Clock>,
         settings: RecoverySettings,
     ) -> Self {
-        RecoveryService { transfers, members, saga, clock, settings }
+        RecoveryService { transfers, members, saga, corrections, clock, settings }
     }
 
     pub async fn run_once(&self) -> Result<RecoveryReport, StoreError> {
         let settings = &self.settings;
-        let owner = LeaseOwner::unique(&settings.replica);
+        let owner = LeaseOwner::recovery(&settings.replica);
         let now = self.clock.now();
         let claimed = self.transfers.claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch).await?;
         let mut report = RecoveryReport { claimed: claimed.len(), ..RecoveryReport::default() };
@@ -114,9 +119,10 @@ impl RecoveryService {
             }
         }
         report.accounts_opened = self.members.finish_pending(settings.batch, deadline).await?;
+        report.expired = self.corrections.expire_due(&owner).await?;
         report.overdue = self.transfers.count_unfinished(self.clock.now() - to_delta(settings.lease_for)).await?;
         report.needing_review = self.transfers.count_needing_review().await?;
-        if report.claimed > 0 || report.accounts_opened > 0 {
+        if report.claimed > 0 || report.accounts_opened > 0 || report.expired > 0 {
             tracing::info!(?report, "recovery pass");
         }
         Ok(report)

@@ -82,13 +82,9 @@ impl ReviewService {
         ReviewService { transfers, totals, provider, cache, audit, clock, lease_for }
     }
 
-    /// Finishes transfer `id` as `resolution` says, as `by` (recorded in the
-    /// lease owner, the log and the audit log). A transfer already finished
-    /// that way is returned as it is. The lease is the decider's by name, so
-    /// after a refusal they can try again at once; another driver cannot.
     /// The transfers waiting for a person, newest first, after `after`.
     pub async fn queue(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.transfers.in_review(after, limit).await
+        self.transfers.waiting(TransferState::NeedsReview, after, limit).await
     }
 
     /// What the provider holds under each of `transfer`'s references: the
@@ -112,6 +108,10 @@ impl ReviewService {
         Ok(holdings)
     }
 
+    /// Finishes transfer `id` as `resolution` says, as `by` (recorded in the
+    /// lease owner, the log and the audit log). A transfer already finished
+    /// that way is returned as it is. The lease is the decider's by name, so
+    /// after a refusal they can try again at once; another driver cannot.
     /// It is in the audit log before it is returned, however many times the
     /// decision is asked for.
     pub async fn resolve(
@@ -136,7 +136,7 @@ impl ReviewService {
         by: &Authority,
         deadline: Deadline,
     ) -> Result<Transfer, ResolveError> {
-        let owner = LeaseOwner::parse(by.actor.to_string()).map_err(anyhow::Error::from)?;
+        let owner = LeaseOwner::person(&by.actor);
         let now = self.clock.now();
         let transfer = match self.transfers.take_over(id, &owner, now, now + to_delta(self.lease_for)).await {
             Ok(transfer) => transfer,

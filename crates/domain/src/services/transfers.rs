@@ -97,6 +97,15 @@ pub struct GrantCommand {
     pub origin: Origin,
 }
 
+/// How a new transfer is recorded beyond what was asked: the accounts it
+/// moves points between, and the second admin it waits for, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct Recording {
+    pub sender_account: Option<crate::model::ProviderAccountId>,
+    pub recipient_account: Option<crate::model::ProviderAccountId>,
+    pub approval: Option<crate::model::Approval>,
+}
+
 /// A transfer and its two sides' handles (`None` for a member gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithParties {
@@ -168,42 +177,6 @@ pub enum GrantError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// An admin's request to undo (part of) a transfer.
-#[derive(Debug)]
-pub struct ReverseCommand {
-    pub admin: MemberId,
-    pub transfer: TransferId,
-    /// All that is left to reverse when absent.
-    pub amount: Option<Points>,
-    pub reason: Reason,
-    pub idempotency_key: IdempotencyKey,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Error)]
-pub enum ReverseError {
-    #[error("no such transfer")]
-    NotFound,
-    /// Only a completed share or grant can be undone.
-    #[error("the transfer is a {} {}: only completed shares and grants are reversed", .0.state.as_str(), .0.kind.as_str())]
-    NotReversible(Box<Transfer>),
-    /// Reversals already hold or took back all but `left` of it.
-    #[error("at most {left} points of the transfer are left to reverse")]
-    AboveWhatIsLeft { left: u64 },
-    #[error("the idempotency key was used for a different request")]
-    IdempotencyKeyReused,
-    /// Recorded, then declined: the member no longer holds the points, or
-    /// an account is inactive. Nothing moved.
-    #[error("reversal declined")]
-    Declined(Box<Submitted>),
-    /// Recorded but not in the audit log: not acknowledged; repeating the
-    /// request (same idempotency key) records it.
-    #[error(transparent)]
-    AuditUnavailable(#[from] AuditError),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
 #[derive(Debug, Error)]
 pub enum GetTransferError {
     /// No such transfer, or the member is neither its sender nor its recipient.
@@ -213,8 +186,8 @@ pub enum GetTransferError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Failures shared by shares and grants, mapped into each operation's enum.
-enum SubmitError {
+/// Failures shared by every kind of transfer, mapped into each operation's enum.
+pub(crate) enum SubmitError {
     KeyReused,
     Declined(Box<Submitted>),
     Unexpected(anyhow::Error),
@@ -236,16 +209,6 @@ impl From<SubmitError> for GrantError {
             SubmitError::KeyReused => GrantError::IdempotencyKeyReused,
             SubmitError::Declined(transfer) => GrantError::Declined(transfer),
             SubmitError::Unexpected(error) => GrantError::Unexpected(error),
-        }
-    }
-}
-
-impl From<SubmitError> for ReverseError {
-    fn from(error: SubmitError) -> Self {
-        match error {
-            SubmitError::KeyReused => ReverseError::IdempotencyKeyReused,
-            SubmitError::Declined(transfer) => ReverseError::Declined(transfer),
-            SubmitError::Unexpected(error) => ReverseError::Unexpected(error),
         }
     }
 }
@@ -317,7 +280,12 @@ impl TransferService {
         if command.amount > self.limits.max_per_transfer {
             return Err(ShareError::AboveTransferLimit { max: self.limits.max_per_transfer });
         }
-        Ok(self.submit(request, Some(sender_account), Some(recipient_account), deadline).await?)
+        let recording = Recording {
+            sender_account: Some(sender_account),
+            recipient_account: Some(recipient_account),
+            approval: None,
+        };
+        Ok(self.submit(request, recording, deadline).await?)
     }
 
     /// Grants points from no one's account; the caller has checked, against
@@ -325,6 +293,16 @@ impl TransferService {
     /// recorded a transfer, refused ones too, is in the audit log before it
     /// is answered.
     pub async fn grant(&self, command: GrantCommand, deadline: Deadline) -> Result<Submitted, GrantError> {
+        self.grant_as(command, AuditAction::Grant, deadline).await
+    }
+
+    /// A grant, audited as `action`: an adjustment's credit is one too.
+    pub(crate) async fn grant_as(
+        &self,
+        command: GrantCommand,
+        action: AuditAction,
+        deadline: Deadline,
+    ) -> Result<Submitted, GrantError> {
         let recipient = self.recipient(&command.to).await?.ok_or(GrantError::RecipientNotFound)?;
         if recipient.id == command.admin {
             return Err(GrantError::SelfGrant);
@@ -350,7 +328,9 @@ impl TransferService {
                 if command.amount > self.limits.max_per_grant {
                     return Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant });
                 }
-                self.submit(request, None, Some(recipient_account), deadline).await.map_err(GrantError::from)
+                let recording =
+                    Recording { sender_account: None, recipient_account: Some(recipient_account), approval: None };
+                self.submit(request, recording, deadline).await.map_err(GrantError::from)
             }
         };
         let recorded = match &outcome {
@@ -359,80 +339,16 @@ impl TransferService {
             Err(_) => return outcome,
         };
         let entry = authority
-            .entry(AuditAction::Grant, AuditTarget::Member(recipient.id), format!("grant:{}", recorded.id))
+            .entry(action, AuditTarget::Member(recipient.id), format!("grant:{}", recorded.id))
             .changed(None, format!("{} points", recorded.amount))
             .caused(recorded.id);
         self.audit.record(entry).await?;
         outcome
     }
 
-    /// Undoes a completed share or grant, whole or in part, as an admin asks:
-    /// a reversal (a share's: its recipient pays its sender back) or a
-    /// withdrawal (a grant's: its recipient gives the points up), recorded
-    /// before any provider call and driven by the same saga. What reversals
-    /// hold of one transfer never passes its amount, however many run at
-    /// once; one that finds the points spent is declined and moves nothing.
-    /// In the audit log before it is answered.
-    pub async fn reverse(&self, command: ReverseCommand, deadline: Deadline) -> Result<Submitted, ReverseError> {
-        let original = self.transfers.get(command.transfer).await.context("loading the transfer")?;
-        let original = original.ok_or(ReverseError::NotFound)?;
-        let (kind, recipient, recipient_account) = match (original.kind, original.state) {
-            (TransferKind::Share, TransferState::Completed) => {
-                (TransferKind::Reversal, original.sender, original.sender_account.clone())
-            }
-            (TransferKind::Grant, TransferState::Completed) => (TransferKind::Withdrawal, command.admin, None),
-            _ => return Err(ReverseError::NotReversible(Box::new(original))),
-        };
-        let left = original.reversible();
-        // "All that is left", asked again, means what it meant the first time.
-        let earlier = self.transfers.by_idempotency_key(original.recipient, &command.idempotency_key).await;
-        let earlier = earlier.context("looking up the idempotency key")?;
-        let amount = match (command.amount, earlier) {
-            (Some(amount), _) => amount,
-            (None, Some(earlier)) if earlier.reverses == Some(original.id) => earlier.amount,
-            (None, _) => Points::new(left).map_err(|_| ReverseError::AboveWhatIsLeft { left })?,
-        };
-        let request = TransferRequest {
-            kind,
-            sender: original.recipient,
-            recipient,
-            amount,
-            memo: Memo::parse(command.reason.as_str()).ok(),
-            idempotency_key: command.idempotency_key,
-            reverses: Some(original.id),
-        };
-        let outcome = match self.replay(&request).await? {
-            Some(replayed) => Ok(replayed),
-            None => {
-                if amount.get() > left
-                    || !self.transfers.reserve_reversal(original.id, amount).await.context("reserving a reversal")?
-                {
-                    let now = self.transfers.get(original.id).await.context("reloading the transfer")?;
-                    return Err(ReverseError::AboveWhatIsLeft { left: now.map_or(0, |t| t.reversible()) });
-                }
-                let submitted =
-                    self.submit(request, original.recipient_account.clone(), recipient_account, deadline).await;
-                submitted.map_err(ReverseError::from)
-            }
-        };
-        let recorded = match &outcome {
-            Ok(submitted) => submitted,
-            Err(ReverseError::Declined(submitted)) => submitted,
-            Err(_) => return outcome,
-        };
-        let by =
-            Authority { actor: Actor::Member(command.admin), reason: Some(command.reason), origin: command.origin };
-        let entry = by
-            .entry(AuditAction::Reversal, AuditTarget::Transfer(original.id), format!("reversal:{}", recorded.id))
-            .changed(None, format!("{} points", recorded.amount))
-            .caused(recorded.id);
-        self.audit.record(entry).await?;
-        outcome
-    }
-
-    /// The reversals of transfer `id`, oldest first.
-    pub async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
-        self.transfers.reversals_of(id).await
+    /// Any transfer, for admins.
+    pub async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        self.transfers.get(id).await
     }
 
     /// One transfer, if `member` sent or received it.
@@ -460,15 +376,8 @@ impl TransferService {
         transfers: Vec<Transfer>,
         known: &[(MemberId, &Handle)],
     ) -> Result<Vec<WithParties>, StoreError> {
-        let mut handles: HashMap<MemberId, Handle> =
-            known.iter().map(|(id, handle)| (*id, (*handle).clone())).collect();
-        let mut missing: Vec<MemberId> =
-            transfers.iter().flat_map(|t| [t.sender, t.recipient]).filter(|id| !handles.contains_key(id)).collect();
-        missing.sort_unstable();
-        missing.dedup();
-        if !missing.is_empty() {
-            handles.extend(self.members.by_ids(&missing).await?.into_iter().map(|member| (member.id, member.handle)));
-        }
+        let ids: Vec<MemberId> = transfers.iter().flat_map(|t| [t.sender, t.recipient]).collect();
+        let handles = self.handles(&ids, known).await?;
         Ok(transfers
             .into_iter()
             .map(|transfer| WithParties {
@@ -477,6 +386,24 @@ impl TransferService {
                 transfer,
             })
             .collect())
+    }
+
+    /// The handles of members `ids`: those in `known` as given, the rest
+    /// read in one store round trip. A member no longer found has none.
+    pub async fn handles(
+        &self,
+        ids: &[MemberId],
+        known: &[(MemberId, &Handle)],
+    ) -> Result<HashMap<MemberId, Handle>, StoreError> {
+        let mut handles: HashMap<MemberId, Handle> =
+            known.iter().map(|(id, handle)| (*id, (*handle).clone())).collect();
+        let mut missing: Vec<MemberId> = ids.iter().copied().filter(|id| !handles.contains_key(id)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            handles.extend(self.members.by_ids(&missing).await?.into_iter().map(|member| (member.id, member.handle)));
+        }
+        Ok(handles)
     }
 
     /// Every grant, newest first.
@@ -488,8 +415,17 @@ impl TransferService {
         self.members.by_handle(handle).await.context("loading the recipient")
     }
 
+    pub(crate) fn limits(&self) -> TransferLimits {
+        self.limits
+    }
+
+    /// How long a request holds the transfer it drives.
+    pub(crate) fn lease_for(&self) -> Duration {
+        self.lease_for
+    }
+
     /// The earlier transfer this request repeats, as a final answer.
-    async fn replay(&self, request: &TransferRequest) -> Result<Option<Submitted>, SubmitError> {
+    pub(crate) async fn replay(&self, request: &TransferRequest) -> Result<Option<Submitted>, SubmitError> {
         let existing = self
             .transfers
             .by_idempotency_key(request.sender, &request.idempotency_key)
@@ -503,18 +439,19 @@ impl TransferService {
     }
 
     /// Reserves the amount against the sender's daily limit, records the
-    /// transfer, and drives it. Reserving first means a recorded transfer is
-    /// within the limit whoever drives it later; concurrent transfers of one
-    /// sender reserve one at a time, so together they never pass the limit.
-    async fn submit(
+    /// transfer, and drives it (unless it waits for approval). Reserving
+    /// first means a recorded transfer is within the limit whoever drives it
+    /// later; concurrent transfers of one sender reserve one at a time, so
+    /// together they never pass the limit.
+    pub(crate) async fn submit(
         &self,
         request: TransferRequest,
-        sender_account: Option<crate::model::ProviderAccountId>,
-        recipient_account: Option<crate::model::ProviderAccountId>,
+        recording: Recording,
         deadline: Deadline,
     ) -> Result<Submitted, SubmitError> {
+        let Recording { sender_account, recipient_account, approval } = recording;
         let now = self.clock.now();
-        let owner = LeaseOwner::unique(&self.replica);
+        let owner = LeaseOwner::request(&self.replica);
         let mut transfer = Transfer {
             id: TransferId::new(),
             kind: request.kind,
@@ -534,6 +471,7 @@ impl TransferService {
             reverses: request.reverses,
             reversed: 0,
             changes: Vec::new(),
+            approval,
             created_at: now,
             updated_at: now,
         };
@@ -546,6 +484,9 @@ impl TransferService {
             // the same answer, and refused grants stay in the audit trail.
             transfer.state = TransferState::Rejected;
             transfer.decline = Some(reason);
+            transfer.lease = None;
+        } else if approval.is_some() {
+            transfer.state = TransferState::AwaitingApproval;
             transfer.lease = None;
         }
         transfer.changes.push(StateChange { at: now, state: transfer.state, by: owner.clone() });
@@ -574,6 +515,9 @@ impl TransferService {
             }
             return settle(transfer, false);
         }
+        if transfer.state == TransferState::AwaitingApproval {
+            return settle(transfer, false);
+        }
         settle(self.drive_new(transfer, owner, deadline).await?, false)
     }
 
@@ -581,7 +525,12 @@ impl TransferService {
     /// whichever comes first, and answers it as it then stands. With a
     /// follow-up slot free, the driving goes on past the deadline until the
     /// request's lease ends.
-    async fn drive_new(&self, transfer: Transfer, owner: LeaseOwner, deadline: Deadline) -> anyhow::Result<Transfer> {
+    pub(crate) async fn drive_new(
+        &self,
+        transfer: Transfer,
+        owner: LeaseOwner,
+        deadline: Deadline,
+    ) -> anyhow::Result<Transfer> {
         let Some(slot) = self.followups.slot() else {
             return self.saga.drive(transfer, &owner, Holding::Created, deadline).await;
         };

@@ -1,6 +1,8 @@
 //! The domain services, exercised through the in-memory world of the testkit.
 //! One test binary, one module per capability.
 
+mod adjustments;
+mod approvals;
 mod balance;
 mod fencing;
 mod grants;

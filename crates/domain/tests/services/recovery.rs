@@ -47,6 +47,7 @@ async fn replicas_recovering_at_once_never_claim_one_transfer_twice() {
                 world.transfers.clone(),
                 world.member_service.clone(),
                 world.saga.clone(),
+                world.corrections.clone(),
                 world.clock.clone(),
                 RecoverySettings { replica: format!("replica-{i}"), ..RecoverySettings::default() },
             ))

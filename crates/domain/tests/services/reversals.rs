@@ -34,7 +34,7 @@ fn reverse(admin: &Member, transfer: &Transfer, amount: Option<u64>, idempotency
 }
 
 async fn reversed(world: &World, command: ReverseCommand) -> Result<Submitted, ReverseError> {
-    world.transfer_service.reverse(command, deadline()).await
+    world.corrections.reverse(command, deadline()).await
 }
 
 #[tokio::test]
@@ -51,7 +51,7 @@ async fn a_share_reversed_whole_pays_its_sender_back_once() {
     assert_eq!((again.id, again.replayed), (reversal.id, true));
     let more = reversed(&world, reverse(&ada, &original, Some(1), "r2")).await.unwrap_err();
     assert!(matches!(more, ReverseError::AboveWhatIsLeft { left: 0 }), "{more:?}");
-    let listed = world.transfer_service.reversals_of(original.id).await.expect("lists");
+    let listed = world.corrections.reversals_of(original.id).await.expect("lists");
     assert_eq!(listed.iter().map(|t| t.id).collect::<Vec<_>>(), [reversal.id]);
     let records = world.audit.after(0, 10).await.expect("reads");
     let audited: Vec<_> = records.iter().filter(|r| r.entry.action == AuditAction::Reversal).collect();
@@ -95,7 +95,7 @@ async fn a_reversal_of_points_already_spent_is_declined_and_moves_nothing() {
     let ReverseError::Declined(declined) = declined else { panic!("{declined:?}") };
     assert_eq!((declined.state, declined.decline), (TransferState::Rejected, Some(DeclineReason::InsufficientFunds)));
     assert_eq!((world.balance(&alice), world.balance(&bob)), (70, 5), "nothing moved");
-    let reversible = world.transfer_service.reverse(reverse(&ada, &original, Some(5), "r2"), deadline()).await;
+    let reversible = world.corrections.reverse(reverse(&ada, &original, Some(5), "r2"), deadline()).await;
     assert!(reversible.is_ok(), "the declined one gave its hold back: {reversible:?}");
     assert_eq!((world.balance(&alice), world.balance(&bob)), (75, 0));
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::ports::MemberSearch;
-use pointshare_domain::services::{MemberRef, OperatorError};
+use pointshare_domain::services::MemberRef;
 use pointshare_domain::{Handle, Member, MemberId, MemberStatus, Role};
 
 use super::body::Body;
@@ -20,7 +20,7 @@ use super::guard::admin_authority;
 use super::members::balance_of;
 use super::transfers::{page_of, transfer_page};
 use super::views::{BalanceView, HistoryQuery, MemberView, RoleView, TransferPage};
-use crate::problem::{ApiError, ProblemCode};
+use crate::problem::{ApiError, ProblemCode, member_not_found};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
@@ -115,32 +115,8 @@ pub struct RoleBody {
     pub reason: String,
 }
 
-fn member_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, ProblemCode::MemberNotFound, "No such member")
-}
-
 fn member_id(id: &str) -> Result<MemberId, ApiError> {
     id.parse().map_err(|_| member_not_found())
-}
-
-impl From<OperatorError> for ApiError {
-    fn from(error: OperatorError) -> Self {
-        match error {
-            OperatorError::UnknownMember => member_not_found(),
-            OperatorError::OwnAccount => ApiError::new(
-                StatusCode::CONFLICT,
-                ProblemCode::OwnAccount,
-                "You cannot suspend or demote yourself; another admin can",
-            ),
-            OperatorError::LastAdmin => ApiError::new(
-                StatusCode::CONFLICT,
-                ProblemCode::LastAdmin,
-                "The last active admin cannot be suspended or demoted",
-            ),
-            OperatorError::AuditUnavailable(error) => error.into(),
-            OperatorError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
-        }
-    }
 }
 
 /// Members whose handle, email or display name begins with the query, by handle (admins only).

@@ -68,6 +68,8 @@ pub struct AuditRecordView {
 pub enum AuditActionView {
     Grant,
     Reversal,
+    Adjustment,
+    Approval,
     RoleChange,
     StatusChange,
     Resolution,
@@ -79,6 +81,8 @@ impl From<AuditAction> for AuditActionView {
         match action {
             AuditAction::Grant => AuditActionView::Grant,
             AuditAction::Reversal => AuditActionView::Reversal,
+            AuditAction::Adjustment => AuditActionView::Adjustment,
+            AuditAction::Approval => AuditActionView::Approval,
             AuditAction::RoleChange => AuditActionView::RoleChange,
             AuditAction::StatusChange => AuditActionView::StatusChange,
             AuditAction::Resolution => AuditActionView::Resolution,
@@ -92,6 +96,8 @@ impl From<AuditActionView> for AuditAction {
         match action {
             AuditActionView::Grant => AuditAction::Grant,
             AuditActionView::Reversal => AuditAction::Reversal,
+            AuditActionView::Adjustment => AuditAction::Adjustment,
+            AuditActionView::Approval => AuditAction::Approval,
             AuditActionView::RoleChange => AuditAction::RoleChange,
             AuditActionView::StatusChange => AuditAction::StatusChange,
             AuditActionView::Resolution => AuditAction::Resolution,

@@ -15,6 +15,7 @@ mod members;
 mod openapi;
 mod reviews;
 mod sessions;
+mod timeline;
 mod transfers;
 pub mod views;
 
@@ -50,6 +51,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(reviews::list_reviews)
         .service(reviews::resolve_transfer)
         .service(corrections::reverse_transfer)
+        .service(corrections::create_adjustment)
+        .service(corrections::list_approvals)
+        .service(corrections::decide_approval)
+        .service(timeline::get_transfer_timeline)
         .service(health::healthz)
         .service(health::readyz);
 }

@@ -10,7 +10,9 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 
-use super::{admin_members, audit, corrections, events, health, members, reviews, sessions, transfers, views};
+use super::{
+    admin_members, audit, corrections, events, health, members, reviews, sessions, timeline, transfers, views,
+};
 use crate::problem;
 
 #[derive(Debug, OpenApi)]
@@ -25,7 +27,8 @@ use crate::problem;
         audit::list_audit_records, audit::export_audit_records,
         admin_members::search_members, admin_members::get_member_for_admin, admin_members::list_member_transfers,
         admin_members::set_member_status, admin_members::set_member_role,
-        reviews::list_reviews, reviews::resolve_transfer, corrections::reverse_transfer,
+        reviews::list_reviews, reviews::resolve_transfer, corrections::reverse_transfer, corrections::create_adjustment,
+        corrections::list_approvals, corrections::decide_approval, timeline::get_transfer_timeline,
         health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem, problem::ProblemCode, problem::FieldError, views::DirectionView)),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
-use pointshare_domain::services::{GrantCommand, GrantError, ReverseError, ShareCommand, ShareError, Submitted};
+use pointshare_domain::services::{
+    AdjustError, GrantCommand, GrantError, ReverseError, ShareCommand, ShareError, Submitted,
+};
 use pointshare_domain::{
     Cursor, Handle, IdempotencyKey, MemberId, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
 };
@@ -47,13 +49,14 @@ pub(super) fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, A
 async fn created(state: &AppState, submitted: Submitted, answer: &Answering<'_>) -> Result<HttpResponse, ApiError> {
     let Submitted { transfer, replayed } = submitted;
     let status = if transfer.state.is_terminal() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    let in_saga = transfer.state.is_in_saga();
     let location = format!("{}/{}", answer.location, transfer.id);
     let mut known: Vec<(MemberId, &Handle)> = answer.caller.iter().map(|c| (c.member, &c.record.handle)).collect();
     known.extend(answer.to.map(|to| (transfer.recipient, to)));
     let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
     let mut answer = HttpResponse::build(status);
     answer.insert_header(("Location", location));
-    if status == StatusCode::ACCEPTED {
+    if in_saga {
         // When to look again at the transfer `Location` names.
         answer.insert_header(("Retry-After", "1"));
     }
@@ -104,32 +107,21 @@ pub(super) trait Declines {
     fn declined(&self) -> Option<TransferState>;
 }
 
-impl Declines for ShareError {
-    fn declined(&self) -> Option<TransferState> {
-        match self {
-            ShareError::Declined(submitted) => Some(submitted.state),
-            _ => None,
+/// Each operation that records a transfer says so in its `Declined` case.
+macro_rules! declines {
+    ($($error:ident),+) => {$(
+        impl Declines for $error {
+            fn declined(&self) -> Option<TransferState> {
+                match self {
+                    $error::Declined(submitted) => Some(submitted.state),
+                    _ => None,
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl Declines for ReverseError {
-    fn declined(&self) -> Option<TransferState> {
-        match self {
-            ReverseError::Declined(submitted) => Some(submitted.state),
-            _ => None,
-        }
-    }
-}
-
-impl Declines for GrantError {
-    fn declined(&self) -> Option<TransferState> {
-        match self {
-            GrantError::Declined(submitted) => Some(submitted.state),
-            _ => None,
-        }
-    }
-}
+declines!(ShareError, GrantError, ReverseError, AdjustError);
 
 /// How a new transfer is answered: the handles the caller already holds (its
 /// own, when it is a party; the recipient's it named), and the collection

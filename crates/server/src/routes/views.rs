@@ -243,6 +243,8 @@ pub enum KindView {
 /// `reversed` (taken, then given back because the recipient could not receive).
 /// `needs_review`: the provider answered in a way software cannot settle; an
 /// operator will finish it as `completed` or `reversed`/`rejected`.
+/// `awaiting_approval`: a large correction waiting for a second admin;
+/// nothing moved yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StateView {
@@ -251,6 +253,7 @@ pub enum StateView {
     Rejected,
     Reversed,
     NeedsReview,
+    AwaitingApproval,
 }
 
 impl StateView {
@@ -268,6 +271,7 @@ impl From<TransferState> for StateView {
             TransferState::Rejected => StateView::Rejected,
             TransferState::Reversed => StateView::Reversed,
             TransferState::NeedsReview => StateView::NeedsReview,
+            TransferState::AwaitingApproval => StateView::AwaitingApproval,
         }
     }
 }
@@ -283,6 +287,10 @@ pub enum DeclineView {
     RecipientAccountNotFound,
     DailyLimitExceeded,
     GrantBudgetExceeded,
+    /// A second admin rejected the correction.
+    ApprovalRejected,
+    /// Nobody approved the correction in time.
+    ApprovalExpired,
 }
 
 impl From<DeclineReason> for DeclineView {
@@ -295,6 +303,8 @@ impl From<DeclineReason> for DeclineView {
             DeclineReason::RecipientAccountNotFound => DeclineView::RecipientAccountNotFound,
             DeclineReason::DailyLimitExceeded => DeclineView::DailyLimitExceeded,
             DeclineReason::GrantBudgetExceeded => DeclineView::GrantBudgetExceeded,
+            DeclineReason::ApprovalRejected => DeclineView::ApprovalRejected,
+            DeclineReason::ApprovalExpired => DeclineView::ApprovalExpired,
         }
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use pointshare_domain::ports::{InvalidSetting, Secret};
-use pointshare_domain::services::{RecoverySettings, SagaSettings};
+use pointshare_domain::services::{ApprovalPolicy, RecoverySettings, SagaSettings};
 use pointshare_domain::{Email, Handle, Password};
 use pointshare_provider_http::HttpProviderSettings;
 
@@ -51,6 +51,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub bootstrap_admin: BootstrapAdminSettings,
     pub limits: TransferLimits,
+    pub approvals: ApprovalsSection,
     pub rate_limits: ThrottlePolicy,
     pub events: EventSettings,
     pub saga: SagaSection,
@@ -445,6 +446,33 @@ impl RecoverySection {
     }
 }
 
+/// The domain's `ApprovalPolicy`: which corrections wait for a second
+/// admin, and for how long (its defaults too).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalsSection {
+    pub threshold: u64,
+    #[serde(with = "humantime_serde")]
+    pub expires_after: Duration,
+}
+
+impl Default for ApprovalsSection {
+    fn default() -> Self {
+        let ApprovalPolicy { threshold, expires_after } = ApprovalPolicy::default();
+        ApprovalsSection { threshold, expires_after }
+    }
+}
+
+impl ApprovalsSection {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        InvalidSetting::first_zero(&[("expires_after", self.expires_after)])
+    }
+
+    pub fn policy(&self) -> ApprovalPolicy {
+        ApprovalPolicy { threshold: self.threshold, expires_after: self.expires_after }
+    }
+}
+
 /// What only the embedded default uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -524,6 +552,7 @@ impl Settings {
         self.auth.validate().map_err(E::in_section("auth"))?;
         self.bootstrap_admin.admin().map_err(E::in_section("bootstrap_admin"))?;
         self.rate_limits.validate().map_err(E::in_section("rate_limits"))?;
+        self.approvals.validate().map_err(E::in_section("approvals"))?;
         self.events.validate().map_err(E::in_section("events"))?;
         self.recovery.validate().map_err(E::in_section("recovery"))?;
         self.validate_timing()

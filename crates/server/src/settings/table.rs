@@ -189,6 +189,16 @@ pub const SETTINGS: &[Setting] = &[
     row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
     row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),
     row("limits.grant_budget_per_day", "GRANT_BUDGET_PER_DAY", "Most points one admin may grant per UTC day."),
+    row(
+        "approvals.threshold",
+        "APPROVAL_THRESHOLD",
+        "Reversals and debit adjustments of more points than this wait for a second admin's approval.",
+    ),
+    row(
+        "approvals.expires_after",
+        "APPROVAL_EXPIRES_AFTER",
+        "How long a correction waits for a second admin; not approved by then, it is rejected and what it held is given back.",
+    ),
     row("rate_limits.transfers_per_minute", "TRANSFER_RATE_LIMIT", "Transfers one member may create per minute."),
     row("rate_limits.signups_per_hour_per_address", "SIGNUP_RATE_LIMIT", "Signups per hour from one client address."),
     row("rate_limits.signups_per_minute", "SIGNUP_GLOBAL_RATE_LIMIT", "Signups per minute from everywhere together."),

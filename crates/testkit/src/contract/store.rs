@@ -129,6 +129,7 @@ fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
         reverses: None,
         reversed: 0,
         changes: Vec::new(),
+        approval: None,
         created_at: at,
         updated_at: at,
     }
@@ -708,7 +709,7 @@ pub async fn a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand(stor
     assert_eq!((parked.state, parked.review), (TransferState::NeedsReview, Some(ReviewReason::AttemptsExhausted)));
     assert_eq!(parked.lease, None, "parked, nobody holds it");
     assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 1);
-    let queue = store.transfers.in_review(None, 10).await.expect("lists");
+    let queue = store.transfers.waiting(TransferState::NeedsReview, None, 10).await.expect("lists");
     assert_eq!((queue.items.iter().map(|t| t.id).collect::<Vec<_>>(), queue.next), (vec![t.id], None));
     let later = at + chrono::Duration::seconds(60);
     let claimed = store.transfers.claim_due(&recovery, later, later + chrono::Duration::seconds(1), 10).await;
@@ -731,7 +732,10 @@ pub async fn a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand(stor
         "the reason stays beside the decision"
     );
     assert_eq!(store.transfers.count_needing_review().await.expect("counts"), 0);
-    assert!(store.transfers.in_review(None, 10).await.expect("lists").items.is_empty(), "resolved, out of the queue");
+    assert!(
+        store.transfers.waiting(TransferState::NeedsReview, None, 10).await.expect("lists").items.is_empty(),
+        "resolved, out of the queue"
+    );
     let missing = store.transfers.take_over(TransferId::new(), &operator, later, later).await;
     assert!(matches!(missing, Err(TakeOverError::NotFound)), "{missing:?}");
 }
