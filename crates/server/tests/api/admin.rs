@@ -1,13 +1,14 @@
 //! The support desk over REST: members searched, read, suspended and
 //! promoted; the review queue worked through; every privileged act in the
-//! audit log, listed and exported.
+//! audit log, listed and exported. Each test runs on the in-memory store
+//! and on MongoDB.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use pointshare_testkit::{Fault, Operation};
 
-use crate::helpers::{Answer, TestApp, in_memory_on_purpose, separate_provider, spawn_app, spawn_app_with};
+use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_support_desk};
 
 async fn id_of(app: &TestApp, token: &str) -> String {
     app.get("/v1/me", Some(token)).await.body["id"].as_str().expect("an id").to_owned()
@@ -17,10 +18,26 @@ fn handles(page: &Value) -> Vec<&str> {
     page["items"].as_array().expect("items").iter().map(|m| m["handle"].as_str().expect("a handle")).collect()
 }
 
-#[tokio::test]
-async fn admins_find_members_read_their_day_and_list_their_transfers() {
-    let app = spawn_app().await;
-    let (admin, alice) = (app.demo("admin").await, app.demo("alice").await);
+on_each_store!(
+    admins_find_members_read_their_day_and_list_their_transfers,
+    admins_suspend_and_promote_with_a_reason_never_themselves_and_the_audit_log_says_so,
+    the_audit_log_names_the_request_pages_filters_and_exports_as_csv,
+    admins_work_the_review_queue_and_a_decision_moves_points_once
+);
+
+/// The support desk's server on `store`, its admin (`admin`, the bootstrap
+/// admin) and members alice and bob, alice granted 10,000 points.
+async fn desk(store: Store) -> (TestApp, pointshare_provider_sim::RunningSim, String, String, String) {
+    let (app, provider) = spawn_support_desk(store, |_| {}).await;
+    let admin = app.token(BOSS, BOSS_PASSWORD).await;
+    let (alice, bob) = (app.member("alice").await, app.member("bob").await);
+    let granted = app.grant(&admin, "start", json!({"to_handle": "alice", "amount": 10_000, "reason": "start"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
+    (app, provider, admin, alice, bob)
+}
+
+async fn admins_find_members_read_their_day_and_list_their_transfers(store: Store) {
+    let (app, _provider, admin, alice, _bob) = desk(store).await;
     app.member("alicia").await;
     let shared = app.share(&alice, "for-bob", json!({"to_handle": "bob", "amount": 25})).await;
     assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
@@ -56,10 +73,10 @@ async fn admins_find_members_read_their_day_and_list_their_transfers() {
     app.get("/v1/admin/members?cursor=!!", Some(&admin)).await.problem(400, "invalid_cursor");
 }
 
-#[tokio::test]
-async fn admins_suspend_and_promote_with_a_reason_never_themselves_and_the_audit_log_says_so() {
-    let app = spawn_app().await;
-    let (admin, bob) = (app.demo("admin").await, app.demo("bob").await);
+async fn admins_suspend_and_promote_with_a_reason_never_themselves_and_the_audit_log_says_so(store: Store) {
+    let (app, _provider, admin, alice, bob) = desk(store).await;
+    let granted = app.grant(&admin, "bob", json!({"to_handle": "bob", "amount": 10_000, "reason": "start"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
     let (admin_id, bob_id) = (id_of(&app, &admin).await, id_of(&app, &bob).await);
     let status = |id: &str| format!("/v1/admin/members/{id}/status");
     let role = |id: &str| format!("/v1/admin/members/{id}/role");
@@ -82,9 +99,7 @@ async fn admins_suspend_and_promote_with_a_reason_never_themselves_and_the_audit
     let blank = app.put(&role(&bob_id), &admin, json!({"role": "member", "reason": "   "})).await;
     blank.problem(422, "validation_failed");
     app.put(&role(&bob_id), &bob, json!({"role": "admin"})).await.problem(422, "validation_failed");
-    app.put(&status(&bob_id), &app.demo("alice").await, json!({"status": "suspended", "reason": "x"}))
-        .await
-        .problem(403, "forbidden");
+    app.put(&status(&bob_id), &alice, json!({"status": "suspended", "reason": "x"})).await.problem(403, "forbidden");
 
     let log = app.get(&format!("/v1/admin/audit?target=member:{bob_id}"), Some(&admin)).await;
     let records = log.body["items"].as_array().expect("items");
@@ -98,16 +113,14 @@ async fn admins_suspend_and_promote_with_a_reason_never_themselves_and_the_audit
             (Some("status_change"), Some("active"), Some("suspended")),
             (Some("grant"), None, Some("10000 points")),
         ],
-        "newest first (the demo's starting grant to bob first of all), refused acts nowhere"
+        "newest first (the starting grant to bob first of all), refused acts nowhere"
     );
     assert!(records[..3].iter().all(|r| r["actor"] == format!("member:{admin_id}") && r["client"] == "127.0.0.1"));
     assert_eq!(records[2]["reason"], "reported stolen");
 }
 
-#[tokio::test]
-async fn the_audit_log_names_the_request_pages_filters_and_exports_as_csv() {
-    let app = spawn_app().await;
-    let admin = app.demo("admin").await;
+async fn the_audit_log_names_the_request_pages_filters_and_exports_as_csv(store: Store) {
+    let (app, _provider, admin, _alice, bob) = desk(store).await;
     for n in 0..3 {
         let grant = app
             .client
@@ -128,7 +141,7 @@ async fn the_audit_log_names_the_request_pages_filters_and_exports_as_csv() {
     let cursor = grants.body["next_cursor"].as_str().expect("more");
     let rest = app.get(&format!("/v1/admin/audit?action=grant&limit=2&cursor={cursor}"), Some(&admin)).await;
     let rest = rest.body["items"].as_array().expect("items").clone();
-    // The demo's own grants came first: every grant, each once.
+    // The starting grant came first: every grant, each once.
     assert!(rest.iter().all(|r| r["action"] == "grant") && !rest.is_empty());
 
     let export = app.client.get(app.url("/v1/admin/audit/export?action=grant")).bearer_auth(&admin).send().await;
@@ -147,22 +160,12 @@ async fn the_audit_log_names_the_request_pages_filters_and_exports_as_csv() {
     app.get("/v1/admin/audit?cursor=x", Some(&admin)).await.problem(400, "invalid_cursor");
     let since = "2026-12-01T00:00:00Z";
     app.get(&format!("/v1/admin/audit?since={since}&until={since}"), Some(&admin)).await.problem(400, "invalid_query");
-    app.get("/v1/admin/audit", Some(&app.demo("bob").await)).await.problem(403, "forbidden");
+    app.get("/v1/admin/audit", Some(&bob)).await.problem(403, "forbidden");
 }
 
-#[tokio::test]
-async fn admins_work_the_review_queue_and_a_decision_moves_points_once() {
-    let (provider, key) = separate_provider().await;
-    let url = provider.base_url().parse().expect("a URL");
-    let app = spawn_app_with(|s| {
-        in_memory_on_purpose(s);
-        s.provider.url = Some(url);
-        s.provider.api_key = Some(key.into());
-        s.bootstrap_admin.email = Some("boss@example.com".into());
-        s.bootstrap_admin.password = Some("the boss's password".to_owned().into());
-    })
-    .await;
-    let boss = app.token("boss@example.com", "the boss's password").await;
+async fn admins_work_the_review_queue_and_a_decision_moves_points_once(store: Store) {
+    let (app, provider) = spawn_support_desk(store, |_| {}).await;
+    let boss = app.token(BOSS, BOSS_PASSWORD).await;
     let (alice, bob) = (app.member("alice").await, app.member("bob").await);
     let granted = app.grant(&boss, "start", json!({"to_handle": "alice", "amount": 100, "reason": "start"})).await;
     assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);

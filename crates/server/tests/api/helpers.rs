@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pointshare_server::settings::{CacheChoice, StoreChoice, TrustedProxies};
+use pointshare_server::settings::{CacheChoice, MongoSettings, StoreChoice, TrustedProxies};
 use pointshare_server::{Application, Settings};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -39,6 +39,64 @@ pub fn in_memory_on_purpose(settings: &mut Settings) {
 /// from: it believes the proxy's X-Forwarded-For about who the client is.
 pub fn behind_a_loopback_proxy(settings: &mut Settings) {
     settings.http.trusted_proxies = TrustedProxies::parse("127.0.0.1/32").expect("a CIDR");
+}
+
+/// Where a support-desk test keeps members and transfers: it runs on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Memory,
+    /// A fresh database on the server `scripts/with-servers` starts; a
+    /// test run without one fails.
+    MongoDb,
+}
+
+/// Runs each support-desk test, an `async fn(Store)`, as `<name>::in_memory`
+/// and `<name>::on_mongodb`.
+macro_rules! on_each_store {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn in_memory() {
+                super::$test($crate::helpers::Store::Memory).await
+            }
+
+            #[tokio::test]
+            async fn on_mongodb() {
+                super::$test($crate::helpers::Store::MongoDb).await
+            }
+        }
+    )+};
+}
+
+pub const BOSS: &str = "boss@example.com";
+pub const BOSS_PASSWORD: &str = "the boss's password";
+
+/// A server on `store` with a provider on its own port (which the test may
+/// make fail) and the bootstrap admin `BOSS`; the cache in memory, by name.
+pub async fn spawn_support_desk(
+    store: Store,
+    tune: impl FnOnce(&mut Settings),
+) -> (TestApp, pointshare_provider_sim::RunningSim) {
+    let (provider, key) = separate_provider().await;
+    let url = provider.base_url().parse().expect("a URL");
+    let app = spawn_app_with(|s| {
+        in_memory_on_purpose(s);
+        if store == Store::MongoDb {
+            let uri = std::env::var("POINTSHARE_TEST_MONGODB_URI").unwrap_or_else(|_| {
+                panic!("POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers")
+            });
+            let database = format!("api_{:016x}", rand::random::<u64>());
+            s.store = Some(MongoSettings { database, ..MongoSettings::new(uri) });
+            s.backends.store = None;
+        }
+        s.provider.url = Some(url);
+        s.provider.api_key = Some(key.into());
+        s.bootstrap_admin.email = Some(BOSS.into());
+        s.bootstrap_admin.password = Some(BOSS_PASSWORD.to_owned().into());
+        tune(s);
+    })
+    .await;
+    (app, provider)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -162,18 +220,16 @@ impl TestApp {
     }
 
     pub async fn share(&self, token: &str, key: &str, body: Value) -> Answer {
-        let request =
-            self.client.post(self.url("/v1/transfers")).bearer_auth(token).header("Idempotency-Key", key).json(&body);
-        Answer::of(request.send().await.expect("the server answers")).await
+        self.post_once("/v1/transfers", token, key, body).await
     }
 
     pub async fn grant(&self, token: &str, key: &str, body: Value) -> Answer {
-        let request = self
-            .client
-            .post(self.url("/v1/admin/grants"))
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(&body);
+        self.post_once("/v1/admin/grants", token, key, body).await
+    }
+
+    /// A POST that creates something, under an `Idempotency-Key`.
+    pub async fn post_once(&self, path: &str, token: &str, key: &str, body: Value) -> Answer {
+        let request = self.client.post(self.url(path)).bearer_auth(token).header("Idempotency-Key", key).json(&body);
         Answer::of(request.send().await.expect("the server answers")).await
     }
 

@@ -1,12 +1,14 @@
 //! The API as the frontend uses it: each test starts a real server (the
 //! embedded default, on a free port) and talks to it over HTTP.
 
+#[macro_use]
 mod helpers;
 mod sse;
 
 mod admin;
 mod auth;
 mod contract;
+mod corrections;
 mod cors;
 mod errors;
 mod events;

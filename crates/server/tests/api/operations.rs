@@ -151,6 +151,11 @@ async fn the_openapi_document_is_valid_openapi_3_1_and_describes_every_endpoint(
         "/v1/transfers",
         "/v1/transfers/{id}",
         "/v1/admin/grants",
+        "/v1/admin/transfers/{id}/reversals",
+        "/v1/admin/adjustments",
+        "/v1/admin/approvals",
+        "/v1/admin/approvals/{id}",
+        "/v1/admin/transfers/{id}",
         "/v1/auth/refresh",
         "/v1/auth/logout",
         "/healthz",
@@ -161,7 +166,10 @@ async fn the_openapi_document_is_valid_openapi_3_1_and_describes_every_endpoint(
     let transfer = &doc["components"]["schemas"]["TransferView"]["properties"];
     let state = transfer["state"]["$ref"].as_str().expect("a named state type");
     let states = &doc.pointer(&state[1..]).expect("resolves")["enum"];
-    assert_eq!(states, &json!(["processing", "completed", "rejected", "reversed", "needs_review"]));
+    assert_eq!(
+        states,
+        &json!(["processing", "completed", "rejected", "reversed", "needs_review", "awaiting_approval"])
+    );
     let history = &doc["paths"]["/v1/transfers"]["get"]["parameters"];
     assert!(history.as_array().expect("parameters").iter().all(|p| p["in"] == "query"), "{history}");
 }
