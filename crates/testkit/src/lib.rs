@@ -14,7 +14,7 @@ mod provider;
 mod world;
 
 pub use clock::ManualClock;
-pub use outage::OutageCache;
+pub use outage::{OutageAuditLog, OutageCache};
 pub use passwords::FakePasswords;
 /// The provider double's vocabulary, the simulator's own: a fault or a
 /// refusal means the same in-process and over HTTP.

@@ -12,11 +12,9 @@ use pointshare_domain::services::{
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
-use pointshare_embedded::{
-    InMemoryAuditLog, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers,
-};
+use pointshare_embedded::{InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers};
 
-use crate::{FakePasswords, FakeProvider, ManualClock, OutageCache};
+use crate::{FakePasswords, FakeProvider, ManualClock, OutageAuditLog, OutageCache};
 
 #[derive(Debug, Clone)]
 pub struct WorldSettings {
@@ -72,7 +70,8 @@ pub struct World {
     pub recovery: Arc<RecoveryService>,
     pub review: Arc<ReviewService>,
     pub throttle: Arc<Throttle>,
-    pub audit_log: Arc<InMemoryAuditLog>,
+    /// The audit log, which a test may take down.
+    pub audit_log: Arc<OutageAuditLog>,
     pub audit: Arc<AuditService>,
     pub operators: Arc<OperatorService>,
 }
@@ -93,7 +92,7 @@ impl World {
         let totals = Arc::new(InMemoryDailyTotals::default());
         let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
         let sessions = Arc::new(InMemorySessions::default());
-        let audit = Arc::new(InMemoryAuditLog::default());
+        let audit = Arc::new(OutageAuditLog::default());
         let passwords = Arc::new(FakePasswords::default());
         let followups = Followups::new(settings.followups);
         let ports = Ports {

@@ -136,3 +136,18 @@ async fn grants_are_listed_newest_first_with_their_admin() {
     assert_eq!(rest.items.iter().map(|t| t.amount.get()).collect::<Vec<_>>(), [10]);
     assert!(rest.next.is_none());
 }
+
+#[tokio::test]
+async fn with_the_audit_log_down_a_grant_is_not_acknowledged_and_repeating_it_records_it_once() {
+    let world = World::default();
+    let admin = world.member("admin", 0).await;
+    let bob = world.member("bob", 0).await;
+    world.audit_log.set_down(true);
+    let unrecorded = world.transfer_service.grant(grant(&admin, &bob, 50, "g1"), deadline()).await.unwrap_err();
+    assert!(matches!(unrecorded, GrantError::AuditUnavailable(_)), "{unrecorded:?}");
+    world.audit_log.set_down(false);
+    let granted = world.transfer_service.grant(grant(&admin, &bob, 50, "g1"), deadline()).await.expect("recorded");
+    assert!(granted.replayed);
+    assert_eq!(world.balance(&bob), 50, "granted once");
+    assert_eq!(world.audit.after(0, 10).await.expect("reads").len(), 1);
+}

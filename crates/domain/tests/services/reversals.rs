@@ -131,3 +131,18 @@ async fn only_completed_shares_and_grants_are_reversed() {
     let unknown = Transfer { id: pointshare_domain::TransferId::new(), ..original };
     assert!(matches!(reversed(&world, reverse(&ada, &unknown, None, "r4")).await, Err(ReverseError::NotFound)));
 }
+
+#[tokio::test]
+async fn with_the_audit_log_down_a_reversal_is_not_acknowledged_and_repeating_it_records_it_once() {
+    let (world, ada, alice, bob, original) = shared(30).await;
+    world.audit_log.set_down(true);
+    let unrecorded = reversed(&world, reverse(&ada, &original, None, "r1")).await.unwrap_err();
+    assert!(matches!(unrecorded, ReverseError::AuditUnavailable(_)), "{unrecorded:?}");
+    world.audit_log.set_down(false);
+    let answered = reversed(&world, reverse(&ada, &original, None, "r1")).await.expect("recorded now");
+    assert!(answered.replayed, "the reversal ran once; the repeat only records it");
+    assert_eq!((world.balance(&alice), world.balance(&bob)), (100, 0));
+    let records = world.audit.after(0, 10).await.expect("reads");
+    let audited = records.iter().filter(|r| r.entry.action == AuditAction::Reversal).count();
+    assert_eq!(audited, 1);
+}
