@@ -8,57 +8,29 @@ import {
   subscribeToEvents,
   type BalanceView,
   type EventSubscription,
-  type Problem,
-  type TokenView,
   type TransferView,
 } from "../../clients/typescript/src/index.ts";
+import { $, FreshSession, apiBase, describe, newKey, points, setStatus, when } from "../shared.ts";
 
-const $ = <T extends HTMLElement>(id: string): T => {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`the page has no #${id}`);
-  return element as T;
-};
-
-const apiBase = new URLSearchParams(location.search).get("api") ?? "http://127.0.0.1:8080";
 $("api-url").textContent = apiBase;
 
 interface Session {
-  accessToken: string;
-  refreshToken: string;
+  tokens: FreshSession;
   handle: string;
-  refreshTimer: number;
   events?: EventSubscription;
 }
 let session: Session | undefined;
-const api = createPointshareClient(apiBase, () => session?.accessToken);
+const api = createPointshareClient(apiBase, () => session?.tokens.accessToken);
 
 let balance: BalanceView | undefined;
 const transfers = new Map<string, TransferView>();
 const SHOWN = 20;
-
-// What a problem+json answer says, for people: each field at fault, or the detail.
-function describe(problem: Problem | undefined, fallback: string): string {
-  if (!problem) return fallback;
-  if (problem.errors?.length) {
-    return problem.errors.map((e) => `${e.pointer.replace(/^\//, "") || "request"}: ${e.detail}`).join("; ");
-  }
-  return problem.detail ?? problem.title;
-}
-
-function setStatus(id: string, text: string, state: "idle" | "busy" | "done" | "error"): void {
-  const element = $(id);
-  element.textContent = text;
-  element.dataset["state"] = state;
-}
 
 function setLive(state: "off" | "connecting" | "live" | "error", text: string): void {
   const element = $("live-status");
   element.dataset["state"] = state;
   element.textContent = text;
 }
-
-const points = new Intl.NumberFormat();
-const when = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
 
 // ---- balance -------------------------------------------------------------
 
@@ -136,7 +108,7 @@ async function loadTransfers(): Promise<void> {
 
 function subscribe(current: Session, lastEventId?: string): void {
   setLive("connecting", "connecting…");
-  current.events = subscribeToEvents(apiBase, () => session?.accessToken, {
+  current.events = subscribeToEvents(apiBase, () => session?.tokens.accessToken, {
     // Live from here on: what happened before is fetched now, so nothing falls between.
     ready: () => {
       setLive("live", "live");
@@ -166,22 +138,6 @@ function subscribe(current: Session, lastEventId?: string): void {
 
 // ---- session ---------------------------------------------------------------
 
-function keepFresh(current: Session, tokens: TokenView): void {
-  // Trades the refresh token for a new pair a while before the access token expires.
-  const seconds = Math.max(5, Math.floor(tokens.expires_in * 0.8));
-  current.refreshTimer = window.setTimeout(async () => {
-    const { data } = await api.POST("/v1/auth/refresh", { body: { refresh_token: current.refreshToken } });
-    if (session !== current) return;
-    if (!data) {
-      signOut("your session ended: log in again");
-      return;
-    }
-    current.accessToken = data.access_token;
-    current.refreshToken = data.refresh_token;
-    keepFresh(current, data);
-  }, seconds * 1000);
-}
-
 async function signIn(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   const email = $<HTMLInputElement>("email").value.trim();
@@ -201,13 +157,12 @@ async function signIn(event: SubmitEvent): Promise<void> {
       return;
     }
     const current: Session = {
-      accessToken: tokens.access_token,
-      refreshToken: tokens.refresh_token,
+      tokens: new FreshSession(api, tokens, () => {
+        if (session === current) signOut("your session ended: log in again");
+      }),
       handle: me.data.handle,
-      refreshTimer: 0,
     };
     session = current;
-    keepFresh(current, tokens);
     $("me-name").textContent = me.data.display_name;
     $("me-handle").textContent = `@${me.data.handle}`;
     showBalance(me.data.balance);
@@ -227,9 +182,8 @@ function signOut(reason = ""): void {
   const ending = session;
   session = undefined;
   if (ending) {
-    window.clearTimeout(ending.refreshTimer);
+    ending.tokens.end();
     ending.events?.close();
-    void api.POST("/v1/auth/logout", { body: { refresh_token: ending.refreshToken } });
   }
   balance = undefined;
   transfers.clear();
@@ -246,12 +200,6 @@ function signOut(reason = ""): void {
 // One key per share: a retry after a lost answer (same form, unchanged) reuses
 // it, so the server does not share twice; any answer, or an edit, retires it.
 let idempotencyKey: string | undefined;
-
-function newKey(): string {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function share(event: SubmitEvent): Promise<void> {
   event.preventDefault();

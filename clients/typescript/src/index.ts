@@ -17,6 +17,13 @@ export type TokenView = Schemas["TokenView"];
 export type Problem = Schemas["Problem"];
 export type ProblemCode = Schemas["ProblemCode"];
 export type FieldError = Schemas["FieldError"];
+// The support desk's views (admins only).
+export type AdminMemberView = Schemas["AdminMemberView"];
+export type AdminMemberDetail = Schemas["AdminMemberDetail"];
+export type ApprovalView = Schemas["ApprovalView"];
+export type ReviewItemView = Schemas["ReviewItemView"];
+export type AuditRecordView = Schemas["AuditRecordView"];
+export type TimelineView = Schemas["TimelineView"];
 /** The query `listTransfers` takes: `limit`, `cursor`, `direction`, `state`, `since`, `until`. */
 export type ListTransfersQuery = NonNullable<operations["listTransfers"]["parameters"]["query"]>;
 

@@ -41,6 +41,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credits a member (a grant) or debits them (points taken, given to
+         *     nobody: fraud clean-up), against the admin's daily grant budget either
+         *     way (admins only). A debit never takes more than the member holds, a
+         *     suspended member's points included; above the approval threshold it is
+         *     recorded `awaiting_approval` until a second admin decides.
+         */
+        post: operations["createAdjustment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The corrections waiting for a second admin, newest first (admins only). */
+        get: operations["listApprovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/approvals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves a correction (it runs now, under this request's deadline) or
+         *     rejects it (nothing moves), as a second admin: not the one who asked for
+         *     it, nor a member it moves points of (admins only). Asking again for what
+         *     you already decided answers the transfer as it stands.
+         */
+        post: operations["decideApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log, newest first: every privileged act, by whom, to what, why
+         *     and from where (admins only).
+         */
+        get: operations["listAuditRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log as CSV, oldest first, with the list's filters (admins
+         *     only). Streamed: it may be long.
+         */
+        get: operations["exportAuditRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/grants": {
         parameters: {
             query?: never;
@@ -53,6 +155,165 @@ export interface paths {
         put?: never;
         /** Grants points to a member (admins only). */
         post: operations["createGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Members whose handle, email or display name begins with the query, by handle (admins only). */
+        get: operations["searchMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One member: profile, role, status, balance at the provider, and today's shared total (admins only). */
+        get: operations["getMemberForAdmin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}/role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Makes a member an admin or a member again, with a reason (admins only; not yourself). */
+        put: operations["setMemberRole"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Suspends or reinstates a member, with a reason (admins only; not yourself). */
+        put: operations["setMemberStatus"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One member's transfers, sent and received, newest first, with the filters of `GET /v1/transfers` (admins only). */
+        get: operations["listMemberTransfers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The transfers in `needs_review`, newest first, each with what the provider holds under its references (admins only). */
+        get: operations["listReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/transfers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A transfer with every recorded state change and its driver, the provider's references, its reversals and its approval (admins only). */
+        get: operations["getTransferTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/transfers/{id}/resolution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ends a transfer in review as decided, after checking what the provider holds: it never moves points twice, and asking again changes nothing (admins only). */
+        post: operations["resolveTransfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/transfers/{id}/reversals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undoes a completed share (its recipient pays its sender back) or grant
+         *     (its recipient gives the points up), whole or in part, as a transfer of
+         *     kind `reversal` linked to it (admins only). Declined, and nothing moves,
+         *     when the recipient no longer holds the points. Above the approval
+         *     threshold it is recorded `awaiting_approval` until a second admin decides.
+         */
+        post: operations["reverseTransfer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -244,6 +505,155 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdjustmentBody: {
+            /**
+             * Format: int64
+             * @description Whole points; at most `POINTSHARE_MAX_POINTS_PER_GRANT`.
+             * @example 500
+             */
+            amount: number;
+            direction: components["schemas"]["DirectionBody"];
+            /**
+             * @description Why, for the audit log and the member's history (its first 140 characters).
+             * @example fraud clean-up after a stolen account
+             */
+            reason: string;
+            /**
+             * @description The member's handle.
+             * @example ben
+             */
+            to_handle: string;
+        };
+        /** @description One member, their balance at the provider and their day. */
+        AdminMemberDetail: components["schemas"]["AdminMemberView"] & {
+            balance?: null | components["schemas"]["BalanceView"];
+            balance_problem?: string | null;
+            /**
+             * Format: int64
+             * @description Points they shared today (UTC), counted against their daily limit.
+             * @example 250
+             */
+            shared_today: number;
+        };
+        AdminMemberPage: {
+            /** @description Whether another page follows (then `next_cursor` is set). */
+            has_more: boolean;
+            items: components["schemas"]["AdminMemberView"][];
+            /**
+             * @description Pass as `cursor` for the next page; absent on the last page.
+             * @example ada
+             */
+            next_cursor?: string | null;
+        };
+        /** @description A member as the support desk sees them. */
+        AdminMemberView: components["schemas"]["MemberView"] & {
+            /** @description Whether their points account at the provider is open yet. */
+            has_account: boolean;
+            status: components["schemas"]["StatusView"];
+        };
+        ApprovalBody: {
+            decision: components["schemas"]["ApprovalDecisionBody"];
+            /**
+             * @description Why, for the audit log.
+             * @example confirmed with the member by phone
+             */
+            reason: string;
+        };
+        /**
+         * @description What the second admin says.
+         * @enum {string}
+         */
+        ApprovalDecisionBody: "approve" | "reject";
+        ApprovalPage: {
+            /** @description Whether another page follows (then `next_cursor` is set). */
+            has_more: boolean;
+            items: components["schemas"]["ApprovalView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description The second admin a correction waited for. */
+        ApprovalStatusView: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The handle of the admin who asked for it. */
+            requested_by: string;
+        };
+        /** @description A correction waiting for a second admin. */
+        ApprovalView: {
+            /**
+             * Format: date-time
+             * @description Not approved by then, it is rejected (`approval_expired`).
+             */
+            expires_at: string;
+            /**
+             * @description The handle of the admin who asked for it, who cannot approve it.
+             * @example ada
+             */
+            requested_by: string;
+            transfer: components["schemas"]["TransferView"];
+        };
+        /**
+         * @description The privileged acts the log records.
+         * @enum {string}
+         */
+        AuditActionView: "grant" | "reversal" | "adjustment" | "approval" | "role_change" | "status_change" | "resolution" | "bootstrap_admin";
+        AuditPageView: {
+            /** @description Whether another page follows (then `next_cursor` is set). */
+            has_more: boolean;
+            items: components["schemas"]["AuditRecordView"][];
+            /**
+             * @description Pass as `cursor` for the next page; absent on the last page.
+             * @example 41
+             */
+            next_cursor?: string | null;
+        };
+        /** @description A privileged act, as the audit log holds it. */
+        AuditRecordView: {
+            action: components["schemas"]["AuditActionView"];
+            /**
+             * @description `member:<id>` (an admin, over the API) or `operator:<name>` (the command line).
+             * @example member:0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091
+             */
+            actor: string;
+            /** @example admin */
+            after?: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-26T09:31:02.000Z
+             */
+            at: string;
+            /**
+             * @description What the act changed, as it was; absent where nothing stood before.
+             * @example member
+             */
+            before?: string | null;
+            /** @description What the act brought about: the transfer a grant created. */
+            caused?: string | null;
+            /** @description The client's address; absent from the command line. */
+            client?: string | null;
+            /**
+             * @description SHA-256 of this record and `previous`: `pointshare audit verify` checks the chain.
+             * @example 9f2c0d1e5b7a4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d
+             */
+            hash: string;
+            /** @description The hash of the record before; sixty-four zeros for the first. */
+            previous: string;
+            /** @example on call this week */
+            reason?: string | null;
+            /** @description The `X-Request-Id` of the request that did it; absent from the command line. */
+            request_id?: string | null;
+            /**
+             * Format: int64
+             * @description Its place in the chain, from 1.
+             * @example 42
+             */
+            seq: number;
+            /**
+             * @description `member:<id>` or `transfer:<id>`.
+             * @example member:0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8092
+             */
+            target: string;
+        };
         BalanceView: {
             /**
              * Format: date-time
@@ -258,16 +668,52 @@ export interface components {
             balance: number;
             source: components["schemas"]["SourceView"];
         };
+        ChangeView: {
+            /** Format: date-time */
+            at: string;
+            driver: components["schemas"]["DriverView"];
+            /** @description The lease owner as stored, for operators reading the store. */
+            lease_owner: string;
+            state: components["schemas"]["SagaStateView"];
+        };
+        /**
+         * @description How to end a transfer in review.
+         * @enum {string}
+         */
+        DecisionView: "refund" | "complete";
         /**
          * @description Why a transfer did not complete.
          * @enum {string}
          */
-        DeclineView: "insufficient_funds" | "sender_account_inactive" | "sender_account_not_found" | "recipient_account_inactive" | "recipient_account_not_found" | "daily_limit_exceeded" | "grant_budget_exceeded";
+        DeclineView: "insufficient_funds" | "sender_account_inactive" | "sender_account_not_found" | "recipient_account_inactive" | "recipient_account_not_found" | "daily_limit_exceeded" | "grant_budget_exceeded" | "approval_rejected" | "approval_expired";
+        /**
+         * @description Which way an adjustment moves points.
+         * @enum {string}
+         */
+        DirectionBody: "credit" | "debit";
         /**
          * @description Sent by me, or received.
          * @enum {string}
          */
         DirectionView: "sent" | "received";
+        /**
+         * @description Who drove a transfer into a state.
+         * @enum {string}
+         */
+        DriverKindView: "request" | "follow_up" | "recovery" | "admin" | "operator" | "unknown";
+        DriverView: {
+            kind: components["schemas"]["DriverKindView"];
+            /**
+             * @description The admin's handle, or the operator's name.
+             * @example ada
+             */
+            name?: string | null;
+            /**
+             * @description The replica, for a request, follow-up or recovery.
+             * @example pointshare-1a2b3c4d
+             */
+            replica?: string | null;
+        };
         /** @description One invalid field of a request. */
         FieldError: {
             code: components["schemas"]["FieldErrorCode"];
@@ -299,10 +745,12 @@ export interface components {
             to_handle: string;
         };
         /**
-         * @description A member's share, or an admin's grant.
+         * @description A member's share; an admin's grant; a reversal, undoing (part of) a share
+         *     or a grant (`reverses` names it); an adjustment, points an admin took
+         *     from a member.
          * @enum {string}
          */
-        KindView: "share" | "grant";
+        KindView: "share" | "grant" | "reversal" | "adjustment";
         /** @description Liveness: always `ok` while the process serves HTTP. */
         Liveness: {
             /** @example ok */
@@ -332,6 +780,24 @@ export interface components {
             /** @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091 */
             id: string;
             role: components["schemas"]["RoleView"];
+        };
+        /** @enum {string} */
+        MovementKindView: "debit" | "credit";
+        /** @description A movement the provider applied. */
+        MovementView: {
+            /**
+             * @description The provider's account it moved points in.
+             * @example acc_7Qm2
+             */
+            account_id: string;
+            /**
+             * Format: int64
+             * @example 30
+             */
+            amount: number;
+            /** Format: date-time */
+            at: string;
+            kind: components["schemas"]["MovementKindView"];
         };
         /**
          * @description The body of every error answer.
@@ -372,7 +838,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_found" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "self_transfer" | "too_many_streams" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed";
+        ProblemCode: "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed";
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
             /** @example Ben */
@@ -393,6 +859,16 @@ export interface components {
          * @enum {string}
          */
         ReadyStatus: "ready" | "degraded" | "unready";
+        /** @description What the provider holds under one of a transfer's references. */
+        ReferenceView: {
+            movement?: null | components["schemas"]["MovementView"];
+            /**
+             * @description `<transfer id>:debit` (a share's), or `<transfer id>:credit` (the
+             *     recipient's credit, or the sender's refund: they share it).
+             * @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091:credit
+             */
+            reference: string;
+        };
         RefreshBody: {
             /**
              * @description The `refresh_token` of the last login or refresh.
@@ -407,16 +883,64 @@ export interface components {
              */
             display_name: string;
         };
+        ResolutionBody: {
+            decision: components["schemas"]["DecisionView"];
+            /**
+             * @description Why, for the audit log.
+             * @example the recipient's account was closed; refunded
+             */
+            reason: string;
+        };
+        ReversalBody: {
+            /**
+             * Format: int64
+             * @description Points to take back; all that is left of the transfer when absent.
+             * @example 30
+             */
+            amount?: number | null;
+            /**
+             * @description Why, for the audit log and the members' histories (its first 140 characters).
+             * @example shared with the wrong handle
+             */
+            reason: string;
+        };
+        /** @description A transfer waiting for a person, and where its points are. */
+        ReviewItemView: {
+            provider_problem?: string | null;
+            /** @description Empty when the provider could not say (then `provider_problem` says why). */
+            references: components["schemas"]["ReferenceView"][];
+            transfer: components["schemas"]["TransferView"];
+        };
+        ReviewPageView: {
+            /** @description Whether another page follows (then `next_cursor` is set). */
+            has_more: boolean;
+            items: components["schemas"]["ReviewItemView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
         /**
          * @description Why a transfer waits for an operator.
          * @enum {string}
          */
         ReviewView: "attempts_exhausted" | "provider_refused" | "reference_conflict" | "refund_refused";
+        RoleBody: {
+            /**
+             * @description Why, for the audit log.
+             * @example joins the support desk
+             */
+            reason: string;
+            role: components["schemas"]["RoleView"];
+        };
         /**
          * @description What a member may do beyond their own points; operators change it.
          * @enum {string}
          */
         RoleView: "member" | "admin";
+        /**
+         * @description A state of the saga, finer than a member's view of it.
+         * @enum {string}
+         */
+        SagaStateView: "accepted" | "debited" | "completed" | "rejected" | "refunding" | "reversed" | "needs_review" | "awaiting_approval";
         ShareBody: {
             /**
              * Format: int64
@@ -465,9 +989,38 @@ export interface components {
          *     `reversed` (taken, then given back because the recipient could not receive).
          *     `needs_review`: the provider answered in a way software cannot settle; an
          *     operator will finish it as `completed` or `reversed`/`rejected`.
+         *     `awaiting_approval`: a large correction waiting for a second admin;
+         *     nothing moved yet.
          * @enum {string}
          */
-        StateView: "processing" | "completed" | "rejected" | "reversed" | "needs_review";
+        StateView: "processing" | "completed" | "rejected" | "reversed" | "needs_review" | "awaiting_approval";
+        StatusBody: {
+            /**
+             * @description Why, for the audit log.
+             * @example reported stolen by the owner
+             */
+            reason: string;
+            status: components["schemas"]["StatusView"];
+        };
+        /**
+         * @description Whether a member may sign in and move points.
+         * @enum {string}
+         */
+        StatusView: "active" | "suspended";
+        TimelineView: {
+            approval?: null | components["schemas"]["ApprovalStatusView"];
+            /** @description Every state it was recorded in, oldest first. */
+            changes: components["schemas"]["ChangeView"][];
+            provider_problem?: string | null;
+            /**
+             * @description What the provider holds under each of its references; empty when the
+             *     provider could not say (then `provider_problem` says why).
+             */
+            references: components["schemas"]["ReferenceView"][];
+            /** @description Its reversals, oldest first. */
+            reversals: components["schemas"]["TransferView"][];
+            transfer: components["schemas"]["TransferView"];
+        };
         /**
          * @description A session's tokens: a short access token for `Authorization: Bearer`, and
          *     a refresh token that buys the next pair once (then it is retired; using a
@@ -528,6 +1081,14 @@ export interface components {
             kind: components["schemas"]["KindView"];
             /** @example lunch */
             memo?: string | null;
+            /**
+             * Format: int64
+             * @description Points of this transfer that reversals took back, or hold while they run.
+             * @example 0
+             */
+            reversed_amount: number;
+            /** @description For a reversal: the id of the transfer it undoes. */
+            reverses?: string | null;
             review_reason?: null | components["schemas"]["ReviewView"];
             state: components["schemas"]["StateView"];
             /** @example ben */
@@ -592,6 +1153,445 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadinessStatus"];
+                };
+            };
+        };
+    };
+    createAdjustment: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per adjustment; repeat it to retry safely */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustmentBody"];
+            };
+        };
+        responses: {
+            /** @description completed: a credit is of kind `grant`, a debit of kind `adjustment` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferView"];
+                };
+            };
+            /** @description processing, or awaiting_approval (a debit above POINTSHARE_APPROVAL_THRESHOLD) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferView"];
+                };
+            };
+            /** @description idempotency_key_required, invalid_idempotency_key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description own_account (your own points), idempotency_key_reused */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description recipient_not_found, recipient_inactive (a credit to a suspended member), grant_limit_exceeded, grant_budget_exceeded, insufficient_funds (the member holds less; nothing moved), approval_rejected, approval_expired, validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable: send it again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listApprovals: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100; 20 when absent. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of corrections awaiting approval, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalPage"];
+                };
+            };
+            /** @description invalid_query or invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decideApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the correction's transfer id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalBody"];
+            };
+        };
+        responses: {
+            /** @description the correction as it stands: `completed`, `processing`, or `rejected` (`decline_reason`: `approval_rejected`, or `insufficient_funds` when approved but the points were gone) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferView"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description transfer_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description own_request (you asked for it), own_account (it moves your points), not_awaiting_approval (decided already, or never needed it), approval_expired (it is rejected now), transfer_busy (another admin is deciding it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable: send it again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuditRecords: {
+        parameters: {
+            query?: {
+                /** @description `member:<id>` or `operator:<name>`. */
+                actor?: string;
+                /** @description `member:<id>` or `transfer:<id>`. */
+                target?: string;
+                action?: components["schemas"]["AuditActionView"];
+                /** @description Recorded at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Recorded before this time (RFC 3339). */
+                until?: string;
+                /** @description 1 to 100; 20 when absent (the export ignores it). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page (the export ignores it). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of audit records, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageView"];
+                };
+            };
+            /** @description invalid_query (a filter is not valid) or invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportAuditRecords: {
+        parameters: {
+            query?: {
+                /** @description `member:<id>` or `operator:<name>`. */
+                actor?: string;
+                /** @description `member:<id>` or `transfer:<id>`. */
+                target?: string;
+                action?: components["schemas"]["AuditActionView"];
+                /** @description Recorded at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Recorded before this time (RFC 3339). */
+                until?: string;
+                /** @description 1 to 100; 20 when absent (the export ignores it). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page (the export ignores it). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a header line (seq, at, actor, action, target, before, after, reason, request_id, client, caused, previous, hash), then one line a record, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description invalid_query: a filter is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -757,6 +1757,818 @@ export interface operations {
             /** @description internal: the details are in the server log under the response's X-Request-Id */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchMembers: {
+        parameters: {
+            query?: {
+                /** @example ada */
+                query?: string;
+                status?: components["schemas"]["StatusView"];
+                role?: components["schemas"]["RoleView"];
+                /** @description 1 to 100; 20 when absent. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of members, by handle */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberPage"];
+                };
+            };
+            /** @description invalid_query or invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMemberForAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the member */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberDetail"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description member_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setMemberRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleBody"];
+            };
+        };
+        responses: {
+            /** @description the member as now recorded; the role applies within seconds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description member_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description own_account (yourself) or last_admin (the last active admin) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable: send it again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setMemberStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusBody"];
+            };
+        };
+        responses: {
+            /** @description the member as now recorded; their tokens stop within seconds when suspended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminMemberView"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description member_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description own_account (yourself) or last_admin (the last active admin) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable: send it again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMemberTransfers: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100; 20 when absent. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Only those I sent, or only those I received; both when absent. */
+                direction?: components["schemas"]["DirectionView"];
+                /** @description Only transfers in this state. */
+                state?: components["schemas"]["StateView"];
+                /**
+                 * @description Created at or after this time (RFC 3339).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                since?: string;
+                /**
+                 * @description Created before this time (RFC 3339).
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                until?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of the member's transfers, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferPage"];
+                };
+            };
+            /** @description invalid_query or invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description member_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReviews: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100; 20 when absent. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of transfers waiting for a person, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewPageView"];
+                };
+            };
+            /** @description invalid_query or invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTransferTimeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the transfer's timeline */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineView"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description transfer_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resolveTransfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolutionBody"];
+            };
+        };
+        responses: {
+            /** @description the transfer as resolved (also when it already was, that way) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferView"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description transfer_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_in_review, transfer_busy (someone else holds it now) or resolution_refused (what the provider holds rules the decision out; `detail` says why) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description provider_unavailable or audit_unavailable: send it again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reverseTransfer: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per reversal; repeat it to retry safely */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReversalBody"];
+            };
+        };
+        responses: {
+            /** @description the reversal, completed; `reverses` names the transfer */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferView"];
+                };
+            };
+            /** @description the reversal, processing or awaiting_approval (above POINTSHARE_APPROVAL_THRESHOLD) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferView"];
+                };
+            };
+            /** @description idempotency_key_required, invalid_idempotency_key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description forbidden: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description transfer_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_reversible (only completed shares and grants are), own_account (you sent the share), idempotency_key_reused */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description reversal_exceeds_transfer (more than is left of it; `detail` says how much), insufficient_funds (the recipient no longer holds the points; the declined reversal's id is in `transfer_id`), approval_rejected, approval_expired (a replay of one a second admin turned down or nobody approved), validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description audit_unavailable: send it again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
