@@ -12,6 +12,7 @@ import {
   type AdminMemberView,
   type ApprovalView,
   type AuditRecordView,
+  type Problem,
   type ReviewItemView,
   type TransferView,
 } from "../../clients/typescript/src/index.ts";
@@ -48,6 +49,47 @@ function button(label: string, testid: string, act: () => Promise<void>, seconda
   return element;
 }
 
+/** Shows a page of `items` in the table body `body`, one `row` each; or why not. */
+function show<T>(
+  body: string,
+  what: string,
+  answer: { data?: { items: T[] }; error?: Problem },
+  row: (item: T) => HTMLTableRowElement,
+): void {
+  if (!answer.data) {
+    setStatus("app-status", `${what}: ${describe(answer.error, "unavailable")}`, "error");
+    return;
+  }
+  $(body).replaceChildren(...answer.data.items.map(row));
+}
+
+/**
+ * Sends an act and says in `status` how it went: the transfer it left (its
+ * state in `data-transfer-state`), or why it was refused. `false` when no
+ * answer came, so a retry may repeat it.
+ */
+async function act(
+  status: string,
+  busy: string,
+  send: () => Promise<{ data?: TransferView; error?: Problem; response: Response }>,
+  done: (transfer: TransferView) => string,
+): Promise<boolean> {
+  setStatus(status, busy, "busy");
+  try {
+    const { data, error, response } = await send();
+    if (data) {
+      setStatus(status, done(data), "done");
+      $(status).dataset["transferState"] = data.state;
+    } else {
+      setStatus(status, describe(error, `refused (HTTP ${response.status})`), "error");
+    }
+    return true;
+  } catch (error) {
+    setStatus(status, `no answer from the API (${String(error)}): try again`, "error");
+    return false;
+  }
+}
+
 function reasonOf(id: string, status: string): string | undefined {
   const reason = $<HTMLInputElement>(id).value.trim();
   if (!reason) setStatus(status, "give a reason first: the audit log keeps it", "error");
@@ -64,12 +106,7 @@ function stateLabel(transfer: TransferView): string {
 async function search(event?: SubmitEvent): Promise<void> {
   event?.preventDefault();
   const query = $<HTMLInputElement>("member-query").value.trim();
-  const { data, error } = await api.GET("/v1/admin/members", { params: { query: { query, limit: 20 } } });
-  if (!data) {
-    setStatus("app-status", `members: ${describe(error, "unavailable")}`, "error");
-    return;
-  }
-  $("members-body").replaceChildren(...data.items.map(memberRow));
+  show("members-body", "members", await api.GET("/v1/admin/members", { params: { query: { query, limit: 20 } } }), memberRow);
 }
 
 function memberRow(member: AdminMemberView): HTMLTableRowElement {
@@ -144,36 +181,27 @@ async function reverse(transfer: TransferView): Promise<void> {
   if (!reason) return;
   const amountText = $<HTMLInputElement>("reverse-amount").value;
   if (reversal?.transfer !== transfer.id) reversal = { transfer: transfer.id, key: newKey() };
-  setStatus("reverse-status", "reversing…", "busy");
-  try {
-    const { data, error, response } = await api.POST("/v1/admin/transfers/{id}/reversals", {
-      params: { path: { id: transfer.id }, header: { "Idempotency-Key": reversal.key } },
-      body: { reason, ...(amountText ? { amount: Number(amountText) } : {}) },
-    });
-    reversal = undefined;
-    const status = $("reverse-status");
-    if (data) {
-      setStatus("reverse-status", `reversal of ${points.format(data.amount)}: ${stateLabel(data)}`, "done");
-      status.dataset["transferState"] = data.state;
-    } else {
-      setStatus("reverse-status", describe(error, `refused (HTTP ${response.status})`), "error");
-    }
-    if (selected) await openMember(selected.id);
-    await loadApprovals();
-  } catch (error) {
-    setStatus("reverse-status", `no answer from the API (${String(error)}): try again`, "error");
-  }
+  const key = reversal.key;
+  const answered = await act(
+    "reverse-status",
+    "reversing…",
+    () =>
+      api.POST("/v1/admin/transfers/{id}/reversals", {
+        params: { path: { id: transfer.id }, header: { "Idempotency-Key": key } },
+        body: { reason, ...(amountText ? { amount: Number(amountText) } : {}) },
+      }),
+    (made) => `reversal of ${points.format(made.amount)}: ${stateLabel(made)}`,
+  );
+  if (!answered) return;
+  reversal = undefined;
+  if (selected) await openMember(selected.id);
+  await loadApprovals();
 }
 
 // ---- approvals ---------------------------------------------------------------
 
 async function loadApprovals(): Promise<void> {
-  const { data, error } = await api.GET("/v1/admin/approvals", { params: { query: { limit: 50 } } });
-  if (!data) {
-    setStatus("app-status", `approvals: ${describe(error, "unavailable")}`, "error");
-    return;
-  }
-  $("approvals-body").replaceChildren(...data.items.map(approvalRow));
+  show("approvals-body", "approvals", await api.GET("/v1/admin/approvals", { params: { query: { limit: 50 } } }), approvalRow);
 }
 
 function approvalRow(approval: ApprovalView): HTMLTableRowElement {
@@ -203,29 +231,19 @@ function approvalRow(approval: ApprovalView): HTMLTableRowElement {
 async function decide(id: string, decision: "approve" | "reject"): Promise<void> {
   const reason = reasonOf("approval-reason", "approval-status");
   if (!reason) return;
-  setStatus("approval-status", `${decision === "approve" ? "approving" : "rejecting"}…`, "busy");
-  const { data, error, response } = await api.POST("/v1/admin/approvals/{id}", {
-    params: { path: { id } },
-    body: { decision, reason },
-  });
-  if (data) {
-    setStatus("approval-status", `${decision}d: ${points.format(data.amount)} ${stateLabel(data)}`, "done");
-    $("approval-status").dataset["transferState"] = data.state;
-  } else {
-    setStatus("approval-status", describe(error, `refused (HTTP ${response.status})`), "error");
-  }
+  await act(
+    "approval-status",
+    `${decision === "approve" ? "approving" : "rejecting"}…`,
+    () => api.POST("/v1/admin/approvals/{id}", { params: { path: { id } }, body: { decision, reason } }),
+    (decided) => `${decision}d: ${points.format(decided.amount)} ${stateLabel(decided)}`,
+  );
   await loadApprovals();
 }
 
 // ---- reviews -------------------------------------------------------------------
 
 async function loadReviews(): Promise<void> {
-  const { data, error } = await api.GET("/v1/admin/reviews", { params: { query: { limit: 50 } } });
-  if (!data) {
-    setStatus("app-status", `reviews: ${describe(error, "unavailable")}`, "error");
-    return;
-  }
-  $("reviews-body").replaceChildren(...data.items.map(reviewRow));
+  show("reviews-body", "reviews", await api.GET("/v1/admin/reviews", { params: { query: { limit: 50 } } }), reviewRow);
 }
 
 function reviewRow(item: ReviewItemView): HTMLTableRowElement {
@@ -253,29 +271,19 @@ function reviewRow(item: ReviewItemView): HTMLTableRowElement {
 async function resolve(id: string, decision: "refund" | "complete"): Promise<void> {
   const reason = reasonOf("review-reason", "review-status");
   if (!reason) return;
-  setStatus("review-status", "resolving…", "busy");
-  const { data, error, response } = await api.POST("/v1/admin/transfers/{id}/resolution", {
-    params: { path: { id } },
-    body: { decision, reason },
-  });
-  if (data) {
-    setStatus("review-status", `resolved: ${points.format(data.amount)} ${stateLabel(data)}`, "done");
-    $("review-status").dataset["transferState"] = data.state;
-  } else {
-    setStatus("review-status", describe(error, `refused (HTTP ${response.status})`), "error");
-  }
+  await act(
+    "review-status",
+    "resolving…",
+    () => api.POST("/v1/admin/transfers/{id}/resolution", { params: { path: { id } }, body: { decision, reason } }),
+    (resolved) => `resolved: ${points.format(resolved.amount)} ${stateLabel(resolved)}`,
+  );
   await loadReviews();
 }
 
 // ---- the audit log -------------------------------------------------------------
 
 async function loadAudit(): Promise<void> {
-  const { data, error } = await api.GET("/v1/admin/audit", { params: { query: { limit: 20 } } });
-  if (!data) {
-    setStatus("app-status", `audit log: ${describe(error, "unavailable")}`, "error");
-    return;
-  }
-  $("audit-body").replaceChildren(...data.items.map(auditRow));
+  show("audit-body", "audit log", await api.GET("/v1/admin/audit", { params: { query: { limit: 20 } } }), auditRow);
 }
 
 function auditRow(record: AuditRecordView): HTMLTableRowElement {
