@@ -497,6 +497,8 @@ mod tests {
             (NeedsReview, Completed),
             (NeedsReview, Reversed),
             (NeedsReview, Rejected),
+            (AwaitingApproval, Accepted),
+            (AwaitingApproval, Rejected),
         ];
         for from in TransferState::ALL {
             for to in TransferState::ALL {
@@ -515,6 +517,8 @@ mod tests {
             (Accepted, NeedsReview),
             (NeedsReview, Completed),
             (NeedsReview, Rejected),
+            (AwaitingApproval, Accepted),
+            (AwaitingApproval, Rejected),
         ];
         for from in TransferState::ALL {
             for to in TransferState::ALL {
@@ -570,5 +574,19 @@ mod tests {
     #[test]
     fn lease_owners_are_unique() {
         assert_ne!(LeaseOwner::unique("replica-a"), LeaseOwner::unique("replica-a"));
+    }
+
+    #[test]
+    fn a_lease_owner_names_its_driver() {
+        let replica = |name: &str| name.to_owned();
+        assert_eq!(LeaseOwner::request("pointshare-1").driver(), Driver::Request { replica: replica("pointshare-1") });
+        assert_eq!(
+            LeaseOwner::recovery("pointshare-2").driver(),
+            Driver::Recovery { replica: replica("pointshare-2") }
+        );
+        let admin = crate::model::Actor::Member(MemberId::new());
+        assert_eq!(LeaseOwner::person(&admin).driver(), Driver::Person(admin));
+        let old = LeaseOwner::parse("pointshare-3/0190f3a0b1c27c3d").expect("valid");
+        assert!(matches!(old.driver(), Driver::Unknown(_)), "recorded before drivers were named");
     }
 }

@@ -8,6 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_support_desk};
+use crate::sse::EventStream;
+
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 on_each_store!(
     a_share_sent_to_the_wrong_member_is_reversed_in_part_then_in_full_and_never_beyond,
@@ -56,6 +59,12 @@ async fn a_share_sent_to_the_wrong_member_is_reversed_in_part_then_in_full_and_n
     let (app, _provider, [boss, _zed, alice, bob]) = desk(store).await;
     let shared = app.share(&alice, "oops", json!({"to_handle": "bob", "amount": 40})).await;
     let share = id(&shared);
+    let mut streams = Vec::new();
+    for member in [&alice, &bob] {
+        let mut stream = EventStream::open(&app.url("/v1/me/events"), member, None).await.expect("a stream");
+        assert_eq!(stream.next(PATIENCE).await.expect("an event").name, "ready");
+        streams.push(stream);
+    }
 
     let part = reverse(&app, &boss, &share, "r1", json!({"amount": 10, "reason": "meant for bea"})).await;
     assert_eq!(part.status, StatusCode::CREATED, "{:?}", part.body);
@@ -70,6 +79,15 @@ async fn a_share_sent_to_the_wrong_member_is_reversed_in_part_then_in_full_and_n
         (&json!("reversal"), &json!("completed"), &json!(share), &json!("bob"), &json!("alice"))
     );
     assert_eq!(part.headers["location"], format!("/v1/admin/transfers/{}", id(&part)));
+    for stream in &mut streams {
+        let reversal = loop {
+            let event = stream.next(PATIENCE).await.expect("the stream stays open");
+            if event.name == "transfer" && event.data["id"] == id(&part) && event.data["state"] == "completed" {
+                break event;
+            }
+        };
+        assert_eq!(reversal.data["kind"], "reversal", "both members see it live");
+    }
     let again = reverse(&app, &boss, &share, "r1", json!({"amount": 10, "reason": "meant for bea"})).await;
     assert_eq!(
         (again.status, id(&again), &again.headers["idempotent-replayed"]),
