@@ -91,6 +91,13 @@ pub fn check(ledger: &Ledger, transfers: &[Transfer], funded: u128, limits: &Tra
             }
             Legs::DebitThenCredit => {}
         }
+        if state == TransferState::Completed && transfer.decline.is_some() {
+            violations.push(format!(
+                "{} {id} completed, yet says it was declined ({})",
+                transfer.kind.as_str(),
+                transfer.decline.map_or("", |d| d.as_str())
+            ));
+        }
         if let Some(original) = transfer.reverses
             && !matches!(state, TransferState::Rejected | TransferState::Reversed)
         {

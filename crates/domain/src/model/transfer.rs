@@ -216,6 +216,13 @@ impl TransferState {
         }
     }
 
+    /// Why a transfer entering this state did not complete, from what it
+    /// said before: a completed transfer says nothing of the kind (a refund
+    /// that found the credit landed after all ends `completed`).
+    pub fn decline_kept(self, decline: Option<DeclineReason>) -> Option<DeclineReason> {
+        decline.filter(|_| self != Self::Completed)
+    }
+
     /// The saga's edges, per kind's legs; repositories refuse any other move.
     pub fn can_become(self, next: TransferState, kind: TransferKind) -> bool {
         use Legs::*;

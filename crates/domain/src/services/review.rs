@@ -163,7 +163,7 @@ impl ReviewService {
             kind: transfer.kind,
             from: transfer.state,
             to,
-            decline: transfer.decline,
+            decline: to.decline_kept(transfer.decline),
             review: None,
             resolution: Some(resolution),
             owner,

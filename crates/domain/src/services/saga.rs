@@ -241,7 +241,7 @@ impl SagaDriver {
             kind: transfer.kind,
             from: transfer.state,
             to,
-            decline: decline.or(transfer.decline),
+            decline: to.decline_kept(decline.or(transfer.decline)),
             review,
             resolution: None,
             owner: owner.clone(),
