@@ -1,4 +1,5 @@
-//! In-memory adapters of the store, audit log, cache, rate limiter and events ports:
+//! In-memory adapters of the store, audit log, mail outbox, cache, rate limiter and events ports
+//! (and a mailer that writes to the log):
 //! what `pointshare` runs on with nothing configured (the embedded default),
 //! and what tests of any crate stand on. Each keeps the semantics its real
 //! adapter must have (uniqueness, compare-and-set, leases, newer-wins
@@ -11,6 +12,7 @@
 mod audit;
 mod cache;
 mod events;
+mod mail;
 mod members;
 mod sessions;
 mod totals;
@@ -19,6 +21,7 @@ mod transfers;
 pub use audit::InMemoryAuditLog;
 pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
 pub use events::InMemoryEvents;
+pub use mail::{InMemoryOutbox, LogMailer};
 pub use members::InMemoryMembers;
 pub use sessions::InMemorySessions;
 pub use totals::InMemoryDailyTotals;

@@ -1,4 +1,4 @@
-//! The repository, audit log, cache and events contracts, held against the embedded adapters.
+//! The repository, audit log, outbox, cache and events contracts, held against the embedded adapters.
 
 use std::sync::Arc;
 
@@ -22,6 +22,10 @@ mod store {
             totals: Arc::new(InMemoryDailyTotals::default()),
         }
     });
+}
+
+mod outbox {
+    pointshare_testkit::outbox_contract!(async { std::sync::Arc::new(pointshare_embedded::InMemoryOutbox::default()) });
 }
 
 mod audit {

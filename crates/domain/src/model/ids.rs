@@ -73,3 +73,8 @@ uuid_id!(
     SessionId,
     "session id"
 );
+uuid_id!(
+    /// A mail in the outbox.
+    MailId,
+    "mail id"
+);

@@ -6,6 +6,7 @@
 
 mod audit;
 mod ids;
+mod mail;
 mod member;
 mod points;
 mod provider;
@@ -17,7 +18,8 @@ pub use audit::{
     Actor, AuditAction, AuditEntry, AuditRecord, AuditTarget, Authority, ChainHash, OperatorName, Origin, Reason,
     hash_of,
 };
-pub use ids::{MemberId, SessionId, TransferId};
+pub use ids::{MailId, MemberId, SessionId, TransferId};
+pub use mail::{MailIntent, MailKind, MailMessage, MailState, MailToken, OutboxMail};
 pub use member::{AccessDenied, DisplayName, Email, Handle, Member, MemberStatus, Password, PasswordHash, Role};
 pub use points::Points;
 pub use provider::{

@@ -6,6 +6,7 @@ mod cache;
 mod clock;
 mod deadline;
 mod events;
+mod mail;
 mod members;
 mod passwords;
 mod provider;
@@ -19,6 +20,7 @@ pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimit
 pub use clock::{Clock, SystemClock};
 pub use deadline::Deadline;
 pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents, Notice, WakeupHub};
+pub use mail::{MailError, MailOutbox, Mailer};
 pub use members::{AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch};
 pub use passwords::{HashError, PasswordHasher};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};

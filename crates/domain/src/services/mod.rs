@@ -7,6 +7,7 @@ mod events;
 mod followups;
 mod graph;
 mod idempotency;
+mod mail;
 mod members;
 mod operators;
 mod reconcile;
@@ -26,6 +27,7 @@ pub use corrections::{
 pub use events::{AnnouncedTransfers, EventFeed, FeedItem};
 pub use followups::Followups;
 pub use graph::{Policy, Ports, Services};
+pub use mail::{MailReport, MailService, MailSettings};
 pub use members::{MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, MemberRef, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};

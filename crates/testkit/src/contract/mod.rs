@@ -6,5 +6,6 @@
 pub mod audit;
 pub mod cache;
 pub mod events;
+pub mod outbox;
 pub mod provider;
 pub mod store;
