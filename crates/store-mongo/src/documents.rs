@@ -1,4 +1,4 @@
-//! How members, transfers, sessions and audit records look in MongoDB, and the translation to and
+//! How members, transfers, sessions, audit records and outbox mails look in MongoDB, and the translation to and
 //! from the domain's types. Ids are strings (UUIDs, whose text order is their
 //! time order), times are BSON dates (the domain's clock is in milliseconds),
 //! points are Int64. Reading back re-validates every value.
@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
     Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease,
-    LeaseOwner, Member, MemberStatus, Memo, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session,
-    StateChange, TokenHash, Transfer, TransferKind, TransferState,
+    LeaseOwner, MailIntent, MailKind, MailMessage, MailState, MailToken, Member, MemberStatus, Memo, OutboxMail,
+    Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, StateChange, TokenHash, Transfer,
+    TransferKind, TransferState,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -360,6 +361,82 @@ impl TryFrom<AuditDoc> for AuditRecord {
             },
             previous: ChainHash::parse(doc.previous).with_context(context)?,
             hash: ChainHash::parse(doc.hash).with_context(context)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct OutboxDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub intent: String,
+    pub to: String,
+    pub name: String,
+    pub kind: MailKind,
+    /// Null once the mail is sent or abandoned.
+    pub token: Option<String>,
+    pub detail: Option<String>,
+    pub state: MailState,
+    pub attempts: i64,
+    pub next_attempt_at: BsonDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<BsonDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: BsonDateTime,
+    pub sent_at: Option<BsonDateTime>,
+}
+
+impl From<&OutboxMail> for OutboxDoc {
+    fn from(mail: &OutboxMail) -> Self {
+        let message = &mail.message;
+        OutboxDoc {
+            id: mail.id.to_string(),
+            intent: mail.intent.to_string(),
+            to: message.to.to_string(),
+            name: message.name.to_string(),
+            kind: message.kind,
+            token: message.token.as_ref().map(|token| token.expose().to_owned()),
+            detail: message.detail.clone(),
+            state: mail.state,
+            attempts: i64::from(mail.attempts),
+            next_attempt_at: bson_time(mail.next_attempt_at),
+            lease_owner: mail.lease.as_ref().map(|lease| lease.owner.to_string()),
+            lease_until: mail.lease.as_ref().map(|lease| bson_time(lease.until)),
+            last_error: mail.last_error.clone(),
+            created_at: bson_time(mail.created_at),
+            sent_at: mail.sent_at.map(bson_time),
+        }
+    }
+}
+
+impl TryFrom<OutboxDoc> for OutboxMail {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: OutboxDoc) -> anyhow::Result<OutboxMail> {
+        let context = || format!("outbox document {}", doc.id);
+        let lease = match (doc.lease_owner, doc.lease_until) {
+            (Some(owner), Some(until)) => {
+                Some(Lease { owner: LeaseOwner::parse(owner).with_context(context)?, until: chrono_time(until) })
+            }
+            _ => None,
+        };
+        Ok(OutboxMail {
+            id: doc.id.parse().with_context(context)?,
+            intent: MailIntent::parse(doc.intent).with_context(context)?,
+            message: MailMessage {
+                to: Email::parse(doc.to).with_context(context)?,
+                name: DisplayName::parse(doc.name).with_context(context)?,
+                kind: doc.kind,
+                token: doc.token.map(MailToken::new),
+                detail: doc.detail,
+            },
+            state: doc.state,
+            attempts: u32::try_from(doc.attempts).with_context(context)?,
+            next_attempt_at: chrono_time(doc.next_attempt_at),
+            lease,
+            last_error: doc.last_error,
+            created_at: chrono_time(doc.created_at),
+            sent_at: doc.sent_at.map(chrono_time),
         })
     }
 }

@@ -3,7 +3,8 @@
 //! changes, cursor pages, leases for recovery), login sessions (refresh
 //! tokens rotated by compare-and-set), daily totals (one counter document
 //! per sender, kind and day, reserved by a conditional increment) and the
-//! audit log (append-only, one document per place in its hash chain). `MongoStore::connect` checks the
+//! audit log (append-only, one document per place in its hash chain) and the
+//! mail outbox (one document per mail, unique per intent, leased to a sender). `MongoStore::connect` checks the
 //! server, creates the indexes idempotently, and hands out the ports.
 //! Driver errors become the ports' errors here, at the edge.
 //!
@@ -19,6 +20,7 @@
 mod audit;
 mod documents;
 mod members;
+mod outbox;
 mod sessions;
 mod totals;
 mod transfers;
@@ -34,8 +36,9 @@ use pointshare_domain::ports::{InvalidSetting, Secret};
 use serde::{Deserialize, Serialize};
 
 pub use audit::MongoAuditLog;
-use documents::{AuditDoc, MemberDoc, SessionDoc, TransferDoc};
+use documents::{AuditDoc, MemberDoc, OutboxDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
+pub use outbox::MongoOutbox;
 pub use sessions::MongoSessions;
 pub use totals::MongoDailyTotals;
 pub use transfers::MongoTransfers;
@@ -125,6 +128,7 @@ pub struct MongoStore {
     pub sessions: Arc<MongoSessions>,
     pub totals: Arc<MongoDailyTotals>,
     pub audit: Arc<MongoAuditLog>,
+    pub outbox: Arc<MongoOutbox>,
 }
 
 const EMAIL_INDEX: &str = "members_email_unique";
@@ -147,6 +151,7 @@ impl MongoStore {
             sessions: Arc::new(MongoSessions::new(database.collection::<SessionDoc>("sessions"))),
             totals: Arc::new(MongoDailyTotals::new(database.collection("daily_totals"))),
             audit: Arc::new(MongoAuditLog::new(database.collection::<AuditDoc>("audit"))),
+            outbox: Arc::new(MongoOutbox::new(database.collection::<OutboxDoc>("outbox"))),
             database,
         };
         store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
@@ -225,6 +230,16 @@ impl MongoStore {
                 newest_first("actor"),
                 newest_first("target"),
                 newest_first("action"),
+            ])
+            .await?;
+        let outbox: Collection<OutboxDoc> = self.database.collection("outbox");
+        outbox
+            .create_indexes([
+                IndexModel::builder().keys(doc! {"intent": 1}).options(unique(outbox::INTENT_INDEX)).build(),
+                IndexModel::builder()
+                    .keys(doc! {"state": 1, "next_attempt_at": 1, "created_at": 1})
+                    .options(named(outbox::DUE_INDEX))
+                    .build(),
             ])
             .await?;
         Ok(())

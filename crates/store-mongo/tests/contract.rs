@@ -35,6 +35,10 @@ mod audit {
     pointshare_testkit::audit_contract!(async { super::fresh().await.0.audit });
 }
 
+mod outbox {
+    pointshare_testkit::outbox_contract!(async { super::fresh().await.0.outbox });
+}
+
 /// Whoever can write to the database can change a record; the chain shows it.
 #[tokio::test]
 async fn a_record_altered_in_the_database_breaks_the_chain_there() {
