@@ -2,18 +2,21 @@
 //! faults (`FakeProvider`, over the simulator's ledger), a cache that can be
 //! switched off, a clock tests move, a password hasher without the cost,
 //! signing secrets made at run time, `World` (every service wired to the
-//! embedded adapters), and the contract suites every adapter is held to.
+//! embedded adapters), the contract suites every adapter is held to, and the
+//! inbox of the real SMTP server tests send mail through.
 //!
 //! A dev-dependency only: nothing here ships in a binary.
 
 mod clock;
 pub mod contract;
+mod inbox;
 mod outage;
 mod passwords;
 mod provider;
 mod world;
 
 pub use clock::ManualClock;
+pub use inbox::{DeliveredMail, Inbox};
 pub use outage::{OutageAuditLog, OutageCache};
 pub use passwords::FakePasswords;
 /// The provider double's vocabulary, the simulator's own: a fault or a
