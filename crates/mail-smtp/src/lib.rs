@@ -31,9 +31,6 @@ pub struct SmtpSettings {
     /// The sender, as `Name <address>` or a bare address.
     #[serde(default = "from")]
     pub from: String,
-    /// Where the frontend's pages are: the links in mails point there.
-    #[serde(default = "public_url")]
-    pub public_url: String,
     /// The longest one mail may take to hand over.
     #[serde(default = "timeout", with = "humantime_serde")]
     pub timeout: Duration,
@@ -43,17 +40,13 @@ fn from() -> String {
     "pointshare <no-reply@pointshare.invalid>".into()
 }
 
-fn public_url() -> String {
-    "http://127.0.0.1:5173".into()
-}
-
 fn timeout() -> Duration {
     Duration::from_secs(20)
 }
 
 impl SmtpSettings {
     pub fn new(url: impl Into<Secret>) -> Self {
-        SmtpSettings { url: url.into(), from: from(), public_url: public_url(), timeout: timeout() }
+        SmtpSettings { url: url.into(), from: from(), timeout: timeout() }
     }
 
     pub fn validate(&self) -> Result<(), InvalidSetting> {
@@ -66,9 +59,6 @@ impl SmtpSettings {
         self.from
             .parse::<Mailbox>()
             .map_err(|error| InvalidSetting::new("from", format!("is not a mailbox: {error}")))?;
-        if !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://")) {
-            return Err(InvalidSetting::new("public_url", "must be an http:// or https:// URL"));
-        }
         InvalidSetting::first_zero(&[("timeout", self.timeout)])
     }
 }
@@ -82,7 +72,8 @@ pub struct SmtpMailer {
 }
 
 impl SmtpMailer {
-    pub fn new(settings: &SmtpSettings) -> anyhow::Result<Self> {
+    /// A mailer sending as `settings` say, its links to the frontend's pages at `public_url`.
+    pub fn new(settings: &SmtpSettings, public_url: &str) -> anyhow::Result<Self> {
         settings.validate()?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose())
             .context("reading the SMTP URL")?
@@ -91,7 +82,7 @@ impl SmtpMailer {
         Ok(SmtpMailer {
             transport,
             from: settings.from.parse().context("reading the sender")?,
-            public_url: settings.public_url.clone(),
+            public_url: public_url.to_owned(),
             templates: Templates::new()?,
         })
     }
@@ -216,7 +207,6 @@ mod tests {
         let named = |settings: SmtpSettings| settings.validate().expect_err("refused").setting;
         assert_eq!(named(SmtpSettings::new("http://mail.example.com".to_owned())), "url");
         assert_eq!(named(SmtpSettings { from: "not a mailbox".into(), ..good.clone() }), "from");
-        assert_eq!(named(SmtpSettings { public_url: "app.example.com".into(), ..good.clone() }), "public_url");
         assert_eq!(named(SmtpSettings { timeout: Duration::ZERO, ..good }), "timeout");
     }
 }

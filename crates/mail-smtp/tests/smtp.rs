@@ -23,21 +23,19 @@ fn message(to: &str, kind: MailKind) -> MailMessage {
     }
 }
 
+const PUBLIC_URL: &str = "https://app.pointshare.test";
+
 fn unique(name: &str) -> String {
     format!("{name}-{}@example.com", MailId::new().as_uuid().simple())
 }
 
 fn settings(url: String) -> SmtpSettings {
-    SmtpSettings {
-        from: "pointshare <no-reply@pointshare.test>".into(),
-        public_url: "https://app.pointshare.test".into(),
-        ..SmtpSettings::new(url)
-    }
+    SmtpSettings { from: "pointshare <no-reply@pointshare.test>".into(), ..SmtpSettings::new(url) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_mail_is_delivered_once_with_both_bodies_and_its_link() {
-    let mailer = Arc::new(SmtpMailer::new(&settings(Inbox::smtp_url())).expect("builds"));
+    let mailer = Arc::new(SmtpMailer::new(&settings(Inbox::smtp_url()), PUBLIC_URL).expect("builds"));
     mailer.ping().await.expect("the server answers");
     let outbox = Arc::new(InMemoryOutbox::default());
     let service = MailService::new(outbox.clone(), mailer, Arc::new(SystemClock), MailSettings::default());
@@ -68,7 +66,7 @@ async fn a_queued_mail_is_delivered_once_with_both_bodies_and_its_link() {
 async fn an_unreachable_server_is_a_transient_failure() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("bound").port();
     let settings = SmtpSettings { timeout: Duration::from_secs(2), ..settings(format!("smtp://127.0.0.1:{closed}")) };
-    let mailer = SmtpMailer::new(&settings).expect("builds");
+    let mailer = SmtpMailer::new(&settings, PUBLIC_URL).expect("builds");
     let failed = mailer.send(MailId::new(), &message(&unique("bob"), MailKind::PasswordChanged)).await;
     assert!(matches!(failed, Err(MailError::Transient(_))), "{failed:?}");
 }

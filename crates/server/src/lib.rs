@@ -18,7 +18,6 @@ mod endpoints;
 mod headers;
 pub mod problem;
 pub mod reconcile;
-mod recovery;
 pub mod resolve;
 mod routes;
 mod secrets;
@@ -26,6 +25,7 @@ pub mod settings;
 mod streams;
 pub mod telemetry;
 mod wiring;
+mod workers;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -154,17 +154,18 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM, then stops accepting, ends event
-    /// streams, lets requests in flight, the recovery pass and the follow-ups
-    /// under way finish within the grace period,
+    /// streams, lets requests in flight, the workers' passes and the
+    /// follow-ups under way finish within the grace period,
     /// and stops the embedded provider last, once nothing calls it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let recovery = recovery::spawn(Arc::clone(&self.wired.state));
+        let workers = [workers::recovery(&self.wired.state), workers::mail(&self.wired.state)];
         let internal = self.internal.handle();
         let grace = self.wired.state.settings.http.shutdown_grace;
         // The internal listener outlives the API's drain, so the drain can be watched.
         let api = async {
             let served = self.server.await;
-            futures::future::join(recovery.finish(grace), self.wired.state.followups.stop(grace)).await;
+            let finished = futures::future::join_all(workers.map(|worker| worker.finish(grace)));
+            futures::future::join(finished, self.wired.state.followups.stop(grace)).await;
             internal.stop(true).await;
             served
         };

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
-use pointshare_domain::services::RecoveryReport;
+use pointshare_domain::services::{MailReport, RecoveryReport};
 use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
 use tracing::Instrument;
 
@@ -42,6 +42,11 @@ const MEMORY_LIMIT: &str = "pointshare_memory_limit_bytes";
 const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
 const AUTH_EVENTS: &str = "pointshare_auth_events_total";
 const BACKEND_INFO: &str = "pointshare_backend_info";
+const MAIL_RUNS: &str = "pointshare_mail_runs_total";
+const MAIL_SENT: &str = "pointshare_mail_sent_total";
+const MAIL_FAILURES: &str = "pointshare_mail_failures_total";
+const MAIL_PENDING: &str = "pointshare_mail_outbox_pending";
+const MAIL_OLDEST: &str = "pointshare_mail_outbox_oldest_seconds";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
 pub fn init_logs() {
@@ -257,8 +262,12 @@ pub fn dependencies_up(store: bool, cache: bool, provider: bool) {
 
 /// Which backend serves each port: `(port, backend)`.
 pub fn backends(chosen: &[(&'static str, &'static str)]) {
-    const EVERY: [(&str, [&str; 2]); 3] =
-        [("store", ["mongodb", "memory"]), ("cache", ["redis", "memory"]), ("provider", ["http", "simulator"])];
+    const EVERY: [(&str, [&str; 2]); 4] = [
+        ("store", ["mongodb", "memory"]),
+        ("cache", ["redis", "memory"]),
+        ("provider", ["http", "simulator"]),
+        ("mail", ["smtp", "log"]),
+    ];
     for (port, backends) in EVERY {
         for backend in backends {
             let serves = chosen.contains(&(port, backend));
@@ -328,6 +337,20 @@ pub fn recovery_passed(report: &RecoveryReport) {
 
 pub fn recovery_failed() {
     counter!(RECOVERY_RUNS, "result" => "error").increment(1);
+}
+
+pub fn mail_passed(report: &MailReport) {
+    counter!(MAIL_RUNS, "result" => "ok").increment(1);
+    counter!(MAIL_SENT).increment(report.sent as u64);
+    counter!(MAIL_FAILURES, "outcome" => "retried").increment(report.retried as u64);
+    counter!(MAIL_FAILURES, "outcome" => "abandoned").increment(report.abandoned as u64);
+    gauge!(MAIL_PENDING).set(report.backlog as f64);
+    let waited = report.oldest.map_or(0.0, |oldest| (chrono::Utc::now() - oldest).as_seconds_f64().max(0.0));
+    gauge!(MAIL_OLDEST).set(waited);
+}
+
+pub fn mail_failed() {
+    counter!(MAIL_RUNS, "result" => "error").increment(1);
 }
 
 /// The balance cache of any backend, with its reads and failures counted.

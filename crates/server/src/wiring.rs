@@ -1,6 +1,7 @@
 //! Which adapter serves each port, chosen from the settings, and the domain
 //! services built on them. A part with no URL configured is served in this
-//! process (in-memory store and cache, a provider simulator): on its own only
+//! process (in-memory store and cache, a provider simulator, mail to the
+//! log): on its own only
 //! in the fully embedded default, by name otherwise (the settings see to
 //! that). The log, `/readyz` and `pointshare_backend_info` say which backend
 //! serves what.
@@ -10,18 +11,19 @@ use std::sync::Arc;
 use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisEvents};
 use pointshare_domain::ports::{
-    AuditLog, BalanceCache, DailyTotals, MemberDirectory, MemberEvents, MemberRepository, RateLimiter,
-    SessionRepository, SystemClock, TransferRepository,
+    AuditLog, BalanceCache, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents, MemberRepository,
+    RateLimiter, SessionRepository, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MemberService, OperatorService,
-    Policy, Ports, ReconcileService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaSettings,
-    Services, SessionService, Throttle, TransferService,
+    AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MailService, MailSettings,
+    MemberService, OperatorService, Policy, Ports, ReconcileService, RecoveryService, RecoverySettings, RequestLease,
+    ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
-    InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryRateLimiter,
-    InMemorySessions, InMemoryTransfers,
+    InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryOutbox,
+    InMemoryRateLimiter, InMemorySessions, InMemoryTransfers, LogMailer,
 };
+use pointshare_mail_smtp::SmtpMailer;
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_store_mongo::MongoStore;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +48,7 @@ pub struct AppState {
     pub review: Arc<ReviewService>,
     pub audit: Arc<AuditService>,
     pub operators: Arc<OperatorService>,
+    pub mail: Arc<MailService>,
     pub events: EventFeed,
     pub throttle: Arc<Throttle>,
     /// Drives 202s' transfers on; stopped at shutdown.
@@ -68,6 +71,7 @@ pub struct Backends {
     pub store: StoreBackend,
     pub cache: CacheBackend,
     pub provider: String,
+    pub mail: MailBackend,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +126,7 @@ pub struct Repositories {
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
     pub audit: Arc<dyn AuditLog>,
+    pub outbox: Arc<dyn MailOutbox>,
     pub backend: StoreBackend,
 }
 
@@ -135,6 +140,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
             sessions: Arc::new(InMemorySessions::default()),
             totals: Arc::new(InMemoryDailyTotals::default()),
             audit: Arc::new(InMemoryAuditLog::default()),
+            outbox: Arc::new(InMemoryOutbox::default()),
             backend: StoreBackend::InMemory,
         });
     };
@@ -146,8 +152,44 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
         sessions: store.sessions.clone(),
         totals: store.totals.clone(),
         audit: store.audit.clone(),
+        outbox: store.outbox.clone(),
         backend: StoreBackend::Mongo(store),
     })
+}
+
+/// Mail through the SMTP server when its URL is set; otherwise each mail's
+/// link written to the log.
+#[derive(Debug, Clone)]
+pub enum MailBackend {
+    Log,
+    Smtp(Arc<SmtpMailer>),
+}
+
+impl MailBackend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Smtp(_) => "smtp",
+        }
+    }
+
+    pub async fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Log => Ok(()),
+            Self::Smtp(mailer) => mailer.ping().await,
+        }
+    }
+}
+
+fn mailer(settings: &Settings) -> anyhow::Result<(Arc<dyn Mailer>, MailBackend)> {
+    let links = settings.mail.links();
+    match settings.mail.smtp() {
+        Some(smtp) => {
+            let mailer = Arc::new(SmtpMailer::new(&smtp, &links).context("POINTSHARE_SMTP_URL")?);
+            Ok((mailer.clone(), MailBackend::Smtp(mailer)))
+        }
+        None => Ok((Arc::new(LogMailer::new(links)), MailBackend::Log)),
+    }
 }
 
 /// What Redis serves, or memory in its place.
@@ -193,8 +235,9 @@ pub struct Wired {
 }
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
-    let Repositories { members, directory, transfers, sessions, totals, audit, backend: store } =
+    let Repositories { members, directory, transfers, sessions, totals, audit, outbox, backend: store } =
         store(&settings).await?;
+    let (mailer, mail_backend) = mailer(&settings)?;
     let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
@@ -208,11 +251,13 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             },
             |sim| format!("in-process simulator at {}", sim.base_url()),
         ),
+        mail: mail_backend,
     };
     tracing::info!(
         store = backends.store.name(),
         cache = backends.cache.name(),
         provider = %backends.provider,
+        mail = backends.mail.name(),
         "backends"
     );
     let provider_backend = if simulator.is_some() { "simulator" } else { "http" };
@@ -220,6 +265,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         ("store", backends.store.name()),
         ("cache", backends.cache.name()),
         ("provider", provider_backend),
+        ("mail", backends.mail.name()),
     ]);
 
     // Names this process in lease owners, so operators can tell replicas apart in the store.
@@ -232,6 +278,8 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         sessions,
         totals,
         audit,
+        outbox,
+        mailer,
         cache,
         limiter: Arc::new(MeteredLimiter(limiter)),
         events,
@@ -257,7 +305,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             followups: followups.clone(),
         },
         recovery: RecoverySettings {
-            replica,
+            replica: replica.clone(),
             batch: settings.recovery.batch,
             lease_for: settings.recovery.lease,
             // A pass must finish its transfers while it still holds them: past
@@ -265,6 +313,13 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             step_budget: settings.recovery.lease / 2,
             max_attempts: settings.recovery.max_attempts,
             ..RecoverySettings::default()
+        },
+        mail: MailSettings {
+            replica,
+            max_attempts: settings.mail.max_attempts,
+            // A claim outlives the longest send, so no two replicas send one mail together.
+            lease_for: settings.mail.timeout * 3,
+            ..MailSettings::default()
         },
         session_lifetime: settings.auth.refresh_token_ttl,
         // Reconciliation is an operator's command, not a member's request:
@@ -301,6 +356,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         review: services.review,
         audit: services.audit,
         operators: services.operators,
+        mail: services.mail,
         events: services.events,
         throttle: services.throttle,
         followups,

@@ -53,6 +53,7 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_PROVIDER_API_KEY", api_key),
         ("POINTSHARE_JWT_SECRET", pointshare_testkit::random_secret()),
         ("POINTSHARE_CACHE", "memory".into()),
+        ("POINTSHARE_SMTP_URL", required("POINTSHARE_TEST_SMTP_URL")),
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com".into()),
         ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery".into()),
     ];
@@ -242,10 +243,11 @@ async fn within_ten_seconds<F: Future<Output = bool>>(what: &str, mut happened: 
     }
 }
 
-/// Settings on free loopback ports, with a signing secret and the bootstrap
-/// admin boss@example.com.
+/// Settings on free loopback ports, with a signing secret, the bootstrap
+/// admin boss@example.com, and mail through the test SMTP server.
 fn with_boss() -> Settings {
     let mut settings = Settings::default();
+    settings.mail.smtp_url = Some(required("POINTSHARE_TEST_SMTP_URL").into());
     settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
     settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());

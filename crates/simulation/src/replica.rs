@@ -19,15 +19,16 @@ use pointshare_domain::ports::{
     ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    ApprovalPolicy, CorrectionService, Fencing, Followups, Policy, Ports, RecoverySettings, RequestLease, SagaSettings,
-    Services, ThrottlePolicy, TransferLimits, TransferService,
+    ApprovalPolicy, CorrectionService, Fencing, Followups, MailSettings, Policy, Ports, RecoverySettings, RequestLease,
+    SagaSettings, Services, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, Points, ProviderAccount,
     ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId, TransferState,
 };
 use pointshare_embedded::{
-    InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryRateLimiter, InMemorySessions,
+    InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryOutbox, InMemoryRateLimiter, InMemorySessions,
+    LogMailer,
 };
 
 /// Wall-clock time that follows the runtime's (paused, simulated) time, off
@@ -134,6 +135,8 @@ impl Replica {
             sessions: Arc::new(InMemorySessions::default()),
             totals: shared.totals.clone(),
             audit: Arc::new(InMemoryAuditLog::default()),
+            outbox: Arc::new(InMemoryOutbox::default()),
+            mailer: Arc::new(LogMailer::new("https://app.pointshare.test")),
             cache: Arc::new(InMemoryBalanceCache::default()),
             limiter: Arc::new(InMemoryRateLimiter::default()),
             passwords: Arc::new(pointshare_testkit::FakePasswords::default()),
@@ -152,6 +155,7 @@ impl Replica {
                 followups: followups.clone(),
             },
             recovery: RecoverySettings { replica: name.into(), ..shared.recovery.clone() },
+            mail: MailSettings::default(),
             session_lifetime: Duration::from_secs(3600),
             reconcile_patience: Duration::from_secs(5),
         };

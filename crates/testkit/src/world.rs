@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MemberService, OperatorService, Policy,
-    Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, Services,
-    SessionService, SignupCommand, Throttle, ThrottlePolicy, TransferLimits, TransferService,
+    ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MailSettings, MemberService,
+    OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver,
+    SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
-use pointshare_embedded::{InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemorySessions, InMemoryTransfers};
+use pointshare_embedded::{
+    InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryOutbox, InMemorySessions, InMemoryTransfers,
+    LogMailer,
+};
 
 use crate::{FakePasswords, FakeProvider, ManualClock, OutageAuditLog, OutageCache};
 
@@ -70,6 +73,8 @@ pub struct World {
     pub recovery: Arc<RecoveryService>,
     pub review: Arc<ReviewService>,
     pub throttle: Arc<Throttle>,
+    /// The mail the services queued, as the outbox holds it.
+    pub outbox: Arc<InMemoryOutbox>,
     /// The audit log, which a test may take down.
     pub audit_log: Arc<OutageAuditLog>,
     pub audit: Arc<AuditService>,
@@ -93,6 +98,7 @@ impl World {
         let events = Arc::new(InMemoryEvents::new(Duration::from_secs(3600)));
         let sessions = Arc::new(InMemorySessions::default());
         let audit = Arc::new(OutageAuditLog::default());
+        let outbox = Arc::new(InMemoryOutbox::default());
         let passwords = Arc::new(FakePasswords::default());
         let followups = Followups::new(settings.followups);
         let ports = Ports {
@@ -102,6 +108,8 @@ impl World {
             sessions: sessions.clone(),
             totals: totals.clone(),
             audit: audit.clone(),
+            outbox: outbox.clone(),
+            mailer: Arc::new(LogMailer::new("https://app.pointshare.test")),
             cache: cache.clone(),
             limiter: cache.clone(),
             events: events.clone(),
@@ -120,6 +128,7 @@ impl World {
                 followups: followups.clone(),
             },
             recovery: settings.recovery,
+            mail: MailSettings::default(),
             session_lifetime: settings.session_lifetime,
             reconcile_patience: Duration::from_secs(5),
         };
@@ -145,6 +154,7 @@ impl World {
             recovery: services.recovery,
             throttle: services.throttle,
             audit_log: audit,
+            outbox,
             audit: services.audit,
             operators: services.operators,
         }

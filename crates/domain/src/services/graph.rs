@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed, MemberService,
-    OperatorService, ReconcileService, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver,
-    SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits, TransferService,
+    AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed, MailService,
+    MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService, RecoverySettings, RequestLease,
+    ReviewService, SagaDriver, SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits, TransferService,
 };
 use crate::ports::{
-    AuditLog, BalanceCache, Clock, DailyTotals, MemberDirectory, MemberEvents, MemberRepository, PasswordHasher,
-    PointsProvider, RateLimiter, SessionRepository, TransferRepository,
+    AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents, MemberRepository,
+    PasswordHasher, PointsProvider, RateLimiter, SessionRepository, TransferRepository,
 };
 
 /// What the services stand on: one adapter per port.
@@ -26,6 +26,8 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
     pub audit: Arc<dyn AuditLog>,
+    pub outbox: Arc<dyn MailOutbox>,
+    pub mailer: Arc<dyn Mailer>,
     pub cache: Arc<dyn BalanceCache>,
     pub limiter: Arc<dyn RateLimiter>,
     pub events: Arc<dyn MemberEvents>,
@@ -45,6 +47,8 @@ pub struct Policy {
     /// How a share's request holds the transfer it creates.
     pub request: RequestLease,
     pub recovery: RecoverySettings,
+    /// How the outbox's mail is sent.
+    pub mail: MailSettings,
     /// How long a refresh token works.
     pub session_lifetime: Duration,
     /// How long reconciliation waits out a provider's bad minute per lookup.
@@ -66,6 +70,7 @@ pub struct Services {
     pub saga: Arc<SagaDriver>,
     pub audit: Arc<AuditService>,
     pub operators: Arc<OperatorService>,
+    pub mail: Arc<MailService>,
 }
 
 impl Services {
@@ -77,6 +82,8 @@ impl Services {
             sessions,
             totals,
             audit,
+            outbox,
+            mailer,
             cache,
             limiter,
             events,
@@ -105,6 +112,7 @@ impl Services {
             policy.session_lifetime,
         ));
         let audit = Arc::new(AuditService::new(audit, clock.clone()));
+        let mail = Arc::new(MailService::new(outbox, mailer, clock.clone(), policy.mail));
         let operators =
             Arc::new(OperatorService::new(members.clone(), directory, totals.clone(), audit.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
@@ -158,6 +166,7 @@ impl Services {
             saga,
             audit,
             operators,
+            mail,
         }
     }
 }

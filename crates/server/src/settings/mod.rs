@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use pointshare_domain::ports::{InvalidSetting, Secret};
-use pointshare_domain::services::{ApprovalPolicy, RecoverySettings, SagaSettings};
+use pointshare_domain::services::{ApprovalPolicy, MailSettings, RecoverySettings, SagaSettings};
 use pointshare_domain::{Email, Handle, Password};
+pub use pointshare_mail_smtp::SmtpSettings;
 use pointshare_provider_http::HttpProviderSettings;
 
 // The sections that are another crate's settings type.
@@ -56,6 +57,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub saga: SagaSection,
     pub recovery: RecoverySection,
+    pub mail: MailSection,
     pub embedded: EmbeddedSettings,
 }
 
@@ -190,6 +192,7 @@ pub struct BackendChoices {
     pub store: Option<StoreChoice>,
     pub cache: Option<CacheChoice>,
     pub provider: Option<ProviderChoice>,
+    pub mail: Option<MailChoice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +214,13 @@ pub enum CacheChoice {
 pub enum ProviderChoice {
     Http,
     Simulator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailChoice {
+    Smtp,
+    Log,
 }
 
 /// One port's backend: the real one (its URL set) or the in-process one.
@@ -473,6 +483,67 @@ impl ApprovalsSection {
     }
 }
 
+/// Mail to members: through the SMTP server at `smtp_url`, or, unset, each
+/// mail's link written to the log (the embedded default); and the outbox
+/// worker that sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSection {
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+    /// Where the frontend's pages are: the links in mails point there.
+    pub public_url: Url,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How often the worker looks for mail to send; zero: never.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        let smtp = SmtpSettings::new(String::new());
+        MailSection {
+            smtp_url: None,
+            from: smtp.from,
+            public_url: "http://127.0.0.1:5173".parse().expect("a URL"),
+            timeout: smtp.timeout,
+            interval: Duration::from_secs(2),
+            max_attempts: MailSettings::default().max_attempts,
+        }
+    }
+}
+
+impl MailSection {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        if !matches!(self.public_url.scheme(), "http" | "https") {
+            return Err(InvalidSetting::new("public_url", "must be an http:// or https:// URL"));
+        }
+        if self.max_attempts == 0 {
+            return Err(InvalidSetting::new("max_attempts", "must be at least 1"));
+        }
+        match self.smtp() {
+            Some(smtp) => smtp.validate().map_err(|invalid| match invalid.setting {
+                "url" => InvalidSetting { setting: "smtp_url", ..invalid },
+                _ => invalid,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The SMTP server's settings, when its URL is set.
+    pub fn smtp(&self) -> Option<SmtpSettings> {
+        let url = self.smtp_url.clone()?;
+        Some(SmtpSettings { from: self.from.clone(), timeout: self.timeout, ..SmtpSettings::new(url) })
+    }
+
+    /// The public URL without a trailing slash, as links are built on it.
+    pub fn links(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
 /// What only the embedded default uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -555,6 +626,7 @@ impl Settings {
         self.approvals.validate().map_err(E::in_section("approvals"))?;
         self.events.validate().map_err(E::in_section("events"))?;
         self.recovery.validate().map_err(E::in_section("recovery"))?;
+        self.mail.validate().map_err(E::in_section("mail"))?;
         self.validate_timing()
     }
 
@@ -612,6 +684,14 @@ impl Settings {
                 in_process: named.provider.map(|choice| choice == ProviderChoice::Simulator),
                 in_process_name: "simulator",
                 keeps: "the points themselves, in a simulator",
+            },
+            PortChoice {
+                key: "backends.mail",
+                url: "mail.smtp_url",
+                configured: self.mail.smtp_url.is_some(),
+                in_process: named.mail.map(|choice| choice == MailChoice::Log),
+                in_process_name: "log",
+                keeps: "mail to members as lines in the log, never sent",
             },
         ];
         let real = self.real_backend();

@@ -149,6 +149,11 @@ pub const SETTINGS: &[Setting] = &[
         "simulator: run the provider simulator in this process (its points are not real). Implied only while nothing real is configured; once MongoDB or Redis is set, an unset PROVIDER_URL stops start-up unless this says simulator.",
     ),
     row(
+        "backends.mail",
+        "MAIL",
+        "log: write each mail to members (its link included) to the log instead of sending it. Implied only while nothing real is configured; once a provider, MongoDB or Redis URL is set, an unset SMTP_URL stops start-up unless this says log.",
+    ),
+    row(
         "auth.jwt_secret",
         "JWT_SECRET",
         "Signs access tokens (HS256): 32 random bytes or more. Required when any real backend is set; random only in the fully embedded default.",
@@ -185,6 +190,24 @@ pub const SETTINGS: &[Setting] = &[
         "A file holding the bootstrap admin's password (a mounted secret).",
     ),
     row("bootstrap_admin.handle", "BOOTSTRAP_ADMIN_HANDLE", "The bootstrap admin's handle."),
+    row(
+        "mail.smtp_url",
+        "SMTP_URL",
+        "The SMTP server mail to members goes through: smtps://host:465 (TLS), smtp://host:587?tls=required (STARTTLS), smtp://host:25 (plain, loopback only); user:password@ to log in. Unset: each mail's link is written to the log, which only the fully embedded default allows unless MAIL=log.",
+    ),
+    row("mail.from", "MAIL_FROM", "The sender of mail to members, as Name <address>."),
+    row(
+        "mail.public_url",
+        "PUBLIC_URL",
+        "Where the frontend is: links in mails (verify-email, reset-password) point there.",
+    ),
+    row("mail.timeout", "MAIL_TIMEOUT", "Longest handing one mail to the SMTP server may take."),
+    row("mail.interval", "MAIL_INTERVAL", "How often each replica sends what the outbox holds; 0: never."),
+    row(
+        "mail.max_attempts",
+        "MAIL_MAX_ATTEMPTS",
+        "Attempts at one mail (the pause between them doubling from 5 s up to 30 min) before it is abandoned.",
+    ),
     row("limits.max_per_transfer", "MAX_POINTS_PER_TRANSFER", "Most points in one share."),
     row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
     row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),

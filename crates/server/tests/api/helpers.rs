@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pointshare_server::settings::{CacheChoice, MongoSettings, StoreChoice, TrustedProxies};
+use pointshare_server::settings::{CacheChoice, MailChoice, MongoSettings, StoreChoice, TrustedProxies};
 use pointshare_server::{Application, Settings};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -28,11 +28,12 @@ pub async fn separate_provider() -> (pointshare_provider_sim::RunningSim, String
     (pointshare_provider_sim::start(listener, config).await.expect("the simulator starts"), key)
 }
 
-/// A server with a real provider keeps its store and cache in memory only
-/// when told so by name.
+/// A server with a real provider keeps its store and cache in memory, and
+/// its mail in the log, only when told so by name.
 pub fn in_memory_on_purpose(settings: &mut Settings) {
     settings.backends.store = Some(StoreChoice::Memory);
     settings.backends.cache = Some(CacheChoice::Memory);
+    settings.backends.mail = Some(MailChoice::Log);
 }
 
 /// A server behind a proxy at 127.0.0.1, where the tests' requests come

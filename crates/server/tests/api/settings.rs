@@ -224,7 +224,7 @@ fn with_a_real_provider() -> Command {
 }
 
 #[test]
-fn with_a_real_provider_a_missing_store_or_cache_url_stops_start_up_unless_memory_is_named() {
+fn with_a_real_provider_a_missing_store_cache_or_smtp_url_stops_start_up_unless_memory_or_log_is_named() {
     // A Secret missing one key: every replica would keep its own members and transfers.
     let stderr = refused(&mut with_a_real_provider());
     assert!(
@@ -247,6 +247,20 @@ fn with_a_real_provider_a_missing_store_or_cache_url_stops_start_up_unless_memor
     let real_without_url =
         refused(with_a_real_provider().env("POINTSHARE_STORE", "mongodb").env("POINTSHARE_CACHE", "memory"));
     assert!(real_without_url.contains("invalid setting POINTSHARE_MONGODB_URI: is required"), "{real_without_url}");
+    // Mail written to the log instead of sent: no member would get a reset link.
+    let unsent = refused(with_a_real_provider().env("POINTSHARE_STORE", "memory").env("POINTSHARE_CACHE", "memory"));
+    assert!(
+        unsent.contains("invalid setting POINTSHARE_SMTP_URL: is unset while POINTSHARE_PROVIDER_URL is set")
+            && unsent.contains("POINTSHARE_MAIL=log"),
+        "{unsent}"
+    );
+    let bad_smtp = refused(
+        with_a_real_provider()
+            .env("POINTSHARE_STORE", "memory")
+            .env("POINTSHARE_CACHE", "memory")
+            .env("POINTSHARE_SMTP_URL", "http://mail.example.com"),
+    );
+    assert!(bad_smtp.contains("invalid setting POINTSHARE_SMTP_URL: must start with smtp://"), "{bad_smtp}");
     let unknown = refused(with_a_real_provider().env("POINTSHARE_STORE", "disk"));
     assert!(unknown.contains("invalid setting POINTSHARE_STORE"), "{unknown}");
     // A real store with no provider URL would keep the points in a simulator.
@@ -274,6 +288,7 @@ async fn a_replica_exports_which_backend_serves_each_port_and_logs_no_provider_c
         .env("POINTSHARE_PROVIDER_URL", "http://operator:hunter2-do-not-print@127.0.0.1:9")
         .env("POINTSHARE_STORE", "memory")
         .env("POINTSHARE_CACHE", "memory")
+        .env("POINTSHARE_MAIL", "log")
         .env("POINTSHARE_BIND", format!("127.0.0.1:{port}"))
         .env("POINTSHARE_INTERNAL_BIND", format!("127.0.0.1:{internal}"))
         .stdout(Stdio::null())
@@ -297,8 +312,8 @@ async fn a_replica_exports_which_backend_serves_each_port_and_logs_no_provider_c
     let mut serving: Vec<&str> =
         scraped.lines().filter(|line| line.starts_with("pointshare_backend_info{") && line.ends_with(" 1")).collect();
     serving.sort_unstable();
-    assert_eq!(serving.len(), 3, "{scraped}");
-    for (port, backend) in [("cache", "memory"), ("provider", "http"), ("store", "memory")] {
+    assert_eq!(serving.len(), 4, "{scraped}");
+    for (port, backend) in [("cache", "memory"), ("provider", "http"), ("store", "memory"), ("mail", "log")] {
         assert!(
             serving
                 .iter()
