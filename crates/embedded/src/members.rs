@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use pointshare_domain::ports::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, StoreError,
 };
-use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
+use pointshare_domain::{
+    DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
+};
 
 #[derive(Debug, Default)]
 pub struct InMemoryMembers {
@@ -82,6 +84,10 @@ impl MemberRepository for InMemoryMembers {
 
     async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError> {
         Ok(self.update(id, |m| m.role = role))
+    }
+
+    async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
+        Ok(self.update(id, |m| m.password_hash = hash.clone()))
     }
 
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {

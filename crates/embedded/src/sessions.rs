@@ -48,6 +48,23 @@ impl SessionRepository for InMemorySessions {
         Ok(())
     }
 
+    async fn revoke_all(
+        &self,
+        member: MemberId,
+        except: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut sessions = self.sessions.lock();
+        let ending =
+            sessions.values_mut().filter(|s| s.member == member && s.revoked_at.is_none() && Some(s.id) != except);
+        Ok(ending
+            .map(|session| {
+                session.revoked_at = Some(at);
+                session.id
+            })
+            .collect())
+    }
+
     async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {
         let sessions = self.sessions.lock();
         Ok(sessions.values().any(|s| s.member == member && s.client == client && s.created_at >= since))

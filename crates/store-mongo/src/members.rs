@@ -9,7 +9,9 @@ use mongodb::bson::{Bson, doc};
 use pointshare_domain::ports::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, StoreError,
 };
-use pointshare_domain::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
+use pointshare_domain::{
+    DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
+};
 
 use crate::documents::{MemberDoc, name_key};
 use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on, store_error};
@@ -105,6 +107,10 @@ impl MemberRepository for MongoMembers {
 
     async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError> {
         self.update(id, doc! {"role": role.as_str()}, "changing a member's role").await
+    }
+
+    async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
+        self.update(id, doc! {"password_hash": hash.as_str()}, "changing a member's password").await
     }
 
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
 
@@ -68,6 +69,28 @@ impl SessionRepository for MongoSessions {
             .await
             .map_err(|e| store_error(e, "ending a session"))?;
         Ok(())
+    }
+
+    async fn revoke_all(
+        &self,
+        member: MemberId,
+        except: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let doing = "ending a member's sessions";
+        let mut open = doc! {"member": member.to_string(), "revoked_at": Bson::Null};
+        if let Some(kept) = except {
+            open.insert("_id", doc! {"$ne": kept.to_string()});
+        }
+        let cursor = self.sessions.find(open.clone()).await.map_err(|e| store_error(e, doing))?;
+        let found: Vec<SessionDoc> = cursor.try_collect().await.map_err(|e| store_error(e, doing))?;
+        let ids: Vec<String> = found.into_iter().map(|session| session.id).collect();
+        open.insert("_id", doc! {"$in": &ids});
+        self.sessions
+            .update_many(open, doc! {"$set": {"revoked_at": bson_time(at)}})
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        ids.iter().map(|id| id.parse().map_err(|e: pointshare_domain::InvalidValue| store_error(e, doing))).collect()
     }
 
     async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::StoreError;
-use crate::model::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, ProviderAccountId, Role};
+use crate::model::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role};
 
 #[derive(Debug, Error)]
 pub enum InsertMemberError {
@@ -52,6 +52,9 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError>;
 
     async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError>;
+
+    /// Replaces the member's password hash; `None` if there is no such member.
+    async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError>;
 
     /// Members whose signup stopped before their provider account was recorded.
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError>;

@@ -29,6 +29,15 @@ pub trait SessionRepository: Send + Sync + std::fmt::Debug {
     /// Ends the session for good (the first revocation time is kept).
     async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Ends every session of `member` still open, but `except`, at `at`;
+    /// the ones it ended.
+    async fn revoke_all(
+        &self,
+        member: MemberId,
+        except: Option<SessionId>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
     /// Whether `member` started a session from `client` at or after `since`.
     async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError>;
 }

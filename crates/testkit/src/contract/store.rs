@@ -41,7 +41,7 @@ macro_rules! store_contract {
             a_member_reads_back_by_id_email_and_handle,
             emails_and_handles_are_unique,
             attaching_an_account_converges_and_never_replaces,
-            renaming_and_suspending_change_only_that,
+            renaming_suspending_and_a_new_password_change_only_that,
             a_role_is_kept_and_changed_on_the_record,
             members_without_an_account_are_listed_for_recovery,
             admins_search_members_by_prefix_status_and_role_a_page_at_a_time,
@@ -59,6 +59,7 @@ macro_rules! store_contract {
             a_revoked_session_stays_revoked,
             a_session_remembers_its_last_retired_tokens,
             sessions_tell_where_a_member_signed_in_lately,
+            a_member_s_other_sessions_end_together,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
             a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand,
             reversals_never_hold_more_of_a_transfer_than_its_amount_however_many_race,
@@ -188,7 +189,7 @@ pub async fn attaching_an_account_converges_and_never_replaces(store: &StoreUnde
     assert!(matches!(store.members.attach_account(MemberId::new(), &first).await, Err(AttachAccountError::NotFound)));
 }
 
-pub async fn renaming_and_suspending_change_only_that(store: &StoreUnderTest) {
+pub async fn renaming_suspending_and_a_new_password_change_only_that(store: &StoreUnderTest) {
     let dave = member("dave");
     store.members.insert(&dave).await.expect("inserts");
     let name = DisplayName::parse("Dave D.").expect("valid name");
@@ -197,6 +198,12 @@ pub async fn renaming_and_suspending_change_only_that(store: &StoreUnderTest) {
     let suspended = store.members.set_status(dave.id, MemberStatus::Suspended).await.expect("updates").expect("exists");
     assert_eq!(suspended.status, MemberStatus::Suspended);
     assert_eq!(store.members.set_status(MemberId::new(), MemberStatus::Active).await.expect("answers"), None);
+    let hash = PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA").expect("valid hash");
+    let changed = store.members.set_password(dave.id, &hash).await.expect("updates").expect("exists");
+    assert_eq!(changed, Member { password_hash: hash.clone(), ..suspended });
+    let read = store.members.by_email(&dave.email).await.expect("reads").expect("exists");
+    assert_eq!(read.password_hash, hash);
+    assert_eq!(store.members.set_password(MemberId::new(), &hash).await.expect("answers"), None);
 }
 
 pub async fn a_role_is_kept_and_changed_on_the_record(store: &StoreUnderTest) {
@@ -596,6 +603,31 @@ pub async fn a_session_remembers_its_last_retired_tokens(store: &StoreUnderTest)
     let kept = tokens.split_off(tokens.len() - RETIRED_TOKENS_KEPT);
     assert_eq!(read.retired, kept, "the last ones, oldest first");
     assert!(tokens.iter().all(|old| !read.retired(old)), "older ones are forgotten");
+}
+
+pub async fn a_member_s_other_sessions_end_together(store: &StoreUnderTest) {
+    let (alice, bob) = (MemberId::new(), MemberId::new());
+    let [kept, phone, laptop] = [session(alice), session(alice), session(alice)];
+    let ended_before = session(alice);
+    let bobs = session(bob);
+    for open in [&kept, &phone, &laptop, &ended_before, &bobs] {
+        store.sessions.insert(open).await.expect("inserts");
+    }
+    let earlier = now() - chrono::Duration::hours(1);
+    store.sessions.revoke(ended_before.id, earlier).await.expect("revokes");
+    let at = now();
+    let mut ended = store.sessions.revoke_all(alice, Some(kept.id), at).await.expect("revokes");
+    ended.sort_unstable();
+    let mut expected = vec![phone.id, laptop.id];
+    expected.sort_unstable();
+    assert_eq!(ended, expected, "the open ones but the one kept");
+    let read = |id| store.sessions.get(id);
+    assert_eq!(read(phone.id).await.expect("reads").expect("exists").revoked_at, Some(at));
+    assert_eq!(read(kept.id).await.expect("reads").expect("exists").revoked_at, None);
+    assert_eq!(read(ended_before.id).await.expect("reads").expect("exists").revoked_at, Some(earlier), "kept its time");
+    assert_eq!(read(bobs.id).await.expect("reads").expect("exists").revoked_at, None, "another member's");
+    assert!(store.sessions.revoke_all(alice, Some(kept.id), at).await.expect("revokes").is_empty(), "once");
+    assert_eq!(store.sessions.revoke_all(alice, None, at).await.expect("revokes"), [kept.id]);
 }
 
 pub async fn sessions_tell_where_a_member_signed_in_lately(store: &StoreUnderTest) {
