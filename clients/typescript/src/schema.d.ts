@@ -449,6 +449,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Changes my password, given the current one: every other session of mine ends at once (their access tokens, refresh tokens and event streams), this one stays, and a mail tells me it happened. */
+        post: operations["changeMyPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/members/{handle}": {
         parameters: {
             query?: never;
@@ -799,6 +816,15 @@ export interface components {
             at: string;
             kind: components["schemas"]["MovementKindView"];
         };
+        PasswordChangeBody: {
+            /** @example correct horse battery */
+            current_password: string;
+            /**
+             * @description 8 to 128 characters, not one character repeated.
+             * @example a brand new passphrase
+             */
+            new_password: string;
+        };
         /**
          * @description The body of every error answer.
          * @example {
@@ -838,7 +864,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed";
+        ProblemCode: "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
             /** @example Ben */
@@ -3167,6 +3193,113 @@ export interface operations {
                 };
             };
             /** @description events_unavailable: try again shortly */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeMyPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChangeBody"];
+            };
+        };
+        responses: {
+            /** @description changed; my other sessions are ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description wrong_password: the current password is not it (counted like a failed login) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: `errors` names each invalid field by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many wrong passwords for this account; wait `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description busy: too many passwords are being checked */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */

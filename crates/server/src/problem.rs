@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    AdjustError, AuditError, BalanceError, DecideError, GetTransferError, GrantError, LoginError, LogoutError,
-    OperatorError, RefreshError, RenameError, ResolveError, ReverseError, ShareError, SignupError, Submitted,
-    Throttled,
+    AdjustError, AuditError, BalanceError, ChangePasswordError, DecideError, GetTransferError, GrantError, LoginError,
+    LogoutError, OperatorError, RefreshError, RenameError, ResolveError, ReverseError, ShareError, SignupError,
+    Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -144,6 +144,8 @@ problem_codes! {
     UnsupportedMediaType = "unsupported_media_type",
     /// Fields are missing or invalid: `errors` lists each.
     ValidationFailed = "validation_failed",
+    /// The current password given is not the member's.
+    WrongPassword = "wrong_password",
 }
 
 impl std::fmt::Display for ProblemCode {
@@ -645,6 +647,20 @@ impl From<RefreshError> for ApiError {
             RefreshError::Reused => invalid_refresh_token()
                 .detail("this refresh token was already used, so the session is ended; log in again"),
             RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(error: ChangePasswordError) -> Self {
+        match error {
+            ChangePasswordError::WrongPassword => {
+                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The current password is wrong")
+            }
+            ChangePasswordError::NotFound => gone(),
+            ChangePasswordError::Busy => ApiError::busy(),
+            ChangePasswordError::Throttled(throttled) => throttled.into(),
+            ChangePasswordError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

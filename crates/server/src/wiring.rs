@@ -15,9 +15,9 @@ use pointshare_domain::ports::{
     RateLimiter, SessionRepository, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MailService, MailSettings,
-    MemberService, OperatorService, Policy, Ports, ReconcileService, RecoveryService, RecoverySettings, RequestLease,
-    ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
+    AccountService, AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MailService,
+    MailSettings, MemberService, OperatorService, Policy, Ports, ReconcileService, RecoveryService, RecoverySettings,
+    RequestLease, ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
     InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryOutbox,
@@ -49,6 +49,7 @@ pub struct AppState {
     pub audit: Arc<AuditService>,
     pub operators: Arc<OperatorService>,
     pub mail: Arc<MailService>,
+    pub accounts: Arc<AccountService>,
     pub events: EventFeed,
     pub throttle: Arc<Throttle>,
     /// Drives 202s' transfers on; stopped at shutdown.
@@ -357,6 +358,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         audit: services.audit,
         operators: services.operators,
         mail: services.mail,
+        accounts: services.accounts,
         events: services.events,
         throttle: services.throttle,
         followups,

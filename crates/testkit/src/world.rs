@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MailSettings, MemberService,
-    OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService, SagaDriver,
-    SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy, TransferLimits, TransferService,
+    AccountService, ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MailSettings,
+    MemberService, OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService,
+    SagaDriver, SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy, TransferLimits,
+    TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
@@ -70,6 +71,7 @@ pub struct World {
     pub corrections: Arc<CorrectionService>,
     pub balance_service: Arc<BalanceService>,
     pub session_service: Arc<SessionService>,
+    pub accounts: Arc<AccountService>,
     pub recovery: Arc<RecoveryService>,
     pub review: Arc<ReviewService>,
     pub throttle: Arc<Throttle>,
@@ -151,6 +153,7 @@ impl World {
             corrections: services.corrections,
             balance_service: services.balances,
             session_service: services.sessions,
+            accounts: services.accounts,
             recovery: services.recovery,
             throttle: services.throttle,
             audit_log: audit,

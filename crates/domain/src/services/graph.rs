@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed, MailService,
-    MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService, RecoverySettings, RequestLease,
-    ReviewService, SagaDriver, SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits, TransferService,
+    AccountService, AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed,
+    MailService, MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService, RecoverySettings,
+    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits,
+    TransferService,
 };
 use crate::ports::{
     AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents, MemberRepository,
@@ -71,6 +72,7 @@ pub struct Services {
     pub audit: Arc<AuditService>,
     pub operators: Arc<OperatorService>,
     pub mail: Arc<MailService>,
+    pub accounts: Arc<AccountService>,
 }
 
 impl Services {
@@ -103,6 +105,15 @@ impl Services {
         let member_service =
             Arc::new(MemberService::new(members.clone(), provider.clone(), passwords.clone(), clock.clone()));
         let throttle = Arc::new(Throttle::new(limiter, policy.throttle));
+        let mail = Arc::new(MailService::new(outbox, mailer, clock.clone(), policy.mail));
+        let accounts = Arc::new(AccountService::new(
+            members.clone(),
+            sessions.clone(),
+            passwords.clone(),
+            throttle.clone(),
+            mail.clone(),
+            clock.clone(),
+        ));
         let sessions = Arc::new(SessionService::new(
             sessions,
             members.clone(),
@@ -112,7 +123,6 @@ impl Services {
             policy.session_lifetime,
         ));
         let audit = Arc::new(AuditService::new(audit, clock.clone()));
-        let mail = Arc::new(MailService::new(outbox, mailer, clock.clone(), policy.mail));
         let operators =
             Arc::new(OperatorService::new(members.clone(), directory, totals.clone(), audit.clone(), clock.clone()));
         let transfer_service = Arc::new(TransferService::new(
@@ -167,6 +177,7 @@ impl Services {
             audit,
             operators,
             mail,
+            accounts,
         }
     }
 }

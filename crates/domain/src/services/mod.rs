@@ -1,5 +1,6 @@
 //! The operations pointshare offers, each with its own error enum.
 
+mod accounts;
 mod audit;
 mod balance;
 mod corrections;
@@ -18,6 +19,7 @@ mod sessions;
 mod throttle;
 mod transfers;
 
+pub use accounts::{AccountService, ChangePasswordError, PasswordChange};
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use corrections::{

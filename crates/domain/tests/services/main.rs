@@ -1,6 +1,7 @@
 //! The domain services, exercised through the in-memory world of the testkit.
 //! One test binary, one module per capability.
 
+mod accounts;
 mod adjustments;
 mod approvals;
 mod balance;

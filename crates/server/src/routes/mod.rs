@@ -3,6 +3,7 @@
 //! client address) in `guard`, the `Caller` and `Admin` extractors in
 //! `caller`, schema-checked bodies in `body`.
 
+mod account;
 mod admin_members;
 mod audit;
 mod body;
@@ -33,6 +34,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(members::get_me)
         .service(members::update_me)
         .service(members::get_my_balance)
+        .service(account::change_my_password)
         .service(events::stream_my_events)
         .service(members::get_member)
         .service(transfers::create_transfer)

@@ -11,7 +11,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 
 use super::{
-    admin_members, audit, corrections, events, health, members, reviews, sessions, timeline, transfers, views,
+    account, admin_members, audit, corrections, events, health, members, reviews, sessions, timeline, transfers, views,
 };
 use crate::problem;
 
@@ -22,7 +22,7 @@ use crate::problem;
     servers((url = "/", description = "this server")),
     paths(
         members::signup, sessions::login, sessions::refresh_session, sessions::logout,
-        members::get_me, members::update_me, members::get_my_balance, events::stream_my_events, members::get_member,
+        members::get_me, members::update_me, members::get_my_balance, account::change_my_password, events::stream_my_events, members::get_member,
         transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,
         audit::list_audit_records, audit::export_audit_records,
         admin_members::search_members, admin_members::get_member_for_admin, admin_members::list_member_transfers,

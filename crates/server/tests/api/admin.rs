@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use pointshare_testkit::{Fault, Operation};
 
-use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_support_desk};
+use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_on};
 
 async fn id_of(app: &TestApp, token: &str) -> String {
     app.get("/v1/me", Some(token)).await.body["id"].as_str().expect("an id").to_owned()
@@ -28,7 +28,7 @@ on_each_store!(
 /// The support desk's server on `store`, its admin (`admin`, the bootstrap
 /// admin) and members alice and bob, alice granted 10,000 points.
 async fn desk(store: Store) -> (TestApp, pointshare_provider_sim::RunningSim, String, String, String) {
-    let (app, provider) = spawn_support_desk(store, |_| {}).await;
+    let (app, provider) = spawn_on(store, |_| {}).await;
     let admin = app.token(BOSS, BOSS_PASSWORD).await;
     let (alice, bob) = (app.member("alice").await, app.member("bob").await);
     let granted = app.grant(&admin, "start", json!({"to_handle": "alice", "amount": 10_000, "reason": "start"})).await;
@@ -164,7 +164,7 @@ async fn the_audit_log_names_the_request_pages_filters_and_exports_as_csv(store:
 }
 
 async fn admins_work_the_review_queue_and_a_decision_moves_points_once(store: Store) {
-    let (app, provider) = spawn_support_desk(store, |_| {}).await;
+    let (app, provider) = spawn_on(store, |_| {}).await;
     let boss = app.token(BOSS, BOSS_PASSWORD).await;
     let (alice, bob) = (app.member("alice").await, app.member("bob").await);
     let granted = app.grant(&boss, "start", json!({"to_handle": "alice", "amount": 100, "reason": "start"})).await;

@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_support_desk};
+use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_on};
 use crate::sse::EventStream;
 
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -21,7 +21,7 @@ on_each_store!(
 /// The desk on `store`, corrections above 50 points waiting for approval:
 /// admins boss and zed; alice granted 100, bob nothing.
 async fn desk(store: Store) -> (TestApp, pointshare_provider_sim::RunningSim, [String; 4]) {
-    let (app, provider) = spawn_support_desk(store, |s| s.approvals.threshold = 50).await;
+    let (app, provider) = spawn_on(store, |s| s.approvals.threshold = 50).await;
     let boss = app.token(BOSS, BOSS_PASSWORD).await;
     let (alice, bob, zed) = (app.member("alice").await, app.member("bob").await, app.member("zed").await);
     let zed_id = app.get("/v1/me", Some(&zed)).await.body["id"].as_str().expect("an id").to_owned();

@@ -73,8 +73,10 @@ pub const BOSS: &str = "boss@example.com";
 pub const BOSS_PASSWORD: &str = "the boss's password";
 
 /// A server on `store` with a provider on its own port (which the test may
-/// make fail) and the bootstrap admin `BOSS`; the cache in memory, by name.
-pub async fn spawn_support_desk(
+/// make fail), mail through the test SMTP server (read it with
+/// `pointshare_testkit::Inbox`), and the bootstrap admin `BOSS`; the cache in
+/// memory, by name.
+pub async fn spawn_on(
     store: Store,
     tune: impl FnOnce(&mut Settings),
 ) -> (TestApp, pointshare_provider_sim::RunningSim) {
@@ -92,6 +94,8 @@ pub async fn spawn_support_desk(
         }
         s.provider.url = Some(url);
         s.provider.api_key = Some(key.into());
+        s.backends.mail = None;
+        s.mail.smtp_url = Some(pointshare_testkit::Inbox::smtp_url().into());
         s.bootstrap_admin.email = Some(BOSS.into());
         s.bootstrap_admin.password = Some(BOSS_PASSWORD.to_owned().into());
         tune(s);

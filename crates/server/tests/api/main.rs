@@ -5,6 +5,7 @@
 mod helpers;
 mod sse;
 
+mod account;
 mod admin;
 mod auth;
 mod contract;
