@@ -1,6 +1,6 @@
-//! In-memory adapters of the store, audit log, mail outbox, cache, rate limiter and events ports
-//! (and a mailer that writes to the log):
-//! what `pointshare` runs on with nothing configured (the embedded default),
+//! In-memory adapters of the store, one-use tokens, audit log, mail outbox,
+//! cache, rate limiter and events ports (and a mailer that writes to the
+//! log): what `pointshare` runs on with nothing configured (the embedded default),
 //! and what tests of any crate stand on. Each keeps the semantics its real
 //! adapter must have (uniqueness, compare-and-set, leases, newer-wins
 //! balances, resumable events); the contract suites in `pointshare-testkit`
@@ -9,6 +9,7 @@
 //! Depends on the domain alone: no fault injection here (that is the test
 //! kit's), nothing a production binary would not run.
 
+mod account_tokens;
 mod audit;
 mod cache;
 mod events;
@@ -18,6 +19,7 @@ mod sessions;
 mod totals;
 mod transfers;
 
+pub use account_tokens::InMemoryAccountTokens;
 pub use audit::InMemoryAuditLog;
 pub use cache::{InMemoryBalanceCache, InMemoryRateLimiter};
 pub use events::InMemoryEvents;

@@ -20,6 +20,7 @@ mod store {
             transfers: Arc::new(InMemoryTransfers::default()),
             sessions: Arc::new(InMemorySessions::default()),
             totals: Arc::new(InMemoryDailyTotals::default()),
+            tokens: Arc::new(pointshare_embedded::InMemoryAccountTokens::default()),
         }
     });
 }

@@ -8,10 +8,10 @@ use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
-    Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, IdempotencyKey, Lease,
-    LeaseOwner, MailIntent, MailKind, MailMessage, MailState, MailToken, Member, MemberStatus, Memo, OutboxMail,
-    Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, StateChange, TokenHash, Transfer,
-    TransferKind, TransferState,
+    AccountToken, Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle,
+    IdempotencyKey, Lease, LeaseOwner, MailIntent, MailKind, MailMessage, MailState, MailToken, Member, MemberStatus,
+    Memo, OutboxMail, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, StateChange,
+    TokenHash, TokenPurpose, Transfer, TransferKind, TransferState,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -437,6 +437,46 @@ impl TryFrom<OutboxDoc> for OutboxMail {
             last_error: doc.last_error,
             created_at: chrono_time(doc.created_at),
             sent_at: doc.sent_at.map(chrono_time),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AccountTokenDoc {
+    /// The token's hash.
+    #[serde(rename = "_id")]
+    pub hash: String,
+    pub purpose: TokenPurpose,
+    pub member: String,
+    pub email: String,
+    pub expires_at: BsonDateTime,
+    pub used_at: Option<BsonDateTime>,
+}
+
+impl From<&AccountToken> for AccountTokenDoc {
+    fn from(token: &AccountToken) -> Self {
+        AccountTokenDoc {
+            hash: token.hash.to_string(),
+            purpose: token.purpose,
+            member: token.member.to_string(),
+            email: token.email.to_string(),
+            expires_at: bson_time(token.expires_at),
+            used_at: token.used_at.map(bson_time),
+        }
+    }
+}
+
+impl TryFrom<AccountTokenDoc> for AccountToken {
+    type Error = anyhow::Error;
+
+    fn try_from(doc: AccountTokenDoc) -> anyhow::Result<AccountToken> {
+        Ok(AccountToken {
+            hash: TokenHash::parse(doc.hash).context("an account token's hash")?,
+            purpose: doc.purpose,
+            member: doc.member.parse().context("an account token's member")?,
+            email: Email::parse(doc.email).context("an account token's email")?,
+            expires_at: chrono_time(doc.expires_at),
+            used_at: doc.used_at.map(chrono_time),
         })
     }
 }

@@ -4,7 +4,8 @@
 //! tokens rotated by compare-and-set), daily totals (one counter document
 //! per sender, kind and day, reserved by a conditional increment) and the
 //! audit log (append-only, one document per place in its hash chain) and the
-//! mail outbox (one document per mail, unique per intent, leased to a sender). `MongoStore::connect` checks the
+//! mail outbox (one document per mail, unique per intent, leased to a sender)
+//! and the one-use tokens mailed to members (by hash, taken once). `MongoStore::connect` checks the
 //! server, creates the indexes idempotently, and hands out the ports.
 //! Driver errors become the ports' errors here, at the edge.
 //!
@@ -17,6 +18,7 @@
 //! Depends on the domain and the MongoDB driver; never on another adapter or
 //! the server (on the test kit in its tests only).
 
+mod account_tokens;
 mod audit;
 mod documents;
 mod members;
@@ -35,8 +37,9 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use pointshare_domain::ports::{InvalidSetting, Secret};
 use serde::{Deserialize, Serialize};
 
+pub use account_tokens::MongoAccountTokens;
 pub use audit::MongoAuditLog;
-use documents::{AuditDoc, MemberDoc, OutboxDoc, SessionDoc, TransferDoc};
+use documents::{AccountTokenDoc, AuditDoc, MemberDoc, OutboxDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
 pub use outbox::MongoOutbox;
 pub use sessions::MongoSessions;
@@ -129,6 +132,7 @@ pub struct MongoStore {
     pub totals: Arc<MongoDailyTotals>,
     pub audit: Arc<MongoAuditLog>,
     pub outbox: Arc<MongoOutbox>,
+    pub tokens: Arc<MongoAccountTokens>,
 }
 
 const EMAIL_INDEX: &str = "members_email_unique";
@@ -152,6 +156,7 @@ impl MongoStore {
             totals: Arc::new(MongoDailyTotals::new(database.collection("daily_totals"))),
             audit: Arc::new(MongoAuditLog::new(database.collection::<AuditDoc>("audit"))),
             outbox: Arc::new(MongoOutbox::new(database.collection::<OutboxDoc>("outbox"))),
+            tokens: Arc::new(MongoAccountTokens::new(database.collection::<AccountTokenDoc>("account_tokens"))),
             database,
         };
         store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
@@ -239,6 +244,20 @@ impl MongoStore {
                 IndexModel::builder()
                     .keys(doc! {"state": 1, "next_attempt_at": 1, "created_at": 1})
                     .options(named(outbox::DUE_INDEX))
+                    .build(),
+            ])
+            .await?;
+        let tokens: Collection<AccountTokenDoc> = self.database.collection("account_tokens");
+        let expire = IndexOptions::builder()
+            .name(account_tokens::EXPIRY_INDEX.to_owned())
+            .expire_after(Duration::from_secs(24 * 3600))
+            .build();
+        tokens
+            .create_indexes([
+                IndexModel::builder().keys(doc! {"expires_at": 1}).options(expire).build(),
+                IndexModel::builder()
+                    .keys(doc! {"member": 1, "purpose": 1})
+                    .options(named(account_tokens::BY_MEMBER_INDEX))
                     .build(),
             ])
             .await?;

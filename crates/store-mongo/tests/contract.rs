@@ -21,6 +21,7 @@ async fn store() -> StoreUnderTest {
         transfers: store.transfers,
         sessions: store.sessions,
         totals: store.totals,
+        tokens: store.tokens,
     }
 }
 

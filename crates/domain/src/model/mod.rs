@@ -4,6 +4,7 @@
 //! field, so adapters and the API can parse untrusted input straight into these
 //! types and never carry an unchecked string past the edge.
 
+mod account_token;
 mod audit;
 mod ids;
 mod mail;
@@ -14,6 +15,7 @@ mod session;
 mod text;
 mod transfer;
 
+pub use account_token::{AccountToken, TokenPurpose};
 pub use audit::{
     Actor, AuditAction, AuditEntry, AuditRecord, AuditTarget, Authority, ChainHash, OperatorName, Origin, Reason,
     hash_of,

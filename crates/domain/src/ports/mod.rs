@@ -1,6 +1,7 @@
 //! The ports: what the rules need from the world, named for the domain's needs.
 //! Adapters implement them and translate driver errors into these enums at the edge.
 
+mod account_tokens;
 mod audit;
 mod cache;
 mod clock;
@@ -15,6 +16,7 @@ mod sessions;
 mod totals;
 mod transfers;
 
+pub use account_tokens::AccountTokens;
 pub use audit::{AppendError, AuditFilter, AuditLog};
 pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 pub use clock::{Clock, SystemClock};

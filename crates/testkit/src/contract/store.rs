@@ -12,14 +12,14 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
 use pointshare_domain::ports::{
-    AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError, InsertTransferError,
-    MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SystemClock, TakeOverError, TransferRepository,
-    Transition, TransitionError,
+    AccountTokens, AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError,
+    InsertTransferError, MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SystemClock,
+    TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
-    DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus, PasswordHash,
-    Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason, Role, Session, SessionId, TokenHash,
-    Transfer, TransferId, TransferKind, TransferState,
+    AccountToken, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus,
+    PasswordHash, Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason, Role, Session, SessionId,
+    TokenHash, TokenPurpose, Transfer, TransferId, TransferKind, TransferState,
 };
 
 /// The repositories, empty, over one store.
@@ -31,6 +31,7 @@ pub struct StoreUnderTest {
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub totals: Arc<dyn DailyTotals>,
+    pub tokens: Arc<dyn AccountTokens>,
 }
 
 /// Expands to one `#[tokio::test]` per contract case, each on a fresh store from `$setup`.
@@ -60,6 +61,8 @@ macro_rules! store_contract {
             a_session_remembers_its_last_retired_tokens,
             sessions_tell_where_a_member_signed_in_lately,
             a_member_s_other_sessions_end_together,
+            a_one_use_token_is_taken_once_for_its_purpose_before_it_expires,
+            a_member_s_unused_tokens_are_spent_together,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
             a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand,
             reversals_never_hold_more_of_a_transfer_than_its_amount_however_many_race,
@@ -628,6 +631,56 @@ pub async fn a_member_s_other_sessions_end_together(store: &StoreUnderTest) {
     assert_eq!(read(bobs.id).await.expect("reads").expect("exists").revoked_at, None, "another member's");
     assert!(store.sessions.revoke_all(alice, Some(kept.id), at).await.expect("revokes").is_empty(), "once");
     assert_eq!(store.sessions.revoke_all(alice, None, at).await.expect("revokes"), [kept.id]);
+}
+
+fn account_token(member: MemberId, purpose: TokenPurpose, expires_at: chrono::DateTime<Utc>) -> AccountToken {
+    AccountToken {
+        hash: token_hash(&format!("{member}:{}", purpose.as_str())),
+        purpose,
+        member,
+        email: Email::parse("ada@example.com").expect("valid"),
+        expires_at,
+        used_at: None,
+    }
+}
+
+pub async fn a_one_use_token_is_taken_once_for_its_purpose_before_it_expires(store: &StoreUnderTest) {
+    let at = now();
+    let reset = account_token(MemberId::new(), TokenPurpose::PasswordReset, at + chrono::Duration::minutes(30));
+    store.tokens.insert(&reset).await.expect("inserts");
+    let wrong = store.tokens.take(&reset.hash, TokenPurpose::VerifyEmail, at).await.expect("reads");
+    assert_eq!(wrong, None, "not for another purpose");
+    let racers = (0..8).map(|_| store.tokens.take(&reset.hash, TokenPurpose::PasswordReset, at));
+    let taken: Vec<_> = futures::future::join_all(racers).await.into_iter().map(|t| t.expect("reads")).collect();
+    let winners: Vec<_> = taken.iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "taken once, however many race");
+    assert_eq!(winners[0], &AccountToken { used_at: Some(at), ..reset.clone() });
+    let expired = account_token(MemberId::new(), TokenPurpose::VerifyEmail, at - chrono::Duration::seconds(1));
+    store.tokens.insert(&expired).await.expect("inserts");
+    assert_eq!(store.tokens.take(&expired.hash, TokenPurpose::VerifyEmail, at).await.expect("reads"), None);
+    assert_eq!(store.tokens.take(&token_hash("never"), TokenPurpose::VerifyEmail, at).await.expect("reads"), None);
+}
+
+pub async fn a_member_s_unused_tokens_are_spent_together(store: &StoreUnderTest) {
+    let at = now();
+    let alice = MemberId::new();
+    let later = at + chrono::Duration::minutes(30);
+    let reset = account_token(alice, TokenPurpose::PasswordReset, later);
+    let verify = account_token(alice, TokenPurpose::VerifyEmail, later);
+    let bobs = account_token(MemberId::new(), TokenPurpose::PasswordReset, later);
+    for token in [&reset, &verify, &bobs] {
+        store.tokens.insert(token).await.expect("inserts");
+    }
+    store.tokens.spend_all(alice, TokenPurpose::PasswordReset, at).await.expect("spends");
+    assert_eq!(store.tokens.take(&reset.hash, TokenPurpose::PasswordReset, at).await.expect("reads"), None);
+    assert!(
+        store.tokens.take(&verify.hash, TokenPurpose::VerifyEmail, at).await.expect("reads").is_some(),
+        "another purpose"
+    );
+    assert!(
+        store.tokens.take(&bobs.hash, TokenPurpose::PasswordReset, at).await.expect("reads").is_some(),
+        "another member"
+    );
 }
 
 pub async fn sessions_tell_where_a_member_signed_in_lately(store: &StoreUnderTest) {

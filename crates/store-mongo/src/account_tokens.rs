@@ -1,0 +1,73 @@
+//! `AccountTokens` on the `account_tokens` collection: one document per
+//! token, `_id` its hash; taken by one conditional update (unused,
+//! unexpired, of its purpose), so of two racing takes one wins. A TTL index
+//! removes a token a day after it expires.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mongodb::Collection;
+use mongodb::bson::{Bson, doc, to_bson};
+use mongodb::options::ReturnDocument;
+
+use pointshare_domain::ports::{AccountTokens, StoreError};
+use pointshare_domain::{AccountToken, MemberId, TokenHash, TokenPurpose};
+
+use crate::documents::{AccountTokenDoc, bson_time};
+use crate::store_error;
+
+pub(crate) const EXPIRY_INDEX: &str = "account_tokens_expire";
+pub(crate) const BY_MEMBER_INDEX: &str = "account_tokens_by_member";
+
+#[derive(Debug, Clone)]
+pub struct MongoAccountTokens {
+    tokens: Collection<AccountTokenDoc>,
+}
+
+impl MongoAccountTokens {
+    pub(crate) fn new(tokens: Collection<AccountTokenDoc>) -> Self {
+        MongoAccountTokens { tokens }
+    }
+}
+
+fn purpose(purpose: TokenPurpose) -> Bson {
+    to_bson(&purpose).expect("a token purpose encodes")
+}
+
+#[async_trait]
+impl AccountTokens for MongoAccountTokens {
+    async fn insert(&self, token: &AccountToken) -> Result<(), StoreError> {
+        self.tokens.insert_one(AccountTokenDoc::from(token)).await.map_err(|e| store_error(e, "storing a token"))?;
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        hash: &TokenHash,
+        wanted: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountToken>, StoreError> {
+        let doing = "taking a one-use token";
+        let filter = doc! {
+            "_id": hash.as_str(),
+            "purpose": purpose(wanted),
+            "used_at": Bson::Null,
+            "expires_at": {"$gt": bson_time(now)},
+        };
+        let taken = self
+            .tokens
+            .find_one_and_update(filter, doc! {"$set": {"used_at": bson_time(now)}})
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        taken.map(AccountToken::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    async fn spend_all(&self, member: MemberId, wanted: TokenPurpose, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let filter = doc! {"member": member.to_string(), "purpose": purpose(wanted), "used_at": Bson::Null};
+        self.tokens
+            .update_many(filter, doc! {"$set": {"used_at": bson_time(at)}})
+            .await
+            .map_err(|e| store_error(e, "spending a member's tokens"))?;
+        Ok(())
+    }
+}
