@@ -357,6 +357,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mails a link to reset the password to this address, if a member has it. The answer is the same whoever asks, and as fast; the link works once, for 30 minutes. */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sets a new password with the token of a reset link: once, and every session of the member ends. */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -825,6 +859,22 @@ export interface components {
              */
             new_password: string;
         };
+        PasswordResetBody: {
+            /** @example ada@example.com */
+            email: string;
+        };
+        PasswordResetConfirmBody: {
+            /**
+             * @description 8 to 128 characters, not one character repeated.
+             * @example a brand new passphrase
+             */
+            new_password: string;
+            /**
+             * @description The `token` of the link in the reset mail.
+             * @example q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3dR5tY8uI0oP2
+             */
+            token: string;
+        };
         /**
          * @description The body of every error answer.
          * @example {
@@ -864,7 +914,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
+        ProblemCode: "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
             /** @example Ben */
@@ -2771,6 +2821,180 @@ export interface operations {
             /** @description internal: the details are in the server log under the response's X-Request-Id */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetBody"];
+            };
+        };
+        responses: {
+            /** @description if a member has this address, a reset link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: `errors` names each invalid field by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many resets asked from this address, or for this email; wait `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirmBody"];
+            };
+        };
+        responses: {
+            /** @description the password is set; every session of the member is ended: log in */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_token: unknown, used, or expired */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: `errors` names each invalid field by JSON Pointer */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description busy: too many passwords are being hashed */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -26,8 +26,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use pointshare_domain::ports::{HashError, PasswordHasher, StoreError};
-use pointshare_domain::services::{MemberService, SessionService};
-use pointshare_domain::{AccessDenied, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash};
+use pointshare_domain::services::{MailedToken, MemberService, SessionService};
+use pointshare_domain::{
+    AccessDenied, MailToken, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash,
+};
 
 use crate::problem::ApiError;
 use crate::telemetry::{self, AuthEvent};
@@ -132,14 +134,37 @@ pub struct RefreshToken {
     secret: String,
 }
 
+/// A fresh secret of 32 random bytes (base64url) and its hash: what a
+/// client is given, and what the store keeps.
+fn random_secret() -> (String, TokenHash) {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let secret = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_secret(&secret);
+    (secret, hash)
+}
+
+/// Whether `text` has the shape of a secret this server gives.
+fn is_secret(text: &str) -> bool {
+    (20..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A one-use token for a mail (a reset or verification link).
+pub fn mailed_token() -> MailedToken {
+    let (secret, hash) = random_secret();
+    MailedToken { token: MailToken::new(secret), hash }
+}
+
+/// The hash of a one-use token a client presents; `None` for what no
+/// mail of this server carried.
+pub fn presented_token(text: &str) -> Option<TokenHash> {
+    is_secret(text).then(|| hash_secret(text))
+}
+
 impl RefreshToken {
     /// A fresh random secret and its hash, before the session exists.
     pub fn secret() -> (String, TokenHash) {
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        let secret = URL_SAFE_NO_PAD.encode(bytes);
-        let hash = hash_secret(&secret);
-        (secret, hash)
+        random_secret()
     }
 
     pub fn text(session: SessionId, secret: &str) -> String {
@@ -148,9 +173,7 @@ impl RefreshToken {
 
     pub fn parse(text: &str) -> Option<RefreshToken> {
         let (session, secret) = text.split_once('.')?;
-        let valid_secret = (20..=64).contains(&secret.len())
-            && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        valid_secret.then_some(RefreshToken { session: session.parse().ok()?, secret: secret.to_owned() })
+        is_secret(secret).then_some(RefreshToken { session: session.parse().ok()?, secret: secret.to_owned() })
     }
 
     pub fn hash(&self) -> TokenHash {

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 
 use pointshare_domain::services::{
     AdjustError, AuditError, BalanceError, ChangePasswordError, DecideError, GetTransferError, GrantError, LoginError,
-    LogoutError, OperatorError, RefreshError, RenameError, ResolveError, ReverseError, ShareError, SignupError,
-    Submitted, Throttled,
+    LogoutError, OperatorError, RefreshError, RenameError, ResetError, ResolveError, ReverseError, ShareError,
+    SignupError, Submitted, Throttled,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -78,6 +78,8 @@ problem_codes! {
     InvalidCredentials = "invalid_credentials",
     /// The cursor is not one this API gave.
     InvalidCursor = "invalid_cursor",
+    /// The one-use token is unknown, used or expired.
+    InvalidToken = "invalid_token",
     /// The `Idempotency-Key` is not 1 to 64 printable ASCII characters.
     InvalidIdempotencyKey = "invalid_idempotency_key",
     /// `Last-Event-ID` is not an id this API gave.
@@ -661,6 +663,21 @@ impl From<ChangePasswordError> for ApiError {
             ChangePasswordError::Busy => ApiError::busy(),
             ChangePasswordError::Throttled(throttled) => throttled.into(),
             ChangePasswordError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+pub fn invalid_token() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidToken, "The token is not valid")
+        .detail("it is unknown, was used already, or expired: ask for a new one")
+}
+
+impl From<ResetError> for ApiError {
+    fn from(error: ResetError) -> Self {
+        match error {
+            ResetError::InvalidToken => invalid_token(),
+            ResetError::Busy => ApiError::busy(),
+            ResetError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisEvents};
 use pointshare_domain::ports::{
-    AuditLog, BalanceCache, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents, MemberRepository,
-    RateLimiter, SessionRepository, SystemClock, TransferRepository,
+    AccountTokens, AuditLog, BalanceCache, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
+    MemberRepository, RateLimiter, SessionRepository, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
     AccountService, AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MailService,
@@ -20,8 +20,8 @@ use pointshare_domain::services::{
     RequestLease, ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
-    InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryOutbox,
-    InMemoryRateLimiter, InMemorySessions, InMemoryTransfers, LogMailer,
+    InMemoryAccountTokens, InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents,
+    InMemoryMembers, InMemoryOutbox, InMemoryRateLimiter, InMemorySessions, InMemoryTransfers, LogMailer,
 };
 use pointshare_mail_smtp::SmtpMailer;
 use pointshare_provider_http::{BreakerState, HttpProvider};
@@ -125,6 +125,7 @@ pub struct Repositories {
     pub directory: Arc<dyn MemberDirectory>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    pub tokens: Arc<dyn AccountTokens>,
     pub totals: Arc<dyn DailyTotals>,
     pub audit: Arc<dyn AuditLog>,
     pub outbox: Arc<dyn MailOutbox>,
@@ -139,6 +140,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
             directory: members,
             transfers: Arc::new(InMemoryTransfers::default()),
             sessions: Arc::new(InMemorySessions::default()),
+            tokens: Arc::new(InMemoryAccountTokens::default()),
             totals: Arc::new(InMemoryDailyTotals::default()),
             audit: Arc::new(InMemoryAuditLog::default()),
             outbox: Arc::new(InMemoryOutbox::default()),
@@ -151,6 +153,7 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
         directory: store.members.clone(),
         transfers: store.transfers.clone(),
         sessions: store.sessions.clone(),
+        tokens: store.tokens.clone(),
         totals: store.totals.clone(),
         audit: store.audit.clone(),
         outbox: store.outbox.clone(),
@@ -236,7 +239,7 @@ pub struct Wired {
 }
 
 pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
-    let Repositories { members, directory, transfers, sessions, totals, audit, outbox, backend: store } =
+    let Repositories { members, directory, transfers, sessions, tokens, totals, audit, outbox, backend: store } =
         store(&settings).await?;
     let (mailer, mail_backend) = mailer(&settings)?;
     let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings).await?;
@@ -277,6 +280,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         directory,
         transfers,
         sessions,
+        tokens,
         totals,
         audit,
         outbox,

@@ -27,8 +27,8 @@ use pointshare_domain::{
     ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId, TransferState,
 };
 use pointshare_embedded::{
-    InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryOutbox, InMemoryRateLimiter, InMemorySessions,
-    LogMailer,
+    InMemoryAccountTokens, InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryOutbox, InMemoryRateLimiter,
+    InMemorySessions, LogMailer,
 };
 
 /// Wall-clock time that follows the runtime's (paused, simulated) time, off
@@ -133,6 +133,7 @@ impl Replica {
             transfers,
             // Sessions, limits, passwords and events play no part in the saga's invariants.
             sessions: Arc::new(InMemorySessions::default()),
+            tokens: Arc::new(InMemoryAccountTokens::default()),
             totals: shared.totals.clone(),
             audit: Arc::new(InMemoryAuditLog::default()),
             outbox: Arc::new(InMemoryOutbox::default()),

@@ -14,8 +14,8 @@ use pointshare_domain::services::{
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
 use pointshare_embedded::{
-    InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryOutbox, InMemorySessions, InMemoryTransfers,
-    LogMailer,
+    InMemoryAccountTokens, InMemoryDailyTotals, InMemoryEvents, InMemoryMembers, InMemoryOutbox, InMemorySessions,
+    InMemoryTransfers, LogMailer,
 };
 
 use crate::{FakePasswords, FakeProvider, ManualClock, OutageAuditLog, OutageCache};
@@ -108,6 +108,7 @@ impl World {
             directory: members.clone(),
             transfers: transfers.clone(),
             sessions: sessions.clone(),
+            tokens: Arc::new(InMemoryAccountTokens::default()),
             totals: totals.clone(),
             audit: audit.clone(),
             outbox: outbox.clone(),

@@ -1,7 +1,9 @@
 //! A member's own account: changing the password (every other session
-//! ends, and a mail says so). Guesses at the current password are paced
+//! ends, and a mail says so), and resetting a forgotten one through a
+//! one-use link sent by mail. Guesses at the current password are paced
 //! like logins at that account, so a stolen access token cannot be turned
-//! into the password by trying.
+//! into the password by trying; asking for a reset says nothing about
+//! whether the address is a member's.
 
 use std::sync::Arc;
 
@@ -10,8 +12,23 @@ use thiserror::Error;
 
 use super::MailService;
 use super::throttle::{AccountKey, Throttle, Throttled};
-use crate::model::{MailIntent, MailKind, MailMessage, MemberId, Password, SessionId};
-use crate::ports::{Clock, HashError, MemberRepository, PasswordHasher, SessionRepository};
+use super::transfers::to_delta;
+use crate::model::{
+    AccountToken, Email, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId, Password, SessionId,
+    TokenHash, TokenPurpose,
+};
+use crate::ports::{AccountTokens, Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, StoreError};
+
+/// How long a password reset link works.
+pub const RESET_LINK_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// A one-use token made for a mail: what the mail carries, and the hash
+/// the store keeps to check it.
+#[derive(Debug, Clone)]
+pub struct MailedToken {
+    pub token: MailToken,
+    pub hash: TokenHash,
+}
 
 /// A member's request to change their password, from one of their sessions.
 #[derive(Debug)]
@@ -48,10 +65,31 @@ impl From<HashError> for ChangePasswordError {
     }
 }
 
+#[derive(Debug, Error)]
+pub enum ResetError {
+    /// Unknown, used, expired, or for something else.
+    #[error("the token is not valid")]
+    InvalidToken,
+    #[error("too many passwords are being hashed; try again shortly")]
+    Busy,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<HashError> for ResetError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => ResetError::Busy,
+            HashError::Unexpected(error) => ResetError::Unexpected(error.context("hashing a password")),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct AccountService {
     members: Arc<dyn MemberRepository>,
     sessions: Arc<dyn SessionRepository>,
+    tokens: Arc<dyn AccountTokens>,
     passwords: Arc<dyn PasswordHasher>,
     throttle: Arc<Throttle>,
     mail: Arc<MailService>,
@@ -62,12 +100,13 @@ impl AccountService {
     pub fn new(
         members: Arc<dyn MemberRepository>,
         sessions: Arc<dyn SessionRepository>,
+        tokens: Arc<dyn AccountTokens>,
         passwords: Arc<dyn PasswordHasher>,
         throttle: Arc<Throttle>,
         mail: Arc<MailService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        AccountService { members, sessions, passwords, throttle, mail, clock }
+        AccountService { members, sessions, tokens, passwords, throttle, mail, clock }
     }
 
     /// Sets a new password once the current one is given, ends every other
@@ -90,19 +129,63 @@ impl AccountService {
         let ended = self.sessions.revoke_all(member.id, Some(change.session), now).await;
         let ended = ended.context("ending the member's other sessions")?;
         tracing::info!(member = %member.id, sessions_ended = ended.len(), "password changed");
-        let intent = MailIntent::parse(format!("password_changed:{}:{}", member.id, now.timestamp_micros()))
-            .context("naming the mail")?;
+        self.tell_password_changed(member).await;
+        Ok(ended)
+    }
+
+    /// Mails a reset link to the member with this email, if there is one
+    /// who may sign in; nothing otherwise, and nothing says which. The link
+    /// works once, for `RESET_LINK_LIFETIME`.
+    pub async fn request_reset(&self, email: &str, token: MailedToken) -> Result<(), StoreError> {
+        let Ok(email) = Email::parse(email) else { return Ok(()) };
+        let Some(member) = self.members.by_email(&email).await?.filter(Member::is_active) else { return Ok(()) };
+        let reset = AccountToken {
+            hash: token.hash.clone(),
+            purpose: TokenPurpose::PasswordReset,
+            member: member.id,
+            email: member.email.clone(),
+            expires_at: self.clock.now() + to_delta(RESET_LINK_LIFETIME),
+            used_at: None,
+        };
+        self.tokens.insert(&reset).await?;
+        let intent = MailIntent::parse(format!("reset:{}", token.hash)).map_err(|e| StoreError(e.into()))?;
         let message = MailMessage {
             to: member.email,
             name: member.display_name,
-            kind: MailKind::PasswordChanged,
-            token: None,
+            kind: MailKind::PasswordReset,
+            token: Some(token.token),
             detail: None,
         };
-        // The change is made: a mail that cannot be queued is logged, not a failure of it.
-        if let Err(error) = self.mail.queue(intent, message).await {
-            tracing::error!(%error, member = %member.id, "could not queue the password-changed mail");
-        }
+        self.mail.queue(intent, message).await
+    }
+
+    /// Sets a new password for the member a reset link names, once: every
+    /// session of theirs ends, every other reset link of theirs stops
+    /// working, and a mail says the password changed.
+    pub async fn reset_password(&self, token: &TokenHash, new: Password) -> Result<Vec<SessionId>, ResetError> {
+        // Hashed first: a busy hasher must not spend the link.
+        let hash = self.passwords.hash(&new).await?;
+        let now = self.clock.now();
+        let taken = self.tokens.take(token, TokenPurpose::PasswordReset, now).await.context("taking the token")?;
+        let taken = taken.ok_or(ResetError::InvalidToken)?;
+        let member = self.members.set_password(taken.member, &hash).await.context("storing the new password")?;
+        let member = member.ok_or(ResetError::InvalidToken)?;
+        let ended = self.sessions.revoke_all(member.id, None, now).await.context("ending the member's sessions")?;
+        self.tokens.spend_all(member.id, TokenPurpose::PasswordReset, now).await.context("spending older links")?;
+        tracing::info!(member = %member.id, sessions_ended = ended.len(), "password reset");
+        self.tell_password_changed(member).await;
         Ok(ended)
+    }
+
+    /// Mails `member` that their password changed. The change is made by
+    /// then: a mail that cannot be queued is logged, not a failure of it.
+    async fn tell_password_changed(&self, member: Member) {
+        let at = self.clock.now().timestamp_micros();
+        let Ok(intent) = MailIntent::parse(format!("password_changed:{}:{at}", member.id)) else { return };
+        let (id, to, name) = (member.id, member.email, member.display_name);
+        let message = MailMessage { to, name, kind: MailKind::PasswordChanged, token: None, detail: None };
+        if let Err(error) = self.mail.queue(intent, message).await {
+            tracing::error!(%error, member = %id, "could not queue the password-changed mail");
+        }
     }
 }

@@ -14,8 +14,8 @@ use super::{
     TransferService,
 };
 use crate::ports::{
-    AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents, MemberRepository,
-    PasswordHasher, PointsProvider, RateLimiter, SessionRepository, TransferRepository,
+    AccountTokens, AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
+    MemberRepository, PasswordHasher, PointsProvider, RateLimiter, SessionRepository, TransferRepository,
 };
 
 /// What the services stand on: one adapter per port.
@@ -25,6 +25,8 @@ pub struct Ports {
     pub directory: Arc<dyn MemberDirectory>,
     pub transfers: Arc<dyn TransferRepository>,
     pub sessions: Arc<dyn SessionRepository>,
+    /// The one-use tokens mailed to members.
+    pub tokens: Arc<dyn AccountTokens>,
     pub totals: Arc<dyn DailyTotals>,
     pub audit: Arc<dyn AuditLog>,
     pub outbox: Arc<dyn MailOutbox>,
@@ -82,6 +84,7 @@ impl Services {
             directory,
             transfers,
             sessions,
+            tokens,
             totals,
             audit,
             outbox,
@@ -109,6 +112,7 @@ impl Services {
         let accounts = Arc::new(AccountService::new(
             members.clone(),
             sessions.clone(),
+            tokens,
             passwords.clone(),
             throttle.clone(),
             mail.clone(),

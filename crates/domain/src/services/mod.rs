@@ -19,7 +19,7 @@ mod sessions;
 mod throttle;
 mod transfers;
 
-pub use accounts::{AccountService, ChangePasswordError, PasswordChange};
+pub use accounts::{AccountService, ChangePasswordError, MailedToken, PasswordChange, RESET_LINK_LIFETIME, ResetError};
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use corrections::{

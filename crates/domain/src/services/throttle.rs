@@ -1,6 +1,7 @@
 //! `Throttle`: how often a client may knock before anything costly happens.
 //! Transfers are counted per member, signups per client address and in
-//! total, logins per address and per (address, account). One account's
+//! total, logins per address and per (address, account), mails asked for
+//! (resets, verification links) per address and per account. One account's
 //! password is checked once at a time on a replica, and once it has failed
 //! more than a few times from anywhere, each next check waits a second
 //! longer, up to `LOGIN_SLOW_DOWN_MAX`: guesses from many addresses come no
@@ -42,6 +43,10 @@ pub struct ThrottlePolicy {
     pub signups_per_minute: u32,
     pub logins_per_minute_per_address: u32,
     pub logins_per_minute_per_address_and_account: u32,
+    /// Mails a client address may ask for (password resets, verification
+    /// links) per hour, and mails asked for one account from everywhere.
+    pub mail_requests_per_hour_per_address: u32,
+    pub mail_requests_per_hour_per_account: u32,
     /// Failed logins for one account from everywhere, within
     /// `FAILED_LOGIN_MEMORY`, after which its checks are spaced out.
     pub failed_logins_before_slow_down: u32,
@@ -57,6 +62,8 @@ impl Default for ThrottlePolicy {
             signups_per_minute: 300,
             logins_per_minute_per_address: 60,
             logins_per_minute_per_address_and_account: 10,
+            mail_requests_per_hour_per_address: 20,
+            mail_requests_per_hour_per_account: 5,
             failed_logins_before_slow_down: 5,
             fail_open: true,
         }
@@ -72,6 +79,8 @@ impl ThrottlePolicy {
             ("signups_per_minute", self.signups_per_minute),
             ("logins_per_minute_per_address", self.logins_per_minute_per_address),
             ("logins_per_minute_per_address_and_account", self.logins_per_minute_per_address_and_account),
+            ("mail_requests_per_hour_per_address", self.mail_requests_per_hour_per_address),
+            ("mail_requests_per_hour_per_account", self.mail_requests_per_hour_per_account),
         ]
         .into_iter()
         .find_map(|(field, allowance)| (allowance == 0).then_some(field));
@@ -194,6 +203,16 @@ impl Throttle {
         self.admit(&format!("login:ip:{address}"), per_minute(policy.logins_per_minute_per_address)).await?;
         let key = format!("login:ip-account:{address}:{account}");
         self.admit(&key, per_minute(policy.logins_per_minute_per_address_and_account)).await
+    }
+
+    /// Counts a mail asked for from `address` to `account` (a password
+    /// reset, a verification link), whether or not the account exists, so
+    /// the answer says nothing about that.
+    pub async fn mail_request(&self, address: &str, account: &AccountKey) -> Result<(), Throttled> {
+        let hourly = |limit| RateRule { limit, window: Duration::from_secs(3600) };
+        let policy = &self.policy;
+        self.admit(&format!("mail:ip:{address}"), hourly(policy.mail_requests_per_hour_per_address)).await?;
+        self.admit(&format!("mail:account:{account}"), hourly(policy.mail_requests_per_hour_per_account)).await
     }
 
     /// Whether a check of `account` would wait now: it is being checked, or

@@ -1,8 +1,10 @@
 //! A member's own account: a password changed only with the current one,
-//! every other session ended, and a mail that says so.
+//! every other session ended, and a mail that says so; a forgotten one
+//! reset through a one-use link, which asking for says nothing about who is
+//! a member.
 
-use pointshare_domain::services::{ChangePasswordError, LoginCommand, PasswordChange};
-use pointshare_domain::{MailKind, MailState, Password, TokenHash};
+use pointshare_domain::services::{ChangePasswordError, LoginCommand, MailedToken, PasswordChange, ResetError};
+use pointshare_domain::{MailKind, MailState, MailToken, Password, TokenHash};
 use pointshare_testkit::World;
 
 fn token(n: u8) -> TokenHash {
@@ -45,4 +47,44 @@ async fn a_new_password_ends_every_other_session_and_a_mail_says_so() {
         (mail.message.kind, &mail.message.to, mail.state),
         (MailKind::PasswordChanged, &alice.email, MailState::Pending)
     );
+}
+
+fn mailed(n: u8) -> MailedToken {
+    MailedToken { token: MailToken::new(format!("token-{n}")), hash: token(100 + n) }
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    let email = alice.email.to_string();
+    let (session, _) = world.session_service.login(login(&email, World::PASSWORD, 1)).await.expect("logs in");
+    world.accounts.request_reset(&email.to_uppercase(), mailed(1)).await.expect("asks");
+    world.accounts.request_reset(&email, mailed(2)).await.expect("asks again");
+    world.accounts.request_reset("nobody@example.com", mailed(3)).await.expect("the same answer for nobody");
+    world.accounts.request_reset("not an email", mailed(4)).await.expect("and for anything");
+    let mails = world.outbox.all();
+    let kinds: Vec<_> = mails.iter().map(|m| (m.message.kind, m.message.to.to_string())).collect();
+    assert_eq!(kinds, [(MailKind::PasswordReset, email.clone()), (MailKind::PasswordReset, email.clone())]);
+    assert_eq!(
+        mails[0].message.token,
+        Some(MailToken::new("token-1")),
+        "the mail carries the token, the store its hash"
+    );
+
+    let new = || Password::parse("a brand new password").expect("valid");
+    let ended = world.accounts.reset_password(&mailed(2).hash, new()).await.expect("resets");
+    assert_eq!(ended, [session.id], "every session ends");
+    let again = world.accounts.reset_password(&mailed(2).hash, new()).await.unwrap_err();
+    assert!(matches!(again, ResetError::InvalidToken), "once: {again:?}");
+    let older = world.accounts.reset_password(&mailed(1).hash, new()).await.unwrap_err();
+    assert!(matches!(older, ResetError::InvalidToken), "the other link is spent too: {older:?}");
+    world.session_service.login(login(&email, "a brand new password", 5)).await.expect("the new one works");
+
+    let later = World::default();
+    let bob = later.member("bob", 0).await;
+    later.accounts.request_reset(bob.email.as_str(), mailed(6)).await.expect("asks");
+    later.clock.advance(chrono::TimeDelta::minutes(31));
+    let expired = later.accounts.reset_password(&mailed(6).hash, new()).await.unwrap_err();
+    assert!(matches!(expired, ResetError::InvalidToken), "after 30 minutes: {expired:?}");
 }

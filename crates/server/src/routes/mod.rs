@@ -35,6 +35,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(members::update_me)
         .service(members::get_my_balance)
         .service(account::change_my_password)
+        .service(account::request_password_reset)
+        .service(account::confirm_password_reset)
         .service(events::stream_my_events)
         .service(members::get_member)
         .service(transfers::create_transfer)

@@ -236,6 +236,16 @@ pub const SETTINGS: &[Setting] = &[
         "Login attempts per minute from one client address for one account.",
     ),
     row(
+        "rate_limits.mail_requests_per_hour_per_address",
+        "MAIL_REQUEST_RATE_LIMIT",
+        "Password resets and verification mails one client address may ask for per hour.",
+    ),
+    row(
+        "rate_limits.mail_requests_per_hour_per_account",
+        "MAIL_REQUEST_ACCOUNT_RATE_LIMIT",
+        "Password resets and verification mails asked for one email address per hour, from everywhere, whether or not a member has it.",
+    ),
+    row(
         "rate_limits.failed_logins_before_slow_down",
         "LOGIN_SLOW_DOWN_AFTER",
         "Failed logins for one account from all addresses (within 15 minutes) after which each next password check waits a second longer, up to 5 s. One account's password is checked once at a time per replica; a network its member signed in from in the last 30 days is not slowed.",
