@@ -86,6 +86,14 @@ impl MemberRepository for InMemoryMembers {
         Ok(self.update(id, |m| m.role = role))
     }
 
+    async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError> {
+        let mut members = self.members.lock();
+        Ok(members.get_mut(&id).filter(|member| &member.email == email).map(|member| {
+            member.email_verified = true;
+            member.clone()
+        }))
+    }
+
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
         Ok(self.update(id, |m| m.password_hash = hash.clone()))
     }

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use pointshare_domain::services::{
     AdjustError, AuditError, BalanceError, ChangePasswordError, DecideError, GetTransferError, GrantError, LoginError,
     LogoutError, OperatorError, RefreshError, RenameError, ResetError, ResolveError, ReverseError, ShareError,
-    SignupError, Submitted, Throttled,
+    SignupError, Submitted, Throttled, VerifyError,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -56,6 +56,8 @@ problem_codes! {
     Busy = "busy",
     /// A member with this email exists.
     EmailTaken = "email_taken",
+    /// The member must verify their email before sharing points.
+    EmailUnverified = "email_unverified",
     /// Members' events cannot be followed now; retry after `Retry-After`.
     EventsUnavailable = "events_unavailable",
     /// Admins only.
@@ -468,6 +470,12 @@ impl From<ShareError> for ApiError {
                 ProblemCode::MemberInactive,
                 "Your membership cannot share points now",
             ),
+            ShareError::EmailUnverified => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProblemCode::EmailUnverified,
+                "Verify your email before you share points",
+            )
+            .detail("follow the link mailed to you at signup, or ask for a new one: POST /v1/me/verification-email"),
             ShareError::RecipientNotFound => recipient_not_found(),
             ShareError::RecipientNotActive => recipient_inactive(),
             ShareError::SelfTransfer => ApiError::new(
@@ -670,6 +678,15 @@ impl From<ChangePasswordError> for ApiError {
 pub fn invalid_token() -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidToken, "The token is not valid")
         .detail("it is unknown, was used already, or expired: ask for a new one")
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::InvalidToken => invalid_token(),
+            VerifyError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
 }
 
 impl From<ResetError> for ApiError {

@@ -143,8 +143,28 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         AUTH_EVENTS,
         "Sign-in events that tell of an attack: logins that succeeded or failed, retired refresh tokens presented again, password hashes refused for a full queue."
     );
+    describe_counter!(
+        MAIL_RUNS,
+        "Mail passes, by result: ok, or error (the outbox could not be read; retried next interval)."
+    );
+    describe_counter!(MAIL_SENT, "Mails handed to the SMTP server (or written to the log, with MAIL=log).");
+    describe_counter!(
+        MAIL_FAILURES,
+        "Failed attempts at a mail, by outcome: retried (tried again later) or abandoned (refused for good, or out of attempts)."
+    );
+    describe_gauge!(MAIL_PENDING, "Mails waiting in the outbox, as of the last mail pass.");
+    describe_gauge!(MAIL_OLDEST, "How long the oldest mail waiting in the outbox has waited, in seconds.");
     // At zero from the start, so dashboards show 0 rather than no data.
     counter!(PARKED).absolute(0);
+    counter!(MAIL_SENT).absolute(0);
+    for result in ["ok", "error"] {
+        counter!(MAIL_RUNS, "result" => result).absolute(0);
+    }
+    for outcome in ["retried", "abandoned"] {
+        counter!(MAIL_FAILURES, "outcome" => outcome).absolute(0);
+    }
+    gauge!(MAIL_PENDING).set(0.0);
+    gauge!(MAIL_OLDEST).set(0.0);
     counter!(RECOVERED).absolute(0);
     for result in ["ok", "error"] {
         counter!(RECOVERY_RUNS, "result" => result).absolute(0);

@@ -299,7 +299,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             in_flight_window: settings.provider.in_flight_window,
             fencing: Fencing::On,
         },
-        limits: settings.limits,
+        limits: settings.transfer_limits(),
         approvals: settings.approvals.policy(),
         throttle: settings.rate_limits,
         // The creating request owns its transfer until well past its

@@ -54,6 +54,7 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_JWT_SECRET", pointshare_testkit::random_secret()),
         ("POINTSHARE_CACHE", "memory".into()),
         ("POINTSHARE_SMTP_URL", required("POINTSHARE_TEST_SMTP_URL")),
+        ("POINTSHARE_REQUIRE_VERIFIED_EMAIL", "false".into()),
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com".into()),
         ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery".into()),
     ];
@@ -248,6 +249,7 @@ async fn within_ten_seconds<F: Future<Output = bool>>(what: &str, mut happened: 
 fn with_boss() -> Settings {
     let mut settings = Settings::default();
     settings.mail.smtp_url = Some(required("POINTSHARE_TEST_SMTP_URL").into());
+    settings.accounts.require_verified_email = Some(false);
     settings.http.bind = "127.0.0.1:0".parse().expect("valid address");
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
     settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());

@@ -236,6 +236,7 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
         max_per_day: 400,
         max_per_grant: Points::new(100).expect("in range"),
         grant_budget_per_day: 150,
+        require_verified_email: false,
     };
     let shared = Shared {
         members: members_store.clone() as Arc<dyn MemberRepository>,

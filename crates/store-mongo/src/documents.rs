@@ -40,7 +40,15 @@ pub(crate) struct MemberDoc {
     pub role: Role,
     pub status: MemberStatus,
     pub provider_account: Option<String>,
+    /// Absent on members recorded before addresses were verified: they
+    /// keep sharing as before.
+    #[serde(default = "verified_before")]
+    pub email_verified: bool,
     pub created_at: BsonDateTime,
+}
+
+fn verified_before() -> bool {
+    true
 }
 
 /// How a display name is kept for prefix search.
@@ -60,6 +68,7 @@ impl From<&Member> for MemberDoc {
             role: member.role,
             status: member.status,
             provider_account: member.provider_account.as_ref().map(ToString::to_string),
+            email_verified: member.email_verified,
             created_at: bson_time(member.created_at),
         }
     }
@@ -84,6 +93,7 @@ impl TryFrom<MemberDoc> for Member {
                 .map(ProviderAccountId::parse)
                 .transpose()
                 .with_context(context)?,
+            email_verified: doc.email_verified,
             created_at: chrono_time(doc.created_at),
         })
     }

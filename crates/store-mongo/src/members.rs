@@ -109,6 +109,20 @@ impl MemberRepository for MongoMembers {
         self.update(id, doc! {"role": role.as_str()}, "changing a member's role").await
     }
 
+    async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError> {
+        let doing = "marking an email verified";
+        let filter = doc! {"_id": id.to_string(), "email": email.as_str()};
+        let updated = self
+            .members
+            .update_one(filter, doc! {"$set": {"email_verified": true}})
+            .await
+            .map_err(|e| store_error(e, doing))?;
+        if updated.matched_count == 0 {
+            return Ok(None);
+        }
+        self.by_id(id).await
+    }
+
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
         self.update(id, doc! {"password_hash": hash.as_str()}, "changing a member's password").await
     }

@@ -66,6 +66,20 @@ impl Inbox {
             .collect()
     }
 
+    /// Waits up to `patience` for a mail to `to` with this subject; panics,
+    /// saying what came, if none does.
+    pub async fn wait_for_subject(&self, to: &str, subject: &str, patience: Duration) -> DeliveredMail {
+        let until = Instant::now() + patience;
+        loop {
+            let mails = self.to(to);
+            if let Some(mail) = mails.iter().find(|mail| mail.subject == subject) {
+                return mail.clone();
+            }
+            assert!(Instant::now() < until, "waited {patience:?} for {subject:?} to {to}; got {mails:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits up to `patience` for `count` mails to `to`; panics, saying
     /// what came, if they do not.
     pub async fn wait_for(&self, to: &str, count: usize, patience: Duration) -> Vec<DeliveredMail> {

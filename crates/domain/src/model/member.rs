@@ -146,6 +146,10 @@ pub struct Member {
     /// `None` between the member's creation and the provider's answer to
     /// opening the account: signup (or recovery) finishes such a member.
     pub provider_account: Option<ProviderAccountId>,
+    /// Whether the member proved, by a link mailed to it, that `email` is
+    /// theirs. An unverified member may receive points but, where the rule
+    /// holds, not share them: anyone can type someone else's address.
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -267,6 +271,7 @@ mod tests {
             role,
             status,
             provider_account: None,
+            email_verified: true,
             created_at: Utc::now(),
         };
         assert_eq!(member(Role::Admin, MemberStatus::Active).may_act_as(Role::Admin), Ok(()));

@@ -53,6 +53,10 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
 
     async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError>;
 
+    /// Marks the member's email verified, if it is still `email` (a link
+    /// to an address they no longer have verifies nothing); `None` otherwise.
+    async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError>;
+
     /// Replaces the member's password hash; `None` if there is no such member.
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError>;
 

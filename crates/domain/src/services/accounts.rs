@@ -1,6 +1,7 @@
-//! A member's own account: changing the password (every other session
+//! A member's own account: proving their email is theirs through a
+//! one-use link sent by mail, changing the password (every other session
 //! ends, and a mail says so), and resetting a forgotten one through a
-//! one-use link sent by mail. Guesses at the current password are paced
+//! one-use link. Guesses at the current password are paced
 //! like logins at that account, so a stolen access token cannot be turned
 //! into the password by trying; asking for a reset says nothing about
 //! whether the address is a member's.
@@ -21,6 +22,8 @@ use crate::ports::{AccountTokens, Clock, HashError, MemberRepository, PasswordHa
 
 /// How long a password reset link works.
 pub const RESET_LINK_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// How long an email verification link works.
+pub const VERIFY_LINK_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// A one-use token made for a mail: what the mail carries, and the hash
 /// the store keeps to check it.
@@ -85,6 +88,15 @@ impl From<HashError> for ResetError {
     }
 }
 
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// Unknown, used, expired, or for an address the member no longer has.
+    #[error("the token is not valid")]
+    InvalidToken,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
 #[derive(Debug)]
 pub struct AccountService {
     members: Arc<dyn MemberRepository>,
@@ -131,6 +143,45 @@ impl AccountService {
         tracing::info!(member = %member.id, sessions_ended = ended.len(), "password changed");
         self.tell_password_changed(member).await;
         Ok(ended)
+    }
+
+    /// Mails `member` a link that proves their email is theirs, unless it is
+    /// proven already. The link works once, for `VERIFY_LINK_LIFETIME`.
+    pub async fn send_verification(&self, member: &Member, token: MailedToken) -> Result<(), StoreError> {
+        if member.email_verified {
+            return Ok(());
+        }
+        let verification = AccountToken {
+            hash: token.hash.clone(),
+            purpose: TokenPurpose::VerifyEmail,
+            member: member.id,
+            email: member.email.clone(),
+            expires_at: self.clock.now() + to_delta(VERIFY_LINK_LIFETIME),
+            used_at: None,
+        };
+        self.tokens.insert(&verification).await?;
+        let intent = MailIntent::parse(format!("verify:{}", token.hash)).map_err(|e| StoreError(e.into()))?;
+        let message = MailMessage {
+            to: member.email.clone(),
+            name: member.display_name.clone(),
+            kind: MailKind::VerifyEmail,
+            token: Some(token.token),
+            detail: None,
+        };
+        self.mail.queue(intent, message).await
+    }
+
+    /// Marks the email a verification link went to verified, once, if the
+    /// member still has it; their other verification links stop working.
+    pub async fn verify_email(&self, token: &TokenHash) -> Result<Member, VerifyError> {
+        let now = self.clock.now();
+        let taken = self.tokens.take(token, TokenPurpose::VerifyEmail, now).await.context("taking the token")?;
+        let taken = taken.ok_or(VerifyError::InvalidToken)?;
+        let member = self.members.set_email_verified(taken.member, &taken.email).await.context("verifying")?;
+        let member = member.ok_or(VerifyError::InvalidToken)?;
+        self.tokens.spend_all(member.id, TokenPurpose::VerifyEmail, now).await.context("spending other links")?;
+        tracing::info!(member = %member.id, "email verified");
+        Ok(member)
     }
 
     /// Mails a reset link to the member with this email, if there is one

@@ -161,6 +161,8 @@ impl MemberService {
             role,
             status: MemberStatus::Active,
             provider_account: None,
+            // An admin's address is the operator's to name, not a stranger's to type.
+            email_verified: role == Role::Admin,
             created_at: self.clock.now(),
         };
         match self.members.insert(&member).await {

@@ -19,7 +19,10 @@ mod sessions;
 mod throttle;
 mod transfers;
 
-pub use accounts::{AccountService, ChangePasswordError, MailedToken, PasswordChange, RESET_LINK_LIFETIME, ResetError};
+pub use accounts::{
+    AccountService, ChangePasswordError, MailedToken, PasswordChange, RESET_LINK_LIFETIME, ResetError,
+    VERIFY_LINK_LIFETIME, VerifyError,
+};
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};
 pub use corrections::{

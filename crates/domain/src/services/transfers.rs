@@ -36,6 +36,10 @@ pub struct TransferLimits {
     /// Total points one admin may grant per UTC day: a stolen admin account
     /// mints at most this much before someone notices.
     pub grant_budget_per_day: u64,
+    /// Whether a member must have verified their email to share (they may
+    /// receive either way). Set by the server from `[accounts]`, not here.
+    #[serde(skip)]
+    pub require_verified_email: bool,
 }
 
 impl TransferLimits {
@@ -61,6 +65,7 @@ impl Default for TransferLimits {
             max_per_day: 10_000_000,
             max_per_grant: Points::new(100_000).expect("in range"),
             grant_budget_per_day: 1_000_000,
+            require_verified_email: false,
         }
     }
 }
@@ -136,6 +141,9 @@ pub enum ShareError {
     SenderNotFound,
     #[error("the sending member cannot share points (suspended, or no account yet)")]
     SenderNotActive,
+    /// Sharing waits until the member proves their email is theirs.
+    #[error("the sending member has not verified their email")]
+    EmailUnverified,
     #[error("no member has that handle")]
     RecipientNotFound,
     #[error("the recipient cannot receive points")]
@@ -276,6 +284,9 @@ impl TransferService {
         let Some(sender_account) = sender.provider_account.clone().filter(|_| sender.is_active()) else {
             return Err(ShareError::SenderNotActive);
         };
+        if self.limits.require_verified_email && !sender.email_verified {
+            return Err(ShareError::EmailUnverified);
+        }
         let recipient_account = receiving_account(&recipient).ok_or(ShareError::RecipientNotActive)?;
         if command.amount > self.limits.max_per_transfer {
             return Err(ShareError::AboveTransferLimit { max: self.limits.max_per_transfer });

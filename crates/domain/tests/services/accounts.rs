@@ -3,9 +3,11 @@
 //! reset through a one-use link, which asking for says nothing about who is
 //! a member.
 
-use pointshare_domain::services::{ChangePasswordError, LoginCommand, MailedToken, PasswordChange, ResetError};
+use pointshare_domain::services::{
+    ChangePasswordError, LoginCommand, MailedToken, PasswordChange, ResetError, ShareError, TransferLimits, VerifyError,
+};
 use pointshare_domain::{MailKind, MailState, MailToken, Password, TokenHash};
-use pointshare_testkit::World;
+use pointshare_testkit::{World, WorldSettings};
 
 fn token(n: u8) -> TokenHash {
     TokenHash::parse(format!("{n:02x}").repeat(32)).expect("64 hex digits")
@@ -87,4 +89,26 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     later.clock.advance(chrono::TimeDelta::minutes(31));
     let expired = later.accounts.reset_password(&mailed(6).hash, new()).await.unwrap_err();
     assert!(matches!(expired, ResetError::InvalidToken), "after 30 minutes: {expired:?}");
+}
+
+#[tokio::test]
+async fn sharing_waits_for_a_verified_email_and_a_link_verifies_it_once() {
+    let world = World::new(WorldSettings {
+        limits: TransferLimits { require_verified_email: true, ..TransferLimits::default() },
+        ..WorldSettings::default()
+    });
+    let alice = world.member("alice", 50).await;
+    let bob = world.member("bob", 0).await;
+    assert!(!alice.email_verified);
+    let early = world.transfer_service.share(super::share(&alice, &bob, 5, "early"), super::deadline()).await;
+    assert!(matches!(early, Err(ShareError::EmailUnverified)), "{early:?}");
+    world.accounts.send_verification(&alice, mailed(1)).await.expect("queued");
+    assert_eq!(world.outbox.all()[0].message.kind, MailKind::VerifyEmail);
+    let verified = world.accounts.verify_email(&mailed(1).hash).await.expect("verifies");
+    assert!(verified.email_verified);
+    let again = world.accounts.verify_email(&mailed(1).hash).await.unwrap_err();
+    assert!(matches!(again, VerifyError::InvalidToken), "{again:?}");
+    world.transfer_service.share(super::share(&alice, &bob, 5, "later"), super::deadline()).await.expect("shares");
+    world.accounts.send_verification(&verified, mailed(2)).await.expect("nothing to do");
+    assert_eq!(world.outbox.all().len(), 1, "a verified address is not mailed again");
 }

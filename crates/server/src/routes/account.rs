@@ -1,6 +1,7 @@
-//! A member's own account: changing the password (every other session of
-//! theirs ends at once, and a mail tells them), and resetting a forgotten one
-//! through a one-use link mailed to them. Asking for a reset answers the same
+//! A member's own account: verifying the email through a one-use link mailed
+//! to it, changing the password (every other session of theirs ends at once,
+//! and a mail tells them), and resetting a forgotten one through a one-use
+//! link mailed to them. Asking for a reset answers the same
 //! whoever asks, and as fast: the lookup and the mail happen after the answer.
 
 use std::sync::Arc;
@@ -119,4 +120,41 @@ pub async fn confirm_password_reset(
         state.access.session_ended(ended);
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailBody {
+    /// The `token` of the link in the verification mail.
+    #[schema(max_length = 64, example = "q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3dR5tY8uI0oP2")]
+    pub token: String,
+}
+
+/// Verifies the email a verification link was mailed to, with the token of the link: once, and only while the member still has that address.
+#[utoipa::path(post, path = "/v1/auth/verify-email", operation_id = "verifyEmail", tag = "auth", security(()),
+    request_body = VerifyEmailBody,
+    responses((status = 204, description = "the email is verified: the member may share points"),
+        (status = 400, body = crate::problem::Problem, description = "invalid_token: unknown, used, or expired")))]
+#[post("/v1/auth/verify-email")]
+pub async fn verify_email(state: State, body: Body<VerifyEmailBody>) -> Result<HttpResponse, ApiError> {
+    let token = presented_token(&body.into_inner().token).ok_or_else(invalid_token)?;
+    let member = state.accounts.verify_email(&token).await?;
+    state.access.member_changed(member.id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Mails me a new link to verify my email (unless it is verified already); the older links keep working until one is used.
+#[utoipa::path(post, path = "/v1/me/verification-email", operation_id = "resendVerificationEmail", tag = "members", security(("bearer" = [])),
+    responses((status = 202, description = "a link is on its way, unless my email is verified already (`email_verified` in `GET /v1/me`)"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many mails asked for; wait `Retry-After`")))]
+#[post("/v1/me/verification-email")]
+pub async fn resend_verification_email(
+    state: State,
+    caller: Caller,
+    request: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let account = AccountKey::of(caller.record.email.as_str());
+    state.throttle.mail_request(&client_address(&state, &request), &account).await?;
+    state.accounts.send_verification(&caller.record, mailed_token()).await.map_err(ApiError::unexpected)?;
+    Ok(HttpResponse::Accepted().finish())
 }

@@ -12,16 +12,20 @@ use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
 use super::body::Body;
 use super::caller::Caller;
 use super::guard::{client_address, deadline};
-use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody};
+use super::sessions::tokens;
+use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody, SignupView};
+use crate::auth::{RefreshToken, mailed_token};
 use crate::problem::{ApiError, Faults, ProblemCode, gone};
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
 
-/// Creates a member and opens their account at the provider. Always a
-/// member: roles are an operator's to give.
+/// Creates a member, opens their account at the provider, and logs them in:
+/// the answer carries the member and a session's tokens. A link to verify
+/// the email is mailed to it. Always a member:
+/// roles are an admin's to give.
 #[utoipa::path(post, path = "/v1/auth/signup", operation_id = "signup", tag = "members", request_body = SignupBody,
-    responses((status = 201, body = MemberView, description = "the member, with a points account at the provider"),
+    responses((status = 201, body = SignupView, description = "the member, with a points account at the provider, and `session`: the tokens of their first session, as a login gives them"),
         (status = 409, body = crate::problem::Problem, description = "email_taken or handle_taken"),
         (status = 422, body = crate::problem::Problem, description = "validation_failed: `field` names the field at fault"),
         (status = 429, body = crate::problem::Problem, description = "rate_limited: too many signups from this address, or from everywhere"),
@@ -42,7 +46,15 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
     };
     let command = SignupCommand { email, handle, display_name, password };
     let member = state.members.signup(command, deadline(&state)).await?;
-    Ok(HttpResponse::Created().json(MemberView::of(&member)))
+    let (secret, token) = RefreshToken::secret();
+    let client = client_address(&state, &request);
+    let session = state.sessions.start(&member, token, client).await.map_err(ApiError::unexpected)?;
+    let session = tokens(&state, &member, &session, &secret)?;
+    if let Err(error) = state.accounts.send_verification(&member, mailed_token()).await {
+        // The member exists and is logged in; they can ask for the link again.
+        tracing::error!(%error, member = %member.id, "could not queue the verification mail");
+    }
+    Ok(HttpResponse::Created().json(SignupView { member: MemberView::of(&member), session }))
 }
 
 pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {

@@ -37,6 +37,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(account::change_my_password)
         .service(account::request_password_reset)
         .service(account::confirm_password_reset)
+        .service(account::verify_email)
+        .service(account::resend_verification_email)
         .service(events::stream_my_events)
         .service(members::get_member)
         .service(transfers::create_transfer)

@@ -23,7 +23,8 @@ use crate::problem;
     paths(
         members::signup, sessions::login, sessions::refresh_session, sessions::logout,
         members::get_me, members::update_me, members::get_my_balance, account::change_my_password,
-        account::request_password_reset, account::confirm_password_reset, events::stream_my_events, members::get_member,
+        account::request_password_reset, account::confirm_password_reset, account::verify_email,
+        account::resend_verification_email, events::stream_my_events, members::get_member,
         transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,
         audit::list_audit_records, audit::export_audit_records,
         admin_members::search_members, admin_members::get_member_for_admin, admin_members::list_member_transfers,

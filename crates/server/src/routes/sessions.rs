@@ -45,7 +45,13 @@ pub async fn login(
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))
 }
 
-fn tokens(state: &AppState, member: &Member, session: &Session, secret: &str) -> Result<TokenView, ApiError> {
+/// The tokens of a session just started, as the client is given them.
+pub(super) fn tokens(
+    state: &AppState,
+    member: &Member,
+    session: &Session,
+    secret: &str,
+) -> Result<TokenView, ApiError> {
     let refresh_expires_in = (session.expires_at - chrono::Utc::now()).num_seconds().max(0);
     Ok(TokenView {
         access_token: state.tokens.issue(member.id, session.id).map_err(ApiError::unexpected)?,

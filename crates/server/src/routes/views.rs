@@ -76,6 +76,15 @@ pub struct TokenView {
     pub refresh_expires_in: u64,
 }
 
+/// A new member, logged in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupView {
+    #[serde(flatten)]
+    pub member: MemberView,
+    /// Their first session's tokens, as `login` answers them.
+    pub session: TokenView,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
@@ -95,6 +104,9 @@ pub struct MemberView {
     #[schema(example = "Ada")]
     pub display_name: String,
     pub role: RoleView,
+    /// Whether the member proved the address is theirs (a link mailed to
+    /// it); sharing may wait for it (`email_unverified`).
+    pub email_verified: bool,
     #[schema(example = "2026-11-26T09:30:00.000Z")]
     #[serde(serialize_with = "millis")]
     pub created_at: DateTime<Utc>,
@@ -115,6 +127,7 @@ impl MemberView {
             email: member.email.to_string(),
             handle: member.handle.to_string(),
             display_name: member.display_name.to_string(),
+            email_verified: member.email_verified,
             role: match member.role {
                 Role::Member => RoleView::Member,
                 Role::Admin => RoleView::Admin,

@@ -58,6 +58,7 @@ pub struct Settings {
     pub saga: SagaSection,
     pub recovery: RecoverySection,
     pub mail: MailSection,
+    pub accounts: AccountsSection,
     pub embedded: EmbeddedSettings,
 }
 
@@ -544,6 +545,15 @@ impl MailSection {
     }
 }
 
+/// Members' own accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsSection {
+    /// Whether a member shares only once their email is verified; unset:
+    /// yes once anything real is configured, no in the fully embedded default.
+    pub require_verified_email: Option<bool>,
+}
+
 /// What only the embedded default uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -761,6 +771,12 @@ impl Settings {
 
     pub fn is_fully_embedded(&self) -> bool {
         self.real_backend().is_none()
+    }
+
+    /// The limits on transfers, with the verified-email rule as `[accounts]` says.
+    pub fn transfer_limits(&self) -> TransferLimits {
+        let require = self.accounts.require_verified_email.unwrap_or(!self.is_fully_embedded());
+        TransferLimits { require_verified_email: require, ..self.limits }
     }
 
     /// Whether to seed the demo members: in the fully embedded default, when

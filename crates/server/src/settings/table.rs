@@ -208,6 +208,11 @@ pub const SETTINGS: &[Setting] = &[
         "MAIL_MAX_ATTEMPTS",
         "Attempts at one mail (the pause between them doubling from 5 s up to 30 min) before it is abandoned.",
     ),
+    row(
+        "accounts.require_verified_email",
+        "REQUIRE_VERIFIED_EMAIL",
+        "Whether a member may share points only once they verified their email (they receive either way). Unset: true once a provider, MongoDB or Redis URL is set, false in the fully embedded default.",
+    ),
     row("limits.max_per_transfer", "MAX_POINTS_PER_TRANSFER", "Most points in one share."),
     row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
     row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),

@@ -1,4 +1,4 @@
-//! A member's own account, as a frontend uses it, with mail read from the
+//! A member's own account, as a frontend uses it (signing up logs in), with mail read from the
 //! real SMTP server the test server sends through: a password changed ends
 //! every other session at once and a mail says so; a forgotten one is reset
 //! through the link the mail carries, once, and asking says nothing about
@@ -11,10 +11,11 @@ use serde_json::json;
 
 use pointshare_testkit::Inbox;
 
-use crate::helpers::{Store, TestApp, spawn_on};
+use crate::helpers::{BOSS, BOSS_PASSWORD, Store, TestApp, spawn_on};
 use crate::sse::EventStream;
 
 on_each_store!(
+    sharing_waits_for_the_email_to_be_verified_through_the_link_in_the_mail,
     a_new_password_ends_every_other_session_at_once_and_a_mail_says_so,
     a_forgotten_password_is_reset_through_the_link_in_the_mail_once
 );
@@ -36,7 +37,10 @@ async fn sessions_of(app: &TestApp, email: &str, password: &str) -> (String, Str
 async fn a_new_password_ends_every_other_session_at_once_and_a_mail_says_so(store: Store) {
     let (app, _provider) = spawn_on(store, |_| {}).await;
     let handle = unique("ada");
-    assert_eq!(app.signup(&handle).await.status, StatusCode::CREATED);
+    let signed_up = app.signup(&handle).await;
+    assert_eq!((signed_up.status, &signed_up.body["handle"]), (StatusCode::CREATED, &json!(handle)));
+    let first = signed_up.body["session"]["access_token"].as_str().expect("signup logs in");
+    assert_eq!(app.get("/v1/me", Some(first)).await.status, StatusCode::OK);
     let email = format!("{handle}@example.com");
     let (laptop, _) = sessions_of(&app, &email, "a good password").await;
     let (phone, phone_refresh) = sessions_of(&app, &email, "a good password").await;
@@ -65,9 +69,8 @@ async fn a_new_password_ends_every_other_session_at_once_and_a_mail_says_so(stor
     app.login(&email, "a good password").await.problem(401, "invalid_credentials");
     sessions_of(&app, &email, "a brand new passphrase").await;
 
-    let mails = Inbox::from_env().wait_for(&email, 1, PATIENCE).await;
-    assert_eq!(mails[0].subject, "Your pointshare password was changed");
-    assert!(mails[0].text.contains(&format!("Hello {handle},")), "{}", mails[0].text);
+    let mail = Inbox::from_env().wait_for_subject(&email, "Your pointshare password was changed", PATIENCE).await;
+    assert!(mail.text.contains(&format!("Hello {handle},")), "{}", mail.text);
 }
 
 async fn a_forgotten_password_is_reset_through_the_link_in_the_mail_once(store: Store) {
@@ -84,10 +87,8 @@ async fn a_forgotten_password_is_reset_through_the_link_in_the_mail_once(store: 
     assert_eq!((unknown.status, &unknown.body), (asked.status, &asked.body), "the same answer for nobody");
 
     let inbox = Inbox::from_env();
-    let mails = inbox.wait_for(&email, 1, PATIENCE).await;
-    assert_eq!(mails[0].subject, "Reset your pointshare password");
-    let token =
-        mails[0].link_parameter("http://127.0.0.1:5173/reset-password", "token").expect("a link with its token");
+    let mail = inbox.wait_for_subject(&email, "Reset your pointshare password", PATIENCE).await;
+    let token = mail.link_parameter("http://127.0.0.1:5173/reset-password", "token").expect("a link with its token");
     let confirm = |token: &str, password: &str| json!({"token": token, "new_password": password});
     app.post("/v1/auth/password-reset/confirm", None, confirm("not-a-token-this-server-gave", "a new passphrase"))
         .await
@@ -101,8 +102,7 @@ async fn a_forgotten_password_is_reset_through_the_link_in_the_mail_once(store: 
         .problem(400, "invalid_token");
     app.login(&email, "a good password").await.problem(401, "invalid_credentials");
     sessions_of(&app, &email, "a new passphrase").await;
-    let told = inbox.wait_for(&email, 2, PATIENCE).await;
-    assert!(told.iter().any(|mail| mail.subject == "Your pointshare password was changed"), "{told:#?}");
+    inbox.wait_for_subject(&email, "Your pointshare password was changed", PATIENCE).await;
     assert!(inbox.to(&nobody).is_empty(), "nothing went to an address no member has");
 
     // Asked for too often, for one address: refused whether a member has it or not.
@@ -110,4 +110,31 @@ async fn a_forgotten_password_is_reset_through_the_link_in_the_mail_once(store: 
         app.post("/v1/auth/password-reset", None, json!({"email": nobody})).await;
     }
     app.post("/v1/auth/password-reset", None, json!({"email": nobody})).await.problem(429, "rate_limited");
+}
+
+async fn sharing_waits_for_the_email_to_be_verified_through_the_link_in_the_mail(store: Store) {
+    let (app, _provider) = spawn_on(store, |s| s.accounts.require_verified_email = Some(true)).await;
+    let boss = app.token(BOSS, BOSS_PASSWORD).await;
+    let handle = unique("cy");
+    let signed_up = app.signup(&handle).await;
+    assert_eq!((signed_up.status, &signed_up.body["email_verified"]), (StatusCode::CREATED, &json!(false)));
+    let cy = signed_up.body["session"]["access_token"].as_str().expect("a token").to_owned();
+    let email = format!("{handle}@example.com");
+    let granted = app.grant(&boss, &unique("g"), json!({"to_handle": handle, "amount": 50, "reason": "welcome"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "an unverified member receives: {:?}", granted.body);
+    app.share(&cy, "early", json!({"to_handle": "admin", "amount": 5})).await.problem(422, "email_unverified");
+
+    let inbox = Inbox::from_env();
+    let mail = inbox.wait_for_subject(&email, "Confirm your email for pointshare", PATIENCE).await;
+    let token = mail.link_parameter("http://127.0.0.1:5173/verify-email", "token").expect("a link with its token");
+    let verified = app.post("/v1/auth/verify-email", None, json!({"token": token})).await;
+    assert_eq!(verified.status, StatusCode::NO_CONTENT, "{:?}", verified.body);
+    app.post("/v1/auth/verify-email", None, json!({"token": token})).await.problem(400, "invalid_token");
+    assert_eq!(app.get("/v1/me", Some(&cy)).await.body["email_verified"], true);
+    let shared = app.share(&cy, "after", json!({"to_handle": "admin", "amount": 5})).await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
+    let again = app.post("/v1/me/verification-email", Some(&cy), json!({})).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(inbox.to(&email).len(), 1, "nothing more to verify, nothing more mailed");
 }

@@ -74,8 +74,8 @@ pub const BOSS_PASSWORD: &str = "the boss's password";
 
 /// A server on `store` with a provider on its own port (which the test may
 /// make fail), mail through the test SMTP server (read it with
-/// `pointshare_testkit::Inbox`), and the bootstrap admin `BOSS`; the cache in
-/// memory, by name.
+/// `pointshare_testkit::Inbox`), the bootstrap admin `BOSS`, and sharing
+/// without a verified email; the cache in memory, by name.
 pub async fn spawn_on(
     store: Store,
     tune: impl FnOnce(&mut Settings),
@@ -96,6 +96,8 @@ pub async fn spawn_on(
         s.provider.api_key = Some(key.into());
         s.backends.mail = None;
         s.mail.smtp_url = Some(pointshare_testkit::Inbox::smtp_url().into());
+        // Members share as soon as they sign up, unless a test is about the rule.
+        s.accounts.require_verified_email = Some(false);
         s.bootstrap_admin.email = Some(BOSS.into());
         s.bootstrap_admin.password = Some(BOSS_PASSWORD.to_owned().into());
         tune(s);

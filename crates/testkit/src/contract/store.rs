@@ -42,7 +42,7 @@ macro_rules! store_contract {
             a_member_reads_back_by_id_email_and_handle,
             emails_and_handles_are_unique,
             attaching_an_account_converges_and_never_replaces,
-            renaming_suspending_and_a_new_password_change_only_that,
+            renaming_suspending_verifying_and_a_new_password_change_only_that,
             a_role_is_kept_and_changed_on_the_record,
             members_without_an_account_are_listed_for_recovery,
             admins_search_members_by_prefix_status_and_role_a_page_at_a_time,
@@ -104,6 +104,7 @@ fn member(handle: &str) -> Member {
         role: Role::Member,
         status: MemberStatus::Active,
         provider_account: None,
+        email_verified: false,
         created_at: now(),
     }
 }
@@ -192,7 +193,7 @@ pub async fn attaching_an_account_converges_and_never_replaces(store: &StoreUnde
     assert!(matches!(store.members.attach_account(MemberId::new(), &first).await, Err(AttachAccountError::NotFound)));
 }
 
-pub async fn renaming_suspending_and_a_new_password_change_only_that(store: &StoreUnderTest) {
+pub async fn renaming_suspending_verifying_and_a_new_password_change_only_that(store: &StoreUnderTest) {
     let dave = member("dave");
     store.members.insert(&dave).await.expect("inserts");
     let name = DisplayName::parse("Dave D.").expect("valid name");
@@ -201,6 +202,12 @@ pub async fn renaming_suspending_and_a_new_password_change_only_that(store: &Sto
     let suspended = store.members.set_status(dave.id, MemberStatus::Suspended).await.expect("updates").expect("exists");
     assert_eq!(suspended.status, MemberStatus::Suspended);
     assert_eq!(store.members.set_status(MemberId::new(), MemberStatus::Active).await.expect("answers"), None);
+    assert!(!suspended.email_verified);
+    let moved = Email::parse("dave.moved@example.com").expect("valid");
+    assert_eq!(store.members.set_email_verified(dave.id, &moved).await.expect("answers"), None, "not their address");
+    let verified = store.members.set_email_verified(dave.id, &dave.email).await.expect("updates").expect("exists");
+    assert!(verified.email_verified);
+    let suspended = verified;
     let hash = PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA").expect("valid hash");
     let changed = store.members.set_password(dave.id, &hash).await.expect("updates").expect("exists");
     assert_eq!(changed, Member { password_hash: hash.clone(), ..suspended });
