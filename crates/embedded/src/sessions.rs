@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use pointshare_domain::ports::{SessionRepository, StoreError};
-use pointshare_domain::{MemberId, Session, SessionId, TokenHash};
+use pointshare_domain::{MemberId, Rotation, Session, SessionId, TokenHash};
 
 #[derive(Debug, Default)]
 pub struct InMemorySessions {
@@ -24,21 +24,23 @@ impl SessionRepository for InMemorySessions {
         Ok(self.sessions.lock().get(&id).cloned())
     }
 
-    async fn rotate(
-        &self,
-        id: SessionId,
-        presented: &TokenHash,
-        next: &TokenHash,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn rotate(&self, id: SessionId, presented: &TokenHash, rotation: &Rotation) -> Result<bool, StoreError> {
         let mut sessions = self.sessions.lock();
         match sessions.get_mut(&id) {
             Some(session) if session.revoked_at.is_none() && &session.token == presented => {
-                session.rotate(next.clone(), expires_at);
+                session.rotate(rotation);
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    async fn open_of(&self, member: MemberId, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
+        let sessions = self.sessions.lock();
+        let mut open: Vec<Session> =
+            sessions.values().filter(|s| s.member == member && s.is_live(now)).cloned().collect();
+        open.sort_by_key(|s| std::cmp::Reverse((s.last_used_at, s.id)));
+        Ok(open)
     }
 
     async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError> {

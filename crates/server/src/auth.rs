@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use pointshare_domain::ports::{HashError, PasswordHasher, StoreError};
-use pointshare_domain::services::{MailedToken, MemberService, SessionService};
+use pointshare_domain::services::{MailedToken, MemberService, NextToken, SessionService};
 use pointshare_domain::{
     AccessDenied, MailToken, Member, MemberId, Password, PasswordHash, Role, SessionId, TokenHash,
 };
@@ -178,6 +178,30 @@ impl RefreshToken {
 
     pub fn hash(&self) -> TokenHash {
         hash_secret(&self.secret)
+    }
+
+    /// The refresh token to offer in exchange for this one: its secret, and
+    /// what the store may keep of it, the secret sealed with this one's (see
+    /// `Handover`).
+    pub fn next(&self) -> (String, NextToken) {
+        let (secret, hash) = random_secret();
+        let raw = URL_SAFE_NO_PAD.decode(&secret).expect("a secret this server made");
+        let sealed = hex::encode(self.pad(&raw));
+        (secret, NextToken { hash, sealed })
+    }
+
+    /// The successor `next` sealed, opened with this token's secret; `None`
+    /// when it was not sealed with it.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        let raw = hex::decode(sealed).ok().filter(|raw| raw.len() == 32)?;
+        Some(URL_SAFE_NO_PAD.encode(self.pad(&raw)))
+    }
+
+    /// `bytes` XOR a key only this token's secret gives: a one-time pad, as
+    /// each secret seals one successor. The key is not the stored hash.
+    fn pad(&self, bytes: &[u8]) -> Vec<u8> {
+        let key = Sha256::new().chain_update(b"pointshare refresh handover\0").chain_update(&self.secret).finalize();
+        bytes.iter().zip(key).map(|(byte, key)| byte ^ key).collect()
     }
 }
 
@@ -338,6 +362,19 @@ mod tests {
 
     fn tokens() -> Tokens {
         Tokens::new(&[7; 32], None, Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_successor_sealed_for_a_refresh_token_opens_only_with_that_token() {
+        let session = SessionId::new();
+        let held = RefreshToken::parse(&RefreshToken::text(session, &RefreshToken::secret().0)).expect("parses");
+        let (secret, next) = held.next();
+        assert_eq!(next.hash, hash_secret(&secret));
+        assert_eq!(held.open(&next.sealed), Some(secret.clone()));
+        assert!(!next.sealed.contains(&secret) && next.sealed != next.hash.as_str(), "the store learns neither");
+        let other = RefreshToken::parse(&RefreshToken::text(session, &RefreshToken::secret().0)).expect("parses");
+        assert_ne!(other.open(&next.sealed), Some(secret));
+        assert_eq!(held.open("not hex"), None);
     }
 
     #[test]

@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    AdjustError, AuditError, BalanceError, ChangePasswordError, DecideError, GetTransferError, GrantError, LoginError,
-    LogoutError, OperatorError, RefreshError, RenameError, ResetError, ResolveError, ReverseError, ShareError,
-    SignupError, Submitted, Throttled, VerifyError,
+    AdjustError, AuditError, BalanceError, ChangePasswordError, DecideError, EndSessionError, GetTransferError,
+    GrantError, LoginError, LogoutError, OperatorError, RefreshError, RenameError, ResetError, ResolveError,
+    ReverseError, ShareError, SignupError, Submitted, Throttled, VerifyError,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -657,6 +657,15 @@ impl From<RefreshError> for ApiError {
             RefreshError::Reused => invalid_refresh_token()
                 .detail("this refresh token was already used, so the session is ended; log in again"),
             RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<EndSessionError> for ApiError {
+    fn from(error: EndSessionError) -> Self {
+        match error {
+            EndSessionError::NotFound => ApiError::not_found("session"),
+            EndSessionError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

@@ -325,18 +325,28 @@ pub enum AuthEvent {
     LoginFailed,
     /// A retired refresh token came back: a copy is in someone else's hands.
     RefreshReused,
+    /// An exchanged refresh token came back within its handover (two tabs
+    /// refreshing at once) and got the same successor.
+    RefreshHandedOver,
     /// A signup or login refused because too many password hashes wait.
     PasswordQueueFull,
 }
 
 impl AuthEvent {
-    const ALL: [AuthEvent; 4] = [Self::LoginSucceeded, Self::LoginFailed, Self::RefreshReused, Self::PasswordQueueFull];
+    const ALL: [AuthEvent; 5] = [
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::RefreshReused,
+        Self::RefreshHandedOver,
+        Self::PasswordQueueFull,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Self::LoginSucceeded => "login_succeeded",
             Self::LoginFailed => "login_failed",
             Self::RefreshReused => "refresh_reused",
+            Self::RefreshHandedOver => "refresh_handed_over",
             Self::PasswordQueueFull => "password_queue_full",
         }
     }

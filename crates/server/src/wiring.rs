@@ -17,7 +17,7 @@ use pointshare_domain::ports::{
 use pointshare_domain::services::{
     AccountService, AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MailService,
     MailSettings, MemberService, OperatorService, Policy, Ports, ReconcileService, RecoveryService, RecoverySettings,
-    RequestLease, ReviewService, SagaSettings, Services, SessionService, Throttle, TransferService,
+    RequestLease, ReviewService, SagaSettings, Services, SessionPolicy, SessionService, Throttle, TransferService,
 };
 use pointshare_embedded::{
     InMemoryAccountTokens, InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents,
@@ -326,7 +326,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
             lease_for: settings.mail.timeout * 3,
             ..MailSettings::default()
         },
-        session_lifetime: settings.auth.refresh_token_ttl,
+        sessions: SessionPolicy { lifetime: settings.auth.refresh_token_ttl, handover: settings.auth.refresh_handover },
         // Reconciliation is an operator's command, not a member's request:
         // it waits out a provider's bad minute rather than fail the report.
         reconcile_patience: std::time::Duration::from_secs(60),

@@ -20,7 +20,7 @@ use pointshare_domain::ports::{
 };
 use pointshare_domain::services::{
     ApprovalPolicy, CorrectionService, Fencing, Followups, MailSettings, Policy, Ports, RecoverySettings, RequestLease,
-    SagaSettings, Services, ThrottlePolicy, TransferLimits, TransferService,
+    SagaSettings, Services, SessionPolicy, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, Points, ProviderAccount,
@@ -157,7 +157,7 @@ impl Replica {
             },
             recovery: RecoverySettings { replica: name.into(), ..shared.recovery.clone() },
             mail: MailSettings::default(),
-            session_lifetime: Duration::from_secs(3600),
+            sessions: SessionPolicy::default(),
             reconcile_patience: Duration::from_secs(5),
         };
         let Services { transfers: transfer_service, corrections, recovery, .. } = Services::new(ports, policy);

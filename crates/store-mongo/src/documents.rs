@@ -8,7 +8,7 @@ use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
-    AccountToken, Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle,
+    AccountToken, Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, Handover,
     IdempotencyKey, Lease, LeaseOwner, MailIntent, MailKind, MailMessage, MailState, MailToken, Member, MemberStatus,
     Memo, OutboxMail, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, StateChange,
     TokenHash, TokenPurpose, Transfer, TransferKind, TransferState,
@@ -234,9 +234,23 @@ pub(crate) struct SessionDoc {
     /// Absent on sessions recorded before their client was.
     #[serde(default)]
     pub client: String,
+    #[serde(default)]
+    pub user_agent: Option<String>,
     pub created_at: BsonDateTime,
+    /// Absent on sessions recorded before it was kept: their creation.
+    #[serde(default)]
+    pub last_used_at: Option<BsonDateTime>,
     pub expires_at: BsonDateTime,
     pub revoked_at: Option<BsonDateTime>,
+    #[serde(default)]
+    pub handover: Option<HandoverDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HandoverDoc {
+    pub retired: String,
+    pub sealed: String,
+    pub until: BsonDateTime,
 }
 
 impl From<&Session> for SessionDoc {
@@ -247,9 +261,16 @@ impl From<&Session> for SessionDoc {
             token: session.token.to_string(),
             retired: session.retired.iter().map(ToString::to_string).collect(),
             client: session.client.clone(),
+            user_agent: session.user_agent.clone(),
             created_at: bson_time(session.created_at),
+            last_used_at: Some(bson_time(session.last_used_at)),
             expires_at: bson_time(session.expires_at),
             revoked_at: session.revoked_at.map(bson_time),
+            handover: session.handover.as_ref().map(|handover| HandoverDoc {
+                retired: handover.retired.to_string(),
+                sealed: handover.sealed.clone(),
+                until: bson_time(handover.until),
+            }),
         }
     }
 }
@@ -270,9 +291,22 @@ impl TryFrom<SessionDoc> for Session {
                 .collect::<Result<_, _>>()
                 .with_context(context)?,
             client: doc.client,
+            user_agent: doc.user_agent,
             created_at: chrono_time(doc.created_at),
+            last_used_at: chrono_time(doc.last_used_at.unwrap_or(doc.created_at)),
             expires_at: chrono_time(doc.expires_at),
             revoked_at: doc.revoked_at.map(chrono_time),
+            handover: doc
+                .handover
+                .map(|handover| {
+                    anyhow::Ok(Handover {
+                        retired: TokenHash::parse(handover.retired)?,
+                        sealed: handover.sealed,
+                        until: chrono_time(handover.until),
+                    })
+                })
+                .transpose()
+                .with_context(context)?,
         })
     }
 }

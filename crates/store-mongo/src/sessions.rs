@@ -10,7 +10,7 @@ use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
 
 use pointshare_domain::ports::{SessionRepository, StoreError};
-use pointshare_domain::{MemberId, RETIRED_TOKENS_KEPT, Session, SessionId, TokenHash};
+use pointshare_domain::{MemberId, RETIRED_TOKENS_KEPT, Rotation, Session, SessionId, TokenHash};
 
 use crate::documents::{SessionDoc, bson_time};
 use crate::store_error;
@@ -39,25 +39,44 @@ impl SessionRepository for MongoSessions {
         doc.map(Session::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
-    async fn rotate(
-        &self,
-        id: SessionId,
-        presented: &TokenHash,
-        next: &TokenHash,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn rotate(&self, id: SessionId, presented: &TokenHash, rotation: &Rotation) -> Result<bool, StoreError> {
+        let handover = &rotation.handover;
         let updated = self
             .sessions
             .update_one(
                 doc! {"_id": id.to_string(), "token": presented.as_str(), "revoked_at": Bson::Null},
                 doc! {
-                    "$set": {"token": next.as_str(), "expires_at": bson_time(expires_at)},
+                    "$set": {
+                        "token": rotation.next.as_str(),
+                        "expires_at": bson_time(rotation.expires_at),
+                        "last_used_at": bson_time(rotation.at),
+                        "handover": {
+                            "retired": handover.retired.as_str(),
+                            "sealed": handover.sealed.as_str(),
+                            "until": bson_time(handover.until),
+                        },
+                    },
                     "$push": {"retired": {"$each": [presented.as_str()], "$slice": -(RETIRED_TOKENS_KEPT as i64)}},
                 },
             )
             .await
             .map_err(|e| store_error(e, "rotating a refresh token"))?;
         Ok(updated.modified_count == 1)
+    }
+
+    async fn open_of(&self, member: MemberId, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
+        let doing = "listing a member's sessions";
+        let filter =
+            doc! {"member": member.to_string(), "revoked_at": Bson::Null, "expires_at": {"$gt": bson_time(now)}};
+        let cursor = self.sessions.find(filter).await.map_err(|e| store_error(e, doing))?;
+        let docs: Vec<SessionDoc> = cursor.try_collect().await.map_err(|e| store_error(e, doing))?;
+        let mut open: Vec<Session> = docs
+            .into_iter()
+            .map(Session::try_from)
+            .collect::<anyhow::Result<_>>()
+            .map_err(|e| store_error(e, doing))?;
+        open.sort_by_key(|s| std::cmp::Reverse((s.last_used_at, s.id)));
+        Ok(open)
     }
 
     async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError> {

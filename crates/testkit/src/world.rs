@@ -8,8 +8,8 @@ use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
     AccountService, ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MailSettings,
     MemberService, OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService,
-    SagaDriver, SagaSettings, Services, SessionService, SignupCommand, Throttle, ThrottlePolicy, TransferLimits,
-    TransferService,
+    SagaDriver, SagaSettings, Services, SessionPolicy, SessionService, SignupCommand, Throttle, ThrottlePolicy,
+    TransferLimits, TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
@@ -29,8 +29,7 @@ pub struct WorldSettings {
     pub lease_for: Duration,
     pub saga: SagaSettings,
     pub recovery: RecoverySettings,
-    /// How long a refresh token works.
-    pub session_lifetime: Duration,
+    pub sessions: SessionPolicy,
     /// How many transfers may be driven on after their request answered;
     /// none by default, so a share's answer is all its request did.
     pub followups: usize,
@@ -45,7 +44,7 @@ impl Default for WorldSettings {
             lease_for: Duration::from_secs(30),
             saga: SagaSettings::default(),
             recovery: RecoverySettings::default(),
-            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            sessions: SessionPolicy::default(),
             followups: 0,
         }
     }
@@ -132,7 +131,7 @@ impl World {
             },
             recovery: settings.recovery,
             mail: MailSettings::default(),
-            session_lifetime: settings.session_lifetime,
+            sessions: settings.sessions,
             reconcile_patience: Duration::from_secs(5),
         };
         let services = Services::new(ports, policy);

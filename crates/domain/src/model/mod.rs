@@ -28,7 +28,7 @@ pub use provider::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
     ProviderTransactionId,
 };
-pub use session::{RETIRED_TOKENS_KEPT, Session, TokenHash};
+pub use session::{Handover, RETIRED_TOKENS_KEPT, Rotation, Session, TokenHash};
 pub use text::InvalidValue;
 pub use transfer::{
     Approval, Cursor, DeclineReason, Driver, IdempotencyKey, Lease, LeaseOwner, Legs, Memo, Page, Resolution,

@@ -2,7 +2,10 @@
 //! current refresh token and of the last ones it replaced, so a replaced
 //! token presented again is told from a token that never was one: the
 //! first is a copy in someone else's hands and ends the whole session, the
-//! second is a guess and ends nothing.
+//! second is a guess and ends nothing. For a few seconds after a token is
+//! exchanged, presenting it again hands back the same successor instead (two
+//! tabs refreshing together), which is why a session holds that successor
+//! until its handover ends.
 
 use chrono::{DateTime, Utc};
 
@@ -37,11 +40,45 @@ pub struct Session {
     /// Where the login came from: the client's address (an IPv6 client's
     /// network) as per-address limits count it.
     pub client: String,
+    /// What the client said it is (`User-Agent`), cut to 200 characters.
+    pub user_agent: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When its refresh token was last exchanged (or the login).
+    pub last_used_at: DateTime<Utc>,
     /// When the current refresh token stops working.
     pub expires_at: DateTime<Utc>,
     /// Set by logout or by a retired token presented again; final.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The last exchange, repeatable for a moment.
+    pub handover: Option<Handover>,
+}
+
+/// A token exchange a second presenter of the same token may repeat until
+/// `until`, getting the same successor rather than ending the session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Handover {
+    /// The token that was exchanged.
+    pub retired: TokenHash,
+    /// The successor's secret sealed with the exchanged token's secret, which
+    /// the store never holds: only a presenter of that token can open it,
+    /// so a copy of the store hands out no session.
+    pub sealed: String,
+    pub until: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handover").field("retired", &self.retired).field("until", &self.until).finish_non_exhaustive()
+    }
+}
+
+/// One exchange of a session's refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub next: TokenHash,
+    pub expires_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub handover: Handover,
 }
 
 impl Session {
@@ -55,14 +92,22 @@ impl Session {
         self.retired.contains(token)
     }
 
-    /// Makes `next` the current token, valid until `expires_at`, and the
-    /// current one the newest retired, forgetting the oldest past
-    /// `RETIRED_TOKENS_KEPT`.
-    pub fn rotate(&mut self, next: TokenHash, expires_at: DateTime<Utc>) {
-        let replaced = std::mem::replace(&mut self.token, next);
+    /// Makes the rotation's token the current one, and the current one the
+    /// newest retired, forgetting the oldest past `RETIRED_TOKENS_KEPT`.
+    pub fn rotate(&mut self, rotation: &Rotation) {
+        let replaced = std::mem::replace(&mut self.token, rotation.next.clone());
         self.retired.push(replaced);
         let forgotten = self.retired.len().saturating_sub(RETIRED_TOKENS_KEPT);
         self.retired.drain(..forgotten);
-        self.expires_at = expires_at;
+        self.expires_at = rotation.expires_at;
+        self.last_used_at = rotation.at;
+        self.handover = Some(rotation.handover.clone());
+    }
+
+    /// The successor, sealed, if `presented` is the token just exchanged and
+    /// its handover still runs at `now`.
+    pub fn handed_over(&self, presented: &TokenHash, now: DateTime<Utc>) -> Option<&str> {
+        let handover = self.handover.as_ref()?;
+        (&handover.retired == presented && now < handover.until).then_some(handover.sealed.as_str())
     }
 }

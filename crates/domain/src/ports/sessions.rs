@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{MemberId, Session, SessionId, TokenHash};
+use crate::model::{MemberId, Rotation, Session, SessionId, TokenHash};
 
 #[async_trait]
 pub trait SessionRepository: Send + Sync + std::fmt::Debug {
@@ -13,18 +13,16 @@ pub trait SessionRepository: Send + Sync + std::fmt::Debug {
 
     async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
 
-    /// Replaces the current token `presented` by `next`, valid until
-    /// `expires_at`, if the session is not revoked and `presented` is still
-    /// its current token, and remembers `presented` among the last
+    /// Applies `rotation` (the next token, its expiry, the time, the
+    /// handover) if the session is not revoked and `presented` is still its
+    /// current token, and remembers `presented` among the last
     /// `RETIRED_TOKENS_KEPT` retired ones. `false` when another call changed
     /// it first.
-    async fn rotate(
-        &self,
-        id: SessionId,
-        presented: &TokenHash,
-        next: &TokenHash,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+    async fn rotate(&self, id: SessionId, presented: &TokenHash, rotation: &Rotation) -> Result<bool, StoreError>;
+
+    /// The member's sessions still open at `now` (not ended, refresh token
+    /// not expired), the most recently used first.
+    async fn open_of(&self, member: MemberId, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError>;
 
     /// Ends the session for good (the first revocation time is kept).
     async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError>;

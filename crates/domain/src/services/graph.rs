@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::{
     AccountService, AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed,
     MailService, MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService, RecoverySettings,
-    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionService, Throttle, ThrottlePolicy, TransferLimits,
-    TransferService,
+    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionPolicy, SessionService, Throttle, ThrottlePolicy,
+    TransferLimits, TransferService,
 };
 use crate::ports::{
     AccountTokens, AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
@@ -52,8 +52,8 @@ pub struct Policy {
     pub recovery: RecoverySettings,
     /// How the outbox's mail is sent.
     pub mail: MailSettings,
-    /// How long a refresh token works.
-    pub session_lifetime: Duration,
+    /// How long refresh tokens work, and hand over.
+    pub sessions: SessionPolicy,
     /// How long reconciliation waits out a provider's bad minute per lookup.
     pub reconcile_patience: Duration,
 }
@@ -124,7 +124,7 @@ impl Services {
             passwords,
             throttle.clone(),
             clock.clone(),
-            policy.session_lifetime,
+            policy.sessions,
         ));
         let audit = Arc::new(AuditService::new(audit, clock.clone()));
         let operators =

@@ -39,7 +39,10 @@ pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use review::{ReferenceHolding, ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
-pub use sessions::{LoginCommand, LoginError, LogoutError, RefreshError, SessionService};
+pub use sessions::{
+    Device, EndSessionError, LoginCommand, LoginError, LogoutError, NextToken, RefreshError, Refreshed, SessionPolicy,
+    SessionService, Successor,
+};
 pub use throttle::{
     AccountKey, FAILED_LOGIN_MEMORY, LOGIN_SLOW_DOWN_MAX, LOGIN_SLOW_DOWN_STEP, LOGIN_TURN_WAIT, LoginTurn, Throttle,
     ThrottlePolicy, Throttled,

@@ -3,7 +3,10 @@
 //! presented again means a copy is in someone else's hands, so the whole
 //! session ends (RFC 9700's refresh token rotation with reuse detection),
 //! while a token that never was one ends nothing; logout ends it too. Access
-//! tokens name their session, and stop working when it ends.
+//! tokens name their session, and stop working when it ends. A token
+//! presented again within `handover` of its exchange gets the same successor
+//! back (two tabs refreshing at once keep their session). A member lists
+//! their open sessions and ends any of them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,19 +16,75 @@ use thiserror::Error;
 
 use super::throttle::{AccountKey, Throttle, Throttled};
 use super::transfers::to_delta;
-use crate::model::{Email, Member, Role, Session, SessionId, TokenHash};
+use crate::model::{Email, Handover, Member, MemberId, Role, Rotation, Session, SessionId, TokenHash};
 use crate::ports::{Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, StoreError};
 
 /// An email and password as typed, the hash of the new session's refresh
-/// token, and where the login comes from (the client address as
-/// per-address limits count it).
+/// token, and where the login comes from.
 #[derive(Debug)]
 pub struct LoginCommand {
     pub email: String,
     pub password: String,
     pub token: TokenHash,
-    pub client: String,
+    pub device: Device,
 }
+
+/// Where a session is started from: the client address as per-address
+/// limits count it, and what the client says it is (`User-Agent`), which a
+/// member's list of sessions shows so they can tell theirs apart.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub client: String,
+    pub user_agent: Option<String>,
+}
+
+/// The refresh token a refresh offers: its hash, which the store keeps, and
+/// its secret sealed with the presented token's (see `Handover`).
+#[derive(Debug, Clone)]
+pub struct NextToken {
+    pub hash: TokenHash,
+    pub sealed: String,
+}
+
+/// Which refresh token a refresh hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Successor {
+    /// The `NextToken` offered: the presented token was current.
+    Offered,
+    /// The successor another presenter of the same token was given a moment
+    /// ago, sealed as it was offered then.
+    HandedOver(String),
+}
+
+/// A refresh that worked: the session as it now stands, its member (checked
+/// active again), and which token to hand out.
+#[derive(Debug)]
+pub struct Refreshed {
+    pub session: Session,
+    pub member: Member,
+    pub successor: Successor,
+}
+
+/// How long sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// How long a refresh token works after it is issued.
+    pub lifetime: Duration,
+    /// How long an exchanged refresh token, presented again, gets the same
+    /// successor rather than ending the session: long enough for two tabs
+    /// that refresh together, short enough that a thief's copy is still
+    /// caught. Zero turns it off.
+    pub handover: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy { lifetime: Duration::from_secs(30 * 24 * 3600), handover: Duration::from_secs(10) }
+    }
+}
+
+/// How much of a `User-Agent` a session keeps.
+const USER_AGENT_KEPT: usize = 200;
 
 /// How long a network a member signed in from lets them past their
 /// account's slow-down.
@@ -72,6 +131,15 @@ pub enum RefreshError {
 }
 
 #[derive(Debug, Error)]
+pub enum EndSessionError {
+    /// No session of this member has that id.
+    #[error("no such session")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Error)]
 pub enum LogoutError {
     #[error("the refresh token is not valid")]
     Invalid,
@@ -86,8 +154,7 @@ pub struct SessionService {
     passwords: Arc<dyn PasswordHasher>,
     throttle: Arc<Throttle>,
     clock: Arc<dyn Clock>,
-    /// How long a refresh token works after it is issued.
-    token_lifetime: Duration,
+    policy: SessionPolicy,
 }
 
 impl SessionService {
@@ -97,9 +164,9 @@ impl SessionService {
         passwords: Arc<dyn PasswordHasher>,
         throttle: Arc<Throttle>,
         clock: Arc<dyn Clock>,
-        token_lifetime: Duration,
+        policy: SessionPolicy,
     ) -> Self {
-        SessionService { sessions, members, passwords, throttle, clock, token_lifetime }
+        SessionService { sessions, members, passwords, throttle, clock, policy }
     }
 
     /// Starts a session for the member with this email and password, if
@@ -109,13 +176,15 @@ impl SessionService {
     /// its turn, unless the member signed in from this client lately.
     pub async fn login(&self, command: LoginCommand) -> Result<(Session, Member), LoginError> {
         let account = AccountKey::of(&command.email);
-        self.throttle.login(&command.client, &account).await?;
+        self.throttle.login(&command.device.client, &account).await?;
         let member = match Email::parse(command.email) {
             Ok(email) => self.members.by_email(&email).await.context("looking up the member")?,
             Err(_) => None,
         };
         let turn = match &member {
-            Some(member) if self.throttle.is_slowed(&account) && self.recognizes(member, &command.client).await? => {
+            Some(member)
+                if self.throttle.is_slowed(&account) && self.recognizes(member, &command.device.client).await? =>
+            {
                 None
             }
             _ => Some(self.throttle.login_turn(&account).await?),
@@ -126,7 +195,7 @@ impl SessionService {
         }
         let member =
             member.filter(|m| matches && m.may_act_as(Role::Member).is_ok()).ok_or(LoginError::InvalidCredentials)?;
-        let session = self.start(&member, command.token, command.client).await.context("starting the session")?;
+        let session = self.start(&member, command.token, command.device).await.context("starting the session")?;
         Ok((session, member))
     }
 
@@ -136,18 +205,22 @@ impl SessionService {
         self.sessions.signed_in_from(member.id, client, since).await.context("looking up the member's sessions")
     }
 
-    /// A new session for a member who just proved who they are, from `client`.
-    pub async fn start(&self, member: &Member, token: TokenHash, client: String) -> Result<Session, StoreError> {
+    /// A new session for a member who just proved who they are.
+    pub async fn start(&self, member: &Member, token: TokenHash, device: Device) -> Result<Session, StoreError> {
         let now = self.clock.now();
+        let user_agent = device.user_agent.map(|agent| agent.chars().take(USER_AGENT_KEPT).collect());
         let session = Session {
             id: SessionId::new(),
             member: member.id,
             token,
             retired: Vec::new(),
-            client,
+            client: device.client,
+            user_agent,
             created_at: now,
-            expires_at: now + to_delta(self.token_lifetime),
+            last_used_at: now,
+            expires_at: now + to_delta(self.policy.lifetime),
             revoked_at: None,
+            handover: None,
         };
         self.sessions.insert(&session).await?;
         Ok(session)
@@ -159,43 +232,102 @@ impl SessionService {
         Ok(self.sessions.get(id).await?.is_some_and(|session| session.revoked_at.is_none()))
     }
 
-    /// Exchanges `presented` for `next`; answers the session as it now stands
-    /// and its member, checked active again.
+    /// Exchanges `presented` for `next`, or, within the handover of its
+    /// exchange, hands out the successor it was exchanged for then.
     pub async fn refresh(
         &self,
         id: SessionId,
         presented: &TokenHash,
-        next: TokenHash,
-    ) -> Result<(Session, Member), RefreshError> {
+        next: NextToken,
+    ) -> Result<Refreshed, RefreshError> {
         let now = self.clock.now();
         let mut session = self.sessions.get(id).await.context("loading a session")?.ok_or(RefreshError::Invalid)?;
         if session.revoked_at.is_some() {
             return Err(RefreshError::Invalid);
         }
         if &session.token != presented {
-            // Knowing the session's id is not enough to end it: only a token it had.
-            if !session.retired(presented) {
-                return Err(RefreshError::Invalid);
-            }
-            self.end_for_reuse(&session).await?;
-            return Err(RefreshError::Reused);
+            return self.repeat(session, presented).await;
         }
         if !session.is_live(now) {
             return Err(RefreshError::Invalid);
         }
-        let member = self.members.by_id(session.member).await.context("loading the session's member")?;
-        let Some(member) = member.filter(|member| member.may_act_as(Role::Member).is_ok()) else {
-            self.sessions.revoke(id, now).await.context("ending a session of an inactive member")?;
-            return Err(RefreshError::MemberNotActive);
+        let member = self.active_member(&session).await?;
+        let rotation = Rotation {
+            next: next.hash,
+            expires_at: now + to_delta(self.policy.lifetime),
+            at: now,
+            handover: Handover {
+                retired: presented.clone(),
+                sealed: next.sealed,
+                until: now + to_delta(self.policy.handover),
+            },
         };
-        let expires_at = now + to_delta(self.token_lifetime);
-        if !self.sessions.rotate(id, presented, &next, expires_at).await.context("rotating a refresh token")? {
-            // Another exchange of the same token won: two holders of one token.
-            self.end_for_reuse(&session).await?;
-            return Err(RefreshError::Reused);
+        if !self.sessions.rotate(id, presented, &rotation).await.context("rotating a refresh token")? {
+            // Another exchange of the same token won a moment ago.
+            let session = self.sessions.get(id).await.context("reloading a session")?.ok_or(RefreshError::Invalid)?;
+            return self.repeat(session, presented).await;
         }
-        session.rotate(next, expires_at);
-        Ok((session, member))
+        session.rotate(&rotation);
+        Ok(Refreshed { session, member, successor: Successor::Offered })
+    }
+
+    /// A token presented that is not `session`'s current one: within the
+    /// handover of its exchange, the same successor again; otherwise a
+    /// retired token ends the session, and any other is a guess.
+    async fn repeat(&self, session: Session, presented: &TokenHash) -> Result<Refreshed, RefreshError> {
+        if session.revoked_at.is_none()
+            && let Some(sealed) = session.handed_over(presented, self.clock.now())
+        {
+            let successor = Successor::HandedOver(sealed.to_owned());
+            let member = self.active_member(&session).await?;
+            return Ok(Refreshed { session, member, successor });
+        }
+        // Knowing the session's id is not enough to end it: only a token it had.
+        if !session.retired(presented) {
+            return Err(RefreshError::Invalid);
+        }
+        self.end_for_reuse(&session).await?;
+        Err(RefreshError::Reused)
+    }
+
+    /// The session's member, if they may still sign in; otherwise the
+    /// session ends.
+    async fn active_member(&self, session: &Session) -> Result<Member, RefreshError> {
+        let member = self.members.by_id(session.member).await.context("loading the session's member")?;
+        match member.filter(|member| member.may_act_as(Role::Member).is_ok()) {
+            Some(member) => Ok(member),
+            None => {
+                self.sessions
+                    .revoke(session.id, self.clock.now())
+                    .await
+                    .context("ending a session of an inactive member")?;
+                Err(RefreshError::MemberNotActive)
+            }
+        }
+    }
+
+    /// The member's open sessions, the most recently used first.
+    pub async fn list(&self, member: MemberId) -> Result<Vec<Session>, StoreError> {
+        self.sessions.open_of(member, self.clock.now()).await
+    }
+
+    /// Ends the member's session `id` (signing out a device); ending an
+    /// ended one is fine, another member's is not found.
+    pub async fn end_own(&self, member: MemberId, id: SessionId) -> Result<(), EndSessionError> {
+        let session = self.sessions.get(id).await.context("loading a session")?;
+        let session = session.filter(|session| session.member == member).ok_or(EndSessionError::NotFound)?;
+        if session.revoked_at.is_none() {
+            self.sessions.revoke(id, self.clock.now()).await.context("ending a session")?;
+            tracing::info!(session = %id, member = %member, "session ended by its member");
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the member but `current`; the ones it ended.
+    pub async fn end_others(&self, member: MemberId, current: SessionId) -> Result<Vec<SessionId>, StoreError> {
+        let ended = self.sessions.revoke_all(member, Some(current), self.clock.now()).await?;
+        tracing::info!(member = %member, sessions_ended = ended.len(), "other sessions ended by their member");
+        Ok(ended)
     }
 
     /// Ends the session `presented` belongs to, given its current or a

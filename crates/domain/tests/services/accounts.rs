@@ -4,7 +4,8 @@
 //! a member.
 
 use pointshare_domain::services::{
-    ChangePasswordError, LoginCommand, MailedToken, PasswordChange, ResetError, ShareError, TransferLimits, VerifyError,
+    ChangePasswordError, Device, LoginCommand, MailedToken, PasswordChange, ResetError, ShareError, TransferLimits,
+    VerifyError,
 };
 use pointshare_domain::{MailKind, MailState, MailToken, Password, TokenHash};
 use pointshare_testkit::{World, WorldSettings};
@@ -14,7 +15,8 @@ fn token(n: u8) -> TokenHash {
 }
 
 fn login(email: &str, password: &str, n: u8) -> LoginCommand {
-    LoginCommand { email: email.into(), password: password.into(), token: token(n), client: "192.0.2.1".into() }
+    let device = Device { client: "192.0.2.1".into(), user_agent: None };
+    LoginCommand { email: email.into(), password: password.into(), token: token(n), device }
 }
 
 #[tokio::test]

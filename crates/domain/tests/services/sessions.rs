@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use pointshare_domain::services::{
-    LOGIN_SLOW_DOWN_STEP, LoginCommand, LoginError, LogoutError, RefreshError, SignupError, ThrottlePolicy, Throttled,
+    Device, EndSessionError, LOGIN_SLOW_DOWN_STEP, LoginCommand, LoginError, LogoutError, NextToken, RefreshError,
+    Refreshed, SignupError, Successor, ThrottlePolicy, Throttled,
 };
 use pointshare_domain::{MemberStatus, SessionId, TokenHash};
 use pointshare_testkit::{World, WorldSettings};
@@ -10,27 +11,39 @@ fn token(n: u8) -> TokenHash {
     TokenHash::parse(format!("{n:02x}").repeat(32)).expect("64 hex digits")
 }
 
+/// The refresh token `n` offered, its secret "sealed" as `sealed n`.
+fn next(n: u8) -> NextToken {
+    NextToken { hash: token(n), sealed: format!("sealed {n}") }
+}
+
+fn home() -> Device {
+    Device { client: HOME.into(), user_agent: Some("Firefox on the home laptop".into()) }
+}
+
 #[tokio::test]
 async fn a_refresh_rotates_the_token_and_keeps_the_session() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
-    let (rotated, member) = world.session_service.refresh(session.id, &token(1), token(2)).await.expect("refreshes");
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
+    let refreshed = world.session_service.refresh(session.id, &token(1), next(2)).await.expect("refreshes");
+    let Refreshed { session: rotated, member, successor } = refreshed;
     assert_eq!((rotated.id, rotated.token.clone(), member.id), (session.id, token(2), alice.id));
-    world.session_service.refresh(session.id, &token(2), token(3)).await.expect("the new token works");
+    assert_eq!(successor, Successor::Offered);
+    world.session_service.refresh(session.id, &token(2), next(3)).await.expect("the new token works");
 }
 
 #[tokio::test]
 async fn a_retired_token_presented_again_ends_the_whole_session() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
-    world.session_service.refresh(session.id, &token(1), token(2)).await.expect("refreshes");
-    // A thief replays the token the owner already exchanged.
-    let reused = world.session_service.refresh(session.id, &token(1), token(9)).await.unwrap_err();
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
+    world.session_service.refresh(session.id, &token(1), next(2)).await.expect("refreshes");
+    world.clock.advance(chrono::Duration::seconds(11));
+    // A thief replays the token the owner already exchanged, past its handover.
+    let reused = world.session_service.refresh(session.id, &token(1), next(9)).await.unwrap_err();
     assert!(matches!(reused, RefreshError::Reused), "{reused:?}");
     // The owner's current token is dead too: the family is revoked.
-    let after = world.session_service.refresh(session.id, &token(2), token(3)).await.unwrap_err();
+    let after = world.session_service.refresh(session.id, &token(2), next(3)).await.unwrap_err();
     assert!(matches!(after, RefreshError::Invalid), "{after:?}");
 }
 
@@ -38,13 +51,13 @@ async fn a_retired_token_presented_again_ends_the_whole_session() {
 async fn knowing_a_session_s_id_without_a_token_it_had_ends_nothing() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
-    let guessed = world.session_service.refresh(session.id, &token(7), token(8)).await.unwrap_err();
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
+    let guessed = world.session_service.refresh(session.id, &token(7), next(8)).await.unwrap_err();
     assert!(matches!(guessed, RefreshError::Invalid), "{guessed:?}");
     let guessed = world.session_service.end(session.id, &token(7)).await.unwrap_err();
     assert!(matches!(guessed, LogoutError::Invalid), "{guessed:?}");
     assert!(world.session_service.is_open(session.id).await.expect("reads"));
-    world.session_service.refresh(session.id, &token(1), token(2)).await.expect("the owner's token still works");
+    world.session_service.refresh(session.id, &token(1), next(2)).await.expect("the owner's token still works");
     // A token the session did have, though, is a copy: it ends the session.
     world.session_service.end(session.id, &token(1)).await.expect("logs out with a retired token");
     assert!(!world.session_service.is_open(session.id).await.expect("reads"));
@@ -54,9 +67,9 @@ async fn knowing_a_session_s_id_without_a_token_it_had_ends_nothing() {
 async fn an_expired_refresh_token_is_refused() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
     world.clock.advance(chrono::Duration::days(31));
-    let error = world.session_service.refresh(session.id, &token(1), token(2)).await.unwrap_err();
+    let error = world.session_service.refresh(session.id, &token(1), next(2)).await.unwrap_err();
     assert!(matches!(error, RefreshError::Invalid), "{error:?}");
 }
 
@@ -64,9 +77,9 @@ async fn an_expired_refresh_token_is_refused() {
 async fn a_suspended_member_cannot_refresh() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
     world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("suspends");
-    let error = world.session_service.refresh(session.id, &token(1), token(2)).await.unwrap_err();
+    let error = world.session_service.refresh(session.id, &token(1), next(2)).await.unwrap_err();
     assert!(matches!(error, RefreshError::MemberNotActive), "{error:?}");
 }
 
@@ -74,13 +87,83 @@ async fn a_suspended_member_cannot_refresh() {
 async fn logout_ends_the_session_and_is_idempotent() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let session = world.session_service.start(&alice, token(1), HOME.into()).await.expect("starts");
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
     world.session_service.end(session.id, &token(1)).await.expect("logs out");
     world.session_service.end(session.id, &token(1)).await.expect("again");
-    let error = world.session_service.refresh(session.id, &token(1), token(2)).await.unwrap_err();
+    let error = world.session_service.refresh(session.id, &token(1), next(2)).await.unwrap_err();
     assert!(matches!(error, RefreshError::Invalid), "{error:?}");
     let unknown = world.session_service.end(SessionId::new(), &token(1)).await.unwrap_err();
     assert!(matches!(unknown, LogoutError::Invalid), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn a_token_presented_again_within_its_handover_gets_the_same_successor() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
+    world.session_service.refresh(session.id, &token(1), next(2)).await.expect("the first tab refreshes");
+    world.clock.advance(chrono::Duration::seconds(9));
+    // The second tab sent the same token at the same moment.
+    let second = world.session_service.refresh(session.id, &token(1), next(5)).await.expect("is handed over");
+    assert_eq!(second.successor, Successor::HandedOver("sealed 2".into()));
+    assert_eq!(second.session.token, token(2), "nothing rotated");
+    world.session_service.refresh(session.id, &token(2), next(3)).await.expect("the successor works once shared");
+    // Token 2's handover runs; token 1's ended with the next exchange.
+    let late = world.session_service.refresh(session.id, &token(1), next(6)).await.unwrap_err();
+    assert!(matches!(late, RefreshError::Reused), "{late:?}");
+}
+
+#[tokio::test]
+async fn a_handover_ends_on_time_and_not_for_a_suspended_member() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    let session = world.session_service.start(&alice, token(1), home()).await.expect("starts");
+    world.session_service.refresh(session.id, &token(1), next(2)).await.expect("refreshes");
+    world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("suspends");
+    let error = world.session_service.refresh(session.id, &token(1), next(5)).await.unwrap_err();
+    assert!(matches!(error, RefreshError::MemberNotActive), "{error:?}");
+    assert!(!world.session_service.is_open(session.id).await.expect("reads"));
+
+    let bob = world.member("bob", 0).await;
+    let session = world.session_service.start(&bob, token(1), home()).await.expect("starts");
+    world.session_service.refresh(session.id, &token(1), next(2)).await.expect("refreshes");
+    world.clock.advance(chrono::Duration::seconds(10));
+    let error = world.session_service.refresh(session.id, &token(1), next(5)).await.unwrap_err();
+    assert!(matches!(error, RefreshError::Reused), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_member_lists_their_sessions_and_ends_one_or_all_others() {
+    let world = World::default();
+    let (alice, bob) = (world.member("alice", 0).await, world.member("bob", 0).await);
+    let laptop = world.session_service.start(&alice, token(1), home()).await.expect("starts");
+    world.clock.advance(chrono::Duration::minutes(1));
+    let long_agent = Device { client: "198.51.100.7".into(), user_agent: Some("x".repeat(500)) };
+    let phone = world.session_service.start(&alice, token(2), long_agent).await.expect("starts");
+    let tablet = world.session_service.start(&alice, token(3), home()).await.expect("starts");
+    let bobs = world.session_service.start(&bob, token(4), home()).await.expect("starts");
+    assert_eq!(phone.user_agent.as_deref().map(str::len), Some(200), "a User-Agent is cut short");
+    world.clock.advance(chrono::Duration::minutes(1));
+    world.session_service.refresh(laptop.id, &token(1), next(5)).await.expect("refreshes");
+
+    let listed: Vec<SessionId> =
+        world.session_service.list(alice.id).await.expect("lists").iter().map(|s| s.id).collect();
+    assert_eq!(listed[0], laptop.id, "the one used last first");
+    assert_eq!(listed.len(), 3);
+
+    let error = world.session_service.end_own(alice.id, bobs.id).await.unwrap_err();
+    assert!(matches!(error, EndSessionError::NotFound), "not another member's: {error:?}");
+    assert!(world.session_service.is_open(bobs.id).await.expect("reads"));
+    world.session_service.end_own(alice.id, phone.id).await.expect("ends the phone's");
+    world.session_service.end_own(alice.id, phone.id).await.expect("again is fine");
+    assert!(!world.session_service.is_open(phone.id).await.expect("reads"));
+
+    let ended = world.session_service.end_others(alice.id, laptop.id).await.expect("ends the others");
+    assert_eq!(ended, [tablet.id]);
+    let listed: Vec<SessionId> =
+        world.session_service.list(alice.id).await.expect("lists").iter().map(|s| s.id).collect();
+    assert_eq!(listed, [laptop.id]);
+    assert!(world.session_service.is_open(bobs.id).await.expect("reads"));
 }
 
 const HOME: &str = "192.0.2.1";
@@ -90,7 +173,8 @@ fn login(email: &str, password: &str) -> LoginCommand {
 }
 
 fn login_from(client: &str, email: &str, password: &str) -> LoginCommand {
-    LoginCommand { email: email.into(), password: password.into(), token: token(1), client: client.into() }
+    let device = Device { client: client.into(), user_agent: None };
+    LoginCommand { email: email.into(), password: password.into(), token: token(1), device }
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! What every handler shares before it calls a service: its deadline, the
-//! client's address (which the throttle counts per address), and where an
-//! act comes from (which its audit record keeps).
+//! client's address (which the throttle counts per address), the device a
+//! session is started on, and where an act comes from (which its audit
+//! record keeps).
 
 use actix_web::HttpMessage;
 use pointshare_domain::ports::Deadline;
+use pointshare_domain::services::Device;
 use pointshare_domain::{Actor, Authority, Origin, Reason};
 
 use super::caller::Admin;
@@ -14,6 +16,13 @@ use crate::wiring::AppState;
 /// The client's address (an IPv6 client's network) for per-address limits (see `client`).
 pub(super) fn client_address(state: &AppState, request: &actix_web::HttpRequest) -> String {
     state.clients.client_of(request).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The device a login or signup comes from, as the member's list of
+/// sessions shows it.
+pub(super) fn device(state: &AppState, request: &actix_web::HttpRequest) -> Device {
+    let user_agent = request.headers().get(actix_web::http::header::USER_AGENT).and_then(|agent| agent.to_str().ok());
+    Device { client: client_address(state, request), user_agent: user_agent.map(str::to_owned) }
 }
 
 /// The request, as an audit record names where an act came from.

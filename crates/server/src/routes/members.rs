@@ -11,7 +11,7 @@ use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
 
 use super::body::Body;
 use super::caller::Caller;
-use super::guard::{client_address, deadline};
+use super::guard::{client_address, deadline, device};
 use super::sessions::tokens;
 use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody, SignupView};
 use crate::auth::{RefreshToken, mailed_token};
@@ -47,8 +47,7 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
     let command = SignupCommand { email, handle, display_name, password };
     let member = state.members.signup(command, deadline(&state)).await?;
     let (secret, token) = RefreshToken::secret();
-    let client = client_address(&state, &request);
-    let session = state.sessions.start(&member, token, client).await.map_err(ApiError::unexpected)?;
+    let session = state.sessions.start(&member, token, device(&state, &request)).await.map_err(ApiError::unexpected)?;
     let session = tokens(&state, &member, &session, &secret)?;
     if let Err(error) = state.accounts.send_verification(&member, mailed_token()).await {
         // The member exists and is logged in; they can ask for the link again.

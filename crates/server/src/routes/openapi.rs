@@ -21,7 +21,8 @@ use crate::problem;
         description = "Members see their points and share them. Errors are RFC 9457 problem+json with a stable `code` (and, for invalid requests, `errors` naming each field by JSON Pointer). Authenticate with `Authorization: Bearer <access_token>` from `login`."),
     servers((url = "/", description = "this server")),
     paths(
-        members::signup, sessions::login, sessions::refresh_session, sessions::logout,
+        members::signup, sessions::login, sessions::refresh_session, sessions::logout, sessions::list_my_sessions,
+        sessions::end_my_session, sessions::end_my_other_sessions,
         members::get_me, members::update_me, members::get_my_balance, account::change_my_password,
         account::request_password_reset, account::confirm_password_reset, account::verify_email,
         account::resend_verification_email, events::stream_my_events, members::get_member,

@@ -1,18 +1,20 @@
 //! Sessions: logging in (an access token and a refresh token), exchanging a
 //! refresh token for the next pair, and logging out, which ends the
-//! session's access tokens too. How often one may try to log in is the
+//! session's access tokens too; a member's list of their open sessions
+//! (devices), any of which they end. How often one may try to log in is the
 //! domain's `Throttle`, which `SessionService::login` consults.
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 
-use pointshare_domain::services::{LoginCommand, LoginError, RefreshError};
-use pointshare_domain::{Member, Session};
+use pointshare_domain::services::{LoginCommand, LoginError, RefreshError, Refreshed, Successor};
+use pointshare_domain::{Member, Session, SessionId};
 
 use super::body::Body;
-use super::guard::client_address;
-use super::views::{LoginBody, RefreshBody, TokenView};
+use super::caller::Caller;
+use super::guard::device;
+use super::views::{LoginBody, RefreshBody, SessionView, SessionsView, TokenView};
 use crate::auth::RefreshToken;
 use crate::problem::{ApiError, invalid_refresh_token};
 use crate::telemetry::{self, AuthEvent};
@@ -33,9 +35,9 @@ pub async fn login(
     body: Body<LoginBody>,
 ) -> Result<web::Json<TokenView>, ApiError> {
     let body = body.into_inner();
-    let client = client_address(&state, &request);
     let (secret, token) = RefreshToken::secret();
-    let login = state.sessions.login(LoginCommand { email: body.email, password: body.password, token, client }).await;
+    let device = device(&state, &request);
+    let login = state.sessions.login(LoginCommand { email: body.email, password: body.password, token, device }).await;
     match &login {
         Ok(_) => telemetry::auth_event(AuthEvent::LoginSucceeded),
         Err(LoginError::InvalidCredentials) => telemetry::auth_event(AuthEvent::LoginFailed),
@@ -63,14 +65,17 @@ pub(super) fn tokens(
 }
 
 /// Exchanges a refresh token for a new access token and a new refresh token;
-/// the one sent is retired. Sending a retired one again ends the session.
+/// the one sent is retired. Sending a retired one again ends the session,
+/// except within 10 seconds (`REFRESH_HANDOVER`) of its exchange: then the
+/// answer carries the same refresh token as that exchange did, so two tabs
+/// that refresh at once both keep the session.
 #[utoipa::path(post, path = "/v1/auth/refresh", operation_id = "refreshSession", tag = "sessions", request_body = RefreshBody,
     responses((status = 200, body = TokenView, description = "the session's next tokens"),
         (status = 401, body = crate::problem::Problem, description = "invalid_refresh_token: unknown, expired, ended, or used before (which ends the session)")))]
 #[post("/v1/auth/refresh")]
 pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<web::Json<TokenView>, ApiError> {
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
-    let (secret, next) = RefreshToken::secret();
+    let (offered, next) = presented.next();
     let refreshed = state.sessions.refresh(presented.session, &presented.hash(), next).await;
     if let Err(RefreshError::Reused | RefreshError::MemberNotActive) = refreshed {
         state.access.session_ended(presented.session);
@@ -78,7 +83,14 @@ pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<we
     if let Err(RefreshError::Reused) = refreshed {
         telemetry::auth_event(AuthEvent::RefreshReused);
     }
-    let (session, member) = refreshed?;
+    let Refreshed { session, member, successor } = refreshed?;
+    let secret = match successor {
+        Successor::Offered => offered,
+        Successor::HandedOver(sealed) => {
+            telemetry::auth_event(AuthEvent::RefreshHandedOver);
+            presented.open(&sealed).ok_or_else(|| ApiError::unexpected("a handed-over refresh token does not open"))?
+        }
+    };
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))
 }
 
@@ -92,5 +104,43 @@ pub async fn logout(state: State, body: Body<RefreshBody>) -> Result<HttpRespons
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     state.sessions.end(presented.session, &presented.hash()).await?;
     state.access.session_ended(presented.session);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// My open sessions (one per login, on each device), the one used last
+/// first; `current` marks the one this request's access token belongs to.
+#[utoipa::path(get, path = "/v1/me/sessions", operation_id = "listMySessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = SessionsView, description = "my sessions not ended and not expired")))]
+#[get("/v1/me/sessions")]
+pub async fn list_my_sessions(state: State, caller: Caller) -> Result<web::Json<SessionsView>, ApiError> {
+    let sessions = state.sessions.list(caller.member).await.map_err(ApiError::unexpected)?;
+    let current = caller.bearer.session;
+    Ok(web::Json(SessionsView { items: sessions.iter().map(|session| SessionView::of(session, current)).collect() }))
+}
+
+/// Ends one of my sessions (signs a device out): its access tokens, refresh
+/// token and event streams stop working on every replica within seconds.
+/// Ending an ended one, or this very one, is fine.
+#[utoipa::path(delete, path = "/v1/me/sessions/{id}", operation_id = "endMySession", tag = "sessions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the session's id, as listed")),
+    responses((status = 204, description = "the session is ended"),
+        (status = 404, body = crate::problem::Problem, description = "not_found: no session of mine has this id")))]
+#[delete("/v1/me/sessions/{id}")]
+pub async fn end_my_session(state: State, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
+    state.sessions.end_own(caller.member, id).await?;
+    state.access.session_ended(id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of mine but this one (signs out everywhere else).
+#[utoipa::path(delete, path = "/v1/me/sessions", operation_id = "endMyOtherSessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 204, description = "every other session of mine is ended")))]
+#[delete("/v1/me/sessions")]
+pub async fn end_my_other_sessions(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let ended = state.sessions.end_others(caller.member, caller.bearer.session).await;
+    for id in ended.map_err(ApiError::unexpected)? {
+        state.access.session_ended(id);
+    }
     Ok(HttpResponse::NoContent().finish())
 }

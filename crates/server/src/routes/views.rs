@@ -9,7 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use pointshare_domain::ports::{Direction, HistoryFilter};
 use pointshare_domain::services::{Balance, BalanceSource, WithParties};
 use pointshare_domain::{
-    DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Transfer, TransferKind, TransferState,
+    DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Session, SessionId, Transfer, TransferKind,
+    TransferState,
 };
 
 use crate::problem::ApiError;
@@ -21,6 +22,54 @@ use crate::wiring::AppState;
 /// times as text.
 pub(super) fn millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// One of my sessions: a login on some device, until it is ended or its
+/// refresh token expires.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
+    pub id: String,
+    /// Whether this request's access token belongs to it.
+    pub current: bool,
+    /// What the browser or app said it is at login (`User-Agent`, at most
+    /// 200 characters), if anything.
+    #[schema(example = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")]
+    pub user_agent: Option<String>,
+    /// The address it logged in from (an IPv6 client's /64 network).
+    #[schema(example = "192.0.2.1")]
+    pub address: String,
+    /// When it logged in.
+    #[schema(example = "2026-11-26T09:30:00.000Z")]
+    #[serde(serialize_with = "millis")]
+    pub created_at: DateTime<Utc>,
+    /// When its refresh token was last exchanged (or the login).
+    #[schema(example = "2026-11-26T10:12:00.000Z")]
+    #[serde(serialize_with = "millis")]
+    pub last_used_at: DateTime<Utc>,
+    /// When it ends unless refreshed before.
+    #[schema(example = "2026-12-26T10:12:00.000Z")]
+    #[serde(serialize_with = "millis")]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SessionView {
+    pub fn of(session: &Session, current: SessionId) -> Self {
+        SessionView {
+            id: session.id.to_string(),
+            current: session.id == current,
+            user_agent: session.user_agent.clone(),
+            address: session.client.clone(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsView {
+    pub items: Vec<SessionView>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

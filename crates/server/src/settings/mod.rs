@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use pointshare_domain::ports::{InvalidSetting, Secret};
-use pointshare_domain::services::{ApprovalPolicy, MailSettings, RecoverySettings, SagaSettings};
+use pointshare_domain::services::{ApprovalPolicy, MailSettings, RecoverySettings, SagaSettings, SessionPolicy};
 use pointshare_domain::{Email, Handle, Password};
 pub use pointshare_mail_smtp::SmtpSettings;
 use pointshare_provider_http::HttpProviderSettings;
@@ -263,6 +263,8 @@ impl PortChoice {
     }
 }
 
+const MAX_REFRESH_HANDOVER: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
@@ -273,6 +275,8 @@ pub struct AuthSettings {
     pub token_ttl: Duration,
     #[serde(with = "humantime_serde")]
     pub refresh_token_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub refresh_handover: Duration,
     pub password_hash_queue: usize,
 }
 
@@ -283,6 +287,7 @@ impl Default for AuthSettings {
             jwt_previous_secret: None,
             token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_handover: SessionPolicy::default().handover,
             password_hash_queue: 64,
         }
     }
@@ -293,6 +298,11 @@ impl AuthSettings {
         InvalidSetting::first_zero(&[("token_ttl", self.token_ttl), ("refresh_token_ttl", self.refresh_token_ttl)])?;
         if self.password_hash_queue == 0 {
             return Err(InvalidSetting::new("password_hash_queue", "must be at least 1"));
+        }
+        // Longer, and a stolen token used soon after its owner's refresh
+        // would be handed the session instead of ending it.
+        if self.refresh_handover > MAX_REFRESH_HANDOVER {
+            return Err(InvalidSetting::new("refresh_handover", "must be at most 60 s (0 turns it off)"));
         }
         for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
             if let Some(secret) = secret {

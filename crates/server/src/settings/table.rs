@@ -170,6 +170,11 @@ pub const SETTINGS: &[Setting] = &[
         "How long a refresh token works after it is issued; each refresh issues a new one.",
     ),
     row(
+        "auth.refresh_handover",
+        "REFRESH_HANDOVER",
+        "How long an exchanged refresh token, sent again, gets the same next token instead of ending the session (two tabs refreshing at once); at most 60 s, 0 turns it off.",
+    ),
+    row(
         "auth.password_hash_queue",
         "PASSWORD_HASH_QUEUE",
         "Password hashes (signup, login) that may wait for a core; past it the request answers 503 with Retry-After.",

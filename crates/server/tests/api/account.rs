@@ -11,13 +11,14 @@ use serde_json::json;
 
 use pointshare_testkit::Inbox;
 
-use crate::helpers::{BOSS, BOSS_PASSWORD, Store, TestApp, spawn_on};
+use crate::helpers::{Answer, BOSS, BOSS_PASSWORD, Store, TestApp, spawn_on};
 use crate::sse::EventStream;
 
 on_each_store!(
     sharing_waits_for_the_email_to_be_verified_through_the_link_in_the_mail,
     a_new_password_ends_every_other_session_at_once_and_a_mail_says_so,
-    a_forgotten_password_is_reset_through_the_link_in_the_mail_once
+    a_forgotten_password_is_reset_through_the_link_in_the_mail_once,
+    a_member_sees_their_devices_and_signs_one_or_every_other_out
 );
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -137,4 +138,56 @@ async fn sharing_waits_for_the_email_to_be_verified_through_the_link_in_the_mail
     assert_eq!(again.status, StatusCode::ACCEPTED);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(inbox.to(&email).len(), 1, "nothing more to verify, nothing more mailed");
+}
+
+async fn a_member_sees_their_devices_and_signs_one_or_every_other_out(store: Store) {
+    let (app, _provider) = spawn_on(store, |_| {}).await;
+    let handle = unique("cy");
+    let signed_up = app.signup(&handle).await;
+    let first = signed_up.body["session"]["access_token"].as_str().expect("signup logs in").to_owned();
+    let email = format!("{handle}@example.com");
+    let login_on = |agent: &'static str| {
+        let body = json!({"email": email, "password": "a good password"});
+        app.client.post(app.url("/v1/auth/login")).header("User-Agent", agent).json(&body).send()
+    };
+    let laptop = Answer::of(login_on("Firefox on a laptop").await.expect("answers")).await;
+    let phone = Answer::of(login_on("Safari on a phone").await.expect("answers")).await;
+    let token = |answer: &Answer, name: &str| answer.body[name].as_str().expect("a token").to_owned();
+    let (laptop, phone_access, phone_refresh) =
+        (token(&laptop, "access_token"), token(&phone, "access_token"), token(&phone, "refresh_token"));
+    let phone_id = phone_refresh.split_once('.').expect("<session>.<secret>").0.to_owned();
+
+    let listed = app.get("/v1/me/sessions", Some(&laptop)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let items = listed.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3, "signup, laptop and phone: {items:?}");
+    let current: Vec<_> = items.iter().filter(|item| item["current"] == json!(true)).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["user_agent"], "Firefox on a laptop");
+    let on_phone = items.iter().find(|item| item["id"] == json!(phone_id)).expect("the phone's session");
+    assert_eq!((&on_phone["user_agent"], &on_phone["address"]), (&json!("Safari on a phone"), &json!("127.0.0.1")));
+    assert!(on_phone["last_used_at"].is_string() && on_phone["expires_at"].is_string(), "{on_phone:?}");
+
+    let others = app.signup(&unique("dee")).await;
+    let others_refresh = others.body["session"]["refresh_token"].as_str().expect("a token");
+    let others_id = others_refresh.split_once('.').expect("<session>.<secret>").0;
+    app.delete(&format!("/v1/me/sessions/{others_id}"), &laptop).await.problem(404, "not_found");
+    app.delete("/v1/me/sessions/not-a-session", &laptop).await.problem(404, "not_found");
+    let others_access = others.body["session"]["access_token"].as_str().expect("a token");
+    assert_eq!(app.get("/v1/me", Some(others_access)).await.status, StatusCode::OK, "another member's goes on");
+
+    assert_eq!(app.delete(&format!("/v1/me/sessions/{phone_id}"), &laptop).await.status, StatusCode::NO_CONTENT);
+    app.get("/v1/me", Some(&phone_access)).await.problem(401, "unauthenticated");
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": phone_refresh}))
+        .await
+        .problem(401, "invalid_refresh_token");
+    assert_eq!(app.delete(&format!("/v1/me/sessions/{phone_id}"), &laptop).await.status, StatusCode::NO_CONTENT);
+    let listed = app.get("/v1/me/sessions", Some(&laptop)).await;
+    assert_eq!(listed.body["items"].as_array().expect("items").len(), 2);
+
+    assert_eq!(app.delete("/v1/me/sessions", &laptop).await.status, StatusCode::NO_CONTENT);
+    app.get("/v1/me", Some(&first)).await.problem(401, "unauthenticated");
+    let listed = app.get("/v1/me/sessions", Some(&laptop)).await;
+    let items = listed.body["items"].as_array().expect("items");
+    assert_eq!((items.len(), &items[0]["current"]), (1, &json!(true)), "this one stays: {items:?}");
 }

@@ -166,9 +166,43 @@ async fn a_refresh_gives_a_new_pair_and_retires_the_token_it_used() {
     assert_eq!(third.status, StatusCode::OK, "the new one works once");
 }
 
+/// A server that hands no exchanged token over: a copy replayed at once is
+/// caught at once (the handover is tested on its own).
+async fn without_handover() -> TestApp {
+    spawn_app_with(|settings| settings.auth.refresh_handover = Duration::ZERO).await
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_one_token_at_once_both_keep_the_session() {
+    let app = spawn_app().await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let shared = login.body["refresh_token"].as_str().expect("a refresh token");
+    let (first, second) = tokio::join!(refresh(&app, shared), refresh(&app, shared));
+    assert_eq!((first.status, second.status), (StatusCode::OK, StatusCode::OK), "{:?} {:?}", first.body, second.body);
+    assert_eq!(first.body["refresh_token"], second.body["refresh_token"], "one successor, handed to both");
+    for tab in [&first, &second] {
+        assert_eq!(app.balance(tab.body["access_token"].as_str().expect("a token")).await, 10_000);
+    }
+    let next = first.body["refresh_token"].as_str().expect("a refresh token");
+    assert_eq!(refresh(&app, next).await.status, StatusCode::OK, "the session goes on");
+    assert!(auth_events(&app, "refresh_handed_over").await >= 1.0, "operators see handovers");
+}
+
+#[tokio::test]
+async fn a_copy_replayed_after_the_handover_still_ends_the_session() {
+    let app = spawn_app_with(|settings| settings.auth.refresh_handover = Duration::from_millis(500)).await;
+    let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    let stolen = login.body["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let owner = refresh(&app, &stolen).await;
+    let owners = owner.body["refresh_token"].as_str().expect("a refresh token").to_owned();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    refresh(&app, &stolen).await.problem(401, "invalid_refresh_token");
+    refresh(&app, &owners).await.problem(401, "invalid_refresh_token");
+}
+
 #[tokio::test]
 async fn a_stolen_refresh_token_used_after_its_owner_ends_the_whole_session() {
-    let app = spawn_app().await;
+    let app = without_handover().await;
     let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     let stolen = login.body["refresh_token"].as_str().expect("a refresh token").to_owned();
     // The owner refreshes first; the thief then replays the copy.
@@ -222,7 +256,7 @@ async fn logout_ends_the_session_s_access_tokens_and_event_streams_at_once() {
 
 #[tokio::test]
 async fn refresh_token_reuse_ends_the_session_s_access_tokens_too() {
-    let app = spawn_app().await;
+    let app = without_handover().await;
     let login = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
     let stolen = login.body["refresh_token"].as_str().expect("a refresh token").to_owned();
     let owner = refresh(&app, &stolen).await;

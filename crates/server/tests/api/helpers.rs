@@ -194,6 +194,11 @@ impl TestApp {
         Answer::of(request.send().await.expect("the server answers")).await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        let request = self.client.delete(self.url(path)).bearer_auth(token);
+        Answer::of(request.send().await.expect("the server answers")).await
+    }
+
     /// A signup from a client of its own (its own connection), as many at once would be.
     pub async fn signup_as(&self, handle: String) -> Answer {
         let body = json!({"email": format!("{handle}@example.com"), "password": "a good password", "handle": handle, "display_name": handle});

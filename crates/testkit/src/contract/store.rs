@@ -17,9 +17,9 @@ use pointshare_domain::ports::{
     TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
-    AccountToken, DisplayName, Email, Handle, IdempotencyKey, Lease, LeaseOwner, Member, MemberId, MemberStatus,
-    PasswordHash, Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason, Role, Session, SessionId,
-    TokenHash, TokenPurpose, Transfer, TransferId, TransferKind, TransferState,
+    AccountToken, DisplayName, Email, Handle, Handover, IdempotencyKey, Lease, LeaseOwner, Member, MemberId,
+    MemberStatus, PasswordHash, Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason, Role,
+    Rotation, Session, SessionId, TokenHash, TokenPurpose, Transfer, TransferId, TransferKind, TransferState,
 };
 
 /// The repositories, empty, over one store.
@@ -61,6 +61,7 @@ macro_rules! store_contract {
             a_session_remembers_its_last_retired_tokens,
             sessions_tell_where_a_member_signed_in_lately,
             a_member_s_other_sessions_end_together,
+            a_member_s_open_sessions_are_listed_most_recently_used_first,
             a_one_use_token_is_taken_once_for_its_purpose_before_it_expires,
             a_member_s_unused_tokens_are_spent_together,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
@@ -540,10 +541,20 @@ fn session(member: MemberId) -> Session {
         token: token_hash("first"),
         retired: Vec::new(),
         client: "192.0.2.1".into(),
+        user_agent: Some("Mozilla/5.0 (contract)".into()),
         created_at: at,
+        last_used_at: at,
         expires_at: at + chrono::Duration::days(30),
         revoked_at: None,
+        handover: None,
     }
+}
+
+/// An exchange of `presented` for `next` at `at`, handed over for ten seconds.
+fn rotation(presented: &TokenHash, next: &TokenHash, at: chrono::DateTime<Utc>) -> Rotation {
+    let until = at + chrono::Duration::seconds(10);
+    let handover = Handover { retired: presented.clone(), sealed: format!("sealed {next}"), until };
+    Rotation { next: next.clone(), expires_at: at + chrono::Duration::days(30), at, handover }
 }
 
 pub async fn a_session_reads_back_and_rotates_once(store: &StoreUnderTest) {
@@ -553,14 +564,19 @@ pub async fn a_session_reads_back_and_rotates_once(store: &StoreUnderTest) {
     assert_eq!(store.sessions.get(SessionId::new()).await.expect("reads"), None);
 
     let next = token_hash("next");
-    let later = first.expires_at + chrono::Duration::days(1);
-    assert!(store.sessions.rotate(first.id, &first.token, &next, later).await.expect("rotates"));
+    let exchange = rotation(&first.token, &next, first.created_at + chrono::Duration::hours(1));
+    assert!(store.sessions.rotate(first.id, &first.token, &exchange).await.expect("rotates"));
     let rotated = store.sessions.get(first.id).await.expect("reads").expect("exists");
-    assert_eq!((rotated.token.clone(), rotated.expires_at), (next.clone(), later));
+    let mut expected = first.clone();
+    expected.rotate(&exchange);
+    assert_eq!(rotated, expected, "the next token, its expiry, the time and the handover");
     assert_eq!(rotated.retired, vec![first.token.clone()], "the replaced token is remembered as retired");
-    assert!(!store.sessions.rotate(first.id, &first.token, &token_hash("again"), later).await.expect("answers"));
+    assert_eq!(rotated.handed_over(&first.token, exchange.at), Some(exchange.handover.sealed.as_str()));
+    let again = rotation(&first.token, &token_hash("again"), exchange.at);
+    assert!(!store.sessions.rotate(first.id, &first.token, &again).await.expect("answers"));
     assert_eq!(store.sessions.get(first.id).await.expect("reads").expect("exists").token, next);
-    assert!(!store.sessions.rotate(SessionId::new(), &next, &token_hash("x"), later).await.expect("answers"));
+    let nowhere = rotation(&next, &token_hash("x"), exchange.at);
+    assert!(!store.sessions.rotate(SessionId::new(), &next, &nowhere).await.expect("answers"));
 }
 
 pub async fn of_racing_refreshes_of_one_token_exactly_one_wins(store: &StoreUnderTest) {
@@ -571,8 +587,7 @@ pub async fn of_racing_refreshes_of_one_token_exactly_one_wins(store: &StoreUnde
         let (id, presented) = (racing.id, racing.token.clone());
         async move {
             let next = token_hash(&format!("racer-{n}"));
-            let won =
-                sessions.rotate(id, &presented, &next, now() + chrono::Duration::days(30)).await.expect("answers");
+            let won = sessions.rotate(id, &presented, &rotation(&presented, &next, now())).await.expect("answers");
             won.then_some(next)
         }
     });
@@ -591,7 +606,9 @@ pub async fn a_revoked_session_stays_revoked(store: &StoreUnderTest) {
     assert_eq!(read.revoked_at.map(|t| t.timestamp_millis()), Some(at.timestamp_millis()), "the first time is kept");
     assert!(!read.is_live(now()));
     let next = token_hash("after");
-    assert!(!store.sessions.rotate(ended.id, &ended.token, &next, now()).await.expect("answers"));
+    assert!(
+        !store.sessions.rotate(ended.id, &ended.token, &rotation(&ended.token, &next, now())).await.expect("answers")
+    );
     store.sessions.revoke(SessionId::new(), at).await.expect("revoking no session is harmless");
 }
 
@@ -602,9 +619,7 @@ pub async fn a_session_remembers_its_last_retired_tokens(store: &StoreUnderTest)
     for n in 0..RETIRED_TOKENS_KEPT + 8 {
         let next = token_hash(&format!("rotation-{n}"));
         let current = tokens.last().expect("a token").clone();
-        assert!(
-            store.sessions.rotate(long.id, &current, &next, now() + chrono::Duration::days(30)).await.expect("rotates")
-        );
+        assert!(store.sessions.rotate(long.id, &current, &rotation(&current, &next, now())).await.expect("rotates"));
         tokens.push(next);
     }
     let read = store.sessions.get(long.id).await.expect("reads").expect("exists");
@@ -638,6 +653,24 @@ pub async fn a_member_s_other_sessions_end_together(store: &StoreUnderTest) {
     assert_eq!(read(bobs.id).await.expect("reads").expect("exists").revoked_at, None, "another member's");
     assert!(store.sessions.revoke_all(alice, Some(kept.id), at).await.expect("revokes").is_empty(), "once");
     assert_eq!(store.sessions.revoke_all(alice, None, at).await.expect("revokes"), [kept.id]);
+}
+
+pub async fn a_member_s_open_sessions_are_listed_most_recently_used_first(store: &StoreUnderTest) {
+    let (alice, bob) = (MemberId::new(), MemberId::new());
+    let at = now();
+    let [phone, laptop, ended, expired] = [session(alice), session(alice), session(alice), session(alice)];
+    let expired = Session { expires_at: at - chrono::Duration::seconds(1), ..expired };
+    for each in [&phone, &laptop, &ended, &expired, &session(bob)] {
+        store.sessions.insert(each).await.expect("inserts");
+    }
+    store.sessions.revoke(ended.id, at).await.expect("revokes");
+    let used = rotation(&phone.token, &token_hash("phone, later"), at + chrono::Duration::minutes(5));
+    assert!(store.sessions.rotate(phone.id, &phone.token, &used).await.expect("rotates"));
+    let open = store.sessions.open_of(alice, at).await.expect("lists");
+    let ids: Vec<SessionId> = open.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [phone.id, laptop.id], "open ones only, the one used last first");
+    assert_eq!(open[1], laptop, "as they were recorded");
+    assert!(store.sessions.open_of(MemberId::new(), at).await.expect("lists").is_empty());
 }
 
 fn account_token(member: MemberId, purpose: TokenPurpose, expires_at: chrono::DateTime<Utc>) -> AccountToken {
