@@ -402,7 +402,10 @@ export interface paths {
         put?: never;
         /**
          * Exchanges a refresh token for a new access token and a new refresh token;
-         *     the one sent is retired. Sending a retired one again ends the session.
+         *     the one sent is retired. Sending a retired one again ends the session,
+         *     except within 10 seconds (`REFRESH_HANDOVER`) of its exchange: then the
+         *     answer carries the same refresh token as that exchange did, so two tabs
+         *     that refresh at once both keep the session.
          */
         post: operations["refreshSession"];
         delete?: never;
@@ -514,6 +517,48 @@ export interface paths {
         /** Changes my password, given the current one: every other session of mine ends at once (their access tokens, refresh tokens and event streams), this one stays, and a mail tells me it happened. */
         post: operations["changeMyPassword"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My open sessions (one per login, on each device), the one used last
+         *     first; `current` marks the one this request's access token belongs to.
+         */
+        get: operations["listMySessions"];
+        put?: never;
+        post?: never;
+        /** Ends every session of mine but this one (signs out everywhere else). */
+        delete: operations["endMyOtherSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Ends one of my sessions (signs a device out): its access tokens, refresh
+         *     token and event streams stop working on every replica within seconds.
+         *     Ending an ended one, or this very one, is fine.
+         */
+        delete: operations["endMySession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1058,6 +1103,48 @@ export interface components {
          * @enum {string}
          */
         SagaStateView: "accepted" | "debited" | "completed" | "rejected" | "refunding" | "reversed" | "needs_review" | "awaiting_approval";
+        /**
+         * @description One of my sessions: a login on some device, until it is ended or its
+         *     refresh token expires.
+         */
+        SessionView: {
+            /**
+             * @description The address it logged in from (an IPv6 client's /64 network).
+             * @example 192.0.2.1
+             */
+            address: string;
+            /**
+             * Format: date-time
+             * @description When it logged in.
+             * @example 2026-11-26T09:30:00.000Z
+             */
+            created_at: string;
+            /** @description Whether this request's access token belongs to it. */
+            current: boolean;
+            /**
+             * Format: date-time
+             * @description When it ends unless refreshed before.
+             * @example 2026-12-26T10:12:00.000Z
+             */
+            expires_at: string;
+            /** @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091 */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When its refresh token was last exchanged (or the login).
+             * @example 2026-11-26T10:12:00.000Z
+             */
+            last_used_at: string;
+            /**
+             * @description What the browser or app said it is at login (`User-Agent`, at most
+             *     200 characters), if anything.
+             * @example Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0
+             */
+            user_agent?: string | null;
+        };
+        SessionsView: {
+            items: components["schemas"]["SessionView"][];
+        };
         ShareBody: {
             /**
              * Format: int64
@@ -3657,6 +3744,128 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMySessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description my sessions not ended and not expired */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionsView"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    endMyOtherSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every other session of mine is ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    endMySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the session's id, as listed */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the session is ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_found: no session of mine has this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
