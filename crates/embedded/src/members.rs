@@ -5,7 +5,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use pointshare_domain::ports::{
-    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, StoreError,
+    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError, StoreError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
@@ -89,6 +89,18 @@ impl MemberRepository for InMemoryMembers {
     async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError> {
         let mut members = self.members.lock();
         Ok(members.get_mut(&id).filter(|member| &member.email == email).map(|member| {
+            member.email_verified = true;
+            member.clone()
+        }))
+    }
+
+    async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError> {
+        let mut members = self.members.lock();
+        if members.values().any(|m| &m.email == email && m.id != id) {
+            return Err(SetEmailError::EmailTaken);
+        }
+        Ok(members.get_mut(&id).map(|member| {
+            member.email = email.clone();
             member.email_verified = true;
             member.clone()
         }))

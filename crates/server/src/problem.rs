@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    AdjustError, AuditError, BalanceError, ChangePasswordError, DecideError, EndSessionError, GetTransferError,
-    GrantError, LoginError, LogoutError, OperatorError, RefreshError, RenameError, ResetError, ResolveError,
-    ReverseError, ShareError, SignupError, Submitted, Throttled, VerifyError,
+    AdjustError, AuditError, BalanceError, ChangeEmailError, ChangePasswordError, DecideError, EndSessionError,
+    GetTransferError, GrantError, LoginError, LogoutError, OperatorError, RefreshError, RenameError, ResetError,
+    ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled, VerifyError,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -613,9 +613,7 @@ pub fn transfer_not_found() -> ApiError {
 impl From<SignupError> for ApiError {
     fn from(error: SignupError) -> Self {
         match error {
-            SignupError::EmailTaken => {
-                ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists")
-            }
+            SignupError::EmailTaken => email_taken(),
             SignupError::HandleTaken => {
                 ApiError::new(StatusCode::CONFLICT, ProblemCode::HandleTaken, "A member with this handle exists")
             }
@@ -684,6 +682,30 @@ impl From<ChangePasswordError> for ApiError {
     }
 }
 
+impl From<ChangeEmailError> for ApiError {
+    fn from(error: ChangeEmailError) -> Self {
+        match error {
+            ChangeEmailError::WrongPassword => {
+                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The password is wrong")
+            }
+            ChangeEmailError::Unchanged => ApiError::invalid_fields(vec![FieldError::new(
+                "/new_email".into(),
+                FieldErrorCode::Invalid,
+                "is already your email",
+            )]),
+            ChangeEmailError::EmailTaken => email_taken(),
+            ChangeEmailError::NotFound => gone(),
+            ChangeEmailError::Busy => ApiError::busy(),
+            ChangeEmailError::Throttled(throttled) => throttled.into(),
+            ChangeEmailError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+fn email_taken() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists")
+}
+
 pub fn invalid_token() -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidToken, "The token is not valid")
         .detail("it is unknown, was used already, or expired: ask for a new one")
@@ -693,6 +715,7 @@ impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
         match error {
             VerifyError::InvalidToken => invalid_token(),
+            VerifyError::EmailTaken => email_taken().detail("another member took that address since the link was sent"),
             VerifyError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }

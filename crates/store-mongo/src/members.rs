@@ -7,7 +7,7 @@ use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
 
 use pointshare_domain::ports::{
-    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, StoreError,
+    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError, StoreError,
 };
 use pointshare_domain::{
     DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
@@ -121,6 +121,15 @@ impl MemberRepository for MongoMembers {
             return Ok(None);
         }
         self.by_id(id).await
+    }
+
+    async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError> {
+        let set = doc! {"email": email.as_str(), "email_verified": true};
+        match self.members.update_one(doc! {"_id": id.to_string()}, doc! {"$set": set}).await {
+            Ok(_) => Ok(self.by_id(id).await?),
+            Err(error) if duplicate_on(&error, EMAIL_INDEX) => Err(SetEmailError::EmailTaken),
+            Err(error) => Err(SetEmailError::Unexpected(store_error(error, "changing a member's email"))),
+        }
     }
 
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {

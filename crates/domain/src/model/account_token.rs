@@ -14,6 +14,8 @@ use super::{Email, MemberId, TokenHash};
 pub enum TokenPurpose {
     PasswordReset,
     VerifyEmail,
+    /// Proves a new address is the member's, which then replaces their email.
+    ChangeEmail,
 }
 
 impl TokenPurpose {
@@ -21,6 +23,7 @@ impl TokenPurpose {
         match self {
             Self::PasswordReset => "password_reset",
             Self::VerifyEmail => "verify_email",
+            Self::ChangeEmail => "change_email",
         }
     }
 }
@@ -31,7 +34,8 @@ pub struct AccountToken {
     pub hash: TokenHash,
     pub purpose: TokenPurpose,
     pub member: MemberId,
-    /// The address the mail went to: for a verification, the one it proves.
+    /// The address the mail went to: for a verification or a change, the
+    /// one it proves.
     pub email: Email,
     pub expires_at: DateTime<Utc>,
     /// Set when it was taken; a token is taken once.

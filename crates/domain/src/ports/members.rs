@@ -17,6 +17,14 @@ pub enum InsertMemberError {
 }
 
 #[derive(Debug, Error)]
+pub enum SetEmailError {
+    #[error("email already taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Unexpected(#[from] StoreError),
+}
+
+#[derive(Debug, Error)]
 pub enum AttachAccountError {
     #[error("no such member")]
     NotFound,
@@ -56,6 +64,11 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
     /// Marks the member's email verified, if it is still `email` (a link
     /// to an address they no longer have verifies nothing); `None` otherwise.
     async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError>;
+
+    /// Replaces the member's email with `email`, which they proved theirs
+    /// (so it is verified), unless another member has it; `None` if there
+    /// is no such member.
+    async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError>;
 
     /// Replaces the member's password hash; `None` if there is no such member.
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError>;

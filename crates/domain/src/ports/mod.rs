@@ -23,7 +23,9 @@ pub use clock::{Clock, SystemClock};
 pub use deadline::Deadline;
 pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents, Notice, WakeupHub};
 pub use mail::{MailError, MailOutbox, Mailer};
-pub use members::{AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch};
+pub use members::{
+    AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError,
+};
 pub use passwords::{HashError, PasswordHasher};
 pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
 pub use secret::Secret;

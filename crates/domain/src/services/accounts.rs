@@ -1,7 +1,8 @@
 //! A member's own account: proving their email is theirs through a
 //! one-use link sent by mail, changing the password (every other session
-//! ends, and a mail says so), and resetting a forgotten one through a
-//! one-use link. Guesses at the current password are paced
+//! ends, and a mail says so), resetting a forgotten one through a one-use
+//! link, and moving to another email (which takes effect when a link mailed
+//! to the new address is followed; the old address is told at once). Guesses at the current password are paced
 //! like logins at that account, so a stolen access token cannot be turned
 //! into the password by trying; asking for a reset says nothing about
 //! whether the address is a member's.
@@ -18,7 +19,9 @@ use crate::model::{
     AccountToken, Email, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId, Password, SessionId,
     TokenHash, TokenPurpose,
 };
-use crate::ports::{AccountTokens, Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, StoreError};
+use crate::ports::{
+    AccountTokens, Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, SetEmailError, StoreError,
+};
 
 /// How long a password reset link works.
 pub const RESET_LINK_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 60);
@@ -68,6 +71,63 @@ impl From<HashError> for ChangePasswordError {
     }
 }
 
+/// A member's request to move to another email, with their password.
+#[derive(Debug)]
+pub struct EmailChange {
+    pub member: MemberId,
+    /// As typed, unchecked.
+    pub password: String,
+    pub new: Email,
+}
+
+#[derive(Debug, Error)]
+pub enum ChangeEmailError {
+    #[error("the password is wrong")]
+    WrongPassword,
+    #[error("that is already the member's email")]
+    Unchanged,
+    #[error("another member has that email")]
+    EmailTaken,
+    #[error("no such member")]
+    NotFound,
+    #[error("too many passwords are being checked; try again shortly")]
+    Busy,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a typed password did not confirm a change to an account.
+enum Unconfirmed {
+    Wrong,
+    Busy,
+    Throttled(Throttled),
+    Unexpected(anyhow::Error),
+}
+
+impl From<Unconfirmed> for ChangePasswordError {
+    fn from(error: Unconfirmed) -> Self {
+        match error {
+            Unconfirmed::Wrong => ChangePasswordError::WrongPassword,
+            Unconfirmed::Busy => ChangePasswordError::Busy,
+            Unconfirmed::Throttled(throttled) => ChangePasswordError::Throttled(throttled),
+            Unconfirmed::Unexpected(error) => ChangePasswordError::Unexpected(error),
+        }
+    }
+}
+
+impl From<Unconfirmed> for ChangeEmailError {
+    fn from(error: Unconfirmed) -> Self {
+        match error {
+            Unconfirmed::Wrong => ChangeEmailError::WrongPassword,
+            Unconfirmed::Busy => ChangeEmailError::Busy,
+            Unconfirmed::Throttled(throttled) => ChangeEmailError::Throttled(throttled),
+            Unconfirmed::Unexpected(error) => ChangeEmailError::Unexpected(error),
+        }
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum ResetError {
     /// Unknown, used, expired, or for something else.
@@ -93,6 +153,9 @@ pub enum VerifyError {
     /// Unknown, used, expired, or for an address the member no longer has.
     #[error("the token is not valid")]
     InvalidToken,
+    /// The new address of a change became another member's meanwhile.
+    #[error("another member has that email")]
+    EmailTaken,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -129,12 +192,7 @@ impl AccountService {
     pub async fn change_password(&self, change: PasswordChange) -> Result<Vec<SessionId>, ChangePasswordError> {
         let member = self.members.by_id(change.member).await.context("loading the member")?;
         let member = member.ok_or(ChangePasswordError::NotFound)?;
-        let turn = self.throttle.login_turn(&AccountKey::of(member.email.as_str())).await?;
-        if !self.passwords.verify(&change.current, Some(&member.password_hash)).await? {
-            self.throttle.login_failed(turn).await;
-            return Err(ChangePasswordError::WrongPassword);
-        }
-        drop(turn);
+        self.confirm_password(&member, &change.current).await?;
         let hash = self.passwords.hash(&change.new).await?;
         self.members.set_password(member.id, &hash).await.context("storing the new password")?;
         let now = self.clock.now();
@@ -143,6 +201,68 @@ impl AccountService {
         tracing::info!(member = %member.id, sessions_ended = ended.len(), "password changed");
         self.tell_password_changed(member).await;
         Ok(ended)
+    }
+
+    /// Checks `typed` is the member's password, paced like a login at their
+    /// account: a wrong one counts as a failed login there.
+    async fn confirm_password(&self, member: &Member, typed: &str) -> Result<(), Unconfirmed> {
+        let turn =
+            self.throttle.login_turn(&AccountKey::of(member.email.as_str())).await.map_err(Unconfirmed::Throttled)?;
+        match self.passwords.verify(typed, Some(&member.password_hash)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.throttle.login_failed(turn).await;
+                Err(Unconfirmed::Wrong)
+            }
+            Err(HashError::Busy) => Err(Unconfirmed::Busy),
+            Err(HashError::Unexpected(error)) => Err(Unconfirmed::Unexpected(error.context("checking the password"))),
+        }
+    }
+
+    /// Mails a link to the new address that moves the member there when
+    /// followed (once, within `VERIFY_LINK_LIFETIME`), and tells the old
+    /// address at once, so a member whose password was taken learns of it
+    /// while the address is still theirs.
+    pub async fn request_email_change(&self, change: EmailChange, token: MailedToken) -> Result<(), ChangeEmailError> {
+        let member = self.members.by_id(change.member).await.context("loading the member")?;
+        let member = member.ok_or(ChangeEmailError::NotFound)?;
+        self.confirm_password(&member, &change.password).await?;
+        if change.new == member.email {
+            return Err(ChangeEmailError::Unchanged);
+        }
+        if self.members.by_email(&change.new).await.context("looking the address up")?.is_some() {
+            return Err(ChangeEmailError::EmailTaken);
+        }
+        let proof = AccountToken {
+            hash: token.hash.clone(),
+            purpose: TokenPurpose::ChangeEmail,
+            member: member.id,
+            email: change.new.clone(),
+            expires_at: self.clock.now() + to_delta(VERIFY_LINK_LIFETIME),
+            used_at: None,
+        };
+        self.tokens.insert(&proof).await.context("keeping the link's token")?;
+        let to_new = MailMessage {
+            to: change.new.clone(),
+            name: member.display_name.clone(),
+            kind: MailKind::VerifyEmail,
+            token: Some(token.token),
+            detail: None,
+        };
+        self.mail.queue(intent(format!("change_email:{}", token.hash))?, to_new).await.context("queueing the link")?;
+        let to_old = MailMessage {
+            to: member.email.clone(),
+            name: member.display_name,
+            kind: MailKind::EmailChanged,
+            token: None,
+            detail: Some(change.new.to_string()),
+        };
+        self.mail
+            .queue(intent(format!("email_changing:{}", token.hash))?, to_old)
+            .await
+            .context("queueing the notice")?;
+        tracing::info!(member = %member.id, "email change asked");
+        Ok(())
     }
 
     /// Mails `member` a link that proves their email is theirs, unless it is
@@ -171,16 +291,35 @@ impl AccountService {
         self.mail.queue(intent, message).await
     }
 
-    /// Marks the email a verification link went to verified, once, if the
-    /// member still has it; their other verification links stop working.
+    /// Proves the address a link was mailed to is the member's, once: a
+    /// verification link marks their email verified if they still have it;
+    /// a change's link makes the new address their (verified) email. Their
+    /// other links of that kind stop working.
     pub async fn verify_email(&self, token: &TokenHash) -> Result<Member, VerifyError> {
         let now = self.clock.now();
         let taken = self.tokens.take(token, TokenPurpose::VerifyEmail, now).await.context("taking the token")?;
-        let taken = taken.ok_or(VerifyError::InvalidToken)?;
-        let member = self.members.set_email_verified(taken.member, &taken.email).await.context("verifying")?;
+        let (taken, member) = match taken {
+            Some(taken) => {
+                let member = self.members.set_email_verified(taken.member, &taken.email).await.context("verifying")?;
+                (taken, member)
+            }
+            None => {
+                let taken =
+                    self.tokens.take(token, TokenPurpose::ChangeEmail, now).await.context("taking the token")?;
+                let taken = taken.ok_or(VerifyError::InvalidToken)?;
+                let member = match self.members.set_verified_email(taken.member, &taken.email).await {
+                    Ok(member) => member,
+                    Err(SetEmailError::EmailTaken) => return Err(VerifyError::EmailTaken),
+                    Err(SetEmailError::Unexpected(error)) => {
+                        return Err(anyhow::Error::from(error).context("moving").into());
+                    }
+                };
+                (taken, member)
+            }
+        };
         let member = member.ok_or(VerifyError::InvalidToken)?;
-        self.tokens.spend_all(member.id, TokenPurpose::VerifyEmail, now).await.context("spending other links")?;
-        tracing::info!(member = %member.id, "email verified");
+        self.tokens.spend_all(member.id, taken.purpose, now).await.context("spending other links")?;
+        tracing::info!(member = %member.id, purpose = taken.purpose.as_str(), "email proven");
         Ok(member)
     }
 
@@ -239,4 +378,8 @@ impl AccountService {
             tracing::error!(%error, member = %id, "could not queue the password-changed mail");
         }
     }
+}
+
+fn intent(text: String) -> anyhow::Result<MailIntent> {
+    Ok(MailIntent::parse(text)?)
 }

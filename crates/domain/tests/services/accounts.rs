@@ -1,13 +1,13 @@
 //! A member's own account: a password changed only with the current one,
 //! every other session ended, and a mail that says so; a forgotten one
 //! reset through a one-use link, which asking for says nothing about who is
-//! a member.
+//! a member; an email moved through a link to the new address.
 
 use pointshare_domain::services::{
-    ChangePasswordError, Device, LoginCommand, MailedToken, PasswordChange, ResetError, ShareError, TransferLimits,
-    VerifyError,
+    ChangeEmailError, ChangePasswordError, Device, EmailChange, LoginCommand, MailedToken, PasswordChange, ResetError,
+    ShareError, TransferLimits, VerifyError,
 };
-use pointshare_domain::{MailKind, MailState, MailToken, Password, TokenHash};
+use pointshare_domain::{Email, MailKind, MailState, MailToken, Password, TokenHash};
 use pointshare_testkit::{World, WorldSettings};
 
 fn token(n: u8) -> TokenHash {
@@ -113,4 +113,54 @@ async fn sharing_waits_for_a_verified_email_and_a_link_verifies_it_once() {
     world.transfer_service.share(super::share(&alice, &bob, 5, "later"), super::deadline()).await.expect("shares");
     world.accounts.send_verification(&verified, mailed(2)).await.expect("nothing to do");
     assert_eq!(world.outbox.all().len(), 1, "a verified address is not mailed again");
+}
+
+#[tokio::test]
+async fn an_email_moves_when_the_link_mailed_to_the_new_address_is_followed_and_the_old_one_is_told() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    let bob = world.member("bob", 0).await;
+    let new = Email::parse("Alice.New@Example.com").expect("valid");
+    let change =
+        |password: &str, new: &Email| EmailChange { member: alice.id, password: password.into(), new: new.clone() };
+
+    let wrong = world.accounts.request_email_change(change("not hers", &new), mailed(1)).await.unwrap_err();
+    assert!(matches!(wrong, ChangeEmailError::WrongPassword), "{wrong:?}");
+    let same = world.accounts.request_email_change(change(World::PASSWORD, &alice.email), mailed(1)).await;
+    assert!(matches!(same, Err(ChangeEmailError::Unchanged)), "{same:?}");
+    let taken = world.accounts.request_email_change(change(World::PASSWORD, &bob.email), mailed(1)).await;
+    assert!(matches!(taken, Err(ChangeEmailError::EmailTaken)), "{taken:?}");
+    assert!(world.outbox.all().is_empty(), "nothing mailed for a refused change");
+
+    world.accounts.request_email_change(change(World::PASSWORD, &new), mailed(1)).await.expect("asks");
+    let mails: Vec<_> =
+        world.outbox.all().into_iter().map(|m| (m.message.kind, m.message.to, m.message.detail)).collect();
+    assert_eq!(
+        mails,
+        [
+            (MailKind::VerifyEmail, new.clone(), None),
+            (MailKind::EmailChanged, alice.email.clone(), Some("alice.new@example.com".into()))
+        ]
+    );
+    let unchanged = world.member_service.by_id(alice.id).await.expect("reads").expect("exists");
+    assert_eq!(unchanged.email, alice.email, "nothing moves before the link is followed");
+
+    let moved = world.accounts.verify_email(&mailed(1).hash).await.expect("moves");
+    assert_eq!((moved.email.as_str(), moved.email_verified), ("alice.new@example.com", true));
+    let again = world.accounts.verify_email(&mailed(1).hash).await.unwrap_err();
+    assert!(matches!(again, VerifyError::InvalidToken), "once: {again:?}");
+    world.session_service.login(login("alice.new@example.com", World::PASSWORD, 1)).await.expect("logs in there");
+    assert!(world.session_service.login(login(alice.email.as_str(), World::PASSWORD, 2)).await.is_err());
+
+    // A link whose address another member took meanwhile moves nothing.
+    let carol = world.member("carol", 0).await;
+    let contested = Email::parse("contested@example.com").expect("valid");
+    let ask = EmailChange { member: carol.id, password: World::PASSWORD.into(), new: contested.clone() };
+    world.accounts.request_email_change(ask, mailed(2)).await.expect("asks");
+    let ask = EmailChange { member: bob.id, password: World::PASSWORD.into(), new: contested };
+    world.accounts.request_email_change(ask, mailed(3)).await.expect("asks too");
+    world.accounts.verify_email(&mailed(3).hash).await.expect("bob moves first");
+    let late = world.accounts.verify_email(&mailed(2).hash).await.unwrap_err();
+    assert!(matches!(late, VerifyError::EmailTaken), "{late:?}");
+    assert_eq!(world.member_service.by_id(carol.id).await.expect("reads").expect("exists").email, carol.email);
 }

@@ -1,5 +1,6 @@
 //! A member's own account: verifying the email through a one-use link mailed
-//! to it, changing the password (every other session of theirs ends at once,
+//! to it, moving to another email (through a link mailed to the new one),
+//! changing the password (every other session of theirs ends at once,
 //! and a mail tells them), and resetting a forgotten one through a one-use
 //! link mailed to them. Asking for a reset answers the same
 //! whoever asks, and as fast: the lookup and the mail happen after the answer.
@@ -10,8 +11,8 @@ use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use pointshare_domain::Password;
-use pointshare_domain::services::{AccountKey, PasswordChange};
+use pointshare_domain::services::{AccountKey, EmailChange, PasswordChange};
+use pointshare_domain::{Email, Password};
 
 use super::body::Body;
 use super::caller::Caller;
@@ -56,6 +57,40 @@ pub async fn change_my_password(
         state.access.session_ended(ended);
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeBody {
+    #[schema(max_length = 254, example = "ada.lovelace@example.org")]
+    pub new_email: String,
+    /// My password, as for logging in.
+    #[schema(max_length = 128, example = "correct horse battery")]
+    pub password: String,
+}
+
+/// Moves me to another email: a link mailed to the new address makes it mine (and verified) when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once.
+#[utoipa::path(post, path = "/v1/me/email", operation_id = "changeMyEmail", tag = "members", security(("bearer" = [])),
+    request_body = EmailChangeBody,
+    responses((status = 202, description = "the link is on its way to the new address; my email changes when it is followed"),
+        (status = 403, body = crate::problem::Problem, description = "wrong_password (counted like a failed login)"),
+        (status = 409, body = crate::problem::Problem, description = "email_taken: another member has that address"),
+        (status = 422, body = crate::problem::Problem, description = "validation_failed: `/new_email` is not an email, or is already mine"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many wrong passwords for this account; wait `Retry-After`"),
+        (status = 503, body = crate::problem::Problem, description = "busy: too many passwords are being checked")))]
+#[post("/v1/me/email")]
+pub async fn change_my_email(
+    state: State,
+    caller: Caller,
+    body: Body<EmailChangeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let EmailChangeBody { new_email, password } = body.into_inner();
+    let mut faults = Faults::default();
+    let Some(new) = faults.check("/new_email", Email::parse(new_email)) else {
+        return Err(faults.into_error());
+    };
+    state.accounts.request_email_change(EmailChange { member: caller.member, password, new }, mailed_token()).await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -130,11 +165,12 @@ pub struct VerifyEmailBody {
     pub token: String,
 }
 
-/// Verifies the email a verification link was mailed to, with the token of the link: once, and only while the member still has that address.
+/// Proves an address is the member's with the token of a link mailed to it, once: a verification link verifies their email while they still have it; an email change's link makes the new address their email.
 #[utoipa::path(post, path = "/v1/auth/verify-email", operation_id = "verifyEmail", tag = "auth", security(()),
     request_body = VerifyEmailBody,
-    responses((status = 204, description = "the email is verified: the member may share points"),
-        (status = 400, body = crate::problem::Problem, description = "invalid_token: unknown, used, or expired")))]
+    responses((status = 204, description = "the email is verified (or changed, and verified): the member may share points"),
+        (status = 400, body = crate::problem::Problem, description = "invalid_token: unknown, used, or expired"),
+        (status = 409, body = crate::problem::Problem, description = "email_taken: another member took the new address since the link was sent")))]
 #[post("/v1/auth/verify-email")]
 pub async fn verify_email(state: State, body: Body<VerifyEmailBody>) -> Result<HttpResponse, ApiError> {
     let token = presented_token(&body.into_inner().token).ok_or_else(invalid_token)?;

@@ -38,6 +38,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(members::update_me)
         .service(members::get_my_balance)
         .service(account::change_my_password)
+        .service(account::change_my_email)
         .service(account::request_password_reset)
         .service(account::confirm_password_reset)
         .service(account::verify_email)

@@ -18,7 +18,8 @@ on_each_store!(
     sharing_waits_for_the_email_to_be_verified_through_the_link_in_the_mail,
     a_new_password_ends_every_other_session_at_once_and_a_mail_says_so,
     a_forgotten_password_is_reset_through_the_link_in_the_mail_once,
-    a_member_sees_their_devices_and_signs_one_or_every_other_out
+    a_member_sees_their_devices_and_signs_one_or_every_other_out,
+    an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_one_is_told
 );
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -190,4 +191,40 @@ async fn a_member_sees_their_devices_and_signs_one_or_every_other_out(store: Sto
     let listed = app.get("/v1/me/sessions", Some(&laptop)).await;
     let items = listed.body["items"].as_array().expect("items");
     assert_eq!((items.len(), &items[0]["current"]), (1, &json!(true)), "this one stays: {items:?}");
+}
+
+async fn an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_one_is_told(store: Store) {
+    let (app, _provider) = spawn_on(store, |_| {}).await;
+    let (handle, other) = (unique("eve"), unique("fay"));
+    let token = app.member(&handle).await;
+    app.member(&other).await;
+    let (old, new) = (format!("{handle}@example.com"), format!("{handle}.moved@example.com"));
+    let change = |new_email: &str, password: &str| json!({"new_email": new_email, "password": password});
+
+    app.post("/v1/me/email", Some(&token), change(&new, "not it")).await.problem(403, "wrong_password");
+    let taken = app.post("/v1/me/email", Some(&token), change(&format!("{other}@example.com"), "a good password"));
+    taken.await.problem(409, "email_taken");
+    let same = app.post("/v1/me/email", Some(&token), change(&old.to_uppercase(), "a good password")).await;
+    assert_eq!(same.problem(422, "validation_failed").body["errors"][0]["pointer"], "/new_email");
+    app.post("/v1/me/email", Some(&token), change("no at sign", "a good password"))
+        .await
+        .problem(422, "validation_failed");
+
+    let asked = app.post("/v1/me/email", Some(&token), change(&new, "a good password")).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+    let inbox = Inbox::from_env();
+    let notice = inbox.wait_for_subject(&old, "Your pointshare email is changing", PATIENCE).await;
+    assert!(notice.text.contains(&new), "the old address learns the new one: {}", notice.text);
+    let link = inbox.wait_for_subject(&new, "Confirm your email for pointshare", PATIENCE).await;
+    let proof = link.link_parameter("http://127.0.0.1:5173/verify-email", "token").expect("a link with its token");
+    assert_eq!(app.get("/v1/me", Some(&token)).await.body["email"], json!(old), "nothing moves before the link");
+    app.login(&new, "a good password").await.problem(401, "invalid_credentials");
+
+    let moved = app.post("/v1/auth/verify-email", None, json!({"token": proof})).await;
+    assert_eq!(moved.status, StatusCode::NO_CONTENT, "{:?}", moved.body);
+    let me = app.get("/v1/me", Some(&token)).await;
+    assert_eq!((&me.body["email"], &me.body["email_verified"]), (&json!(new), &json!(true)));
+    app.post("/v1/auth/verify-email", None, json!({"token": proof})).await.problem(400, "invalid_token");
+    sessions_of(&app, &new, "a good password").await;
+    app.login(&old, "a good password").await.problem(401, "invalid_credentials");
 }

@@ -13,8 +13,8 @@ use futures::future::join_all;
 
 use pointshare_domain::ports::{
     AccountTokens, AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError,
-    InsertTransferError, MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SystemClock,
-    TakeOverError, TransferRepository, Transition, TransitionError,
+    InsertTransferError, MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SetEmailError,
+    SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
     AccountToken, DisplayName, Email, Handle, Handover, IdempotencyKey, Lease, LeaseOwner, Member, MemberId,
@@ -209,6 +209,18 @@ pub async fn renaming_suspending_verifying_and_a_new_password_change_only_that(s
     let verified = store.members.set_email_verified(dave.id, &dave.email).await.expect("updates").expect("exists");
     assert!(verified.email_verified);
     let suspended = verified;
+    let erin = member("erin");
+    store.members.insert(&erin).await.expect("inserts");
+    let taken = store.members.set_verified_email(dave.id, &erin.email).await;
+    assert!(matches!(taken, Err(SetEmailError::EmailTaken)), "another member's address: {taken:?}");
+    let moved = store.members.set_verified_email(dave.id, &moved).await.expect("updates").expect("exists");
+    assert_eq!(moved, Member { email: Email::parse("dave.moved@example.com").expect("valid"), ..suspended.clone() });
+    assert_eq!(store.members.by_email(&suspended.email).await.expect("reads"), None, "the old address is free");
+    assert_eq!(store.members.by_email(&moved.email).await.expect("reads").map(|m| m.id), Some(dave.id));
+    let back = store.members.set_verified_email(dave.id, &suspended.email).await.expect("updates").expect("exists");
+    assert_eq!(back, suspended, "and back, as it was");
+    let nowhere = Email::parse("nobody.here@example.com").expect("valid");
+    assert_eq!(store.members.set_verified_email(MemberId::new(), &nowhere).await.expect("answers"), None);
     let hash = PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA").expect("valid hash");
     let changed = store.members.set_password(dave.id, &hash).await.expect("updates").expect("exists");
     assert_eq!(changed, Member { password_hash: hash.clone(), ..suspended });
