@@ -2,21 +2,26 @@
 //! to it, moving to another email (through a link mailed to the new one),
 //! changing the password (every other session of theirs ends at once,
 //! and a mail tells them), and resetting a forgotten one through a one-use
-//! link mailed to them. Asking for a reset answers the same
+//! link mailed to them; and a copy of everything kept about them. Asking for a reset answers the same
 //! whoever asks, and as fast: the lookup and the mail happen after the answer.
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, post, web};
-use serde::Deserialize;
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use pointshare_domain::ports::HistoryFilter;
 use pointshare_domain::services::{AccountKey, EmailChange, PasswordChange};
 use pointshare_domain::{Email, Password};
 
 use super::body::Body;
 use super::caller::Caller;
 use super::guard::client_address;
+use super::members::current;
+use super::views::{MemberView, SessionView, TransferView, millis, transfer_views};
 use crate::auth::{mailed_token, presented_token};
 use crate::problem::{ApiError, Faults, invalid_token};
 use crate::wiring::AppState;
@@ -193,4 +198,53 @@ pub async fn resend_verification_email(
     state.throttle.mail_request(&client_address(&state, &request), &account).await?;
     state.accounts.send_verification(&caller.record, mailed_token()).await.map_err(ApiError::unexpected)?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// Everything pointshare keeps about a member, as of `exported_at`. Points
+/// live at the provider: `GET /v1/me/balance` reads them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountExport {
+    #[serde(serialize_with = "millis")]
+    pub exported_at: DateTime<Utc>,
+    pub member: MemberView,
+    /// My sessions not ended, the one used last first.
+    pub sessions: Vec<SessionView>,
+    /// Every transfer I sent or received, newest first.
+    pub transfers: Vec<TransferView>,
+}
+
+/// How many transfers the export reads from the store at a time.
+const EXPORT_PAGE: usize = 100;
+
+/// A copy of everything pointshare keeps about me (profile, sessions, every transfer), as a JSON file to download.
+#[utoipa::path(get, path = "/v1/me/export", operation_id = "exportMyData", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = AccountExport, description = "the export, with `Content-Disposition: attachment`")))]
+#[get("/v1/me/export")]
+pub async fn export_my_data(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let current_session = caller.bearer.session;
+    let member = current(&state, caller).await?;
+    let sessions = state.sessions.list(member.id).await.map_err(ApiError::unexpected)?;
+    let mut transfers = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.transfers.history(member.id, &HistoryFilter::default(), after, EXPORT_PAGE).await;
+        let page = page.map_err(ApiError::unexpected)?;
+        transfers.extend(transfer_views(&state, page.items, &[(member.id, &member.handle)]).await?);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let export = AccountExport {
+        exported_at: Utc::now(),
+        member: MemberView::of(&member),
+        sessions: sessions.iter().map(|session| SessionView::of(session, current_session)).collect(),
+        transfers,
+    };
+    let file = format!("pointshare-{}.json", member.handle);
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(file)],
+    };
+    Ok(HttpResponse::Ok().insert_header(disposition).json(export))
 }

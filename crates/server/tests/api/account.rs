@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use pointshare_testkit::Inbox;
 
@@ -19,7 +19,8 @@ on_each_store!(
     a_new_password_ends_every_other_session_at_once_and_a_mail_says_so,
     a_forgotten_password_is_reset_through_the_link_in_the_mail_once,
     a_member_sees_their_devices_and_signs_one_or_every_other_out,
-    an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_one_is_told
+    an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_one_is_told,
+    a_member_downloads_everything_kept_about_them
 );
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -227,4 +228,47 @@ async fn an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_o
     app.post("/v1/auth/verify-email", None, json!({"token": proof})).await.problem(400, "invalid_token");
     sessions_of(&app, &new, "a good password").await;
     app.login(&old, "a good password").await.problem(401, "invalid_credentials");
+}
+
+async fn a_member_downloads_everything_kept_about_them(store: Store) {
+    let (app, _provider) = spawn_on(store, |_| {}).await;
+    let boss = app.token(BOSS, BOSS_PASSWORD).await;
+    let (handle, friend) = (unique("gus"), unique("hal"));
+    let token = app.member(&handle).await;
+    let friends = app.member(&friend).await;
+    let granted = app.grant(&boss, &unique("g"), json!({"to_handle": handle, "amount": 50, "reason": "welcome"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
+    let shared = app.share(&token, &unique("s"), json!({"to_handle": friend, "amount": 20, "memo": "lunch"})).await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
+    let back = app.share(&friends, &unique("s"), json!({"to_handle": handle, "amount": 5})).await;
+    assert_eq!(back.status, StatusCode::CREATED, "{:?}", back.body);
+
+    let response = app.client.get(app.url("/v1/me/export")).bearer_auth(&token).send().await.expect("answers");
+    let disposition = response.headers()["content-disposition"].to_str().expect("ASCII").to_owned();
+    assert_eq!(disposition, format!("attachment; filename=\"pointshare-{handle}.json\""));
+    let export = Answer::of(response).await;
+    assert_eq!(export.status, StatusCode::OK, "{:?}", export.body);
+    assert_eq!(
+        (&export.body["member"]["handle"], &export.body["member"]["email"]),
+        (&json!(handle), &json!(format!("{handle}@example.com")))
+    );
+    let sessions = export.body["sessions"].as_array().expect("sessions");
+    assert_eq!(sessions.len(), 2, "signup's and the login's: {sessions:?}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == json!(true)).count(), 1);
+    let transfers: Vec<(&Value, &Value, &Value)> = export.body["transfers"]
+        .as_array()
+        .expect("transfers")
+        .iter()
+        .map(|t| (&t["kind"], &t["amount"], &t["to_handle"]))
+        .collect();
+    assert_eq!(
+        transfers,
+        [
+            (&json!("share"), &json!(5), &json!(handle)),
+            (&json!("share"), &json!(20), &json!(friend)),
+            (&json!("grant"), &json!(50), &json!(handle))
+        ],
+        "every transfer, newest first"
+    );
+    app.get("/v1/me/export", None).await.problem(401, "unauthenticated");
 }
