@@ -445,7 +445,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verifies the email a verification link was mailed to, with the token of the link: once, and only while the member still has that address. */
+        /** Proves an address is the member's with the token of a link mailed to it, once: a verification link verifies their email while they still have it; an email change's link makes the new address their email. */
         post: operations["verifyEmail"];
         delete?: never;
         options?: never;
@@ -488,6 +488,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Moves me to another email: a link mailed to the new address makes it mine (and verified) when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once. */
+        post: operations["changeMyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/events": {
         parameters: {
             query?: never;
@@ -497,6 +514,23 @@ export interface paths {
         };
         /** My events as they happen: Server-Sent Events. */
         get: operations["streamMyEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A copy of everything pointshare keeps about me (profile, sessions, every transfer), as a JSON file to download. */
+        get: operations["exportMyData"];
         put?: never;
         post?: never;
         delete?: never;
@@ -637,6 +671,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Everything pointshare keeps about a member, as of `exported_at`. Points
+         *     live at the provider: `GET /v1/me/balance` reads them.
+         */
+        AccountExport: {
+            /** Format: date-time */
+            exported_at: string;
+            member: components["schemas"]["MemberView"];
+            /** @description My sessions not ended, the one used last first. */
+            sessions: components["schemas"]["SessionView"][];
+            /** @description Every transfer I sent or received, newest first. */
+            transfers: components["schemas"]["TransferView"][];
+        };
         AdjustmentBody: {
             /**
              * Format: int64
@@ -845,6 +892,15 @@ export interface components {
              * @example pointshare-1a2b3c4d
              */
             replica?: string | null;
+        };
+        EmailChangeBody: {
+            /** @example ada.lovelace@example.org */
+            new_email: string;
+            /**
+             * @description My password, as for logging in.
+             * @example correct horse battery
+             */
+            password: string;
         };
         /** @description One invalid field of a request. */
         FieldError: {
@@ -3334,7 +3390,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description the email is verified: the member may share points */
+            /** @description the email is verified (or changed, and verified): the member may share points */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3352,6 +3408,15 @@ export interface operations {
             };
             /** @description unauthenticated: no token, or a bad or expired one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description email_taken: another member took the new address since the link was sent */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3573,6 +3638,122 @@ export interface operations {
             };
         };
     };
+    changeMyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailChangeBody"];
+            };
+        };
+        responses: {
+            /** @description the link is on its way to the new address; my email changes when it is followed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description wrong_password (counted like a failed login) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description email_taken: another member has that address */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: `/new_email` is not an email, or is already mine */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many wrong passwords for this account; wait `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description busy: too many passwords are being checked */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     streamMyEvents: {
         parameters: {
             query?: never;
@@ -3637,6 +3818,44 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportMyData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the export, with `Content-Disposition: attachment` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountExport"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
