@@ -106,6 +106,15 @@ impl MemberRepository for InMemoryMembers {
         }))
     }
 
+    async fn close(&self, id: MemberId, email: &Email, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+        Ok(self.update(id, |m| {
+            m.status = MemberStatus::Closed;
+            m.email = email.clone();
+            m.email_verified = false;
+            m.display_name = name.clone();
+        }))
+    }
+
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
         Ok(self.update(id, |m| m.password_hash = hash.clone()))
     }

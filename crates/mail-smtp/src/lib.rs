@@ -165,6 +165,7 @@ fn template(kind: MailKind) -> &'static str {
         MailKind::PasswordReset => include_str!("../templates/password_reset.jinja"),
         MailKind::PasswordChanged => include_str!("../templates/password_changed.jinja"),
         MailKind::EmailChanged => include_str!("../templates/email_changed.jinja"),
+        MailKind::AccountClosed => include_str!("../templates/account_closed.jinja"),
     }
 }
 

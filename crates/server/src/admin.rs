@@ -137,7 +137,9 @@ pub async fn run(settings: Settings, email: &str, action: Action, by: &Authority
     let operators = OperatorService::new(store.members, store.directory, store.totals, audit, clock);
     let failed = |error| match error {
         OperatorError::UnknownMember => AdminError::UnknownEmail(email.to_string()),
-        refused @ (OperatorError::OwnAccount | OperatorError::LastAdmin) => AdminError::Refused(refused.to_string()),
+        refused @ (OperatorError::OwnAccount | OperatorError::LastAdmin | OperatorError::Closed) => {
+            AdminError::Refused(refused.to_string())
+        }
         OperatorError::AuditUnavailable(error) => AdminError::CannotRun(error.into()),
         OperatorError::Unexpected(error) => AdminError::CannotRun(error),
     };

@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pointshare_domain::services::{
-    AdjustError, AuditError, BalanceError, ChangeEmailError, ChangePasswordError, DecideError, EndSessionError,
-    GetTransferError, GrantError, LoginError, LogoutError, OperatorError, RefreshError, RenameError, ResetError,
-    ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled, VerifyError,
+    AdjustError, AuditError, BalanceError, ChangeEmailError, ChangePasswordError, CloseError, DecideError,
+    EndSessionError, GetTransferError, GrantError, LoginError, LogoutError, OperatorError, RefreshError, RenameError,
+    ResetError, ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled, VerifyError,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -45,6 +45,8 @@ macro_rules! problem_codes {
 }
 
 problem_codes! {
+    /// The member closed their account: it stays closed.
+    AccountClosed = "account_closed",
     /// Nobody approved the correction in time; it is rejected. Ask for it again.
     ApprovalExpired = "approval_expired",
     /// The second admin rejected the correction; nothing moved.
@@ -116,6 +118,8 @@ problem_codes! {
     OwnRequest = "own_request",
     /// The body is larger than the server accepts.
     PayloadTooLarge = "payload_too_large",
+    /// Points are left on the account; share them before closing it.
+    PointsLeft = "points_left",
     /// The points provider cannot be reached; retry after `Retry-After`.
     ProviderUnavailable = "provider_unavailable",
     /// Too many requests; retry after `Retry-After`.
@@ -136,6 +140,8 @@ problem_codes! {
     SelfTransfer = "self_transfer",
     /// Too many event streams open for this member.
     TooManyStreams = "too_many_streams",
+    /// A transfer of the member's has not ended yet; try again once it has.
+    TransfersUnderway = "transfers_underway",
     /// Someone else is driving the transfer now; try again once they are done.
     TransferBusy = "transfer_busy",
     /// The provider refused the transfer.
@@ -547,6 +553,11 @@ impl From<OperatorError> for ApiError {
                 ProblemCode::LastAdmin,
                 "The last active admin cannot be suspended or demoted",
             ),
+            OperatorError::Closed => ApiError::new(
+                StatusCode::CONFLICT,
+                ProblemCode::AccountClosed,
+                "The member closed their account: it stays closed",
+            ),
             OperatorError::AuditUnavailable(error) => error.into(),
             OperatorError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
@@ -678,6 +689,37 @@ impl From<ChangePasswordError> for ApiError {
             ChangePasswordError::Busy => ApiError::busy(),
             ChangePasswordError::Throttled(throttled) => throttled.into(),
             ChangePasswordError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<CloseError> for ApiError {
+    fn from(error: CloseError) -> Self {
+        match error {
+            CloseError::WrongPassword => {
+                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The password is wrong")
+            }
+            CloseError::PointsLeft(points) => {
+                ApiError::new(StatusCode::CONFLICT, ProblemCode::PointsLeft, "Points are left on the account")
+                    .detail(format!("{points} points are left: share them before closing the account"))
+            }
+            CloseError::TransfersUnderway => ApiError::new(
+                StatusCode::CONFLICT,
+                ProblemCode::TransfersUnderway,
+                "A transfer of yours has not ended yet",
+            )
+            .detail("try again once every transfer of yours is completed, rejected or reversed"),
+            CloseError::Admin => {
+                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::Forbidden, "An admin cannot close their account")
+                    .detail("another admin makes you a member first")
+            }
+            CloseError::NotFound => gone(),
+            CloseError::ProviderUnavailable => {
+                ApiError::unavailable("the points provider cannot say what is left; try again shortly")
+            }
+            CloseError::Busy => ApiError::busy(),
+            CloseError::Throttled(throttled) => throttled.into(),
+            CloseError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
 }

@@ -289,6 +289,8 @@ fn duplicate_on(error: &mongodb::error::Error, name: &str) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     match error.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == 11000 && write.message.contains(name),
+        // Some servers answer a duplicate key as a failed command instead.
+        ErrorKind::Command(command) => command.code == 11000 && command.message.contains(name),
         ErrorKind::InsertMany(failure) => {
             failure.write_errors.iter().flatten().any(|write| write.code == 11000 && write.message.contains(name))
         }

@@ -3,8 +3,9 @@
 use anyhow::Context;
 use async_trait::async_trait;
 use futures::TryStreamExt;
-use mongodb::Collection;
 use mongodb::bson::{Bson, doc};
+use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
+use mongodb::{ClientSession, Collection};
 
 use pointshare_domain::ports::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError, StoreError,
@@ -15,6 +16,10 @@ use pointshare_domain::{
 
 use crate::documents::{MemberDoc, name_key};
 use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on, store_error};
+
+/// How many times an email change is tried when another change to the
+/// record conflicts with it.
+const EMAIL_CHANGE_TRIES: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct MongoMembers {
@@ -29,6 +34,54 @@ impl MongoMembers {
     async fn find_one(&self, filter: mongodb::bson::Document, doing: &str) -> Result<Option<Member>, StoreError> {
         let doc = self.members.find_one(filter).await.map_err(|e| store_error(e, doing))?;
         doc.map(Member::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    /// Changes a member's email, and what `change` changes with it, by
+    /// deleting the record and writing it again in one transaction. A `$set`
+    /// would do on MongoDB itself, but some MongoDB-wire servers keep the
+    /// old address in the unique index after one, so nobody could take it
+    /// again; a delete frees it on all. (Transactions need a replica set,
+    /// which every deployment in deploy/ has.) A conflicting change retries.
+    async fn rewrite(&self, id: MemberId, change: impl Fn(&mut Member)) -> Result<Option<Member>, SetEmailError> {
+        let doing = "changing a member's email";
+        let mut session = self.members.client().start_session().await.map_err(|e| store_error(e, doing))?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            session.start_transaction().await.map_err(|e| store_error(e, doing))?;
+            let rewritten = self.rewrite_in(&mut session, id, &change).await;
+            let outcome = match rewritten {
+                Ok(member) => session.commit_transaction().await.map(|()| member),
+                Err(error) => {
+                    // Nothing was written that could outlive the transaction.
+                    let _ = session.abort_transaction().await;
+                    Err(error)
+                }
+            };
+            match outcome {
+                Ok(member) => return Ok(member),
+                Err(error) if duplicate_on(&error, EMAIL_INDEX) => return Err(SetEmailError::EmailTaken),
+                Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && tries < EMAIL_CHANGE_TRIES => {}
+                Err(error) => return Err(store_error(error, doing).into()),
+            }
+        }
+    }
+
+    async fn rewrite_in(
+        &self,
+        session: &mut ClientSession,
+        id: MemberId,
+        change: &impl Fn(&mut Member),
+    ) -> mongodb::error::Result<Option<Member>> {
+        let filter = doc! {"_id": id.to_string()};
+        let Some(before) = self.members.find_one(filter.clone()).session(&mut *session).await? else {
+            return Ok(None);
+        };
+        let mut member = Member::try_from(before).map_err(|error| mongodb::error::Error::custom(error.to_string()))?;
+        change(&mut member);
+        self.members.delete_one(filter).session(&mut *session).await?;
+        self.members.insert_one(MemberDoc::from(&member)).session(&mut *session).await?;
+        Ok(Some(member))
     }
 
     async fn update(
@@ -124,12 +177,24 @@ impl MemberRepository for MongoMembers {
     }
 
     async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError> {
-        let set = doc! {"email": email.as_str(), "email_verified": true};
-        match self.members.update_one(doc! {"_id": id.to_string()}, doc! {"$set": set}).await {
-            Ok(_) => Ok(self.by_id(id).await?),
-            Err(error) if duplicate_on(&error, EMAIL_INDEX) => Err(SetEmailError::EmailTaken),
-            Err(error) => Err(SetEmailError::Unexpected(store_error(error, "changing a member's email"))),
-        }
+        self.rewrite(id, |member| {
+            member.email = email.clone();
+            member.email_verified = true;
+        })
+        .await
+    }
+
+    async fn close(&self, id: MemberId, email: &Email, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+        let closed = self.rewrite(id, |member| {
+            member.status = MemberStatus::Closed;
+            member.email = email.clone();
+            member.email_verified = false;
+            member.display_name = name.clone();
+        });
+        closed.await.map_err(|error| match error {
+            SetEmailError::EmailTaken => StoreError(anyhow::anyhow!("a closed account's address is taken")),
+            SetEmailError::Unexpected(error) => error,
+        })
     }
 
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {

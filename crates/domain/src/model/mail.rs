@@ -33,11 +33,18 @@ pub enum MailKind {
     PasswordChanged,
     /// To the old address: the account's email is changing to another.
     EmailChanged,
+    /// The member closed their account.
+    AccountClosed,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 4] =
-        [MailKind::VerifyEmail, MailKind::PasswordReset, MailKind::PasswordChanged, MailKind::EmailChanged];
+    pub const ALL: [MailKind; 5] = [
+        MailKind::VerifyEmail,
+        MailKind::PasswordReset,
+        MailKind::PasswordChanged,
+        MailKind::EmailChanged,
+        MailKind::AccountClosed,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +52,7 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::EmailChanged => "email_changed",
+            Self::AccountClosed => "account_closed",
         }
     }
 }
@@ -93,7 +101,7 @@ impl MailMessage {
         let page = match self.kind {
             MailKind::VerifyEmail => "verify-email",
             MailKind::PasswordReset => "reset-password",
-            MailKind::PasswordChanged | MailKind::EmailChanged => return None,
+            MailKind::PasswordChanged | MailKind::EmailChanged | MailKind::AccountClosed => return None,
         };
         let token = self.token.as_ref()?;
         Some(format!("{}/{page}?token={}", public_url.trim_end_matches('/'), token.expose()))

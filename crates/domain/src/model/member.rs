@@ -123,6 +123,10 @@ pub enum AccessDenied {
 pub enum MemberStatus {
     Active,
     Suspended,
+    /// Closed by the member: for good. The record stays as a tombstone (its
+    /// handle held back, so nobody else takes it and history still names it),
+    /// without the email or name.
+    Closed,
 }
 
 impl MemberStatus {
@@ -130,6 +134,7 @@ impl MemberStatus {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
+            Self::Closed => "closed",
         }
     }
 }

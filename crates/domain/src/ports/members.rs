@@ -70,6 +70,11 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
     /// is no such member.
     async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError>;
 
+    /// Leaves a closed member's tombstone: status closed, `email` and `name`
+    /// in place of theirs (the handle stays, held back), unverified; `None`
+    /// if there is no such member.
+    async fn close(&self, id: MemberId, email: &Email, name: &DisplayName) -> Result<Option<Member>, StoreError>;
+
     /// Replaces the member's password hash; `None` if there is no such member.
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError>;
 

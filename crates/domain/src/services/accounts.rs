@@ -1,8 +1,10 @@
 //! A member's own account: proving their email is theirs through a
 //! one-use link sent by mail, changing the password (every other session
 //! ends, and a mail says so), resetting a forgotten one through a one-use
-//! link, and moving to another email (which takes effect when a link mailed
-//! to the new address is followed; the old address is told at once). Guesses at the current password are paced
+//! link, moving to another email (which takes effect when a link mailed
+//! to the new address is followed; the old address is told at once), and
+//! closing the account: only with no points left and none on the move, so
+//! closing loses no point. Guesses at the current password are paced
 //! like logins at that account, so a stolen access token cannot be turned
 //! into the password by trying; asking for a reset says nothing about
 //! whether the address is a member's.
@@ -12,15 +14,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use thiserror::Error;
 
-use super::MailService;
 use super::throttle::{AccountKey, Throttle, Throttled};
 use super::transfers::to_delta;
+use super::{BalanceError, BalanceService, MailService};
 use crate::model::{
-    AccountToken, Email, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId, Password, SessionId,
-    TokenHash, TokenPurpose,
+    AccountToken, DisplayName, Email, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId, MemberStatus,
+    Password, SessionId, TokenHash, TokenPurpose, TransferState,
 };
 use crate::ports::{
-    AccountTokens, Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, SetEmailError, StoreError,
+    AccountTokens, Clock, Deadline, HashError, HistoryFilter, MemberRepository, PasswordHasher, SessionRepository,
+    SetEmailError, StoreError, TransferRepository,
 };
 
 /// How long a password reset link works.
@@ -98,6 +101,59 @@ pub enum ChangeEmailError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// A member's request to close their account, with their password.
+#[derive(Debug)]
+pub struct CloseAccount {
+    pub member: MemberId,
+    /// As typed, unchecked.
+    pub password: String,
+}
+
+#[derive(Debug, Error)]
+pub enum CloseError {
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Points are left: closing would lose them. Share them first.
+    #[error("{0} points are left on the account")]
+    PointsLeft(u64),
+    /// A transfer the member sent or receives has not ended yet.
+    #[error("a transfer of the member's is still on its way")]
+    TransfersUnderway,
+    /// An admin's account is closed only once another admin has made them a member.
+    #[error("an admin cannot close their own account")]
+    Admin,
+    #[error("no such member")]
+    NotFound,
+    #[error("the points provider is unavailable; try again")]
+    ProviderUnavailable,
+    #[error("too many passwords are being checked; try again shortly")]
+    Busy,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<Unconfirmed> for CloseError {
+    fn from(error: Unconfirmed) -> Self {
+        match error {
+            Unconfirmed::Wrong => CloseError::WrongPassword,
+            Unconfirmed::Busy => CloseError::Busy,
+            Unconfirmed::Throttled(throttled) => CloseError::Throttled(throttled),
+            Unconfirmed::Unexpected(error) => CloseError::Unexpected(error),
+        }
+    }
+}
+
+/// The states a transfer is in while points may still move for it.
+const UNDERWAY: [TransferState; 5] = [
+    TransferState::Accepted,
+    TransferState::Debited,
+    TransferState::Refunding,
+    TransferState::NeedsReview,
+    TransferState::AwaitingApproval,
+];
+
 /// Why a typed password did not confirm a change to an account.
 enum Unconfirmed {
     Wrong,
@@ -160,28 +216,39 @@ pub enum VerifyError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// The stores and the hasher a member's account is kept with.
+#[derive(Debug, Clone)]
+pub struct AccountPorts {
+    pub members: Arc<dyn MemberRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub tokens: Arc<dyn AccountTokens>,
+    pub transfers: Arc<dyn TransferRepository>,
+    pub passwords: Arc<dyn PasswordHasher>,
+}
+
 #[derive(Debug)]
 pub struct AccountService {
     members: Arc<dyn MemberRepository>,
     sessions: Arc<dyn SessionRepository>,
     tokens: Arc<dyn AccountTokens>,
+    transfers: Arc<dyn TransferRepository>,
     passwords: Arc<dyn PasswordHasher>,
     throttle: Arc<Throttle>,
     mail: Arc<MailService>,
+    balances: Arc<BalanceService>,
     clock: Arc<dyn Clock>,
 }
 
 impl AccountService {
     pub fn new(
-        members: Arc<dyn MemberRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        tokens: Arc<dyn AccountTokens>,
-        passwords: Arc<dyn PasswordHasher>,
+        ports: AccountPorts,
         throttle: Arc<Throttle>,
         mail: Arc<MailService>,
+        balances: Arc<BalanceService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        AccountService { members, sessions, tokens, passwords, throttle, mail, clock }
+        let AccountPorts { members, sessions, tokens, transfers, passwords } = ports;
+        AccountService { members, sessions, tokens, transfers, passwords, throttle, mail, balances, clock }
     }
 
     /// Sets a new password once the current one is given, ends every other
@@ -263,6 +330,64 @@ impl AccountService {
             .context("queueing the notice")?;
         tracing::info!(member = %member.id, "email change asked");
         Ok(())
+    }
+
+    /// Closes the member's account for good, given their password, once no
+    /// points are left on it and none are on their way: it is closed first,
+    /// so no new transfer starts, then checked, and opened again if points
+    /// remain. What is left is a tombstone (the handle, held back; no email
+    /// or name); every session ends (returned, so their access tokens can
+    /// be refused at once), and a mail to the old address says so.
+    pub async fn close(&self, command: CloseAccount, deadline: Deadline) -> Result<Vec<SessionId>, CloseError> {
+        let member = self.members.by_id(command.member).await.context("loading the member")?;
+        let member = member.filter(Member::is_active).ok_or(CloseError::NotFound)?;
+        if member.is_admin() {
+            return Err(CloseError::Admin);
+        }
+        self.confirm_password(&member, &command.password).await?;
+        self.members.set_status(member.id, MemberStatus::Closed).await.context("closing the account")?;
+        if let Err(refused) = self.nothing_left(&member, deadline).await {
+            self.members.set_status(member.id, MemberStatus::Active).await.context("opening the account again")?;
+            return Err(refused);
+        }
+        let tombstone = Email::parse(format!("closed-{}@closed.invalid", member.id.as_uuid().simple()))
+            .context("a closed account's address")?;
+        let nameless = DisplayName::parse("Closed account").context("a closed account's name")?;
+        self.members.close(member.id, &tombstone, &nameless).await.context("leaving the tombstone")?;
+        let now = self.clock.now();
+        let ended = self.sessions.revoke_all(member.id, None, now).await.context("ending the member's sessions")?;
+        for purpose in [TokenPurpose::PasswordReset, TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail] {
+            self.tokens.spend_all(member.id, purpose, now).await.context("spending the member's links")?;
+        }
+        tracing::info!(member = %member.id, sessions_ended = ended.len(), "account closed by its member");
+        let message = MailMessage {
+            to: member.email,
+            name: member.display_name,
+            kind: MailKind::AccountClosed,
+            token: None,
+            detail: None,
+        };
+        if let Err(error) = self.mail.queue(intent(format!("closed:{}", member.id))?, message).await {
+            tracing::error!(%error, member = %member.id, "could not queue the account-closed mail");
+        }
+        Ok(ended)
+    }
+
+    /// Whether the member's account may close: no transfer of theirs still
+    /// moving points, and none left at the provider.
+    async fn nothing_left(&self, member: &Member, deadline: Deadline) -> Result<(), CloseError> {
+        let underway = HistoryFilter { states: UNDERWAY.to_vec(), ..HistoryFilter::default() };
+        let moving = self.transfers.history(member.id, &underway, None, 1).await.context("looking for transfers")?;
+        if !moving.items.is_empty() {
+            return Err(CloseError::TransfersUnderway);
+        }
+        match self.balances.fresh(member, deadline).await {
+            Ok(balance) if balance.points > 0 => Err(CloseError::PointsLeft(balance.points)),
+            Ok(_) | Err(BalanceError::NoAccount) => Ok(()),
+            Err(BalanceError::ProviderUnavailable) => Err(CloseError::ProviderUnavailable),
+            Err(BalanceError::AccountNotFound) => Err(anyhow::anyhow!("the provider does not know the account").into()),
+            Err(BalanceError::Unexpected(error)) => Err(error.into()),
+        }
     }
 
     /// Mails `member` a link that proves their email is theirs, unless it is

@@ -72,6 +72,13 @@ impl BalanceService {
             // The cache is an optimisation: when it fails, ask the provider.
             Err(error) => tracing::warn!(%error, "balance cache read failed; reading from the provider"),
         }
+        self.fresh(member, deadline).await
+    }
+
+    /// The member's balance as the provider says it now, past the cache:
+    /// for a decision a stale balance would get wrong.
+    pub async fn fresh(&self, member: &Member, deadline: Deadline) -> Result<Balance, BalanceError> {
+        let account = member.provider_account.as_ref().ok_or(BalanceError::NoAccount)?;
         let read = self.read_shared(account, deadline).await;
         match read {
             Ok(fresh) => {

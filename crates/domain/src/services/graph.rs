@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    AccountService, AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService, EventFeed,
-    MailService, MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService, RecoverySettings,
-    RequestLease, ReviewService, SagaDriver, SagaSettings, SessionPolicy, SessionService, Throttle, ThrottlePolicy,
-    TransferLimits, TransferService,
+    AccountPorts, AccountService, AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService,
+    EventFeed, MailService, MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService,
+    RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionPolicy, SessionService, Throttle,
+    ThrottlePolicy, TransferLimits, TransferService,
 };
 use crate::ports::{
     AccountTokens, AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
@@ -109,13 +109,18 @@ impl Services {
             Arc::new(MemberService::new(members.clone(), provider.clone(), passwords.clone(), clock.clone()));
         let throttle = Arc::new(Throttle::new(limiter, policy.throttle));
         let mail = Arc::new(MailService::new(outbox, mailer, clock.clone(), policy.mail));
+        let balances = Arc::new(BalanceService::new(cache.clone(), provider.clone(), policy.saga.balance_ttl));
         let accounts = Arc::new(AccountService::new(
-            members.clone(),
-            sessions.clone(),
-            tokens,
-            passwords.clone(),
+            AccountPorts {
+                members: members.clone(),
+                sessions: sessions.clone(),
+                tokens,
+                transfers: transfers.clone(),
+                passwords: passwords.clone(),
+            },
             throttle.clone(),
             mail.clone(),
+            balances.clone(),
             clock.clone(),
         ));
         let sessions = Arc::new(SessionService::new(
@@ -170,7 +175,7 @@ impl Services {
             members: member_service,
             transfers: transfer_service,
             corrections,
-            balances: Arc::new(BalanceService::new(cache, provider, policy.saga.balance_ttl)),
+            balances,
             sessions,
             recovery,
             review,

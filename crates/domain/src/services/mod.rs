@@ -20,8 +20,8 @@ mod throttle;
 mod transfers;
 
 pub use accounts::{
-    AccountService, ChangeEmailError, ChangePasswordError, EmailChange, MailedToken, PasswordChange,
-    RESET_LINK_LIFETIME, ResetError, VERIFY_LINK_LIFETIME, VerifyError,
+    AccountPorts, AccountService, ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, EmailChange,
+    MailedToken, PasswordChange, RESET_LINK_LIFETIME, ResetError, VERIFY_LINK_LIFETIME, VerifyError,
 };
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};

@@ -29,6 +29,9 @@ pub enum OperatorError {
     /// run the support desk but the command line.
     #[error("the last active admin must stay one")]
     LastAdmin,
+    /// A closed account stays closed: no role or status of it changes.
+    #[error("the account is closed")]
+    Closed,
     /// The change is made but its audit record is not: not acknowledged;
     /// asking again records it.
     #[error(transparent)]
@@ -110,7 +113,7 @@ impl OperatorService {
         role: Role,
         by: &Authority,
     ) -> Result<MemberChange<Role>, OperatorError> {
-        let member = self.find(who).await?;
+        let member = self.open(who).await?;
         if role == Role::Member && member.role == Role::Admin {
             self.may_remove_an_admin(&member, by).await?;
         }
@@ -128,7 +131,11 @@ impl OperatorService {
         status: MemberStatus,
         by: &Authority,
     ) -> Result<MemberChange<MemberStatus>, OperatorError> {
-        let member = self.find(who).await?;
+        let member = self.open(who).await?;
+        if status == MemberStatus::Closed {
+            // Only the member closes their account (which leaves a tombstone).
+            return Err(OperatorError::Closed);
+        }
         if status == MemberStatus::Suspended && member.is_admin() && member.is_active() {
             self.may_remove_an_admin(&member, by).await?;
         }
@@ -136,6 +143,15 @@ impl OperatorService {
         let change = MemberChange { previous: member.status, member: changed };
         self.record(AuditAction::StatusChange, &change.member, member.status.as_str(), status.as_str(), by).await?;
         Ok(change)
+    }
+
+    /// The member `who`, unless their account is closed.
+    async fn open(&self, who: MemberRef<'_>) -> Result<Member, OperatorError> {
+        let member = self.find(who).await?;
+        if member.status == MemberStatus::Closed {
+            return Err(OperatorError::Closed);
+        }
+        Ok(member)
     }
 
     async fn find(&self, who: MemberRef<'_>) -> Result<Member, OperatorError> {

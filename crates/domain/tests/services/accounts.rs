@@ -1,13 +1,18 @@
 //! A member's own account: a password changed only with the current one,
 //! every other session ended, and a mail that says so; a forgotten one
 //! reset through a one-use link, which asking for says nothing about who is
-//! a member; an email moved through a link to the new address.
+//! a member; an email moved through a link to the new address; an account
+//! closed only once nothing is left on it or moving.
 
+use pointshare_domain::ports::{Deadline, MemberRepository};
 use pointshare_domain::services::{
-    ChangeEmailError, ChangePasswordError, Device, EmailChange, LoginCommand, MailedToken, PasswordChange, ResetError,
-    ShareError, TransferLimits, VerifyError,
+    ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, Device, EmailChange, LoginCommand, MailedToken,
+    PasswordChange, ResetError, ShareError, TransferLimits, VerifyError,
 };
-use pointshare_domain::{Email, MailKind, MailState, MailToken, Password, TokenHash};
+use pointshare_domain::{
+    Email, MailKind, MailState, MailToken, MemberStatus, Password, Role, TokenHash, TransferState,
+};
+use pointshare_testkit::{Fault, Operation};
 use pointshare_testkit::{World, WorldSettings};
 
 fn token(n: u8) -> TokenHash {
@@ -163,4 +168,62 @@ async fn an_email_moves_when_the_link_mailed_to_the_new_address_is_followed_and_
     let late = world.accounts.verify_email(&mailed(2).hash).await.unwrap_err();
     assert!(matches!(late, VerifyError::EmailTaken), "{late:?}");
     assert_eq!(world.member_service.by_id(carol.id).await.expect("reads").expect("exists").email, carol.email);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_closes_only_with_no_points_left_or_moving_and_leaves_a_tombstone() {
+    let world = World::default();
+    let alice = world.member("alice", 0).await;
+    let bob = world.member("bob", 40).await;
+    let close = |member: &pointshare_domain::Member, password: &str| {
+        let command = CloseAccount { member: member.id, password: password.into() };
+        world.accounts.close(command, Deadline::after(std::time::Duration::from_secs(5)))
+    };
+    let members = &world.members;
+    let status = |id| async move { members.by_id(id).await.expect("reads").expect("exists").status };
+
+    let wrong = close(&alice, "not hers").await.unwrap_err();
+    assert!(matches!(wrong, CloseError::WrongPassword), "{wrong:?}");
+    let left = close(&bob, World::PASSWORD).await.unwrap_err();
+    assert!(matches!(left, CloseError::PointsLeft(40)), "{left:?}");
+    assert_eq!(status(bob.id).await, MemberStatus::Active, "opened again");
+
+    // Bob's share to alice is stuck on its way: alice's account waits for it.
+    world.provider.faults().fail_next(Operation::Debit, 10_000, Fault::Transient);
+    let stuck = world
+        .transfer_service
+        .share(super::share(&bob, &alice, 40, "stuck"), Deadline::after(std::time::Duration::from_secs(1)))
+        .await
+        .expect("processing");
+    assert_eq!(stuck.state, TransferState::Accepted);
+    let underway = close(&alice, World::PASSWORD).await.unwrap_err();
+    assert!(matches!(underway, CloseError::TransfersUnderway), "{underway:?}");
+    assert_eq!(status(alice.id).await, MemberStatus::Active);
+    world.provider.faults().heal();
+    world.clock.advance(chrono::TimeDelta::minutes(2));
+    world.recovery.run_once().await.expect("recovery finishes it");
+    let arrived = close(&alice, World::PASSWORD).await.unwrap_err();
+    assert!(matches!(arrived, CloseError::PointsLeft(40)), "the points arrived: {arrived:?}");
+
+    let (session, _) =
+        world.session_service.login(login(bob.email.as_str(), World::PASSWORD, 1)).await.expect("logs in");
+    let ended = close(&bob, World::PASSWORD).await.expect("closes with nothing left");
+    assert_eq!(ended, [session.id]);
+    let tombstone = world.members.by_id(bob.id).await.expect("reads").expect("exists");
+    assert_eq!((tombstone.status, tombstone.handle.clone()), (MemberStatus::Closed, bob.handle.clone()));
+    assert!(
+        tombstone.email.as_str().ends_with("@closed.invalid") && tombstone.display_name.as_str() == "Closed account"
+    );
+    assert!(world.session_service.login(login(bob.email.as_str(), World::PASSWORD, 2)).await.is_err());
+    let last = world.outbox.all().into_iter().last().expect("a mail");
+    assert_eq!((last.message.kind, last.message.to), (MailKind::AccountClosed, bob.email.clone()));
+    let again = close(&bob, World::PASSWORD).await.unwrap_err();
+    assert!(matches!(again, CloseError::NotFound), "{again:?}");
+    let shared = world.transfer_service.share(super::share(&alice, &bob, 1, "to the closed"), super::deadline()).await;
+    assert!(matches!(shared, Err(ShareError::RecipientNotActive)), "{shared:?}");
+
+    let boss = world.member("boss", 0).await;
+    world.members.set_role(boss.id, Role::Admin).await.expect("promotes");
+    let admin = close(&boss, World::PASSWORD).await.unwrap_err();
+    assert!(matches!(admin, CloseError::Admin), "{admin:?}");
 }

@@ -8,18 +8,18 @@
 use std::sync::Arc;
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use pointshare_domain::ports::HistoryFilter;
-use pointshare_domain::services::{AccountKey, EmailChange, PasswordChange};
+use pointshare_domain::services::{AccountKey, CloseAccount, EmailChange, PasswordChange};
 use pointshare_domain::{Email, Password};
 
 use super::body::Body;
 use super::caller::Caller;
-use super::guard::client_address;
+use super::guard::{client_address, deadline};
 use super::members::current;
 use super::views::{MemberView, SessionView, TransferView, millis, transfer_views};
 use crate::auth::{mailed_token, presented_token};
@@ -198,6 +198,37 @@ pub async fn resend_verification_email(
     state.throttle.mail_request(&client_address(&state, &request), &account).await?;
     state.accounts.send_verification(&caller.record, mailed_token()).await.map_err(ApiError::unexpected)?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseAccountBody {
+    /// My password, as for logging in.
+    #[schema(max_length = 128, example = "correct horse battery")]
+    pub password: String,
+}
+
+/// Closes my account for good, once no points are left on it and no transfer of mine is on its way: every session ends, my email and name are no longer kept (my handle stays, held back), and a mail to my address says so. Download `exportMyData` first to keep a copy.
+#[utoipa::path(delete, path = "/v1/me", operation_id = "closeMyAccount", tag = "members", security(("bearer" = [])),
+    request_body = CloseAccountBody,
+    responses((status = 204, description = "closed; every token of mine stops working"),
+        (status = 403, body = crate::problem::Problem, description = "wrong_password (counted like a failed login); forbidden: an admin's account (another admin makes them a member first)"),
+        (status = 409, body = crate::problem::Problem, description = "points_left: share the points first (`detail` says how many); transfers_underway: a transfer of mine has not ended yet"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many wrong passwords for this account; wait `Retry-After`"),
+        (status = 503, body = crate::problem::Problem, description = "provider_unavailable: what is left cannot be read now; busy: too many passwords being checked")))]
+#[delete("/v1/me")]
+pub async fn close_my_account(
+    state: State,
+    caller: Caller,
+    body: Body<CloseAccountBody>,
+) -> Result<HttpResponse, ApiError> {
+    let command = CloseAccount { member: caller.member, password: body.into_inner().password };
+    let ended = state.accounts.close(command, deadline(&state)).await?;
+    state.access.member_changed(caller.member);
+    for session in ended {
+        state.access.session_ended(session);
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Everything pointshare keeps about a member, as of `exported_at`. Points

@@ -41,6 +41,27 @@ pub struct AdminMemberView {
 pub enum StatusView {
     Active,
     Suspended,
+    /// Closed by the member, for good: what is left is the handle.
+    Closed,
+}
+
+impl From<StatusView> for MemberStatus {
+    fn from(status: StatusView) -> Self {
+        match status {
+            StatusView::Active => MemberStatus::Active,
+            StatusView::Suspended => MemberStatus::Suspended,
+            StatusView::Closed => MemberStatus::Closed,
+        }
+    }
+}
+
+/// What an admin may set a member's status to: only the member closes
+/// their account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NewStatusView {
+    Active,
+    Suspended,
 }
 
 impl AdminMemberView {
@@ -50,6 +71,7 @@ impl AdminMemberView {
             status: match member.status {
                 MemberStatus::Active => StatusView::Active,
                 MemberStatus::Suspended => StatusView::Suspended,
+                MemberStatus::Closed => StatusView::Closed,
             },
             has_account: member.provider_account.is_some(),
         }
@@ -100,7 +122,7 @@ pub struct MemberSearchQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
-    pub status: StatusView,
+    pub status: NewStatusView,
     /// Why, for the audit log.
     #[schema(min_length = 1, max_length = 500, example = "reported stolen by the owner")]
     pub reason: String,
@@ -141,10 +163,7 @@ pub async fn search_members(
     })?;
     let search = MemberSearch::new(
         query.query.as_deref().unwrap_or_default(),
-        query.status.map(|status| match status {
-            StatusView::Active => MemberStatus::Active,
-            StatusView::Suspended => MemberStatus::Suspended,
-        }),
+        query.status.map(MemberStatus::from),
         query.role.map(RoleView::into),
     );
     // One more than asked says whether another page follows.
@@ -228,8 +247,8 @@ pub async fn set_member_status(
     let StatusBody { status, reason } = body.into_inner();
     let by = admin_authority(&state, &request, &admin, reason)?;
     let status = match status {
-        StatusView::Active => MemberStatus::Active,
-        StatusView::Suspended => MemberStatus::Suspended,
+        NewStatusView::Active => MemberStatus::Active,
+        NewStatusView::Suspended => MemberStatus::Suspended,
     };
     let change = state.operators.set_status(MemberRef::Id(id), status, &by).await?;
     state.access.member_changed(id);

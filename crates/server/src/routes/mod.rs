@@ -40,6 +40,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(account::change_my_password)
         .service(account::change_my_email)
         .service(account::export_my_data)
+        .service(account::close_my_account)
         .service(account::request_password_reset)
         .service(account::confirm_password_reset)
         .service(account::verify_email)

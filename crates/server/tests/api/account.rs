@@ -20,7 +20,8 @@ on_each_store!(
     a_forgotten_password_is_reset_through_the_link_in_the_mail_once,
     a_member_sees_their_devices_and_signs_one_or_every_other_out,
     an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_one_is_told,
-    a_member_downloads_everything_kept_about_them
+    a_member_downloads_everything_kept_about_them,
+    an_account_closes_once_its_points_are_shared_and_stays_closed
 );
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -271,4 +272,55 @@ async fn a_member_downloads_everything_kept_about_them(store: Store) {
         "every transfer, newest first"
     );
     app.get("/v1/me/export", None).await.problem(401, "unauthenticated");
+}
+
+async fn an_account_closes_once_its_points_are_shared_and_stays_closed(store: Store) {
+    let (app, _provider) = spawn_on(store, |_| {}).await;
+    let boss = app.token(BOSS, BOSS_PASSWORD).await;
+    let (handle, friend) = (unique("ivy"), unique("jon"));
+    let email = format!("{handle}@example.com");
+    let token = app.member(&handle).await;
+    let friends = app.member(&friend).await;
+    let granted = app.grant(&boss, &unique("g"), json!({"to_handle": handle, "amount": 30, "reason": "welcome"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
+    let close = |password: &str| {
+        let request = app.client.delete(app.url("/v1/me")).bearer_auth(&token).json(&json!({"password": password}));
+        async move { Answer::of(request.send().await.expect("answers")).await }
+    };
+
+    close("not it").await.problem(403, "wrong_password");
+    let left = close("a good password").await;
+    left.problem(409, "points_left");
+    assert!(left.body["detail"].as_str().expect("a detail").contains("30 points"), "{:?}", left.body);
+    assert_eq!(app.balance(&token).await, 30, "still open, nothing moved");
+    let shared = app.share(&token, &unique("s"), json!({"to_handle": friend, "amount": 30})).await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
+
+    let closed = close("a good password").await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{:?}", closed.body);
+    app.get("/v1/me", Some(&token)).await.problem(401, "unauthenticated");
+    app.login(&email, "a good password").await.problem(401, "invalid_credentials");
+    let mail = Inbox::from_env().wait_for_subject(&email, "Your pointshare account is closed", PATIENCE).await;
+    assert!(mail.text.contains(&format!("Hello {handle},")), "{}", mail.text);
+    let to_closed = app.share(&friends, &unique("s"), json!({"to_handle": handle, "amount": 1})).await;
+    to_closed.problem(422, "recipient_inactive");
+
+    let found = app.get(&format!("/v1/admin/members?query={handle}"), Some(&boss)).await;
+    let listed = &found.body["items"][0];
+    assert_eq!(
+        (&listed["handle"], &listed["status"], &listed["display_name"]),
+        (&json!(handle), &json!("closed"), &json!("Closed account"))
+    );
+    assert!(listed["email"].as_str().expect("an email").ends_with("@closed.invalid"), "{listed:?}");
+    let id = listed["id"].as_str().expect("an id");
+    let reopen = json!({"status": "active", "reason": "asked by phone"});
+    app.put(&format!("/v1/admin/members/{id}/status"), &boss, reopen).await.problem(409, "account_closed");
+    let close_by_admin = json!({"status": "closed", "reason": "no"});
+    app.put(&format!("/v1/admin/members/{id}/status"), &boss, close_by_admin).await.problem(422, "validation_failed");
+
+    let same_handle = app.signup(&handle).await;
+    same_handle.problem(409, "handle_taken");
+    let body = json!({"email": email, "password": "a good password", "handle": unique("kit"), "display_name": "Kit"});
+    let same_email = app.post("/v1/auth/signup", None, body).await;
+    assert_eq!(same_email.status, StatusCode::CREATED, "the address is free again: {:?}", same_email.body);
 }

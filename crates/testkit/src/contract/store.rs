@@ -62,6 +62,7 @@ macro_rules! store_contract {
             sessions_tell_where_a_member_signed_in_lately,
             a_member_s_other_sessions_end_together,
             a_member_s_open_sessions_are_listed_most_recently_used_first,
+            a_closed_member_leaves_a_tombstone_that_keeps_the_handle,
             a_one_use_token_is_taken_once_for_its_purpose_before_it_expires,
             a_member_s_unused_tokens_are_spent_together,
             a_lease_gives_each_due_transfer_to_one_owner_until_it_ends,
@@ -194,6 +195,29 @@ pub async fn attaching_an_account_converges_and_never_replaces(store: &StoreUnde
     assert!(matches!(store.members.attach_account(MemberId::new(), &first).await, Err(AttachAccountError::NotFound)));
 }
 
+pub async fn a_closed_member_leaves_a_tombstone_that_keeps_the_handle(store: &StoreUnderTest) {
+    let gail = Member { email_verified: true, ..member("gail") };
+    store.members.insert(&gail).await.expect("inserts");
+    let tombstone = Email::parse(format!("closed-{}@closed.invalid", gail.handle)).expect("valid");
+    let nameless = DisplayName::parse("Closed account").expect("valid");
+    let closed = store.members.close(gail.id, &tombstone, &nameless).await.expect("closes").expect("exists");
+    let expected = Member {
+        status: MemberStatus::Closed,
+        email: tombstone.clone(),
+        email_verified: false,
+        display_name: nameless.clone(),
+        ..gail.clone()
+    };
+    assert_eq!(closed, expected);
+    assert_eq!(store.members.by_email(&gail.email).await.expect("reads"), None, "the address is free again");
+    let newcomer = Member { email: gail.email.clone(), ..member("newcomer") };
+    store.members.insert(&newcomer).await.expect("a new member may have the address");
+    assert_eq!(store.members.by_handle(&gail.handle).await.expect("reads"), Some(expected), "the handle is held");
+    let again = Member { id: MemberId::new(), email: member("gail").email, ..gail.clone() };
+    assert!(matches!(store.members.insert(&again).await, Err(InsertMemberError::HandleTaken)));
+    assert_eq!(store.members.close(MemberId::new(), &tombstone, &nameless).await.expect("answers"), None);
+}
+
 pub async fn renaming_suspending_verifying_and_a_new_password_change_only_that(store: &StoreUnderTest) {
     let dave = member("dave");
     store.members.insert(&dave).await.expect("inserts");
@@ -216,6 +240,19 @@ pub async fn renaming_suspending_verifying_and_a_new_password_change_only_that(s
     let moved = store.members.set_verified_email(dave.id, &moved).await.expect("updates").expect("exists");
     assert_eq!(moved, Member { email: Email::parse("dave.moved@example.com").expect("valid"), ..suspended.clone() });
     assert_eq!(store.members.by_email(&suspended.email).await.expect("reads"), None, "the old address is free");
+    let newcomer = Member { email: suspended.email.clone(), ..member("newcomer") };
+    store.members.insert(&newcomer).await.expect("a new member may have the old address");
+    let taken_back = store.members.set_verified_email(dave.id, &suspended.email).await;
+    assert!(matches!(taken_back, Err(SetEmailError::EmailTaken)), "{taken_back:?}");
+    store
+        .members
+        .set_verified_email(
+            newcomer.id,
+            &Email::parse(format!("{}.elsewhere@example.com", newcomer.handle)).expect("valid"),
+        )
+        .await
+        .expect("moves away")
+        .expect("exists");
     assert_eq!(store.members.by_email(&moved.email).await.expect("reads").map(|m| m.id), Some(dave.id));
     let back = store.members.set_verified_email(dave.id, &suspended.email).await.expect("updates").expect("exists");
     assert_eq!(back, suspended, "and back, as it was");
