@@ -14,8 +14,9 @@ use utoipa::ToSchema;
 
 use pointshare_domain::services::{
     AdjustError, AuditError, BalanceError, ChangeEmailError, ChangePasswordError, CloseError, DecideError,
-    EndSessionError, GetTransferError, GrantError, LoginError, LogoutError, OperatorError, RefreshError, RenameError,
-    ResetError, ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled, VerifyError,
+    EndSessionError, GetTransferError, GrantError, LoginError, LogoutError, OperatorError, PasswordCheckError,
+    RefreshError, RenameError, ResetError, ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled,
+    VerifyError,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
@@ -682,13 +683,21 @@ impl From<EndSessionError> for ApiError {
 impl From<ChangePasswordError> for ApiError {
     fn from(error: ChangePasswordError) -> Self {
         match error {
-            ChangePasswordError::WrongPassword => {
-                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The current password is wrong")
-            }
+            ChangePasswordError::Password(refused) => refused.into(),
             ChangePasswordError::NotFound => gone(),
-            ChangePasswordError::Busy => ApiError::busy(),
-            ChangePasswordError::Throttled(throttled) => throttled.into(),
             ChangePasswordError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+        }
+    }
+}
+
+impl From<PasswordCheckError> for ApiError {
+    fn from(error: PasswordCheckError) -> Self {
+        match error {
+            PasswordCheckError::Wrong => {
+                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The password is wrong")
+            }
+            PasswordCheckError::Busy => ApiError::busy(),
+            PasswordCheckError::Throttled(throttled) => throttled.into(),
         }
     }
 }
@@ -696,9 +705,7 @@ impl From<ChangePasswordError> for ApiError {
 impl From<CloseError> for ApiError {
     fn from(error: CloseError) -> Self {
         match error {
-            CloseError::WrongPassword => {
-                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The password is wrong")
-            }
+            CloseError::Password(refused) => refused.into(),
             CloseError::PointsLeft(points) => {
                 ApiError::new(StatusCode::CONFLICT, ProblemCode::PointsLeft, "Points are left on the account")
                     .detail(format!("{points} points are left: share them before closing the account"))
@@ -717,8 +724,6 @@ impl From<CloseError> for ApiError {
             CloseError::ProviderUnavailable => {
                 ApiError::unavailable("the points provider cannot say what is left; try again shortly")
             }
-            CloseError::Busy => ApiError::busy(),
-            CloseError::Throttled(throttled) => throttled.into(),
             CloseError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }
@@ -727,9 +732,7 @@ impl From<CloseError> for ApiError {
 impl From<ChangeEmailError> for ApiError {
     fn from(error: ChangeEmailError) -> Self {
         match error {
-            ChangeEmailError::WrongPassword => {
-                ApiError::new(StatusCode::FORBIDDEN, ProblemCode::WrongPassword, "The password is wrong")
-            }
+            ChangeEmailError::Password(refused) => refused.into(),
             ChangeEmailError::Unchanged => ApiError::invalid_fields(vec![FieldError::new(
                 "/new_email".into(),
                 FieldErrorCode::Invalid,
@@ -737,8 +740,6 @@ impl From<ChangeEmailError> for ApiError {
             )]),
             ChangeEmailError::EmailTaken => email_taken(),
             ChangeEmailError::NotFound => gone(),
-            ChangeEmailError::Busy => ApiError::busy(),
-            ChangeEmailError::Throttled(throttled) => throttled.into(),
             ChangeEmailError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
         }
     }

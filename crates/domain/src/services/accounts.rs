@@ -50,17 +50,26 @@ pub struct PasswordChange {
     pub new: Password,
 }
 
+/// Why the password typed to confirm a change to an account did not: the
+/// same for every change that asks for it. Checks are paced like logins at
+/// the account.
 #[derive(Debug, Error)]
-pub enum ChangePasswordError {
-    #[error("the current password is wrong")]
-    WrongPassword,
-    /// The member is gone since their token was issued.
-    #[error("no such member")]
-    NotFound,
+pub enum PasswordCheckError {
+    #[error("the password is wrong")]
+    Wrong,
     #[error("too many passwords are being checked; try again shortly")]
     Busy,
     #[error(transparent)]
     Throttled(#[from] Throttled),
+}
+
+#[derive(Debug, Error)]
+pub enum ChangePasswordError {
+    #[error(transparent)]
+    Password(#[from] PasswordCheckError),
+    /// The member is gone since their token was issued.
+    #[error("no such member")]
+    NotFound,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -68,7 +77,7 @@ pub enum ChangePasswordError {
 impl From<HashError> for ChangePasswordError {
     fn from(error: HashError) -> Self {
         match error {
-            HashError::Busy => ChangePasswordError::Busy,
+            HashError::Busy => PasswordCheckError::Busy.into(),
             HashError::Unexpected(error) => ChangePasswordError::Unexpected(error.context("hashing a password")),
         }
     }
@@ -85,18 +94,14 @@ pub struct EmailChange {
 
 #[derive(Debug, Error)]
 pub enum ChangeEmailError {
-    #[error("the password is wrong")]
-    WrongPassword,
+    #[error(transparent)]
+    Password(#[from] PasswordCheckError),
     #[error("that is already the member's email")]
     Unchanged,
     #[error("another member has that email")]
     EmailTaken,
     #[error("no such member")]
     NotFound,
-    #[error("too many passwords are being checked; try again shortly")]
-    Busy,
-    #[error(transparent)]
-    Throttled(#[from] Throttled),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -111,8 +116,8 @@ pub struct CloseAccount {
 
 #[derive(Debug, Error)]
 pub enum CloseError {
-    #[error("the password is wrong")]
-    WrongPassword,
+    #[error(transparent)]
+    Password(#[from] PasswordCheckError),
     /// Points are left: closing would lose them. Share them first.
     #[error("{0} points are left on the account")]
     PointsLeft(u64),
@@ -126,23 +131,8 @@ pub enum CloseError {
     NotFound,
     #[error("the points provider is unavailable; try again")]
     ProviderUnavailable,
-    #[error("too many passwords are being checked; try again shortly")]
-    Busy,
-    #[error(transparent)]
-    Throttled(#[from] Throttled),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
-}
-
-impl From<Unconfirmed> for CloseError {
-    fn from(error: Unconfirmed) -> Self {
-        match error {
-            Unconfirmed::Wrong => CloseError::WrongPassword,
-            Unconfirmed::Busy => CloseError::Busy,
-            Unconfirmed::Throttled(throttled) => CloseError::Throttled(throttled),
-            Unconfirmed::Unexpected(error) => CloseError::Unexpected(error),
-        }
-    }
 }
 
 /// The states a transfer is in while points may still move for it.
@@ -153,36 +143,6 @@ const UNDERWAY: [TransferState; 5] = [
     TransferState::NeedsReview,
     TransferState::AwaitingApproval,
 ];
-
-/// Why a typed password did not confirm a change to an account.
-enum Unconfirmed {
-    Wrong,
-    Busy,
-    Throttled(Throttled),
-    Unexpected(anyhow::Error),
-}
-
-impl From<Unconfirmed> for ChangePasswordError {
-    fn from(error: Unconfirmed) -> Self {
-        match error {
-            Unconfirmed::Wrong => ChangePasswordError::WrongPassword,
-            Unconfirmed::Busy => ChangePasswordError::Busy,
-            Unconfirmed::Throttled(throttled) => ChangePasswordError::Throttled(throttled),
-            Unconfirmed::Unexpected(error) => ChangePasswordError::Unexpected(error),
-        }
-    }
-}
-
-impl From<Unconfirmed> for ChangeEmailError {
-    fn from(error: Unconfirmed) -> Self {
-        match error {
-            Unconfirmed::Wrong => ChangeEmailError::WrongPassword,
-            Unconfirmed::Busy => ChangeEmailError::Busy,
-            Unconfirmed::Throttled(throttled) => ChangeEmailError::Throttled(throttled),
-            Unconfirmed::Unexpected(error) => ChangeEmailError::Unexpected(error),
-        }
-    }
-}
 
 #[derive(Debug, Error)]
 pub enum ResetError {
@@ -259,7 +219,7 @@ impl AccountService {
     pub async fn change_password(&self, change: PasswordChange) -> Result<Vec<SessionId>, ChangePasswordError> {
         let member = self.members.by_id(change.member).await.context("loading the member")?;
         let member = member.ok_or(ChangePasswordError::NotFound)?;
-        self.confirm_password(&member, &change.current).await?;
+        self.confirm_password(&member, &change.current).await??;
         let hash = self.passwords.hash(&change.new).await?;
         self.members.set_password(member.id, &hash).await.context("storing the new password")?;
         let now = self.clock.now();
@@ -271,18 +231,21 @@ impl AccountService {
     }
 
     /// Checks `typed` is the member's password, paced like a login at their
-    /// account: a wrong one counts as a failed login there.
-    async fn confirm_password(&self, member: &Member, typed: &str) -> Result<(), Unconfirmed> {
-        let turn =
-            self.throttle.login_turn(&AccountKey::of(member.email.as_str())).await.map_err(Unconfirmed::Throttled)?;
+    /// account: a wrong one counts as a failed login there. The outer error
+    /// is the unexpected.
+    async fn confirm_password(&self, member: &Member, typed: &str) -> anyhow::Result<Result<(), PasswordCheckError>> {
+        let turn = match self.throttle.login_turn(&AccountKey::of(member.email.as_str())).await {
+            Ok(turn) => turn,
+            Err(throttled) => return Ok(Err(throttled.into())),
+        };
         match self.passwords.verify(typed, Some(&member.password_hash)).await {
-            Ok(true) => Ok(()),
+            Ok(true) => Ok(Ok(())),
             Ok(false) => {
                 self.throttle.login_failed(turn).await;
-                Err(Unconfirmed::Wrong)
+                Ok(Err(PasswordCheckError::Wrong))
             }
-            Err(HashError::Busy) => Err(Unconfirmed::Busy),
-            Err(HashError::Unexpected(error)) => Err(Unconfirmed::Unexpected(error.context("checking the password"))),
+            Err(HashError::Busy) => Ok(Err(PasswordCheckError::Busy)),
+            Err(HashError::Unexpected(error)) => Err(error.context("checking the password")),
         }
     }
 
@@ -293,7 +256,7 @@ impl AccountService {
     pub async fn request_email_change(&self, change: EmailChange, token: MailedToken) -> Result<(), ChangeEmailError> {
         let member = self.members.by_id(change.member).await.context("loading the member")?;
         let member = member.ok_or(ChangeEmailError::NotFound)?;
-        self.confirm_password(&member, &change.password).await?;
+        self.confirm_password(&member, &change.password).await??;
         if change.new == member.email {
             return Err(ChangeEmailError::Unchanged);
         }
@@ -344,7 +307,7 @@ impl AccountService {
         if member.is_admin() {
             return Err(CloseError::Admin);
         }
-        self.confirm_password(&member, &command.password).await?;
+        self.confirm_password(&member, &command.password).await??;
         self.members.set_status(member.id, MemberStatus::Closed).await.context("closing the account")?;
         if let Err(refused) = self.nothing_left(&member, deadline).await {
             self.members.set_status(member.id, MemberStatus::Active).await.context("opening the account again")?;

@@ -21,7 +21,8 @@ mod transfers;
 
 pub use accounts::{
     AccountPorts, AccountService, ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, EmailChange,
-    MailedToken, PasswordChange, RESET_LINK_LIFETIME, ResetError, VERIFY_LINK_LIFETIME, VerifyError,
+    MailedToken, PasswordChange, PasswordCheckError, RESET_LINK_LIFETIME, ResetError, VERIFY_LINK_LIFETIME,
+    VerifyError,
 };
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};
 pub use balance::{Balance, BalanceError, BalanceService, BalanceSource};

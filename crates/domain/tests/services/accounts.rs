@@ -7,7 +7,7 @@
 use pointshare_domain::ports::{Deadline, MemberRepository};
 use pointshare_domain::services::{
     ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, Device, EmailChange, LoginCommand, MailedToken,
-    PasswordChange, ResetError, ShareError, TransferLimits, VerifyError,
+    PasswordChange, PasswordCheckError, ResetError, ShareError, TransferLimits, VerifyError,
 };
 use pointshare_domain::{
     Email, MailKind, MailState, MailToken, MemberStatus, Password, Role, TokenHash, TransferState,
@@ -39,7 +39,7 @@ async fn a_new_password_ends_every_other_session_and_a_mail_says_so() {
     };
 
     let wrong = world.accounts.change_password(change("not my password")).await.unwrap_err();
-    assert!(matches!(wrong, ChangePasswordError::WrongPassword), "{wrong:?}");
+    assert!(matches!(wrong, ChangePasswordError::Password(PasswordCheckError::Wrong)), "{wrong:?}");
     assert!(world.session_service.is_open(phone.id).await.expect("reads"), "nothing changed");
 
     let ended = world.accounts.change_password(change(World::PASSWORD)).await.expect("changes");
@@ -130,7 +130,7 @@ async fn an_email_moves_when_the_link_mailed_to_the_new_address_is_followed_and_
         |password: &str, new: &Email| EmailChange { member: alice.id, password: password.into(), new: new.clone() };
 
     let wrong = world.accounts.request_email_change(change("not hers", &new), mailed(1)).await.unwrap_err();
-    assert!(matches!(wrong, ChangeEmailError::WrongPassword), "{wrong:?}");
+    assert!(matches!(wrong, ChangeEmailError::Password(PasswordCheckError::Wrong)), "{wrong:?}");
     let same = world.accounts.request_email_change(change(World::PASSWORD, &alice.email), mailed(1)).await;
     assert!(matches!(same, Err(ChangeEmailError::Unchanged)), "{same:?}");
     let taken = world.accounts.request_email_change(change(World::PASSWORD, &bob.email), mailed(1)).await;
@@ -183,7 +183,7 @@ async fn an_account_closes_only_with_no_points_left_or_moving_and_leaves_a_tombs
     let status = |id| async move { members.by_id(id).await.expect("reads").expect("exists").status };
 
     let wrong = close(&alice, "not hers").await.unwrap_err();
-    assert!(matches!(wrong, CloseError::WrongPassword), "{wrong:?}");
+    assert!(matches!(wrong, CloseError::Password(PasswordCheckError::Wrong)), "{wrong:?}");
     let left = close(&bob, World::PASSWORD).await.unwrap_err();
     assert!(matches!(left, CloseError::PointsLeft(40)), "{left:?}");
     assert_eq!(status(bob.id).await, MemberStatus::Active, "opened again");
