@@ -244,6 +244,15 @@ impl Faults {
             .ok()
     }
 
+    /// Notes that the body field `pointer` is needed and missing.
+    pub fn missing(&mut self, pointer: &str, detail: &str) {
+        self.0.push(FieldError::new(pointer.to_owned(), FieldErrorCode::Required, detail));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn into_error(self) -> ApiError {
         ApiError::invalid_fields(self.0)
     }
@@ -734,7 +743,7 @@ impl From<ChangeEmailError> for ApiError {
         match error {
             ChangeEmailError::Password(refused) => refused.into(),
             ChangeEmailError::Unchanged => ApiError::invalid_fields(vec![FieldError::new(
-                "/new_email".into(),
+                "/email".into(),
                 FieldErrorCode::Invalid,
                 "is already your email",
             )]),

@@ -1,5 +1,6 @@
 //! A member's own account: verifying the email through a one-use link mailed
-//! to it, moving to another email (through a link mailed to the new one),
+//! to it, changing the profile (the name at once, the email through a link
+//! mailed to the new one),
 //! changing the password (every other session of theirs ends at once,
 //! and a mail tells them), and resetting a forgotten one through a one-use
 //! link mailed to them; and a copy of everything kept about them. Asking for a reset answers the same
@@ -8,14 +9,14 @@
 use std::sync::Arc;
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use pointshare_domain::ports::HistoryFilter;
 use pointshare_domain::services::{AccountKey, CloseAccount, EmailChange, PasswordChange};
-use pointshare_domain::{Email, Password};
+use pointshare_domain::{DisplayName, Email, Password};
 
 use super::body::Body;
 use super::caller::Caller;
@@ -66,36 +67,55 @@ pub async fn change_my_password(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EmailChangeBody {
+pub struct ProfileChangeBody {
+    /// No control characters.
+    #[schema(min_length = 1, max_length = 64, example = "Ada L.")]
+    pub display_name: Option<String>,
+    /// A new email: it takes effect once the link mailed to it is followed.
     #[schema(max_length = 254, example = "ada.lovelace@example.org")]
-    pub new_email: String,
-    /// My password, as for logging in.
+    pub email: Option<String>,
+    /// My password, as for logging in: needed to change the email.
     #[schema(max_length = 128, example = "correct horse battery")]
-    pub password: String,
+    pub password: Option<String>,
 }
 
-/// Moves me to another email: a link mailed to the new address makes it mine (and verified) when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once.
-#[utoipa::path(post, path = "/v1/me/email", operation_id = "changeMyEmail", tag = "members", security(("bearer" = [])),
-    request_body = EmailChangeBody,
-    responses((status = 202, description = "the link is on its way to the new address; my email changes when it is followed"),
+/// Changes my display name at once, and my email once I prove the new address mine: a link mailed to it makes it my (verified) email when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once. Changing the email needs my password.
+#[utoipa::path(patch, path = "/v1/me", operation_id = "updateMe", tag = "members", security(("bearer" = [])),
+    request_body = ProfileChangeBody,
+    responses((status = 200, body = MemberView, description = "my profile as it now stands (a new email shows once its link is followed)"),
         (status = 403, body = crate::problem::Problem, description = "wrong_password (counted like a failed login)"),
         (status = 409, body = crate::problem::Problem, description = "email_taken: another member has that address"),
-        (status = 422, body = crate::problem::Problem, description = "validation_failed: `/new_email` is not an email, or is already mine"),
+        (status = 422, body = crate::problem::Problem, description = "validation_failed: a field is not valid, `/email` is already mine, `/password` is missing beside `email`, or nothing is to change"),
         (status = 429, body = crate::problem::Problem, description = "rate_limited: too many wrong passwords for this account; wait `Retry-After`"),
         (status = 503, body = crate::problem::Problem, description = "busy: too many passwords are being checked")))]
-#[post("/v1/me/email")]
-pub async fn change_my_email(
+#[patch("/v1/me")]
+pub async fn update_me(
     state: State,
     caller: Caller,
-    body: Body<EmailChangeBody>,
-) -> Result<HttpResponse, ApiError> {
-    let EmailChangeBody { new_email, password } = body.into_inner();
+    body: Body<ProfileChangeBody>,
+) -> Result<web::Json<MemberView>, ApiError> {
+    let ProfileChangeBody { display_name, email, password } = body.into_inner();
     let mut faults = Faults::default();
-    let Some(new) = faults.check("/new_email", Email::parse(new_email)) else {
+    let name = display_name.and_then(|name| faults.check("/display_name", DisplayName::parse(name)));
+    let email = email.and_then(|email| faults.check("/email", Email::parse(email)));
+    if email.is_some() && password.is_none() {
+        faults.missing("/password", "is needed to change the email");
+    }
+    if name.is_none() && email.is_none() && faults.is_empty() {
+        faults.missing("/display_name", "or `email`: give what to change");
+    }
+    if !faults.is_empty() {
         return Err(faults.into_error());
+    }
+    if let (Some(new), Some(password)) = (email, password) {
+        let change = EmailChange { member: caller.member, password, new };
+        state.accounts.request_email_change(change, mailed_token()).await?;
+    }
+    let member = match name {
+        Some(name) => state.members.rename(caller.member, &name).await?,
+        None => current(&state, caller).await?,
     };
-    state.accounts.request_email_change(EmailChange { member: caller.member, password, new }, mailed_token()).await?;
-    Ok(HttpResponse::Accepted().finish())
+    Ok(web::Json(MemberView::of(&member)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

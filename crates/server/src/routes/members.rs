@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use pointshare_domain::services::SignupCommand;
 use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
@@ -13,7 +13,7 @@ use super::body::Body;
 use super::caller::Caller;
 use super::guard::{client_address, deadline, device};
 use super::sessions::tokens;
-use super::views::{BalanceView, MeView, MemberView, PublicMemberView, RenameBody, SignupBody, SignupView};
+use super::views::{BalanceView, MeView, MemberView, PublicMemberView, SignupBody, SignupView};
 use crate::auth::{RefreshToken, mailed_token};
 use crate::problem::{ApiError, Faults, ProblemCode, gone};
 use crate::wiring::AppState;
@@ -73,20 +73,6 @@ pub async fn get_me(state: State, caller: Caller) -> Result<web::Json<MeView>, A
     let member = current(&state, caller).await?;
     let balance = balance_of(&state, &member).await?;
     Ok(web::Json(MeView { member: MemberView::of(&member), balance }))
-}
-
-/// Changes my display name.
-#[utoipa::path(patch, path = "/v1/me", operation_id = "updateMe", tag = "members", security(("bearer" = [])), request_body = RenameBody,
-    responses((status = 200, body = MemberView, description = "my profile, renamed")))]
-#[patch("/v1/me")]
-pub async fn update_me(
-    state: State,
-    caller: Caller,
-    body: Body<RenameBody>,
-) -> Result<web::Json<MemberView>, ApiError> {
-    let name = DisplayName::parse(body.into_inner().display_name).map_err(ApiError::invalid)?;
-    let member = state.members.rename(caller.member, &name).await?;
-    Ok(web::Json(MemberView::of(&member)))
 }
 
 /// My balance, as the provider last reported it.

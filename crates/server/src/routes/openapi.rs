@@ -23,7 +23,7 @@ use crate::problem;
     paths(
         members::signup, sessions::login, sessions::refresh_session, sessions::logout, sessions::list_my_sessions,
         sessions::end_my_session, sessions::end_my_other_sessions,
-        members::get_me, members::update_me, members::get_my_balance, account::change_my_password, account::change_my_email, account::export_my_data, account::close_my_account,
+        members::get_me, members::get_my_balance, account::change_my_password, account::update_me, account::export_my_data, account::close_my_account,
         account::request_password_reset, account::confirm_password_reset, account::verify_email,
         account::resend_verification_email, events::stream_my_events, members::get_member,
         transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,

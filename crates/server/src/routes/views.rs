@@ -134,14 +134,6 @@ pub struct SignupView {
     pub session: TokenView,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenameBody {
-    /// No control characters.
-    #[schema(min_length = 1, max_length = 64, example = "Ada L.")]
-    pub display_name: String,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberView {
     #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]

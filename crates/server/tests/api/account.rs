@@ -201,19 +201,24 @@ async fn an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_o
     let token = app.member(&handle).await;
     app.member(&other).await;
     let (old, new) = (format!("{handle}@example.com"), format!("{handle}.moved@example.com"));
-    let change = |new_email: &str, password: &str| json!({"new_email": new_email, "password": password});
+    let change = |email: &str, password: &str| json!({"email": email, "password": password});
 
-    app.post("/v1/me/email", Some(&token), change(&new, "not it")).await.problem(403, "wrong_password");
-    let taken = app.post("/v1/me/email", Some(&token), change(&format!("{other}@example.com"), "a good password"));
+    app.patch("/v1/me", &token, change(&new, "not it")).await.problem(403, "wrong_password");
+    let taken = app.patch("/v1/me", &token, change(&format!("{other}@example.com"), "a good password"));
     taken.await.problem(409, "email_taken");
-    let same = app.post("/v1/me/email", Some(&token), change(&old.to_uppercase(), "a good password")).await;
-    assert_eq!(same.problem(422, "validation_failed").body["errors"][0]["pointer"], "/new_email");
-    app.post("/v1/me/email", Some(&token), change("no at sign", "a good password"))
-        .await
-        .problem(422, "validation_failed");
+    let same = app.patch("/v1/me", &token, change(&old.to_uppercase(), "a good password")).await;
+    assert_eq!(same.problem(422, "validation_failed").body["errors"][0]["pointer"], "/email");
+    let no_password = app.patch("/v1/me", &token, json!({"email": new})).await;
+    assert_eq!(no_password.problem(422, "validation_failed").body["errors"][0]["pointer"], "/password");
+    app.patch("/v1/me", &token, json!({})).await.problem(422, "validation_failed");
+    app.patch("/v1/me", &token, change("no at sign", "a good password")).await.problem(422, "validation_failed");
 
-    let asked = app.post("/v1/me/email", Some(&token), change(&new, "a good password")).await;
-    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+    let asked = app
+        .patch("/v1/me", &token, json!({"email": new, "password": "a good password", "display_name": "Eve E."}))
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{:?}", asked.body);
+    let shown = (&asked.body["email"], &asked.body["display_name"]);
+    assert_eq!(shown, (&json!(old), &json!("Eve E.")), "renamed at once, moved once the link is followed");
     let inbox = Inbox::from_env();
     let notice = inbox.wait_for_subject(&old, "Your pointshare email is changing", PATIENCE).await;
     assert!(notice.text.contains(&new), "the old address learns the new one: {}", notice.text);
