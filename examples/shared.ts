@@ -1,8 +1,8 @@
 // What the example pages share: finding elements, saying a problem+json
-// answer for people, status lines, idempotency keys, number formats, and a
-// session kept fresh with its refresh token.
+// answer for people, status lines, idempotency keys and number formats. (A
+// session kept fresh with its refresh token is the client's SessionKeeper.)
 
-import type { PointshareClient, Problem, TokenView } from "../clients/typescript/src/index.ts";
+import type { Problem } from "../clients/typescript/src/index.ts";
 
 export const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -42,50 +42,3 @@ export const when = new Intl.DateTimeFormat(undefined, {
   hour: "numeric",
   minute: "2-digit",
 });
-
-/**
- * A logged-in session that stays so: trades its refresh token for a new pair
- * a while before the access token expires, again and again, until `end()`
- * (which logs out) or the server ends the session (`onEnded`).
- */
-export class FreshSession {
-  accessToken: string;
-  refreshToken: string;
-  private timer = 0;
-  private ended = false;
-
-  constructor(
-    private readonly api: PointshareClient,
-    tokens: TokenView,
-    private readonly onEnded: () => void,
-  ) {
-    this.accessToken = tokens.access_token;
-    this.refreshToken = tokens.refresh_token;
-    this.schedule(tokens.expires_in);
-  }
-
-  private schedule(expiresIn: number): void {
-    const seconds = Math.max(5, Math.floor(expiresIn * 0.8));
-    this.timer = window.setTimeout(() => void this.refresh(), seconds * 1000);
-  }
-
-  private async refresh(): Promise<void> {
-    const { data } = await this.api.POST("/v1/auth/refresh", { body: { refresh_token: this.refreshToken } });
-    if (this.ended) return;
-    if (!data) {
-      this.ended = true;
-      this.onEnded();
-      return;
-    }
-    this.accessToken = data.access_token;
-    this.refreshToken = data.refresh_token;
-    this.schedule(data.expires_in);
-  }
-
-  /** Logs out: the session's tokens stop working. */
-  end(): void {
-    this.ended = true;
-    window.clearTimeout(this.timer);
-    void this.api.POST("/v1/auth/logout", { body: { refresh_token: this.refreshToken } });
-  }
-}

@@ -7,6 +7,7 @@
 // The API's base URL comes from the page's query: ?api=http://127.0.0.1:8080
 
 import {
+  SessionKeeper,
   createPointshareClient,
   type AdminMemberDetail,
   type AdminMemberView,
@@ -16,11 +17,11 @@ import {
   type ReviewItemView,
   type TransferView,
 } from "../../clients/typescript/src/index.ts";
-import { $, FreshSession, apiBase, describe, newKey, points, setStatus, when } from "../shared.ts";
+import { $, apiBase, describe, newKey, points, setStatus, when } from "../shared.ts";
 
 $("api-url").textContent = apiBase;
 
-let session: FreshSession | undefined;
+let session: SessionKeeper | undefined;
 const api = createPointshareClient(apiBase, () => session?.accessToken);
 let selected: AdminMemberDetail | undefined;
 
@@ -316,8 +317,10 @@ async function signIn(event: SubmitEvent): Promise<void> {
       setStatus("login-status", me.data ? "this console is for admins" : describe(me.error, "no profile"), "error");
       return;
     }
-    const current = new FreshSession(api, login.data, () => {
-      if (session === current) signOut("your session ended: log in again");
+    const current: SessionKeeper = new SessionKeeper(api, login.data, {
+      onEnded: () => {
+        if (session === current) signOut("your session ended: log in again");
+      },
     });
     session = current;
     $("me-handle").textContent = `@${me.data.handle}`;
@@ -332,7 +335,7 @@ async function signIn(event: SubmitEvent): Promise<void> {
 }
 
 function signOut(reason = ""): void {
-  session?.end();
+  void session?.end();
   session = undefined;
   selected = undefined;
   setStatus("login-status", reason, reason ? "error" : "idle");

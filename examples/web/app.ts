@@ -1,26 +1,49 @@
 // The web example: a static page on the typed client (clients/typescript).
 // Log in, see the balance, share points, and watch balance and transfers
-// change live from the member's event stream (GET /v1/me/events).
+// change live from the member's event stream (GET /v1/me/events); see and
+// end the member's sessions on other devices; ask for a password reset and
+// follow the mailed links (a new password, a verified email address).
+// The session is shared by the origin's tabs (the client's SessionKeeper,
+// through localStorage): a new tab is logged in, a logout logs out them all.
 // The API's base URL comes from the page's query: ?api=http://127.0.0.1:8080
+// Mailed links open it on hash routes (the server's POINTSHARE_PUBLIC_URL
+// being this page's URL ending in "#"): #/reset-password?token=… and
+// #/verify-email?token=…; "Forgot your password?" is #/forgot-password.
 
 import {
+  SessionKeeper,
   createPointshareClient,
   subscribeToEvents,
   type BalanceView,
   type EventSubscription,
+  type MeView,
+  type SessionEndReason,
+  type SessionView,
+  type TokenView,
   type TransferView,
 } from "../../clients/typescript/src/index.ts";
-import { $, FreshSession, apiBase, describe, newKey, points, setStatus, when } from "../shared.ts";
+import { $, apiBase, describe, newKey, points, setStatus, when } from "../shared.ts";
 
 $("api-url").textContent = apiBase;
 
 interface Session {
-  tokens: FreshSession;
+  tokens: SessionKeeper;
   handle: string;
   events?: EventSubscription;
 }
 let session: Session | undefined;
 const api = createPointshareClient(apiBase, () => session?.tokens.accessToken);
+// One session per API for the tabs of this origin.
+const STORAGE_KEY = `pointshare.session ${apiBase}`;
+
+// A request that carried the session's token was refused (401): the session
+// may have been ended elsewhere (another device signed it out, a password
+// reset). A refresh tells: a refused one ends the session here (onEnded).
+api.use({
+  onResponse({ request, response }) {
+    if (response.status === 401 && request.headers.has("Authorization")) void session?.tokens.refreshNow();
+  },
+});
 
 let balance: BalanceView | undefined;
 const transfers = new Map<string, TransferView>();
@@ -127,6 +150,8 @@ function subscribe(current: Session, lastEventId?: string): void {
         return;
       }
       setLive("error", `not live: ${status ? `HTTP ${status}` : message}`);
+      // Refused: as for any request, a refresh tells whether the session still is.
+      if (status === 401) void current.tokens.refreshNow();
       // A closed stream (an expired token, say) is retried once a while later, from where it stopped.
       const resumeFrom = current.events?.lastEventId;
       window.setTimeout(() => {
@@ -136,7 +161,203 @@ function subscribe(current: Session, lastEventId?: string): void {
   }, lastEventId);
 }
 
-// ---- session ---------------------------------------------------------------
+// ---- views and routes ----------------------------------------------------------
+
+const VIEWS = ["login-view", "forgot-view", "reset-view", "account-view"] as const;
+type View = (typeof VIEWS)[number];
+
+function showView(view: View): void {
+  for (const id of VIEWS) $(id).hidden = id !== view;
+}
+
+// The token of the reset link this page was opened on.
+let resetToken = "";
+
+// Shows what the location's hash asks for: mailed links land on their own route.
+function route(): void {
+  const [path = "", query = ""] = location.hash.replace(/^#/, "").split("?", 2);
+  const token = new URLSearchParams(query).get("token") ?? "";
+  if (path === "/reset-password") {
+    resetToken = token;
+    setStatus("reset-status", "", "idle");
+    showView("reset-view");
+  } else if (path === "/forgot-password" && !session) {
+    const email = $<HTMLInputElement>("forgot-email");
+    email.value ||= $<HTMLInputElement>("email").value;
+    setStatus("forgot-status", "", "idle");
+    showView("forgot-view");
+  } else {
+    showView(session ? "account-view" : "login-view");
+    if (path === "/verify-email") void verifyEmail(token);
+  }
+}
+
+// The account when logged in, else the login; unless a mailed link's view is open.
+function showMain(): void {
+  if ($("reset-view").hidden) showView(session ? "account-view" : "login-view");
+}
+
+// Back to the page without a route; a token link is not followed twice by a reload.
+function leaveRoute(): void {
+  history.replaceState(null, "", `${location.pathname}${location.search}`);
+  route();
+}
+
+// ---- password reset and email verification -----------------------------------
+
+async function askForReset(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  const email = $<HTMLInputElement>("forgot-email").value.trim();
+  setStatus("forgot-status", "asking…", "busy");
+  $<HTMLButtonElement>("forgot-button").disabled = true;
+  try {
+    // 202 whoever asks, so that the answer tells nobody whether the address is a member's.
+    const { error, response } = await api.POST("/v1/auth/password-reset", { body: { email } });
+    if (response.status === 202) setStatus("forgot-status", "If a member has that address, a link is on its way", "done");
+    else setStatus("forgot-status", describe(error, `could not ask (HTTP ${response.status})`), "error");
+  } catch (error) {
+    setStatus("forgot-status", `cannot reach the API at ${apiBase}: ${String(error)}`, "error");
+  } finally {
+    $<HTMLButtonElement>("forgot-button").disabled = false;
+  }
+}
+
+async function setNewPassword(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  const new_password = $<HTMLInputElement>("new-password").value;
+  setStatus("reset-status", "setting it…", "busy");
+  $<HTMLButtonElement>("reset-button").disabled = true;
+  try {
+    const { error, response } = await api.POST("/v1/auth/password-reset/confirm", {
+      body: { token: resetToken, new_password },
+    });
+    if (response.status !== 204) {
+      setStatus("reset-status", describe(error, `could not set it (HTTP ${response.status})`), "error");
+      return;
+    }
+    $<HTMLFormElement>("reset-form").reset();
+    resetToken = "";
+    // The reset ended every session of the member, this browser's too.
+    if (session) signOut();
+    leaveRoute();
+    setStatus("login-status", "Your password is changed: log in with the new one", "done");
+  } catch (error) {
+    setStatus("reset-status", `cannot reach the API at ${apiBase}: ${String(error)}`, "error");
+  } finally {
+    $<HTMLButtonElement>("reset-button").disabled = false;
+  }
+}
+
+async function verifyEmail(token: string): Promise<void> {
+  setStatus("notice", "verifying your email address…", "busy");
+  try {
+    const { error, response } = await api.POST("/v1/auth/verify-email", { body: { token } });
+    if (response.status === 204) setStatus("notice", "Your email address is verified", "done");
+    else setStatus("notice", `The link did not verify your address: ${describe(error, `HTTP ${response.status}`)}`, "error");
+  } catch (error) {
+    setStatus("notice", `cannot reach the API at ${apiBase}: ${String(error)}`, "error");
+  }
+  leaveRoute();
+}
+
+// ---- sessions ------------------------------------------------------------------
+
+function sessionRow(item: SessionView): HTMLTableRowElement {
+  const row = document.createElement("tr");
+  Object.assign(row.dataset, { testid: "session-row", sessionId: item.id, current: String(item.current) });
+  const device = document.createElement("td");
+  const name = document.createElement("span");
+  name.className = "device";
+  name.dataset["testid"] = "session-device";
+  name.textContent = item.user_agent ?? "unknown device";
+  device.append(name);
+  if (item.current) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "this device";
+    device.append(badge);
+  }
+  const address = document.createElement("td");
+  address.textContent = item.address;
+  const used = document.createElement("td");
+  used.className = "when";
+  used.textContent = when.format(new Date(item.last_used_at));
+  const act = document.createElement("td");
+  if (!item.current) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.dataset["testid"] = "session-sign-out";
+    button.textContent = "Sign out";
+    button.addEventListener("click", () => void endSessions(button, item.id));
+    act.append(button);
+  }
+  row.append(device, address, used, act);
+  return row;
+}
+
+async function loadSessions(): Promise<void> {
+  const { data, error } = await api.GET("/v1/me/sessions");
+  if (!data) {
+    setStatus("sessions-status", `sessions: ${describe(error, "unavailable")}`, "error");
+    return;
+  }
+  $("sessions-body").replaceChildren(...data.items.map(sessionRow));
+  $("sessions-end-others").hidden = data.items.every((item) => item.current);
+}
+
+// Ends the session `id` (another device's), or without one every session but this one; then reloads the list.
+async function endSessions(button: HTMLButtonElement, id?: string): Promise<void> {
+  button.disabled = true;
+  setStatus("sessions-status", "signing out…", "busy");
+  try {
+    const { error, response } = id === undefined
+      ? await api.DELETE("/v1/me/sessions")
+      : await api.DELETE("/v1/me/sessions/{id}", { params: { path: { id } } });
+    const done = id === undefined ? "signed every other device out" : "signed that device out";
+    if (response.status === 204) setStatus("sessions-status", done, "done");
+    else setStatus("sessions-status", describe(error, `could not sign out (HTTP ${response.status})`), "error");
+    await loadSessions();
+  } catch (error) {
+    setStatus("sessions-status", `no answer from the API (${String(error)}): try again`, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function reload(): Promise<unknown> {
+  return Promise.all([loadBalance(), loadTransfers(), loadSessions()]);
+}
+
+// ---- logging in and out ----------------------------------------------------------
+
+// A keeper of `tokens` (a login's), or of the session another tab stored; shared by the origin's tabs.
+function keep(tokens?: TokenView): SessionKeeper | undefined {
+  const options = {
+    storageKey: STORAGE_KEY,
+    onEnded: (reason: SessionEndReason) => {
+      if (session?.tokens !== keeper) return;
+      signOut(reason === "ended-elsewhere" ? "your session ended in another tab" : "your session ended: log in again");
+    },
+  };
+  const keeper = tokens ? new SessionKeeper(api, tokens, options) : SessionKeeper.resume(api, options);
+  return keeper;
+}
+
+const profile = (token: string) => api.GET("/v1/me", { headers: { Authorization: `Bearer ${token}` } });
+
+function openAccount(tokens: SessionKeeper, me: MeView): void {
+  const current: Session = { tokens, handle: me.handle };
+  session = current;
+  $("me-name").textContent = me.display_name;
+  $("me-handle").textContent = `@${me.handle}`;
+  showBalance(me.balance);
+  setStatus("login-status", "", "done");
+  document.body.dataset["session"] = me.handle;
+  showMain();
+  subscribe(current);
+  void loadSessions();
+}
 
 async function signIn(event: SubmitEvent): Promise<void> {
   event.preventDefault();
@@ -150,27 +371,15 @@ async function signIn(event: SubmitEvent): Promise<void> {
       setStatus("login-status", describe(login.error, "login failed"), "error");
       return;
     }
-    const tokens = login.data;
-    const me = await api.GET("/v1/me", { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+    const me = await profile(login.data.access_token);
     if (!me.data) {
       setStatus("login-status", describe(me.error, "could not read your profile"), "error");
       return;
     }
-    const current: Session = {
-      tokens: new FreshSession(api, tokens, () => {
-        if (session === current) signOut("your session ended: log in again");
-      }),
-      handle: me.data.handle,
-    };
-    session = current;
-    $("me-name").textContent = me.data.display_name;
-    $("me-handle").textContent = `@${me.data.handle}`;
-    showBalance(me.data.balance);
-    setStatus("login-status", "", "done");
-    $("login-view").hidden = true;
-    $("account-view").hidden = false;
-    document.body.dataset["session"] = me.data.handle;
-    subscribe(current);
+    $<HTMLInputElement>("password").value = "";
+    setStatus("notice", "", "idle");
+    const tokens = keep(login.data);
+    if (tokens) openAccount(tokens, me.data);
   } catch (error) {
     setStatus("login-status", `cannot reach the API at ${apiBase}: ${String(error)}`, "error");
   } finally {
@@ -178,20 +387,47 @@ async function signIn(event: SubmitEvent): Promise<void> {
   }
 }
 
+// The session another tab of this origin logged in, if any: at load, and when one logs in later.
+let resuming = false;
+async function resume(): Promise<void> {
+  if (session || resuming) return;
+  const tokens = keep();
+  if (!tokens) return;
+  resuming = true;
+  try {
+    let me = await profile(tokens.accessToken);
+    // Stored a while ago, its access token may have expired: a refresh gives a fresh one.
+    if (me.response.status === 401 && (await tokens.refreshNow())) me = await profile(tokens.accessToken);
+    if (me.data && tokens.active && !session) {
+      openAccount(tokens, me.data);
+      return;
+    }
+    if (tokens.active) tokens.close(); // this tab stays out; the others keep the session
+    else setStatus("login-status", "your session ended: log in again", "error");
+  } catch (error) {
+    tokens.close();
+    setStatus("login-status", `cannot reach the API at ${apiBase}: ${String(error)}`, "error");
+  } finally {
+    resuming = false;
+  }
+}
+
 function signOut(reason = ""): void {
   const ending = session;
   session = undefined;
   if (ending) {
-    ending.tokens.end();
+    void ending.tokens.end(); // logs out, and the origin's other tabs with it
     ending.events?.close();
   }
   balance = undefined;
   transfers.clear();
   renderTransfers();
+  $("sessions-body").replaceChildren();
+  setStatus("sessions-status", "", "idle");
+  setStatus("share-status", "", "idle");
   setLive("off", "");
   delete document.body.dataset["session"];
-  $("account-view").hidden = true;
-  $("login-view").hidden = false;
+  showMain();
   setStatus("login-status", reason, reason ? "error" : "idle");
 }
 
@@ -233,7 +469,19 @@ async function share(event: SubmitEvent): Promise<void> {
 }
 
 $<HTMLFormElement>("login-form").addEventListener("submit", (event) => void signIn(event));
+$<HTMLFormElement>("forgot-form").addEventListener("submit", (event) => void askForReset(event));
+$<HTMLFormElement>("reset-form").addEventListener("submit", (event) => void setNewPassword(event));
 $<HTMLFormElement>("share-form").addEventListener("submit", (event) => void share(event));
 $<HTMLFormElement>("share-form").addEventListener("input", () => (idempotencyKey = undefined));
 $<HTMLButtonElement>("logout-button").addEventListener("click", () => signOut());
+$<HTMLButtonElement>("reload-button").addEventListener("click", () => void reload());
+const endOthers = $<HTMLButtonElement>("sessions-end-others");
+endOthers.addEventListener("click", () => void endSessions(endOthers));
+addEventListener("hashchange", route);
+// Another tab logged in: this one is too.
+addEventListener("storage", (event) => {
+  if (event.key === STORAGE_KEY && event.newValue !== null) void resume();
+});
+route();
+void resume();
 document.body.dataset["ready"] = "true";

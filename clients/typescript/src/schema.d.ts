@@ -468,7 +468,7 @@ export interface paths {
         delete: operations["closeMyAccount"];
         options?: never;
         head?: never;
-        /** Changes my display name. */
+        /** Changes my display name at once, and my email once I prove the new address mine: a link mailed to it makes it my (verified) email when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once. Changing the email needs my password. */
         patch: operations["updateMe"];
         trace?: never;
     };
@@ -483,23 +483,6 @@ export interface paths {
         get: operations["getMyBalance"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/me/email": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Moves me to another email: a link mailed to the new address makes it mine (and verified) when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once. */
-        post: operations["changeMyEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -901,15 +884,6 @@ export interface components {
              */
             replica?: string | null;
         };
-        EmailChangeBody: {
-            /** @example ada.lovelace@example.org */
-            new_email: string;
-            /**
-             * @description My password, as for logging in.
-             * @example correct horse battery
-             */
-            password: string;
-        };
         /** @description One invalid field of a request. */
         FieldError: {
             code: components["schemas"]["FieldErrorCode"];
@@ -1071,6 +1045,23 @@ export interface components {
          * @enum {string}
          */
         ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "email_unverified" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfers_underway" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
+        ProfileChangeBody: {
+            /**
+             * @description No control characters.
+             * @example Ada L.
+             */
+            display_name?: string | null;
+            /**
+             * @description A new email: it takes effect once the link mailed to it is followed.
+             * @example ada.lovelace@example.org
+             */
+            email?: string | null;
+            /**
+             * @description My password, as for logging in: needed to change the email.
+             * @example correct horse battery
+             */
+            password?: string | null;
+        };
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
             /** @example Ben */
@@ -1107,13 +1098,6 @@ export interface components {
              * @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d
              */
             refresh_token: string;
-        };
-        RenameBody: {
-            /**
-             * @description No control characters.
-             * @example Ada L.
-             */
-            display_name: string;
         };
         ResolutionBody: {
             decision: components["schemas"]["DecisionView"];
@@ -3650,11 +3634,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RenameBody"];
+                "application/json": components["schemas"]["ProfileChangeBody"];
             };
         };
         responses: {
-            /** @description my profile, renamed */
+            /** @description my profile as it now stands (a new email shows once its link is followed) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3662,131 +3646,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MemberView"];
                 };
-            };
-            /** @description malformed_json: the body is not JSON */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description unauthenticated: no token, or a bad or expired one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description payload_too_large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description unsupported_media_type: the body must be application/json */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description validation_failed: `errors` names each invalid field by JSON Pointer */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description internal: the details are in the server log under the response's X-Request-Id */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    getMyBalance: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description my balance */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BalanceView"];
-                };
-            };
-            /** @description unauthenticated: no token, or a bad or expired one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description internal: the details are in the server log under the response's X-Request-Id */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description provider_unavailable */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    changeMyEmail: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["EmailChangeBody"];
-            };
-        };
-        responses: {
-            /** @description the link is on its way to the new address; my email changes when it is followed */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             /** @description malformed_json: the body is not JSON */
             400: {
@@ -3842,7 +3701,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description validation_failed: `/new_email` is not an email, or is already mine */
+            /** @description validation_failed: a field is not valid, `/email` is already mine, `/password` is missing beside `email`, or nothing is to change */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3872,6 +3731,55 @@ export interface operations {
                 };
             };
             /** @description busy: too many passwords are being checked */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMyBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description my balance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BalanceView"];
+                };
+            };
+            /** @description unauthenticated: no token, or a bad or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description provider_unavailable */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
