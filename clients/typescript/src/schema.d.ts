@@ -464,7 +464,7 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
-        /** Closes my account for good, once no points are left on it and no transfer of mine is on its way: every session ends, my email and name are no longer kept (my handle stays, held back), and a mail to my address says so. Download `exportMyData` first to keep a copy. */
+        /** Closes my account for good, once no transfer of mine is on its way and no points are left on it (or, with `forfeit: true`, what is left went to the house account): every session ends, my email and name are no longer kept (my handle stays, held back), and a mail to my address says so. Download `exportMyData` first to keep a copy. */
         delete: operations["closeMyAccount"];
         options?: never;
         head?: never;
@@ -840,6 +840,8 @@ export interface components {
             state: components["schemas"]["SagaStateView"];
         };
         CloseAccountBody: {
+            /** @description Give the points left to the house account (through the same saga as a share) instead of refusing; only where the deployment has one. */
+            forfeit?: boolean;
             /**
              * @description My password, as for logging in.
              * @example correct horse battery
@@ -917,10 +919,11 @@ export interface components {
         /**
          * @description A member's share; an admin's grant; a reversal, undoing (part of) a share
          *     or a grant (`reverses` names it); an adjustment, points an admin took
-         *     from a member.
+         *     from a member; a forfeit, what a member closing their account left, given
+         *     to the house account.
          * @enum {string}
          */
-        KindView: "share" | "grant" | "reversal" | "adjustment";
+        KindView: "share" | "grant" | "reversal" | "adjustment" | "forfeit";
         /** @description Liveness: always `ok` while the process serves HTTP. */
         Liveness: {
             /** @example ok */
@@ -1044,7 +1047,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "email_unverified" | "events_unavailable" | "forbidden" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfers_underway" | "transfer_busy" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
+        ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "email_unverified" | "events_unavailable" | "forbidden" | "forfeit_unavailable" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "too_many_streams" | "transfer_busy" | "transfers_underway" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
         ProfileChangeBody: {
             /**
              * @description No control characters.
@@ -3556,7 +3559,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description points_left: share the points first (`detail` says how many); transfers_underway: a transfer of mine has not ended yet */
+            /** @description points_left: share the points first, or forfeit them (`detail` says how many); transfers_underway: a transfer of mine, the forfeit too, has not ended yet; forfeit_unavailable: no house account receives forfeited points here */
             409: {
                 headers: {
                     [name: string]: unknown;

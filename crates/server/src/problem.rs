@@ -65,6 +65,8 @@ problem_codes! {
     EventsUnavailable = "events_unavailable",
     /// Admins only.
     Forbidden = "forbidden",
+    /// A member closing their account asked to forfeit its points, but no house account receives them here.
+    ForfeitUnavailable = "forfeit_unavailable",
     /// The admin's daily grant budget is spent; the grant is recorded rejected.
     GrantBudgetExceeded = "grant_budget_exceeded",
     /// Above the per-grant maximum.
@@ -141,10 +143,10 @@ problem_codes! {
     SelfTransfer = "self_transfer",
     /// Too many event streams open for this member.
     TooManyStreams = "too_many_streams",
-    /// A transfer of the member's has not ended yet; try again once it has.
-    TransfersUnderway = "transfers_underway",
     /// Someone else is driving the transfer now; try again once they are done.
     TransferBusy = "transfer_busy",
+    /// A transfer of the member's has not ended yet; try again once it has.
+    TransfersUnderway = "transfers_underway",
     /// The provider refused the transfer.
     TransferFailed = "transfer_failed",
     /// No such transfer of yours.
@@ -718,6 +720,19 @@ impl From<CloseError> for ApiError {
             CloseError::PointsLeft(points) => {
                 ApiError::new(StatusCode::CONFLICT, ProblemCode::PointsLeft, "Points are left on the account")
                     .detail(format!("{points} points are left: share them before closing the account"))
+            }
+            CloseError::NoHouseAccount => ApiError::new(
+                StatusCode::CONFLICT,
+                ProblemCode::ForfeitUnavailable,
+                "No house account receives forfeited points here",
+            )
+            .detail("share the points before closing the account"),
+            CloseError::ForfeitUnfinished(state) => {
+                ApiError::new(StatusCode::CONFLICT, ProblemCode::TransfersUnderway, "The forfeit has not completed")
+                    .detail(format!(
+                        "the forfeit is {}: the account stays open; try again once it has ended",
+                        state.as_str()
+                    ))
             }
             CloseError::TransfersUnderway => ApiError::new(
                 StatusCode::CONFLICT,

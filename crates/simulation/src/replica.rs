@@ -158,6 +158,7 @@ impl Replica {
             recovery: RecoverySettings { replica: name.into(), ..shared.recovery.clone() },
             mail: MailSettings::default(),
             sessions: SessionPolicy::default(),
+            house_account: None,
             reconcile_patience: Duration::from_secs(5),
         };
         let Services { transfers: transfer_service, corrections, recovery, .. } = Services::new(ports, policy);

@@ -30,6 +30,8 @@ pub struct WorldSettings {
     pub saga: SagaSettings,
     pub recovery: RecoverySettings,
     pub sessions: SessionPolicy,
+    /// The member who receives what a member closing their account forfeits.
+    pub house_account: Option<Handle>,
     /// How many transfers may be driven on after their request answered;
     /// none by default, so a share's answer is all its request did.
     pub followups: usize,
@@ -45,6 +47,7 @@ impl Default for WorldSettings {
             saga: SagaSettings::default(),
             recovery: RecoverySettings::default(),
             sessions: SessionPolicy::default(),
+            house_account: None,
             followups: 0,
         }
     }
@@ -132,6 +135,7 @@ impl World {
             recovery: settings.recovery,
             mail: MailSettings::default(),
             sessions: settings.sessions,
+            house_account: settings.house_account,
             reconcile_patience: Duration::from_secs(5),
         };
         let services = Services::new(ports, policy);

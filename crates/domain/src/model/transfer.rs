@@ -110,6 +110,9 @@ pub enum TransferKind {
     /// An admin takes points from a member, giving them to nobody: debit the
     /// sender only. Undoes (part of) a grant, or corrects a balance.
     Withdrawal,
+    /// A member closing their account gives what is left on it to the
+    /// house account: debit the sender, credit the house.
+    Forfeit,
 }
 
 /// Which movements a kind of transfer makes at the provider.
@@ -124,8 +127,13 @@ pub enum Legs {
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 4] =
-        [TransferKind::Share, TransferKind::Grant, TransferKind::Reversal, TransferKind::Withdrawal];
+    pub const ALL: [TransferKind; 5] = [
+        TransferKind::Share,
+        TransferKind::Grant,
+        TransferKind::Reversal,
+        TransferKind::Withdrawal,
+        TransferKind::Forfeit,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -133,12 +141,13 @@ impl TransferKind {
             Self::Grant => "grant",
             Self::Reversal => "reversal",
             Self::Withdrawal => "withdrawal",
+            Self::Forfeit => "forfeit",
         }
     }
 
     pub const fn legs(self) -> Legs {
         match self {
-            Self::Share | Self::Reversal => Legs::DebitThenCredit,
+            Self::Share | Self::Reversal | Self::Forfeit => Legs::DebitThenCredit,
             Self::Grant => Legs::CreditOnly,
             Self::Withdrawal => Legs::DebitOnly,
         }

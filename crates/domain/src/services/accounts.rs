@@ -3,7 +3,8 @@
 //! ends, and a mail says so), resetting a forgotten one through a one-use
 //! link, moving to another email (which takes effect when a link mailed
 //! to the new address is followed; the old address is told at once), and
-//! closing the account: only with no points left and none on the move, so
+//! closing the account: only with no points on the move, and none left
+//! unless the member gives them to the house account through the saga, so
 //! closing loses no point. Guesses at the current password are paced
 //! like logins at that account, so a stolen access token cannot be turned
 //! into the password by trying; asking for a reset says nothing about
@@ -15,15 +16,16 @@ use anyhow::Context;
 use thiserror::Error;
 
 use super::throttle::{AccountKey, Throttle, Throttled};
+use super::transfers::SubmitError;
 use super::transfers::to_delta;
-use super::{BalanceError, BalanceService, MailService};
+use super::{BalanceError, BalanceService, MailService, TransferService};
 use crate::model::{
-    AccountToken, DisplayName, Email, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId, MemberStatus,
-    Password, SessionId, TokenHash, TokenPurpose, TransferState,
+    AccountToken, DisplayName, Email, Handle, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId,
+    MemberStatus, Password, Points, SessionId, TokenHash, TokenPurpose, TransferState,
 };
 use crate::ports::{
     AccountTokens, Clock, Deadline, HashError, HistoryFilter, MemberRepository, PasswordHasher, SessionRepository,
-    SetEmailError, StoreError, TransferRepository,
+    SetEmailError, StoreError,
 };
 
 /// How long a password reset link works.
@@ -112,15 +114,24 @@ pub struct CloseAccount {
     pub member: MemberId,
     /// As typed, unchecked.
     pub password: String,
+    /// Give what is left to the house account rather than refuse.
+    pub forfeit: bool,
 }
 
 #[derive(Debug, Error)]
 pub enum CloseError {
     #[error(transparent)]
     Password(#[from] PasswordCheckError),
-    /// Points are left: closing would lose them. Share them first.
+    /// Points are left: closing would lose them. Share them first, or forfeit them.
     #[error("{0} points are left on the account")]
     PointsLeft(u64),
+    /// A forfeit was asked, but no house account is set up to receive it.
+    #[error("no house account receives forfeited points")]
+    NoHouseAccount,
+    /// The forfeit did not complete within the request: still processing
+    /// (it completes on its own), or refused. The account stays open.
+    #[error("the forfeit is {}", .0.as_str())]
+    ForfeitUnfinished(TransferState),
     /// A transfer the member sent or receives has not ended yet.
     #[error("a transfer of the member's is still on its way")]
     TransfersUnderway,
@@ -182,8 +193,16 @@ pub struct AccountPorts {
     pub members: Arc<dyn MemberRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub tokens: Arc<dyn AccountTokens>,
-    pub transfers: Arc<dyn TransferRepository>,
     pub passwords: Arc<dyn PasswordHasher>,
+}
+
+/// The services closing an account leans on, and the house account that
+/// receives what a leaving member forfeits (none: closing needs a zero balance).
+#[derive(Debug, Clone)]
+pub struct Leaving {
+    pub transfers: Arc<TransferService>,
+    pub balances: Arc<BalanceService>,
+    pub house: Option<Handle>,
 }
 
 #[derive(Debug)]
@@ -191,11 +210,10 @@ pub struct AccountService {
     members: Arc<dyn MemberRepository>,
     sessions: Arc<dyn SessionRepository>,
     tokens: Arc<dyn AccountTokens>,
-    transfers: Arc<dyn TransferRepository>,
     passwords: Arc<dyn PasswordHasher>,
     throttle: Arc<Throttle>,
     mail: Arc<MailService>,
-    balances: Arc<BalanceService>,
+    leaving: Leaving,
     clock: Arc<dyn Clock>,
 }
 
@@ -204,11 +222,11 @@ impl AccountService {
         ports: AccountPorts,
         throttle: Arc<Throttle>,
         mail: Arc<MailService>,
-        balances: Arc<BalanceService>,
+        leaving: Leaving,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let AccountPorts { members, sessions, tokens, transfers, passwords } = ports;
-        AccountService { members, sessions, tokens, transfers, passwords, throttle, mail, balances, clock }
+        let AccountPorts { members, sessions, tokens, passwords } = ports;
+        AccountService { members, sessions, tokens, passwords, throttle, mail, leaving, clock }
     }
 
     /// Sets a new password once the current one is given, ends every other
@@ -296,9 +314,9 @@ impl AccountService {
     }
 
     /// Closes the member's account for good, given their password, once no
-    /// points are left on it and none are on their way: it is closed first,
-    /// so no new transfer starts, then checked, and opened again if points
-    /// remain. What is left is a tombstone (the handle, held back; no email
+    /// points are on their way and none are left (or, with `forfeit`, what
+    /// is left went to the house account): it is closed first, so no new
+    /// transfer starts, then checked, and opened again if it may not close. What is left is a tombstone (the handle, held back; no email
     /// or name); every session ends (returned, so their access tokens can
     /// be refused at once), and a mail to the old address says so.
     pub async fn close(&self, command: CloseAccount, deadline: Deadline) -> Result<Vec<SessionId>, CloseError> {
@@ -309,7 +327,7 @@ impl AccountService {
         }
         self.confirm_password(&member, &command.password).await??;
         self.members.set_status(member.id, MemberStatus::Closed).await.context("closing the account")?;
-        if let Err(refused) = self.nothing_left(&member, deadline).await {
+        if let Err(refused) = self.empty(&member, command.forfeit, deadline).await {
             self.members.set_status(member.id, MemberStatus::Active).await.context("opening the account again")?;
             return Err(refused);
         }
@@ -336,21 +354,52 @@ impl AccountService {
         Ok(ended)
     }
 
-    /// Whether the member's account may close: no transfer of theirs still
-    /// moving points, and none left at the provider.
-    async fn nothing_left(&self, member: &Member, deadline: Deadline) -> Result<(), CloseError> {
+    /// Empties the member's account for closing, or says why it may not
+    /// close: no transfer of theirs may still be moving points, and none may
+    /// be left at the provider, unless `forfeit` gives them to the house.
+    async fn empty(&self, member: &Member, forfeit: bool, deadline: Deadline) -> Result<(), CloseError> {
         let underway = HistoryFilter { states: UNDERWAY.to_vec(), ..HistoryFilter::default() };
-        let moving = self.transfers.history(member.id, &underway, None, 1).await.context("looking for transfers")?;
-        if !moving.items.is_empty() {
+        let moving = self.leaving.transfers.history(member.id, &underway, None, 1).await;
+        if !moving.context("looking for transfers")?.items.is_empty() {
             return Err(CloseError::TransfersUnderway);
         }
-        match self.balances.fresh(member, deadline).await {
-            Ok(balance) if balance.points > 0 => Err(CloseError::PointsLeft(balance.points)),
-            Ok(_) | Err(BalanceError::NoAccount) => Ok(()),
-            Err(BalanceError::ProviderUnavailable) => Err(CloseError::ProviderUnavailable),
-            Err(BalanceError::AccountNotFound) => Err(anyhow::anyhow!("the provider does not know the account").into()),
-            Err(BalanceError::Unexpected(error)) => Err(error.into()),
+        let left = match self.leaving.balances.fresh(member, deadline).await {
+            Ok(balance) => balance.points,
+            Err(BalanceError::NoAccount) => 0,
+            Err(BalanceError::ProviderUnavailable) => return Err(CloseError::ProviderUnavailable),
+            Err(BalanceError::AccountNotFound) => {
+                return Err(anyhow::anyhow!("the provider does not know the account").into());
+            }
+            Err(BalanceError::Unexpected(error)) => return Err(error.into()),
+        };
+        if left == 0 {
+            return Ok(());
         }
+        let (true, Ok(left)) = (forfeit, Points::new(left)) else { return Err(CloseError::PointsLeft(left)) };
+        let house = self.house(member).await?.ok_or(CloseError::NoHouseAccount)?;
+        match self.leaving.transfers.forfeit(member, &house, left, deadline).await {
+            Ok(forfeited) if forfeited.state == TransferState::Completed => {
+                tracing::info!(member = %member.id, transfer = %forfeited.id, points = left.get(), "points forfeited to the house");
+                Ok(())
+            }
+            Ok(unfinished) => Err(CloseError::ForfeitUnfinished(unfinished.state)),
+            Err(SubmitError::Declined(declined)) => Err(CloseError::ForfeitUnfinished(declined.state)),
+            Err(SubmitError::KeyReused) => Err(anyhow::anyhow!("a forfeit's key was used before").into()),
+            Err(SubmitError::Unexpected(error)) => Err(error.into()),
+        }
+    }
+
+    /// The house account's member, if one is set up and may receive (and is
+    /// not the one leaving).
+    async fn house(&self, leaver: &Member) -> anyhow::Result<Option<Member>> {
+        let Some(handle) = &self.leaving.house else { return Ok(None) };
+        let house = self.members.by_handle(handle).await.context("loading the house account")?;
+        let house =
+            house.filter(|house| house.id != leaver.id && house.is_active() && house.provider_account.is_some());
+        if house.is_none() {
+            tracing::error!(%handle, "the house account cannot receive forfeited points: no active member with an account has its handle");
+        }
+        Ok(house)
     }
 
     /// Mails `member` a link that proves their email is theirs, unless it is

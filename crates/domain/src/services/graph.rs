@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use super::{
     AccountPorts, AccountService, AnnouncedTransfers, ApprovalPolicy, AuditService, BalanceService, CorrectionService,
-    EventFeed, MailService, MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService,
+    EventFeed, Leaving, MailService, MailSettings, MemberService, OperatorService, ReconcileService, RecoveryService,
     RecoverySettings, RequestLease, ReviewService, SagaDriver, SagaSettings, SessionPolicy, SessionService, Throttle,
     ThrottlePolicy, TransferLimits, TransferService,
 };
+use crate::model::Handle;
 use crate::ports::{
     AccountTokens, AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
     MemberRepository, PasswordHasher, PointsProvider, RateLimiter, SessionRepository, TransferRepository,
@@ -54,6 +55,8 @@ pub struct Policy {
     pub mail: MailSettings,
     /// How long refresh tokens work, and hand over.
     pub sessions: SessionPolicy,
+    /// The member who receives what a member closing their account forfeits.
+    pub house_account: Option<Handle>,
     /// How long reconciliation waits out a provider's bad minute per lookup.
     pub reconcile_patience: Duration,
 }
@@ -109,20 +112,7 @@ impl Services {
             Arc::new(MemberService::new(members.clone(), provider.clone(), passwords.clone(), clock.clone()));
         let throttle = Arc::new(Throttle::new(limiter, policy.throttle));
         let mail = Arc::new(MailService::new(outbox, mailer, clock.clone(), policy.mail));
-        let balances = Arc::new(BalanceService::new(cache.clone(), provider.clone(), policy.saga.balance_ttl));
-        let accounts = Arc::new(AccountService::new(
-            AccountPorts {
-                members: members.clone(),
-                sessions: sessions.clone(),
-                tokens,
-                transfers: transfers.clone(),
-                passwords: passwords.clone(),
-            },
-            throttle.clone(),
-            mail.clone(),
-            balances.clone(),
-            clock.clone(),
-        ));
+        let (account_sessions, account_passwords) = (sessions.clone(), passwords.clone());
         let sessions = Arc::new(SessionService::new(
             sessions,
             members.clone(),
@@ -143,6 +133,14 @@ impl Services {
             clock.clone(),
             policy.limits,
             policy.request,
+        ));
+        let balances = Arc::new(BalanceService::new(cache.clone(), provider.clone(), policy.saga.balance_ttl));
+        let accounts = Arc::new(AccountService::new(
+            AccountPorts { members: members.clone(), sessions: account_sessions, tokens, passwords: account_passwords },
+            throttle.clone(),
+            mail.clone(),
+            Leaving { transfers: transfer_service.clone(), balances: balances.clone(), house: policy.house_account },
+            clock.clone(),
         ));
         let corrections = Arc::new(CorrectionService::new(
             transfer_service.clone(),

@@ -21,7 +21,7 @@ mod transfers;
 
 pub use accounts::{
     AccountPorts, AccountService, ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, EmailChange,
-    MailedToken, PasswordChange, PasswordCheckError, RESET_LINK_LIFETIME, ResetError, VERIFY_LINK_LIFETIME,
+    Leaving, MailedToken, PasswordChange, PasswordCheckError, RESET_LINK_LIFETIME, ResetError, VERIFY_LINK_LIFETIME,
     VerifyError,
 };
 pub use audit::{AuditError, AuditPage, AuditService, ChainReport};

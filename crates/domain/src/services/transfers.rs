@@ -46,10 +46,12 @@ impl TransferLimits {
     /// The daily allowance `transfer` counts against, and why a transfer
     /// past it is declined: a member's for shares, an admin's budget for
     /// what they grant or take. Undoing a transfer only moves points it made
-    /// back: nothing limits that but the transfer itself.
+    /// back, and a forfeit only what a leaving member has left: nothing
+    /// limits those but the points themselves.
     pub fn daily(&self, transfer: &Transfer) -> (u64, DeclineReason) {
         match transfer.kind {
             _ if transfer.reverses.is_some() => (u64::MAX, DeclineReason::DailyLimitExceeded),
+            TransferKind::Forfeit => (u64::MAX, DeclineReason::DailyLimitExceeded),
             TransferKind::Share | TransferKind::Reversal => (self.max_per_day, DeclineReason::DailyLimitExceeded),
             TransferKind::Grant | TransferKind::Withdrawal => {
                 (self.grant_budget_per_day, DeclineReason::GrantBudgetExceeded)
@@ -297,6 +299,35 @@ impl TransferService {
             approval: None,
         };
         Ok(self.submit(request, recording, deadline).await?)
+    }
+
+    /// Gives what a member closing their account has left to the house
+    /// account, as the member asked: a transfer like a share, past the
+    /// limits (it moves only the member's own last points), which the caller
+    /// has made sure nothing else races (the account is closed meanwhile).
+    pub(crate) async fn forfeit(
+        &self,
+        leaver: &Member,
+        house: &Member,
+        amount: Points,
+        deadline: Deadline,
+    ) -> Result<Submitted, SubmitError> {
+        let key = format!("close-{}-{}", leaver.id.as_uuid().simple(), self.clock.now().timestamp_millis());
+        let request = TransferRequest {
+            kind: TransferKind::Forfeit,
+            sender: leaver.id,
+            recipient: house.id,
+            amount,
+            memo: Memo::parse("closing the account").ok(),
+            idempotency_key: IdempotencyKey::parse(key).context("a forfeit's key")?,
+            reverses: None,
+        };
+        let recording = Recording {
+            sender_account: leaver.provider_account.clone(),
+            recipient_account: receiving_account(house),
+            approval: None,
+        };
+        self.submit(request, recording, deadline).await
     }
 
     /// Grants points from no one's account; the caller has checked, against

@@ -10,7 +10,7 @@ use pointshare_domain::services::{
     PasswordChange, PasswordCheckError, ResetError, ShareError, TransferLimits, VerifyError,
 };
 use pointshare_domain::{
-    Email, MailKind, MailState, MailToken, MemberStatus, Password, Role, TokenHash, TransferState,
+    Email, MailKind, MailState, MailToken, MemberStatus, Password, Role, TokenHash, TransferKind, TransferState,
 };
 use pointshare_testkit::{Fault, Operation};
 use pointshare_testkit::{World, WorldSettings};
@@ -176,7 +176,7 @@ async fn an_account_closes_only_with_no_points_left_or_moving_and_leaves_a_tombs
     let alice = world.member("alice", 0).await;
     let bob = world.member("bob", 40).await;
     let close = |member: &pointshare_domain::Member, password: &str| {
-        let command = CloseAccount { member: member.id, password: password.into() };
+        let command = CloseAccount { member: member.id, password: password.into(), forfeit: false };
         world.accounts.close(command, Deadline::after(std::time::Duration::from_secs(5)))
     };
     let members = &world.members;
@@ -226,4 +226,29 @@ async fn an_account_closes_only_with_no_points_left_or_moving_and_leaves_a_tombs
     world.members.set_role(boss.id, Role::Admin).await.expect("promotes");
     let admin = close(&boss, World::PASSWORD).await.unwrap_err();
     assert!(matches!(admin, CloseError::Admin), "{admin:?}");
+}
+
+#[tokio::test]
+async fn a_closing_member_s_points_go_to_the_house_through_the_saga_when_they_forfeit_them() {
+    let handle = pointshare_domain::Handle::parse("house").expect("valid");
+    let world = World::new(WorldSettings { house_account: Some(handle), ..WorldSettings::default() });
+    let bob = world.member("bob", 40).await;
+    let close = |forfeit: bool| {
+        let command = CloseAccount { member: bob.id, password: World::PASSWORD.into(), forfeit };
+        world.accounts.close(command, Deadline::after(std::time::Duration::from_secs(5)))
+    };
+    let left = close(false).await.unwrap_err();
+    assert!(matches!(left, CloseError::PointsLeft(40)), "{left:?}");
+    let missing = close(true).await.unwrap_err();
+    assert!(matches!(missing, CloseError::NoHouseAccount), "no member has the house's handle yet: {missing:?}");
+    assert_eq!(world.balance(&bob), 40, "nothing moved");
+
+    let house = world.member("house", 0).await;
+    close(true).await.expect("closes, forfeiting 40");
+    assert_eq!((world.balance(&bob), world.balance(&house)), (0, 40), "the points went to the house, none lost");
+    let history = world.transfer_service.history(house.id, &Default::default(), None, 10).await.expect("reads");
+    let forfeit = &history.items[0];
+    let seen = (forfeit.kind, forfeit.state, forfeit.amount.get(), forfeit.sender);
+    assert_eq!(seen, (TransferKind::Forfeit, TransferState::Completed, 40, bob.id));
+    assert_eq!(world.members.by_id(bob.id).await.expect("reads").expect("exists").status, MemberStatus::Closed);
 }

@@ -226,14 +226,17 @@ pub struct CloseAccountBody {
     /// My password, as for logging in.
     #[schema(max_length = 128, example = "correct horse battery")]
     pub password: String,
+    /// Give the points left to the house account (through the same saga as a share) instead of refusing; only where the deployment has one.
+    #[serde(default)]
+    pub forfeit: bool,
 }
 
-/// Closes my account for good, once no points are left on it and no transfer of mine is on its way: every session ends, my email and name are no longer kept (my handle stays, held back), and a mail to my address says so. Download `exportMyData` first to keep a copy.
+/// Closes my account for good, once no transfer of mine is on its way and no points are left on it (or, with `forfeit: true`, what is left went to the house account): every session ends, my email and name are no longer kept (my handle stays, held back), and a mail to my address says so. Download `exportMyData` first to keep a copy.
 #[utoipa::path(delete, path = "/v1/me", operation_id = "closeMyAccount", tag = "members", security(("bearer" = [])),
     request_body = CloseAccountBody,
     responses((status = 204, description = "closed; every token of mine stops working"),
         (status = 403, body = crate::problem::Problem, description = "wrong_password (counted like a failed login); forbidden: an admin's account (another admin makes them a member first)"),
-        (status = 409, body = crate::problem::Problem, description = "points_left: share the points first (`detail` says how many); transfers_underway: a transfer of mine has not ended yet"),
+        (status = 409, body = crate::problem::Problem, description = "points_left: share the points first, or forfeit them (`detail` says how many); transfers_underway: a transfer of mine, the forfeit too, has not ended yet; forfeit_unavailable: no house account receives forfeited points here"),
         (status = 429, body = crate::problem::Problem, description = "rate_limited: too many wrong passwords for this account; wait `Retry-After`"),
         (status = 503, body = crate::problem::Problem, description = "provider_unavailable: what is left cannot be read now; busy: too many passwords being checked")))]
 #[delete("/v1/me")]
@@ -242,7 +245,8 @@ pub async fn close_my_account(
     caller: Caller,
     body: Body<CloseAccountBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let command = CloseAccount { member: caller.member, password: body.into_inner().password };
+    let CloseAccountBody { password, forfeit } = body.into_inner();
+    let command = CloseAccount { member: caller.member, password, forfeit };
     let ended = state.accounts.close(command, deadline(&state)).await?;
     state.access.member_changed(caller.member);
     for session in ended {

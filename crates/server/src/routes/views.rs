@@ -283,7 +283,8 @@ pub struct TransferView {
 
 /// A member's share; an admin's grant; a reversal, undoing (part of) a share
 /// or a grant (`reverses` names it); an adjustment, points an admin took
-/// from a member.
+/// from a member; a forfeit, what a member closing their account left, given
+/// to the house account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KindView {
@@ -291,6 +292,8 @@ pub enum KindView {
     Grant,
     Reversal,
     Adjustment,
+    /// What a member closing their account left, given to the house account.
+    Forfeit,
 }
 
 /// `processing` until final; then `completed`, `rejected` (nothing moved) or
@@ -486,6 +489,7 @@ impl From<WithParties> for TransferView {
                 TransferKind::Reversal => KindView::Reversal,
                 TransferKind::Withdrawal if transfer.reverses.is_some() => KindView::Reversal,
                 TransferKind::Withdrawal => KindView::Adjustment,
+                TransferKind::Forfeit => KindView::Forfeit,
             },
             state: transfer.state.into(),
             from_handle: handle(from),

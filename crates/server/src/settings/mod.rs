@@ -556,12 +556,27 @@ impl MailSection {
 }
 
 /// Members' own accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsSection {
     /// Whether a member shares only once their email is verified; unset:
     /// yes once anything real is configured, no in the fully embedded default.
     pub require_verified_email: Option<bool>,
+    /// The handle of the member whose account receives what a member
+    /// closing theirs gives up (`forfeit`); unset: closing needs a zero balance.
+    pub house_handle: Option<String>,
+}
+
+impl AccountsSection {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        self.house().map(|_| ())
+    }
+
+    /// The house account's handle, if one is set.
+    pub fn house(&self) -> Result<Option<Handle>, InvalidSetting> {
+        let house = self.house_handle.as_deref().map(Handle::parse).transpose();
+        house.map_err(|error| InvalidSetting::new("house_handle", error.reason))
+    }
 }
 
 /// What only the embedded default uses.
@@ -647,6 +662,7 @@ impl Settings {
         self.events.validate().map_err(E::in_section("events"))?;
         self.recovery.validate().map_err(E::in_section("recovery"))?;
         self.mail.validate().map_err(E::in_section("mail"))?;
+        self.accounts.validate().map_err(E::in_section("accounts"))?;
         self.validate_timing()
     }
 

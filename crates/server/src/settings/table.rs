@@ -218,6 +218,11 @@ pub const SETTINGS: &[Setting] = &[
         "REQUIRE_VERIFIED_EMAIL",
         "Whether a member may share points only once they verified their email (they receive either way). Unset: true once a provider, MongoDB or Redis URL is set, false in the fully embedded default.",
     ),
+    row(
+        "accounts.house_handle",
+        "HOUSE_HANDLE",
+        "The handle of the member whose account receives what a member closing theirs gives up with `forfeit: true`. Unset: an account closes only at a zero balance.",
+    ),
     row("limits.max_per_transfer", "MAX_POINTS_PER_TRANSFER", "Most points in one share."),
     row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
     row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),

@@ -21,7 +21,8 @@ on_each_store!(
     a_member_sees_their_devices_and_signs_one_or_every_other_out,
     an_email_moves_through_the_link_mailed_to_the_new_address_and_the_old_one_is_told,
     a_member_downloads_everything_kept_about_them,
-    an_account_closes_once_its_points_are_shared_and_stays_closed
+    an_account_closes_once_its_points_are_shared_and_stays_closed,
+    a_closing_member_forfeits_what_is_left_to_the_house_account
 );
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -294,6 +295,9 @@ async fn an_account_closes_once_its_points_are_shared_and_stays_closed(store: St
     };
 
     close("not it").await.problem(403, "wrong_password");
+    let forfeit = json!({"password": "a good password", "forfeit": true});
+    let request = app.client.delete(app.url("/v1/me")).bearer_auth(&token).json(&forfeit);
+    Answer::of(request.send().await.expect("answers")).await.problem(409, "forfeit_unavailable");
     let left = close("a good password").await;
     left.problem(409, "points_left");
     assert!(left.body["detail"].as_str().expect("a detail").contains("30 points"), "{:?}", left.body);
@@ -328,4 +332,27 @@ async fn an_account_closes_once_its_points_are_shared_and_stays_closed(store: St
     let body = json!({"email": email, "password": "a good password", "handle": unique("kit"), "display_name": "Kit"});
     let same_email = app.post("/v1/auth/signup", None, body).await;
     assert_eq!(same_email.status, StatusCode::CREATED, "the address is free again: {:?}", same_email.body);
+}
+
+async fn a_closing_member_forfeits_what_is_left_to_the_house_account(store: Store) {
+    let house = unique("house");
+    let house_handle = house.clone();
+    let (app, _provider) = spawn_on(store, move |s| s.accounts.house_handle = Some(house_handle)).await;
+    let boss = app.token(BOSS, BOSS_PASSWORD).await;
+    let handle = unique("lea");
+    let token = app.member(&handle).await;
+    let house_token = app.member(&house).await;
+    let granted = app.grant(&boss, &unique("g"), json!({"to_handle": handle, "amount": 70, "reason": "welcome"})).await;
+    assert_eq!(granted.status, StatusCode::CREATED, "{:?}", granted.body);
+
+    let body = json!({"password": "a good password", "forfeit": true});
+    let request = app.client.delete(app.url("/v1/me")).bearer_auth(&token).json(&body);
+    let closed = Answer::of(request.send().await.expect("answers")).await;
+    assert_eq!(closed.status, StatusCode::NO_CONTENT, "{:?}", closed.body);
+    assert_eq!(app.balance(&house_token).await, 70, "the house received what was left");
+    let history = app.get("/v1/transfers", Some(&house_token)).await;
+    let forfeit = &history.body["items"][0];
+    let seen = (&forfeit["kind"], &forfeit["state"], &forfeit["amount"], &forfeit["from_handle"]);
+    assert_eq!(seen, (&json!("forfeit"), &json!("completed"), &json!(70), &json!(handle)));
+    app.get("/v1/me", Some(&token)).await.problem(401, "unauthenticated");
 }

@@ -41,6 +41,8 @@ fn a_bad_setting_stops_start_up_and_is_named() {
         ("POINTSHARE_SHUTDOWN_GRACE", "100ms"),
         ("POINTSHARE_PROVIDER_BREAKER_FAILURES", "0"),
         ("POINTSHARE_PROVIDER_API_KEY", ""),
+        ("POINTSHARE_HOUSE_HANDLE", "the house"),
+        ("POINTSHARE_REFRESH_HANDOVER", "2m"),
     ];
     for (variable, value) in cases {
         let mut command = pointshare();
