@@ -1338,6 +1338,11 @@ export interface components {
             created_at: string;
             decline_reason?: null | components["schemas"]["DeclineView"];
             /**
+             * @description Whether the sender has closed their account since (their handle is
+             *     held back a while, then replaced by `closed_…`).
+             */
+            from_closed: boolean;
+            /**
              * @description The sender's handle; for a grant, the admin's.
              * @example ada
              */
@@ -1357,6 +1362,8 @@ export interface components {
             reverses?: string | null;
             review_reason?: null | components["schemas"]["ReviewView"];
             state: components["schemas"]["StateView"];
+            /** @description Whether the recipient has closed their account since. */
+            to_closed: boolean;
             /** @example ben */
             to_handle: string;
             /**

@@ -1,6 +1,7 @@
 //! `InMemoryMembers`: members in a map, with the uniqueness the store enforces.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
@@ -106,13 +107,24 @@ impl MemberRepository for InMemoryMembers {
         }))
     }
 
-    async fn close(&self, id: MemberId, email: &Email, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+    async fn close(
+        &self,
+        id: MemberId,
+        email: &Email,
+        name: &DisplayName,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Member>, StoreError> {
         Ok(self.update(id, |m| {
             m.status = MemberStatus::Closed;
             m.email = email.clone();
             m.email_verified = false;
             m.display_name = name.clone();
+            m.closed_at = Some(at);
         }))
+    }
+
+    async fn release_handle(&self, id: MemberId, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        Ok(self.update(id, |m| m.handle = handle.clone()))
     }
 
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {

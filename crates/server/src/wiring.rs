@@ -328,6 +328,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         },
         sessions: SessionPolicy { lifetime: settings.auth.refresh_token_ttl, handover: settings.auth.refresh_handover },
         house_account: settings.accounts.house().context("accounts.house_handle")?,
+        handle_hold: settings.accounts.handle_hold,
         // Reconciliation is an operator's command, not a member's request:
         // it waits out a provider's bad minute rather than fail the report.
         reconcile_patience: std::time::Duration::from_secs(60),

@@ -35,8 +35,8 @@ use rand::{Rng, SeedableRng};
 
 use pointshare_domain::ports::{Clock, DailyTotals, Deadline, MemberRepository, Movement, TransferRepository};
 use pointshare_domain::services::{
-    AdjustCommand, AdjustDirection, ApprovalPolicy, DecideCommand, Decision, Fencing, GrantCommand, MemberService,
-    RecoverySettings, ReverseCommand, SagaSettings, ShareCommand, SignupCommand, TransferLimits,
+    AdjustCommand, AdjustDirection, ApprovalPolicy, DecideCommand, Decision, Fencing, GrantCommand, HANDLE_HOLD,
+    MemberService, RecoverySettings, ReverseCommand, SagaSettings, ShareCommand, SignupCommand, TransferLimits,
 };
 use pointshare_domain::{
     AccountStatus, DisplayName, Email, Handle, IdempotencyKey, Member, MovementKind, Origin, Password, Points,
@@ -467,7 +467,7 @@ async fn sign_up(
 ) -> (Vec<Member>, [Member; 2], u128) {
     let clock = Arc::new(SimClock::new(start, TimeDelta::zero()));
     let passwords = Arc::new(pointshare_testkit::FakePasswords::default());
-    let service = MemberService::new(shared.members.clone(), shared.provider.clone(), passwords, clock);
+    let service = MemberService::new(shared.members.clone(), shared.provider.clone(), passwords, clock, HANDLE_HOLD);
     let signup = |handle: String| SignupCommand {
         email: Email::parse(format!("{handle}@example.com")).expect("valid"),
         handle: Handle::parse(handle.as_str()).expect("valid"),

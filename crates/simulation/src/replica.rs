@@ -19,8 +19,8 @@ use pointshare_domain::ports::{
     ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::services::{
-    ApprovalPolicy, CorrectionService, Fencing, Followups, MailSettings, Policy, Ports, RecoverySettings, RequestLease,
-    SagaSettings, Services, SessionPolicy, ThrottlePolicy, TransferLimits, TransferService,
+    ApprovalPolicy, CorrectionService, Fencing, Followups, HANDLE_HOLD, MailSettings, Policy, Ports, RecoverySettings,
+    RequestLease, SagaSettings, Services, SessionPolicy, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{
     Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, Points, ProviderAccount,
@@ -159,6 +159,7 @@ impl Replica {
             mail: MailSettings::default(),
             sessions: SessionPolicy::default(),
             house_account: None,
+            handle_hold: HANDLE_HOLD,
             reconcile_patience: Duration::from_secs(5),
         };
         let Services { transfers: transfer_service, corrections, recovery, .. } = Services::new(ports, policy);

@@ -45,6 +45,8 @@ pub(crate) struct MemberDoc {
     #[serde(default = "verified_before")]
     pub email_verified: bool,
     pub created_at: BsonDateTime,
+    #[serde(default)]
+    pub closed_at: Option<BsonDateTime>,
 }
 
 fn verified_before() -> bool {
@@ -70,6 +72,7 @@ impl From<&Member> for MemberDoc {
             provider_account: member.provider_account.as_ref().map(ToString::to_string),
             email_verified: member.email_verified,
             created_at: bson_time(member.created_at),
+            closed_at: member.closed_at.map(bson_time),
         }
     }
 }
@@ -95,6 +98,7 @@ impl TryFrom<MemberDoc> for Member {
                 .with_context(context)?,
             email_verified: doc.email_verified,
             created_at: chrono_time(doc.created_at),
+            closed_at: doc.closed_at.map(chrono_time),
         })
     }
 }

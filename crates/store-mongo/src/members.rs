@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, doc};
 use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
@@ -36,10 +37,10 @@ impl MongoMembers {
         doc.map(Member::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
-    /// Changes a member's email, and what `change` changes with it, by
-    /// deleting the record and writing it again in one transaction. A `$set`
-    /// would do on MongoDB itself, but some MongoDB-wire servers keep the
-    /// old address in the unique index after one, so nobody could take it
+    /// Changes a member's email or handle, and what `change` changes with
+    /// it, by deleting the record and writing it again in one transaction. A
+    /// `$set` would do on MongoDB itself, but some MongoDB-wire servers keep
+    /// the old value in the unique index after one, so nobody could take it
     /// again; a delete frees it on all. (Transactions need a replica set,
     /// which every deployment in deploy/ has.) A conflicting change retries.
     async fn rewrite(&self, id: MemberId, change: impl Fn(&mut Member)) -> Result<Option<Member>, SetEmailError> {
@@ -184,15 +185,31 @@ impl MemberRepository for MongoMembers {
         .await
     }
 
-    async fn close(&self, id: MemberId, email: &Email, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+    async fn close(
+        &self,
+        id: MemberId,
+        email: &Email,
+        name: &DisplayName,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Member>, StoreError> {
         let closed = self.rewrite(id, |member| {
             member.status = MemberStatus::Closed;
             member.email = email.clone();
             member.email_verified = false;
             member.display_name = name.clone();
+            member.closed_at = Some(at);
         });
         closed.await.map_err(|error| match error {
             SetEmailError::EmailTaken => StoreError(anyhow::anyhow!("a closed account's address is taken")),
+            SetEmailError::Unexpected(error) => error,
+        })
+    }
+
+    async fn release_handle(&self, id: MemberId, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        let released = self.rewrite(id, |member| member.handle = handle.clone()).await;
+        released.map_err(|error| match error {
+            // The tombstone's handle is made of its id: another member cannot hold it.
+            SetEmailError::EmailTaken => StoreError(anyhow::anyhow!("the address of a tombstone is taken")),
             SetEmailError::Unexpected(error) => error,
         })
     }

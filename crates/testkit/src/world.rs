@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use pointshare_domain::ports::{Clock, Deadline, Movement};
 use pointshare_domain::services::{
-    AccountService, ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, MailSettings,
-    MemberService, OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease, ReviewService,
-    SagaDriver, SagaSettings, Services, SessionPolicy, SessionService, SignupCommand, Throttle, ThrottlePolicy,
-    TransferLimits, TransferService,
+    AccountService, ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, HANDLE_HOLD,
+    MailSettings, MemberService, OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease,
+    ReviewService, SagaDriver, SagaSettings, Services, SessionPolicy, SessionService, SignupCommand, Throttle,
+    ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{DisplayName, Email, Handle, Member, MovementKind, Password, Points, ProviderReference};
 
@@ -32,6 +32,8 @@ pub struct WorldSettings {
     pub sessions: SessionPolicy,
     /// The member who receives what a member closing their account forfeits.
     pub house_account: Option<Handle>,
+    /// How long a closed account's handle is held back from new members.
+    pub handle_hold: Duration,
     /// How many transfers may be driven on after their request answered;
     /// none by default, so a share's answer is all its request did.
     pub followups: usize,
@@ -48,6 +50,7 @@ impl Default for WorldSettings {
             recovery: RecoverySettings::default(),
             sessions: SessionPolicy::default(),
             house_account: None,
+            handle_hold: HANDLE_HOLD,
             followups: 0,
         }
     }
@@ -136,6 +139,7 @@ impl World {
             mail: MailSettings::default(),
             sessions: settings.sessions,
             house_account: settings.house_account,
+            handle_hold: settings.handle_hold,
             reconcile_patience: Duration::from_secs(5),
         };
         let services = Services::new(ports, policy);

@@ -156,6 +156,9 @@ pub struct Member {
     /// holds, not share them: anyone can type someone else's address.
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+    /// When the member closed their account: their handle is held back
+    /// from new members for a while after.
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl Member {
@@ -278,6 +281,7 @@ mod tests {
             provider_account: None,
             email_verified: true,
             created_at: Utc::now(),
+            closed_at: None,
         };
         assert_eq!(member(Role::Admin, MemberStatus::Active).may_act_as(Role::Admin), Ok(()));
         assert_eq!(member(Role::Member, MemberStatus::Active).may_act_as(Role::Member), Ok(()));

@@ -1,6 +1,7 @@
 //! `MemberRepository`: where members are kept, with unique email and handle.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use super::StoreError;
@@ -70,10 +71,20 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
     /// is no such member.
     async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError>;
 
-    /// Leaves a closed member's tombstone: status closed, `email` and `name`
-    /// in place of theirs (the handle stays, held back), unverified; `None`
-    /// if there is no such member.
-    async fn close(&self, id: MemberId, email: &Email, name: &DisplayName) -> Result<Option<Member>, StoreError>;
+    /// Leaves a closed member's tombstone: status closed `at`, `email` and
+    /// `name` in place of theirs (the handle stays, held back), unverified;
+    /// `None` if there is no such member.
+    async fn close(
+        &self,
+        id: MemberId,
+        email: &Email,
+        name: &DisplayName,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Member>, StoreError>;
+
+    /// Gives a closed member's tombstone `handle` in place of theirs, which
+    /// a new member may then take; `None` if there is no such member.
+    async fn release_handle(&self, id: MemberId, handle: &Handle) -> Result<Option<Member>, StoreError>;
 
     /// Replaces the member's password hash; `None` if there is no such member.
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError>;

@@ -334,8 +334,8 @@ impl AccountService {
         let tombstone = Email::parse(format!("closed-{}@closed.invalid", member.id.as_uuid().simple()))
             .context("a closed account's address")?;
         let nameless = DisplayName::parse("Closed account").context("a closed account's name")?;
-        self.members.close(member.id, &tombstone, &nameless).await.context("leaving the tombstone")?;
         let now = self.clock.now();
+        self.members.close(member.id, &tombstone, &nameless, now).await.context("leaving the tombstone")?;
         let ended = self.sessions.revoke_all(member.id, None, now).await.context("ending the member's sessions")?;
         for purpose in [TokenPurpose::PasswordReset, TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail] {
             self.tokens.spend_all(member.id, purpose, now).await.context("spending the member's links")?;

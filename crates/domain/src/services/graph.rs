@@ -57,6 +57,8 @@ pub struct Policy {
     pub sessions: SessionPolicy,
     /// The member who receives what a member closing their account forfeits.
     pub house_account: Option<Handle>,
+    /// How long a closed account's handle is held back from new members.
+    pub handle_hold: Duration,
     /// How long reconciliation waits out a provider's bad minute per lookup.
     pub reconcile_patience: Duration,
 }
@@ -108,8 +110,13 @@ impl Services {
             clock.clone(),
             policy.saga,
         ));
-        let member_service =
-            Arc::new(MemberService::new(members.clone(), provider.clone(), passwords.clone(), clock.clone()));
+        let member_service = Arc::new(MemberService::new(
+            members.clone(),
+            provider.clone(),
+            passwords.clone(),
+            clock.clone(),
+            policy.handle_hold,
+        ));
         let throttle = Arc::new(Throttle::new(limiter, policy.throttle));
         let mail = Arc::new(MailService::new(outbox, mailer, clock.clone(), policy.mail));
         let (account_sessions, account_passwords) = (sessions.clone(), passwords.clone());

@@ -3,7 +3,10 @@
 
 use anyhow::Context;
 use std::sync::Arc;
+use std::time::Duration;
 use thiserror::Error;
+
+use super::transfers::to_delta;
 
 use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, Password, Role};
 use crate::ports::{
@@ -54,12 +57,18 @@ pub enum RenameError {
     Unexpected(#[from] anyhow::Error),
 }
 
+/// How long a closed account's handle is held back from new members by
+/// default, so nobody passes for the leaver while people still remember them.
+pub const HANDLE_HOLD: Duration = Duration::from_secs(90 * 24 * 3600);
+
 #[derive(Debug)]
 pub struct MemberService {
     members: Arc<dyn MemberRepository>,
     provider: Arc<dyn PointsProvider>,
     passwords: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    /// How long a closed account's handle is held back.
+    handle_hold: Duration,
 }
 
 impl MemberService {
@@ -68,8 +77,9 @@ impl MemberService {
         provider: Arc<dyn PointsProvider>,
         passwords: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
+        handle_hold: Duration,
     ) -> Self {
-        MemberService { members, provider, passwords, clock }
+        MemberService { members, provider, passwords, clock, handle_hold }
     }
 
     /// Records the member, then opens the provider account with the member id
@@ -164,8 +174,13 @@ impl MemberService {
             // An admin's address is the operator's to name, not a stranger's to type.
             email_verified: role == Role::Admin,
             created_at: self.clock.now(),
+            closed_at: None,
         };
-        match self.members.insert(&member).await {
+        let mut inserted = self.members.insert(&member).await;
+        if matches!(inserted, Err(InsertMemberError::HandleTaken)) && self.release_held(&member.handle).await? {
+            inserted = self.members.insert(&member).await;
+        }
+        match inserted {
             Ok(()) => Ok(member),
             // A concurrent attempt of the same signup got there first.
             Err(InsertMemberError::EmailTaken) => {
@@ -176,6 +191,22 @@ impl MemberService {
                 Err(anyhow::Error::from(error).context("recording a member").into())
             }
         }
+    }
+
+    /// Frees `handle` if a closed account holds it and its hold is over: the
+    /// tombstone takes a handle made of its id instead. Whether it did.
+    async fn release_held(&self, handle: &Handle) -> anyhow::Result<bool> {
+        let holder = self.members.by_handle(handle).await.context("looking up the handle's holder")?;
+        let Some(tombstone) = holder.filter(|holder| holder.status == MemberStatus::Closed) else { return Ok(false) };
+        let held_until = tombstone.closed_at.map(|closed| closed + to_delta(self.handle_hold));
+        if held_until.is_none_or(|until| self.clock.now() < until) {
+            return Ok(false);
+        }
+        let placeholder = Handle::parse(format!("closed_{}", &tombstone.id.as_uuid().simple().to_string()[..25]))
+            .context("a tombstone's handle")?;
+        self.members.release_handle(tombstone.id, &placeholder).await.context("releasing the handle")?;
+        tracing::info!(member = %tombstone.id, "a closed account's handle, held long enough, is free again");
+        Ok(true)
     }
 
     async fn open_account(&self, member: Member, deadline: Deadline) -> Result<Member, SignupError> {

@@ -34,7 +34,7 @@ pub use events::{AnnouncedTransfers, EventFeed, FeedItem};
 pub use followups::Followups;
 pub use graph::{Policy, Ports, Services};
 pub use mail::{MailReport, MailService, MailSettings};
-pub use members::{MemberService, RenameError, SignupCommand, SignupError};
+pub use members::{HANDLE_HOLD, MemberService, RenameError, SignupCommand, SignupError};
 pub use operators::{MemberChange, MemberRef, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
@@ -49,6 +49,6 @@ pub use throttle::{
     ThrottlePolicy, Throttled,
 };
 pub use transfers::{
-    GetTransferError, GrantCommand, GrantError, RequestLease, ShareCommand, ShareError, Submitted, TransferLimits,
-    TransferService, WithParties,
+    GetTransferError, GrantCommand, GrantError, Party, RequestLease, ShareCommand, ShareError, Submitted,
+    TransferLimits, TransferService, WithParties,
 };

@@ -17,8 +17,8 @@ use super::idempotency::{KeyCheck, check_key};
 use super::{AuditError, AuditService, Followups, Holding, SagaDriver};
 use crate::model::{
     Actor, AuditAction, AuditTarget, Authority, Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner,
-    Member, MemberId, Memo, Origin, Page, Points, Reason, StateChange, Transfer, TransferId, TransferKind,
-    TransferRequest, TransferState,
+    Member, MemberId, MemberStatus, Memo, Origin, Page, Points, Reason, StateChange, Transfer, TransferId,
+    TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
     Clock, DailyTotals, DayKey, Deadline, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
@@ -113,12 +113,20 @@ pub(crate) struct Recording {
     pub approval: Option<crate::model::Approval>,
 }
 
-/// A transfer and its two sides' handles (`None` for a member gone).
+/// A transfer and its two sides (`None` for a member gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithParties {
     pub transfer: Transfer,
-    pub from: Option<Handle>,
-    pub to: Option<Handle>,
+    pub from: Option<Party>,
+    pub to: Option<Party>,
+}
+
+/// One side of a transfer as members see it: its handle, and whether its
+/// member has closed their account since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub handle: Handle,
+    pub closed: bool,
 }
 
 /// A share or grant as its request answers it: the transfer, and whether
@@ -410,21 +418,22 @@ impl TransferService {
         self.transfers.history(member, filter, after, limit).await
     }
 
-    /// `transfers` with both sides' handles, as members see them: those in
-    /// `known` (the caller's own, the one a request named) as given, the
-    /// rest read in one store round trip. A member no longer found has none.
+    /// `transfers` with both sides, as members see them: those in `known`
+    /// (the caller's own, the one a request named: members who may act, so
+    /// not closed) as given, the rest read in one store round trip. A member
+    /// no longer found has none.
     pub async fn with_parties(
         &self,
         transfers: Vec<Transfer>,
         known: &[(MemberId, &Handle)],
     ) -> Result<Vec<WithParties>, StoreError> {
         let ids: Vec<MemberId> = transfers.iter().flat_map(|t| [t.sender, t.recipient]).collect();
-        let handles = self.handles(&ids, known).await?;
+        let parties = self.parties(&ids, known).await?;
         Ok(transfers
             .into_iter()
             .map(|transfer| WithParties {
-                from: handles.get(&transfer.sender).cloned(),
-                to: handles.get(&transfer.recipient).cloned(),
+                from: parties.get(&transfer.sender).cloned(),
+                to: parties.get(&transfer.recipient).cloned(),
                 transfer,
             })
             .collect())
@@ -437,15 +446,25 @@ impl TransferService {
         ids: &[MemberId],
         known: &[(MemberId, &Handle)],
     ) -> Result<HashMap<MemberId, Handle>, StoreError> {
-        let mut handles: HashMap<MemberId, Handle> =
-            known.iter().map(|(id, handle)| (*id, (*handle).clone())).collect();
-        let mut missing: Vec<MemberId> = ids.iter().copied().filter(|id| !handles.contains_key(id)).collect();
+        let parties = self.parties(ids, known).await?;
+        Ok(parties.into_iter().map(|(id, party)| (id, party.handle)).collect())
+    }
+
+    async fn parties(
+        &self,
+        ids: &[MemberId],
+        known: &[(MemberId, &Handle)],
+    ) -> Result<HashMap<MemberId, Party>, StoreError> {
+        let mut parties: HashMap<MemberId, Party> =
+            known.iter().map(|(id, handle)| (*id, Party { handle: (*handle).clone(), closed: false })).collect();
+        let mut missing: Vec<MemberId> = ids.iter().copied().filter(|id| !parties.contains_key(id)).collect();
         missing.sort_unstable();
         missing.dedup();
         if !missing.is_empty() {
-            handles.extend(self.members.by_ids(&missing).await?.into_iter().map(|member| (member.id, member.handle)));
+            let found = self.members.by_ids(&missing).await?.into_iter();
+            parties.extend(found.map(|m| (m.id, Party { closed: m.status == MemberStatus::Closed, handle: m.handle })));
         }
-        Ok(handles)
+        Ok(parties)
     }
 
     /// Every grant, newest first.

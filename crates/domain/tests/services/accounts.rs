@@ -252,3 +252,30 @@ async fn a_closing_member_s_points_go_to_the_house_through_the_saga_when_they_fo
     assert_eq!(seen, (TransferKind::Forfeit, TransferState::Completed, 40, bob.id));
     assert_eq!(world.members.by_id(bob.id).await.expect("reads").expect("exists").status, MemberStatus::Closed);
 }
+
+#[tokio::test]
+async fn a_closed_account_s_handle_is_held_back_for_a_while_then_free_and_history_shows_it_closed() {
+    let world = World::default();
+    let (ivy, jon) = (world.member("ivy", 10).await, world.member("jon", 0).await);
+    world.transfer_service.share(super::share(&ivy, &jon, 10, "all of it"), super::deadline()).await.expect("shares");
+    let command = CloseAccount { member: ivy.id, password: World::PASSWORD.into(), forfeit: false };
+    world.accounts.close(command, Deadline::after(std::time::Duration::from_secs(5))).await.expect("closes");
+    let everything = pointshare_domain::ports::HistoryFilter::default();
+    let known = [(jon.id, &jon.handle)];
+    let sender_seen_by_jon = || async {
+        let page = world.transfer_service.history(jon.id, &everything, None, 10).await.expect("reads");
+        let seen = world.transfer_service.with_parties(page.items, &known).await.expect("resolves");
+        seen[0].from.clone().expect("the sender")
+    };
+    let from = sender_seen_by_jon().await;
+    assert_eq!((from.handle.as_str(), from.closed), ("ivy", true), "jon's history shows ivy closed");
+
+    let copycat = || world.member_service.signup(World::signup_command("ivy"), super::deadline());
+    let held = copycat().await.unwrap_err();
+    assert!(matches!(held, pointshare_domain::services::SignupError::HandleTaken), "{held:?}");
+    world.clock.advance(chrono::TimeDelta::days(91));
+    let newcomer = copycat().await.expect("the handle is free after its hold");
+    assert_ne!(newcomer.id, ivy.id);
+    let from = sender_seen_by_jon().await;
+    assert!(from.handle.as_str().starts_with("closed_") && from.closed, "the old share names the tombstone: {from:?}");
+}

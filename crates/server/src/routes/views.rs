@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
 use pointshare_domain::ports::{Direction, HistoryFilter};
-use pointshare_domain::services::{Balance, BalanceSource, WithParties};
+use pointshare_domain::services::{Balance, BalanceSource, Party, WithParties};
 use pointshare_domain::{
     DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Session, SessionId, Transfer, TransferKind,
     TransferState,
@@ -260,6 +260,11 @@ pub struct TransferView {
     pub from_handle: String,
     #[schema(example = "ben")]
     pub to_handle: String,
+    /// Whether the sender has closed their account since (their handle is
+    /// held back a while, then replaced by `closed_…`).
+    pub from_closed: bool,
+    /// Whether the recipient has closed their account since.
+    pub to_closed: bool,
     #[schema(example = 25)]
     pub amount: u64,
     #[schema(example = "lunch")]
@@ -480,7 +485,9 @@ pub async fn transfer_views(
 
 impl From<WithParties> for TransferView {
     fn from(WithParties { transfer, from, to }: WithParties) -> Self {
-        let handle = |side: Option<Handle>| side.map_or_else(|| "unknown".to_owned(), |handle| handle.to_string());
+        let handle =
+            |side: &Option<Party>| side.as_ref().map_or_else(|| "unknown".to_owned(), |p| p.handle.to_string());
+        let closed = |side: &Option<Party>| side.as_ref().is_some_and(|party| party.closed);
         TransferView {
             id: transfer.id.to_string(),
             kind: match transfer.kind {
@@ -492,8 +499,10 @@ impl From<WithParties> for TransferView {
                 TransferKind::Forfeit => KindView::Forfeit,
             },
             state: transfer.state.into(),
-            from_handle: handle(from),
-            to_handle: handle(to),
+            from_handle: handle(&from),
+            to_handle: handle(&to),
+            from_closed: closed(&from),
+            to_closed: closed(&to),
             amount: transfer.amount.get(),
             memo: transfer.memo.map(|memo| memo.to_string()),
             decline_reason: transfer.decline.map(DeclineView::from),

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use pointshare_domain::ports::{InvalidSetting, Secret};
-use pointshare_domain::services::{ApprovalPolicy, MailSettings, RecoverySettings, SagaSettings, SessionPolicy};
+use pointshare_domain::services::{
+    ApprovalPolicy, HANDLE_HOLD, MailSettings, RecoverySettings, SagaSettings, SessionPolicy,
+};
 use pointshare_domain::{Email, Handle, Password};
 pub use pointshare_mail_smtp::SmtpSettings;
 use pointshare_provider_http::HttpProviderSettings;
@@ -556,7 +558,7 @@ impl MailSection {
 }
 
 /// Members' own accounts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsSection {
     /// Whether a member shares only once their email is verified; unset:
@@ -565,6 +567,15 @@ pub struct AccountsSection {
     /// The handle of the member whose account receives what a member
     /// closing theirs gives up (`forfeit`); unset: closing needs a zero balance.
     pub house_handle: Option<String>,
+    /// How long a closed account's handle is held back from new members.
+    #[serde(with = "humantime_serde")]
+    pub handle_hold: Duration,
+}
+
+impl Default for AccountsSection {
+    fn default() -> Self {
+        AccountsSection { require_verified_email: None, house_handle: None, handle_hold: HANDLE_HOLD }
+    }
 }
 
 impl AccountsSection {

@@ -223,6 +223,11 @@ pub const SETTINGS: &[Setting] = &[
         "HOUSE_HANDLE",
         "The handle of the member whose account receives what a member closing theirs gives up with `forfeit: true`. Unset: an account closes only at a zero balance.",
     ),
+    row(
+        "accounts.handle_hold",
+        "HANDLE_HOLD",
+        "How long a closed account's handle is held back from new members, so nobody passes for the leaver; then the next signup that asks for it gets it.",
+    ),
     row("limits.max_per_transfer", "MAX_POINTS_PER_TRANSFER", "Most points in one share."),
     row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
     row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),

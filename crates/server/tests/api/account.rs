@@ -313,6 +313,10 @@ async fn an_account_closes_once_its_points_are_shared_and_stays_closed(store: St
     assert!(mail.text.contains(&format!("Hello {handle},")), "{}", mail.text);
     let to_closed = app.share(&friends, &unique("s"), json!({"to_handle": handle, "amount": 1})).await;
     to_closed.problem(422, "recipient_inactive");
+    let history = app.get("/v1/transfers", Some(&friends)).await;
+    let received = &history.body["items"][0];
+    let seen = (&received["from_handle"], &received["from_closed"], &received["to_closed"]);
+    assert_eq!(seen, (&json!(handle), &json!(true), &json!(false)), "the friend's history shows the leaver closed");
 
     let found = app.get(&format!("/v1/admin/members?query={handle}"), Some(&boss)).await;
     let listed = &found.body["items"][0];

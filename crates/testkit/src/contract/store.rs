@@ -108,6 +108,7 @@ fn member(handle: &str) -> Member {
         provider_account: None,
         email_verified: false,
         created_at: now(),
+        closed_at: None,
     }
 }
 
@@ -200,12 +201,14 @@ pub async fn a_closed_member_leaves_a_tombstone_that_keeps_the_handle(store: &St
     store.members.insert(&gail).await.expect("inserts");
     let tombstone = Email::parse(format!("closed-{}@closed.invalid", gail.handle)).expect("valid");
     let nameless = DisplayName::parse("Closed account").expect("valid");
-    let closed = store.members.close(gail.id, &tombstone, &nameless).await.expect("closes").expect("exists");
+    let at = now();
+    let closed = store.members.close(gail.id, &tombstone, &nameless, at).await.expect("closes").expect("exists");
     let expected = Member {
         status: MemberStatus::Closed,
         email: tombstone.clone(),
         email_verified: false,
         display_name: nameless.clone(),
+        closed_at: Some(at),
         ..gail.clone()
     };
     assert_eq!(closed, expected);
@@ -215,7 +218,16 @@ pub async fn a_closed_member_leaves_a_tombstone_that_keeps_the_handle(store: &St
     assert_eq!(store.members.by_handle(&gail.handle).await.expect("reads"), Some(expected), "the handle is held");
     let again = Member { id: MemberId::new(), email: member("gail").email, ..gail.clone() };
     assert!(matches!(store.members.insert(&again).await, Err(InsertMemberError::HandleTaken)));
-    assert_eq!(store.members.close(MemberId::new(), &tombstone, &nameless).await.expect("answers"), None);
+    assert_eq!(store.members.close(MemberId::new(), &tombstone, &nameless, at).await.expect("answers"), None);
+
+    // Once its hold is over, the tombstone gives the handle up.
+    let placeholder =
+        Handle::parse(format!("closed_{}", &gail.id.as_uuid().simple().to_string()[..25])).expect("valid");
+    let released = store.members.release_handle(gail.id, &placeholder).await.expect("releases").expect("exists");
+    assert_eq!(released.handle, placeholder);
+    store.members.insert(&again).await.expect("a new member takes the handle");
+    assert_eq!(store.members.by_handle(&gail.handle).await.expect("reads").map(|m| m.id), Some(again.id));
+    assert_eq!(store.members.release_handle(MemberId::new(), &placeholder).await.expect("answers"), None);
 }
 
 pub async fn renaming_suspending_verifying_and_a_new_password_change_only_that(store: &StoreUnderTest) {
