@@ -9,6 +9,7 @@
 //! The one crate that knows every adapter; it depends on the test kit only in its tests.
 
 pub mod admin;
+mod admission;
 pub mod audit;
 pub mod auth;
 mod client;
@@ -100,14 +101,18 @@ impl Application {
         .disable_signals()
         .run();
         let origins = wired.state.settings.cors_origins();
+        let admission = web::Data::new(admission::Admission::new(&wired.state.settings.admission));
         let server = HttpServer::new(move || {
             App::new()
                 // gzip or brotli, as the client's Accept-Encoding asks.
                 .wrap(middleware::Compress::default())
+                // Inside the telemetry: a refusal is counted and logged like any answer.
+                .wrap(middleware::from_fn(admission::admit))
                 .wrap(middleware::from_fn(telemetry::observe))
                 // Outermost: a preflight is answered before anything else runs.
                 .wrap(cors::policy(&origins))
                 .app_data(state.clone())
+                .app_data(admission.clone())
                 .app_data(endpoints.clone())
                 .app_data(schemas.clone())
                 .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))

@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use pointshare_domain::ports::StoreError;
 use pointshare_domain::services::{
     AdjustError, AuditError, BalanceError, ChangeEmailError, ChangePasswordError, CloseError, DecideError,
     EndSessionError, GetTransferError, GrantError, LoginError, LogoutError, OperatorError, PasswordCheckError,
@@ -115,6 +116,8 @@ problem_codes! {
     NotInReview = "not_in_review",
     /// Only completed shares and grants can be reversed.
     NotReversible = "not_reversible",
+    /// Too many requests in flight on this replica; retry after `Retry-After`.
+    Overloaded = "overloaded",
     /// An admin cannot suspend, demote or correct themselves; another admin can.
     OwnAccount = "own_account",
     /// The admin who asked for a correction cannot approve it; another admin must.
@@ -141,6 +144,8 @@ problem_codes! {
     ReversalExceedsTransfer = "reversal_exceeds_transfer",
     /// A member cannot share points with themselves, nor an admin grant them to themselves.
     SelfTransfer = "self_transfer",
+    /// A store did not answer (a timeout, an outage); retry after `Retry-After`.
+    StoreUnavailable = "store_unavailable",
     /// Too many event streams open for this member.
     TooManyStreams = "too_many_streams",
     /// Someone else is driving the transfer now; try again once they are done.
@@ -341,8 +346,23 @@ impl ApiError {
     }
 
     /// Logs the cause where operators can see it; the caller learns only that it failed.
-    pub fn unexpected(error: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %error, "request failed unexpectedly");
+    /// An error the caller cannot act on: a store that failed (a timeout,
+    /// an outage: `StoreError` anywhere in its chain) is 503
+    /// `store_unavailable`, worth retrying shortly; anything else is ours,
+    /// 500 `internal`. Either way the log has the whole chain.
+    pub fn unexpected(error: impl Into<anyhow::Error>) -> Self {
+        let error = error.into();
+        if error.chain().any(|cause| cause.is::<StoreError>()) {
+            tracing::warn!(error = format!("{error:#}"), "a store failed");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ProblemCode::StoreUnavailable,
+                "The store is unavailable",
+            )
+            .detail("try again shortly")
+            .retry_after(Duration::from_secs(1));
+        }
+        tracing::error!(error = format!("{error:#}"), "request failed unexpectedly");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::Internal, "Something went wrong on our side")
     }
 
@@ -509,7 +529,7 @@ impl From<ShareError> for ApiError {
             .detail(format!("at most {max} points per transfer")),
             ShareError::IdempotencyKeyReused => key_reused(),
             ShareError::Declined(submitted) => declined(&submitted),
-            ShareError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            ShareError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -533,7 +553,7 @@ impl From<GrantError> for ApiError {
             GrantError::IdempotencyKeyReused => key_reused(),
             GrantError::Declined(submitted) => declined(&submitted),
             GrantError::AuditUnavailable(error) => error.into(),
-            GrantError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            GrantError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -542,7 +562,7 @@ impl From<GetTransferError> for ApiError {
     fn from(error: GetTransferError) -> Self {
         match error {
             GetTransferError::NotFound => transfer_not_found(),
-            GetTransferError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            GetTransferError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -571,7 +591,7 @@ impl From<OperatorError> for ApiError {
                 "The member closed their account: it stays closed",
             ),
             OperatorError::AuditUnavailable(error) => error.into(),
-            OperatorError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            OperatorError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -596,7 +616,7 @@ impl From<AdjustError> for ApiError {
             AdjustError::IdempotencyKeyReused => key_reused(),
             AdjustError::Declined(submitted) => declined(&submitted),
             AdjustError::AuditUnavailable(error) => error.into(),
-            AdjustError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            AdjustError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -624,7 +644,7 @@ impl From<DecideError> for ApiError {
             }
             DecideError::Busy => conflict(ProblemCode::TransferBusy, "Another admin is deciding it now"),
             DecideError::AuditUnavailable(error) => error.into(),
-            DecideError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            DecideError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -644,7 +664,7 @@ impl From<SignupError> for ApiError {
                 "your membership is created and its points account will be opened shortly; log in to continue",
             ),
             SignupError::Busy => ApiError::busy(),
-            SignupError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            SignupError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -653,7 +673,7 @@ impl From<RenameError> for ApiError {
     fn from(error: RenameError) -> Self {
         match error {
             RenameError::NotFound => gone(),
-            RenameError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            RenameError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -665,8 +685,10 @@ impl From<BalanceError> for ApiError {
                 ApiError::unavailable("your points account is still being opened at the provider; try again shortly")
             }
             BalanceError::ProviderUnavailable => ApiError::unavailable("try again shortly"),
-            BalanceError::AccountNotFound => ApiError::unexpected("the provider does not know a member's account"),
-            BalanceError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            BalanceError::AccountNotFound => {
+                ApiError::unexpected(anyhow::anyhow!("the provider does not know a member's account"))
+            }
+            BalanceError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -677,7 +699,7 @@ impl From<RefreshError> for ApiError {
             RefreshError::Invalid | RefreshError::MemberNotActive => invalid_refresh_token(),
             RefreshError::Reused => invalid_refresh_token()
                 .detail("this refresh token was already used, so the session is ended; log in again"),
-            RefreshError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            RefreshError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -686,7 +708,7 @@ impl From<EndSessionError> for ApiError {
     fn from(error: EndSessionError) -> Self {
         match error {
             EndSessionError::NotFound => ApiError::not_found("session"),
-            EndSessionError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            EndSessionError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -696,7 +718,7 @@ impl From<ChangePasswordError> for ApiError {
         match error {
             ChangePasswordError::Password(refused) => refused.into(),
             ChangePasswordError::NotFound => gone(),
-            ChangePasswordError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            ChangePasswordError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -748,7 +770,7 @@ impl From<CloseError> for ApiError {
             CloseError::ProviderUnavailable => {
                 ApiError::unavailable("the points provider cannot say what is left; try again shortly")
             }
-            CloseError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            CloseError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -764,7 +786,7 @@ impl From<ChangeEmailError> for ApiError {
             )]),
             ChangeEmailError::EmailTaken => email_taken(),
             ChangeEmailError::NotFound => gone(),
-            ChangeEmailError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            ChangeEmailError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -783,7 +805,7 @@ impl From<VerifyError> for ApiError {
         match error {
             VerifyError::InvalidToken => invalid_token(),
             VerifyError::EmailTaken => email_taken().detail("another member took that address since the link was sent"),
-            VerifyError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            VerifyError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -793,7 +815,7 @@ impl From<ResetError> for ApiError {
         match error {
             ResetError::InvalidToken => invalid_token(),
             ResetError::Busy => ApiError::busy(),
-            ResetError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            ResetError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -808,7 +830,7 @@ impl From<LoginError> for ApiError {
             ),
             LoginError::Busy => ApiError::busy(),
             LoginError::Throttled(throttled) => throttled.into(),
-            LoginError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            LoginError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -817,7 +839,7 @@ impl From<LogoutError> for ApiError {
     fn from(error: LogoutError) -> Self {
         match error {
             LogoutError::Invalid => invalid_refresh_token(),
-            LogoutError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            LogoutError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -842,7 +864,7 @@ impl From<ReverseError> for ApiError {
             ReverseError::IdempotencyKeyReused => key_reused(),
             ReverseError::Declined(submitted) => declined(&submitted),
             ReverseError::AuditUnavailable(error) => error.into(),
-            ReverseError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            ReverseError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -864,7 +886,7 @@ impl From<ResolveError> for ApiError {
             }
             ResolveError::Provider(error) => ApiError::unavailable(&error.to_string()),
             ResolveError::AuditUnavailable(error) => error.into(),
-            ResolveError::Unexpected(error) => ApiError::unexpected(format!("{error:#}")),
+            ResolveError::Unexpected(error) => ApiError::unexpected(error),
         }
     }
 }
@@ -951,6 +973,24 @@ mod tests {
         let missing: Vec<&str> =
             EVERY_CODE.iter().map(|code| code.as_str()).filter(|code| !guide.contains(&format!("`{code}`"))).collect();
         assert!(missing.is_empty(), "docs/api.md does not explain {missing:?}");
+    }
+
+    #[test]
+    fn a_store_failure_anywhere_in_the_chain_is_503_store_unavailable_and_anything_else_500() {
+        let timed_out = || StoreError(anyhow::anyhow!("operation timed out"));
+        let in_a_route = ApiError::unexpected(timed_out());
+        let in_a_service = ApiError::from(RefreshError::Unexpected(
+            anyhow::Error::from(timed_out()).context("loading a session").context("refreshing"),
+        ));
+        for answer in [in_a_route, in_a_service] {
+            let Answer { status, problem, retry_after, .. } = *answer.0;
+            assert_eq!(
+                (status, problem.code, retry_after),
+                (StatusCode::SERVICE_UNAVAILABLE, ProblemCode::StoreUnavailable, Some(Duration::from_secs(1)))
+            );
+        }
+        let ours = ApiError::unexpected(anyhow::anyhow!("an invariant broke"));
+        assert_eq!((ours.0.status, ours.0.problem.code), (StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::Internal));
     }
 
     #[test]

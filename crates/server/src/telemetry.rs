@@ -41,6 +41,7 @@ const DEPENDENCY_UP: &str = "pointshare_dependency_up";
 const MEMORY_LIMIT: &str = "pointshare_memory_limit_bytes";
 const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
 const AUTH_EVENTS: &str = "pointshare_auth_events_total";
+const ADMISSION_REFUSED: &str = "pointshare_admission_refused_total";
 const BACKEND_INFO: &str = "pointshare_backend_info";
 const MAIL_RUNS: &str = "pointshare_mail_runs_total";
 const MAIL_SENT: &str = "pointshare_mail_sent_total";
@@ -106,6 +107,10 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     describe_counter!(REQUESTS, "HTTP requests answered, by method, route and status.");
     describe_histogram!(DURATION, Unit::Seconds, "Time to answer an HTTP request, by method and route.");
     describe_gauge!(IN_FLIGHT, "HTTP requests being served now.");
+    describe_counter!(
+        ADMISSION_REFUSED,
+        "API requests refused at once with 503 overloaded because their class (provider or store) had no place free."
+    );
     describe_counter!(
         TRANSFERS,
         "Shares and grants answered, by kind and the state the caller was told (`refused`: none was created)."
@@ -177,6 +182,9 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     }
     for event in AuthEvent::ALL {
         counter!(AUTH_EVENTS, "event" => event.label()).absolute(0);
+    }
+    for class in ADMISSION_CLASSES {
+        counter!(ADMISSION_REFUSED, "class" => class).absolute(0);
     }
     gauge!(TRANSFERS_IN_FLIGHT).set(0.0);
     gauge!(EVENT_STREAMS).set(0.0);
@@ -350,6 +358,14 @@ impl AuthEvent {
             Self::PasswordQueueFull => "password_queue_full",
         }
     }
+}
+
+/// The classes admission control bounds, as the refusals' label says them.
+pub const ADMISSION_CLASSES: [&str; 2] = ["provider", "store"];
+
+/// A request refused by admission control, by the class whose places were taken.
+pub fn admission_refused(class: &'static str) {
+    counter!(ADMISSION_REFUSED, "class" => class).increment(1);
 }
 
 pub fn auth_event(event: AuthEvent) {

@@ -88,7 +88,9 @@ pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<we
         Successor::Offered => offered,
         Successor::HandedOver(sealed) => {
             telemetry::auth_event(AuthEvent::RefreshHandedOver);
-            presented.open(&sealed).ok_or_else(|| ApiError::unexpected("a handed-over refresh token does not open"))?
+            presented
+                .open(&sealed)
+                .ok_or_else(|| ApiError::unexpected(anyhow::anyhow!("a handed-over refresh token does not open")))?
         }
     };
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))

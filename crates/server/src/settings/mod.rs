@@ -61,6 +61,7 @@ pub struct Settings {
     pub recovery: RecoverySection,
     pub mail: MailSection,
     pub accounts: AccountsSection,
+    pub admission: AdmissionSettings,
     pub embedded: EmbeddedSettings,
 }
 
@@ -557,6 +558,37 @@ impl MailSection {
     }
 }
 
+/// How many API requests one replica has in flight at most, by what they
+/// wait on; past that it answers 503 `overloaded` at once (see `admission`).
+/// The defaults follow Little's law on the seed's figures: 200 req/s held
+/// for up to 4 provider calls of about a second is ~800 in flight; a
+/// store-only request takes milliseconds, so hundreds of them in flight
+/// already mean the store is behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdmissionSettings {
+    /// Requests that call the provider: shares, grants, corrections, balances, signups.
+    pub provider_bound: usize,
+    /// Requests that only read or write the store.
+    pub store_bound: usize,
+}
+
+impl Default for AdmissionSettings {
+    fn default() -> Self {
+        AdmissionSettings { provider_bound: 1024, store_bound: 512 }
+    }
+}
+
+impl AdmissionSettings {
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        match (self.provider_bound, self.store_bound) {
+            (0, _) => Err(InvalidSetting::new("provider_bound", "must be at least 1")),
+            (_, 0) => Err(InvalidSetting::new("store_bound", "must be at least 1")),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Members' own accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -674,6 +706,7 @@ impl Settings {
         self.recovery.validate().map_err(E::in_section("recovery"))?;
         self.mail.validate().map_err(E::in_section("mail"))?;
         self.accounts.validate().map_err(E::in_section("accounts"))?;
+        self.admission.validate().map_err(E::in_section("admission"))?;
         self.validate_timing()
     }
 

@@ -228,6 +228,16 @@ pub const SETTINGS: &[Setting] = &[
         "HANDLE_HOLD",
         "How long a closed account's handle is held back from new members, so nobody passes for the leaver; then the next signup that asks for it gets it.",
     ),
+    row(
+        "admission.provider_bound",
+        "ADMISSION_PROVIDER_BOUND",
+        "Most requests that call the provider (shares, grants, corrections, balances, signups) one replica has in flight; past it, 503 `overloaded` at once.",
+    ),
+    row(
+        "admission.store_bound",
+        "ADMISSION_STORE_BOUND",
+        "Most requests that only use the store (history, profiles, sessions) one replica has in flight; past it, 503 `overloaded` at once.",
+    ),
     row("limits.max_per_transfer", "MAX_POINTS_PER_TRANSFER", "Most points in one share."),
     row("limits.max_per_day", "MAX_POINTS_PER_DAY", "Most points one member may share per UTC day."),
     row("limits.max_per_grant", "MAX_POINTS_PER_GRANT", "Most points in one admin grant."),

@@ -15,6 +15,7 @@ mod errors;
 mod events;
 mod members;
 mod operations;
+mod overload;
 mod settings;
 mod shutdown;
 mod transfers;

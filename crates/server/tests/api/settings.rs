@@ -43,6 +43,7 @@ fn a_bad_setting_stops_start_up_and_is_named() {
         ("POINTSHARE_PROVIDER_API_KEY", ""),
         ("POINTSHARE_HOUSE_HANDLE", "the house"),
         ("POINTSHARE_REFRESH_HANDOVER", "2m"),
+        ("POINTSHARE_ADMISSION_STORE_BOUND", "0"),
     ];
     for (variable, value) in cases {
         let mut command = pointshare();
