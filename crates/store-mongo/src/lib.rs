@@ -278,22 +278,26 @@ fn store_error(error: impl Into<anyhow::Error>, doing: &str) -> pointshare_domai
     pointshare_domain::ports::StoreError(error.into().context(doing.to_owned()))
 }
 
+/// The messages of the duplicate-key errors (code 11000) in a driver error:
+/// a write error, a batch's, or, from some servers, a failed command.
+fn duplicate_keys(error: &mongodb::error::Error) -> Vec<&str> {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000 => vec![write.message.as_str()],
+        ErrorKind::Command(command) if command.code == 11000 => vec![command.message.as_str()],
+        ErrorKind::InsertMany(failure) => {
+            failure.write_errors.iter().flatten().filter(|w| w.code == 11000).map(|w| w.message.as_str()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Whether a driver error is a duplicate key, on any index.
 fn duplicate(error: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    matches!(error.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000)
+    !duplicate_keys(error).is_empty()
 }
 
 /// Whether a driver error is a duplicate key on the index `name`.
 fn duplicate_on(error: &mongodb::error::Error, name: &str) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    match error.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == 11000 && write.message.contains(name),
-        // Some servers answer a duplicate key as a failed command instead.
-        ErrorKind::Command(command) => command.code == 11000 && command.message.contains(name),
-        ErrorKind::InsertMany(failure) => {
-            failure.write_errors.iter().flatten().any(|write| write.code == 11000 && write.message.contains(name))
-        }
-        _ => false,
-    }
+    duplicate_keys(error).iter().any(|message| message.contains(name))
 }

@@ -18,9 +18,9 @@ use pointshare_domain::{
 use crate::documents::{MemberDoc, name_key};
 use crate::{EMAIL_INDEX, HANDLE_INDEX, duplicate_on, store_error};
 
-/// How many times an email change is tried when another change to the
-/// record conflicts with it.
-const EMAIL_CHANGE_TRIES: usize = 5;
+/// How many times a rewrite of a member's record (an email or handle
+/// change) is tried when another change to the record conflicts with it.
+const REWRITE_TRIES: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct MongoMembers {
@@ -44,7 +44,7 @@ impl MongoMembers {
     /// again; a delete frees it on all. (Transactions need a replica set,
     /// which every deployment in deploy/ has.) A conflicting change retries.
     async fn rewrite(&self, id: MemberId, change: impl Fn(&mut Member)) -> Result<Option<Member>, SetEmailError> {
-        let doing = "changing a member's email";
+        let doing = "rewriting a member's record";
         let mut session = self.members.client().start_session().await.map_err(|e| store_error(e, doing))?;
         let mut tries = 0;
         loop {
@@ -62,7 +62,7 @@ impl MongoMembers {
             match outcome {
                 Ok(member) => return Ok(member),
                 Err(error) if duplicate_on(&error, EMAIL_INDEX) => return Err(SetEmailError::EmailTaken),
-                Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && tries < EMAIL_CHANGE_TRIES => {}
+                Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && tries < REWRITE_TRIES => {}
                 Err(error) => return Err(store_error(error, doing).into()),
             }
         }
@@ -209,7 +209,7 @@ impl MemberRepository for MongoMembers {
         let released = self.rewrite(id, |member| member.handle = handle.clone()).await;
         released.map_err(|error| match error {
             // The tombstone's handle is made of its id: another member cannot hold it.
-            SetEmailError::EmailTaken => StoreError(anyhow::anyhow!("the address of a tombstone is taken")),
+            SetEmailError::EmailTaken => StoreError(anyhow::anyhow!("a tombstone's address is taken")),
             SetEmailError::Unexpected(error) => error,
         })
     }

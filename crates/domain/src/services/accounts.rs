@@ -417,7 +417,7 @@ impl AccountService {
             used_at: None,
         };
         self.tokens.insert(&verification).await?;
-        let intent = MailIntent::parse(format!("verify:{}", token.hash)).map_err(|e| StoreError(e.into()))?;
+        let intent = intent(format!("verify:{}", token.hash)).map_err(StoreError)?;
         let message = MailMessage {
             to: member.email.clone(),
             name: member.display_name.clone(),
@@ -475,7 +475,7 @@ impl AccountService {
             used_at: None,
         };
         self.tokens.insert(&reset).await?;
-        let intent = MailIntent::parse(format!("reset:{}", token.hash)).map_err(|e| StoreError(e.into()))?;
+        let intent = intent(format!("reset:{}", token.hash)).map_err(StoreError)?;
         let message = MailMessage {
             to: member.email,
             name: member.display_name,
@@ -508,7 +508,7 @@ impl AccountService {
     /// then: a mail that cannot be queued is logged, not a failure of it.
     async fn tell_password_changed(&self, member: Member) {
         let at = self.clock.now().timestamp_micros();
-        let Ok(intent) = MailIntent::parse(format!("password_changed:{}:{at}", member.id)) else { return };
+        let Ok(intent) = intent(format!("password_changed:{}:{at}", member.id)) else { return };
         let (id, to, name) = (member.id, member.email, member.display_name);
         let message = MailMessage { to, name, kind: MailKind::PasswordChanged, token: None, detail: None };
         if let Err(error) = self.mail.queue(intent, message).await {
@@ -517,6 +517,7 @@ impl AccountService {
     }
 }
 
+/// Why a mail is sent, as the outbox keys it (`kind:what`).
 fn intent(text: String) -> anyhow::Result<MailIntent> {
     Ok(MailIntent::parse(text)?)
 }
