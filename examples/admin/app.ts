@@ -249,18 +249,19 @@ async function loadReviews(): Promise<void> {
 
 function reviewRow(item: ReviewItemView): HTMLTableRowElement {
   const { transfer } = item;
+  const held = item.references.map((r) => `${r.reference.split(":").pop()}: ${r.movement ? `${r.movement.kind} ${r.movement.amount}` : "nothing"}`);
   const row = document.createElement("tr");
   Object.assign(row.dataset, {
     testid: "review-row",
     id: transfer.id,
     amount: String(transfer.amount),
     reason: transfer.review_reason ?? "",
+    held: held.join(", "),
   });
   cell(row, `@${transfer.from_handle}`);
   cell(row, `@${transfer.to_handle}`);
   cell(row, points.format(transfer.amount), "amount");
   cell(row, (transfer.review_reason ?? "").replaceAll("_", " "));
-  const held = item.references.map((r) => `${r.reference.split(":").pop()}: ${r.movement ? `${r.movement.kind} ${r.movement.amount}` : "nothing"}`);
   cell(row, item.provider_problem ?? held.join(", "), "code");
   cell(row, "", "actions").append(
     button("Refund", "refund-button", () => resolve(transfer.id, "refund")),

@@ -2,8 +2,8 @@
 // puppeteer-core), with two admins on pages of their own: the first finds
 // alice, sees her balance and transfers, and reverses a share above the
 // approval threshold; the second approves it; the first sees the points back,
-// resolves a transfer parked for review, and reads all three acts in the
-// audit log. Saves a screenshot of both pages.
+// resolves a transfer parked for review as what the provider holds allows,
+// and reads all three acts in the audit log. Saves a screenshot of both pages.
 //
 // Run by scripts/browser-test against a server of its own: a provider
 // simulator it may stop (PROVIDER_PID) to park a transfer for review, the
@@ -174,10 +174,16 @@ test("two admins reverse a large share, resolve a review and read the audit log"
   await boss.page.click("[data-testid=reviews-refresh]");
   const parked = "[data-testid=review-row][data-amount='7']";
   await boss.waitFor("the share to carol in the review queue", (row) => Boolean(document.querySelector(row)), parked);
-  await boss.fill({ "review-reason": "carol's provider was down; refunded" });
-  await clickIn(boss, parked, "refund-button");
-  await boss.waitFor("the review to be resolved as a refund",
-    () => ["reversed", "rejected"].includes(document.querySelector("[data-testid=review-status]")?.dataset.transferState));
+  // As a support agent would, decide by what the provider holds: the share's
+  // debit may have landed before the provider stopped, and then its credit,
+  // sent while it was stopped, lands when it resumes; only completing fits that.
+  const held = await boss.page.$eval(parked, (row) => row.dataset.held);
+  const credited = /credit: credit/.test(held);
+  await boss.fill({ "review-reason": credited ? "carol was credited after all; completed" : "the provider was down; refunded" });
+  await clickIn(boss, parked, credited ? "complete-button" : "refund-button");
+  await boss.waitFor(`the review to be resolved by what the provider holds (${held})`,
+    (states) => states.includes(document.querySelector("[data-testid=review-status]")?.dataset.transferState),
+    credited ? ["completed"] : ["reversed", "rejected"]);
 
   await boss.page.click("[data-testid=audit-refresh]");
   await boss.waitFor("the reversal, the approval and the resolution in the audit log",
