@@ -48,6 +48,7 @@ const MAIL_SENT: &str = "pointshare_mail_sent_total";
 const MAIL_FAILURES: &str = "pointshare_mail_failures_total";
 const MAIL_PENDING: &str = "pointshare_mail_outbox_pending";
 const MAIL_OLDEST: &str = "pointshare_mail_outbox_oldest_seconds";
+const STORE_COMMANDS: &str = "pointshare_store_commands_total";
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
 pub fn init_logs() {
@@ -134,6 +135,10 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         FOLLOWUPS,
         "Transfers driven on in the background after their request answered 202, as of the last recovery pass."
     );
+    describe_counter!(
+        STORE_COMMANDS,
+        "Commands sent to MongoDB (each a round trip), by command name: divided by requests, what a request costs the store."
+    );
     describe_counter!(CACHE_READS, "Balance cache reads, by result: hit, miss or error.");
     describe_counter!(CACHE_ERRORS, "Balance cache and rate limiter calls that failed, by operation.");
     describe_gauge!(OVERDUE, "Transfers not terminal a whole recovery lease after they were created.");
@@ -185,6 +190,9 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     }
     for class in ADMISSION_CLASSES {
         counter!(ADMISSION_REFUSED, "class" => class).absolute(0);
+    }
+    for command in ["find", "insert", "update", "delete", "aggregate"] {
+        counter!(STORE_COMMANDS, "command" => command).absolute(0);
     }
     gauge!(TRANSFERS_IN_FLIGHT).set(0.0);
     gauge!(EVENT_STREAMS).set(0.0);
@@ -364,6 +372,11 @@ impl AuthEvent {
 pub const ADMISSION_CLASSES: [&str; 2] = ["provider", "store"];
 
 /// A request refused by admission control, by the class whose places were taken.
+/// A command sent to MongoDB, by its name (`find`, `update`, ...).
+pub fn store_command(name: &str) {
+    counter!(STORE_COMMANDS, "command" => name.to_owned()).increment(1);
+}
+
 pub fn admission_refused(class: &'static str) {
     counter!(ADMISSION_REFUSED, "class" => class).increment(1);
 }

@@ -25,7 +25,7 @@ use pointshare_embedded::{
 };
 use pointshare_mail_smtp::SmtpMailer;
 use pointshare_provider_http::{BreakerState, HttpProvider};
-use pointshare_store_mongo::MongoStore;
+use pointshare_store_mongo::{CommandObserver, MongoStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ACCESS_FRESHNESS, Access, Passwords, Tokens};
@@ -147,7 +147,8 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
             backend: StoreBackend::InMemory,
         });
     };
-    let store = MongoStore::connect(mongo).await.context("POINTSHARE_MONGODB_URI")?;
+    let counted: CommandObserver = Arc::new(crate::telemetry::store_command);
+    let store = MongoStore::connect(mongo, Some(counted)).await.context("POINTSHARE_MONGODB_URI")?;
     Ok(Repositories {
         members: store.members.clone(),
         directory: store.members.clone(),

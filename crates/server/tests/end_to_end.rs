@@ -651,3 +651,90 @@ async fn the_audit_chain_is_verified_from_the_command_line_and_an_altered_record
     let (code, _, err) = operator(&in_memory, &["audit", "verify"], &[]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+/// The commands this server has sent MongoDB so far, by name, from its
+/// metrics; not the `ping` each scrape of them sends.
+async fn store_commands(client: &Client, server: &Server) -> std::collections::BTreeMap<String, u64> {
+    let metrics = client.get(format!("{}/metrics", server.internal)).send().await.expect("answers");
+    let metrics = metrics.text().await.expect("text");
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix(r#"pointshare_store_commands_total{command=""#))
+        .filter_map(|rest| {
+            let (command, count) = rest.split_once(r#""} "#)?;
+            (command != "ping").then_some(())?;
+            Some((command.to_owned(), count.parse::<f64>().ok()? as u64))
+        })
+        .collect()
+}
+
+/// What `request` cost the store: the commands sent between before it and
+/// once the count stopped moving (a share's saga may finish just after its
+/// answer), by name.
+async fn store_cost<F: Future<Output = ()>>(
+    client: &Client,
+    server: &Server,
+    request: F,
+) -> std::collections::BTreeMap<String, u64> {
+    let before = store_commands(client, server).await;
+    request.await;
+    let mut after = store_commands(client, server).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = store_commands(client, server).await;
+        if again == after {
+            break;
+        }
+        after = again;
+    }
+    after
+        .into_iter()
+        .map(|(command, count)| (command.clone(), count - before.get(&command).copied().unwrap_or(0)))
+        .filter(|(_, count)| *count > 0)
+        .collect()
+}
+
+/// The store round trips a share, a view of one transfer and a page of
+/// history cost on MongoDB, counted by the driver (every command, those in
+/// a transaction too) with the background workers idle: docs/architecture.md
+/// lists them, and a change that adds one fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say() {
+    let (_sim, mut env) = real_backends("round_trips").await;
+    env.push(("POINTSHARE_RECOVERY_INTERVAL", "0s".into()));
+    env.push(("POINTSHARE_MAIL_INTERVAL", "0s".into()));
+    let client = Client::new();
+    let server = start_server(&env).await;
+    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
+    let transfers = format!("{}/v1/transfers", server.base);
+    let share = || async {
+        let body = json!({"to_handle": "ben", "amount": 1});
+        let (status, shared) = call(&client, post.clone(), transfers.clone(), Some(&ada), Some(body)).await;
+        assert_eq!((status, shared["state"].as_str()), (StatusCode::CREATED, Some("completed")), "{shared}");
+        shared["id"].as_str().expect("an id").to_owned()
+    };
+    // The first share of the day creates its daily counter.
+    let first = share().await;
+
+    let shared = store_cost(&client, &server, async {
+        share().await;
+    })
+    .await;
+    let viewed = store_cost(&client, &server, async {
+        let (status, view) = call(&client, get.clone(), format!("{transfers}/{first}"), Some(&ada), None).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    })
+    .await;
+    let paged = store_cost(&client, &server, async {
+        let (status, page) = call(&client, get.clone(), format!("{transfers}?limit=20"), Some(&ada), None).await;
+        assert_eq!((status, page["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(3)), "{page}");
+    })
+    .await;
+    let total = |cost: &std::collections::BTreeMap<String, u64>| cost.values().sum::<u64>();
+    assert_eq!(
+        (total(&shared), total(&viewed), total(&paged)),
+        (7, 2, 3),
+        "share {shared:?}, view {viewed:?}, page {paged:?}"
+    );
+}

@@ -32,6 +32,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use mongodb::bson::doc;
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadPreference, SelectionCriteria, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
 use pointshare_domain::ports::{InvalidSetting, Secret};
@@ -145,9 +147,22 @@ const BY_KIND_INDEX: &str = "transfers_by_kind_newest_first";
 const BY_STATE_INDEX: &str = "transfers_in_review_newest_first";
 const REVERSALS_INDEX: &str = "transfers_by_original";
 
+/// Told each command's name as the driver sends it (every round trip to the
+/// server, those inside a transaction too): how the server counts what its
+/// requests cost the store.
+pub type CommandObserver = Arc<dyn Fn(&str) + Send + Sync>;
+
 impl MongoStore {
-    pub async fn connect(settings: &MongoSettings) -> anyhow::Result<MongoStore> {
-        let client = Client::with_options(client_options(settings).await?)?;
+    pub async fn connect(settings: &MongoSettings, observer: Option<CommandObserver>) -> anyhow::Result<MongoStore> {
+        let mut options = client_options(settings).await?;
+        if let Some(observe) = observer {
+            options.command_event_handler = Some(EventHandler::callback(move |event| {
+                if let CommandEvent::Started(started) = event {
+                    observe(&started.command_name);
+                }
+            }));
+        }
+        let client = Client::with_options(options)?;
         let database = client.database(&settings.database);
         let store = MongoStore {
             members: Arc::new(MongoMembers::new(database.collection::<MemberDoc>("members"))),

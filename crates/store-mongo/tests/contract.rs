@@ -10,7 +10,7 @@ async fn fresh() -> (MongoStore, MongoSettings) {
         "POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers",
     );
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
-    (MongoStore::connect(&settings).await.expect("connects to the test server"), settings)
+    (MongoStore::connect(&settings, None).await.expect("connects to the test server"), settings)
 }
 
 async fn store() -> StoreUnderTest {
@@ -81,9 +81,9 @@ async fn connecting_twice_keeps_the_indexes_and_the_data() {
     let uri = std::env::var("POINTSHARE_TEST_MONGODB_URI")
         .expect("POINTSHARE_TEST_MONGODB_URI is set by scripts/with-servers");
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
-    let first = MongoStore::connect(&settings).await.expect("connects");
+    let first = MongoStore::connect(&settings, None).await.expect("connects");
     first.ping().await.expect("pings");
-    let again = MongoStore::connect(&settings).await.expect("creating the indexes again is harmless");
+    let again = MongoStore::connect(&settings, None).await.expect("creating the indexes again is harmless");
     again.ping().await.expect("pings");
 }
 
@@ -93,7 +93,7 @@ async fn an_unreachable_server_fails_start_up_clearly() {
         connect_timeout: std::time::Duration::from_millis(300),
         ..MongoSettings::new("mongodb://127.0.0.1:1/?connectTimeoutMS=300")
     };
-    let error = MongoStore::connect(&settings).await.expect_err("nothing listens on port 1");
+    let error = MongoStore::connect(&settings, None).await.expect_err("nothing listens on port 1");
     assert!(format!("{error:#}").contains("reaching MongoDB"), "{error:#}");
 }
 
@@ -112,7 +112,7 @@ async fn a_replica_set_gets_majority_writes_primary_reads_and_retries_unless_the
     assert_eq!((options.retry_writes, options.retry_reads), (Some(true), Some(true)));
     // The server takes them: the contract suite above runs with exactly these.
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri()) };
-    MongoStore::connect(&settings).await.expect("connects with majority writes").ping().await.expect("pings");
+    MongoStore::connect(&settings, None).await.expect("connects with majority writes").ping().await.expect("pings");
 
     let chosen = format!("{}/?w=1&readPreference=primaryPreferred&retryWrites=false", uri().trim_end_matches('/'));
     let options = pointshare_store_mongo::client_options(&MongoSettings::new(chosen)).await.expect("parses");
@@ -154,7 +154,7 @@ async fn each_query_of_a_request_is_answered_from_its_index() {
     use mongodb::bson::doc;
 
     let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri()) };
-    MongoStore::connect(&settings).await.expect("connects and creates the indexes");
+    MongoStore::connect(&settings, None).await.expect("connects and creates the indexes");
     let database = mongodb::Client::with_uri_str(uri()).await.expect("connects").database(&settings.database);
     let member = "0190f3a0-b1c2-7c3d-8e9f-0a1b2c3d4e5f";
     let newest = doc! {"created_at": -1, "_id": -1};
