@@ -286,7 +286,7 @@ async fn simulate(seed: u64, fencing: Fencing) -> Outcome {
         match event {
             Event::Share { replica, from, to, amount, key } => {
                 let command = ShareCommand {
-                    sender: members[from].id,
+                    sender: members[from].clone(),
                     to: members[to].handle.clone(),
                     amount: Points::new(amount).expect("in range"),
                     memo: None,

@@ -86,7 +86,9 @@ pub struct RequestLease {
 
 #[derive(Debug, Clone)]
 pub struct ShareCommand {
-    pub sender: MemberId,
+    /// The sender as the request was admitted on it (the caller's record, a
+    /// few seconds old at most): it need not be read again to go ahead.
+    pub sender: Member,
     pub to: Handle,
     pub amount: Points,
     pub memo: Option<Memo>,
@@ -273,21 +275,35 @@ impl TransferService {
     /// Shares points. `Ok` holds a completed transfer, or one still processing
     /// when the deadline came (a follow-up or recovery finishes it).
     pub async fn share(&self, command: ShareCommand, deadline: Deadline) -> Result<Submitted, ShareError> {
-        let sender = self.members.by_id(command.sender).await.context("loading the sender")?;
-        let sender = sender.ok_or(ShareError::SenderNotFound)?;
-        let recipient = self.recipient(&command.to).await?.ok_or(ShareError::RecipientNotFound)?;
+        let ShareCommand { sender, to, amount, memo, idempotency_key } = command;
+        let recipient = self.recipient(&to).await?.ok_or(ShareError::RecipientNotFound)?;
         let request = TransferRequest {
             kind: TransferKind::Share,
             sender: sender.id,
             recipient: recipient.id,
-            amount: command.amount,
-            memo: command.memo,
-            idempotency_key: command.idempotency_key,
+            amount,
+            memo,
+            idempotency_key,
             reverses: None,
         };
-        if let Some(replayed) = self.replay(&request).await? {
-            return Ok(replayed);
+        let recording = match self.share_recording(&sender, &recipient, amount) {
+            Ok(recording) => Ok(recording),
+            // The record a request was admitted on is a few seconds old: what
+            // it refuses (an address just verified on another replica) is
+            // decided again on the store's.
+            Err(_) => {
+                let sender = self.members.by_id(sender.id).await.context("loading the sender")?;
+                self.share_recording(&sender.ok_or(ShareError::SenderNotFound)?, &recipient, amount)
+            }
+        };
+        match recording {
+            Ok(recording) => Ok(self.submit(request, recording, deadline).await?),
+            Err(refusal) => self.refuse_unless_replayed(&request, refusal).await,
         }
+    }
+
+    /// How a share from `sender` to `recipient` is recorded, or why it is refused.
+    fn share_recording(&self, sender: &Member, recipient: &Member, amount: Points) -> Result<Recording, ShareError> {
         if sender.id == recipient.id {
             return Err(ShareError::SelfTransfer);
         }
@@ -297,16 +313,11 @@ impl TransferService {
         if self.limits.require_verified_email && !sender.email_verified {
             return Err(ShareError::EmailUnverified);
         }
-        let recipient_account = receiving_account(&recipient).ok_or(ShareError::RecipientNotActive)?;
-        if command.amount > self.limits.max_per_transfer {
+        let recipient_account = receiving_account(recipient).ok_or(ShareError::RecipientNotActive)?;
+        if amount > self.limits.max_per_transfer {
             return Err(ShareError::AboveTransferLimit { max: self.limits.max_per_transfer });
         }
-        let recording = Recording {
-            sender_account: Some(sender_account),
-            recipient_account: Some(recipient_account),
-            approval: None,
-        };
-        Ok(self.submit(request, recording, deadline).await?)
+        Ok(Recording { sender_account: Some(sender_account), recipient_account: Some(recipient_account), approval: None })
     }
 
     /// Gives what a member closing their account has left to the house
@@ -371,17 +382,22 @@ impl TransferService {
             idempotency_key: command.idempotency_key,
             reverses: None,
         };
-        let outcome = match self.replay(&request).await? {
-            Some(replayed) => Ok(replayed),
-            None => {
-                let recipient_account = receiving_account(&recipient).ok_or(GrantError::RecipientNotActive)?;
-                if command.amount > self.limits.max_per_grant {
-                    return Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant });
-                }
-                let recording =
-                    Recording { sender_account: None, recipient_account: Some(recipient_account), approval: None };
-                self.submit(request, recording, deadline).await.map_err(GrantError::from)
+        let recording = match (receiving_account(&recipient), command.amount > self.limits.max_per_grant) {
+            (None, _) => Err(GrantError::RecipientNotActive),
+            (Some(_), true) => Err(GrantError::AboveGrantLimit { max: self.limits.max_per_grant }),
+            (Some(account), false) => {
+                Ok(Recording { sender_account: None, recipient_account: Some(account), approval: None })
             }
+        };
+        let outcome = match recording {
+            Ok(recording) => self.submit(request, recording, deadline).await.map_err(GrantError::from),
+            Err(refusal) => match self.refuse_unless_replayed(&request, refusal).await {
+                // Refused before anything was recorded: nothing to audit.
+                Err(refusal @ (GrantError::RecipientNotActive | GrantError::AboveGrantLimit { .. })) => {
+                    return Err(refusal);
+                }
+                outcome => outcome,
+            },
         };
         let recorded = match &outcome {
             Ok(submitted) => submitted,
@@ -485,6 +501,21 @@ impl TransferService {
         self.lease_for
     }
 
+    /// `refusal`, unless the request repeats one that went through: a repeat
+    /// answers as the first request did, whatever changed since. Only a
+    /// refused request looks its key up; one that goes ahead finds a repeat
+    /// at the insert, which the key's unique index settles (`submit`).
+    async fn refuse_unless_replayed<E: From<SubmitError>>(
+        &self,
+        request: &TransferRequest,
+        refusal: E,
+    ) -> Result<Submitted, E> {
+        match self.replay(request).await? {
+            Some(replayed) => Ok(replayed),
+            None => Err(refusal),
+        }
+    }
+
     /// The earlier transfer this request repeats, as a final answer.
     pub(crate) async fn replay(&self, request: &TransferRequest) -> Result<Option<Submitted>, SubmitError> {
         let existing = self
@@ -553,7 +584,8 @@ impl TransferService {
         transfer.changes.push(StateChange { at: now, state: transfer.state, by: owner.clone() });
         match self.transfers.insert(&transfer).await {
             Ok(()) => {}
-            // A concurrent request with the same key won the insert.
+            // An earlier or concurrent request with the same key recorded
+            // first: this one repeats it, or reuses its key.
             Err(InsertTransferError::KeyTaken(existing)) => {
                 self.release_if(reserved, &transfer).await;
                 return match check_key(Some(*existing), &request) {

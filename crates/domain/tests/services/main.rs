@@ -40,7 +40,7 @@ fn key(k: &str) -> IdempotencyKey {
 
 fn share(from: &Member, to: &Member, amount: u64, idempotency_key: &str) -> ShareCommand {
     ShareCommand {
-        sender: from.id,
+        sender: from.clone(),
         to: to.handle.clone(),
         amount: points(amount),
         memo: Some(Memo::parse("thanks").expect("valid memo")),

@@ -35,6 +35,30 @@ async fn insufficient_funds_declines_and_moves_nothing() {
     assert_eq!((world.balance(&alice), world.balance(&bob)), (10, 0));
 }
 
+/// The key is looked up only when a rule refuses: a repeat that goes ahead
+/// meets its first request at the insert, and one that a rule now refuses
+/// (the sender suspended since) answers as the first did.
+#[tokio::test]
+async fn a_repeat_answers_as_the_first_request_did_whether_or_not_the_rules_now_refuse_it() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let bob = world.member("bob", 0).await;
+    let first = world.transfer_service.share(share(&alice, &bob, 30, "k1"), deadline()).await.expect("completes");
+    let again = world.transfer_service.share(share(&alice, &bob, 30, "k1"), deadline()).await.expect("a repeat");
+    assert_eq!((again.id, again.state, again.replayed), (first.id, TransferState::Completed, true));
+    let reused = world.transfer_service.share(share(&alice, &bob, 31, "k1"), deadline()).await.unwrap_err();
+    assert!(matches!(reused, ShareError::IdempotencyKeyReused), "{reused:?}");
+
+    let suspended = world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("up");
+    let suspended = suspended.expect("alice");
+    let late = world.transfer_service.share(share(&suspended, &bob, 30, "k1"), deadline()).await.expect("a repeat");
+    assert_eq!((late.id, late.replayed), (first.id, true));
+    let refused = world.transfer_service.share(share(&suspended, &bob, 30, "k2"), deadline()).await.unwrap_err();
+    assert!(matches!(refused, ShareError::SenderNotActive), "{refused:?}");
+    assert_eq!(world.transfers.all().len(), 1);
+    assert_eq!((world.balance(&alice), world.balance(&bob)), (70, 30), "the repeats moved nothing");
+}
+
 #[tokio::test]
 async fn the_rules_refuse_before_anything_is_recorded() {
     let settings = WorldSettings {
@@ -61,12 +85,13 @@ async fn the_rules_refuse_before_anything_is_recorded() {
     let suspended = world.transfer_service.share(share(&alice, &carol, 1, "d"), deadline()).await.unwrap_err();
     assert!(matches!(suspended, ShareError::RecipientNotActive), "{suspended:?}");
 
-    world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("up");
-    let sender_suspended = world.transfer_service.share(share(&alice, &bob, 1, "e"), deadline()).await.unwrap_err();
+    let suspended_alice = world.member_service.set_status(alice.id, MemberStatus::Suspended).await.expect("up");
+    let suspended_alice = suspended_alice.expect("alice");
+    let sender_suspended =
+        world.transfer_service.share(share(&suspended_alice, &bob, 1, "e"), deadline()).await.unwrap_err();
     assert!(matches!(sender_suspended, ShareError::SenderNotActive), "{sender_suspended:?}");
-
-    let mut ghost = share(&alice, &bob, 1, "f");
-    ghost.sender = pointshare_domain::MemberId::new();
+    let mut ghost = share(&suspended_alice, &bob, 1, "f");
+    ghost.sender.id = pointshare_domain::MemberId::new();
     let no_sender = world.transfer_service.share(ghost, deadline()).await.unwrap_err();
     assert!(matches!(no_sender, ShareError::SenderNotFound), "{no_sender:?}");
 

@@ -171,7 +171,7 @@ pub async fn create_transfer(
     let idempotency_key = idempotency_key(&request)?;
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
     state.throttle.transfer(caller.member).await?;
-    let command = ShareCommand { sender: caller.member, to: to.clone(), amount, memo, idempotency_key };
+    let command = ShareCommand { sender: caller.record.clone(), to: to.clone(), amount, memo, idempotency_key };
     let answer = Answering { caller: Some(&caller), to: Some(&to), location: "/v1/transfers" };
     submit(&state, TransferKind::Share, state.transfers.share(command, deadline(&state)), answer).await
 }
