@@ -317,7 +317,11 @@ impl TransferService {
         if amount > self.limits.max_per_transfer {
             return Err(ShareError::AboveTransferLimit { max: self.limits.max_per_transfer });
         }
-        Ok(Recording { sender_account: Some(sender_account), recipient_account: Some(recipient_account), approval: None })
+        Ok(Recording {
+            sender_account: Some(sender_account),
+            recipient_account: Some(recipient_account),
+            approval: None,
+        })
     }
 
     /// Gives what a member closing their account has left to the house
