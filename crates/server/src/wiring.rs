@@ -147,8 +147,8 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
             backend: StoreBackend::InMemory,
         });
     };
-    let counted: CommandObserver = Arc::new(crate::telemetry::store_command);
-    let store = MongoStore::connect(mongo, Some(counted)).await.context("POINTSHARE_MONGODB_URI")?;
+    let counted = mongo.count_commands.then(|| Arc::new(crate::telemetry::store_command) as CommandObserver);
+    let store = MongoStore::connect(mongo, counted).await.context("POINTSHARE_MONGODB_URI")?;
     Ok(Repositories {
         members: store.members.clone(),
         directory: store.members.clone(),

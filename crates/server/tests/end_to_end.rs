@@ -703,6 +703,7 @@ async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say()
     let (_sim, mut env) = real_backends("round_trips").await;
     env.push(("POINTSHARE_RECOVERY_INTERVAL", "0s".into()));
     env.push(("POINTSHARE_MAIL_INTERVAL", "0s".into()));
+    env.push(("POINTSHARE_MONGODB_COUNT_COMMANDS", "true".into()));
     let client = Client::new();
     let server = start_server(&env).await;
     let ada = ada_with_100_and_ben(&client, &server, &env).await;

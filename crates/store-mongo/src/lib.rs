@@ -62,6 +62,11 @@ pub struct MongoSettings {
     /// How long to wait for a server to select or to connect.
     #[serde(default = "connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// Whether the server counts every command it sends (`CommandObserver`).
+    /// Off by default: the driver then copies and parses every command and
+    /// every reply, a page of history included, to report it.
+    #[serde(default)]
+    pub count_commands: bool,
 }
 
 fn database() -> String {
@@ -105,6 +110,7 @@ impl MongoSettings {
             database: database(),
             pool_size: pool_size(),
             connect_timeout: connect_timeout(),
+            count_commands: false,
         }
     }
 

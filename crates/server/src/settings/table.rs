@@ -77,6 +77,11 @@ pub const SETTINGS: &[Setting] = &[
         "Longest selecting or connecting to a MongoDB server may take.",
     ),
     row(
+        "store.count_commands",
+        "MONGODB_COUNT_COMMANDS",
+        "Count every command sent to MongoDB in pointshare_store_commands_total, by name: what requests cost the store. Off by default: the driver then copies and parses every command and reply.",
+    ),
+    row(
         "cache.url",
         "REDIS_URL",
         "Redis for the balance cache, rate limits and members' events; in memory when unset.",
