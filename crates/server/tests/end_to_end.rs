@@ -735,7 +735,7 @@ async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say()
     let total = |cost: &std::collections::BTreeMap<String, u64>| cost.values().sum::<u64>();
     assert_eq!(
         (total(&shared), total(&viewed), total(&paged)),
-        (5, 2, 3),
+        (4, 2, 3),
         "share {shared:?}, view {viewed:?}, page {paged:?}"
     );
 }

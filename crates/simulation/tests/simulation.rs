@@ -39,7 +39,7 @@ fn a_seed_replays_the_same_run() {
 
 #[test]
 fn without_fencing_it_finds_the_stale_worker_mint() {
-    let found = (0..300).find_map(|seed| {
+    let found = (0..3000).find_map(|seed| {
         let outcome = run(seed, Fencing::Off);
         let minted = outcome.violations.iter().find(|v| v.contains("is reversed") && v.contains("refund Some"))?;
         let conserved = outcome.violations.iter().any(|v| v.starts_with("points not conserved"));

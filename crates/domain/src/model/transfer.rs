@@ -241,7 +241,8 @@ impl TransferState {
             (_, Accepted | AwaitingApproval, Rejected)
                 | (_, AwaitingApproval, Accepted)
                 | (DebitThenCredit, Accepted, Debited)
-                | (DebitThenCredit, Debited, Completed | Refunding)
+                // From accepted: the debit's success was not recorded (the saga's driver).
+                | (DebitThenCredit, Accepted | Debited, Completed | Refunding)
                 // The refund found the credit's reference taken: the credit landed.
                 | (DebitThenCredit, Refunding, Reversed | Completed)
                 | (CreditOnly | DebitOnly, Accepted, Completed)
@@ -503,6 +504,8 @@ mod tests {
         let allowed = [
             (Accepted, Debited),
             (Accepted, Rejected),
+            (Accepted, Completed),
+            (Accepted, Refunding),
             (Debited, Completed),
             (Debited, Refunding),
             (Refunding, Reversed),

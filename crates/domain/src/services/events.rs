@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::model::{Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Points, Transfer, TransferId, TransferState};
+use crate::model::{
+    Cursor, IdempotencyKey, LeaseOwner, Legs, MemberId, Page, Points, Transfer, TransferId, TransferState,
+};
 use crate::ports::{
     EventId, EventsError, HistoryFilter, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError,
     TakeOverError, TransferRepository, Transition, TransitionError,
@@ -32,12 +34,12 @@ impl AnnouncedTransfers {
         AnnouncedTransfers { store, events }
     }
 
-    async fn announce(&self, transfer: &Transfer) {
+    /// Announces `transfer`, just recorded in its state (`from` the state it
+    /// left, `None` when just inserted).
+    async fn announce(&self, transfer: &Transfer, from: Option<TransferState>) {
         let mut notices: Vec<(MemberId, Notice)> =
             vec![(transfer.sender, Notice::Transfer(transfer.id)), (transfer.recipient, Notice::Transfer(transfer.id))];
-        if let Some(moved) = whose_balance_moved(transfer) {
-            notices.push((moved, Notice::Balance));
-        }
+        notices.extend(whose_balances_moved(transfer, from).map(|member| (member, Notice::Balance)));
         let published = notices.into_iter().map(|(member, notice)| async move {
             if let Err(error) = self.events.publish(member, notice).await {
                 tracing::warn!(%error, transfer = %transfer.id, ?notice, "could not publish an event");
@@ -47,20 +49,26 @@ impl AnnouncedTransfers {
     }
 }
 
-/// The member whose account the step that led to `transfer`'s state moved.
-fn whose_balance_moved(transfer: &Transfer) -> Option<MemberId> {
-    match transfer.state {
-        TransferState::Debited | TransferState::Reversed => Some(transfer.sender),
-        TransferState::Completed => Some(transfer.recipient),
-        _ => None,
-    }
+/// The members whose accounts the steps from `from` to `transfer`'s state
+/// moved. The saga records a debit only with what followed it, so a share
+/// leaving `accepted` moved its sender's account too.
+fn whose_balances_moved(transfer: &Transfer, from: Option<TransferState>) -> impl Iterator<Item = MemberId> {
+    use TransferState::*;
+    let debit_unrecorded = from == Some(Accepted) && transfer.kind.legs() == Legs::DebitThenCredit;
+    let sender = match transfer.state {
+        Debited | Reversed => true,
+        Completed | Refunding => debit_unrecorded,
+        _ => false,
+    };
+    let recipient = transfer.state == Completed;
+    [sender.then_some(transfer.sender), recipient.then_some(transfer.recipient)].into_iter().flatten()
 }
 
 #[async_trait]
 impl TransferRepository for AnnouncedTransfers {
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
         self.store.insert(transfer).await?;
-        self.announce(transfer).await;
+        self.announce(transfer, None).await;
         Ok(())
     }
 
@@ -74,7 +82,7 @@ impl TransferRepository for AnnouncedTransfers {
 
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
         let moved = self.store.transition(transition).await?;
-        self.announce(&moved).await;
+        self.announce(&moved, Some(transition.from)).await;
         Ok(moved)
     }
 

@@ -157,7 +157,13 @@ impl SagaDriver {
         renew: Option<Duration>,
         report: impl Fn(&Transfer),
     ) -> anyhow::Result<Transfer> {
-        while let Some(step) = self.next_step(&transfer)? {
+        // Whether this driver applied the debit of a transfer the store still
+        // holds as accepted. Recording it would cost a write that crash safety
+        // does not need: the next holder of an accepted transfer sends the
+        // debit again under its reference, which applies nothing twice, so
+        // the credit's outcome is recorded straight from `accepted`.
+        let mut debited = false;
+        while let Some(step) = self.next_step(&transfer, debited)? {
             if let Some(until) = renew.and_then(|lease| self.renewal(&transfer, owner, lease, deadline)) {
                 transfer = match self.transfers.take_over(transfer.id, owner, self.clock.now(), until).await {
                     // Still as we left it: ours alone held it meanwhile.
@@ -187,9 +193,14 @@ impl SagaDriver {
                 self.remember_balance(transaction).await;
             }
             let next = match answer {
+                Ok(_) if step.on_applied == TransferState::Debited => {
+                    debited = true;
+                    continue;
+                }
                 Ok(_) => Next::to(step.on_applied),
                 Err(ProviderError::Rejected(rejection)) => {
-                    self.after_rejection(&transfer, &step, rejection, holding, deadline).await
+                    let position = if debited { TransferState::Debited } else { transfer.state };
+                    self.after_rejection(&transfer, position, &step, rejection, holding, deadline).await
                 }
                 Err(ProviderError::Unexpected(error)) => {
                     tracing::error!(transfer = %transfer.id, error = format!("{error:#}"), "the provider refused a call no repeat will change");
@@ -201,6 +212,7 @@ impl SagaDriver {
                 }
             };
             let Next::Move { to, decline, review } = next else { return Ok(transfer) };
+            debited = false;
             transfer = match self.record(&transfer, owner, to, decline, review).await? {
                 Recorded::Moved(moved) => moved,
                 Recorded::Lost(current) => {
@@ -265,25 +277,26 @@ impl SagaDriver {
         }
     }
 
-    /// Where a refusal leads. The provider checks a reference before anything
-    /// else, so a refusal means this call applied nothing; what it cannot say
-    /// is whether an earlier holder's call is still on its way.
+    /// Where a refusal leads, from where the saga stands (`position`: the
+    /// transfer's state, or `debited` when this driver applied its debit
+    /// unrecorded). The provider checks a reference before anything else, so
+    /// a refusal means this call applied nothing; what it cannot say is
+    /// whether an earlier holder's call is still on its way.
     async fn after_rejection(
         &self,
         transfer: &Transfer,
+        position: TransferState,
         step: &Step,
         rejection: Rejection,
         holding: Holding,
         deadline: Deadline,
     ) -> Next {
         use TransferState::*;
-        tracing::info!(transfer = %transfer.id, state = transfer.state.as_str(), %rejection, "provider refused a saga step");
-        let payer_side = step.kind == MovementKind::Debit || transfer.state == Refunding;
-        match (transfer.state, rejection) {
+        tracing::info!(transfer = %transfer.id, state = position.as_str(), %rejection, "provider refused a saga step");
+        let payer_side = step.kind == MovementKind::Debit || position == Refunding;
+        match (position, rejection) {
             // Our reference holds a movement we did not make this way.
-            (_, Rejection::ReferenceConflict) if transfer.state != Refunding => {
-                Next::review(ReviewReason::ReferenceConflict)
-            }
+            (_, Rejection::ReferenceConflict) if position != Refunding => Next::review(ReviewReason::ReferenceConflict),
             // The credit under the same reference landed after all (a late
             // call of an earlier holder): the recipient has the points.
             (Refunding, Rejection::ReferenceConflict) => self.credit_landed_instead(transfer, deadline).await,
@@ -432,7 +445,9 @@ impl SagaDriver {
         }
     }
 
-    fn next_step(&self, transfer: &Transfer) -> anyhow::Result<Option<Step>> {
+    /// The call `transfer` needs next; `debited`: its debit is applied though
+    /// the store still says accepted.
+    fn next_step(&self, transfer: &Transfer, debited: bool) -> anyhow::Result<Option<Step>> {
         let movement = |account: &ProviderAccountId, reference: ProviderReference, memo: Option<Memo>| Movement {
             account: account.clone(),
             reference,
@@ -451,7 +466,11 @@ impl SagaDriver {
                 .with_context(|| format!("{kind} {} has no recipient account", transfer.id))
         };
         let memo = transfer.memo.clone();
-        let step = match (transfer.kind.legs(), transfer.state) {
+        let position = match transfer.state {
+            TransferState::Accepted if debited => TransferState::Debited,
+            state => state,
+        };
+        let step = match (transfer.kind.legs(), position) {
             (_, state) if !state.is_in_saga() => return Ok(None),
             (Legs::DebitThenCredit, TransferState::Accepted) => Step {
                 kind: MovementKind::Debit,

@@ -172,17 +172,19 @@ async fn a_refused_refund_waits_in_refunding_until_it_can_be_made() {
 
 #[tokio::test(start_paused = true)]
 async fn past_the_deadline_the_transfer_is_processing_and_recovery_finishes_it() {
-    for (operation, stuck_in) in
-        [(Operation::Debit, TransferState::Accepted), (Operation::Credit, TransferState::Debited)]
-    {
+    for (operation, stuck_with) in [(Operation::Debit, (100, 0)), (Operation::Credit, (70, 0))] {
         let p = pair().await;
         p.world.provider.faults().fail_next(operation, 10_000, Fault::Transient);
         let transfer = p.share(30, Deadline::after(Duration::from_secs(3))).await.expect("processing");
-        assert_eq!(transfer.state, stuck_in, "{operation:?}");
+        // A debit applied is not recorded before its credit: recovery sends it
+        // again under its reference, which applies nothing twice.
+        assert_eq!(transfer.state, TransferState::Accepted, "{operation:?}");
+        assert_eq!(p.balances(), stuck_with, "{operation:?}");
         p.world.provider.faults().heal();
         p.recover().await;
         assert_eq!(p.stored(&transfer).state, TransferState::Completed, "{operation:?}");
         assert_eq!(p.balances(), (70, 30));
+        assert_eq!(p.applied(&transfer, "debit"), [(MovementKind::Debit, "alice")], "{operation:?}");
     }
 }
 
@@ -240,7 +242,7 @@ async fn a_transfer_recovery_cannot_finish_is_parked_after_its_attempts() {
     let attempts = RecoverySettings::default().max_attempts;
     for _ in 0..attempts {
         p.recover().await;
-        assert_eq!(p.stored(&transfer).state, TransferState::Debited);
+        assert_eq!(p.stored(&transfer).state, TransferState::Accepted);
     }
     p.recover().await;
     let parked = p.stored(&transfer);
@@ -263,7 +265,8 @@ async fn a_driver_whose_lease_ran_out_makes_no_further_provider_call() {
     };
     let (answer, ()) = futures::join!(request, stall);
     let transfer = answer.expect("processing");
-    assert_eq!(transfer.state, TransferState::Debited, "the debit it had sent is recorded");
+    assert_eq!(transfer.state, TransferState::Accepted, "its debit is left for the next holder to replay");
+    assert_eq!(p.balances(), (70, 0));
     assert_eq!(p.world.provider.faults().calls(Operation::Credit), 0, "no call within clock skew of the lease's end");
     p.recover().await;
     assert_eq!(p.stored(&transfer).state, TransferState::Completed, "the next holder finishes it");
