@@ -1047,7 +1047,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "email_unverified" | "events_unavailable" | "forbidden" | "forfeit_unavailable" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "overloaded" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "store_unavailable" | "too_many_streams" | "transfer_busy" | "transfers_underway" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
+        ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "email_unverified" | "events_disabled" | "events_unavailable" | "forbidden" | "forfeit_unavailable" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "overloaded" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "store_unavailable" | "too_many_streams" | "transfer_busy" | "transfers_underway" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
         ProfileChangeBody: {
             /**
              * @description No control characters.
@@ -3834,6 +3834,15 @@ export interface operations {
             };
             /** @description unauthenticated: no token, or a bad or expired one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description events_disabled: this deployment announces no events (`EVENTS_PUBLISH` off): poll the balance and transfers instead */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -62,6 +62,8 @@ problem_codes! {
     EmailTaken = "email_taken",
     /// The member must verify their email before sharing points.
     EmailUnverified = "email_unverified",
+    /// This deployment announces no events (`EVENTS_PUBLISH` is off): read transfers and balance instead.
+    EventsDisabled = "events_disabled",
     /// Members' events cannot be followed now; retry after `Retry-After`.
     EventsUnavailable = "events_unavailable",
     /// Admins only.

@@ -333,6 +333,7 @@ pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
         // Reconciliation is an operator's command, not a member's request:
         // it waits out a provider's bad minute rather than fail the report.
         reconcile_patience: std::time::Duration::from_secs(60),
+        publish_events: settings.events.publish,
     };
     let services = Services::new(ports, policy);
 

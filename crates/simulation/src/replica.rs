@@ -161,6 +161,7 @@ impl Replica {
             house_account: None,
             handle_hold: HANDLE_HOLD,
             reconcile_patience: Duration::from_secs(5),
+            publish_events: true,
         };
         let Services { transfers: transfer_service, corrections, recovery, .. } = Services::new(ports, policy);
         let mut tasks = JoinSet::new();

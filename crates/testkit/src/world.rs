@@ -141,6 +141,7 @@ impl World {
             house_account: settings.house_account,
             handle_hold: settings.handle_hold,
             reconcile_patience: Duration::from_secs(5),
+            publish_events: true,
         };
         let services = Services::new(ports, policy);
         World {

@@ -2,7 +2,8 @@
 //! server's wiring, the test kit's `World` and the simulation's replicas all
 //! call `Services::new`, so a service is wired to its ports the same way
 //! everywhere. Every change to a transfer goes through `AnnouncedTransfers`
-//! here, so no caller can forget to tell members.
+//! here (unless the policy turns events off), so no caller can forget to
+//! tell members.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,11 @@ pub struct Policy {
     pub handle_hold: Duration,
     /// How long reconciliation waits out a provider's bad minute per lookup.
     pub reconcile_patience: Duration,
+    /// Whether every change to a transfer is announced to its members. Off,
+    /// members read their transfers and balance but no event tells them of
+    /// a change: for a deployment with no live client, or to measure what
+    /// announcing costs.
+    pub publish_events: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +107,10 @@ impl Services {
             passwords,
             clock,
         } = ports;
-        let transfers: Arc<dyn TransferRepository> = Arc::new(AnnouncedTransfers::new(transfers, events.clone()));
+        let transfers: Arc<dyn TransferRepository> = match policy.publish_events {
+            true => Arc::new(AnnouncedTransfers::new(transfers, events.clone())),
+            false => transfers,
+        };
         let saga = Arc::new(SagaDriver::new(
             transfers.clone(),
             totals.clone(),

@@ -50,10 +50,19 @@ struct ResetView {
     responses(
         (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{\"reason\": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one."),
         (status = 400, body = crate::problem::Problem, description = "invalid_last_event_id: not an id this API gave"),
+        (status = 404, body = crate::problem::Problem, description = "events_disabled: this deployment announces no events (`EVENTS_PUBLISH` off): poll the balance and transfers instead"),
         (status = 429, body = crate::problem::Problem, description = "too_many_streams: close one of your open streams first"),
         (status = 503, body = crate::problem::Problem, description = "events_unavailable: try again shortly")))]
 #[get("/v1/me/events")]
 pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if !state.settings.events.publish {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ProblemCode::EventsDisabled,
+            "This service announces no events",
+        )
+        .detail("poll GET /v1/me/balance and GET /v1/transfers instead"));
+    }
     let last_seen = match request.headers().get(LAST_EVENT_ID) {
         None => None,
         Some(value) => {

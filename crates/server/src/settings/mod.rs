@@ -385,6 +385,8 @@ impl BootstrapAdminSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventSettings {
+    /// Whether changes to transfers are announced; off, the stream is refused.
+    pub publish: bool,
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
     #[serde(with = "humantime_serde")]
@@ -395,6 +397,7 @@ pub struct EventSettings {
 impl Default for EventSettings {
     fn default() -> Self {
         EventSettings {
+            publish: true,
             retention: Duration::from_secs(15 * 60),
             heartbeat: Duration::from_secs(15),
             streams_per_member: 5,

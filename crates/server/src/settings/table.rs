@@ -291,6 +291,11 @@ pub const SETTINGS: &[Setting] = &[
         "When the rate limiter cannot answer: let requests through (true) or refuse them with 503.",
     ),
     row(
+        "events.publish",
+        "EVENTS_PUBLISH",
+        "Whether every change to a transfer is announced to its sender and recipient (on by default). Off: members still read their transfers and balance, /v1/me/events answers 404 events_disabled, and neither Redis nor the process spends anything on events; for a deployment with no live client, or to measure what announcing costs (scripts/bench).",
+    ),
+    row(
         "events.retention",
         "EVENTS_RETENTION",
         "How long members' events are kept: a client reconnecting to /v1/me/events within it resumes from Last-Event-ID without a gap.",

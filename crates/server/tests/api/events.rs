@@ -194,3 +194,14 @@ async fn without_follow_ups_a_202_waits_for_recovery() {
     let path = format!("/v1/transfers/{}", shared.body["id"].as_str().expect("an id"));
     assert_eq!(app.get(&path, Some(&alice)).await.body["state"], "processing", "nobody drove it on");
 }
+
+#[tokio::test]
+async fn with_events_turned_off_shares_still_complete_and_the_stream_says_why_it_is_refused() {
+    let app = spawn_app_with(|s| s.events.publish = false).await;
+    let (alice, bob) = (app.demo("alice").await, app.demo("bob").await);
+    let shared = app.share(&alice, "unannounced", share_to("bob", 5)).await;
+    assert_eq!((shared.status, shared.body["state"].as_str()), (StatusCode::CREATED, Some("completed")));
+    let (status, problem) = EventStream::open(&app.url("/v1/me/events"), &bob, None).await.expect_err("refused");
+    assert_eq!((status.as_u16(), problem["code"].as_str()), (404, Some("events_disabled")), "{problem}");
+    assert_eq!(app.get("/v1/me/balance", Some(&bob)).await.body["balance"], 10_005, "read instead");
+}
