@@ -4,6 +4,8 @@
 //! line, points are granted and shared, history read; then the server
 //! restarts and everything, sessions too, is still there. Two replicas on
 //! one Redis: a transfer one finishes reaches a member's stream on the other.
+//! With Redis or the store cut off, members are served degraded or told to
+//! come back (503 with `Retry-After`), never answered 500.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -271,6 +273,13 @@ async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (String
     let base = format!("http://127.0.0.1:{}", application.port());
     let internal = format!("http://127.0.0.1:{}", application.internal_port());
     tokio::spawn(application.run_until_stopped());
+    let alice = alice_and_bob_on(&base).await;
+    (base, internal, alice)
+}
+
+/// Signs alice and bob up on the server at `base` and has the bootstrap
+/// admin grant alice 100 points; alice's access token.
+async fn alice_and_bob_on(base: &str) -> String {
     let client = Client::new();
     let post = reqwest::Method::POST;
     for handle in ["alice", "bob"] {
@@ -278,13 +287,13 @@ async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (String
         let (status, member) = call(&client, post.clone(), format!("{base}/v1/auth/signup"), None, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{member}");
     }
-    let boss = session(&client, &base, "boss@example.com", "correct horse battery").await;
+    let boss = session(&client, base, "boss@example.com", "correct horse battery").await;
     let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
     let boss = boss["access_token"].as_str().expect("a token");
     let (status, granted) = call(&client, post, format!("{base}/v1/admin/grants"), Some(boss), Some(grant)).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
-    let alice = session(&client, &base, "alice@example.com", "correct horse battery").await;
-    (base, internal, alice["access_token"].as_str().expect("a token").to_owned())
+    let alice = session(&client, base, "alice@example.com", "correct horse battery").await;
+    alice["access_token"].as_str().expect("a token").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -738,4 +747,110 @@ async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say()
         (4, 2, 3),
         "share {shared:?}, view {viewed:?}, page {paged:?}"
     );
+}
+
+/// A TCP relay to the test MongoDB that a test can cut, as a network
+/// partition or a dead store would: every open connection closes and new
+/// ones are refused, until it is restored on the same port.
+struct StoreLink {
+    port: u16,
+    upstream: String,
+    relay: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+}
+
+impl StoreLink {
+    async fn open() -> StoreLink {
+        let uri = required("POINTSHARE_TEST_MONGODB_URI");
+        let upstream = uri.trim_start_matches("mongodb://").split(['/', '?']).next().expect("a host").to_owned();
+        let mut link = StoreLink { port: free_port(), upstream, relay: None };
+        link.restore().await;
+        link
+    }
+
+    /// The store through the link. A direct connection: otherwise the driver
+    /// follows the hosts the server announces, around the link.
+    fn uri(&self) -> String {
+        let uri =
+            required("POINTSHARE_TEST_MONGODB_URI").replacen(&self.upstream, &format!("127.0.0.1:{}", self.port), 1);
+        let separator = if uri.contains('?') { '&' } else { '?' };
+        let slash = if uri.trim_start_matches("mongodb://").contains('/') { "" } else { "/" };
+        format!("{uri}{slash}{separator}directConnection=true")
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("the link's port");
+        let upstream = self.upstream.clone();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let relay = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    Ok((mut client, _)) = listener.accept() => {
+                        let upstream = upstream.clone();
+                        connections.spawn(async move {
+                            if let Ok(mut store) = tokio::net::TcpStream::connect(&upstream).await {
+                                let _ = tokio::io::copy_bidirectional(&mut client, &mut store).await;
+                            }
+                        });
+                    }
+                }
+            }
+            // Every connection closed before the cut returns; the listener goes with this task.
+            connections.shutdown().await;
+        });
+        self.relay = Some((stop, relay));
+    }
+
+    async fn cut(&mut self) {
+        if let Some((stop, relay)) = self.relay.take() {
+            let _ = stop.send(());
+            relay.await.expect("the relay stops");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_store_unreachable_requests_answer_503_store_unavailable_and_a_repeated_share_happens_once_after() {
+    let mut link = StoreLink::open().await;
+    let mut settings = with_boss();
+    settings.store = Some(MongoSettings {
+        database: format!("outage_{:016x}", rand::random::<u64>()),
+        connect_timeout: Duration::from_secs(1),
+        ..MongoSettings::new(link.uri())
+    });
+    settings.backends.cache = Some(pointshare_server::settings::CacheChoice::Memory);
+    settings.backends.provider = Some(ProviderChoice::Simulator);
+    let application = pointshare_server::Application::build(settings).await.expect("builds");
+    let base = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let alice = alice_and_bob_on(&base).await;
+    let client = Client::new();
+
+    let share = || {
+        client
+            .post(format!("{base}/v1/transfers"))
+            .bearer_auth(&alice)
+            .header("Idempotency-Key", "during-the-outage")
+            .json(&json!({"to_handle": "bob", "amount": 30}))
+    };
+    link.cut().await;
+    for request in [share(), client.get(format!("{base}/v1/transfers")).bearer_auth(&alice)] {
+        let answer = request.send().await.expect("answers");
+        let status = answer.status();
+        let retry_after = answer.headers().get("retry-after").cloned();
+        let problem: Value = answer.json().await.expect("a problem");
+        assert_eq!((status, problem["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")));
+        assert!(retry_after.is_some(), "says when to come back: {problem}");
+    }
+
+    link.restore().await;
+    let answer = share().send().await.expect("answers");
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let shared: Value = answer.json().await.expect("a transfer");
+    assert_eq!(shared["state"], "completed", "{shared}");
+    let again: Value = share().send().await.expect("answers").json().await.expect("a transfer");
+    assert_eq!(again["id"], shared["id"], "the same key is the same share");
+    let (_, balance) = call(&client, reqwest::Method::GET, format!("{base}/v1/me/balance"), Some(&alice), None).await;
+    assert_eq!(balance["balance"], 70, "moved once: {balance}");
 }
