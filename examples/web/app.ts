@@ -16,7 +16,7 @@ import {
   subscribeToEvents,
   type BalanceView,
   type EventSubscription,
-  type MeView,
+  type MemberView,
   type SessionEndReason,
   type SessionView,
   type TokenView,
@@ -346,12 +346,12 @@ function keep(tokens?: TokenView): SessionKeeper | undefined {
 
 const profile = (token: string) => api.GET("/v1/me", { headers: { Authorization: `Bearer ${token}` } });
 
-function openAccount(tokens: SessionKeeper, me: MeView): void {
+function openAccount(tokens: SessionKeeper, me: MemberView): void {
   const current: Session = { tokens, handle: me.handle };
   session = current;
   $("me-name").textContent = me.display_name;
   $("me-handle").textContent = `@${me.handle}`;
-  showBalance(me.balance);
+  void loadBalance();
   setStatus("login-status", "", "done");
   document.body.dataset["session"] = me.handle;
   showMain();

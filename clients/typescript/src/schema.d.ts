@@ -460,7 +460,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** My profile and balance. */
+        /**
+         * My profile, from the store alone: a slow provider never keeps a page
+         *     from showing who is logged in (the balance is `GET /v1/me/balance`).
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -935,9 +938,6 @@ export interface components {
             /** @example correct horse battery */
             password: string;
         };
-        MeView: components["schemas"]["MemberView"] & {
-            balance: components["schemas"]["BalanceView"];
-        };
         MemberView: {
             /**
              * Format: date-time
@@ -1047,7 +1047,7 @@ export interface components {
          *     never renamed or reused, only added.
          * @enum {string}
          */
-        ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "email_taken" | "email_unverified" | "events_disabled" | "events_unavailable" | "forbidden" | "forfeit_unavailable" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "overloaded" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "store_unavailable" | "too_many_streams" | "transfer_busy" | "transfers_underway" | "transfer_failed" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
+        ProblemCode: "account_closed" | "approval_expired" | "approval_rejected" | "audit_unavailable" | "busy" | "cors_refused" | "email_taken" | "email_unverified" | "events_disabled" | "events_unavailable" | "forbidden" | "forfeit_unavailable" | "grant_budget_exceeded" | "grant_limit_exceeded" | "handle_taken" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_funds" | "internal" | "invalid_credentials" | "invalid_cursor" | "invalid_token" | "invalid_idempotency_key" | "invalid_last_event_id" | "invalid_query" | "invalid_refresh_token" | "last_admin" | "limit_exceeded" | "malformed_json" | "member_inactive" | "member_not_found" | "method_not_allowed" | "not_awaiting_approval" | "not_found" | "not_in_review" | "not_reversible" | "overloaded" | "own_account" | "own_request" | "payload_too_large" | "points_left" | "provider_unavailable" | "rate_limited" | "rate_limiter_unavailable" | "recipient_inactive" | "recipient_not_found" | "request_timeout" | "resolution_refused" | "reversal_exceeds_transfer" | "self_transfer" | "store_unavailable" | "too_many_streams" | "transfer_busy" | "transfers_underway" | "transfer_failed" | "token_expired" | "transfer_not_found" | "unauthenticated" | "unsupported_media_type" | "validation_failed" | "wrong_password";
         ProfileChangeBody: {
             /**
              * @description No control characters.
@@ -1443,6 +1443,15 @@ export interface operations {
             header: {
                 /** @description Unique per adjustment; repeat it to retry safely */
                 "Idempotency-Key": string;
+                /**
+                 * @description `respond-async`: answer 202 as soon as the transfer is recorded;
+                 *     `wait=N`: wait at most N seconds (when that is less than the server's
+                 *     deadline) before answering 202. The transfer goes on either way; its
+                 *     event says when it settles. The answer's `Preference-Applied` names
+                 *     the preference it followed.
+                 * @example respond-async
+                 */
+                Prefer?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -1480,7 +1489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1588,7 +1597,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1651,7 +1660,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1777,7 +1786,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1847,7 +1856,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1908,7 +1917,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1943,6 +1952,15 @@ export interface operations {
             header: {
                 /** @description Unique per grant; repeat it to retry safely */
                 "Idempotency-Key": string;
+                /**
+                 * @description `respond-async`: answer 202 as soon as the transfer is recorded;
+                 *     `wait=N`: wait at most N seconds (when that is less than the server's
+                 *     deadline) before answering 202. The transfer goes on either way; its
+                 *     event says when it settles. The answer's `Preference-Applied` names
+                 *     the preference it followed.
+                 * @example respond-async
+                 */
+                Prefer?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -1980,7 +1998,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2081,7 +2099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2130,7 +2148,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminMemberDetail"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2201,7 +2219,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2319,7 +2337,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2452,7 +2470,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2522,7 +2540,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2571,7 +2589,7 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2642,7 +2660,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2733,6 +2751,15 @@ export interface operations {
             header: {
                 /** @description Unique per reversal; repeat it to retry safely */
                 "Idempotency-Key": string;
+                /**
+                 * @description `respond-async`: answer 202 as soon as the transfer is recorded;
+                 *     `wait=N`: wait at most N seconds (when that is less than the server's
+                 *     deadline) before answering 202. The transfer goes on either way; its
+                 *     event says when it settles. The answer's `Preference-Applied` names
+                 *     the preference it followed.
+                 * @example respond-async
+                 */
+                Prefer?: string | null;
             };
             path: {
                 id: string;
@@ -2772,7 +2799,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3062,7 +3089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3149,7 +3176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,7 +3441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3473,22 +3500,34 @@ export interface operations {
     getMe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of the profile the client holds: 304 with no body while it is still current */
+                "If-None-Match"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description my profile and balance */
+            /** @description my profile */
             200: {
                 headers: {
+                    /** @description Send it back in `If-None-Match` */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MeView"];
+                    "application/json": components["schemas"]["MemberView"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description not modified: the profile is the one `If-None-Match` names */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3500,17 +3539,6 @@ export interface operations {
             /** @description internal: the details are in the server log under the response's X-Request-Id */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description provider_unavailable */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3548,7 +3576,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3666,7 +3694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3756,7 +3784,10 @@ export interface operations {
     getMyBalance: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of the balance the client holds: 304 with no body while it is still current */
+                "If-None-Match"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3765,13 +3796,22 @@ export interface operations {
             /** @description my balance */
             200: {
                 headers: {
+                    /** @description Send it back in `If-None-Match` */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["BalanceView"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description not modified: the balance is the one `If-None-Match` names */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3832,7 +3872,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3901,7 +3941,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountExport"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3950,7 +3990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4046,7 +4086,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionsView"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4082,7 +4122,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4121,7 +4161,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4166,7 +4206,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4217,7 +4257,7 @@ export interface operations {
                     "application/json": components["schemas"]["PublicMemberView"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4292,7 +4332,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4318,6 +4358,15 @@ export interface operations {
             header: {
                 /** @description Unique per transfer; repeat it to retry safely */
                 "Idempotency-Key": string;
+                /**
+                 * @description `respond-async`: answer 202 as soon as the transfer is recorded;
+                 *     `wait=N`: wait at most N seconds (when that is less than the server's
+                 *     deadline) before answering 202. The transfer goes on either way; its
+                 *     event says when it settles. The answer's `Preference-Applied` names
+                 *     the preference it followed.
+                 * @example respond-async
+                 */
+                Prefer?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -4355,7 +4404,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4445,7 +4494,10 @@ export interface operations {
     getTransfer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of the transfer the client holds: 304 with no body while it is still current */
+                "If-None-Match"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -4456,13 +4508,22 @@ export interface operations {
             /** @description the transfer */
             200: {
                 headers: {
+                    /** @description Send it back in `If-None-Match` */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TransferView"];
                 };
             };
-            /** @description unauthenticated: no token, or a bad or expired one */
+            /** @description not modified: the transfer is as `If-None-Match` names it */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
             401: {
                 headers: {
                     [name: string]: unknown;

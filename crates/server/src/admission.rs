@@ -40,7 +40,7 @@ impl Class {
             (&Method::POST, "/v1/transfers" | "/v1/admin/grants" | "/v1/auth/signup")
             | (&Method::POST, "/v1/admin/transfers/{id}/reversals" | "/v1/admin/adjustments")
             | (&Method::POST, "/v1/admin/approvals/{id}" | "/v1/admin/transfers/{id}/resolution")
-            | (&Method::GET, "/v1/me" | "/v1/me/balance")
+            | (&Method::GET, "/v1/me/balance")
             | (&Method::DELETE, "/v1/me") => Class::Provider,
             _ => Class::Store,
         }

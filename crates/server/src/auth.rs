@@ -104,9 +104,7 @@ impl Tokens {
         let data =
             jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|error| {
                 match error.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        ApiError::unauthenticated("the access token has expired")
-                    }
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::token_expired(),
                     _ => invalid(),
                 }
             })?;

@@ -4,11 +4,19 @@
 //! origin is served as if it came from no browser at all, without CORS
 //! headers, so the browser keeps the answer from the page.
 
-use actix_cors::Cors;
-use actix_web::http::header;
+use actix_cors::{Cors, CorsError};
+use actix_web::ResponseError;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
 use serde::{Deserialize, Serialize};
 
-use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LAST_EVENT_ID, REQUEST_ID};
+use crate::headers::{
+    IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, LAST_EVENT_ID, PREFER, PREFERENCE_APPLIED, REQUEST_ID, TRACEPARENT,
+    TRACESTATE,
+};
+use crate::problem::{ApiError, ProblemCode};
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECONDS: usize = 3600;
@@ -59,9 +67,47 @@ fn exact_origin(entry: &str) -> Result<String, String> {
 pub fn policy(origins: &CorsOrigins) -> Cors {
     let cors = Cors::default()
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, IDEMPOTENCY_KEY, LAST_EVENT_ID])
-        .expose_headers([header::LOCATION, header::RETRY_AFTER, REQUEST_ID, IDEMPOTENT_REPLAYED])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            IDEMPOTENCY_KEY,
+            LAST_EVENT_ID,
+            // The request id the docs invite a client to send, and a browser's trace context.
+            REQUEST_ID,
+            TRACEPARENT,
+            TRACESTATE,
+            PREFER,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            REQUEST_ID,
+            IDEMPOTENT_REPLAYED,
+            // Says whether a 401 means "refresh" or "log in again".
+            header::WWW_AUTHENTICATE,
+            PREFERENCE_APPLIED,
+            header::ETAG,
+        ])
         .max_age(PREFLIGHT_MAX_AGE_SECONDS)
         .block_on_origin_mismatch(false);
     origins.0.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
+}
+
+/// A preflight the policy refuses is answered as every other refusal,
+/// problem+json with a stable code and what was refused, not the CORS
+/// layer's plain text.
+pub async fn refusals_as_problems(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let response = next.call(request).await?;
+    let Some(refusal) = response.response().error().and_then(|error| error.as_error::<CorsError>()) else {
+        return Ok(response.map_into_left_body());
+    };
+    let problem =
+        ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::CorsRefused, "The cross-origin request is refused")
+            .detail(refusal.to_string());
+    let (request, _) = response.into_parts();
+    Ok(ServiceResponse::new(request, problem.error_response()).map_into_right_body())
 }

@@ -11,3 +11,11 @@ pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// On an answer to a request whose `Idempotency-Key` an earlier one used.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// W3C trace context a browser's tracing adds to its calls: allowed, so that
+/// such a page's preflight passes.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+/// A client's preferences (RFC 7240): how long a share may wait before 202.
+pub const PREFER: HeaderName = HeaderName::from_static("prefer");
+/// Which of them the answer followed.
+pub const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");

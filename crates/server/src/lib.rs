@@ -111,6 +111,7 @@ impl Application {
                 .wrap(middleware::from_fn(telemetry::observe))
                 // Outermost: a preflight is answered before anything else runs.
                 .wrap(cors::policy(&origins))
+                .wrap(middleware::from_fn(cors::refusals_as_problems))
                 .app_data(state.clone())
                 .app_data(admission.clone())
                 .app_data(endpoints.clone())

@@ -58,6 +58,8 @@ problem_codes! {
     AuditUnavailable = "audit_unavailable",
     /// The server is busy hashing passwords; retry after `Retry-After`.
     Busy = "busy",
+    /// A browser's cross-origin request (its preflight) asked for an origin, method or header the API does not allow.
+    CorsRefused = "cors_refused",
     /// A member with this email exists.
     EmailTaken = "email_taken",
     /// The member must verify their email before sharing points.
@@ -156,9 +158,11 @@ problem_codes! {
     TransfersUnderway = "transfers_underway",
     /// The provider refused the transfer.
     TransferFailed = "transfer_failed",
+    /// The access token was good and has expired: refresh it (`POST /v1/auth/refresh`) and send the request again.
+    TokenExpired = "token_expired",
     /// No such transfer of yours.
     TransferNotFound = "transfer_not_found",
-    /// No token, or a bad or expired one.
+    /// No token, or one that is not good (forged, its session ended, its member not active): log in again.
     Unauthenticated = "unauthenticated",
     /// The body must be `application/json`.
     UnsupportedMediaType = "unsupported_media_type",
@@ -282,6 +286,9 @@ struct Answer {
     replayed: bool,
     /// The connection closes after this answer (its request was not read whole).
     close: bool,
+    /// A 401 for a bearer token that came and was refused: its challenge
+    /// says `error="invalid_token"` (RFC 6750), where a missing one says none.
+    token_refused: bool,
 }
 
 impl ApiError {
@@ -302,6 +309,7 @@ impl ApiError {
             allow: None,
             replayed: false,
             close: false,
+            token_refused: false,
         }))
     }
 
@@ -378,8 +386,27 @@ impl ApiError {
         .retry_after(Duration::from_secs(1))
     }
 
+    /// The request came with no bearer token.
+    pub fn no_token() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ProblemCode::Unauthenticated, "Authentication required")
+            .detail("send Authorization: Bearer <access token>")
+    }
+
+    /// The bearer token that came is not good, and refreshing will not make it so.
     pub fn unauthenticated(detail: &str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ProblemCode::Unauthenticated, "Authentication required").detail(detail)
+        let mut refused =
+            Self::new(StatusCode::UNAUTHORIZED, ProblemCode::Unauthenticated, "Authentication required").detail(detail);
+        refused.0.token_refused = true;
+        refused
+    }
+
+    /// The bearer token was good until it expired: a refresh gives a new one.
+    pub fn token_expired() -> Self {
+        let mut expired =
+            Self::new(StatusCode::UNAUTHORIZED, ProblemCode::TokenExpired, "The access token has expired")
+                .detail("refresh it with POST /v1/auth/refresh, then send the request again");
+        expired.0.token_refused = true;
+        expired
     }
 
     /// The caller's member may not act (suspended, gone) or is no admin.
@@ -436,7 +463,14 @@ impl ResponseError for ApiError {
             response.insert_header((IDEMPOTENT_REPLAYED, "true"));
         }
         if answer.status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            let challenge = match (answer.token_refused, answer.problem.code) {
+                (false, _) => "Bearer",
+                (true, ProblemCode::TokenExpired) => {
+                    r#"Bearer error="invalid_token", error_description="The access token expired""#
+                }
+                (true, _) => r#"Bearer error="invalid_token", error_description="The access token is not valid""#,
+            };
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         if answer.close {
             response.force_close();

@@ -243,7 +243,8 @@ test("two tabs share the session through several refreshes, and log out together
       tab.page.waitForResponse((response) => response.url() === `${apiUrl}/v1/me/balance`, { timeout: waitMs }),
       tab.page.click("[data-testid=reload-button]"),
     ]);
-    assert.equal(balance.status(), 200, `${tab.name} loads the balance after the refreshes`);
+    // 304: the browser revalidated the balance it holds with its ETag, with the fresh token.
+    assert.ok([200, 304].includes(balance.status()), `${tab.name} loads the balance after the refreshes: ${balance.status()}`);
   }
 
   await second.page.click("[data-testid=logout-button]");

@@ -31,7 +31,7 @@ pub struct Caller {
 pub struct Admin(pub Caller);
 
 fn bearer(request: &HttpRequest) -> Result<String, ApiError> {
-    let missing = || ApiError::unauthenticated("send Authorization: Bearer <access token>");
+    let missing = ApiError::no_token;
     let header = request.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(missing)?;
     let (scheme, token) = header.to_str().ok().and_then(|value| value.split_once(' ')).ok_or_else(missing)?;
     // The scheme is case-insensitive (RFC 9110, 11.1).

@@ -16,7 +16,7 @@ use pointshare_domain::{Handle, Points, Reason, TransferId, TransferKind};
 
 use super::body::Body;
 use super::caller::Admin;
-use super::guard::{admin_authority, deadline, origin};
+use super::guard::{Patience, PreferParam, admin_authority, deadline, origin, patience};
 use super::transfers::{Answering, idempotency_key, page_of, submit};
 use super::views::{PageQuery, TransferView, millis, transfer_views};
 use crate::problem::{ApiError, Faults, recipient_not_found, transfer_not_found};
@@ -44,7 +44,7 @@ pub struct ReversalBody {
 /// when the recipient no longer holds the points. Above the approval
 /// threshold it is recorded `awaiting_approval` until a second admin decides.
 #[utoipa::path(post, path = "/v1/admin/transfers/{id}/reversals", operation_id = "reverseTransfer", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "Unique per reversal; repeat it to retry safely")),
+    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "Unique per reversal; repeat it to retry safely"), PreferParam),
     request_body = ReversalBody,
     responses((status = 201, body = TransferView, description = "the reversal, completed; `reverses` names the transfer"),
         (status = 202, body = TransferView, description = "the reversal, processing or awaiting_approval (above POINTSHARE_APPROVAL_THRESHOLD)"),
@@ -71,8 +71,9 @@ pub async fn reverse_transfer(
     let (Some(amount), Some(reason)) = (amount, reason) else { return Err(faults.into_error()) };
     let origin = origin(&state, &request);
     let command = ReverseCommand { admin: admin.0.member, transfer, amount, reason, idempotency_key, origin };
-    let answer = Answering { caller: None, to: None, location: LOCATION };
-    submit(&state, TransferKind::Reversal, state.corrections.reverse(command, deadline(&state)), answer).await
+    let Patience { deadline, applied } = patience(&state, &request);
+    let answer = Answering { caller: None, to: None, location: LOCATION, applied };
+    submit(&state, TransferKind::Reversal, state.corrections.reverse(command, deadline), answer).await
 }
 
 /// Which way an adjustment moves points.
@@ -106,7 +107,7 @@ pub struct AdjustmentBody {
 /// suspended member's points included; above the approval threshold it is
 /// recorded `awaiting_approval` until a second admin decides.
 #[utoipa::path(post, path = "/v1/admin/adjustments", operation_id = "createAdjustment", tag = "admin", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "Unique per adjustment; repeat it to retry safely")),
+    params(("Idempotency-Key" = String, Header, description = "Unique per adjustment; repeat it to retry safely"), PreferParam),
     request_body = AdjustmentBody,
     responses((status = 201, body = TransferView, description = "completed: a credit is of kind `grant`, a debit of kind `adjustment`"),
         (status = 202, body = TransferView, description = "processing, or awaiting_approval (a debit above POINTSHARE_APPROVAL_THRESHOLD)"),
@@ -143,8 +144,9 @@ pub async fn create_adjustment(
         idempotency_key,
         origin: origin(&state, &request),
     };
-    let answer = Answering { caller: None, to: None, location: LOCATION };
-    submit(&state, kind, state.corrections.adjust(command, deadline(&state)), answer).await
+    let Patience { deadline, applied } = patience(&state, &request);
+    let answer = Answering { caller: None, to: None, location: LOCATION, applied };
+    submit(&state, kind, state.corrections.adjust(command, deadline), answer).await
 }
 
 /// A correction waiting for a second admin.

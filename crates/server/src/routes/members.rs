@@ -11,9 +11,10 @@ use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
 
 use super::body::Body;
 use super::caller::Caller;
+use super::conditional::tagged;
 use super::guard::{client_address, deadline, device};
 use super::sessions::tokens;
-use super::views::{BalanceView, MeView, MemberView, PublicMemberView, SignupBody, SignupView};
+use super::views::{BalanceView, MemberView, PublicMemberView, SignupBody, SignupView};
 use crate::auth::{RefreshToken, mailed_token};
 use crate::problem::{ApiError, Faults, ProblemCode, gone};
 use crate::wiring::AppState;
@@ -64,25 +65,27 @@ pub(super) async fn balance_of(state: &AppState, member: &Member) -> Result<Bala
     Ok(state.balances.balance_of(member, deadline(state)).await?.into())
 }
 
-/// My profile and balance.
+/// My profile, from the store alone: a slow provider never keeps a page
+/// from showing who is logged in (the balance is `GET /v1/me/balance`).
 #[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "members", security(("bearer" = [])),
-    responses((status = 200, body = MeView, description = "my profile and balance"),
-        (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
+    params(("If-None-Match" = Option<String>, Header, description = "The `ETag` of the profile the client holds: 304 with no body while it is still current")),
+    responses((status = 200, body = MemberView, description = "my profile", headers(("ETag" = String, description = "Send it back in `If-None-Match`"))),
+        (status = 304, description = "not modified: the profile is the one `If-None-Match` names")))]
 #[get("/v1/me")]
-pub async fn get_me(state: State, caller: Caller) -> Result<web::Json<MeView>, ApiError> {
-    let member = current(&state, caller).await?;
-    let balance = balance_of(&state, &member).await?;
-    Ok(web::Json(MeView { member: MemberView::of(&member), balance }))
+pub async fn get_me(state: State, caller: Caller, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    tagged(&request, &MemberView::of(&current(&state, caller).await?))
 }
 
 /// My balance, as the provider last reported it.
 #[utoipa::path(get, path = "/v1/me/balance", operation_id = "getMyBalance", tag = "members", security(("bearer" = [])),
-    responses((status = 200, body = BalanceView, description = "my balance"),
+    params(("If-None-Match" = Option<String>, Header, description = "The `ETag` of the balance the client holds: 304 with no body while it is still current")),
+    responses((status = 200, body = BalanceView, description = "my balance", headers(("ETag" = String, description = "Send it back in `If-None-Match`"))),
+        (status = 304, description = "not modified: the balance is the one `If-None-Match` names"),
         (status = 503, body = crate::problem::Problem, description = "provider_unavailable")))]
 #[get("/v1/me/balance")]
-pub async fn get_my_balance(state: State, caller: Caller) -> Result<web::Json<BalanceView>, ApiError> {
+pub async fn get_my_balance(state: State, caller: Caller, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     // The account never changes once opened: the checked record names it.
-    Ok(web::Json(balance_of(&state, &caller.record).await?))
+    tagged(&request, &balance_of(&state, &caller.record).await?)
 }
 
 /// Another member's public profile, to pick a recipient.

@@ -8,6 +8,7 @@ mod admin_members;
 mod audit;
 mod body;
 mod caller;
+mod conditional;
 mod corrections;
 mod events;
 mod guard;

@@ -79,7 +79,10 @@ impl utoipa::Modify for Problems {
                         responses.entry(status.to_owned()).or_insert_with(|| problem_response(description).into());
                     };
                     if operation.security.as_ref().is_some_and(|security| !security.is_empty()) {
-                        add("401", "unauthenticated: no token, or a bad or expired one");
+                        add(
+                            "401",
+                            "token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error=\"invalid_token\"` when a token came and was refused",
+                        );
                     }
                     if operation.request_body.is_some() {
                         add("400", "malformed_json: the body is not JSON");

@@ -16,9 +16,10 @@ use pointshare_domain::{
 
 use super::body::Body;
 use super::caller::{Admin, Caller};
-use super::guard::{deadline, origin};
+use super::conditional::tagged;
+use super::guard::{Patience, PreferParam, origin, patience};
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
-use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PREFERENCE_APPLIED};
 use crate::problem::{ApiError, Faults, ProblemCode, recipient_not_found, transfer_not_found};
 use crate::telemetry;
 use crate::wiring::AppState;
@@ -46,13 +47,13 @@ pub(super) fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, A
 /// for an operator). The caller and the handle it named are both sides'
 /// handles: no store read for the answer. A replay says so, so a client can
 /// tell its retry from the first answer.
-async fn created(state: &AppState, submitted: Submitted, answer: &Answering<'_>) -> Result<HttpResponse, ApiError> {
+async fn created(state: &AppState, submitted: Submitted, answering: &Answering<'_>) -> Result<HttpResponse, ApiError> {
     let Submitted { transfer, replayed } = submitted;
     let status = if transfer.state.is_terminal() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
     let in_saga = transfer.state.is_in_saga();
-    let location = format!("{}/{}", answer.location, transfer.id);
-    let mut known: Vec<(MemberId, &Handle)> = answer.caller.iter().map(|c| (c.member, &c.record.handle)).collect();
-    known.extend(answer.to.map(|to| (transfer.recipient, to)));
+    let location = format!("{}/{}", answering.location, transfer.id);
+    let mut known: Vec<(MemberId, &Handle)> = answering.caller.iter().map(|c| (c.member, &c.record.handle)).collect();
+    known.extend(answering.to.map(|to| (transfer.recipient, to)));
     let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
     let mut answer = HttpResponse::build(status);
     answer.insert_header(("Location", location));
@@ -62,6 +63,9 @@ async fn created(state: &AppState, submitted: Submitted, answer: &Answering<'_>)
     }
     if replayed {
         answer.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    if let Some(preference) = &answering.applied {
+        answer.insert_header((PREFERENCE_APPLIED, preference.as_str()));
     }
     Ok(answer.json(view))
 }
@@ -130,6 +134,8 @@ pub(super) struct Answering<'a> {
     pub caller: Option<&'a Caller>,
     pub to: Option<&'a Handle>,
     pub location: &'static str,
+    /// The `Prefer` it followed, if any.
+    pub applied: Option<String>,
 }
 
 /// Drives a new transfer, counted in flight meanwhile and then by the state
@@ -153,7 +159,7 @@ pub(super) async fn submit<E: Declines + Into<ApiError>>(
 
 /// Shares points with another member.
 #[utoipa::path(post, path = "/v1/transfers", operation_id = "createTransfer", tag = "transfers", security(("bearer" = [])), request_body = ShareBody,
-    params(("Idempotency-Key" = String, Header, description = "Unique per transfer; repeat it to retry safely")),
+    params(("Idempotency-Key" = String, Header, description = "Unique per transfer; repeat it to retry safely"), PreferParam),
     responses((status = 201, body = TransferView, description = "completed"), (status = 202, body = TransferView, description = "processing"),
         (status = 400, body = crate::problem::Problem, description = "idempotency_key_required, invalid_idempotency_key, malformed_json"),
         (status = 403, body = crate::problem::Problem, description = "member_inactive: your membership cannot share now"),
@@ -172,13 +178,14 @@ pub async fn create_transfer(
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
     state.throttle.transfer(caller.member).await?;
     let command = ShareCommand { sender: caller.record.clone(), to: to.clone(), amount, memo, idempotency_key };
-    let answer = Answering { caller: Some(&caller), to: Some(&to), location: "/v1/transfers" };
-    submit(&state, TransferKind::Share, state.transfers.share(command, deadline(&state)), answer).await
+    let Patience { deadline, applied } = patience(&state, &request);
+    let answer = Answering { caller: Some(&caller), to: Some(&to), location: "/v1/transfers", applied };
+    submit(&state, TransferKind::Share, state.transfers.share(command, deadline), answer).await
 }
 
 /// Grants points to a member (admins only).
 #[utoipa::path(post, path = "/v1/admin/grants", operation_id = "createGrant", tag = "admin", security(("bearer" = [])), request_body = GrantBody,
-    params(("Idempotency-Key" = String, Header, description = "Unique per grant; repeat it to retry safely")),
+    params(("Idempotency-Key" = String, Header, description = "Unique per grant; repeat it to retry safely"), PreferParam),
     responses((status = 201, body = TransferView, description = "completed"), (status = 202, body = TransferView, description = "processing"),
         (status = 400, body = crate::problem::Problem, description = "idempotency_key_required, invalid_idempotency_key, malformed_json"),
         (status = 403, body = crate::problem::Problem, description = "forbidden: admins only (by the member record, checked on every request)"),
@@ -195,23 +202,28 @@ pub async fn create_grant(
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
     let origin = origin(&state, &request);
     let command = GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: memo, idempotency_key, origin };
-    let answer = Answering { caller: Some(&admin.0), to: Some(&to), location: "/v1/transfers" };
-    submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline(&state)), answer).await
+    let Patience { deadline, applied } = patience(&state, &request);
+    let answer = Answering { caller: Some(&admin.0), to: Some(&to), location: "/v1/transfers", applied };
+    submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline), answer).await
 }
 
 /// One transfer I sent or received.
-#[utoipa::path(get, path = "/v1/transfers/{id}", operation_id = "getTransfer", tag = "transfers", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = TransferView, description = "the transfer"),
+#[utoipa::path(get, path = "/v1/transfers/{id}", operation_id = "getTransfer", tag = "transfers", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the transfer the client holds: 304 with no body while it is still current")),
+    responses((status = 200, body = TransferView, description = "the transfer", headers(("ETag" = String, description = "Send it back in `If-None-Match`"))),
+        (status = 304, description = "not modified: the transfer is as `If-None-Match` names it"),
         (status = 404, body = crate::problem::Problem, description = "transfer_not_found: no such transfer, or not yours")))]
 #[get("/v1/transfers/{id}")]
 pub async fn get_transfer(
     state: State,
     caller: Caller,
+    request: HttpRequest,
     id: web::Path<String>,
-) -> Result<web::Json<TransferView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id: TransferId = id.parse().map_err(|_| transfer_not_found())?;
     let transfer = state.transfers.transfer_for(caller.member, id).await?;
-    Ok(web::Json(transfer_views(&state, vec![transfer], &[(caller.member, &caller.record.handle)]).await?.remove(0)))
+    let view = transfer_views(&state, vec![transfer], &[(caller.member, &caller.record.handle)]).await?.remove(0);
+    tagged(&request, &view)
 }
 
 /// My transfers, sent and received, newest first.

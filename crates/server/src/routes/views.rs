@@ -178,13 +178,6 @@ impl MemberView {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MeView {
-    #[serde(flatten)]
-    pub member: MemberView,
-    pub balance: BalanceView,
-}
-
 /// What another member sees: enough to pick a recipient.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PublicMemberView {

@@ -283,13 +283,23 @@ async fn knowing_a_session_s_id_ends_nothing() {
 }
 
 #[tokio::test]
-async fn an_expired_token_is_refused() {
+async fn an_expired_token_is_told_apart_from_a_bad_one_so_a_client_knows_to_refresh() {
     let app = spawn_app_with(|s| s.auth.token_ttl = std::time::Duration::from_secs(1)).await;
     let token = app.demo("alice").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let answer = app.get("/v1/me", Some(&token)).await;
-    answer.problem(401, "unauthenticated");
-    assert!(answer.body["detail"].as_str().expect("a detail").contains("expired"));
+    let expired = app.get("/v1/me", Some(&token)).await;
+    expired.problem(401, "token_expired");
+    let challenge = |answer: &crate::helpers::Answer| {
+        answer.headers.get("www-authenticate").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    assert!(challenge(&expired).starts_with(r#"Bearer error="invalid_token""#), "{}", challenge(&expired));
+
+    let forged = app.get("/v1/me", Some("not-a-jwt")).await;
+    forged.problem(401, "unauthenticated");
+    assert!(challenge(&forged).starts_with(r#"Bearer error="invalid_token""#), "{}", challenge(&forged));
+    let missing = app.get("/v1/me", None).await;
+    missing.problem(401, "unauthenticated");
+    assert_eq!(challenge(&missing), "Bearer", "no token: no error code (RFC 6750)");
 }
 
 #[tokio::test]

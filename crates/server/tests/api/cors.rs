@@ -54,7 +54,7 @@ async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs()
     assert!(answer.status().is_success());
     assert_eq!(header(answer.headers(), "access-control-allow-origin"), PAGE);
     let exposed = header(answer.headers(), "access-control-expose-headers").to_ascii_lowercase();
-    for readable in ["location", "retry-after", "x-request-id", "idempotent-replayed"] {
+    for readable in ["location", "retry-after", "x-request-id", "idempotent-replayed", "www-authenticate"] {
         assert!(exposed.contains(readable), "{readable} not in {exposed}");
     }
 }
@@ -81,4 +81,28 @@ async fn the_embedded_default_lets_a_local_dev_server_in_and_an_empty_setting_no
     }
     let app = spawn_app_with(|settings| settings.http.cors_origins = Some(CorsOrigins::default())).await;
     assert_eq!(preflight(&app, "http://localhost:5173").await.headers().get("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn a_page_may_send_its_request_id_and_trace_context_and_a_refused_preflight_says_why_as_a_problem() {
+    let app =
+        spawn_app_with(|settings| settings.http.cors_origins = Some(CorsOrigins::parse(PAGE).expect("an origin")))
+            .await;
+    let ask = |headers: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/v1/transfers"))
+            .header("origin", PAGE)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+            .send()
+    };
+    let answer = ask("authorization, x-request-id, traceparent, tracestate").await.expect("answers");
+    assert!(answer.status().is_success(), "{}", answer.status());
+
+    let answer = ask("authorization, x-made-up").await.expect("answers");
+    assert_eq!(answer.status().as_u16(), 400);
+    assert_eq!(header(answer.headers(), "content-type"), "application/problem+json");
+    let problem: serde_json::Value = answer.json().await.expect("a problem");
+    assert_eq!(problem["code"], "cors_refused", "{problem}");
+    assert!(problem["detail"].as_str().is_some_and(|detail| detail.contains("headers")), "{problem}");
 }

@@ -91,7 +91,7 @@ async fn a_stream_ends_when_its_access_token_expires_and_a_fresh_token_opens_ano
     assert_eq!(stream.next(PATIENCE).await.expect("an event").name, "ready");
     assert!(stream.next(PATIENCE).await.is_none(), "the stream ends with its token");
     let (status, problem) = EventStream::open(&url, &bob, None).await.expect_err("the token has expired");
-    assert_eq!((status.as_u16(), problem["code"].as_str()), (401, Some("unauthenticated")));
+    assert_eq!((status.as_u16(), problem["code"].as_str()), (401, Some("token_expired")));
     let fresh = app.demo("bob").await;
     let mut again = EventStream::open(&url, &fresh, None).await.expect("a stream");
     assert_eq!(again.next(PATIENCE).await.expect("an event").name, "ready");

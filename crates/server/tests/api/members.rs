@@ -149,8 +149,11 @@ async fn me_shows_profile_and_balance_and_renames() {
     let app = spawn_app().await;
     let token = app.demo("alice").await;
     let me = app.get("/v1/me", Some(&token)).await;
-    assert_eq!(me.body["balance"]["balance"], 10_000);
-    assert!(["cache", "provider"].contains(&me.body["balance"]["source"].as_str().expect("a source")));
+    assert_eq!(me.body["handle"], "alice");
+    assert_eq!(me.body.get("balance"), None, "the balance has its own operation");
+    let balance = app.get("/v1/me/balance", Some(&token)).await;
+    assert_eq!(balance.body["balance"], 10_000);
+    assert!(["cache", "provider"].contains(&balance.body["source"].as_str().expect("a source")));
     let renamed = app
         .client
         .patch(app.url("/v1/me"))
@@ -172,4 +175,34 @@ async fn a_member_is_found_by_handle_with_public_fields_only() {
     assert_eq!(bob.body, json!({"handle": "bob", "display_name": "bob"}));
     app.get("/v1/members/nobody_here", Some(&token)).await.problem(404, "member_not_found");
     app.get("/v1/members/bob", None).await.problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_view_the_client_holds_already_answers_304_with_no_body_until_it_changes() {
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    let shared = app.share(&alice, "etag", json!({"to_handle": "bob", "amount": 5})).await;
+    let transfer = format!("/v1/transfers/{}", shared.body["id"].as_str().expect("an id"));
+    let conditional = |path: &str, tag: &str| {
+        app.client.get(app.url(path)).bearer_auth(&alice).header("If-None-Match", tag.to_owned()).send()
+    };
+    for path in ["/v1/me", "/v1/me/balance", transfer.as_str()] {
+        let first = app.get(path, Some(&alice)).await;
+        let tag = first.headers.get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+        assert!(tag.starts_with("W/\""), "{path}: {tag}");
+        let again = conditional(path, &tag).await.expect("answers");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(again.headers().get("etag").and_then(|v| v.to_str().ok()), Some(tag.as_str()));
+        assert!(again.bytes().await.expect("a body").is_empty(), "{path}: no body");
+        let other = conditional(path, "W/\"something-else\", \"another\"").await.expect("answers");
+        assert_eq!(other.status(), StatusCode::OK, "{path}: another tag gets the view");
+    }
+
+    let before = app.get("/v1/me", Some(&alice)).await;
+    let tag = before.headers.get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+    let renamed = app.client.patch(app.url("/v1/me")).bearer_auth(&alice).json(&json!({"display_name": "Alice B."}));
+    assert!(renamed.send().await.expect("answers").status().is_success());
+    let after = conditional("/v1/me", &tag).await.expect("answers");
+    assert_eq!(after.status(), StatusCode::OK, "a changed profile is sent again");
+    assert_ne!(after.headers().get("etag").and_then(|v| v.to_str().ok()), Some(tag.as_str()));
 }

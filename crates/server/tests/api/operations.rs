@@ -253,6 +253,8 @@ async fn with_the_provider_down_what_needs_it_answers_503_and_the_replica_stays_
     );
     let history = app.get("/v1/transfers", Some(&alice)).await;
     assert_eq!(history.status, StatusCode::OK, "history needs no provider: {:?}", history.body);
+    let me = app.get("/v1/me", Some(&alice)).await;
+    assert_eq!((me.status, me.body["handle"].as_str()), (StatusCode::OK, Some("alice")), "nor does my profile");
     assert_eq!(app.login("alice@example.com", "a good password").await.status, StatusCode::OK, "nor does a login");
     let metrics = app.internal_text("/metrics").await;
     for line in

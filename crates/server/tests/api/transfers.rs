@@ -113,6 +113,38 @@ async fn past_the_deadline_a_share_answers_202_and_recovery_completes_it() {
 }
 
 #[tokio::test]
+async fn a_client_that_prefers_not_to_wait_gets_202_at_once_and_the_share_still_completes() {
+    let app = spawn_app_with(|s| s.embedded.provider_latency = Duration::from_millis(300)).await;
+    let alice = app.demo("alice").await;
+    let prefer = |key: &str, preference: &str| {
+        let request = app.client.post(app.url("/v1/transfers")).bearer_auth(&alice).header("Idempotency-Key", key);
+        request.header("Prefer", preference).json(&share_to("bob", 10)).send()
+    };
+    for (key, preference, applied) in [("async", "respond-async", "respond-async"), ("briefly", "wait=0", "wait=0")] {
+        let answer = crate::helpers::Answer::of(prefer(key, preference).await.expect("answers")).await;
+        assert_eq!((answer.status, answer.body["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")));
+        let followed = answer.headers.get("preference-applied").and_then(|v| v.to_str().ok());
+        assert_eq!(followed, Some(applied), "says which preference it followed");
+        let path = format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id"));
+        let mut state = String::new();
+        for _ in 0..50 {
+            state = app.get(&path, Some(&alice)).await.body["state"].as_str().expect("a state").to_owned();
+            if state != "processing" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(state, "completed", "driven on after the answer ({preference})");
+    }
+    // A wait longer than the server's deadline, or a preference it does not know, changes nothing.
+    let answer =
+        crate::helpers::Answer::of(prefer("patient", "wait=3600, handling=lenient").await.expect("answers")).await;
+    assert_eq!((answer.status, answer.body["state"].as_str()), (StatusCode::CREATED, Some("completed")));
+    assert_eq!(answer.headers.get("preference-applied"), None);
+    assert_eq!(app.balance(&alice).await, 10_000 - 30);
+}
+
+#[tokio::test]
 async fn only_the_sender_and_recipient_see_a_transfer() {
     let app = spawn_app().await;
     let alice = app.demo("alice").await;
