@@ -433,6 +433,47 @@ function signOut(reason = ""): void {
 
 // ---- sharing -------------------------------------------------------------
 
+// The recipient picker: whom I shared with lately while the field is empty,
+// members whose handle begins with what I typed from two characters on.
+let suggesting = 0;
+async function suggestRecipients(): Promise<void> {
+  const typed = $<HTMLInputElement>("share-to").value.trim().replace(/^@/, "");
+  const asked = ++suggesting;
+  let found: { handle: string; display_name: string }[] = [];
+  let source = "none";
+  if (typed.length === 0) {
+    const { data } = await api.GET("/v1/me/recipients", { params: { query: { limit: 5 } } });
+    [found, source] = [data?.items ?? [], "recent"];
+  } else if (typed.length >= 2 && /^[A-Za-z0-9_]+$/.test(typed)) {
+    // A pause in typing first: every keystroke need not be a search.
+    await new Promise((resolve) => window.setTimeout(resolve, 150));
+    if (asked !== suggesting) return;
+    const { data } = await api.GET("/v1/members", { params: { query: { prefix: typed, limit: 5 } } });
+    [found, source] = [data?.items ?? [], "search"];
+  }
+  if (asked !== suggesting) return; // a newer keystroke asked since
+  const list = $("share-to-suggestions");
+  list.dataset["source"] = source;
+  list.replaceChildren(
+    ...found.map(({ handle, display_name }) => {
+      const item = document.createElement("li");
+      const pick = document.createElement("button");
+      pick.type = "button";
+      pick.className = "secondary";
+      pick.dataset["testid"] = "suggestion";
+      pick.dataset["handle"] = handle;
+      pick.textContent = `@${handle} · ${display_name}`;
+      pick.addEventListener("click", () => {
+        $<HTMLInputElement>("share-to").value = handle;
+        list.replaceChildren();
+        $<HTMLInputElement>("share-amount").focus();
+      });
+      item.append(pick);
+      return item;
+    }),
+  );
+}
+
 // One key per share: a retry after a lost answer (same form, unchanged) reuses
 // it, so the server does not share twice; any answer, or an edit, retires it.
 let idempotencyKey: string | undefined;
@@ -472,6 +513,8 @@ $<HTMLFormElement>("login-form").addEventListener("submit", (event) => void sign
 $<HTMLFormElement>("forgot-form").addEventListener("submit", (event) => void askForReset(event));
 $<HTMLFormElement>("reset-form").addEventListener("submit", (event) => void setNewPassword(event));
 $<HTMLFormElement>("share-form").addEventListener("submit", (event) => void share(event));
+$<HTMLInputElement>("share-to").addEventListener("input", () => void suggestRecipients());
+$<HTMLInputElement>("share-to").addEventListener("focus", () => void suggestRecipients());
 $<HTMLFormElement>("share-form").addEventListener("input", () => (idempotencyKey = undefined));
 $<HTMLButtonElement>("logout-button").addEventListener("click", () => signOut());
 $<HTMLButtonElement>("reload-button").addEventListener("click", () => void reload());

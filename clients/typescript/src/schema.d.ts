@@ -543,6 +543,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The members I shared with lately, most recent first, each once: those
+         *     who can still receive.
+         */
+        get: operations["listMyRecentRecipients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/sessions": {
         parameters: {
             query?: never;
@@ -596,6 +616,26 @@ export interface paths {
         put?: never;
         /** Mails me a new link to verify my email (unless it is verified already); the older links keep working until one is used. */
         post: operations["resendVerificationEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members whose handle begins with `prefix`, to pick a recipient: only
+         *     those who can receive, never me; handle and display name only.
+         */
+        get: operations["searchRecipients"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1065,6 +1105,10 @@ export interface components {
              */
             password?: string | null;
         };
+        /** @description Members a recipient picker offers, by handle. */
+        PublicMemberList: {
+            items: components["schemas"]["PublicMemberView"][];
+        };
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
             /** @example Ben */
@@ -1085,6 +1129,23 @@ export interface components {
          * @enum {string}
          */
         ReadyStatus: "ready" | "degraded" | "unready";
+        /** @description Someone I shared with lately. */
+        RecentRecipientView: {
+            /** @example Ben */
+            display_name: string;
+            /** @example ben */
+            handle: string;
+            /**
+             * Format: date-time
+             * @description When my latest completed share to them was made.
+             * @example 2026-11-26T09:30:00.000Z
+             */
+            last_shared_at: string;
+        };
+        /** @description The members I shared with lately, most recent first, each once. */
+        RecentRecipients: {
+            items: components["schemas"]["RecentRecipientView"][];
+        };
         /** @description What the provider holds under one of a transfer's references. */
         ReferenceView: {
             movement?: null | components["schemas"]["MovementView"];
@@ -4068,6 +4129,56 @@ export interface operations {
             };
         };
     };
+    listMyRecentRecipients: {
+        parameters: {
+            query?: {
+                /** @description 1 to 20; 10 when absent. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description up to `limit` members, most recent first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecentRecipients"];
+                };
+            };
+            /** @description invalid_query: `limit` is not 1 to 20 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listMySessions: {
         parameters: {
             query?: never;
@@ -4216,6 +4327,72 @@ export interface operations {
                 };
             };
             /** @description rate_limited: too many mails asked for; wait `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal: the details are in the server log under the response's X-Request-Id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchRecipients: {
+        parameters: {
+            query: {
+                /**
+                 * @description The start of a handle: 2 to 32 of letters, digits and underscore, letter case aside.
+                 * @example be
+                 */
+                prefix: string;
+                /** @description 1 to 20; 10 when absent. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description up to `limit` members by handle */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicMemberList"];
+                };
+            };
+            /** @description invalid_query: `prefix` is not 2 to 32 of letters, digits and underscore, or `limit` is not 1 to 20 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description token_expired: refresh the access token and send the request again; unauthenticated: no token, or one that is not good (log in again). `WWW-Authenticate` says `Bearer`, with `error="invalid_token"` when a token came and was refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many searches this minute (`POINTSHARE_MEMBER_SEARCH_RATE_LIMIT`) */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying */

@@ -9,7 +9,7 @@ use pointshare_domain::ports::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError, StoreError,
 };
 use pointshare_domain::{
-    DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
+    DisplayName, Email, Handle, HandlePrefix, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
 };
 
 #[derive(Debug, Default)]
@@ -61,6 +61,18 @@ impl MemberRepository for InMemoryMembers {
 
     async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
         Ok(self.find(|m| &m.handle == handle))
+    }
+
+    async fn active_by_handle_prefix(&self, prefix: &HandlePrefix, limit: usize) -> Result<Vec<Member>, StoreError> {
+        let members = self.members.lock();
+        let mut found: Vec<Member> = members
+            .values()
+            .filter(|m| m.is_active() && m.handle.as_str().starts_with(prefix.as_str()))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.handle.cmp(&b.handle));
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {

@@ -12,7 +12,7 @@ use pointshare_domain::ports::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError, StoreError,
 };
 use pointshare_domain::{
-    DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
+    DisplayName, Email, Handle, HandlePrefix, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
 };
 
 use crate::documents::{MemberDoc, name_key};
@@ -126,6 +126,18 @@ impl MemberRepository for MongoMembers {
 
     async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
         self.find_one(doc! {"handle": handle.as_str()}, "loading a member by handle").await
+    }
+
+    async fn active_by_handle_prefix(&self, prefix: &HandlePrefix, limit: usize) -> Result<Vec<Member>, StoreError> {
+        // Anchored and case-sensitive (handles are stored lowercased): a range
+        // of the handle index, never a scan.
+        let filter = doc! {
+            "handle": {"$regex": format!("^{}", regex_escape(prefix.as_str()))},
+            "status": MemberStatus::Active.as_str(),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let found = self.members.find(filter).sort(doc! {"handle": 1}).limit(limit).await;
+        members(found, "finding members by handle prefix").await
     }
 
     async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {

@@ -188,6 +188,11 @@ async fn each_query_of_a_request_is_answered_from_its_index() {
         ),
         ("a member by handle", doc! {"find": "members", "filter": {"handle": "ada"}}, vec!["members_handle_unique"]),
         (
+            "a recipient picker's handle prefix",
+            doc! {"find": "members", "filter": {"handle": {"$regex": "^ad"}, "status": "active"}, "sort": {"handle": 1}, "limit": 11},
+            vec!["members_handle_unique"],
+        ),
+        (
             "a member by email",
             doc! {"find": "members", "filter": {"email": "ada@example.com"}},
             vec!["members_email_unique"],

@@ -49,7 +49,14 @@ test("a share shows on both pages live, from the event stream", async () => {
   await bob.page.evaluate(() => (window.__notReloaded = true));
   const bobNavigations = bob.navigations;
 
-  await alice.fill({ "share-to": "bob", "share-amount": "25", "share-memo": "lunch" });
+  // The recipient picker: two letters of the handle (GET /v1/members?prefix=), then a click.
+  await alice.fill({ "share-to": "bo" });
+  await alice.waitFor("bob among the suggestions for \"bo\"",
+    () => document.querySelector("[data-testid=share-to-suggestions]")?.dataset.source === "search" &&
+      document.querySelector("[data-testid=suggestion][data-handle=bob]") !== null);
+  await alice.page.click("[data-testid=suggestion][data-handle=bob]");
+  assert.equal(await alice.page.$eval("[data-testid=share-to]", (input) => input.value), "bob");
+  await alice.fill({ "share-amount": "25", "share-memo": "lunch" });
   await alice.page.click("[data-testid=share-button]");
   await alice.waitFor("the share to be accepted (201 or 202)",
     () => document.querySelector("[data-testid=share-status]")?.dataset.state === "done");
@@ -66,6 +73,13 @@ test("a share shows on both pages live, from the event stream", async () => {
     () => [...document.querySelectorAll("[data-testid=transfer-row]")].some((row) =>
       row.dataset.direction === "sent" && row.dataset.counterparty === "bob" &&
       row.dataset.amount === "25" && row.dataset.state === "completed"));
+
+  // Whom she shared with lately, offered when the field is empty (GET /v1/me/recipients).
+  await alice.page.$eval("[data-testid=share-to]", (input) => input.blur());
+  await alice.page.focus("[data-testid=share-to]");
+  await alice.waitFor("bob among her recent recipients",
+    () => document.querySelector("[data-testid=share-to-suggestions]")?.dataset.source === "recent" &&
+      document.querySelector("[data-testid=suggestion][data-handle=bob]") !== null);
 
   assert.equal(await bob.page.evaluate(() => window.__notReloaded === true), true, "bob's page was reloaded");
   assert.equal(bob.navigations, bobNavigations, "bob's page navigated");

@@ -21,6 +21,19 @@ fn check_handle(value: String) -> Result<String, InvalidValue> {
     Ok(value)
 }
 
+fn check_handle_prefix(value: String) -> Result<String, InvalidValue> {
+    let value = value.trim().to_ascii_lowercase();
+    // Two characters at least, so a picker cannot walk the whole directory a letter at a time.
+    check_len(&value, "prefix", 2, 32)?;
+    check_chars(
+        &value,
+        "prefix",
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+        "only letters, digits and underscore",
+    )?;
+    Ok(value)
+}
+
 fn check_email(value: String) -> Result<String, InvalidValue> {
     let value = value.trim().to_ascii_lowercase();
     check_len(&value, "email", 3, 254)?;
@@ -64,6 +77,12 @@ validated_string!(
     /// How members find each other: 3–32 of `[a-z0-9_]`, lowercased on parse.
     Handle,
     check_handle
+);
+validated_string!(
+    /// The start of a handle a member types to pick a recipient: 2–32 of
+    /// `[a-z0-9_]`, lowercased on parse.
+    HandlePrefix,
+    check_handle_prefix
 );
 validated_string!(
     /// A login email, lowercased on parse so uniqueness is case-insensitive.
@@ -168,6 +187,11 @@ impl Member {
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Whether points may be shared to them: active, with an account.
+    pub fn can_receive(&self) -> bool {
+        self.is_active() && self.provider_account.is_some()
     }
 
     /// The rule every authenticated request goes through: the member as the

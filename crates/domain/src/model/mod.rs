@@ -22,7 +22,9 @@ pub use audit::{
 };
 pub use ids::{MailId, MemberId, SessionId, TransferId};
 pub use mail::{MailIntent, MailKind, MailMessage, MailState, MailToken, OutboxMail};
-pub use member::{AccessDenied, DisplayName, Email, Handle, Member, MemberStatus, Password, PasswordHash, Role};
+pub use member::{
+    AccessDenied, DisplayName, Email, Handle, HandlePrefix, Member, MemberStatus, Password, PasswordHash, Role,
+};
 pub use points::Points;
 pub use provider::{
     AccountStatus, HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,

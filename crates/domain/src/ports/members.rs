@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use super::StoreError;
-use crate::model::{DisplayName, Email, Handle, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role};
+use crate::model::{
+    DisplayName, Email, Handle, HandlePrefix, Member, MemberId, MemberStatus, PasswordHash, ProviderAccountId, Role,
+};
 
 #[derive(Debug, Error)]
 pub enum InsertMemberError {
@@ -50,6 +52,9 @@ pub trait MemberRepository: Send + Sync + std::fmt::Debug {
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError>;
 
     async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError>;
+    /// Active members whose handle begins with `prefix`, by handle; at most
+    /// `limit`. What a member picking a recipient may see.
+    async fn active_by_handle_prefix(&self, prefix: &HandlePrefix, limit: usize) -> Result<Vec<Member>, StoreError>;
 
     /// Records the member's provider account. Setting the same account again
     /// succeeds (so a retried signup converges); a different one is refused.

@@ -8,7 +8,9 @@ use thiserror::Error;
 
 use super::transfers::to_delta;
 
-use crate::model::{DisplayName, Email, Handle, HolderRef, Member, MemberId, MemberStatus, Password, Role};
+use crate::model::{
+    DisplayName, Email, Handle, HandlePrefix, HolderRef, Member, MemberId, MemberStatus, Password, Role,
+};
 use crate::ports::{
     AttachAccountError, Clock, Deadline, HashError, InsertMemberError, MemberRepository, PasswordHasher,
     PointsProvider, ProviderError, StoreError,
@@ -134,6 +136,19 @@ impl MemberService {
 
     pub async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
         self.members.by_handle(handle).await
+    }
+
+    /// The members `caller` may pick as a recipient whose handle begins with
+    /// `prefix`: those who can receive, never the caller, by handle, at most
+    /// `limit`.
+    pub async fn recipients_like(
+        &self,
+        caller: MemberId,
+        prefix: &HandlePrefix,
+        limit: usize,
+    ) -> Result<Vec<Member>, StoreError> {
+        let found = self.members.active_by_handle_prefix(prefix, limit + 1).await?;
+        Ok(found.into_iter().filter(|member| member.id != caller && member.can_receive()).take(limit).collect())
     }
 
     pub async fn rename(&self, id: MemberId, name: &DisplayName) -> Result<Member, RenameError> {

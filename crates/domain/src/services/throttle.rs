@@ -39,6 +39,9 @@ pub const FAILED_LOGIN_MEMORY: Duration = Duration::from_secs(15 * 60);
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottlePolicy {
     pub transfers_per_minute: u32,
+    /// Recipient searches one member may make per minute, so nobody walks
+    /// the directory of handles.
+    pub member_searches_per_minute: u32,
     pub signups_per_hour_per_address: u32,
     pub signups_per_minute: u32,
     pub logins_per_minute_per_address: u32,
@@ -58,6 +61,7 @@ impl Default for ThrottlePolicy {
     fn default() -> Self {
         ThrottlePolicy {
             transfers_per_minute: 600,
+            member_searches_per_minute: 60,
             signups_per_hour_per_address: 20,
             signups_per_minute: 300,
             logins_per_minute_per_address: 60,
@@ -75,6 +79,7 @@ impl ThrottlePolicy {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let zero = [
             ("transfers_per_minute", self.transfers_per_minute),
+            ("member_searches_per_minute", self.member_searches_per_minute),
             ("signups_per_hour_per_address", self.signups_per_hour_per_address),
             ("signups_per_minute", self.signups_per_minute),
             ("logins_per_minute_per_address", self.logins_per_minute_per_address),
@@ -187,6 +192,11 @@ impl Throttle {
     /// Counts a transfer `member` is about to create.
     pub async fn transfer(&self, member: MemberId) -> Result<(), Throttled> {
         self.admit(&format!("transfers:{member}"), per_minute(self.policy.transfers_per_minute)).await
+    }
+
+    /// Counts a recipient search `member` is about to make.
+    pub async fn member_search(&self, member: MemberId) -> Result<(), Throttled> {
+        self.admit(&format!("member-searches:{member}"), per_minute(self.policy.member_searches_per_minute)).await
     }
 
     /// Counts a signup from `address`; call it before anything costly (the

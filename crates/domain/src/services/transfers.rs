@@ -6,7 +6,7 @@
 //! take the same path without the debit, against the admin's daily budget.
 
 use anyhow::Context;
-use chrono::Duration as TimeDelta;
+use chrono::{DateTime, Duration as TimeDelta, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +21,12 @@ use crate::model::{
     TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
-    Clock, DailyTotals, DayKey, Deadline, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
+    Clock, DailyTotals, DayKey, Deadline, Direction, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
     TransferRepository,
 };
+
+/// How far back in a member's sent transfers their recent recipients are looked for.
+const RECENT_SHARES: usize = 100;
 
 /// Limits on what one member may share and one admin may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -438,6 +441,32 @@ impl TransferService {
         self.transfers.history(member, filter, after, limit).await
     }
 
+    /// The members `member` completed shares with lately, each once, most
+    /// recent first with when: those who can still receive, at most `limit`.
+    /// Read from the member's last `RECENT_SHARES` sent transfers.
+    pub async fn recent_recipients(
+        &self,
+        member: MemberId,
+        limit: usize,
+    ) -> Result<Vec<(Member, DateTime<Utc>)>, StoreError> {
+        let completed = HistoryFilter {
+            direction: Some(Direction::Sent),
+            states: vec![TransferState::Completed],
+            ..HistoryFilter::default()
+        };
+        let sent = self.transfers.history(member, &completed, None, RECENT_SHARES).await?;
+        let mut recent: Vec<(MemberId, DateTime<Utc>)> = Vec::new();
+        for share in sent.items.iter().filter(|transfer| transfer.kind == TransferKind::Share) {
+            if !recent.iter().any(|(id, _)| *id == share.recipient) {
+                recent.push((share.recipient, share.created_at));
+            }
+        }
+        let ids: Vec<MemberId> = recent.iter().map(|(id, _)| *id).collect();
+        let found = self.members.by_ids(&ids).await?;
+        let receiving = |id: MemberId| found.iter().find(|m| m.id == id && m.can_receive()).cloned();
+        Ok(recent.into_iter().filter_map(|(id, at)| receiving(id).map(|m| (m, at))).take(limit).collect())
+    }
+
     /// `transfers` with both sides, as members see them: those in `known`
     /// (the caller's own, the one a request named: members who may act, so
     /// not closed) as given, the rest read in one store round trip. A member
@@ -697,7 +726,7 @@ fn settle(transfer: Transfer, replayed: bool) -> Result<Submitted, SubmitError> 
 }
 
 fn receiving_account(member: &Member) -> Option<crate::model::ProviderAccountId> {
-    member.provider_account.clone().filter(|_| member.is_active())
+    member.provider_account.clone().filter(|_| member.can_receive())
 }
 
 pub(crate) fn to_delta(duration: Duration) -> TimeDelta {

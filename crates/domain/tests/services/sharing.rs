@@ -1,3 +1,4 @@
+use pointshare_domain::ports::MemberRepository;
 use pointshare_domain::services::{ShareError, TransferLimits};
 use pointshare_domain::{DeclineReason, Member, MemberStatus, MovementKind, TransferState};
 use pointshare_testkit::{World, WorldSettings};
@@ -243,4 +244,34 @@ async fn a_replayed_decline_is_declined_again() {
         (ShareError::Declined(a), ShareError::Declined(b)) => assert_eq!(a.id, b.id),
         other => panic!("expected two declines, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_member_picks_recipients_by_handle_prefix_and_from_whom_they_shared_with_lately() {
+    let world = World::default();
+    let alice = world.member("alice", 100).await;
+    let (bob, bobby, boa) =
+        (world.member("bob", 0).await, world.member("bobby", 0).await, world.member("boa", 0).await);
+    let albert = world.member("albert", 0).await;
+    world.members.set_status(bobby.id, MemberStatus::Suspended).await.expect("suspends");
+    let prefix = |text: &str| pointshare_domain::HandlePrefix::parse(text).expect("a prefix");
+    let handles = |found: Vec<Member>| found.into_iter().map(|m| m.handle.to_string()).collect::<Vec<_>>();
+
+    let like = |text: &str, limit| {
+        let prefix = prefix(text);
+        let service = world.member_service.clone();
+        async move { handles(service.recipients_like(alice.id, &prefix, limit).await.expect("finds")) }
+    };
+    assert_eq!(like("bo", 10).await, ["boa", "bob"], "who can receive");
+    assert_eq!(like("al", 10).await, ["albert"], "never the caller");
+    assert_eq!(like("bo", 1).await, ["boa"]);
+    assert!(pointshare_domain::HandlePrefix::parse("b").is_err(), "two characters at least");
+
+    for (to, key) in [(&bob, "1"), (&boa, "2"), (&bob, "3"), (&albert, "4")] {
+        world.transfer_service.share(share(&alice, to, 1, key), deadline()).await.expect("completes");
+    }
+    world.members.set_status(albert.id, MemberStatus::Suspended).await.expect("suspends");
+    let recent = world.transfer_service.recent_recipients(alice.id, 10).await.expect("reads");
+    let recent: Vec<String> = recent.into_iter().map(|(member, _)| member.handle.to_string()).collect();
+    assert_eq!(recent, ["bob", "boa"], "most recent first, each once, only who can still receive");
 }

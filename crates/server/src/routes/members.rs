@@ -7,14 +7,17 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 
 use pointshare_domain::services::SignupCommand;
-use pointshare_domain::{DisplayName, Email, Handle, Member, Password};
+use pointshare_domain::{DisplayName, Email, Handle, HandlePrefix, Member, Password};
 
 use super::body::Body;
 use super::caller::Caller;
 use super::conditional::tagged;
 use super::guard::{client_address, deadline, device};
 use super::sessions::tokens;
-use super::views::{BalanceView, MemberView, PublicMemberView, SignupBody, SignupView};
+use super::views::{
+    BalanceView, MemberView, PublicMemberList, PublicMemberView, RecentQuery, RecentRecipientView, RecentRecipients,
+    RecipientSearchQuery, SignupBody, SignupView,
+};
 use crate::auth::{RefreshToken, mailed_token};
 use crate::problem::{ApiError, Faults, ProblemCode, gone};
 use crate::wiring::AppState;
@@ -88,6 +91,68 @@ pub async fn get_my_balance(state: State, caller: Caller, request: HttpRequest) 
     tagged(&request, &balance_of(&state, &caller.record).await?)
 }
 
+/// Members whose handle begins with `prefix`, to pick a recipient: only
+/// those who can receive, never me; handle and display name only.
+#[utoipa::path(get, path = "/v1/members", operation_id = "searchRecipients", tag = "members", security(("bearer" = [])),
+    params(RecipientSearchQuery),
+    responses((status = 200, body = PublicMemberList, description = "up to `limit` members by handle"),
+        (status = 400, body = crate::problem::Problem, description = "invalid_query: `prefix` is not 2 to 32 of letters, digits and underscore, or `limit` is not 1 to 20"),
+        (status = 429, body = crate::problem::Problem, description = "rate_limited: too many searches this minute (`POINTSHARE_MEMBER_SEARCH_RATE_LIMIT`)")))]
+#[get("/v1/members")]
+pub async fn search_recipients(
+    state: State,
+    caller: Caller,
+    query: web::Query<RecipientSearchQuery>,
+) -> Result<web::Json<PublicMemberList>, ApiError> {
+    let query = query.into_inner();
+    let limit = picker_limit(query.limit)?;
+    let prefix = HandlePrefix::parse(query.prefix).map_err(|error| {
+        ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidQuery, "The query string is not valid")
+            .detail(format!("prefix: {}; 2 to 32 of letters, digits and underscore", error.reason))
+    })?;
+    state.throttle.member_search(caller.member).await?;
+    let found = state.members.recipients_like(caller.member, &prefix, limit).await.map_err(ApiError::unexpected)?;
+    Ok(web::Json(PublicMemberList { items: found.iter().map(PublicMemberView::of).collect() }))
+}
+
+/// The members I shared with lately, most recent first, each once: those
+/// who can still receive.
+#[utoipa::path(get, path = "/v1/me/recipients", operation_id = "listMyRecentRecipients", tag = "members", security(("bearer" = [])),
+    params(RecentQuery),
+    responses((status = 200, body = RecentRecipients, description = "up to `limit` members, most recent first"),
+        (status = 400, body = crate::problem::Problem, description = "invalid_query: `limit` is not 1 to 20")))]
+#[get("/v1/me/recipients")]
+pub async fn list_my_recent_recipients(
+    state: State,
+    caller: Caller,
+    query: web::Query<RecentQuery>,
+) -> Result<web::Json<RecentRecipients>, ApiError> {
+    let limit = picker_limit(query.into_inner().limit)?;
+    let recent = state.transfers.recent_recipients(caller.member, limit).await.map_err(ApiError::unexpected)?;
+    let items = recent
+        .into_iter()
+        .map(|(member, at)| RecentRecipientView {
+            handle: member.handle.to_string(),
+            display_name: member.display_name.to_string(),
+            last_shared_at: at,
+        })
+        .collect();
+    Ok(web::Json(RecentRecipients { items }))
+}
+
+/// A picker's `limit`: 1 to 20, 10 when absent.
+fn picker_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(10);
+    if !(1..=20).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ProblemCode::InvalidQuery,
+            "limit must be between 1 and 20",
+        ));
+    }
+    Ok(limit)
+}
+
 /// Another member's public profile, to pick a recipient.
 #[utoipa::path(get, path = "/v1/members/{handle}", operation_id = "getMember", tag = "members", security(("bearer" = [])),
     params(("handle" = String, Path)),
@@ -102,5 +167,5 @@ pub async fn get_member(
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, ProblemCode::MemberNotFound, "No member has that handle");
     let handle = Handle::parse(handle.into_inner()).map_err(|_| not_found())?;
     let member = state.members.by_handle(&handle).await.map_err(ApiError::unexpected)?.ok_or_else(not_found)?;
-    Ok(web::Json(PublicMemberView { handle: member.handle.to_string(), display_name: member.display_name.to_string() }))
+    Ok(web::Json(PublicMemberView::of(&member)))
 }

@@ -47,6 +47,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(account::resend_verification_email)
         .service(events::stream_my_events)
         .service(members::get_member)
+        .service(members::search_recipients)
+        .service(members::list_my_recent_recipients)
         .service(transfers::create_transfer)
         .service(transfers::list_transfers)
         .service(transfers::get_transfer)

@@ -26,6 +26,7 @@ use crate::problem;
         members::get_me, members::get_my_balance, account::change_my_password, account::update_me, account::export_my_data, account::close_my_account,
         account::request_password_reset, account::confirm_password_reset, account::verify_email,
         account::resend_verification_email, events::stream_my_events, members::get_member,
+        members::search_recipients, members::list_my_recent_recipients,
         transfers::create_transfer, transfers::get_transfer, transfers::list_transfers, transfers::create_grant, transfers::list_grants,
         audit::list_audit_records, audit::export_audit_records,
         admin_members::search_members, admin_members::get_member_for_admin, admin_members::list_member_transfers,

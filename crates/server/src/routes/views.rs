@@ -187,6 +187,58 @@ pub struct PublicMemberView {
     pub display_name: String,
 }
 
+impl PublicMemberView {
+    pub fn of(member: &Member) -> Self {
+        PublicMemberView { handle: member.handle.to_string(), display_name: member.display_name.to_string() }
+    }
+}
+
+/// Members a recipient picker offers, by handle.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PublicMemberList {
+    pub items: Vec<PublicMemberView>,
+}
+
+/// Someone I shared with lately.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecentRecipientView {
+    #[schema(example = "ben")]
+    pub handle: String,
+    #[schema(example = "Ben")]
+    pub display_name: String,
+    /// When my latest completed share to them was made.
+    #[schema(example = "2026-11-26T09:30:00.000Z")]
+    #[serde(serialize_with = "millis")]
+    pub last_shared_at: DateTime<Utc>,
+}
+
+/// The members I shared with lately, most recent first, each once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecentRecipients {
+    pub items: Vec<RecentRecipientView>,
+}
+
+/// What a recipient picker asks for.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecipientSearchQuery {
+    /// The start of a handle: 2 to 32 of letters, digits and underscore, letter case aside.
+    #[param(example = "be", min_length = 2, max_length = 32, pattern = "^[A-Za-z0-9_]+$")]
+    pub prefix: String,
+    /// 1 to 20; 10 when absent.
+    #[param(minimum = 1, maximum = 20)]
+    pub limit: Option<usize>,
+}
+
+/// How many recent recipients to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecentQuery {
+    /// 1 to 20; 10 when absent.
+    #[param(minimum = 1, maximum = 20)]
+    pub limit: Option<usize>,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BalanceView {
     #[schema(example = 10025)]

@@ -258,6 +258,11 @@ pub const SETTINGS: &[Setting] = &[
         "How long a correction waits for a second admin; not approved by then, it is rejected and what it held is given back.",
     ),
     row("rate_limits.transfers_per_minute", "TRANSFER_RATE_LIMIT", "Transfers one member may create per minute."),
+    row(
+        "rate_limits.member_searches_per_minute",
+        "MEMBER_SEARCH_RATE_LIMIT",
+        "Recipient searches (GET /v1/members?prefix=) one member may make per minute, so nobody walks the directory of handles.",
+    ),
     row("rate_limits.signups_per_hour_per_address", "SIGNUP_RATE_LIMIT", "Signups per hour from one client address."),
     row("rate_limits.signups_per_minute", "SIGNUP_GLOBAL_RATE_LIMIT", "Signups per minute from everywhere together."),
     row(

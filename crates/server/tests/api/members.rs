@@ -206,3 +206,31 @@ async fn a_view_the_client_holds_already_answers_304_with_no_body_until_it_chang
     assert_eq!(after.status(), StatusCode::OK, "a changed profile is sent again");
     assert_ne!(after.headers().get("etag").and_then(|v| v.to_str().ok()), Some(tag.as_str()));
 }
+
+#[tokio::test]
+async fn a_recipient_picker_finds_members_by_handle_prefix_and_lists_whom_i_shared_with_lately() {
+    let app = spawn_app_with(|s| s.rate_limits.member_searches_per_minute = 2).await;
+    let alice = app.demo("alice").await;
+    let found = app.get("/v1/members?prefix=BO", Some(&alice)).await;
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    assert_eq!(found.body, json!({"items": [{"handle": "bob", "display_name": "bob"}]}), "handle and name, no email");
+    let mine = app.get("/v1/members?prefix=al", Some(&alice)).await;
+    assert_eq!(mine.body["items"], json!([]), "never myself");
+    for bad in ["/v1/members?prefix=b", "/v1/members?prefix=b%25", "/v1/members?prefix=bo&limit=21", "/v1/members"] {
+        app.get(bad, Some(&alice)).await.problem(400, "invalid_query"); // Refused before counting.
+    }
+    let limited = app.get("/v1/members?prefix=bo", Some(&alice)).await;
+    limited.problem(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+
+    assert_eq!(app.get("/v1/me/recipients", Some(&alice)).await.body, json!({"items": []}));
+    for key in ["first", "second"] {
+        let shared = app.share(&alice, key, json!({"to_handle": "bob", "amount": 1})).await;
+        assert_eq!(shared.status, StatusCode::CREATED, "{:?}", shared.body);
+    }
+    let recent = app.get("/v1/me/recipients", Some(&alice)).await;
+    let items = recent.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "each once: {items:?}");
+    assert_eq!((items[0]["handle"].as_str(), items[0]["display_name"].as_str()), (Some("bob"), Some("bob")));
+    assert!(items[0]["last_shared_at"].as_str().is_some(), "{items:?}");
+}

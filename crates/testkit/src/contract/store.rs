@@ -17,9 +17,9 @@ use pointshare_domain::ports::{
     SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
 };
 use pointshare_domain::{
-    AccountToken, DisplayName, Email, Handle, Handover, IdempotencyKey, Lease, LeaseOwner, Member, MemberId,
-    MemberStatus, PasswordHash, Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason, Role,
-    Rotation, Session, SessionId, TokenHash, TokenPurpose, Transfer, TransferId, TransferKind, TransferState,
+    AccountToken, DisplayName, Email, Handle, HandlePrefix, Handover, IdempotencyKey, Lease, LeaseOwner, Member,
+    MemberId, MemberStatus, PasswordHash, Points, ProviderAccountId, RETIRED_TOKENS_KEPT, Resolution, ReviewReason,
+    Role, Rotation, Session, SessionId, TokenHash, TokenPurpose, Transfer, TransferId, TransferKind, TransferState,
 };
 
 /// The repositories, empty, over one store.
@@ -46,6 +46,7 @@ macro_rules! store_contract {
             a_role_is_kept_and_changed_on_the_record,
             members_without_an_account_are_listed_for_recovery,
             admins_search_members_by_prefix_status_and_role_a_page_at_a_time,
+            active_members_are_found_by_handle_prefix_in_handle_order,
             a_transfer_reads_back_by_id_and_by_key,
             a_sender_key_is_unique_and_answers_with_the_first_transfer,
             transitions_are_compare_and_set,
@@ -349,6 +350,25 @@ pub async fn admins_search_members_by_prefix_status_and_role_a_page_at_a_time(st
     store.members.set_display_name(id("bea"), &DisplayName::parse("Zelda").expect("valid")).await.expect("renames");
     assert_eq!(handles(store.directory.search(&search("zel", None, None), None, 10).await.expect("searches")), ["bea"]);
     assert_eq!(store.directory.active_admins(10).await.expect("lists"), vec![id("bea")], "cyd is suspended");
+}
+
+pub async fn active_members_are_found_by_handle_prefix_in_handle_order(store: &StoreUnderTest) {
+    let named = |handle: &str| Member { handle: Handle::parse(handle).expect("valid"), ..member(handle) };
+    let everyone = [named("bob_2"), named("bob"), named("bobby"), named("boa"), named("rob"), named("b_ob")];
+    for member in &everyone {
+        store.members.insert(member).await.expect("inserts");
+    }
+    store.members.set_status(everyone[2].id, MemberStatus::Suspended).await.expect("suspends bobby");
+    let handles = |found: Vec<Member>| found.into_iter().map(|m| m.handle.to_string()).collect::<Vec<_>>();
+    let found = |prefix: &str, limit| {
+        let prefix = HandlePrefix::parse(prefix).expect("a prefix");
+        async move { handles(store.members.active_by_handle_prefix(&prefix, limit).await.expect("finds")) }
+    };
+    assert_eq!(found("bo", 10).await, ["boa", "bob", "bob_2"], "by handle, suspended ones left out");
+    assert_eq!(found("BOB", 10).await, ["bob", "bob_2"], "letter case aside");
+    assert_eq!(found("bo", 2).await, ["boa", "bob"]);
+    assert_eq!(found("b_", 10).await, ["b_ob"], "_ is no wildcard");
+    assert!(found("zz", 10).await.is_empty());
 }
 
 pub async fn a_transfer_reads_back_by_id_and_by_key(store: &StoreUnderTest) {
