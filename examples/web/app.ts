@@ -478,6 +478,15 @@ async function suggestRecipients(): Promise<void> {
 // it, so the server does not share twice; any answer, or an edit, retires it.
 let idempotencyKey: string | undefined;
 
+// What is left of the member's share allowance this minute, as the answer's
+// RateLimit header says (`"transfers";r=599;t=42`), shown before it runs out.
+function showAllowance(response: Response): void {
+  const allowance = /"transfers";r=(\d+);t=(\d+)/.exec(response.headers.get("RateLimit") ?? "");
+  const element = $("share-allowance");
+  element.dataset["remaining"] = allowance?.[1] ?? "";
+  element.textContent = allowance ? `${allowance[1]} more shares allowed in the next ${allowance[2]} s` : "";
+}
+
 async function share(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   const to_handle = $<HTMLInputElement>("share-to").value.trim().replace(/^@/, "");
@@ -492,6 +501,7 @@ async function share(event: SubmitEvent): Promise<void> {
       body: { to_handle, amount, ...(memo ? { memo } : {}) },
     });
     idempotencyKey = undefined;
+    showAllowance(response);
     if (data) {
       upsertTransfer(data);
       const replayed = response.headers.get("Idempotent-Replayed") === "true" ? " (already shared)" : "";

@@ -1526,6 +1526,12 @@ export interface operations {
             /** @description completed: a credit is of kind `grant`, a debit of kind `adjustment` */
             201: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1535,6 +1541,14 @@ export interface operations {
             /** @description processing, or awaiting_approval (a debit above POINTSHARE_APPROVAL_THRESHOLD) */
             202: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
+                    /** @description Seconds before the transfer is worth reading again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2035,6 +2049,12 @@ export interface operations {
             /** @description completed */
             201: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2044,6 +2064,14 @@ export interface operations {
             /** @description processing */
             202: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
+                    /** @description Seconds before the transfer is worth reading again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2836,6 +2864,12 @@ export interface operations {
             /** @description the reversal, completed; `reverses` names the transfer */
             201: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2845,6 +2879,14 @@ export interface operations {
             /** @description the reversal, processing or awaiting_approval (above POINTSHARE_APPROVAL_THRESHOLD) */
             202: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
+                    /** @description Seconds before the transfer is worth reading again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3015,6 +3057,10 @@ export interface operations {
             /** @description rate_limited: too many attempts from this address, or for this account from this address, or this account's password is being tried too often to wait for a turn; retry after `Retry-After` */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -3137,6 +3183,10 @@ export interface operations {
             /** @description if a member has this address, a reset link is on its way */
             202: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3189,6 +3239,10 @@ export interface operations {
             /** @description rate_limited: too many resets asked from this address, or for this email; wait `Retry-After` */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -3389,6 +3443,10 @@ export interface operations {
             /** @description the member, with a points account at the provider, and `session`: the tokens of their first session, as a login gives them */
             201: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3443,6 +3501,10 @@ export interface operations {
             /** @description rate_limited: too many signups from this address, or from everywhere */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -3694,6 +3756,10 @@ export interface operations {
             /** @description rate_limited: too many wrong passwords for this account; wait `Retry-After` */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -3812,6 +3878,10 @@ export interface operations {
             /** @description rate_limited: too many wrong passwords for this account; wait `Retry-After` */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -3954,6 +4024,10 @@ export interface operations {
             /** @description too_many_streams: close one of your open streams first */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -4099,6 +4173,10 @@ export interface operations {
             /** @description rate_limited: too many wrong passwords for this account; wait `Retry-After` */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -4313,6 +4391,10 @@ export interface operations {
             /** @description a link is on its way, unless my email is verified already (`email_verified` in `GET /v1/me`) */
             202: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4329,6 +4411,10 @@ export interface operations {
             /** @description rate_limited: too many mails asked for; wait `Retry-After` */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -4368,6 +4454,10 @@ export interface operations {
             /** @description up to `limit` members by handle */
             200: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4395,6 +4485,10 @@ export interface operations {
             /** @description rate_limited: too many searches this minute (`POINTSHARE_MEMBER_SEARCH_RATE_LIMIT`) */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -4557,6 +4651,16 @@ export interface operations {
             /** @description completed */
             201: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4566,6 +4670,18 @@ export interface operations {
             /** @description processing */
             202: {
                 headers: {
+                    /** @description `true` when the answer repeats the one to an earlier request with the same `Idempotency-Key` */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The transfer's own URL: `GET` it to follow it */
+                    Location?: string;
+                    /** @description The `Prefer` preference the answer followed (`respond-async`, `wait=N`) */
+                    "Preference-Applied"?: string;
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds before the transfer is worth reading again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4638,6 +4754,10 @@ export interface operations {
             /** @description rate_limited: too many transfers this minute */
             429: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
                     [name: string]: unknown;

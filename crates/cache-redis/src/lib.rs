@@ -117,12 +117,10 @@ const ACQUIRE: &str = r"
 local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local limit = tonumber(ARGV[1])
-if used > limit then
-  local wait = redis.call('PTTL', KEYS[1])
-  if wait < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); wait = tonumber(ARGV[2]) end
-  return {0, wait}
-end
-return {1, limit - used}
+local wait = redis.call('PTTL', KEYS[1])
+if wait < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); wait = tonumber(ARGV[2]) end
+if used > limit then return {0, 0, wait} end
+return {1, limit - used, wait}
 ";
 
 /// Connections to one server or to a cluster.
@@ -305,16 +303,16 @@ impl RateLimiter for RedisCache {
         let key = self.key("rate", key);
         let script = self.acquire.clone();
         let window = u64::try_from(rule.window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let (allowed, value): (i64, i64) = self
+        let (allowed, remaining, wait): (i64, i64, i64) = self
             .run("acquire", |mut connection| async move {
                 Ok(script.key(key).arg(rule.limit).arg(window).invoke_async(&mut connection).await?)
             })
             .await?;
-        let value = u64::try_from(value).unwrap_or(0);
+        let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
         Ok(if allowed == 1 {
-            RateDecision::Allowed { remaining: u32::try_from(value).unwrap_or(u32::MAX) }
+            RateDecision::Allowed { remaining: u32::try_from(remaining).unwrap_or(u32::MAX), reset_after: wait }
         } else {
-            RateDecision::Limited { retry_after: Duration::from_millis(value) }
+            RateDecision::Limited { retry_after: wait }
         })
     }
 }

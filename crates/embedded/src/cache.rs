@@ -97,7 +97,7 @@ impl RateLimiter for InMemoryRateLimiter {
             return Ok(RateDecision::Limited { retry_after: window.ends - now });
         }
         window.used += 1;
-        Ok(RateDecision::Allowed { remaining: rule.limit - window.used })
+        Ok(RateDecision::Allowed { remaining: rule.limit - window.used, reset_after: window.ends - now })
     }
 }
 
@@ -128,15 +128,28 @@ mod tests {
     async fn the_limiter_counts_per_key_and_window() {
         let limiter = InMemoryRateLimiter::default();
         let rule = RateRule { limit: 2, window: Duration::from_secs(10) };
-        assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
-        assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 0 }));
+        let ten = Duration::from_secs(10);
+        assert_eq!(
+            limiter.acquire("a", rule).await.ok(),
+            Some(RateDecision::Allowed { remaining: 1, reset_after: ten })
+        );
+        assert_eq!(
+            limiter.acquire("a", rule).await.ok(),
+            Some(RateDecision::Allowed { remaining: 0, reset_after: ten })
+        );
         assert_eq!(
             limiter.acquire("a", rule).await.ok(),
             Some(RateDecision::Limited { retry_after: Duration::from_secs(10) })
         );
-        assert_eq!(limiter.acquire("b", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert_eq!(limiter.acquire("a", rule).await.ok(), Some(RateDecision::Allowed { remaining: 1 }));
+        assert_eq!(
+            limiter.acquire("b", rule).await.ok(),
+            Some(RateDecision::Allowed { remaining: 1, reset_after: ten })
+        );
+        tokio::time::advance(ten).await;
+        assert_eq!(
+            limiter.acquire("a", rule).await.ok(),
+            Some(RateDecision::Allowed { remaining: 1, reset_after: ten })
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,6 +17,7 @@ use crate::headers::{
     TRACESTATE,
 };
 use crate::problem::{ApiError, ProblemCode};
+use crate::rate_limits::{RATELIMIT, RATELIMIT_POLICY};
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECONDS: usize = 3600;
@@ -88,6 +89,8 @@ pub fn policy(origins: &CorsOrigins) -> Cors {
             header::WWW_AUTHENTICATE,
             PREFERENCE_APPLIED,
             header::ETAG,
+            RATELIMIT_POLICY,
+            RATELIMIT,
         ])
         .max_age(PREFLIGHT_MAX_AGE_SECONDS)
         .block_on_origin_mismatch(false);

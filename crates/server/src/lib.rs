@@ -18,6 +18,7 @@ mod demo;
 mod endpoints;
 mod headers;
 pub mod problem;
+mod rate_limits;
 pub mod reconcile;
 pub mod resolve;
 mod routes;
@@ -106,6 +107,7 @@ impl Application {
             App::new()
                 // gzip or brotli, as the client's Accept-Encoding asks.
                 .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(rate_limits::headers))
                 // Inside the telemetry: a refusal is counted and logged like any answer.
                 .wrap(middleware::from_fn(admission::admit))
                 .wrap(middleware::from_fn(telemetry::observe))

@@ -15,13 +15,14 @@ use utoipa::ToSchema;
 use pointshare_domain::ports::StoreError;
 use pointshare_domain::services::{
     AdjustError, AuditError, BalanceError, ChangeEmailError, ChangePasswordError, CloseError, DecideError,
-    EndSessionError, GetTransferError, GrantError, LoginError, LogoutError, OperatorError, PasswordCheckError,
+    EndSessionError, GetTransferError, GrantError, LoginError, LogoutError, OperatorError, PasswordCheckError, Quota,
     RefreshError, RenameError, ResetError, ResolveError, ReverseError, ShareError, SignupError, Submitted, Throttled,
     VerifyError,
 };
 use pointshare_domain::{AccessDenied, DeclineReason, InvalidValue};
 
 use crate::headers::IDEMPOTENT_REPLAYED;
+use crate::rate_limits;
 
 macro_rules! problem_codes {
     ($($(#[doc = $doc:literal])+ $code:ident = $text:literal,)+) => {
@@ -289,6 +290,8 @@ struct Answer {
     /// A 401 for a bearer token that came and was refused: its challenge
     /// says `error="invalid_token"` (RFC 6750), where a missing one says none.
     token_refused: bool,
+    /// The allowance a 429 ran out of, for its RateLimit headers.
+    quota: Option<Quota>,
 }
 
 impl ApiError {
@@ -310,6 +313,7 @@ impl ApiError {
             replayed: false,
             close: false,
             token_refused: false,
+            quota: None,
         }))
     }
 
@@ -471,6 +475,13 @@ impl ResponseError for ApiError {
                 (true, _) => r#"Bearer error="invalid_token", error_description="The access token is not valid""#,
             };
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Some(headers) =
+            answer.quota.as_ref().and_then(|quota| rate_limits::header_values(std::slice::from_ref(quota)))
+        {
+            for (name, value) in headers {
+                response.insert_header((name, value));
+            }
         }
         if answer.close {
             response.force_close();
@@ -939,9 +950,15 @@ impl From<AuditError> for ApiError {
 impl From<Throttled> for ApiError {
     fn from(error: Throttled) -> Self {
         match error {
-            Throttled::Limited { retry_after } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, ProblemCode::RateLimited, "Too many requests; slow down")
-                    .retry_after(retry_after)
+            Throttled::Limited { retry_after, quota } => {
+                let mut limited = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ProblemCode::RateLimited,
+                    "Too many requests; slow down",
+                )
+                .retry_after(retry_after);
+                limited.0.quota = quota;
+                limited
             }
             Throttled::Unavailable => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ProblemCode::RateLimiterUnavailable, "Try again shortly")

@@ -60,6 +60,9 @@ test("a share shows on both pages live, from the event stream", async () => {
   await alice.page.click("[data-testid=share-button]");
   await alice.waitFor("the share to be accepted (201 or 202)",
     () => document.querySelector("[data-testid=share-status]")?.dataset.state === "done");
+  // Read cross-origin through CORS: the RateLimit header of the share's answer.
+  assert.match(await alice.page.$eval("[data-testid=share-allowance]", (p) => p.dataset.remaining), /^\d+$/,
+    "the page shows what is left of her share allowance");
 
   await bob.waitFor("the incoming transfer of 25 from alice, completed, in the list",
     () => [...document.querySelectorAll("[data-testid=transfer-row]")].some((row) =>

@@ -39,8 +39,14 @@ pub struct RateRule {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateDecision {
-    Allowed { remaining: u32 },
-    Limited { retry_after: Duration },
+    /// Counted: `remaining` more are allowed until the window restarts, `reset_after` from now.
+    Allowed {
+        remaining: u32,
+        reset_after: Duration,
+    },
+    Limited {
+        retry_after: Duration,
+    },
 }
 
 #[async_trait]

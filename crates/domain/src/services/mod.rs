@@ -45,8 +45,8 @@ pub use sessions::{
     SessionService, Successor,
 };
 pub use throttle::{
-    AccountKey, FAILED_LOGIN_MEMORY, LOGIN_SLOW_DOWN_MAX, LOGIN_SLOW_DOWN_STEP, LOGIN_TURN_WAIT, LoginTurn, Throttle,
-    ThrottlePolicy, Throttled,
+    AccountKey, FAILED_LOGIN_MEMORY, LOGIN_SLOW_DOWN_MAX, LOGIN_SLOW_DOWN_STEP, LOGIN_TURN_WAIT, LoginTurn, Quota,
+    Throttle, ThrottlePolicy, Throttled,
 };
 pub use transfers::{
     GetTransferError, GrantCommand, GrantError, Party, RequestLease, ShareCommand, ShareError, Submitted,

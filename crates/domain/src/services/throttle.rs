@@ -100,14 +100,39 @@ impl ThrottlePolicy {
     }
 }
 
+/// One allowance of the client's as it stands after a request: what the
+/// API tells a client of its limits (the IETF `RateLimit` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// The policy's name, stable: `transfers`, `signups`, ...
+    pub name: &'static str,
+    pub limit: u32,
+    pub window: Duration,
+    pub remaining: u32,
+    /// When the window restarts, from now.
+    pub reset_after: Duration,
+}
+
 /// Why a request was not let in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Throttled {
+    /// `quota` is the allowance it ran out of, if one (a login's turn is none).
     #[error("too many requests; try again in {retry_after:?}")]
-    Limited { retry_after: Duration },
+    Limited { retry_after: Duration, quota: Option<Quota> },
     /// The limiter could not answer and the policy is to fail closed.
     #[error("the rate limiter is unavailable")]
     Unavailable,
+}
+
+impl Throttled {
+    /// The same refusal without its allowance, for one the client is not
+    /// to be told of (everyone's together, one account's).
+    fn unnamed(self) -> Self {
+        match self {
+            Throttled::Limited { retry_after, .. } => Throttled::Limited { retry_after, quota: None },
+            unavailable => unavailable,
+        }
+    }
 }
 
 /// An account as the limits count it: the email as the store knows it (so
@@ -190,39 +215,53 @@ impl Throttle {
     }
 
     /// Counts a transfer `member` is about to create.
-    pub async fn transfer(&self, member: MemberId) -> Result<(), Throttled> {
-        self.admit(&format!("transfers:{member}"), per_minute(self.policy.transfers_per_minute)).await
+    pub async fn transfer(&self, member: MemberId) -> Result<Vec<Quota>, Throttled> {
+        let rule = per_minute(self.policy.transfers_per_minute);
+        Ok(self.admit(&format!("transfers:{member}"), "transfers", rule).await?.into_iter().collect())
     }
 
     /// Counts a recipient search `member` is about to make.
-    pub async fn member_search(&self, member: MemberId) -> Result<(), Throttled> {
-        self.admit(&format!("member-searches:{member}"), per_minute(self.policy.member_searches_per_minute)).await
+    pub async fn member_search(&self, member: MemberId) -> Result<Vec<Quota>, Throttled> {
+        let rule = per_minute(self.policy.member_searches_per_minute);
+        Ok(self.admit(&format!("member-searches:{member}"), "member-searches", rule).await?.into_iter().collect())
     }
 
     /// Counts a signup from `address`; call it before anything costly (the
-    /// password hash most).
-    pub async fn signup(&self, address: &str) -> Result<(), Throttled> {
-        self.admit("signup:all", per_minute(self.policy.signups_per_minute)).await?;
+    /// password hash most). The allowance of everyone together is not the
+    /// client's to know.
+    pub async fn signup(&self, address: &str) -> Result<Vec<Quota>, Throttled> {
+        self.admit("signup:all", "signups", per_minute(self.policy.signups_per_minute))
+            .await
+            .map_err(Throttled::unnamed)?;
         let hourly = RateRule { limit: self.policy.signups_per_hour_per_address, window: Duration::from_secs(3600) };
-        self.admit(&format!("signup:ip:{address}"), hourly).await
+        Ok(self.admit(&format!("signup:ip:{address}"), "signups", hourly).await?.into_iter().collect())
     }
 
     /// Counts a login from `address` for `account`.
-    pub async fn login(&self, address: &str, account: &AccountKey) -> Result<(), Throttled> {
+    pub async fn login(&self, address: &str, account: &AccountKey) -> Result<Vec<Quota>, Throttled> {
         let policy = &self.policy;
-        self.admit(&format!("login:ip:{address}"), per_minute(policy.logins_per_minute_per_address)).await?;
+        let from_address = per_minute(policy.logins_per_minute_per_address);
+        let address_quota = self.admit(&format!("login:ip:{address}"), "logins", from_address).await?;
         let key = format!("login:ip-account:{address}:{account}");
-        self.admit(&key, per_minute(policy.logins_per_minute_per_address_and_account)).await
+        let per_account = per_minute(policy.logins_per_minute_per_address_and_account);
+        let account_quota = self.admit(&key, "logins-per-account", per_account).await?;
+        Ok(address_quota.into_iter().chain(account_quota).collect())
     }
 
     /// Counts a mail asked for from `address` to `account` (a password
     /// reset, a verification link), whether or not the account exists, so
-    /// the answer says nothing about that.
-    pub async fn mail_request(&self, address: &str, account: &AccountKey) -> Result<(), Throttled> {
+    /// the answer says nothing about that: only the address's allowance is
+    /// told, and the account's refusal looks like no other.
+    pub async fn mail_request(&self, address: &str, account: &AccountKey) -> Result<Vec<Quota>, Throttled> {
         let hourly = |limit| RateRule { limit, window: Duration::from_secs(3600) };
         let policy = &self.policy;
-        self.admit(&format!("mail:ip:{address}"), hourly(policy.mail_requests_per_hour_per_address)).await?;
-        self.admit(&format!("mail:account:{account}"), hourly(policy.mail_requests_per_hour_per_account)).await
+        let from_address = hourly(policy.mail_requests_per_hour_per_address);
+        let quota = self.admit(&format!("mail:ip:{address}"), "mail-requests", from_address).await?;
+        let per_account = hourly(policy.mail_requests_per_hour_per_account);
+        self.admit(&format!("mail:account:{account}"), "mail-requests", per_account)
+            .await
+            .map_err(Throttled::unnamed)?;
+        Ok(quota.into_iter().collect())
     }
 
     /// Whether a check of `account` would wait now: it is being checked, or
@@ -248,7 +287,7 @@ impl Throttle {
         };
         let gate = tokio::time::timeout(LOGIN_TURN_WAIT, turn)
             .await
-            .map_err(|_| Throttled::Limited { retry_after: LOGIN_SLOW_DOWN_MAX })?;
+            .map_err(|_| Throttled::Limited { retry_after: LOGIN_SLOW_DOWN_MAX, quota: None })?;
         Ok(LoginTurn { account: account.clone(), gate })
     }
 
@@ -257,7 +296,7 @@ impl Throttle {
     pub async fn login_failed(&self, mut turn: LoginTurn) {
         let counted = self.limiter.acquire(&format!("login:failed:{}", turn.account), FAILURE_COUNT).await;
         let failures = match counted {
-            Ok(RateDecision::Allowed { remaining }) => u32::MAX - remaining,
+            Ok(RateDecision::Allowed { remaining, .. }) => u32::MAX - remaining,
             Ok(RateDecision::Limited { .. }) => u32::MAX,
             // Without the shared count, this replica still spaces the account's checks out.
             Err(error) => {
@@ -268,13 +307,19 @@ impl Throttle {
         turn.gate.next_check = Some(Instant::now() + self.policy.slow_down(failures));
     }
 
-    async fn admit(&self, key: &str, rule: RateRule) -> Result<(), Throttled> {
+    /// Counts one use of `key` under `rule`, named `name` to the client; the
+    /// quota as it now stands, or none when the limiter could not say.
+    async fn admit(&self, key: &str, name: &'static str, rule: RateRule) -> Result<Option<Quota>, Throttled> {
+        let quota =
+            |remaining, reset_after| Quota { name, limit: rule.limit, window: rule.window, remaining, reset_after };
         match self.limiter.acquire(key, rule).await {
-            Ok(RateDecision::Allowed { .. }) => Ok(()),
-            Ok(RateDecision::Limited { retry_after }) => Err(Throttled::Limited { retry_after }),
+            Ok(RateDecision::Allowed { remaining, reset_after }) => Ok(Some(quota(remaining, reset_after))),
+            Ok(RateDecision::Limited { retry_after }) => {
+                Err(Throttled::Limited { retry_after, quota: Some(quota(0, retry_after)) })
+            }
             Err(error) if self.policy.fail_open => {
                 tracing::warn!(%error, key, "rate limiter unavailable; letting the request through");
-                Ok(())
+                Ok(None)
             }
             Err(error) => {
                 tracing::warn!(%error, key, "rate limiter unavailable; refusing the request");

@@ -10,27 +10,38 @@ fn world(policy: ThrottlePolicy) -> World {
     World::new(WorldSettings { throttle: policy, ..WorldSettings::default() })
 }
 
-fn limited(result: Result<(), Throttled>) -> bool {
-    matches!(result, Err(Throttled::Limited { retry_after }) if retry_after > Duration::ZERO)
+fn limited<T>(result: Result<T, Throttled>) -> bool {
+    matches!(result, Err(Throttled::Limited { retry_after, .. }) if retry_after > Duration::ZERO)
 }
 
 #[tokio::test]
 async fn transfers_are_counted_per_member() {
     let world = world(ThrottlePolicy { transfers_per_minute: 2, ..ThrottlePolicy::default() });
     let (alice, bob) = (MemberId::new(), MemberId::new());
-    world.throttle.transfer(alice).await.expect("first");
+    let first = world.throttle.transfer(alice).await.expect("first");
+    assert_eq!(
+        first.iter().map(|quota| (quota.name, quota.limit, quota.remaining)).collect::<Vec<_>>(),
+        [("transfers", 2, 1)],
+        "what the client is told of its allowance"
+    );
+    assert!(first[0].reset_after > Duration::ZERO && first[0].reset_after <= Duration::from_secs(60));
     world.throttle.transfer(alice).await.expect("second");
-    assert!(limited(world.throttle.transfer(alice).await));
+    let refused = world.throttle.transfer(alice).await;
+    let Err(Throttled::Limited { quota: Some(spent), .. }) = refused else { panic!("{refused:?}") };
+    assert!(limited(refused));
+    assert_eq!((spent.name, spent.remaining), ("transfers", 0));
     world.throttle.transfer(bob).await.expect("bob has his own allowance");
 }
 
 #[tokio::test]
 async fn signups_are_counted_per_address_and_in_total() {
     let world = world(ThrottlePolicy { signups_per_hour_per_address: 1, signups_per_minute: 2, ..Default::default() });
-    world.throttle.signup("192.0.2.1").await.expect("first from this address");
+    let first = world.throttle.signup("192.0.2.1").await.expect("first from this address");
+    assert_eq!(first.iter().map(|quota| quota.name).collect::<Vec<_>>(), ["signups"], "the address's, not everyone's");
     assert!(limited(world.throttle.signup("192.0.2.1").await));
     // The refused attempt counted toward the total too: one more fits, then none.
-    assert!(limited(world.throttle.signup("192.0.2.2").await));
+    let everyone = world.throttle.signup("192.0.2.2").await;
+    assert!(matches!(everyone, Err(Throttled::Limited { quota: None, .. })), "everyone's allowance is not told");
 }
 
 fn account(typed: &str) -> AccountKey {
@@ -111,7 +122,7 @@ async fn a_turn_too_far_off_is_refused_with_when_to_come_back() {
     let started = tokio::time::Instant::now();
     let refused = world.throttle.login_turn(&alice).await.expect_err("the check before it never ended");
     assert_eq!(started.elapsed(), LOGIN_TURN_WAIT, "held no longer than the wait");
-    assert!(limited(Err(refused)), "{refused:?}");
+    assert!(limited::<()>(Err(refused)), "{refused:?}");
     world.throttle.login_failed(held).await;
     let started = tokio::time::Instant::now();
     world.throttle.login_turn(&alice).await.expect("a turn once the one before is done");

@@ -25,6 +25,7 @@ use super::members::current;
 use super::views::{MemberView, SessionView, TransferView, millis, transfer_views};
 use crate::auth::{mailed_token, presented_token};
 use crate::problem::{ApiError, Faults, invalid_token};
+use crate::rate_limits;
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
@@ -148,7 +149,8 @@ pub async fn request_password_reset(
     body: Body<PasswordResetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let PasswordResetBody { email } = body.into_inner();
-    state.throttle.mail_request(&client_address(&state, &request), &AccountKey::of(&email)).await?;
+    let counted = state.throttle.mail_request(&client_address(&state, &request), &AccountKey::of(&email)).await;
+    rate_limits::record(&request, counted)?;
     let accounts = state.accounts.clone();
     // After the answer: how long the lookup takes must not tell who is a member.
     tokio::spawn(async move {
@@ -215,7 +217,7 @@ pub async fn resend_verification_email(
     request: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let account = AccountKey::of(caller.record.email.as_str());
-    state.throttle.mail_request(&client_address(&state, &request), &account).await?;
+    rate_limits::record(&request, state.throttle.mail_request(&client_address(&state, &request), &account).await)?;
     state.accounts.send_verification(&caller.record, mailed_token()).await.map_err(ApiError::unexpected)?;
     Ok(HttpResponse::Accepted().finish())
 }

@@ -20,6 +20,7 @@ use super::views::{
 };
 use crate::auth::{RefreshToken, mailed_token};
 use crate::problem::{ApiError, Faults, ProblemCode, gone};
+use crate::rate_limits;
 use crate::wiring::AppState;
 
 type State = web::Data<Arc<AppState>>;
@@ -37,7 +38,7 @@ type State = web::Data<Arc<AppState>>;
 #[post("/v1/auth/signup")]
 pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) -> Result<HttpResponse, ApiError> {
     // Limits first: everything after costs, the password hash most.
-    state.throttle.signup(&client_address(&state, &request)).await?;
+    rate_limits::record(&request, state.throttle.signup(&client_address(&state, &request)).await)?;
     let body = body.into_inner();
     let mut faults = Faults::default();
     let email = faults.check("/email", Email::parse(body.email));
@@ -102,6 +103,7 @@ pub async fn get_my_balance(state: State, caller: Caller, request: HttpRequest) 
 pub async fn search_recipients(
     state: State,
     caller: Caller,
+    request: HttpRequest,
     query: web::Query<RecipientSearchQuery>,
 ) -> Result<web::Json<PublicMemberList>, ApiError> {
     let query = query.into_inner();
@@ -110,7 +112,7 @@ pub async fn search_recipients(
         ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidQuery, "The query string is not valid")
             .detail(format!("prefix: {}; 2 to 32 of letters, digits and underscore", error.reason))
     })?;
-    state.throttle.member_search(caller.member).await?;
+    rate_limits::record(&request, state.throttle.member_search(caller.member).await)?;
     let found = state.members.recipients_like(caller.member, &prefix, limit).await.map_err(ApiError::unexpected)?;
     Ok(web::Json(PublicMemberList { items: found.iter().map(PublicMemberView::of).collect() }))
 }

@@ -6,6 +6,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::content::{Content, ContentBuilder};
 use utoipa::openapi::header::Header;
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -36,7 +37,7 @@ use crate::problem;
         health::healthz, health::readyz,
     ),
     components(schemas(problem::Problem, problem::ProblemCode, problem::FieldError, views::DirectionView)),
-    modifiers(&BearerAuth, &Problems),
+    modifiers(&BearerAuth, &Problems, &SuccessHeaders),
 )]
 pub struct ApiDoc;
 
@@ -103,6 +104,102 @@ impl utoipa::Modify for Problems {
     }
 }
 
+/// The operations whose every answer says how their client's allowances
+/// stand (`rate_limits::record`); any 429 says which one ran out.
+const COUNTED: &[&str] =
+    &["createTransfer", "signup", "searchRecipients", "requestPasswordReset", "resendVerificationEmail"];
+
+/// The headers success answers carry, stated once so generated clients and
+/// mock servers know them: a create's `Location` and `Idempotent-Replayed`,
+/// a 202's `Retry-After`, `Preference-Applied` where `Prefer` is taken, and
+/// the RateLimit headers of counted operations (and every 429); and the
+/// rule of the `Idempotency-Key` header itself.
+struct SuccessHeaders;
+
+impl utoipa::Modify for SuccessHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let parameters = operation.parameters.iter_mut().flatten();
+                let (mut keyed, mut prefers) = (false, false);
+                for parameter in parameters.filter(|parameter| parameter.parameter_in == ParameterIn::Header) {
+                    match parameter.name.as_str() {
+                        "Idempotency-Key" => {
+                            keyed = true;
+                            parameter.schema = Some(idempotency_key_schema().into());
+                        }
+                        "Prefer" => prefers = true,
+                        _ => {}
+                    }
+                }
+                let counted = operation.operation_id.as_deref().is_some_and(|id| COUNTED.contains(&id));
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else { continue };
+                    let mut add = |name: &str, header: Header| {
+                        response.headers.entry(name.to_owned()).or_insert(header);
+                    };
+                    let created = matches!(status.as_str(), "201" | "202");
+                    if keyed && created {
+                        add("Location", text_header("The transfer's own URL: `GET` it to follow it"));
+                        add(
+                            "Idempotent-Replayed",
+                            text_header(
+                                "`true` when the answer repeats the one to an earlier request with the same `Idempotency-Key`",
+                            ),
+                        );
+                    }
+                    if keyed && status == "202" {
+                        add("Retry-After", seconds_header("Seconds before the transfer is worth reading again"));
+                    }
+                    if prefers && created {
+                        add(
+                            "Preference-Applied",
+                            text_header("The `Prefer` preference the answer followed (`respond-async`, `wait=N`)"),
+                        );
+                    }
+                    if (counted && status.starts_with('2')) || status == "429" {
+                        add(
+                            "RateLimit-Policy",
+                            text_header(
+                                "Each allowance of the client's: `\"transfers\";q=600;w=60` (`q` requests per `w` seconds)",
+                            ),
+                        );
+                        add(
+                            "RateLimit",
+                            text_header(
+                                "How each stands after this request: `\"transfers\";r=599;t=42` (`r` left, the window restarts in `t` seconds)",
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn text_header(description: &str) -> Header {
+    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::String));
+    header.description = Some(description.to_owned());
+    header
+}
+
+fn seconds_header(description: &str) -> Header {
+    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+    header.description = Some(description.to_owned());
+    header
+}
+
+/// `IdempotencyKey`'s rule: 1 to 64 printable ASCII characters.
+fn idempotency_key_schema() -> utoipa::openapi::schema::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some("^[ -~]+$"))
+        .build()
+}
+
 fn problem_response(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
@@ -118,8 +215,6 @@ fn as_problem(status: &str, response: &mut Response) {
         response.content.insert(media_type.to_owned(), content);
     }
     if matches!(status, "429" | "503") && response.content.contains_key(PROBLEM_JSON) {
-        let mut seconds = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
-        seconds.description = Some("Seconds to wait before retrying".to_owned());
-        response.headers.insert("Retry-After".to_owned(), seconds);
+        response.headers.insert("Retry-After".to_owned(), seconds_header("Seconds to wait before retrying"));
     }
 }

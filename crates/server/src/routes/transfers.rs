@@ -21,6 +21,7 @@ use super::guard::{Patience, PreferParam, origin, patience};
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
 use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PREFERENCE_APPLIED};
 use crate::problem::{ApiError, Faults, ProblemCode, recipient_not_found, transfer_not_found};
+use crate::rate_limits;
 use crate::telemetry;
 use crate::wiring::AppState;
 
@@ -176,7 +177,7 @@ pub async fn create_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let idempotency_key = idempotency_key(&request)?;
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
-    state.throttle.transfer(caller.member).await?;
+    rate_limits::record(&request, state.throttle.transfer(caller.member).await)?;
     let command = ShareCommand { sender: caller.record.clone(), to: to.clone(), amount, memo, idempotency_key };
     let Patience { deadline, applied } = patience(&state, &request);
     let answer = Answering { caller: Some(&caller), to: Some(&to), location: "/v1/transfers", applied };

@@ -54,7 +54,8 @@ async fn an_allowed_origin_passes_the_preflight_and_reads_the_headers_it_needs()
     assert!(answer.status().is_success());
     assert_eq!(header(answer.headers(), "access-control-allow-origin"), PAGE);
     let exposed = header(answer.headers(), "access-control-expose-headers").to_ascii_lowercase();
-    for readable in ["location", "retry-after", "x-request-id", "idempotent-replayed", "www-authenticate"] {
+    for readable in ["location", "retry-after", "x-request-id", "idempotent-replayed", "www-authenticate", "ratelimit"]
+    {
         assert!(exposed.contains(readable), "{readable} not in {exposed}");
     }
 }

@@ -93,6 +93,32 @@ async fn metrics_hold_everything_the_dashboard_and_alerts_use_after_real_traffic
 const OPENAPI_3_1_SCHEMA: &str = include_str!("openapi-3.1-schema.json");
 
 #[tokio::test]
+async fn the_document_names_every_header_a_share_answers_with_and_the_key_s_rule() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json", None).await.body;
+    let share = &doc["paths"]["/v1/transfers"]["post"];
+    let headers = |status: &str| {
+        let mut names: Vec<String> =
+            share["responses"][status]["headers"].as_object().map(|h| h.keys().cloned().collect()).unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        headers("201"),
+        ["Idempotent-Replayed", "Location", "Preference-Applied", "RateLimit", "RateLimit-Policy"]
+    );
+    assert_eq!(
+        headers("202"),
+        ["Idempotent-Replayed", "Location", "Preference-Applied", "RateLimit", "RateLimit-Policy", "Retry-After"]
+    );
+    assert_eq!(headers("429"), ["RateLimit", "RateLimit-Policy", "Retry-After"]);
+    let parameters = share["parameters"].as_array().expect("parameters");
+    let key = parameters.iter().find(|p| p["name"] == "Idempotency-Key").expect("the key");
+    assert_eq!((key["schema"]["minLength"].as_u64(), key["schema"]["maxLength"].as_u64()), (Some(1), Some(64)));
+    assert!(parameters.iter().any(|p| p["name"] == "Prefer" && p["in"] == "header"), "{parameters:?}");
+}
+
+#[tokio::test]
 async fn the_openapi_document_is_valid_openapi_3_1_and_describes_every_endpoint() {
     let app = spawn_app().await;
     let doc = app.get("/openapi.json", None).await.body;

@@ -267,3 +267,28 @@ async fn shares_are_rate_limited_per_member() {
     assert!(limited.headers.contains_key("retry-after"));
     assert_eq!(app.share(&bob, "r0", share_to("alice", 1)).await.status, StatusCode::CREATED, "others are not limited");
 }
+
+#[tokio::test]
+async fn a_limited_operation_says_how_much_is_left_and_its_429_which_allowance_ran_out() {
+    let app = spawn_app_with(|s| s.rate_limits.transfers_per_minute = 2).await;
+    let alice = app.demo("alice").await;
+    let header = |answer: &crate::helpers::Answer, name: &str| {
+        answer.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let first = app.share(&alice, "one", share_to("bob", 1)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(header(&first, "ratelimit-policy"), r#""transfers";q=2;w=60"#);
+    let now = header(&first, "ratelimit");
+    assert!(now.starts_with(r#""transfers";r=1;t="#), "{now}");
+    let seconds: u64 = now.rsplit("t=").next().and_then(|t| t.parse().ok()).expect("seconds");
+    assert!((1..=60).contains(&seconds), "{now}");
+    app.share(&alice, "two", share_to("bob", 1)).await;
+
+    let refused = app.share(&alice, "three", share_to("bob", 1)).await;
+    refused.problem(429, "rate_limited");
+    assert_eq!(header(&refused, "ratelimit-policy"), r#""transfers";q=2;w=60"#);
+    assert!(header(&refused, "ratelimit").starts_with(r#""transfers";r=0;t="#), "{}", header(&refused, "ratelimit"));
+    assert!(refused.headers.contains_key("retry-after"));
+    let unlimited = app.get("/v1/transfers", Some(&alice)).await;
+    assert_eq!(unlimited.headers.get("ratelimit"), None, "only limited operations say so");
+}

@@ -81,15 +81,22 @@ pub async fn invalidating_forgets_a_balance(subject: &CacheUnderTest) {
 pub async fn the_limiter_allows_the_limit_per_window_and_says_how_long_to_wait(subject: &CacheUnderTest) {
     let key = key("login");
     let rule = RateRule { limit: 3, window: Duration::from_millis(800) };
-    for remaining in [2, 1, 0] {
-        assert_eq!(subject.limiter.acquire(&key, rule).await.expect("answers"), RateDecision::Allowed { remaining });
+    for expected in [2, 1, 0] {
+        match subject.limiter.acquire(&key, rule).await.expect("answers") {
+            RateDecision::Allowed { remaining, reset_after } => {
+                assert_eq!(remaining, expected);
+                assert!(reset_after > Duration::ZERO && reset_after <= rule.window, "{reset_after:?}");
+            }
+            limited => panic!("within the limit, got {limited:?}"),
+        }
     }
     match subject.limiter.acquire(&key, rule).await.expect("answers") {
         RateDecision::Limited { retry_after } => assert!(retry_after <= rule.window, "{retry_after:?}"),
         allowed => panic!("the fourth acquisition should be limited, got {allowed:?}"),
     }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    assert_eq!(subject.limiter.acquire(&key, rule).await.expect("answers"), RateDecision::Allowed { remaining: 2 });
+    let again = subject.limiter.acquire(&key, rule).await.expect("answers");
+    assert!(matches!(again, RateDecision::Allowed { remaining: 2, .. }), "{again:?}");
 }
 
 pub async fn the_limiter_keeps_keys_apart(subject: &CacheUnderTest) {
