@@ -29,10 +29,12 @@ export type TimelineView = Schemas["TimelineView"];
 /** The query `listTransfers` takes: `limit`, `cursor`, `direction`, `state`, `since`, `until`. */
 export type ListTransfersQuery = NonNullable<operations["listTransfers"]["parameters"]["query"]>;
 
+/** One message of `GET /v1/me/events`, as the document describes it: `event` names it, `data` is its JSON. */
+export type StreamEvent = Schemas["StreamEvent"];
+/** The data of the events named `name`. */
+export type EventData<Name extends StreamEvent["event"]> = Extract<StreamEvent, { event: Name }>["data"];
 /** The data of a `reset` event: the stream could not resume, so refetch balance and history. */
-export interface ResetEvent {
-  reason: string;
-}
+export type ResetEvent = EventData<"reset">;
 
 /** Where the access token comes from: a fixed one, or asked for on each request. */
 export type TokenSource = string | (() => string | null | undefined | Promise<string | null | undefined>);
@@ -132,10 +134,10 @@ export function subscribeToEvents(
       deliver(data, event.lastEventId);
     });
   };
-  on<Record<string, never>>("ready", () => handlers.ready?.());
-  on<TransferView>("transfer", (data, id) => handlers.transfer?.(data, id));
-  on<BalanceView>("balance", (data, id) => handlers.balance?.(data, id));
-  on<ResetEvent>("reset", (data) => handlers.reset?.(data));
+  on<EventData<"ready">>("ready", () => handlers.ready?.());
+  on<EventData<"transfer">>("transfer", (data, id) => handlers.transfer?.(data, id));
+  on<EventData<"balance">>("balance", (data, id) => handlers.balance?.(data, id));
+  on<EventData<"reset">>("reset", (data) => handlers.reset?.(data));
   source.addEventListener("error", (event) => {
     handlers.error?.({
       message: event.message ?? "event stream error",

@@ -1120,6 +1120,8 @@ export interface components {
         ReadinessStatus: {
             status: components["schemas"]["ReadyStatus"];
         };
+        /** @description The data of `ready`: nothing. */
+        ReadyEvent: Record<string, never>;
         /**
          * @description `degraded`: something this replica can serve without is in trouble (the
          *     cache, so balances come from the provider; the provider, so balances and
@@ -1162,6 +1164,11 @@ export interface components {
              * @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d
              */
             refresh_token: string;
+        };
+        /** @description The data of `reset`. */
+        ResetEvent: {
+            /** @example events since Last-Event-ID are no longer kept; read balance and transfers afresh */
+            reason: string;
         };
         ResolutionBody: {
             decision: components["schemas"]["DecisionView"];
@@ -1334,6 +1341,33 @@ export interface components {
          * @enum {string}
          */
         StatusView: "active" | "suspended" | "closed";
+        /**
+         * @description One message of the stream: its `event:` line names the kind and its
+         *     `data:` line carries the JSON of that kind; every kind but `ready` has an
+         *     `id:` line to resume from. Written from this type, so the document
+         *     describes exactly what is sent.
+         */
+        StreamEvent: {
+            /** @description The stream follows my events from now on. */
+            data: components["schemas"]["ReadyEvent"];
+            /** @enum {string} */
+            event: "ready";
+        } | {
+            /** @description A transfer I sent or received was recorded or changed state, as `GET /v1/transfers/{id}` shows it. */
+            data: components["schemas"]["TransferView"];
+            /** @enum {string} */
+            event: "transfer";
+        } | {
+            /** @description A movement changed my balance. */
+            data: components["schemas"]["BalanceView"];
+            /** @enum {string} */
+            event: "balance";
+        } | {
+            /** @description `Last-Event-ID` is older than the events kept: read balance and transfers afresh. */
+            data: components["schemas"]["ResetEvent"];
+            /** @enum {string} */
+            event: "reset";
+        };
         TimelineView: {
             approval?: null | components["schemas"]["ApprovalStatusView"];
             /** @description Every state it was recorded in, oldest first. */
@@ -3985,13 +4019,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{"reason": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one. */
+            /** @description Server-Sent Events, each a `StreamEvent`: its `event:` line is the schema's `event` and its `data:` line the schema's `data` (JSON); all but `ready` carry an `id:` line. `ready` once the stream follows; `transfer` when a transfer I sent or received is recorded or changes state; `balance` when a movement changed my balance; `reset` when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description invalid_last_event_id: not an id this API gave */

@@ -12,8 +12,6 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
 use pointshare_domain::services::{Quota, Throttled};
 
-use crate::problem::ApiError;
-
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
@@ -21,9 +19,9 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 #[derive(Debug, Clone, Default)]
 struct Counted(Vec<Quota>);
 
-/// Keeps what the throttle said of `request` for its answer's headers, and
-/// turns a refusal into its problem (which carries its own).
-pub fn record(request: &HttpRequest, counted: Result<Vec<Quota>, Throttled>) -> Result<(), ApiError> {
+/// Keeps what the throttle said of `request` for its answer's headers; a
+/// refusal is passed on (its problem carries its own).
+pub fn record(request: &HttpRequest, counted: Result<Vec<Quota>, Throttled>) -> Result<(), Throttled> {
     request.extensions_mut().insert(Counted(counted?));
     Ok(())
 }

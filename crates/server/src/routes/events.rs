@@ -19,6 +19,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
 
 use pointshare_domain::ports::{EventId, MemberEvent, Notice};
 use pointshare_domain::services::{FeedItem, GetTransferError};
@@ -26,7 +27,7 @@ use pointshare_domain::{Handle, Member, MemberId, Role};
 
 use super::caller::Caller;
 use super::members::balance_of;
-use super::views::transfer_views;
+use super::views::{BalanceView, TransferView, transfer_views};
 use crate::auth::{ACCESS_FRESHNESS, Bearer};
 use crate::headers::LAST_EVENT_ID;
 use crate::problem::{ApiError, ProblemCode};
@@ -38,17 +39,50 @@ type State = web::Data<Arc<AppState>>;
 /// How long a client waits before reconnecting a dropped stream.
 const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 
-/// The `reset` event's data.
-#[derive(Debug, Serialize)]
-struct ResetView {
-    reason: &'static str,
+/// One message of the stream: its `event:` line names the kind and its
+/// `data:` line carries the JSON of that kind; every kind but `ready` has an
+/// `id:` line to resume from. Written from this type, so the document
+/// describes exactly what is sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// The stream follows my events from now on.
+    Ready(ReadyEvent),
+    /// A transfer I sent or received was recorded or changed state, as `GET /v1/transfers/{id}` shows it.
+    Transfer(TransferView),
+    /// A movement changed my balance.
+    Balance(BalanceView),
+    /// `Last-Event-ID` is older than the events kept: read balance and transfers afresh.
+    Reset(ResetEvent),
+}
+
+/// The data of `ready`: nothing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadyEvent {}
+
+/// The data of `reset`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResetEvent {
+    #[schema(example = "events since Last-Event-ID are no longer kept; read balance and transfers afresh")]
+    pub reason: &'static str,
+}
+
+impl StreamEvent {
+    /// The event as the stream sends it, its name and data as serde writes
+    /// them (one source for the wire and the document).
+    fn frame(&self, id: Option<EventId>) -> String {
+        let value = serde_json::to_value(self).expect("an event serializes");
+        let name = value["event"].as_str().expect("every event is named");
+        let id = id.map(|id| format!("id: {id}\n")).unwrap_or_default();
+        format!("{id}event: {name}\ndata: {}\n\n", value["data"])
+    }
 }
 
 /// My events as they happen: Server-Sent Events.
 #[utoipa::path(get, path = "/v1/me/events", tag = "members", operation_id = "streamMyEvents", security(("bearer" = [])),
     params(("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event received: the stream resumes after it (browsers send it when they reconnect)")),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events. `ready` (data `{}`) once the stream follows; `transfer` (data: a TransferView) when a transfer I sent or received is recorded or changes state; `balance` (data: a BalanceView) when a movement changed my balance; `reset` (data `{\"reason\": …}`) when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one."),
+        (status = 200, content_type = "text/event-stream", body = StreamEvent, description = "Server-Sent Events, each a `StreamEvent`: its `event:` line is the schema's `event` and its `data:` line the schema's `data` (JSON); all but `ready` carry an `id:` line. `ready` once the stream follows; `transfer` when a transfer I sent or received is recorded or changes state; `balance` when a movement changed my balance; `reset` when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one."),
         (status = 400, body = crate::problem::Problem, description = "invalid_last_event_id: not an id this API gave"),
         (status = 404, body = crate::problem::Problem, description = "events_disabled: this deployment announces no events (`EVENTS_PUBLISH` off): poll the balance and transfers instead"),
         (status = 429, body = crate::problem::Problem, description = "too_many_streams: close one of your open streams first"),
@@ -135,7 +169,8 @@ struct Streaming {
 async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web::Error>, Streaming)> {
     if !streaming.ready {
         streaming.ready = true;
-        let ready = format!("retry: {}\nevent: ready\ndata: {{}}\n\n", RECONNECT_AFTER.as_millis());
+        let ready =
+            format!("retry: {}\n{}", RECONNECT_AFTER.as_millis(), StreamEvent::Ready(ReadyEvent {}).frame(None));
         return Some((Ok(Bytes::from(ready)), streaming));
     }
     loop {
@@ -162,10 +197,10 @@ async fn next_chunk(mut streaming: Streaming) -> Option<(Result<Bytes, actix_web
         }
         let chunk = match item {
             FeedItem::Reset { from } => {
-                let reset = ResetView {
+                let reset = ResetEvent {
                     reason: "events since Last-Event-ID are no longer kept; read balance and transfers afresh",
                 };
-                Some(sse("reset", from, &reset))
+                Some(StreamEvent::Reset(reset).frame(Some(from)))
             }
             FeedItem::Event(event) => match render(&streaming.state, &streaming.member, event).await {
                 Ok(chunk) => chunk,
@@ -209,13 +244,11 @@ async fn render(state: &AppState, member: &Member, event: MemberEvent) -> Result
             };
             let known: [(MemberId, &Handle); 1] = [(member.id, &member.handle)];
             let view = transfer_views(state, vec![transfer], &known).await?.remove(0);
-            Ok(Some(sse("transfer", event.id, &view)))
+            Ok(Some(StreamEvent::Transfer(view).frame(Some(event.id))))
         }
-        Notice::Balance => Ok(Some(sse("balance", event.id, &balance_of(state, member).await?))),
+        Notice::Balance => {
+            let balance = balance_of(state, member).await?;
+            Ok(Some(StreamEvent::Balance(balance).frame(Some(event.id))))
+        }
     }
-}
-
-fn sse(name: &str, id: EventId, data: &impl Serialize) -> String {
-    let data = serde_json::to_string(data).expect("a view serializes");
-    format!("id: {id}\nevent: {name}\ndata: {data}\n\n")
 }

@@ -93,6 +93,27 @@ async fn metrics_hold_everything_the_dashboard_and_alerts_use_after_real_traffic
 const OPENAPI_3_1_SCHEMA: &str = include_str!("openapi-3.1-schema.json");
 
 #[tokio::test]
+async fn the_event_stream_s_messages_are_typed_in_the_document() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json", None).await.body;
+    let stream = &doc["paths"]["/v1/me/events"]["get"]["responses"]["200"]["content"]["text/event-stream"];
+    assert_eq!(stream["schema"]["$ref"], "#/components/schemas/StreamEvent", "{stream}");
+    let kinds: Vec<(String, String)> = doc["components"]["schemas"]["StreamEvent"]["oneOf"]
+        .as_array()
+        .expect("one schema per event")
+        .iter()
+        .map(|event| {
+            let name = event["properties"]["event"]["enum"][0].as_str().expect("a name").to_owned();
+            let data = event["properties"]["data"]["$ref"].as_str().expect("named data").to_owned();
+            (name, data.rsplit('/').next().expect("a name").to_owned())
+        })
+        .collect();
+    let expected =
+        [("ready", "ReadyEvent"), ("transfer", "TransferView"), ("balance", "BalanceView"), ("reset", "ResetEvent")];
+    assert_eq!(kinds, expected.map(|(name, data)| (name.to_owned(), data.to_owned())));
+}
+
+#[tokio::test]
 async fn the_document_names_every_header_a_share_answers_with_and_the_key_s_rule() {
     let app = spawn_app().await;
     let doc = app.get("/openapi.json", None).await.body;
