@@ -726,14 +726,14 @@ export interface components {
             reason: string;
             /**
              * @description The member's handle.
-             * @example ben
+             * @example bob
              */
             to_handle: string;
         };
         /** @description One member, their balance at the provider and their day. */
         AdminMemberDetail: components["schemas"]["AdminMemberView"] & {
-            balance?: null | components["schemas"]["BalanceView"];
-            balance_problem?: string | null;
+            balance: null | components["schemas"]["BalanceView"];
+            balance_problem: string | null;
             /**
              * Format: int64
              * @description Points they shared today (UTC), counted against their daily limit.
@@ -749,7 +749,7 @@ export interface components {
              * @description Pass as `cursor` for the next page; absent on the last page.
              * @example ada
              */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** @description A member as the support desk sees them. */
         AdminMemberView: components["schemas"]["MemberView"] & {
@@ -775,7 +775,7 @@ export interface components {
             has_more: boolean;
             items: components["schemas"]["ApprovalView"][];
             /** @description Pass as `cursor` for the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** @description The second admin a correction waited for. */
         ApprovalStatusView: {
@@ -811,7 +811,7 @@ export interface components {
              * @description Pass as `cursor` for the next page; absent on the last page.
              * @example 41
              */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** @description A privileged act, as the audit log holds it. */
         AuditRecordView: {
@@ -822,7 +822,7 @@ export interface components {
              */
             actor: string;
             /** @example admin */
-            after?: string | null;
+            after: string | null;
             /**
              * Format: date-time
              * @example 2026-11-26T09:31:02.000Z
@@ -832,11 +832,11 @@ export interface components {
              * @description What the act changed, as it was; absent where nothing stood before.
              * @example member
              */
-            before?: string | null;
+            before: string | null;
             /** @description What the act brought about: the transfer a grant created. */
-            caused?: string | null;
+            caused: string | null;
             /** @description The client's address; absent from the command line. */
-            client?: string | null;
+            client: string | null;
             /**
              * @description SHA-256 of this record and `previous`: `pointshare audit verify` checks the chain.
              * @example 9f2c0d1e5b7a4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d
@@ -845,9 +845,9 @@ export interface components {
             /** @description The hash of the record before; sixty-four zeros for the first. */
             previous: string;
             /** @example on call this week */
-            reason?: string | null;
+            reason: string | null;
             /** @description The `X-Request-Id` of the request that did it; absent from the command line. */
-            request_id?: string | null;
+            request_id: string | null;
             /**
              * Format: int64
              * @description Its place in the chain, from 1.
@@ -922,18 +922,19 @@ export interface components {
              * @description The admin's handle, or the operator's name.
              * @example ada
              */
-            name?: string | null;
+            name: string | null;
             /**
              * @description The replica, for a request, follow-up or recovery.
              * @example pointshare-1a2b3c4d
              */
-            replica?: string | null;
+            replica: string | null;
         };
         /** @description One invalid field of a request. */
         FieldError: {
             code: components["schemas"]["FieldErrorCode"];
             /** @description What is wrong with it, for people. */
             detail: string;
+            params?: null | components["schemas"]["FieldParams"];
             /**
              * @description JSON Pointer (RFC 6901) to the field in the request body.
              * @example /amount
@@ -945,6 +946,39 @@ export interface components {
          * @enum {string}
          */
         FieldErrorCode: "required" | "unknown_field" | "wrong_type" | "out_of_range" | "invalid_format" | "invalid";
+        /**
+         * @description The bounds or form a field must keep, as numbers and names: each set
+         *     only when it is the rule the field broke.
+         */
+        FieldParams: {
+            /** @description The values it may take. */
+            allowed?: string[] | null;
+            /**
+             * Format: int64
+             * @description The most a number may be.
+             */
+            max?: number | null;
+            /**
+             * Format: int64
+             * @description The most characters a string may have.
+             */
+            max_length?: number | null;
+            /**
+             * Format: int64
+             * @description The least a number may be.
+             */
+            min?: number | null;
+            /**
+             * Format: int64
+             * @description The fewest characters a string may have.
+             */
+            min_length?: number | null;
+            /**
+             * @description The form it must have, by name: `handle` (3 to 32 of letters, digits, underscore), `email`.
+             * @example handle
+             */
+            pattern?: string | null;
+        };
         GrantBody: {
             /**
              * Format: int64
@@ -995,7 +1029,10 @@ export interface components {
             email_verified: boolean;
             /** @example ada */
             handle: string;
-            /** @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091 */
+            /**
+             * Format: uuid
+             * @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091
+             */
             id: string;
             role: components["schemas"]["RoleView"];
         };
@@ -1072,12 +1109,29 @@ export interface components {
             detail?: string | null;
             /** @description Every invalid field of a `validation_failed` request. */
             errors?: components["schemas"]["FieldError"][];
-            /** @description The first request field at fault, for validation problems (`errors` lists all). */
+            /**
+             * @description The request field at fault (the first, for validation problems, whose
+             *     `errors` list all): a body field, or the query parameter of an `invalid_query`.
+             */
             field?: string | null;
+            /**
+             * Format: int64
+             * @description The limit a `limit_exceeded` or `grant_limit_exceeded` passed, in points.
+             */
+            limit?: number | null;
+            /**
+             * @description The body field at fault as a JSON Pointer, on every problem about one
+             *     field (`self_transfer`, `email_taken`, ... and the first of `errors`).
+             * @example /to_handle
+             */
+            pointer?: string | null;
             /** Format: int32 */
             status: number;
             title: string;
-            /** @description The transfer a declined share created. */
+            /**
+             * Format: uuid
+             * @description The transfer a declined share created.
+             */
             transfer_id?: string | null;
             /** @description `urn:pointshare:problem:<code>`. */
             type: string;
@@ -1111,9 +1165,9 @@ export interface components {
         };
         /** @description What another member sees: enough to pick a recipient. */
         PublicMemberView: {
-            /** @example Ben */
+            /** @example bob */
             display_name: string;
-            /** @example ben */
+            /** @example bob */
             handle: string;
         };
         /** @description What anyone may learn of readiness: the status alone. */
@@ -1133,9 +1187,9 @@ export interface components {
         ReadyStatus: "ready" | "degraded" | "unready";
         /** @description Someone I shared with lately. */
         RecentRecipientView: {
-            /** @example Ben */
+            /** @example bob */
             display_name: string;
-            /** @example ben */
+            /** @example bob */
             handle: string;
             /**
              * Format: date-time
@@ -1150,7 +1204,7 @@ export interface components {
         };
         /** @description What the provider holds under one of a transfer's references. */
         ReferenceView: {
-            movement?: null | components["schemas"]["MovementView"];
+            movement: null | components["schemas"]["MovementView"];
             /**
              * @description `<transfer id>:debit` (a share's), or `<transfer id>:credit` (the
              *     recipient's credit, or the sender's refund: they share it).
@@ -1193,7 +1247,7 @@ export interface components {
         };
         /** @description A transfer waiting for a person, and where its points are. */
         ReviewItemView: {
-            provider_problem?: string | null;
+            provider_problem: string | null;
             /** @description Empty when the provider could not say (then `provider_problem` says why). */
             references: components["schemas"]["ReferenceView"][];
             transfer: components["schemas"]["TransferView"];
@@ -1203,7 +1257,7 @@ export interface components {
             has_more: boolean;
             items: components["schemas"]["ReviewItemView"][];
             /** @description Pass as `cursor` for the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /**
          * @description Why a transfer waits for an operator.
@@ -1252,7 +1306,10 @@ export interface components {
              * @example 2026-12-26T10:12:00.000Z
              */
             expires_at: string;
-            /** @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091 */
+            /**
+             * Format: uuid
+             * @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091
+             */
             id: string;
             /**
              * Format: date-time
@@ -1265,7 +1322,7 @@ export interface components {
              *     200 characters), if anything.
              * @example Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0
              */
-            user_agent?: string | null;
+            user_agent: string | null;
         };
         SessionsView: {
             items: components["schemas"]["SessionView"][];
@@ -1284,7 +1341,7 @@ export interface components {
             memo?: string | null;
             /**
              * @description The recipient's handle.
-             * @example ben
+             * @example bob
              */
             to_handle: string;
         };
@@ -1369,10 +1426,10 @@ export interface components {
             event: "reset";
         };
         TimelineView: {
-            approval?: null | components["schemas"]["ApprovalStatusView"];
+            approval: null | components["schemas"]["ApprovalStatusView"];
             /** @description Every state it was recorded in, oldest first. */
             changes: components["schemas"]["ChangeView"][];
-            provider_problem?: string | null;
+            provider_problem: string | null;
             /**
              * @description What the provider holds under each of its references; empty when the
              *     provider could not say (then `provider_problem` says why).
@@ -1418,7 +1475,7 @@ export interface components {
              * @description Pass as `cursor` for the next page; absent on the last page.
              * @example MTc2NDE0OTQ2MDAwMDowMTkzYTViMg
              */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         TransferView: {
             /**
@@ -1431,7 +1488,7 @@ export interface components {
              * @example 2026-11-26T09:31:00.000Z
              */
             created_at: string;
-            decline_reason?: null | components["schemas"]["DeclineView"];
+            decline_reason: null | components["schemas"]["DeclineView"];
             /**
              * @description Whether the sender has closed their account since (their handle is
              *     held back a while, then replaced by `closed_…`).
@@ -1442,24 +1499,30 @@ export interface components {
              * @example ada
              */
             from_handle: string;
-            /** @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091 */
+            /**
+             * Format: uuid
+             * @example 0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091
+             */
             id: string;
             kind: components["schemas"]["KindView"];
             /** @example lunch */
-            memo?: string | null;
+            memo: string | null;
             /**
              * Format: int64
              * @description Points of this transfer that reversals took back, or hold while they run.
              * @example 0
              */
             reversed_amount: number;
-            /** @description For a reversal: the id of the transfer it undoes. */
-            reverses?: string | null;
-            review_reason?: null | components["schemas"]["ReviewView"];
+            /**
+             * Format: uuid
+             * @description For a reversal: the id of the transfer it undoes.
+             */
+            reverses: string | null;
+            review_reason: null | components["schemas"]["ReviewView"];
             state: components["schemas"]["StateView"];
             /** @description Whether the recipient has closed their account since. */
             to_closed: boolean;
-            /** @example ben */
+            /** @example bob */
             to_handle: string;
             /**
              * Format: date-time
@@ -2554,16 +2617,22 @@ export interface operations {
                 cursor?: string;
                 /** @description Only those I sent, or only those I received; both when absent. */
                 direction?: components["schemas"]["DirectionView"];
-                /** @description Only transfers in this state. */
-                state?: components["schemas"]["StateView"];
                 /**
-                 * @description Created at or after this time (RFC 3339).
-                 * @example 2026-11-01T00:00:00Z
+                 * @description Only transfers in one of these states, comma-separated (`completed,rejected`); any when absent.
+                 * @example [
+                 *       "completed",
+                 *       "rejected"
+                 *     ]
+                 */
+                state?: components["schemas"]["StateView"][];
+                /**
+                 * @description Created at or after this time (RFC 3339), or from the start of this day (`2026-11-01`, UTC).
+                 * @example 2026-11-01
                  */
                 since?: string;
                 /**
-                 * @description Created before this time (RFC 3339).
-                 * @example 2026-12-01T00:00:00Z
+                 * @description Created before this time (RFC 3339), or up to the end of this day (`2026-11-30`, UTC, the day included).
+                 * @example 2026-11-30
                  */
                 until?: string;
             };
@@ -4473,7 +4542,7 @@ export interface operations {
             query: {
                 /**
                  * @description The start of a handle: 2 to 32 of letters, digits and underscore, letter case aside.
-                 * @example be
+                 * @example bo
                  */
                 prefix: string;
                 /** @description 1 to 20; 10 when absent. */
@@ -4600,16 +4669,22 @@ export interface operations {
                 cursor?: string;
                 /** @description Only those I sent, or only those I received; both when absent. */
                 direction?: components["schemas"]["DirectionView"];
-                /** @description Only transfers in this state. */
-                state?: components["schemas"]["StateView"];
                 /**
-                 * @description Created at or after this time (RFC 3339).
-                 * @example 2026-11-01T00:00:00Z
+                 * @description Only transfers in one of these states, comma-separated (`completed,rejected`); any when absent.
+                 * @example [
+                 *       "completed",
+                 *       "rejected"
+                 *     ]
+                 */
+                state?: components["schemas"]["StateView"][];
+                /**
+                 * @description Created at or after this time (RFC 3339), or from the start of this day (`2026-11-01`, UTC).
+                 * @example 2026-11-01
                  */
                 since?: string;
                 /**
-                 * @description Created before this time (RFC 3339).
-                 * @example 2026-12-01T00:00:00Z
+                 * @description Created before this time (RFC 3339), or up to the end of this day (`2026-11-30`, UTC, the day included).
+                 * @example 2026-11-30
                  */
                 until?: string;
             };

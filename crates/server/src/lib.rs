@@ -124,7 +124,10 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(problem::path_error))
                 .configure(routes::configure)
                 .service(web::redirect("/docs", "/docs/"))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()).config(
+                    // The token a reader authorized with survives a reload; operation ids match generated clients.
+                    utoipa_swagger_ui::Config::default().persist_authorization(true).display_operation_id(true),
+                ))
                 .default_service(web::to(unmatched))
         })
         // A client that closes its side is gone: an event stream it held ends

@@ -197,14 +197,24 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Stable, machine-readable: switch on this.
     pub code: ProblemCode,
-    /// The first request field at fault, for validation problems (`errors` lists all).
+    /// The request field at fault (the first, for validation problems, whose
+    /// `errors` list all): a body field, or the query parameter of an `invalid_query`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The body field at fault as a JSON Pointer, on every problem about one
+    /// field (`self_transfer`, `email_taken`, ... and the first of `errors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/to_handle")]
+    pub pointer: Option<String>,
+    /// The limit a `limit_exceeded` or `grant_limit_exceeded` passed, in points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
     /// Every invalid field of a `validation_failed` request.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// The transfer a declined share created.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub transfer_id: Option<String>,
 }
 
@@ -217,6 +227,34 @@ pub struct FieldError {
     pub code: FieldErrorCode,
     /// What is wrong with it, for people.
     pub detail: String,
+    /// The rule it broke, for a UI to say in its own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<FieldParams>,
+}
+
+/// The bounds or form a field must keep, as numbers and names: each set
+/// only when it is the rule the field broke.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldParams {
+    /// The least a number may be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    /// The most a number may be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// The fewest characters a string may have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    /// The most characters a string may have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+    /// The form it must have, by name: `handle` (3 to 32 of letters, digits, underscore), `email`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "handle")]
+    pub pattern: Option<String>,
+    /// The values it may take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
 }
 
 /// What is wrong with a field.
@@ -239,7 +277,12 @@ pub enum FieldErrorCode {
 
 impl FieldError {
     pub fn new(pointer: String, code: FieldErrorCode, detail: impl Into<String>) -> Self {
-        FieldError { pointer, code, detail: detail.into() }
+        FieldError { pointer, code, detail: detail.into(), params: None }
+    }
+
+    pub fn with(mut self, params: FieldParams) -> Self {
+        self.params = Some(params);
+        self
     }
 }
 
@@ -305,6 +348,8 @@ impl ApiError {
                 detail: None,
                 code,
                 field: None,
+                pointer: None,
+                limit: None,
                 errors: Vec::new(),
                 transfer_id: None,
             },
@@ -324,6 +369,25 @@ impl ApiError {
 
     pub fn transfer(mut self, id: impl ToString) -> Self {
         self.0.problem.transfer_id = Some(id.to_string());
+        self
+    }
+
+    /// The body field at fault, by JSON Pointer (`/to_handle`).
+    pub fn pointer(mut self, pointer: &str) -> Self {
+        self.0.problem.field = Some(pointer.trim_start_matches('/').to_owned());
+        self.0.problem.pointer = Some(pointer.to_owned());
+        self
+    }
+
+    /// The query parameter at fault.
+    pub fn parameter(mut self, name: &str) -> Self {
+        self.0.problem.field = Some(name.to_owned());
+        self
+    }
+
+    /// The limit, in points, the request passed.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.0.problem.limit = Some(limit);
         self
     }
 
@@ -355,6 +419,7 @@ impl ApiError {
         let detail = errors.iter().map(|error| format!("{}: {}", error.pointer, error.detail)).collect::<Vec<_>>();
         problem.0.problem.detail = Some(detail.join("; "));
         problem.0.problem.field = errors.first().map(|error| error.pointer.trim_start_matches('/').to_owned());
+        problem.0.problem.pointer = errors.first().map(|error| error.pointer.clone());
         problem.0.problem.errors = errors;
         problem
     }
@@ -495,6 +560,7 @@ impl ResponseError for ApiError {
 
 pub fn recipient_not_found() -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::RecipientNotFound, "No member has that handle")
+        .pointer("/to_handle")
 }
 
 fn recipient_inactive() -> ApiError {
@@ -503,6 +569,7 @@ fn recipient_inactive() -> ApiError {
         ProblemCode::RecipientInactive,
         "The recipient cannot receive points",
     )
+    .pointer("/to_handle")
 }
 
 fn key_reused() -> ApiError {
@@ -567,13 +634,16 @@ impl From<ShareError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProblemCode::SelfTransfer,
                 "You cannot share points with yourself",
-            ),
+            )
+            .pointer("/to_handle"),
             ShareError::AboveTransferLimit { max } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProblemCode::LimitExceeded,
                 "The amount is above the limit",
             )
-            .detail(format!("at most {max} points per transfer")),
+            .detail(format!("at most {max} points per transfer"))
+            .pointer("/amount")
+            .limit(max.get()),
             ShareError::IdempotencyKeyReused => key_reused(),
             ShareError::Declined(submitted) => declined(&submitted),
             ShareError::Unexpected(error) => ApiError::unexpected(error),
@@ -590,13 +660,16 @@ impl From<GrantError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProblemCode::SelfTransfer,
                 "You cannot grant points to yourself",
-            ),
+            )
+            .pointer("/to_handle"),
             GrantError::AboveGrantLimit { max } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProblemCode::GrantLimitExceeded,
                 "The amount is above the limit",
             )
-            .detail(format!("at most {max} points per grant")),
+            .detail(format!("at most {max} points per grant"))
+            .pointer("/amount")
+            .limit(max.get()),
             GrantError::IdempotencyKeyReused => key_reused(),
             GrantError::Declined(submitted) => declined(&submitted),
             GrantError::AuditUnavailable(error) => error.into(),
@@ -706,6 +779,7 @@ impl From<SignupError> for ApiError {
             SignupError::EmailTaken => email_taken(),
             SignupError::HandleTaken => {
                 ApiError::new(StatusCode::CONFLICT, ProblemCode::HandleTaken, "A member with this handle exists")
+                    .pointer("/handle")
             }
             SignupError::ProviderUnavailable => ApiError::unavailable(
                 "your membership is created and its points account will be opened shortly; log in to continue",
@@ -839,7 +913,7 @@ impl From<ChangeEmailError> for ApiError {
 }
 
 fn email_taken() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists")
+    ApiError::new(StatusCode::CONFLICT, ProblemCode::EmailTaken, "A member with this email exists").pointer("/email")
 }
 
 pub fn invalid_token() -> ApiError {

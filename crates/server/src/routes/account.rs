@@ -18,7 +18,7 @@ use pointshare_domain::ports::HistoryFilter;
 use pointshare_domain::services::{AccountKey, CloseAccount, EmailChange, PasswordChange};
 use pointshare_domain::{DisplayName, Email, Password};
 
-use super::body::Body;
+use super::body::{Body, FieldRules, Rule};
 use super::caller::Caller;
 use super::guard::{client_address, deadline};
 use super::members::current;
@@ -38,6 +38,10 @@ pub struct PasswordChangeBody {
     /// 8 to 128 characters, not one character repeated.
     #[schema(min_length = 8, max_length = 128, example = "a brand new passphrase")]
     pub new_password: String,
+}
+
+impl FieldRules for PasswordChangeBody {
+    const RULES: &'static [(&'static str, Rule)] = &[("/new_password", |text| Password::parse(text).err())];
 }
 
 /// Changes my password, given the current one: every other session of mine ends at once (their access tokens, refresh tokens and event streams), this one stays, and a mail tells me it happened.
@@ -78,6 +82,11 @@ pub struct ProfileChangeBody {
     /// My password, as for logging in: needed to change the email.
     #[schema(max_length = 128, example = "correct horse battery")]
     pub password: Option<String>,
+}
+
+impl FieldRules for ProfileChangeBody {
+    const RULES: &'static [(&'static str, Rule)] =
+        &[("/display_name", |text| DisplayName::parse(text).err()), ("/email", |text| Email::parse(text).err())];
 }
 
 /// Changes my display name at once, and my email once I prove the new address mine: a link mailed to it makes it my (verified) email when followed, once, within 24 hours (`verifyEmail` takes its token); until then the old one stays, and a mail tells the old address at once. Changing the email needs my password.
@@ -126,6 +135,8 @@ pub struct PasswordResetBody {
     pub email: String,
 }
 
+impl FieldRules for PasswordResetBody {}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirmBody {
@@ -135,6 +146,10 @@ pub struct PasswordResetConfirmBody {
     /// 8 to 128 characters, not one character repeated.
     #[schema(min_length = 8, max_length = 128, example = "a brand new passphrase")]
     pub new_password: String,
+}
+
+impl FieldRules for PasswordResetConfirmBody {
+    const RULES: &'static [(&'static str, Rule)] = &[("/new_password", |text| Password::parse(text).err())];
 }
 
 /// Mails a link to reset the password to this address, if a member has it. The answer is the same whoever asks, and as fast; the link works once, for 30 minutes.
@@ -192,6 +207,8 @@ pub struct VerifyEmailBody {
     pub token: String,
 }
 
+impl FieldRules for VerifyEmailBody {}
+
 /// Proves an address is the member's with the token of a link mailed to it, once: a verification link verifies their email while they still have it; an email change's link makes the new address their email.
 #[utoipa::path(post, path = "/v1/auth/verify-email", operation_id = "verifyEmail", tag = "auth", security(()),
     request_body = VerifyEmailBody,
@@ -232,6 +249,8 @@ pub struct CloseAccountBody {
     #[serde(default)]
     pub forfeit: bool,
 }
+
+impl FieldRules for CloseAccountBody {}
 
 /// Closes my account for good, once no transfer of mine is on its way and no points are left on it (or, with `forfeit: true`, what is left went to the house account): every session ends, my email and name are no longer kept (my handle stays, held back), and a mail to my address says so. Download `exportMyData` first to keep a copy.
 #[utoipa::path(delete, path = "/v1/me", operation_id = "closeMyAccount", tag = "members", security(("bearer" = [])),

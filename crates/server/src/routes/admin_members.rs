@@ -14,7 +14,7 @@ use pointshare_domain::ports::MemberSearch;
 use pointshare_domain::services::MemberRef;
 use pointshare_domain::{Handle, Member, MemberId, MemberStatus, Role};
 
-use super::body::Body;
+use super::body::{Body, FieldRules, REASON, Rule};
 use super::caller::Admin;
 use super::guard::admin_authority;
 use super::members::balance_of;
@@ -84,7 +84,7 @@ pub struct AdminMemberPage {
     /// Whether another page follows (then `next_cursor` is set).
     pub has_more: bool,
     /// Pass as `cursor` for the next page; absent on the last page.
-    #[schema(example = "ada")]
+    #[schema(example = "ada", required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -95,7 +95,9 @@ pub struct AdminMemberDetail {
     pub member: AdminMemberView,
     /// Their balance; absent when the provider cannot say now (then
     /// `balance_problem` says why) or they have no account yet.
+    #[schema(required = true)]
     pub balance: Option<BalanceView>,
+    #[schema(required = true)]
     pub balance_problem: Option<String>,
     /// Points they shared today (UTC), counted against their daily limit.
     #[schema(example = 250)]
@@ -128,6 +130,10 @@ pub struct StatusBody {
     pub reason: String,
 }
 
+impl FieldRules for StatusBody {
+    const RULES: &'static [(&'static str, Rule)] = &[REASON];
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
@@ -135,6 +141,10 @@ pub struct RoleBody {
     /// Why, for the audit log.
     #[schema(min_length = 1, max_length = 500, example = "joins the support desk")]
     pub reason: String,
+}
+
+impl FieldRules for RoleBody {
+    const RULES: &'static [(&'static str, Rule)] = &[REASON];
 }
 
 fn member_id(id: &str) -> Result<MemberId, ApiError> {

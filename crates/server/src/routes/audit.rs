@@ -43,17 +43,20 @@ pub struct AuditRecordView {
     #[schema(example = "member:0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8092")]
     pub target: String,
     /// What the act changed, as it was; absent where nothing stood before.
-    #[schema(example = "member")]
+    #[schema(example = "member", required = true)]
     pub before: Option<String>,
-    #[schema(example = "admin")]
+    #[schema(example = "admin", required = true)]
     pub after: Option<String>,
-    #[schema(example = "on call this week")]
+    #[schema(example = "on call this week", required = true)]
     pub reason: Option<String>,
     /// The `X-Request-Id` of the request that did it; absent from the command line.
+    #[schema(required = true)]
     pub request_id: Option<String>,
     /// The client's address; absent from the command line.
+    #[schema(required = true)]
     pub client: Option<String>,
     /// What the act brought about: the transfer a grant created.
+    #[schema(required = true)]
     pub caused: Option<String>,
     /// SHA-256 of this record and `previous`: `pointshare audit verify` checks the chain.
     #[schema(example = "9f2c0d1e5b7a4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d")]
@@ -133,7 +136,7 @@ pub struct AuditPageView {
     /// Whether another page follows (then `next_cursor` is set).
     pub has_more: bool,
     /// Pass as `cursor` for the next page; absent on the last page.
-    #[schema(example = "41")]
+    #[schema(example = "41", required = true)]
     pub next_cursor: Option<String>,
 }
 

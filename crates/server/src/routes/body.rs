@@ -1,7 +1,8 @@
 //! Request bodies: JSON checked against the schema the OpenAPI document
-//! gives its type, so a client learns every invalid field at once (missing,
-//! unknown, of the wrong type, out of range) in the problem's `errors`, each
-//! with a JSON Pointer; then deserialized. Handlers take `Body<T>` where
+//! gives its type and against its fields' own rules (`FieldRules`), so a
+//! client learns every invalid field at once (missing, unknown, of the wrong
+//! type, out of range, a control character in a memo) in the problem's
+//! `errors`, each with a JSON Pointer; then deserialized. Handlers take `Body<T>` where
 //! they would take `web::Json<T>`; not JSON, too large or of another content
 //! type is answered by the JSON extractor's own handler (`problem::json_error`),
 //! and a body that does not arrive within `POINTSHARE_BODY_TIMEOUT` by 408,
@@ -21,12 +22,29 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
 
-use crate::problem::{ApiError, FieldError, FieldErrorCode};
+use pointshare_domain::{InvalidValue, Reason};
+
+use crate::problem::{ApiError, FieldError, FieldErrorCode, FieldParams};
 use crate::wiring::AppState;
 
-/// A request body of type `T`, valid against `T`'s schema.
+/// A request body of type `T`, valid against `T`'s schema and rules.
 #[derive(Debug)]
 pub struct Body<T>(pub T);
+
+/// A field's rule beyond the schema: why its text is not valid, if it is not.
+pub type Rule = fn(&str) -> Option<InvalidValue>;
+
+/// The `reason` every privileged act gives.
+pub const REASON: (&str, Rule) = ("/reason", |text| Reason::parse(text).err());
+
+/// What a body's fields must be beyond their schema: each rule is the
+/// domain type's own parse (a memo's characters, a password's variety). They
+/// run on every field the schema let through, also when another field
+/// failed it, so one answer names every invalid field.
+pub trait FieldRules {
+    /// Each checked field's JSON Pointer and its rule.
+    const RULES: &'static [(&'static str, Rule)] = &[];
+}
 
 impl<T> Body<T> {
     pub fn into_inner(self) -> T {
@@ -34,7 +52,7 @@ impl<T> Body<T> {
     }
 }
 
-impl<T: DeserializeOwned + ToSchema + 'static> FromRequest for Body<T> {
+impl<T: DeserializeOwned + ToSchema + FieldRules + 'static> FromRequest for Body<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -75,10 +93,18 @@ impl Schemas {
         Ok(Schemas(validators.collect::<anyhow::Result<_>>()?))
     }
 
-    fn parse<T: DeserializeOwned + ToSchema>(&self, value: Value) -> Result<T, ApiError> {
+    fn parse<T: DeserializeOwned + ToSchema + FieldRules>(&self, value: Value) -> Result<T, ApiError> {
         let name = T::name();
         let validator = self.0.get(name.as_ref()).unwrap_or_else(|| panic!("{name} is not in the API document"));
-        let faults: Vec<FieldError> = validator.iter_errors(&value).flat_map(|error| fault(&error)).collect();
+        let mut faults: Vec<FieldError> = validator.iter_errors(&value).flat_map(|error| fault(&error)).collect();
+        for (pointer, rule) in T::RULES {
+            if faults.iter().any(|fault| fault.pointer == *pointer) {
+                continue;
+            }
+            if let Some(broken) = value.pointer(pointer).and_then(Value::as_str).and_then(rule) {
+                faults.push(FieldError::new((*pointer).to_owned(), FieldErrorCode::Invalid, broken.to_string()));
+            }
+        }
         if !faults.is_empty() {
             return Err(ApiError::invalid_fields(faults));
         }
@@ -120,5 +146,37 @@ fn fault(error: &ValidationError<'_>) -> Vec<FieldError> {
         }
         _ => FieldErrorCode::Invalid,
     };
-    vec![FieldError::new(at, code, error.to_string())]
+    let fault = FieldError::new(at, code, error.to_string());
+    vec![match params(error.kind()) {
+        Some(params) => fault.with(params),
+        None => fault,
+    }]
+}
+
+/// The schema's patterns by the names a client is told (a UI says "a
+/// handle", not the regular expression).
+const PATTERNS: &[(&str, &str)] = &[("^[A-Za-z0-9_]{3,32}$", "handle")];
+
+/// The rule a violation broke, as numbers and names.
+fn params(kind: &ValidationErrorKind) -> Option<FieldParams> {
+    let number = |limit: &Value| limit.as_u64();
+    Some(match kind {
+        ValidationErrorKind::Minimum { limit } => FieldParams { min: number(limit), ..FieldParams::default() },
+        ValidationErrorKind::Maximum { limit } => FieldParams { max: number(limit), ..FieldParams::default() },
+        ValidationErrorKind::MinLength { limit } => FieldParams { min_length: Some(*limit), ..FieldParams::default() },
+        ValidationErrorKind::MaxLength { limit } => FieldParams { max_length: Some(*limit), ..FieldParams::default() },
+        ValidationErrorKind::Pattern { pattern } => {
+            let name = PATTERNS.iter().find(|(regex, _)| regex == pattern).map_or("other", |(_, name)| name);
+            FieldParams { pattern: Some(name.to_owned()), ..FieldParams::default() }
+        }
+        ValidationErrorKind::Format { format } => {
+            FieldParams { pattern: Some(format.clone()), ..FieldParams::default() }
+        }
+        ValidationErrorKind::Enum { options } => {
+            let allowed =
+                options.as_array().map(|values| values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
+            FieldParams { allowed, ..FieldParams::default() }
+        }
+        _ => return None,
+    })
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use pointshare_domain::services::{AdjustCommand, AdjustDirection, DecideCommand, Decision, ReverseCommand};
 use pointshare_domain::{Handle, Points, Reason, TransferId, TransferKind};
 
-use super::body::Body;
+use super::body::{Body, FieldRules, REASON, Rule};
 use super::caller::Admin;
 use super::guard::{Patience, PreferParam, admin_authority, deadline, origin, patience};
 use super::transfers::{Answering, idempotency_key, page_of, submit};
@@ -36,6 +36,10 @@ pub struct ReversalBody {
     /// Why, for the audit log and the members' histories (its first 140 characters).
     #[schema(min_length = 1, max_length = 500, example = "shared with the wrong handle")]
     pub reason: String,
+}
+
+impl FieldRules for ReversalBody {
+    const RULES: &'static [(&'static str, Rule)] = &[REASON];
 }
 
 /// Undoes a completed share (its recipient pays its sender back) or grant
@@ -90,7 +94,7 @@ pub enum DirectionBody {
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentBody {
     /// The member's handle.
-    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "ben")]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "bob")]
     pub to_handle: String,
     /// Whole points; at most `POINTSHARE_MAX_POINTS_PER_GRANT`.
     #[schema(minimum = 1, maximum = 1_000_000_000_000_u64, example = 500)]
@@ -99,6 +103,10 @@ pub struct AdjustmentBody {
     /// Why, for the audit log and the member's history (its first 140 characters).
     #[schema(min_length = 1, max_length = 500, example = "fraud clean-up after a stolen account")]
     pub reason: String,
+}
+
+impl FieldRules for AdjustmentBody {
+    const RULES: &'static [(&'static str, Rule)] = &[REASON];
 }
 
 /// Credits a member (a grant) or debits them (points taken, given to
@@ -167,6 +175,7 @@ pub struct ApprovalPage {
     /// Whether another page follows (then `next_cursor` is set).
     pub has_more: bool,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -187,6 +196,10 @@ pub struct ApprovalBody {
     /// Why, for the audit log.
     #[schema(min_length = 1, max_length = 500, example = "confirmed with the member by phone")]
     pub reason: String,
+}
+
+impl FieldRules for ApprovalBody {
+    const RULES: &'static [(&'static str, Rule)] = &[REASON];
 }
 
 /// The corrections waiting for a second admin, newest first (admins only).

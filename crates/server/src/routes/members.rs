@@ -111,6 +111,7 @@ pub async fn search_recipients(
     let prefix = HandlePrefix::parse(query.prefix).map_err(|error| {
         ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidQuery, "The query string is not valid")
             .detail(format!("prefix: {}; 2 to 32 of letters, digits and underscore", error.reason))
+            .parameter("prefix")
     })?;
     rate_limits::record(&request, state.throttle.member_search(caller.member).await)?;
     let found = state.members.recipients_like(caller.member, &prefix, limit).await.map_err(ApiError::unexpected)?;
@@ -150,7 +151,8 @@ fn picker_limit(limit: Option<usize>) -> Result<usize, ApiError> {
             StatusCode::BAD_REQUEST,
             ProblemCode::InvalidQuery,
             "limit must be between 1 and 20",
-        ));
+        )
+        .parameter("limit"));
     }
     Ok(limit)
 }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use pointshare_domain::{MovementKind, Resolution, TransferId};
 
-use super::body::Body;
+use super::body::{Body, FieldRules, REASON, Rule};
 use super::caller::Admin;
 use super::guard::{admin_authority, deadline};
 use super::transfers::page_of;
@@ -50,6 +50,7 @@ pub struct ReferenceView {
     #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091:credit")]
     pub reference: String,
     /// The movement applied under it; absent when none was.
+    #[schema(required = true)]
     pub movement: Option<MovementView>,
 }
 
@@ -59,6 +60,7 @@ pub struct ReviewItemView {
     pub transfer: TransferView,
     /// Empty when the provider could not say (then `provider_problem` says why).
     pub references: Vec<ReferenceView>,
+    #[schema(required = true)]
     pub provider_problem: Option<String>,
 }
 
@@ -68,6 +70,7 @@ pub struct ReviewPageView {
     /// Whether another page follows (then `next_cursor` is set).
     pub has_more: bool,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -88,6 +91,10 @@ pub struct ResolutionBody {
     /// Why, for the audit log.
     #[schema(min_length = 1, max_length = 500, example = "the recipient's account was closed; refunded")]
     pub reason: String,
+}
+
+impl FieldRules for ResolutionBody {
+    const RULES: &'static [(&'static str, Rule)] = &[REASON];
 }
 
 /// The transfers in `needs_review`, newest first, each with what the provider holds under its references (admins only).

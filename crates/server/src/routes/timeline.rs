@@ -73,10 +73,10 @@ pub enum DriverKindView {
 pub struct DriverView {
     pub kind: DriverKindView,
     /// The replica, for a request, follow-up or recovery.
-    #[schema(example = "pointshare-1a2b3c4d")]
+    #[schema(example = "pointshare-1a2b3c4d", required = true)]
     pub replica: Option<String>,
     /// The admin's handle, or the operator's name.
-    #[schema(example = "ada")]
+    #[schema(example = "ada", required = true)]
     pub name: Option<String>,
 }
 
@@ -107,10 +107,12 @@ pub struct TimelineView {
     /// What the provider holds under each of its references; empty when the
     /// provider could not say (then `provider_problem` says why).
     pub references: Vec<ReferenceView>,
+    #[schema(required = true)]
     pub provider_problem: Option<String>,
     /// Its reversals, oldest first.
     pub reversals: Vec<TransferView>,
     /// Set on a correction that needed a second admin.
+    #[schema(required = true)]
     pub approval: Option<ApprovalStatusView>,
 }
 

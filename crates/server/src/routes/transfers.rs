@@ -270,10 +270,12 @@ pub(super) fn page_of(limit: Option<usize>, cursor: Option<&str>) -> Result<(Opt
             StatusCode::BAD_REQUEST,
             ProblemCode::InvalidQuery,
             "limit must be between 1 and 100",
-        ));
+        )
+        .parameter("limit"));
     }
     let after = cursor.map(Cursor::decode).transpose().map_err(|_| {
         ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidCursor, "The cursor is not one this API gave")
+            .parameter("cursor")
     })?;
     Ok((after, limit))
 }

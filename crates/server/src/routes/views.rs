@@ -9,10 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use pointshare_domain::ports::{Direction, HistoryFilter};
 use pointshare_domain::services::{Balance, BalanceSource, Party, WithParties};
 use pointshare_domain::{
-    DeclineReason, Handle, Member, MemberId, ReviewReason, Role, Session, SessionId, Transfer, TransferKind,
-    TransferState,
+    DeclineReason, DisplayName, Email, Handle, Member, MemberId, Memo, Password, ReviewReason, Role, Session,
+    SessionId, Transfer, TransferKind, TransferState,
 };
 
+use super::body::{FieldRules, Rule};
 use crate::problem::ApiError;
 use crate::wiring::AppState;
 
@@ -28,13 +29,13 @@ pub(super) fn millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result
 /// refresh token expires.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionView {
-    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
+    #[schema(format = Uuid, example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
     pub id: String,
     /// Whether this request's access token belongs to it.
     pub current: bool,
     /// What the browser or app said it is at login (`User-Agent`, at most
     /// 200 characters), if anything.
-    #[schema(example = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")]
+    #[schema(example = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", required = true)]
     pub user_agent: Option<String>,
     /// The address it logged in from (an IPv6 client's /64 network).
     #[schema(example = "192.0.2.1")]
@@ -88,6 +89,15 @@ pub struct SignupBody {
     pub display_name: String,
 }
 
+impl FieldRules for SignupBody {
+    const RULES: &'static [(&'static str, Rule)] = &[
+        ("/email", |text| Email::parse(text).err()),
+        ("/handle", |text| Handle::parse(text).err()),
+        ("/display_name", |text| DisplayName::parse(text).err()),
+        ("/password", |text| Password::parse(text).err()),
+    ];
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -97,6 +107,8 @@ pub struct LoginBody {
     pub password: String,
 }
 
+impl FieldRules for LoginBody {}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
@@ -104,6 +116,8 @@ pub struct RefreshBody {
     #[schema(max_length = 128, example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091.q7Vb1fLxP0mZr2sT9uWy4aKcE6gHjN3d")]
     pub refresh_token: String,
 }
+
+impl FieldRules for RefreshBody {}
 
 /// A session's tokens: a short access token for `Authorization: Bearer`, and
 /// a refresh token that buys the next pair once (then it is retired; using a
@@ -136,7 +150,7 @@ pub struct SignupView {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberView {
-    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
+    #[schema(format = Uuid, example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
     pub id: String,
     #[schema(example = "ada@example.com")]
     pub email: String,
@@ -181,9 +195,9 @@ impl MemberView {
 /// What another member sees: enough to pick a recipient.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PublicMemberView {
-    #[schema(example = "ben")]
+    #[schema(example = "bob")]
     pub handle: String,
-    #[schema(example = "Ben")]
+    #[schema(example = "bob")]
     pub display_name: String,
 }
 
@@ -202,9 +216,9 @@ pub struct PublicMemberList {
 /// Someone I shared with lately.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RecentRecipientView {
-    #[schema(example = "ben")]
+    #[schema(example = "bob")]
     pub handle: String,
-    #[schema(example = "Ben")]
+    #[schema(example = "bob")]
     pub display_name: String,
     /// When my latest completed share to them was made.
     #[schema(example = "2026-11-26T09:30:00.000Z")]
@@ -223,7 +237,7 @@ pub struct RecentRecipients {
 #[into_params(parameter_in = Query)]
 pub struct RecipientSearchQuery {
     /// The start of a handle: 2 to 32 of letters, digits and underscore, letter case aside.
-    #[param(example = "be", min_length = 2, max_length = 32, pattern = "^[A-Za-z0-9_]+$")]
+    #[param(example = "bo", min_length = 2, max_length = 32, pattern = "^[A-Za-z0-9_]+$")]
     pub prefix: String,
     /// 1 to 20; 10 when absent.
     #[param(minimum = 1, maximum = 20)]
@@ -272,7 +286,7 @@ impl From<Balance> for BalanceView {
 #[serde(deny_unknown_fields)]
 pub struct ShareBody {
     /// The recipient's handle.
-    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "ben")]
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_]{3,32}$", example = "bob")]
     pub to_handle: String,
     /// Whole points; at most the server's per-transfer limit.
     #[schema(minimum = 1, maximum = 1_000_000_000_000_u64, example = 30)]
@@ -280,6 +294,10 @@ pub struct ShareBody {
     /// No control characters.
     #[schema(max_length = 140, example = "lunch")]
     pub memo: Option<String>,
+}
+
+impl FieldRules for ShareBody {
+    const RULES: &'static [(&'static str, Rule)] = &[("/memo", |text| Memo::parse(text).err())];
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -294,16 +312,20 @@ pub struct GrantBody {
     pub reason: String,
 }
 
+impl FieldRules for GrantBody {
+    const RULES: &'static [(&'static str, Rule)] = &[("/reason", |text| Memo::parse(text).err())];
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TransferView {
-    #[schema(example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
+    #[schema(format = Uuid, example = "0193a5b2-7c1e-7d2f-9a4b-3c5d6e7f8091")]
     pub id: String,
     pub kind: KindView,
     pub state: StateView,
     /// The sender's handle; for a grant, the admin's.
     #[schema(example = "ada")]
     pub from_handle: String,
-    #[schema(example = "ben")]
+    #[schema(example = "bob")]
     pub to_handle: String,
     /// Whether the sender has closed their account since (their handle is
     /// held back a while, then replaced by `closed_…`).
@@ -312,13 +334,16 @@ pub struct TransferView {
     pub to_closed: bool,
     #[schema(example = 25)]
     pub amount: u64,
-    #[schema(example = "lunch")]
+    #[schema(example = "lunch", required = true)]
     pub memo: Option<String>,
     /// Why a rejected or reversed transfer did not complete.
+    #[schema(required = true)]
     pub decline_reason: Option<DeclineView>,
     /// Why a transfer waits for an operator (`needs_review`); kept once resolved.
+    #[schema(required = true)]
     pub review_reason: Option<ReviewView>,
     /// For a reversal: the id of the transfer it undoes.
+    #[schema(required = true, format = Uuid)]
     pub reverses: Option<String>,
     /// Points of this transfer that reversals took back, or hold while they run.
     #[schema(example = 0)]
@@ -443,7 +468,7 @@ pub struct TransferPage {
     /// Whether another page follows (then `next_cursor` is set).
     pub has_more: bool,
     /// Pass as `cursor` for the next page; absent on the last page.
-    #[schema(example = "MTc2NDE0OTQ2MDAwMDowMTkzYTViMg")]
+    #[schema(example = "MTc2NDE0OTQ2MDAwMDowMTkzYTViMg", required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -459,14 +484,67 @@ pub struct HistoryQuery {
     pub cursor: Option<String>,
     /// Only those I sent, or only those I received; both when absent.
     pub direction: Option<DirectionView>,
-    /// Only transfers in this state.
-    pub state: Option<StateView>,
-    /// Created at or after this time (RFC 3339).
-    #[param(example = "2026-11-01T00:00:00Z")]
-    pub since: Option<DateTime<Utc>>,
-    /// Created before this time (RFC 3339).
-    #[param(example = "2026-12-01T00:00:00Z")]
-    pub until: Option<DateTime<Utc>>,
+    /// Only transfers in one of these states, comma-separated (`completed,rejected`); any when absent.
+    #[param(value_type = Option<Vec<StateView>>, style = Form, explode = false, example = json!(["completed", "rejected"]))]
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub state: Vec<StateView>,
+    /// Created at or after this time (RFC 3339), or from the start of this day (`2026-11-01`, UTC).
+    #[param(value_type = Option<String>, example = "2026-11-01")]
+    pub since: Option<Moment>,
+    /// Created before this time (RFC 3339), or up to the end of this day (`2026-11-30`, UTC, the day included).
+    #[param(value_type = Option<String>, example = "2026-11-30")]
+    pub until: Option<Moment>,
+}
+
+/// A bound of a history query: an instant, or a whole UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    At(DateTime<Utc>),
+    Day(chrono::NaiveDate),
+}
+
+impl Moment {
+    /// As a lower bound: the instant, or the day's first.
+    fn starts(self) -> DateTime<Utc> {
+        match self {
+            Moment::At(at) => at,
+            Moment::Day(day) => day.and_time(chrono::NaiveTime::MIN).and_utc(),
+        }
+    }
+
+    /// As an exclusive upper bound: the instant, or the next day's first.
+    fn ends(self) -> DateTime<Utc> {
+        match self {
+            Moment::At(at) => at,
+            Moment::Day(day) => Moment::Day(day.succ_opt().unwrap_or(day)).starts(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Moment {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if let Ok(at) = DateTime::parse_from_rfc3339(&text) {
+            return Ok(Moment::At(at.with_timezone(&Utc)));
+        }
+        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map(Moment::Day).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is neither an RFC 3339 time nor a date (YYYY-MM-DD)"))
+        })
+    }
+}
+
+/// `a,b,c` as a list of the values each name deserializes to.
+fn comma_separated<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let text = String::deserialize(deserializer)?;
+    text.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| T::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(name)))
+        .collect()
 }
 
 /// Sent by me, or received.
@@ -481,13 +559,14 @@ impl HistoryQuery {
     /// Refuses a time range that ends before it starts.
     pub fn check(&self) -> Result<(), ApiError> {
         if let (Some(since), Some(until)) = (self.since, self.until)
-            && since >= until
+            && since.starts() >= until.ends()
         {
             return Err(ApiError::new(
                 actix_web::http::StatusCode::BAD_REQUEST,
                 crate::problem::ProblemCode::InvalidQuery,
                 "since must be before until",
-            ));
+            )
+            .parameter("until"));
         }
         Ok(())
     }
@@ -499,9 +578,9 @@ impl HistoryQuery {
                 DirectionView::Sent => Direction::Sent,
                 DirectionView::Received => Direction::Received,
             }),
-            states: self.state.map(StateView::states).unwrap_or_default(),
-            since: self.since,
-            until: self.until,
+            states: self.state.iter().flat_map(|state| state.states()).collect(),
+            since: self.since.map(Moment::starts),
+            until: self.until.map(Moment::ends),
         }
     }
 }

@@ -98,6 +98,17 @@ async fn history_filters_by_direction_state_and_time_and_says_whether_more_follo
     assert_eq!(recent.len(), 2, "the completed share and the rejected one");
     let (first, more) = ids(app.get("/v1/transfers?direction=sent&limit=1", Some(&alice)).await);
     assert_eq!((first.len(), more), (1, json!(true)));
+    // Several states at once, and whole days.
+    let (ended, _) = ids(app.get("/v1/transfers?direction=sent&state=completed,rejected", Some(&alice)).await);
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    let today = chrono::Utc::now().date_naive();
+    let (of_today, _) = ids(app.get(&format!("/v1/transfers?since={today}&until={today}"), Some(&alice)).await);
+    assert!(of_today.contains(&sent) && of_today.contains(&received), "the day is included: {of_today:?}");
+    let yesterday = today.pred_opt().expect("a day before");
+    let (none, _) = ids(app.get(&format!("/v1/transfers?until={yesterday}"), Some(&alice)).await);
+    assert!(none.is_empty(), "{none:?}");
+    app.get("/v1/transfers?since=2026-13-01", Some(&alice)).await.problem(400, "invalid_query");
+    app.get("/v1/transfers?state=completed,lost", Some(&alice)).await.problem(400, "invalid_query");
 
     app.get("/v1/transfers?direction=sideways", Some(&alice)).await.problem(400, "invalid_query");
     app.get("/v1/transfers?state=lost", Some(&alice)).await.problem(400, "invalid_query");

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{Answer, spawn_app, spawn_app_with};
@@ -77,4 +78,60 @@ async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
     let echoed =
         app.client.get(app.url("/v1/nothing")).header("x-request-id", "trace-42").send().await.expect("answers");
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
+}
+
+#[tokio::test]
+async fn a_ui_renders_every_refusal_from_its_numbers_and_field_not_from_english() {
+    let app =
+        spawn_app_with(|s| s.limits.max_per_transfer = pointshare_domain::Points::new(500).expect("points")).await;
+    let alice = app.demo("alice").await;
+    let invalid = app.share(&alice, "bad", json!({"to_handle": "x", "amount": 0})).await;
+    invalid.problem(422, "validation_failed");
+    let params = |pointer: &str| -> Vec<Value> {
+        let errors = invalid.body["errors"].as_array().expect("errors");
+        errors.iter().filter(|e| e["pointer"] == pointer).map(|e| e["params"].clone()).collect()
+    };
+    assert!(params("/amount").contains(&json!({"min": 1})), "{}", invalid.body);
+    assert!(params("/to_handle").contains(&json!({"min_length": 3})), "{}", invalid.body);
+    assert!(params("/to_handle").contains(&json!({"pattern": "handle"})), "{}", invalid.body);
+    assert_eq!(invalid.body["pointer"], invalid.body["errors"][0]["pointer"]);
+
+    let to_self = app.share(&alice, "self", json!({"to_handle": "alice", "amount": 1})).await;
+    assert_eq!(
+        (to_self.body["code"].as_str(), to_self.body["pointer"].as_str()),
+        (Some("self_transfer"), Some("/to_handle"))
+    );
+    let nobody = app.share(&alice, "nobody", json!({"to_handle": "nobody_here", "amount": 1})).await;
+    assert_eq!(nobody.body["pointer"], "/to_handle", "{}", nobody.body);
+    let above = app.share(&alice, "above", json!({"to_handle": "bob", "amount": 501})).await;
+    above.problem(422, "limit_exceeded");
+    assert_eq!((above.body["limit"].as_u64(), above.body["pointer"].as_str()), (Some(500), Some("/amount")));
+
+    let taken = app.signup("alice").await;
+    assert_eq!((taken.body["code"].as_str(), taken.body["pointer"].as_str()), (Some("handle_taken"), Some("/handle")));
+    let query = app.get("/v1/transfers?limit=0", Some(&alice)).await;
+    assert_eq!((query.body["code"].as_str(), query.body["field"].as_str()), (Some("invalid_query"), Some("limit")));
+}
+
+#[tokio::test]
+async fn one_answer_names_every_invalid_field_schema_and_rules_together() {
+    let app = spawn_app().await;
+    let alice = app.demo("alice").await;
+    let body = json!({"to_handle": "x", "amount": "abc", "memo": "bad\u{0007}memo"});
+    let answer = app.share(&alice, "one-phase", body).await;
+    answer.problem(422, "validation_failed");
+    let mut pointers: Vec<&str> =
+        answer.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["pointer"].as_str()).collect();
+    pointers.sort_unstable();
+    pointers.dedup();
+    assert_eq!(pointers, ["/amount", "/memo", "/to_handle"], "{}", answer.body);
+
+    let signup = json!({"email": "not an email", "password": "aaaaaaaaaa", "handle": "ok_handle", "display_name": "Zoe\u{200b}"});
+    let answer = app.post("/v1/auth/signup", None, signup).await;
+    answer.problem(422, "validation_failed");
+    let mut pointers: Vec<&str> =
+        answer.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["pointer"].as_str()).collect();
+    pointers.sort_unstable();
+    pointers.dedup();
+    assert_eq!(pointers, ["/display_name", "/email", "/password"], "{}", answer.body);
 }

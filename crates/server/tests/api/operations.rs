@@ -265,6 +265,9 @@ async fn the_docs_page_and_its_assets_come_from_the_binary() {
         .await
         .expect("js");
     assert!(initializer.contains("\"/openapi.json\""), "Swagger UI reads this server's document: {initializer}");
+    for setting in ["\"persistAuthorization\": true", "\"displayOperationId\": true"] {
+        assert!(initializer.contains(setting), "the token survives a reload, operation ids show: {initializer}");
+    }
 }
 
 #[tokio::test]
