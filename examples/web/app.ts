@@ -22,7 +22,7 @@ import {
   type TokenView,
   type TransferView,
 } from "../../clients/typescript/src/index.ts";
-import { $, apiBase, describe, newKey, points, setStatus, when } from "../shared.ts";
+import { $, apiBase, describe, markInvalid, newKey, points, setStatus, when } from "../shared.ts";
 
 $("api-url").textContent = apiBase;
 
@@ -502,12 +502,17 @@ async function share(event: SubmitEvent): Promise<void> {
     });
     idempotencyKey = undefined;
     showAllowance(response);
+    markInvalid($<HTMLFormElement>("share-form"), error);
     if (data) {
       upsertTransfer(data);
       const replayed = response.headers.get("Idempotent-Replayed") === "true" ? " (already shared)" : "";
       const what = data.state === "completed" ? "shared" : `${data.state.replace("_", " ")}`;
       setStatus("share-status", `${what}: ${points.format(data.amount)} to @${data.to_handle}${replayed}`, "done");
       $<HTMLFormElement>("share-form").reset();
+    } else if (response.status === 429) {
+      // Which allowance ran out and when it comes back, from the RateLimit header.
+      const wait = /;t=(\d+)/.exec(response.headers.get("RateLimit") ?? "")?.[1] ?? response.headers.get("Retry-After");
+      setStatus("share-status", `too many shares for now: try again in ${wait ?? "a few"} s`, "error");
     } else {
       setStatus("share-status", describe(error, `share failed (HTTP ${response.status})`), "error");
     }

@@ -49,6 +49,18 @@ test("a share shows on both pages live, from the event stream", async () => {
   await bob.page.evaluate(() => (window.__notReloaded = true));
   const bobNavigations = bob.navigations;
 
+  // One refusal names every invalid field: the amount (above the schema's maximum) and the memo
+  // (a control character, the memo's own rule) in one 422, each input marked.
+  await alice.fill({ "share-to": "bob", "share-amount": "1000000000001" });
+  await alice.page.$eval("[data-testid=share-memo]", (input) => (input.value = "bad\u0007memo"));
+  await alice.page.click("[data-testid=share-button]");
+  await alice.waitFor("the amount and the memo marked invalid by one answer",
+    () => document.querySelector("[data-testid=share-amount]")?.dataset.invalid !== undefined &&
+      document.querySelector("[data-testid=share-memo]")?.dataset.invalid !== undefined &&
+      document.querySelector("[data-testid=share-status]")?.dataset.state === "error");
+  assert.match(await alice.page.$eval("[data-testid=share-amount]", (input) => input.dataset.invalid), /^at most /);
+  await alice.page.$eval("[data-testid=share-memo]", (input) => (input.value = ""));
+
   // The recipient picker: two letters of the handle (GET /v1/members?prefix=), then a click.
   await alice.fill({ "share-to": "bo" });
   await alice.waitFor("bob among the suggestions for \"bo\"",
@@ -86,6 +98,17 @@ test("a share shows on both pages live, from the event stream", async () => {
 
   assert.equal(await bob.page.evaluate(() => window.__notReloaded === true), true, "bob's page was reloaded");
   assert.equal(bob.navigations, bobNavigations, "bob's page navigated");
+
+  // Two shares a minute on this server: her third is refused, and the page says for how long.
+  for (const amount of ["1", "1"]) {
+    await alice.fill({ "share-to": "bob", "share-amount": amount });
+    await alice.page.click("[data-testid=share-button]");
+    await alice.waitFor("the share to be answered",
+      () => ["done", "error"].includes(document.querySelector("[data-testid=share-status]")?.dataset.state ?? ""));
+  }
+  await alice.waitFor("a 429 the page explains from its RateLimit header",
+    () => /^too many shares for now: try again in \d+ s$/.test(
+      document.querySelector("[data-testid=share-status]")?.textContent ?? ""));
 
   if (screenshot) await sideBySide(browser, [alice, bob], screenshot);
 });
