@@ -1116,7 +1116,7 @@ export interface components {
             field?: string | null;
             /**
              * Format: int64
-             * @description The limit a `limit_exceeded` or `grant_limit_exceeded` passed, in points.
+             * @description The limit a `limit_exceeded`, `grant_limit_exceeded` or `grant_budget_exceeded` passed, in points.
              */
             limit?: number | null;
             /**
@@ -3106,6 +3106,10 @@ export interface operations {
             /** @description a new session's tokens */
             200: {
                 headers: {
+                    /** @description How each stands after this request: `"transfers";r=599;t=42` (`r` left, the window restarts in `t` seconds) */
+                    RateLimit?: string;
+                    /** @description Each allowance of the client's: `"transfers";q=600;w=60` (`q` requests per `w` seconds) */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {

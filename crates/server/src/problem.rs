@@ -206,7 +206,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "/to_handle")]
     pub pointer: Option<String>,
-    /// The limit a `limit_exceeded` or `grant_limit_exceeded` passed, in points.
+    /// The limit a `limit_exceeded`, `grant_limit_exceeded` or `grant_budget_exceeded` passed, in points.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
     /// Every invalid field of a `validation_failed` request.

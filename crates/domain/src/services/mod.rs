@@ -41,8 +41,8 @@ pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
 pub use review::{ReferenceHolding, ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{
-    Device, EndSessionError, LoginCommand, LoginError, LogoutError, NextToken, RefreshError, Refreshed, SessionPolicy,
-    SessionService, Successor,
+    Device, EndSessionError, LoggedIn, LoginCommand, LoginError, LogoutError, NextToken, RefreshError, Refreshed,
+    SessionPolicy, SessionService, Successor,
 };
 pub use throttle::{
     AccountKey, FAILED_LOGIN_MEMORY, LOGIN_SLOW_DOWN_MAX, LOGIN_SLOW_DOWN_STEP, LOGIN_TURN_WAIT, LoginTurn, Quota,

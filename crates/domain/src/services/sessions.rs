@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use thiserror::Error;
 
-use super::throttle::{AccountKey, Throttle, Throttled};
+use super::throttle::{AccountKey, Quota, Throttle, Throttled};
 use super::transfers::to_delta;
 use crate::model::{Email, Handover, Member, MemberId, Role, Rotation, Session, SessionId, TokenHash};
 use crate::ports::{Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, StoreError};
@@ -89,6 +89,14 @@ const USER_AGENT_KEPT: usize = 200;
 /// How long a network a member signed in from lets them past their
 /// account's slow-down.
 pub const RECOGNIZED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A session started by a login, and how the client's login allowances now stand.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub session: Session,
+    pub member: Member,
+    pub quotas: Vec<Quota>,
+}
 
 #[derive(Debug, Error)]
 pub enum LoginError {
@@ -174,9 +182,9 @@ impl SessionService {
     /// long as a wrong password (the hasher checks a decoy). The throttle
     /// counts the attempt first; then the account's password is checked in
     /// its turn, unless the member signed in from this client lately.
-    pub async fn login(&self, command: LoginCommand) -> Result<(Session, Member), LoginError> {
+    pub async fn login(&self, command: LoginCommand) -> Result<LoggedIn, LoginError> {
         let account = AccountKey::of(&command.email);
-        self.throttle.login(&command.device.client, &account).await?;
+        let quotas = self.throttle.login(&command.device.client, &account).await?;
         let member = match Email::parse(command.email) {
             Ok(email) => self.members.by_email(&email).await.context("looking up the member")?,
             Err(_) => None,
@@ -196,7 +204,7 @@ impl SessionService {
         let member =
             member.filter(|m| matches && m.may_act_as(Role::Member).is_ok()).ok_or(LoginError::InvalidCredentials)?;
         let session = self.start(&member, command.token, command.device).await.context("starting the session")?;
-        Ok((session, member))
+        Ok(LoggedIn { session, member, quotas })
     }
 
     /// Whether `member` signed in from `client` within `RECOGNIZED_FOR`.

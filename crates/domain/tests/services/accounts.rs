@@ -6,8 +6,8 @@
 
 use pointshare_domain::ports::{Deadline, MemberRepository};
 use pointshare_domain::services::{
-    ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, Device, EmailChange, LoginCommand, MailedToken,
-    PasswordChange, PasswordCheckError, ResetError, ShareError, TransferLimits, VerifyError,
+    ChangeEmailError, ChangePasswordError, CloseAccount, CloseError, Device, EmailChange, LoggedIn, LoginCommand,
+    MailedToken, PasswordChange, PasswordCheckError, ResetError, ShareError, TransferLimits, VerifyError,
 };
 use pointshare_domain::{
     Email, MailKind, MailState, MailToken, MemberStatus, Password, Role, TokenHash, TransferKind, TransferState,
@@ -29,8 +29,9 @@ async fn a_new_password_ends_every_other_session_and_a_mail_says_so() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
     let email = alice.email.to_string();
-    let (here, _) = world.session_service.login(login(&email, World::PASSWORD, 1)).await.expect("logs in");
-    let (phone, _) = world.session_service.login(login(&email, World::PASSWORD, 2)).await.expect("logs in");
+    let here = world.session_service.login(login(&email, World::PASSWORD, 1)).await.expect("logs in").session;
+    let LoggedIn { session: phone, .. } =
+        world.session_service.login(login(&email, World::PASSWORD, 2)).await.expect("logs in");
     let change = |current: &str| PasswordChange {
         member: alice.id,
         session: here.id,
@@ -67,7 +68,8 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
     let email = alice.email.to_string();
-    let (session, _) = world.session_service.login(login(&email, World::PASSWORD, 1)).await.expect("logs in");
+    let LoggedIn { session, .. } =
+        world.session_service.login(login(&email, World::PASSWORD, 1)).await.expect("logs in");
     world.accounts.request_reset(&email.to_uppercase(), mailed(1)).await.expect("asks");
     world.accounts.request_reset(&email, mailed(2)).await.expect("asks again");
     world.accounts.request_reset("nobody@example.com", mailed(3)).await.expect("the same answer for nobody");
@@ -205,7 +207,7 @@ async fn an_account_closes_only_with_no_points_left_or_moving_and_leaves_a_tombs
     let arrived = close(&alice, World::PASSWORD).await.unwrap_err();
     assert!(matches!(arrived, CloseError::PointsLeft(40)), "the points arrived: {arrived:?}");
 
-    let (session, _) =
+    let LoggedIn { session, .. } =
         world.session_service.login(login(bob.email.as_str(), World::PASSWORD, 1)).await.expect("logs in");
     let ended = close(&bob, World::PASSWORD).await.expect("closes with nothing left");
     assert_eq!(ended, [session.id]);

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use pointshare_domain::services::{
-    Device, EndSessionError, LOGIN_SLOW_DOWN_STEP, LoginCommand, LoginError, LogoutError, NextToken, RefreshError,
-    Refreshed, SignupError, Successor, ThrottlePolicy, Throttled,
+    Device, EndSessionError, LOGIN_SLOW_DOWN_STEP, LoggedIn, LoginCommand, LoginError, LogoutError, NextToken,
+    RefreshError, Refreshed, SignupError, Successor, ThrottlePolicy, Throttled,
 };
 use pointshare_domain::{MemberStatus, SessionId, TokenHash};
 use pointshare_testkit::{World, WorldSettings};
@@ -181,7 +181,7 @@ fn login_from(client: &str, email: &str, password: &str) -> LoginCommand {
 async fn a_member_logs_in_with_their_password_and_nobody_else_does() {
     let world = World::default();
     let alice = world.member("alice", 0).await;
-    let (session, member) =
+    let LoggedIn { session, member, .. } =
         world.session_service.login(login(" Alice@Example.com", World::PASSWORD)).await.expect("logs in");
     assert_eq!((session.member, member.id), (alice.id, alice.id));
     for (email, password) in [

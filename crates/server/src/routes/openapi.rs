@@ -107,7 +107,7 @@ impl utoipa::Modify for Problems {
 /// The operations whose every answer says how their client's allowances
 /// stand (`rate_limits::record`); any 429 says which one ran out.
 const COUNTED: &[&str] =
-    &["createTransfer", "signup", "searchRecipients", "requestPasswordReset", "resendVerificationEmail"];
+    &["createTransfer", "signup", "login", "searchRecipients", "requestPasswordReset", "resendVerificationEmail"];
 
 /// The headers success answers carry, stated once so generated clients and
 /// mock servers know them: a create's `Location` and `Idempotent-Replayed`,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 
-use pointshare_domain::services::{LoginCommand, LoginError, RefreshError, Refreshed, Successor};
+use pointshare_domain::services::{LoggedIn, LoginCommand, LoginError, RefreshError, Refreshed, Successor};
 use pointshare_domain::{Member, Session, SessionId};
 
 use super::body::Body;
@@ -17,6 +17,7 @@ use super::guard::device;
 use super::views::{LoginBody, RefreshBody, SessionView, SessionsView, TokenView};
 use crate::auth::RefreshToken;
 use crate::problem::{ApiError, invalid_refresh_token};
+use crate::rate_limits;
 use crate::telemetry::{self, AuthEvent};
 use crate::wiring::AppState;
 
@@ -43,7 +44,8 @@ pub async fn login(
         Err(LoginError::InvalidCredentials) => telemetry::auth_event(AuthEvent::LoginFailed),
         Err(_) => {}
     }
-    let (session, member) = login?;
+    let LoggedIn { session, member, quotas } = login?;
+    rate_limits::record(&request, Ok(quotas))?;
     Ok(web::Json(tokens(&state, &member, &session, &secret)?))
 }
 

@@ -11,7 +11,7 @@ use pointshare_domain::services::{
     AdjustError, GrantCommand, GrantError, ReverseError, ShareCommand, ShareError, Submitted,
 };
 use pointshare_domain::{
-    Cursor, Handle, IdempotencyKey, MemberId, Memo, Page, Points, Transfer, TransferId, TransferKind, TransferState,
+    Cursor, DeclineReason, Handle, IdempotencyKey, MemberId, Memo, Page, Points, Transfer, TransferId, TransferKind,
 };
 
 use super::body::Body;
@@ -107,18 +107,18 @@ impl TryFrom<GrantBody> for Movement {
     }
 }
 
-/// A refusal that may have recorded a transfer (declined), and in what state.
+/// A refusal that may have recorded a transfer (declined).
 pub(super) trait Declines {
-    fn declined(&self) -> Option<TransferState>;
+    fn declined(&self) -> Option<&Transfer>;
 }
 
 /// Each operation that records a transfer says so in its `Declined` case.
 macro_rules! declines {
     ($($error:ident),+) => {$(
         impl Declines for $error {
-            fn declined(&self) -> Option<TransferState> {
+            fn declined(&self) -> Option<&Transfer> {
                 match self {
-                    $error::Declined(submitted) => Some(submitted.state),
+                    $error::Declined(submitted) => Some(&submitted.transfer),
                     _ => None,
                 }
             }
@@ -152,10 +152,22 @@ pub(super) async fn submit<E: Declines + Into<ApiError>>(
     drop(in_flight);
     let answered = match &outcome {
         Ok(submitted) => Some(submitted.state),
-        Err(error) => error.declined(),
+        Err(error) => error.declined().map(|transfer| transfer.state),
     };
     telemetry::transfer_answered(kind, answered);
-    created(state, outcome.map_err(Into::into)?, &answer).await
+    let submitted = outcome.map_err(|error| {
+        // A daily limit's refusal says the limit, as the per-transfer one does.
+        let daily = error.declined().filter(|transfer| {
+            matches!(transfer.decline, Some(DeclineReason::DailyLimitExceeded | DeclineReason::GrantBudgetExceeded))
+        });
+        let limit = daily.map(|transfer| state.settings.transfer_limits().daily(transfer).0);
+        let problem: ApiError = error.into();
+        match limit {
+            Some(limit) => problem.limit(limit),
+            None => problem,
+        }
+    })?;
+    created(state, submitted, &answer).await
 }
 
 /// Shares points with another member.

@@ -404,3 +404,15 @@ async fn guesses_at_an_account_from_many_addresses_never_lock_its_owner_out() {
     let owner = login_via_proxy(&app, "198.51.100.7", "alice@pointshare.test", DEMO_PASSWORD).await;
     assert_eq!(owner.status, StatusCode::OK, "slowed down, never locked out: {:?}", owner.body);
 }
+
+#[tokio::test]
+async fn a_login_says_how_many_tries_its_address_and_account_have_left() {
+    let app = spawn_app().await;
+    app.demo("alice").await;
+    let again = app.login("alice@pointshare.test", DEMO_PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let header = |name: &str| again.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let policy = header("ratelimit-policy");
+    assert!(policy.contains(r#""logins";q="#) && policy.contains(r#""logins-per-account";q="#), "{policy}");
+    assert!(header("ratelimit").contains(r#""logins-per-account";r="#), "{}", header("ratelimit"));
+}

@@ -71,6 +71,7 @@ async fn refusals_are_problems_the_frontend_can_act_on() {
     let over_day = app.share(&alice, "f", share_to("bob", 1_500)).await;
     over_day.problem(422, "limit_exceeded");
     assert!(over_day.body["transfer_id"].is_string());
+    assert_eq!(over_day.body["limit"], 6_000, "the daily limit, as a number");
 
     let carol = app.member("carol").await;
     let broke = app.share(&carol, "g", share_to("bob", 1)).await;
