@@ -4092,7 +4092,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events, each a `StreamEvent`: its `event:` line is the schema's `event` and its `data:` line the schema's `data` (JSON); all but `ready` carry an `id:` line. `ready` once the stream follows; `transfer` when a transfer I sent or received is recorded or changes state; `balance` when a movement changed my balance; `reset` when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one. */
+            /** @description Server-Sent Events, each a `StreamEvent`: its `event:` line is the schema's `event` and its `data:` line the schema's `data` (JSON); all but `ready` carry an `id:` line. `ready` once the stream follows; `transfer` when a transfer I sent or received is recorded or changes state; `balance` when a movement changed my balance; `reset` when `Last-Event-ID` is too old to resume from: read balance and transfers afresh. Comment lines every few seconds keep proxies from closing the stream. The stream ends when the access token that opened it expires: reconnect with a fresh one. (The docs page's Try it out shows an answer only once it ends; follow it with `curl -N` or the TypeScript client's `subscribeToEvents`.) */
             200: {
                 headers: {
                     [name: string]: unknown;
