@@ -80,11 +80,11 @@ impl RedisEvents {
         let listening =
             Listening { nodes, per_node, channel: channel.clone(), hub: Arc::clone(&hub), subscribed: subscribed_tx };
         let listener = tokio::spawn(listen(listening));
-        tokio::time::timeout(patience, subscribed.wait_for(|subscribed| *subscribed))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .context("subscribing to Redis for members' events")?;
+        let heard = tokio::time::timeout(patience, subscribed.wait_for(|subscribed| *subscribed)).await;
+        if !matches!(heard, Ok(Ok(_))) {
+            // The listener goes on trying; until it hears the channel, a stream is refused (events_unavailable).
+            tracing::warn!("cannot subscribe to Redis for members' events yet; trying on");
+        }
         Ok(RedisEvents {
             redis,
             retention: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX).max(1),

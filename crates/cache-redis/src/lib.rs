@@ -213,11 +213,18 @@ impl std::fmt::Debug for RedisCache {
 
 impl RedisCache {
     /// Builds the pool and checks that Redis answers.
+    /// The cache, reached: `open`, then a ping.
     pub async fn connect(settings: RedisSettings) -> anyhow::Result<RedisCache> {
-        let pool = Pool::create(&settings)?;
-        let cache = RedisCache { pool, settings, put_newer: Script::new(PUT_NEWER), acquire: Script::new(ACQUIRE) };
+        let cache = RedisCache::open(settings)?;
         cache.ping().await.context("reaching Redis")?;
         Ok(cache)
+    }
+
+    /// The cache, without reaching Redis: connections are made as calls
+    /// need them, and a call fails as `CacheError` while Redis is away.
+    pub fn open(settings: RedisSettings) -> anyhow::Result<RedisCache> {
+        let pool = Pool::create(&settings)?;
+        Ok(RedisCache { pool, settings, put_newer: Script::new(PUT_NEWER), acquire: Script::new(ACQUIRE) })
     }
 
     /// Whether Redis answers, for readiness checks.

@@ -131,7 +131,7 @@ pub async fn run(settings: Settings, email: &str, action: Action, by: &Authority
              give POINTSHARE_MONGODB_URI, or start the server with POINTSHARE_BOOTSTRAP_ADMIN_EMAIL"
         )));
     }
-    let store = wiring::store(&settings).await.map_err(AdminError::CannotRun)?;
+    let store = wiring::store(&settings, wiring::Reach::Now).await.map_err(AdminError::CannotRun)?;
     let clock = Arc::new(SystemClock);
     let audit = Arc::new(AuditService::new(store.audit, clock.clone()));
     let operators = OperatorService::new(store.members, store.directory, store.totals, audit, clock);

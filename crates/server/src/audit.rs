@@ -20,7 +20,7 @@ pub async fn verify(settings: Settings) -> anyhow::Result<ChainReport> {
             "POINTSHARE_MONGODB_URI is unset: the server's audit log is in its own memory, out of this command's reach"
         );
     }
-    let store = wiring::store(&settings).await?;
+    let store = wiring::store(&settings, wiring::Reach::Now).await?;
     let audit = AuditService::new(store.audit, Arc::new(SystemClock));
     Ok(audit.verify(BATCH).await?)
 }

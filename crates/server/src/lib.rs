@@ -70,8 +70,19 @@ impl Application {
             .with_context(|| format!("binding POINTSHARE_INTERNAL_BIND {}", settings.http.internal_bind))?;
         let port = listener.local_addr()?.port();
         let internal_port = internal_listener.local_addr()?.port();
-        let wired = wiring::wire(settings).await?;
-        admin::bootstrap(&wired.state).await?;
+        let wired = wiring::wire(settings, wiring::Reach::WhenTheyAnswer).await?;
+        if wired.state.backends.store.is_prepared() {
+            admin::bootstrap(&wired.state).await?;
+        } else {
+            // The bootstrap admin is made once the store answers.
+            let state = wired.state.clone();
+            tokio::spawn(async move {
+                state.backends.store.prepare_until_ready().await;
+                if let Err(error) = admin::bootstrap(&state).await {
+                    tracing::error!(error = format!("{error:#}"), "could not create the bootstrap admin");
+                }
+            });
+        }
         let settings = &wired.state.settings;
         let demo = if settings.seeds_demo_members() { demo::seed(&wired.state).await? } else { Vec::new() };
         if settings.is_fully_embedded() && settings.embedded.demo_members.is_none() && demo.is_empty() {

@@ -123,7 +123,7 @@ pub(crate) fn require_real_backends(settings: &Settings, command: &str) -> anyho
 
 pub async fn run(settings: Settings, options: Options) -> anyhow::Result<Report> {
     require_real_backends(&settings, "reconcile")?;
-    let wired = wiring::wire(settings).await?;
+    let wired = wiring::wire(settings, wiring::Reach::Now).await?;
     let state = &wired.state;
     let repaired = if options.repair { repair(state, options.repair_for).await? } else { 0 };
     let reconciliation = state.reconcile.run(options.concurrency).await.context("reconciling")?;

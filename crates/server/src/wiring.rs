@@ -7,6 +7,7 @@
 //! serves what.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisEvents};
@@ -98,7 +99,35 @@ impl StoreBackend {
     pub async fn check(&self) -> anyhow::Result<()> {
         match self {
             Self::InMemory => Ok(()),
+            Self::Mongo(store) if !store.is_prepared() => {
+                anyhow::bail!("MongoDB has not been reached since start, or its indexes are not made yet")
+            }
             Self::Mongo(store) => store.ping().await,
+        }
+    }
+
+    /// Whether the store is ready to be written to at start (the bootstrap admin).
+    pub fn is_prepared(&self) -> bool {
+        match self {
+            Self::InMemory => true,
+            Self::Mongo(store) => store.is_prepared(),
+        }
+    }
+
+    /// Tries to prepare the store until it is, waiting longer after each
+    /// failure (1 s doubling to 30 s).
+    pub async fn prepare_until_ready(&self) {
+        let Self::Mongo(store) = self else { return };
+        let mut wait = Duration::from_secs(1);
+        while !store.is_prepared() {
+            tokio::time::sleep(wait).await;
+            match store.prepare().await {
+                Ok(()) => tracing::info!("MongoDB reached; the indexes are made"),
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), retry_in = ?wait * 2, "MongoDB still cannot be reached")
+                }
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
         }
     }
 }
@@ -132,7 +161,16 @@ pub struct Repositories {
     pub backend: StoreBackend,
 }
 
-pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
+/// Whether the backends must answer at once (a command an operator runs,
+/// which should say so and stop) or may come later (a serving replica, which
+/// waits unready rather than crash-loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Now,
+    WhenTheyAnswer,
+}
+
+pub async fn store(settings: &Settings, reach: Reach) -> anyhow::Result<Repositories> {
     let Some(mongo) = &settings.store else {
         let members = Arc::new(InMemoryMembers::default());
         return Ok(Repositories {
@@ -148,7 +186,15 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Repositories> {
         });
     };
     let counted = mongo.count_commands.then(|| Arc::new(crate::telemetry::store_command) as CommandObserver);
-    let store = MongoStore::connect(mongo, counted).await.context("POINTSHARE_MONGODB_URI")?;
+    let store = MongoStore::open(mongo, counted).await.context("POINTSHARE_MONGODB_URI")?;
+    match (store.prepare().await, reach) {
+        (Ok(()), _) => {}
+        (Err(error), Reach::Now) => return Err(error).context("POINTSHARE_MONGODB_URI"),
+        // Unready until it answers (`prepare_until_ready` goes on trying).
+        (Err(error), Reach::WhenTheyAnswer) => {
+            tracing::warn!(error = format!("{error:#}"), "MongoDB cannot be reached yet; serving unready until it can");
+        }
+    }
     Ok(Repositories {
         members: store.members.clone(),
         directory: store.members.clone(),
@@ -205,7 +251,7 @@ struct Caches {
     backend: CacheBackend,
 }
 
-async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
+async fn cache(settings: &Settings, reach: Reach) -> anyhow::Result<Caches> {
     let Some(redis) = &settings.cache else {
         return Ok(Caches {
             balances: Arc::new(InMemoryBalanceCache::default()),
@@ -214,7 +260,18 @@ async fn cache(settings: &Settings) -> anyhow::Result<Caches> {
             backend: CacheBackend::InMemory,
         });
     };
-    let cache = RedisCache::connect(redis.clone()).await.context("POINTSHARE_REDIS_URL")?;
+    let cache = RedisCache::open(redis.clone()).context("POINTSHARE_REDIS_URL")?;
+    match (cache.ping().await, reach) {
+        (Ok(()), _) => {}
+        (Err(error), Reach::Now) => return Err(error).context("POINTSHARE_REDIS_URL"),
+        // As with the store: the replica says so in its readiness until Redis answers.
+        (Err(error), Reach::WhenTheyAnswer) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "Redis cannot be reached yet; serving as readiness says until it can"
+            );
+        }
+    }
     let events = RedisEvents::start(cache.clone(), settings.events.retention).await.context("POINTSHARE_REDIS_URL")?;
     let shared = Arc::new(cache.clone());
     Ok(Caches {
@@ -239,11 +296,11 @@ pub struct Wired {
     pub simulator: Option<Simulator>,
 }
 
-pub async fn wire(settings: Settings) -> anyhow::Result<Wired> {
+pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
     let Repositories { members, directory, transfers, sessions, tokens, totals, audit, outbox, backend: store } =
-        store(&settings).await?;
+        store(&settings, reach).await?;
     let (mailer, mail_backend) = mailer(&settings)?;
-    let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings).await?;
+    let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings, reach).await?;
     let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
     let backends = Backends {

@@ -214,7 +214,11 @@ struct OwnRedis(Child, String);
 
 impl OwnRedis {
     async fn start() -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("bound").port();
+        OwnRedis::on(free_port()).await
+    }
+
+    /// A Redis of the test's own on `port`.
+    async fn on(port: u16) -> OwnRedis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -853,4 +857,45 @@ async fn with_the_store_unreachable_requests_answer_503_store_unavailable_and_a_
     assert_eq!(again["id"], shared["id"], "the same key is the same share");
     let (_, balance) = call(&client, reqwest::Method::GET, format!("{base}/v1/me/balance"), Some(&alice), None).await;
     assert_eq!(balance["balance"], 70, "moved once: {balance}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer() {
+    let mut link = StoreLink::open().await;
+    link.cut().await;
+    // Nothing listens on Redis's port yet either.
+    let redis_port = free_port();
+    let mut settings = with_boss();
+    settings.store = Some(MongoSettings {
+        database: format!("late_{:016x}", rand::random::<u64>()),
+        connect_timeout: Duration::from_secs(1),
+        ..MongoSettings::new(link.uri())
+    });
+    settings.cache = Some(RedisSettings::new(&format!("redis://127.0.0.1:{redis_port}")));
+    settings.backends.provider = Some(ProviderChoice::Simulator);
+    let application = pointshare_server::Application::build(settings).await.expect("starts without its servers");
+    let base = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let client = Client::new();
+    let get = reqwest::Method::GET;
+    let (status, _) = call(&client, get.clone(), format!("{base}/healthz"), None, None).await;
+    assert_eq!(status, StatusCode::OK, "alive");
+    let (status, ready) = call(&client, get.clone(), format!("{base}/readyz"), None, None).await;
+    assert_eq!((status, ready), (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unready"})));
+
+    link.restore().await;
+    let redis = OwnRedis::on(redis_port).await;
+    within_ten_seconds("the replica to be ready", || async {
+        let (status, _) = call(&client, get.clone(), format!("{base}/readyz"), None, None).await;
+        status == StatusCode::OK
+    })
+    .await;
+    // The bootstrap admin was made once the store answered.
+    within_ten_seconds("the bootstrap admin to log in", || async {
+        let body = json!({"email": "boss@example.com", "password": "correct horse battery"});
+        let (status, _) = call(&client, reqwest::Method::POST, format!("{base}/v1/auth/login"), None, Some(body)).await;
+        status == StatusCode::OK
+    })
+    .await;
+    drop(redis);
 }

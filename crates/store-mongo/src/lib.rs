@@ -5,8 +5,9 @@
 //! per sender, kind and day, reserved by a conditional increment) and the
 //! audit log (append-only, one document per place in its hash chain) and the
 //! mail outbox (one document per mail, unique per intent, leased to a sender)
-//! and the one-use tokens mailed to members (by hash, taken once). `MongoStore::connect` checks the
-//! server, creates the indexes idempotently, and hands out the ports.
+//! and the one-use tokens mailed to members (by hash, taken once). `MongoStore::open` hands out the
+//! ports without reaching the server, `prepare` reaches it and creates the indexes idempotently (a
+//! replica starts while MongoDB is down and prepares once it answers), and `connect` does both.
 //! Driver errors become the ports' errors here, at the edge.
 //!
 //! Writes are `update_one`/`update_many` followed by a read by `_id` rather
@@ -28,6 +29,7 @@ mod totals;
 mod transfers;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -134,6 +136,8 @@ impl MongoSettings {
 #[derive(Debug, Clone)]
 pub struct MongoStore {
     database: Database,
+    /// Whether `prepare` succeeded: the server answered and the indexes exist.
+    prepared: Arc<AtomicBool>,
     pub members: Arc<MongoMembers>,
     pub transfers: Arc<MongoTransfers>,
     pub sessions: Arc<MongoSessions>,
@@ -159,7 +163,16 @@ const REVERSALS_INDEX: &str = "transfers_by_original";
 pub type CommandObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl MongoStore {
+    /// The store, reached and with its indexes made: `open`, then `prepare`.
     pub async fn connect(settings: &MongoSettings, observer: Option<CommandObserver>) -> anyhow::Result<MongoStore> {
+        let store = MongoStore::open(settings, observer).await?;
+        store.prepare().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
+        Ok(store)
+    }
+
+    /// The store's ports, without reaching the server: every call goes to it
+    /// when made, and fails as `StoreError` while it cannot be reached.
+    pub async fn open(settings: &MongoSettings, observer: Option<CommandObserver>) -> anyhow::Result<MongoStore> {
         let mut options = client_options(settings).await?;
         if let Some(observe) = observer {
             options.command_event_handler = Some(EventHandler::callback(move |event| {
@@ -179,10 +192,23 @@ impl MongoStore {
             outbox: Arc::new(MongoOutbox::new(database.collection::<OutboxDoc>("outbox"))),
             tokens: Arc::new(MongoAccountTokens::new(database.collection::<AccountTokenDoc>("account_tokens"))),
             database,
+            prepared: Arc::default(),
         };
-        store.ping().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
-        store.create_indexes().await.context("creating MongoDB indexes")?;
         Ok(store)
+    }
+
+    /// Reaches the server and creates the indexes the queries need; safe to
+    /// repeat, and to run on every replica at once.
+    pub async fn prepare(&self) -> anyhow::Result<()> {
+        self.ping().await?;
+        self.create_indexes().await.context("creating MongoDB indexes")?;
+        self.prepared.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether `prepare` has succeeded on this handle (or a clone of it).
+    pub fn is_prepared(&self) -> bool {
+        self.prepared.load(Ordering::Acquire)
     }
 
     /// Whether the server answers, for readiness checks.

@@ -8,26 +8,23 @@ use super::text::{check_chars, check_len, check_visible, validated_string};
 use super::{InvalidValue, MemberId, ProviderAccountId};
 
 fn check_handle(value: String) -> Result<String, InvalidValue> {
-    // Handles are compared case-insensitively, so they are stored lowercased:
-    // "Alice" and "alice" are one handle.
-    let value = value.trim().to_ascii_lowercase();
-    check_len(&value, "handle", 3, 32)?;
-    check_chars(
-        &value,
-        "handle",
-        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
-        "only letters, digits and underscore",
-    )?;
-    Ok(value)
+    handle_text(value, "handle", 3)
 }
 
 fn check_handle_prefix(value: String) -> Result<String, InvalidValue> {
-    let value = value.trim().to_ascii_lowercase();
     // Two characters at least, so a picker cannot walk the whole directory a letter at a time.
-    check_len(&value, "prefix", 2, 32)?;
+    handle_text(value, "prefix", 2)
+}
+
+/// `value` as a handle (or the start of one) of at least `min` characters.
+fn handle_text(value: String, field: &'static str, min: usize) -> Result<String, InvalidValue> {
+    // Handles are compared case-insensitively, so they are stored lowercased:
+    // "Alice" and "alice" are one handle.
+    let value = value.trim().to_ascii_lowercase();
+    check_len(&value, field, min, 32)?;
     check_chars(
         &value,
-        "prefix",
+        field,
         |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
         "only letters, digits and underscore",
     )?;

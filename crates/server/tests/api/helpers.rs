@@ -245,6 +245,20 @@ impl TestApp {
         Answer::of(request.send().await.expect("the server answers")).await
     }
 
+    /// The state of the transfer at `path` once it is no longer processing
+    /// (or after ten seconds).
+    pub async fn settled_state(&self, path: &str, token: &str) -> String {
+        let mut state = String::new();
+        for _ in 0..50 {
+            state = self.get(path, Some(token)).await.body["state"].as_str().expect("a state").to_owned();
+            if state != "processing" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        state
+    }
+
     pub async fn balance(&self, token: &str) -> u64 {
         let answer = self.get("/v1/me/balance", Some(token)).await;
         assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);

@@ -102,15 +102,7 @@ async fn past_the_deadline_a_share_answers_202_and_recovery_completes_it() {
     let location = answer.headers.get("location").and_then(|v| v.to_str().ok()).expect("where to look");
     assert_eq!(location, format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id")));
     let path = format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id"));
-    let mut state = String::new();
-    for _ in 0..50 {
-        state = app.get(&path, Some(&alice)).await.body["state"].as_str().expect("a state").to_owned();
-        if state != "processing" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(state, "completed");
+    assert_eq!(app.settled_state(&path, &alice).await, "completed");
 }
 
 #[tokio::test]
@@ -127,15 +119,7 @@ async fn a_client_that_prefers_not_to_wait_gets_202_at_once_and_the_share_still_
         let followed = answer.headers.get("preference-applied").and_then(|v| v.to_str().ok());
         assert_eq!(followed, Some(applied), "says which preference it followed");
         let path = format!("/v1/transfers/{}", answer.body["id"].as_str().expect("an id"));
-        let mut state = String::new();
-        for _ in 0..50 {
-            state = app.get(&path, Some(&alice)).await.body["state"].as_str().expect("a state").to_owned();
-            if state != "processing" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(state, "completed", "driven on after the answer ({preference})");
+        assert_eq!(app.settled_state(&path, &alice).await, "completed", "driven on after the answer ({preference})");
     }
     // A wait longer than the server's deadline, or a preference it does not know, changes nothing.
     let answer =
