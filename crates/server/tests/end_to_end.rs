@@ -871,7 +871,7 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
         connect_timeout: Duration::from_secs(1),
         ..MongoSettings::new(link.uri())
     });
-    settings.cache = Some(RedisSettings::new(&format!("redis://127.0.0.1:{redis_port}")));
+    settings.cache = Some(RedisSettings::new(format!("redis://127.0.0.1:{redis_port}")));
     settings.backends.provider = Some(ProviderChoice::Simulator);
     let application = pointshare_server::Application::build(settings).await.expect("starts without its servers");
     let base = format!("http://127.0.0.1:{}", application.port());
