@@ -69,6 +69,38 @@ pub struct MongoSettings {
     /// every reply, a page of history included, to report it.
     #[serde(default)]
     pub count_commands: bool,
+    /// How long records that only grow without meaning are kept.
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How long the store keeps what no longer means anything, by TTL index
+/// (the server deletes in the background, about once a minute). Transfers,
+/// members and the audit log are never deleted: they are the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// A login session, after its refresh token expired (kept a while for
+    /// "where you signed in lately" and investigations).
+    #[serde(with = "humantime_serde")]
+    pub sessions: Duration,
+    /// A member's daily total, after its UTC day ended (a support agent reads
+    /// recent days).
+    #[serde(with = "humantime_serde")]
+    pub daily_totals: Duration,
+    /// A mail, after it was sent.
+    #[serde(with = "humantime_serde")]
+    pub sent_mail: Duration,
+    /// A mailed link (reset, verification), after it expired.
+    #[serde(with = "humantime_serde")]
+    pub expired_links: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+        Retention { sessions: days(30), daily_totals: days(7), sent_mail: days(30), expired_links: days(1) }
+    }
 }
 
 fn database() -> String {
@@ -113,6 +145,7 @@ impl MongoSettings {
             pool_size: pool_size(),
             connect_timeout: connect_timeout(),
             count_commands: false,
+            retention: Retention::default(),
         }
     }
 
@@ -138,6 +171,7 @@ pub struct MongoStore {
     database: Database,
     /// Whether `prepare` succeeded: the server answered and the indexes exist.
     prepared: Arc<AtomicBool>,
+    retention: Retention,
     pub members: Arc<MongoMembers>,
     pub transfers: Arc<MongoTransfers>,
     pub sessions: Arc<MongoSessions>,
@@ -193,6 +227,7 @@ impl MongoStore {
             tokens: Arc::new(MongoAccountTokens::new(database.collection::<AccountTokenDoc>("account_tokens"))),
             database,
             prepared: Arc::default(),
+            retention: settings.retention.clone(),
         };
         Ok(store)
     }
@@ -272,6 +307,10 @@ impl MongoStore {
                 .options(named("sessions_by_member_and_client"))
                 .build()])
             .await?;
+        let retention = &self.retention;
+        expire(&sessions, SESSIONS_EXPIRE_INDEX, "expires_at", retention.sessions).await?;
+        let totals: Collection<mongodb::bson::Document> = self.database.collection("daily_totals");
+        expire(&totals, totals::EXPIRE_INDEX, totals::DAY_ENDS, retention.daily_totals).await?;
         let audit: Collection<AuditDoc> = self.database.collection("audit");
         let newest_first = |field: &str| {
             IndexModel::builder().keys(doc! {field: 1, "_id": -1}).options(named(&format!("audit_by_{field}"))).build()
@@ -294,22 +333,47 @@ impl MongoStore {
                     .build(),
             ])
             .await?;
+        expire(&outbox, OUTBOX_EXPIRE_INDEX, "sent_at", retention.sent_mail).await?;
         let tokens: Collection<AccountTokenDoc> = self.database.collection("account_tokens");
-        let expire = IndexOptions::builder()
-            .name(account_tokens::EXPIRY_INDEX.to_owned())
-            .expire_after(Duration::from_secs(24 * 3600))
-            .build();
         tokens
-            .create_indexes([
-                IndexModel::builder().keys(doc! {"expires_at": 1}).options(expire).build(),
-                IndexModel::builder()
-                    .keys(doc! {"member": 1, "purpose": 1})
-                    .options(named(account_tokens::BY_MEMBER_INDEX))
-                    .build(),
-            ])
+            .create_indexes([IndexModel::builder()
+                .keys(doc! {"member": 1, "purpose": 1})
+                .options(named(account_tokens::BY_MEMBER_INDEX))
+                .build()])
             .await?;
+        expire(&tokens, account_tokens::EXPIRY_INDEX, "expires_at", retention.expired_links).await?;
         Ok(())
     }
+}
+
+const SESSIONS_EXPIRE_INDEX: &str = "sessions_expire";
+const OUTBOX_EXPIRE_INDEX: &str = "outbox_sent_expire";
+
+/// A TTL index `name` on `field`: documents go `after` the time it holds
+/// (those without it stay). A period set before is replaced, so changing a
+/// retention setting takes effect at the next start.
+async fn expire<T: Send + Sync>(
+    collection: &Collection<T>,
+    name: &str,
+    field: &str,
+    after: Duration,
+) -> anyhow::Result<()> {
+    let options = IndexOptions::builder().name(name.to_owned()).expire_after(after).build();
+    let index = IndexModel::builder().keys(doc! {field: 1}).options(options).build();
+    match collection.create_index(index.clone()).await {
+        Ok(_) => Ok(()),
+        Err(error) if options_conflict(&error) => {
+            collection.drop_index(name).await.with_context(|| format!("replacing the index {name}"))?;
+            collection.create_index(index).await.with_context(|| format!("replacing the index {name}"))?;
+            Ok(())
+        }
+        Err(error) => Err(error).with_context(|| format!("creating the index {name}")),
+    }
+}
+
+/// An index of that name exists with other options (code 85, IndexOptionsConflict).
+fn options_conflict(error: &mongodb::error::Error) -> bool {
+    matches!(&*error.kind, mongodb::error::ErrorKind::Command(command) if matches!(command.code, 85 | 86))
 }
 
 /// The URI without its password, for messages.

@@ -24,6 +24,10 @@ impl MongoDailyTotals {
     }
 }
 
+/// When the day of a total ends: the retention index counts from it.
+pub(crate) const DAY_ENDS: &str = "day_ends";
+pub(crate) const EXPIRE_INDEX: &str = "daily_totals_expire";
+
 fn id(key: &DayKey) -> String {
     format!("{}:{}:{}", key.sender, key.kind.as_str(), key.day)
 }
@@ -38,7 +42,11 @@ impl DailyTotals for MongoDailyTotals {
         let doing = "reserving against a daily total";
         let Some(ceiling) = limit.checked_sub(amount.get()) else { return Ok(false) };
         let filter = doc! {"_id": id(key), "total": {"$lte": int64(ceiling)}};
-        let increment = doc! {"$inc": {"total": int64(amount.get())}};
+        let day_ends = key.day.succ_opt().unwrap_or(key.day).and_time(chrono::NaiveTime::MIN).and_utc();
+        let increment = doc! {
+            "$inc": {"total": int64(amount.get())},
+            "$setOnInsert": {DAY_ENDS: crate::documents::bson_time(day_ends)},
+        };
         // The day's first reservation inserts the document; when the filter
         // misses because the total is too high, the upsert's insert collides
         // with the existing `_id` instead.

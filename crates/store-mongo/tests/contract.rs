@@ -202,3 +202,63 @@ async fn each_query_of_a_request_is_answered_from_its_index() {
         assert_eq!(indexes_used(&database, command).await, expected, "{query}");
     }
 }
+
+#[tokio::test]
+async fn what_only_grows_expires_by_ttl_index_and_a_new_period_replaces_the_old_at_the_next_start() {
+    use futures::TryStreamExt;
+    use mongodb::bson::doc;
+    use pointshare_domain::ports::{DailyTotals, DayKey};
+    use pointshare_store_mongo::Retention;
+    use std::time::Duration;
+
+    let (store, settings) = fresh().await;
+    let database = mongodb::Client::with_uri_str(uri()).await.expect("connects").database(&settings.database);
+    let ttl = |collection: &'static str| {
+        let database = database.clone();
+        async move {
+            let indexes: Vec<mongodb::IndexModel> = database
+                .collection::<mongodb::bson::Document>(collection)
+                .list_indexes()
+                .await
+                .expect("lists")
+                .try_collect()
+                .await
+                .expect("reads");
+            indexes
+                .iter()
+                .filter_map(|index| index.options.as_ref()?.expire_after.map(|after| after.as_secs()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let day = 24 * 3600;
+    assert_eq!(ttl("sessions").await, [30 * day]);
+    assert_eq!(ttl("daily_totals").await, [7 * day]);
+    assert_eq!(ttl("outbox").await, [30 * day]);
+    assert_eq!(ttl("account_tokens").await, [day]);
+
+    // A daily total carries the end of its day, which its TTL counts from.
+    let key = DayKey {
+        sender: pointshare_domain::MemberId::new(),
+        kind: pointshare_domain::TransferKind::Share,
+        day: chrono::NaiveDate::from_ymd_opt(2026, 12, 5).expect("a day"),
+    };
+    store.totals.reserve(&key, pointshare_domain::Points::new(5).expect("points"), 100).await.expect("reserves");
+    let total = database.collection::<mongodb::bson::Document>("daily_totals").find_one(doc! {}).await.expect("reads");
+    let ends = total.expect("a total").get_datetime("day_ends").expect("the day's end").timestamp_millis();
+    assert_eq!(
+        ends,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 6)
+            .expect("a day")
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis()
+    );
+
+    let shorter = MongoSettings {
+        retention: Retention { sessions: Duration::from_secs(2 * day), ..Retention::default() },
+        ..settings.clone()
+    };
+    MongoStore::connect(&shorter, None).await.expect("connects again with another period");
+    assert_eq!(ttl("sessions").await, [2 * day], "the new period replaced the old");
+}

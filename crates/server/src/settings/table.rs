@@ -77,6 +77,22 @@ pub const SETTINGS: &[Setting] = &[
         "Longest selecting or connecting to a MongoDB server may take.",
     ),
     row(
+        "store.retention.sessions",
+        "MONGODB_RETENTION_SESSIONS",
+        "How long a login session is kept after its refresh token expired (a TTL index; changed at the next start).",
+    ),
+    row(
+        "store.retention.daily_totals",
+        "MONGODB_RETENTION_DAILY_TOTALS",
+        "How long a member's daily sharing total is kept after its UTC day ended.",
+    ),
+    row("store.retention.sent_mail", "MONGODB_RETENTION_SENT_MAIL", "How long a mail is kept after it was sent."),
+    row(
+        "store.retention.expired_links",
+        "MONGODB_RETENTION_EXPIRED_LINKS",
+        "How long a mailed link (password reset, verification) is kept after it expired.",
+    ),
+    row(
         "store.count_commands",
         "MONGODB_COUNT_COMMANDS",
         "Count every command sent to MongoDB in pointshare_store_commands_total, by name: what requests cost the store. Off by default: the driver then copies and parses every command and reply.",
