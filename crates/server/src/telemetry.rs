@@ -49,6 +49,10 @@ const MAIL_FAILURES: &str = "pointshare_mail_failures_total";
 const MAIL_PENDING: &str = "pointshare_mail_outbox_pending";
 const MAIL_OLDEST: &str = "pointshare_mail_outbox_oldest_seconds";
 const STORE_COMMANDS: &str = "pointshare_store_commands_total";
+const BUILD_INFO: &str = "pointshare_build_info";
+
+/// The commit this binary was built from (build.rs).
+pub const GIT_SHA: &str = env!("POINTSHARE_GIT_SHA");
 
 /// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
 pub fn init_logs() {
@@ -197,6 +201,8 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         gauge!(MEMORY_LIMIT).set(limit as f64);
     }
     gauge!(FOLLOWUPS).set(0.0);
+    describe_gauge!(BUILD_INFO, "1, labelled with the version and the git commit this replica runs.");
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "git_sha" => GIT_SHA).set(1.0);
     let exposition = Exposition { handle, process };
     *installed = Some(exposition.clone());
     Ok(exposition)

@@ -285,7 +285,7 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test]
-async fn a_replica_exports_which_backend_serves_each_port_and_logs_no_provider_credentials() {
+async fn a_replica_exports_its_build_and_which_backend_serves_each_port_and_logs_no_provider_credentials() {
     let (port, internal) = (free_port(), free_port());
     let mut child = with_a_real_provider()
         .env("POINTSHARE_PROVIDER_URL", "http://operator:hunter2-do-not-print@127.0.0.1:9")
@@ -326,6 +326,9 @@ async fn a_replica_exports_which_backend_serves_each_port_and_logs_no_provider_c
         );
     }
     assert!(log.contains("127.0.0.1:9") && !log.contains("hunter2"), "{log}");
+    let build = scraped.lines().find(|line| line.starts_with("pointshare_build_info{")).expect("build info");
+    let version = format!("version=\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(build.contains(&version) && build.contains("git_sha=\"") && build.ends_with(" 1"), "{build}");
 }
 
 #[test]
