@@ -48,6 +48,20 @@ pub(super) fn admin_authority(
     Ok(Authority { actor: Actor::Member(admin.0.member), reason: Some(reason), origin: origin(state, request) })
 }
 
+/// A query's `limit`: `default` when absent, else 1 to `most`.
+pub(super) fn limit_within(limit: Option<usize>, default: usize, most: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=most).contains(&limit) {
+        let refused = ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            crate::problem::ProblemCode::InvalidQuery,
+            &format!("limit must be between 1 and {most}"),
+        );
+        return Err(refused.parameter("limit"));
+    }
+    Ok(limit)
+}
+
 /// When this request's work must be done by.
 pub(super) fn deadline(state: &AppState) -> Deadline {
     Deadline::after(state.settings.http.request_deadline)

@@ -12,7 +12,7 @@ use pointshare_domain::{DisplayName, Email, Handle, HandlePrefix, Member, Passwo
 use super::body::Body;
 use super::caller::Caller;
 use super::conditional::tagged;
-use super::guard::{client_address, deadline, device};
+use super::guard::{client_address, deadline, device, limit_within};
 use super::sessions::tokens;
 use super::views::{
     BalanceView, MemberView, PublicMemberList, PublicMemberView, RecentQuery, RecentRecipientView, RecentRecipients,
@@ -145,16 +145,7 @@ pub async fn list_my_recent_recipients(
 
 /// A picker's `limit`: 1 to 20, 10 when absent.
 fn picker_limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(10);
-    if !(1..=20).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ProblemCode::InvalidQuery,
-            "limit must be between 1 and 20",
-        )
-        .parameter("limit"));
-    }
-    Ok(limit)
+    limit_within(limit, 10, 20)
 }
 
 /// Another member's public profile, to pick a recipient.

@@ -17,7 +17,7 @@ use pointshare_domain::{
 use super::body::Body;
 use super::caller::{Admin, Caller};
 use super::conditional::tagged;
-use super::guard::{Patience, PreferParam, origin, patience};
+use super::guard::{Patience, PreferParam, limit_within, origin, patience};
 use super::views::{GrantBody, HistoryQuery, PageQuery, ShareBody, TransferPage, TransferView, transfer_views};
 use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, PREFERENCE_APPLIED};
 use crate::problem::{ApiError, Faults, ProblemCode, recipient_not_found, transfer_not_found};
@@ -276,15 +276,7 @@ pub async fn list_grants(
 
 /// Where a page starts and how long it is, from the query.
 pub(super) fn page_of(limit: Option<usize>, cursor: Option<&str>) -> Result<(Option<Cursor>, usize), ApiError> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ProblemCode::InvalidQuery,
-            "limit must be between 1 and 100",
-        )
-        .parameter("limit"));
-    }
+    let limit = limit_within(limit, 20, 100)?;
     let after = cursor.map(Cursor::decode).transpose().map_err(|_| {
         ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidCursor, "The cursor is not one this API gave")
             .parameter("cursor")
