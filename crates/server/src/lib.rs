@@ -114,6 +114,8 @@ impl Application {
         .run();
         let origins = wired.state.settings.cors_origins();
         let admission = web::Data::new(admission::Admission::new(&wired.state.settings.admission));
+        // For the request log line (telemetry::observe), which reads no other state.
+        let clients = web::Data::new(wired.state.clients.clone());
         let server = HttpServer::new(move || {
             App::new()
                 // gzip or brotli, as the client's Accept-Encoding asks.
@@ -126,6 +128,7 @@ impl Application {
                 .wrap(cors::policy(&origins))
                 .wrap(middleware::from_fn(cors::refusals_as_problems))
                 .app_data(state.clone())
+                .app_data(clients.clone())
                 .app_data(admission.clone())
                 .app_data(endpoints.clone())
                 .app_data(schemas.clone())

@@ -21,6 +21,7 @@ use pointshare_domain::services::{MailReport, RecoveryReport};
 use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
 use tracing::Instrument;
 
+use crate::client::ClientAddresses;
 use crate::headers::REQUEST_ID;
 use tracing_subscriber::EnvFilter;
 
@@ -214,8 +215,10 @@ pub fn metrics() -> anyhow::Result<Exposition> {
 pub struct RequestId(pub String);
 
 /// Per request: the request id (echoed when the caller sent a sane one), a
-/// span carrying it, one log line, and the HTTP metrics by route pattern
-/// (not raw path, so ids do not explode the label set).
+/// span carrying it and the client's address (as the per-address limits
+/// count it, so a runbook's "block the sources" has them), one log line, and
+/// the HTTP metrics by route pattern (not raw path, so ids do not explode
+/// the label set).
 pub async fn observe(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -228,7 +231,9 @@ pub async fn observe(
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let method = method_label(request.method());
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("request", %request_id, %method, %route, path = %request.path());
+    let clients = request.app_data::<actix_web::web::Data<ClientAddresses>>();
+    let client = clients.and_then(|clients| clients.client_of(request.request())).unwrap_or_default();
+    let span = tracing::info_span!("request", %request_id, %method, %route, path = %request.path(), %client);
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let started = Instant::now();
     gauge!(IN_FLIGHT).increment(1);

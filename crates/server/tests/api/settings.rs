@@ -307,9 +307,14 @@ async fn a_replica_exports_its_build_and_which_backend_serves_each_port_and_logs
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // An API request's log line names its client, as the per-address limits count it.
+    let api = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.expect("answers");
+    assert!(api.status().is_success());
     let _ = child.kill();
     let mut log = String::new();
     child.stderr.take().expect("piped").read_to_string(&mut log).expect("reads the log");
+    let answered = log.lines().find(|line| line.contains("\"answered\"")).expect("the request's log line");
+    assert!(answered.contains("\"client\":\"127.0.0.1\""), "{answered}");
     let _ = child.wait();
     let scraped = scraped.expect("the replica served /metrics");
     let mut serving: Vec<&str> =
