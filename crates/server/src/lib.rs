@@ -17,6 +17,7 @@ mod cors;
 mod demo;
 mod endpoints;
 mod headers;
+pub mod migrate;
 pub mod problem;
 mod rate_limits;
 pub mod reconcile;
@@ -30,12 +31,14 @@ mod wiring;
 mod workers;
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpRequest, HttpServer, middleware, web};
 use anyhow::Context;
+use pointshare_store_mongo::PrepareError;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -52,6 +55,9 @@ pub struct Application {
     internal: Server,
     wired: wiring::Wired,
     demo: Vec<DemoMember>,
+    /// Set when the store, reached after start, turned out to be one this
+    /// binary must not serve: the server stops, and `run_until_stopped` says why.
+    refused: Arc<Mutex<Option<PrepareError>>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -71,15 +77,26 @@ impl Application {
         let port = listener.local_addr()?.port();
         let internal_port = internal_listener.local_addr()?.port();
         let wired = wiring::wire(settings, wiring::Reach::WhenTheyAnswer).await?;
+        let refused = Arc::new(Mutex::new(None));
+        let refusal = CancellationToken::new();
         if wired.state.backends.store.is_prepared() {
             admin::bootstrap(&wired.state).await?;
         } else {
             // The bootstrap admin is made once the store answers.
             let state = wired.state.clone();
+            let (refused, refusal) = (refused.clone(), refusal.clone());
             tokio::spawn(async move {
-                state.backends.store.prepare_until_ready().await;
-                if let Err(error) = admin::bootstrap(&state).await {
-                    tracing::error!(error = format!("{error:#}"), "could not create the bootstrap admin");
+                match state.backends.store.prepare_until_ready().await {
+                    Ok(()) => {
+                        if let Err(error) = admin::bootstrap(&state).await {
+                            tracing::error!(error = format!("{error:#}"), "could not create the bootstrap admin");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "stopping: this binary must not serve the store");
+                        *refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                        refusal.cancel();
+                    }
                 }
             });
         }
@@ -151,12 +168,15 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(wired.state.settings.http.shutdown_grace.as_secs())
         .shutdown_signal(async move {
-            stop_requested().await;
+            tokio::select! {
+                () = stop_requested() => {}
+                () = refusal.cancelled() => {}
+            }
             // Event streams never end by themselves; the drain would wait them out.
             stopping.cancel();
         })
         .run();
-        Ok(Application { port, internal_port, server, internal, wired, demo })
+        Ok(Application { port, internal_port, server, internal, wired, demo, refused })
     }
 
     pub fn port(&self) -> u16 {
@@ -198,6 +218,9 @@ impl Application {
         internal_served?;
         if let Some(simulator) = self.wired.simulator {
             simulator.shutdown().await?;
+        }
+        if let Some(refusal) = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            return Err(refusal.into());
         }
         Ok(served?)
     }

@@ -1,15 +1,16 @@
 //! `pointshare`: serves the API. With no configuration it runs the whole
 //! product in one process (in-memory stores, an in-process provider
 //! simulator, demo members) and prints where to go. Its subcommands are the
-//! operator's: `reconcile`, `transfers resolve`, `admin promote|demote|…` and
-//! `audit verify`.
+//! operator's: `migrate`, `reconcile`, `transfers resolve`,
+//! `admin promote|demote|…` and `audit verify`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 use pointshare_domain::{Authority, OperatorName, Reason, Resolution};
-use pointshare_server::{Application, Settings, admin, audit, reconcile, resolve, settings, telemetry};
+use pointshare_server::{Application, Settings, admin, audit, migrate, reconcile, resolve, settings, telemetry};
+use pointshare_store_mongo::PrepareError;
 
 /// mimalloc gives freed memory back to the system soon after; the system
 /// allocator kept hundreds of MB after bursts of password hashing (each
@@ -31,6 +32,12 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Bring the configured store (POINTSHARE_MONGODB_URI) to this binary's
+    /// schema: indexes, backfills, retention periods. Run once per release,
+    /// before its replicas (which wait unready until it is done); safe to run
+    /// again. Exits 0 when done, 2 if it could not run or the store is of a
+    /// newer schema than this binary can serve.
+    Migrate,
     /// Compare every transfer record with the provider's transactions by
     /// reference; exits 1 if any transfer is unfinished or disagrees, 2 if
     /// it could not run.
@@ -139,8 +146,24 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("pointshare: {error}");
                 std::process::exit(2);
             }
-            actix_web::rt::System::new().block_on(serve(settings))
+            match actix_web::rt::System::new().block_on(serve(settings)) {
+                Err(error) if refuses_store(&error) => {
+                    eprintln!("pointshare: {error:#}");
+                    std::process::exit(2);
+                }
+                served => served,
+            }
         }
+        Command::Migrate => match actix_web::rt::System::new().block_on(migrate::run(&settings)) {
+            Ok(migrated) => {
+                println!("{}", migrate::said(&migrated));
+                Ok(())
+            }
+            Err(error) => {
+                eprintln!("pointshare migrate: {error:#}");
+                std::process::exit(2);
+            }
+        },
         Command::Reconcile { repair, repair_for, concurrency, json } => {
             let options = reconcile::Options { repair, repair_for, concurrency: usize::from(concurrency) };
             let report = match actix_web::rt::System::new().block_on(reconcile::run(settings, options)) {
@@ -221,6 +244,12 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// Whether serving stopped on a store this binary must not serve: exit 2,
+/// as for any setting it cannot run with, so an orchestrator shows it plainly.
+fn refuses_store(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| matches!(cause.downcast_ref(), Some(PrepareError::TooNew { .. })))
 }
 
 /// An operator at this command line, as the audit log names them.

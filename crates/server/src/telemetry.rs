@@ -41,6 +41,7 @@ const EVENT_STREAMS: &str = "pointshare_event_streams_open";
 const DEPENDENCY_UP: &str = "pointshare_dependency_up";
 const MEMORY_LIMIT: &str = "pointshare_memory_limit_bytes";
 const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
+const FOLLOWUPS_LIMIT: &str = "pointshare_transfer_followups_limit";
 const AUTH_EVENTS: &str = "pointshare_auth_events_total";
 const ADMISSION_REFUSED: &str = "pointshare_admission_refused_total";
 const BACKEND_INFO: &str = "pointshare_backend_info";
@@ -138,7 +139,11 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     describe_gauge!(EVENT_STREAMS, "Members' event streams (GET /v1/me/events) open on this replica.");
     describe_gauge!(
         FOLLOWUPS,
-        "Transfers driven on in the background after their request answered 202, as of the last recovery pass."
+        "Transfers driven on in the background after their request answered 202, as of this scrape."
+    );
+    describe_gauge!(
+        FOLLOWUPS_LIMIT,
+        "How many follow-ups may run at once (POINTSHARE_FOLLOWUP_LIMIT): past it, a 202 transfer waits for recovery."
     );
     describe_counter!(
         STORE_COMMANDS,
@@ -202,6 +207,7 @@ pub fn metrics() -> anyhow::Result<Exposition> {
         gauge!(MEMORY_LIMIT).set(limit as f64);
     }
     gauge!(FOLLOWUPS).set(0.0);
+    gauge!(FOLLOWUPS_LIMIT).set(0.0);
     describe_gauge!(BUILD_INFO, "1, labelled with the version and the git commit this replica runs.");
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "git_sha" => GIT_SHA).set(1.0);
     let exposition = Exposition { handle, process };
@@ -331,8 +337,9 @@ fn memory_limit() -> Option<u64> {
         .filter(|limit| *limit < 1 << 60)
 }
 
-pub fn followups_running(running: usize) {
+pub fn followups(running: usize, limit: usize) {
     gauge!(FOLLOWUPS).set(running as f64);
+    gauge!(FOLLOWUPS_LIMIT).set(limit as f64);
 }
 
 /// One answered share or grant, by the state the caller was told; `None`

@@ -26,7 +26,7 @@ use pointshare_embedded::{
 };
 use pointshare_mail_smtp::SmtpMailer;
 use pointshare_provider_http::{BreakerState, HttpProvider};
-use pointshare_store_mongo::{CommandObserver, MongoStore};
+use pointshare_store_mongo::{CommandObserver, MongoStore, PrepareError};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ACCESS_FRESHNESS, Access, Passwords, Tokens};
@@ -100,7 +100,9 @@ impl StoreBackend {
         match self {
             Self::InMemory => Ok(()),
             Self::Mongo(store) if !store.is_prepared() => {
-                anyhow::bail!("MongoDB has not been reached since start, or its indexes are not made yet")
+                anyhow::bail!(
+                    "MongoDB has not been reached since start, or its schema is behind this binary's (see the log)"
+                )
             }
             Self::Mongo(store) => store.ping().await,
         }
@@ -115,20 +117,24 @@ impl StoreBackend {
     }
 
     /// Tries to prepare the store until it is, waiting longer after each
-    /// failure (1 s doubling to 30 s).
-    pub async fn prepare_until_ready(&self) {
-        let Self::Mongo(store) = self else { return };
+    /// failure (1 s doubling to 30 s): until it answers, and until
+    /// `pointshare migrate` has brought it to this binary's schema. Gives up
+    /// only on a store this binary must not serve (`PrepareError::TooNew`).
+    pub async fn prepare_until_ready(&self) -> Result<(), PrepareError> {
+        let Self::Mongo(store) = self else { return Ok(()) };
         let mut wait = Duration::from_secs(1);
         while !store.is_prepared() {
             tokio::time::sleep(wait).await;
             match store.prepare().await {
-                Ok(()) => tracing::info!("MongoDB reached; the indexes are made"),
+                Ok(()) => tracing::info!("MongoDB reached, at this binary's schema"),
+                Err(error @ PrepareError::TooNew { .. }) => return Err(error),
                 Err(error) => {
-                    tracing::warn!(error = format!("{error:#}"), retry_in = ?wait * 2, "MongoDB still cannot be reached")
+                    tracing::warn!(error = format!("{:#}", anyhow::Error::from(error)), retry_in = ?wait * 2, "the store cannot be served yet")
                 }
             }
             wait = (wait * 2).min(Duration::from_secs(30));
         }
+        Ok(())
     }
 }
 
@@ -189,10 +195,16 @@ pub async fn store(settings: &Settings, reach: Reach) -> anyhow::Result<Reposito
     let store = MongoStore::open(mongo, counted).await.context("POINTSHARE_MONGODB_URI")?;
     match (store.prepare().await, reach) {
         (Ok(()), _) => {}
-        (Err(error), Reach::Now) => return Err(error).context("POINTSHARE_MONGODB_URI"),
-        // Unready until it answers (`prepare_until_ready` goes on trying).
+        (Err(error @ PrepareError::TooNew { .. }), _) | (Err(error), Reach::Now) => {
+            return Err(error).context("POINTSHARE_MONGODB_URI");
+        }
+        // Unready until it answers at this binary's schema (`prepare_until_ready` goes on trying).
         (Err(error), Reach::WhenTheyAnswer) => {
-            tracing::warn!(error = format!("{error:#}"), "MongoDB cannot be reached yet; serving unready until it can");
+            let error = anyhow::Error::from(error);
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "the store cannot be served yet; serving unready until it can"
+            );
         }
     }
     Ok(Repositories {

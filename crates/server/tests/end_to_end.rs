@@ -60,7 +60,21 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com".into()),
         ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery".into()),
     ];
+    let (status, said) = migrate(&env);
+    assert_eq!(status, Some(0), "pointshare migrate: {said}");
     (sim, env)
+}
+
+/// Runs `pointshare migrate` as an operator would before a release's replicas:
+/// its exit status and what it printed.
+fn migrate(env: &[(&str, String)]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pointshare"))
+        .arg("migrate")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("the binary runs");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), said)
 }
 
 fn free_port() -> u16 {
@@ -570,6 +584,7 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
         let mut settings = with_boss();
         settings.store = Some(MongoSettings {
             database: database.clone(),
+            migrate_on_start: true,
             ..MongoSettings::new(required("POINTSHARE_TEST_MONGODB_URI"))
         });
         settings.cache = Some(RedisSettings::new(required("POINTSHARE_TEST_REDIS_URL")));
@@ -821,6 +836,7 @@ async fn with_the_store_unreachable_requests_answer_503_store_unavailable_and_a_
     settings.store = Some(MongoSettings {
         database: format!("outage_{:016x}", rand::random::<u64>()),
         connect_timeout: Duration::from_secs(1),
+        migrate_on_start: true,
         ..MongoSettings::new(link.uri())
     });
     settings.backends.cache = Some(pointshare_server::settings::CacheChoice::Memory);
@@ -869,6 +885,7 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
     settings.store = Some(MongoSettings {
         database: format!("late_{:016x}", rand::random::<u64>()),
         connect_timeout: Duration::from_secs(1),
+        migrate_on_start: true,
         ..MongoSettings::new(link.uri())
     });
     settings.cache = Some(RedisSettings::new(format!("redis://127.0.0.1:{redis_port}")));
@@ -898,4 +915,68 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
     })
     .await;
     drop(redis);
+}
+
+/// A release as an operator runs it: replicas of the new binary wait unready
+/// on a store behind their schema until `pointshare migrate` has run (twice
+/// is harmless), and a binary meeting a store newer than it can read stops
+/// with exit status 2, naming both versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_wait_for_migrate_and_refuse_a_store_newer_than_they_can_read() {
+    let (_sim, env) = real_backends("migrate").await;
+    let uri = env.iter().find(|(key, _)| *key == "POINTSHARE_MONGODB_URI").expect("a store").1.clone();
+    let mut fresh = env.clone();
+    let database = format!("unmigrated_{:016x}", rand::random::<u64>());
+    fresh.retain(|(key, _)| *key != "POINTSHARE_MONGODB_DATABASE");
+    fresh.push(("POINTSHARE_MONGODB_DATABASE", database.clone()));
+
+    let server = start_server(&fresh).await;
+    let client = Client::new();
+    let readyz = || async {
+        let (status, body) =
+            call(&client, reqwest::Method::GET, format!("{}/readyz", server.internal), None, None).await;
+        (status, body)
+    };
+    let (status, body) = readyz().await;
+    assert_eq!((status, &body["status"]), (StatusCode::SERVICE_UNAVAILABLE, &json!("unready")), "{body}");
+    assert!(body["store"].as_str().is_some_and(|said| said.contains("schema")), "{body}");
+
+    let (status, said) = migrate(&fresh);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(said.contains("is at schema version") && said.contains("(was 0)"), "{said}");
+    let (status, said) = migrate(&fresh);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(said.contains("already at schema version"), "{said}");
+    // The replica tries again at 1, 2, 4, 8 s...: ready within its next tries.
+    let started = std::time::Instant::now();
+    while readyz().await.0 != StatusCode::OK {
+        assert!(started.elapsed() < Duration::from_secs(20), "ready after migrate");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(server);
+
+    // A later release migrated the store to a schema this binary cannot read.
+    let store = mongodb::Client::with_uri_str(&uri).await.expect("a client").database(&database);
+    store
+        .collection::<mongodb::bson::Document>("schema")
+        .update_one(
+            mongodb::bson::doc! {"_id": "pointshare"},
+            mongodb::bson::doc! {"$set": {"version": 90, "oldest_reader": 80}},
+        )
+        .await
+        .expect("updates");
+    let out = Command::new(env!("CARGO_BIN_EXE_pointshare"))
+        .envs(fresh.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("POINTSHARE_BIND", "127.0.0.1:0")
+        .env("POINTSHARE_INTERNAL_BIND", "127.0.0.1:0")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let schema = pointshare_store_mongo::SCHEMA_VERSION;
+    for version in [90, 80, schema] {
+        assert!(stderr.contains(&format!("version {version}")), "{stderr} names version {version}");
+    }
+    let (status, said) = migrate(&fresh);
+    assert_eq!(status, Some(2), "migrate refuses it too: {said}");
 }

@@ -6,8 +6,9 @@
 //! audit log (append-only, one document per place in its hash chain) and the
 //! mail outbox (one document per mail, unique per intent, leased to a sender)
 //! and the one-use tokens mailed to members (by hash, taken once). `MongoStore::open` hands out the
-//! ports without reaching the server, `prepare` reaches it and creates the indexes idempotently (a
-//! replica starts while MongoDB is down and prepares once it answers), and `connect` does both.
+//! ports without reaching the server; `prepare` reaches it and checks its schema version (a replica
+//! starts while MongoDB is down and prepares once it answers); `migrate` (schema.rs) brings the
+//! schema to this binary's version, indexes included; `connect` opens and migrates, for tools and tests.
 //! Driver errors become the ports' errors here, at the edge.
 //!
 //! Writes are `update_one`/`update_many` followed by a read by `_id` rather
@@ -24,7 +25,9 @@ mod audit;
 mod documents;
 mod members;
 mod outbox;
+mod schema;
 mod sessions;
+mod telemetry;
 mod totals;
 mod transfers;
 
@@ -46,6 +49,7 @@ pub use audit::MongoAuditLog;
 use documents::{AccountTokenDoc, AuditDoc, MemberDoc, OutboxDoc, SessionDoc, TransferDoc};
 pub use members::MongoMembers;
 pub use outbox::MongoOutbox;
+pub use schema::{Migrated, MigrationProgress, MigrationStep, PrepareError, SCHEMA_VERSION, SchemaVersion};
 pub use sessions::MongoSessions;
 pub use totals::MongoDailyTotals;
 pub use transfers::MongoTransfers;
@@ -72,6 +76,12 @@ pub struct MongoSettings {
     /// How long records that only grow without meaning are kept.
     #[serde(default)]
     pub retention: Retention,
+    /// Whether a replica migrates a store behind its schema itself. Off by
+    /// default: in production `pointshare migrate` runs once, before the
+    /// replicas of a release (a large collection's index build would outlast
+    /// a replica's start-up probe, and every replica would race to do it).
+    #[serde(default)]
+    pub migrate_on_start: bool,
 }
 
 /// How long the store keeps what no longer means anything, by TTL index
@@ -146,6 +156,7 @@ impl MongoSettings {
             connect_timeout: connect_timeout(),
             count_commands: false,
             retention: Retention::default(),
+            migrate_on_start: false,
         }
     }
 
@@ -169,9 +180,10 @@ impl MongoSettings {
 #[derive(Debug, Clone)]
 pub struct MongoStore {
     database: Database,
-    /// Whether `prepare` succeeded: the server answered and the indexes exist.
+    /// Whether `prepare` succeeded: the server answered at this binary's schema.
     prepared: Arc<AtomicBool>,
     retention: Retention,
+    migrate_on_start: bool,
     pub members: Arc<MongoMembers>,
     pub transfers: Arc<MongoTransfers>,
     pub sessions: Arc<MongoSessions>,
@@ -197,10 +209,14 @@ const REVERSALS_INDEX: &str = "transfers_by_original";
 pub type CommandObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl MongoStore {
-    /// The store, reached and with its indexes made: `open`, then `prepare`.
+    /// The store, reached and migrated to this binary's schema: `open`, then
+    /// `migrate`, quietly (tools and tests on a database of their own).
     pub async fn connect(settings: &MongoSettings, observer: Option<CommandObserver>) -> anyhow::Result<MongoStore> {
         let store = MongoStore::open(settings, observer).await?;
-        store.prepare().await.with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
+        store
+            .migrate(&|_| {})
+            .await
+            .with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
         Ok(store)
     }
 
@@ -216,6 +232,7 @@ impl MongoStore {
             }));
         }
         let client = Client::with_options(options)?;
+        telemetry::describe();
         let database = client.database(&settings.database);
         let store = MongoStore {
             members: Arc::new(MongoMembers::new(database.collection::<MemberDoc>("members"))),
@@ -228,22 +245,32 @@ impl MongoStore {
             database,
             prepared: Arc::default(),
             retention: settings.retention.clone(),
+            migrate_on_start: settings.migrate_on_start,
         };
         Ok(store)
     }
 
-    /// Reaches the server and creates the indexes the queries need; safe to
-    /// repeat, and to run on every replica at once.
-    pub async fn prepare(&self) -> anyhow::Result<()> {
-        self.ping().await?;
-        self.create_indexes().await.context("creating MongoDB indexes")?;
-        self.prepared.store(true, Ordering::Release);
+    /// Reaches the server and checks that this binary may serve its schema,
+    /// migrating it first when the settings say so; safe to repeat.
+    pub async fn prepare(&self) -> Result<(), PrepareError> {
+        self.ping().await.map_err(PrepareError::Unreachable)?;
+        match self.check_schema().await {
+            Err(PrepareError::Behind { .. }) if self.migrate_on_start => {
+                self.migrate(&|_| {}).await?;
+            }
+            checked => checked?,
+        }
+        self.mark_prepared();
         Ok(())
     }
 
     /// Whether `prepare` has succeeded on this handle (or a clone of it).
     pub fn is_prepared(&self) -> bool {
         self.prepared.load(Ordering::Acquire)
+    }
+
+    fn mark_prepared(&self) {
+        self.prepared.store(true, Ordering::Release);
     }
 
     /// Whether the server answers, for readiness checks.
@@ -253,7 +280,7 @@ impl MongoStore {
     }
 
     /// Creating an index that exists with the same keys and options is a no-op,
-    /// so every replica runs this at start.
+    /// so a migration cut short runs this again whole.
     async fn create_indexes(&self) -> anyhow::Result<()> {
         let unique = |name: &str| IndexOptions::builder().unique(true).name(name.to_owned()).build();
         let named = |name: &str| IndexOptions::builder().name(name.to_owned()).build();
@@ -307,10 +334,6 @@ impl MongoStore {
                 .options(named("sessions_by_member_and_client"))
                 .build()])
             .await?;
-        let retention = &self.retention;
-        expire(&sessions, SESSIONS_EXPIRE_INDEX, "expires_at", retention.sessions).await?;
-        let totals: Collection<mongodb::bson::Document> = self.database.collection("daily_totals");
-        expire(&totals, totals::EXPIRE_INDEX, totals::DAY_ENDS, retention.daily_totals).await?;
         let audit: Collection<AuditDoc> = self.database.collection("audit");
         let newest_first = |field: &str| {
             IndexModel::builder().keys(doc! {field: 1, "_id": -1}).options(named(&format!("audit_by_{field}"))).build()
@@ -333,7 +356,6 @@ impl MongoStore {
                     .build(),
             ])
             .await?;
-        expire(&outbox, OUTBOX_EXPIRE_INDEX, "sent_at", retention.sent_mail).await?;
         let tokens: Collection<AccountTokenDoc> = self.database.collection("account_tokens");
         tokens
             .create_indexes([IndexModel::builder()
@@ -341,40 +363,12 @@ impl MongoStore {
                 .options(named(account_tokens::BY_MEMBER_INDEX))
                 .build()])
             .await?;
-        expire(&tokens, account_tokens::EXPIRY_INDEX, "expires_at", retention.expired_links).await?;
         Ok(())
     }
 }
 
 const SESSIONS_EXPIRE_INDEX: &str = "sessions_expire";
 const OUTBOX_EXPIRE_INDEX: &str = "outbox_sent_expire";
-
-/// A TTL index `name` on `field`: documents go `after` the time it holds
-/// (those without it stay). A period set before is replaced, so changing a
-/// retention setting takes effect at the next start.
-async fn expire<T: Send + Sync>(
-    collection: &Collection<T>,
-    name: &str,
-    field: &str,
-    after: Duration,
-) -> anyhow::Result<()> {
-    let options = IndexOptions::builder().name(name.to_owned()).expire_after(after).build();
-    let index = IndexModel::builder().keys(doc! {field: 1}).options(options).build();
-    match collection.create_index(index.clone()).await {
-        Ok(_) => Ok(()),
-        Err(error) if options_conflict(&error) => {
-            collection.drop_index(name).await.with_context(|| format!("replacing the index {name}"))?;
-            collection.create_index(index).await.with_context(|| format!("replacing the index {name}"))?;
-            Ok(())
-        }
-        Err(error) => Err(error).with_context(|| format!("creating the index {name}")),
-    }
-}
-
-/// An index of that name exists with other options (code 85, IndexOptionsConflict).
-fn options_conflict(error: &mongodb::error::Error) -> bool {
-    matches!(&*error.kind, mongodb::error::ErrorKind::Command(command) if matches!(command.code, 85 | 86))
-}
 
 /// The URI without its password, for messages.
 fn redact(uri: &str) -> String {

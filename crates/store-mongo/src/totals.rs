@@ -28,6 +28,11 @@ impl MongoDailyTotals {
 pub(crate) const DAY_ENDS: &str = "day_ends";
 pub(crate) const EXPIRE_INDEX: &str = "daily_totals_expire";
 
+/// The first moment after `day` (UTC), what `DAY_ENDS` holds.
+pub(crate) fn day_ends(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    day.succ_opt().unwrap_or(day).and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
 fn id(key: &DayKey) -> String {
     format!("{}:{}:{}", key.sender, key.kind.as_str(), key.day)
 }
@@ -42,10 +47,9 @@ impl DailyTotals for MongoDailyTotals {
         let doing = "reserving against a daily total";
         let Some(ceiling) = limit.checked_sub(amount.get()) else { return Ok(false) };
         let filter = doc! {"_id": id(key), "total": {"$lte": int64(ceiling)}};
-        let day_ends = key.day.succ_opt().unwrap_or(key.day).and_time(chrono::NaiveTime::MIN).and_utc();
         let increment = doc! {
             "$inc": {"total": int64(amount.get())},
-            "$setOnInsert": {DAY_ENDS: crate::documents::bson_time(day_ends)},
+            "$setOnInsert": {DAY_ENDS: crate::documents::bson_time(day_ends(key.day))},
         };
         // The day's first reservation inserts the document; when the filter
         // misses because the total is too high, the upsert's insert collides

@@ -6,7 +6,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::{Bson, Document, doc, to_bson};
 
@@ -44,6 +43,13 @@ fn lease_ended(now: DateTime<Utc>) -> Document {
     doc! {"lease_until": {"$not": {"$gte": bson_time(now)}}}
 }
 
+/// What one `find` read: the transfers, and how many documents it went
+/// through (the unreadable too), which says whether a page has more.
+struct Found {
+    items: Vec<Transfer>,
+    read: usize,
+}
+
 impl MongoTransfers {
     pub(crate) fn new(transfers: Collection<TransferDoc>) -> Self {
         MongoTransfers { transfers }
@@ -56,10 +62,12 @@ impl MongoTransfers {
         limit: usize,
         doing: &str,
     ) -> Result<Vec<Transfer>, StoreError> {
-        self.find_by(filter, sort, limit, None, doing).await
+        Ok(self.find_by(filter, sort, limit, None, doing).await?.items)
     }
 
-    /// `find` through the index named `hint`, when given.
+    /// `find` through the index named `hint`, when given. A document this
+    /// binary cannot read (a state or a value a newer one wrote) is skipped
+    /// and counted, not an error: history and recovery go on around it.
     async fn find_by(
         &self,
         filter: Document,
@@ -67,22 +75,22 @@ impl MongoTransfers {
         limit: usize,
         hint: Option<&str>,
         doing: &str,
-    ) -> Result<Vec<Transfer>, StoreError> {
+    ) -> Result<Found, StoreError> {
         let options = FindOptions::builder()
             .sort(sort)
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .hint(hint.map(|index| Hint::Name(index.to_owned())))
             .build();
-        let docs: Vec<TransferDoc> = self
-            .transfers
-            .find(filter)
-            .with_options(options)
-            .await
-            .map_err(|e| store_error(e, doing))?
-            .try_collect()
-            .await
-            .map_err(|e| store_error(e, doing))?;
-        docs.into_iter().map(Transfer::try_from).collect::<anyhow::Result<_>>().map_err(|e| store_error(e, doing))
+        let mut cursor = self.transfers.find(filter).with_options(options).await.map_err(|e| store_error(e, doing))?;
+        let mut found = Found { items: Vec::with_capacity(limit.min(1024)), read: 0 };
+        while cursor.advance().await.map_err(|e| store_error(e, doing))? {
+            found.read += 1;
+            match cursor.deserialize_current().map_err(anyhow::Error::from).and_then(Transfer::try_from) {
+                Ok(transfer) => found.items.push(transfer),
+                Err(error) => crate::telemetry::unreadable("transfers", cursor.current().get_str("_id").ok(), &error),
+            }
+        }
+        Ok(found)
     }
 
     /// A page of the transfers any of `branches` picks, newest first by
@@ -111,11 +119,15 @@ impl MongoTransfers {
         let pages = branches
             .iter()
             .map(|(filter, index)| self.find_by(page_of(filter), sort.clone(), limit + 1, Some(index), doing));
-        let mut items: Vec<Transfer> = futures::future::try_join_all(pages).await?.into_iter().flatten().collect();
+        let branches = futures::future::try_join_all(pages).await?;
+        // A branch that read past the page has more, even where what it read
+        // past was skipped as unreadable.
+        let read_past = branches.iter().any(|found| found.read > limit);
+        let mut items: Vec<Transfer> = branches.into_iter().flat_map(|found| found.items).collect();
         items.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
         // A grant an admin made to themselves is in both branches.
         items.dedup_by_key(|t| t.id);
-        let more = items.len() > limit;
+        let more = read_past || items.len() > limit;
         items.truncate(limit);
         let next = if more { items.last().map(Transfer::cursor) } else { None };
         Ok(Page { items, next })
@@ -276,7 +288,8 @@ impl TransferRepository for MongoTransfers {
 
     async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
         let filter = doc! {"reverses": id.to_string()};
-        self.find_by(filter, doc! {"created_at": 1, "_id": 1}, 1000, Some(REVERSALS_INDEX), "listing reversals").await
+        let sort = doc! {"created_at": 1, "_id": 1};
+        Ok(self.find_by(filter, sort, 1000, Some(REVERSALS_INDEX), "listing reversals").await?.items)
     }
 
     async fn waiting(
@@ -297,8 +310,9 @@ impl TransferRepository for MongoTransfers {
                 doc! {"$or": [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": cursor.id.to_string()}}]}
             }
         };
-        let mut items = self.find(filter, doc! {"created_at": 1, "_id": 1}, limit + 1, "scanning transfers").await?;
-        let more = items.len() > limit;
+        let sort = doc! {"created_at": 1, "_id": 1};
+        let Found { mut items, read } = self.find_by(filter, sort, limit + 1, None, "scanning transfers").await?;
+        let more = read > limit;
         items.truncate(limit);
         let next = if more { items.last().map(Transfer::cursor) } else { None };
         Ok(Page { items, next })

@@ -19,6 +19,7 @@ pub struct Followups {
     tracker: TaskTracker,
     cancel: CancellationToken,
     slots: Arc<Semaphore>,
+    max: usize,
 }
 
 impl Followups {
@@ -28,6 +29,7 @@ impl Followups {
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             slots: Arc::new(Semaphore::new(max)),
+            max,
         }
     }
 
@@ -56,6 +58,11 @@ impl Followups {
     /// How many run now.
     pub fn running(&self) -> usize {
         self.tracker.len()
+    }
+
+    /// How many may run at once (the alert on follow-ups near their limit compares the two).
+    pub fn limit(&self) -> usize {
+        self.max
     }
 
     /// Starts no more and cancels every follow-up at the await it is parked

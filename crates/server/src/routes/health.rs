@@ -138,6 +138,6 @@ async fn readiness(state: &AppState) -> Readiness {
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<Arc<AppState>>, exposition: web::Data<Exposition>) -> HttpResponse {
     readiness(&state).await;
-    telemetry::followups_running(state.followups.running());
+    telemetry::followups(state.followups.running(), state.followups.limit());
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(exposition.render())
 }

@@ -79,7 +79,7 @@ pub const SETTINGS: &[Setting] = &[
     row(
         "store.retention.sessions",
         "MONGODB_RETENTION_SESSIONS",
-        "How long a login session is kept after its refresh token expired (a TTL index; changed at the next start).",
+        "How long a login session is kept after its refresh token expired (a TTL index; changed at the next `pointshare migrate`).",
     ),
     row(
         "store.retention.daily_totals",
@@ -96,6 +96,11 @@ pub const SETTINGS: &[Setting] = &[
         "store.count_commands",
         "MONGODB_COUNT_COMMANDS",
         "Count every command sent to MongoDB in pointshare_store_commands_total, by name: what requests cost the store. Off by default: the driver then copies and parses every command and reply.",
+    ),
+    row(
+        "store.migrate_on_start",
+        "MONGODB_MIGRATE_ON_START",
+        "A replica migrates a store behind its schema itself, as `pointshare migrate` would. Off by default: in production migrate runs once per release, before its replicas, which wait unready for it.",
     ),
     row(
         "cache.url",

@@ -89,7 +89,8 @@ pub async fn spawn_on(
                 panic!("POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers")
             });
             let database = format!("api_{:016x}", rand::random::<u64>());
-            s.store = Some(MongoSettings { database, ..MongoSettings::new(uri) });
+            // A database of its own, migrated by the replica (no `pointshare migrate` step to run).
+            s.store = Some(MongoSettings { database, migrate_on_start: true, ..MongoSettings::new(uri) });
             s.backends.store = None;
         }
         s.provider.url = Some(url);
