@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use pointshare_domain::ports::{
     HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+    Window,
 };
 use pointshare_domain::{
     Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Points, StateChange, Transfer, TransferId, TransferKind,
@@ -135,10 +136,11 @@ impl TransferRepository for InMemoryTransfers {
         Ok(reversals)
     }
 
-    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         let transfers = self.transfers.lock();
         let mut all: Vec<_> = transfers
             .values()
+            .filter(|t| window.contains(t.created_at))
             .filter(|t| after.is_none_or(|c| (t.created_at, t.id) > (c.created_at, c.id)))
             .cloned()
             .collect();

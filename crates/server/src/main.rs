@@ -38,11 +38,20 @@ enum Command {
     /// again. Exits 0 when done, 2 if it could not run or the store is of a
     /// newer schema than this binary can serve.
     Migrate,
-    /// Compare every transfer record with the provider's transactions by
-    /// reference; exits 1 if any transfer is unfinished or disagrees, 2 if
-    /// it could not run.
+    /// Compare the transfer records created in a window with the provider's
+    /// transactions by reference; exits 1 if any transfer is unfinished or
+    /// disagrees, 2 if it could not run. Transfers young enough to be in
+    /// flight are left to the next run unless --until says otherwise.
     /// Needs POINTSHARE_MONGODB_URI and POINTSHARE_PROVIDER_URL.
     Reconcile {
+        /// Only transfers created at or after this: a time (2026-12-01T00:00:00Z),
+        /// a UTC day (2026-12-01) or a span before now (2d, 36h). Default: the first.
+        #[arg(long, value_parser = reconcile::Moment::parse)]
+        since: Option<reconcile::Moment>,
+        /// Only transfers created before this (same forms, or now). Default:
+        /// recovery's lease plus the provider's in-flight window ago.
+        #[arg(long, value_parser = reconcile::Moment::parse)]
+        until: Option<reconcile::Moment>,
         /// First drive unfinished transfers to a terminal state (recovery passes, same references).
         #[arg(long)]
         repair: bool,
@@ -164,8 +173,9 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(2);
             }
         },
-        Command::Reconcile { repair, repair_for, concurrency, json } => {
-            let options = reconcile::Options { repair, repair_for, concurrency: usize::from(concurrency) };
+        Command::Reconcile { since, until, repair, repair_for, concurrency, json } => {
+            let options =
+                reconcile::Options { repair, repair_for, concurrency: usize::from(concurrency), since, until };
             let report = match actix_web::rt::System::new().block_on(reconcile::run(settings, options)) {
                 Ok(report) => report,
                 Err(error) => {

@@ -1,5 +1,7 @@
-//! `pointshare reconcile`: holds every transfer record in the store against
-//! the provider's transactions by reference and reports each disagreement.
+//! `pointshare reconcile`: holds the transfer records created in a window
+//! (`--since`, `--until`; by default everything but the transfers still
+//! young enough to be in flight, which the next run checks) against the
+//! provider's transactions by reference and reports each disagreement.
 //! `--repair` first drives the unfinished transfers to a terminal state with
 //! recovery passes (the same references, so nothing applies twice); a
 //! terminal transfer the provider disagrees with is not something software
@@ -9,8 +11,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use pointshare_domain::ports::Window;
 use pointshare_domain::services::Reconciliation;
 
 use crate::settings::Settings;
@@ -24,11 +29,56 @@ pub struct Options {
     pub repair_for: Duration,
     /// Transfers whose provider lookups are in flight at once.
     pub concurrency: usize,
+    /// Only transfers created at or after this.
+    pub since: Option<Moment>,
+    /// Only transfers created before this; by default, before the youngest
+    /// a transfer may be and still be in flight (recovery's lease plus the
+    /// provider's in-flight window ago).
+    pub until: Option<Moment>,
+}
+
+/// An end of the window: a moment, or a span before now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    At(DateTime<Utc>),
+    Ago(Duration),
+}
+
+impl Moment {
+    /// RFC 3339 (`2026-12-01T00:00:00Z`), a UTC day (`2026-12-01`, its
+    /// midnight), a span before now (`2d`, `36h`), or `now`.
+    pub fn parse(text: &str) -> Result<Moment, String> {
+        if text == "now" {
+            return Ok(Moment::Ago(Duration::ZERO));
+        }
+        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+            return Ok(Moment::At(at.with_timezone(&Utc)));
+        }
+        if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return Ok(Moment::At(day.and_time(chrono::NaiveTime::MIN).and_utc()));
+        }
+        humantime::parse_duration(text).map(Moment::Ago).map_err(|_| {
+            format!(
+                "{text:?} is not a time (2026-12-01T00:00:00Z), a day (2026-12-01), a span before now (2d, 36h) or now"
+            )
+        })
+    }
+
+    fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Moment::At(at) => at,
+            Moment::Ago(span) => now - chrono::Duration::from_std(span).unwrap_or(chrono::Duration::MAX),
+        }
+    }
 }
 
 /// What the command prints as JSON: the reconciliation, plus what repair did.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The transfers checked were created at or after `since` (none: from
+    /// the first) and before `until`.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
     pub transfers: u64,
     pub by_state: BTreeMap<&'static str, u64>,
     /// Points credited by completed grants, and taken by completed
@@ -53,8 +103,10 @@ pub struct MismatchView {
 }
 
 impl Report {
-    fn new(reconciliation: Reconciliation, repaired: usize) -> Self {
+    fn new(window: Window, reconciliation: Reconciliation, repaired: usize) -> Self {
         Report {
+            since: window.since,
+            until: window.until,
             transfers: reconciliation.transfers,
             by_state: reconciliation.by_state,
             granted_points: reconciliation.granted_points,
@@ -81,7 +133,13 @@ impl Report {
     }
 
     pub fn table(&self) -> String {
-        let mut out = format!("transfers: {}\n", self.transfers);
+        let end = |at: Option<DateTime<Utc>>, open: &str| at.map_or(open.to_owned(), |at| at.to_rfc3339());
+        let mut out = format!(
+            "transfers created from {} until {}: {}\n",
+            end(self.since, "the first"),
+            end(self.until, "now"),
+            self.transfers
+        );
         for (state, count) in &self.by_state {
             out += &format!("  {state:<12} {count}\n");
         }
@@ -126,8 +184,25 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<Report>
     let wired = wiring::wire(settings, wiring::Reach::Now).await?;
     let state = &wired.state;
     let repaired = if options.repair { repair(state, options.repair_for).await? } else { 0 };
-    let reconciliation = state.reconcile.run(options.concurrency).await.context("reconciling")?;
-    Ok(Report::new(reconciliation, repaired))
+    let now = Utc::now();
+    // Younger than this, a transfer may still be in flight: a replica holds
+    // it under lease, or its provider call may yet land. Unfinished then is
+    // no finding; the next run, whose window overlaps this one, checks it.
+    let settle = state.settings.recovery.lease + state.settings.provider.in_flight_window;
+    let window = Window {
+        since: options.since.map(|since| since.resolve(now)),
+        until: Some(options.until.unwrap_or(Moment::Ago(settle)).resolve(now)),
+    };
+    // On stderr, and only when it is a terminal (indicatif draws nothing otherwise).
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} transfers checked, {per_sec}, {elapsed}")
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let reconciliation = state.reconcile.run(window, options.concurrency, &|| bar.inc(1)).await.context("reconciling");
+    bar.finish_and_clear();
+    Ok(Report::new(window, reconciliation?, repaired))
 }
 
 /// Recovery passes until one finds nothing due, or `budget` ends. Transfers

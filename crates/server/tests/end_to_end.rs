@@ -459,8 +459,13 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
     let (status, done) =
         call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(10))).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");
+    // By default the transfers young enough to be in flight are the next run's.
     let (code, report) = reconcile(&env, &[]);
+    assert_eq!((code, report["transfers"].as_u64()), (Some(0), Some(0)), "{report}");
+    let (code, report) = reconcile(&env, &["--until", "now"]);
     assert_eq!((code, report["transfers"].as_u64(), report["granted_points"].as_u64()), (Some(0), Some(2), Some(100)));
+    let (code, report) = reconcile(&env, &["--since", "2100-01-01", "--until", "now"]);
+    assert_eq!((code, report["transfers"].as_u64()), (Some(0), Some(0)), "{report}");
 
     // The credit fails until the request's deadline: the debit is applied, the share is left processing.
     sim.faults().fail_next(Operation::Credit, 1_000, Fault::Transient);
@@ -468,11 +473,14 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
         call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(20))).await;
     assert_eq!((status, left["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")), "{left}");
     sim.faults().heal();
-    let (code, report) = reconcile(&env, &[]);
+    // Unfinished, but in flight still: no finding yet.
+    let (code, report) = reconcile(&env, &["--since", "1h"]);
+    assert_eq!((code, report["unfinished"].clone()), (Some(0), json!([])), "{report}");
+    let (code, report) = reconcile(&env, &["--since", "1h", "--until", "now"]);
     assert_eq!((code, report["unfinished"].clone()), (Some(1), json!([left["id"]])), "{report}");
     // The request holds its transfer for twice its deadline; then recovery may take it.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let (code, report) = reconcile(&env, &["--repair", "--repair-for", "30s"]);
+    let (code, report) = reconcile(&env, &["--repair", "--repair-for", "30s", "--until", "now"]);
     assert_eq!((code, report["repaired"].as_u64()), (Some(0), Some(1)), "{report}");
     assert_eq!(report["by_state"], json!({"completed": 3}), "{report}");
     assert_eq!(sim.ledger().summary().total_balance, 100, "nothing minted or lost");
@@ -499,7 +507,7 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
         memo: None,
     };
     sim.ledger().apply(MovementKind::Debit, &movement).expect("applies");
-    let (code, report) = reconcile(&env, &["--repair"]);
+    let (code, report) = reconcile(&env, &["--repair", "--until", "now"]);
     assert_eq!(code, Some(1), "{report}");
     let mismatches = report["mismatches"].as_array().expect("mismatches");
     assert_eq!(mismatches.len(), 1, "{report}");
@@ -527,7 +535,7 @@ async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_
     assert_eq!((status, parked["state"].as_str()), (StatusCode::ACCEPTED, Some("needs_review")), "{parked}");
     assert_eq!(parked["review_reason"], "provider_refused", "{parked}");
     let id = parked["id"].as_str().expect("an id");
-    let (code, report) = reconcile(&env, &[]);
+    let (code, report) = reconcile(&env, &["--until", "now"]);
     assert_eq!((code, report["needing_review"].clone()), (Some(1), json!([id])), "{report}");
 
     let (code, out, err) = resolve(&env, &[id, "--refund", "--complete"]);
@@ -545,8 +553,8 @@ async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_
         (status, now["state"].as_str(), now["review_reason"].as_str()),
         (StatusCode::OK, Some("completed"), Some("provider_refused"))
     );
-    let (code, report) = reconcile(&env, &[]);
-    assert_eq!(code, Some(0), "{report}");
+    let (code, report) = reconcile(&env, &["--until", "now"]);
+    assert_eq!((code, report["transfers"].as_u64()), (Some(0), Some(2)), "{report}");
     assert_eq!(sim.ledger().summary().total_balance, 100, "ben got 30 once, ada gave 30 once");
     let (code, _, err) = resolve(&env, &["not-an-id", "--refund"]);
     assert_eq!(code, Some(2), "{err}");

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use pointshare_domain::ports::{
     Clock, DailyTotals, Deadline, HistoryFilter, InsertTransferError, MemberRepository, Movement, PointsProvider,
-    ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
+    ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError, Window,
 };
 use pointshare_domain::services::{
     ApprovalPolicy, CorrectionService, Fencing, Followups, HANDLE_HOLD, MailSettings, Policy, Ports, RecoverySettings,
@@ -257,9 +257,9 @@ impl TransferRepository for Stalling<dyn TransferRepository> {
         self.inner.reversals_of(id).await
     }
 
-    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         self.gate.pass().await;
-        self.inner.scan(after, limit).await
+        self.inner.scan(window, after, limit).await
     }
 
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -12,7 +12,7 @@ use mongodb::bson::{Bson, Document, doc, to_bson};
 use mongodb::options::{FindOptions, Hint, ReturnDocument};
 use pointshare_domain::ports::{
     Direction, HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition,
-    TransitionError,
+    TransitionError, Window,
 };
 use pointshare_domain::{
     Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Points, StateChange, Transfer, TransferId, TransferKind,
@@ -302,14 +302,25 @@ impl TransferRepository for MongoTransfers {
         self.newest_first(&branches, after, limit, "listing transfers in one state").await
     }
 
-    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        let filter = match after {
-            None => doc! {},
-            Some(cursor) => {
-                let at = bson_time(cursor.created_at);
-                doc! {"$or": [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": cursor.id.to_string()}}]}
-            }
+    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        let mut created = Document::new();
+        if let Some(since) = window.since {
+            created.insert("$gte", bson_time(since));
+        }
+        if let Some(until) = window.until {
+            created.insert("$lt", bson_time(until));
+        }
+        let mut filter = if created.is_empty() {
+            doc! {}
+        } else {
+            doc! {"created_at": created}
         };
+        if let Some(cursor) = after {
+            let at = bson_time(cursor.created_at);
+            let past =
+                doc! {"$or": [{"created_at": {"$gt": at}}, {"created_at": at, "_id": {"$gt": cursor.id.to_string()}}]};
+            filter = doc! {"$and": [filter, past]};
+        }
         let sort = doc! {"created_at": 1, "_id": 1};
         let Found { mut items, read } = self.find_by(filter, sort, limit + 1, None, "scanning transfers").await?;
         let more = read > limit;

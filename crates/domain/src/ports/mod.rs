@@ -33,6 +33,7 @@ pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};
 pub use transfers::{
     Direction, HistoryFilter, InsertTransferError, TakeOverError, TransferRepository, Transition, TransitionError,
+    Window,
 };
 
 use thiserror::Error;

@@ -64,6 +64,20 @@ pub struct HistoryFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// Transfers created at or after `since` and before `until`; an end left
+/// open is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|since| at >= since) && self.until.is_none_or(|until| at < until)
+    }
+}
+
 /// Sent by the member, or received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -135,9 +149,10 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
     /// The reversals of transfer `id`, oldest first.
     async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError>;
 
-    /// Every transfer, oldest first by (created_at, id), strictly after
-    /// `after` when given: for reconciliation, which reads them all.
-    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
+    /// Every transfer created within `window`, oldest first by (created_at,
+    /// id), strictly after `after` when given: for reconciliation, which
+    /// reads them all.
+    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError>;
 
     /// How many transfers created before `before` are still in the saga:
     /// those recovery has not finished in the time it should have.

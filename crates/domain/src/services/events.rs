@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::ports::{
     EventId, EventsError, HistoryFilter, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError,
-    TakeOverError, TransferRepository, Transition, TransitionError,
+    TakeOverError, TransferRepository, Transition, TransitionError, Window,
 };
 
 /// A `TransferRepository` that announces every recorded change. An event
@@ -121,8 +121,8 @@ impl TransferRepository for AnnouncedTransfers {
         self.store.reversals_of(id).await
     }
 
-    async fn scan(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.store.scan(after, limit).await
+    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        self.store.scan(window, after, limit).await
     }
 
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

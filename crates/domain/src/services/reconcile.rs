@@ -1,6 +1,6 @@
-//! Reconciliation: reads every transfer record and asks the provider, by
-//! reference, what it actually applied, then reports every disagreement. A
-//! final state implies exactly which references exist:
+//! Reconciliation: reads the transfer records created in a window and asks
+//! the provider, by reference, what it actually applied, then reports every
+//! disagreement. A final state implies exactly which references exist:
 //!
 //! | transfer | `:debit` | `:credit` |
 //! |---|---|---|
@@ -25,7 +25,7 @@ use crate::model::{
     Cursor, Legs, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
     TransferState,
 };
-use crate::ports::{Deadline, PointsProvider, ProviderError, StoreError, TransferRepository};
+use crate::ports::{Deadline, PointsProvider, ProviderError, StoreError, TransferRepository, Window};
 
 /// What one reference should hold: nothing, or this movement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,16 +86,22 @@ impl ReconcileService {
         ReconcileService { transfers, provider, lookup_budget }
     }
 
-    /// Compares every transfer, with up to `concurrency` transfers' provider
-    /// lookups in flight: the operator weighs speed against the provider's
-    /// limits. Lookups finish out of order and pages are read ahead, so one
-    /// slow answer holds up only its own transfer. The report lists transfers
-    /// in the store's order.
-    pub async fn run(&self, concurrency: usize) -> Result<Reconciliation, ReconcileError> {
+    /// Compares every transfer created in `window`, with up to `concurrency`
+    /// transfers' provider lookups in flight: the operator weighs speed
+    /// against the provider's limits. Lookups finish out of order and pages
+    /// are read ahead, so one slow answer holds up only its own transfer. The
+    /// report lists transfers in the store's order. `checked` is told of each
+    /// transfer as its lookups end (a progress bar).
+    pub async fn run(
+        &self,
+        window: Window,
+        concurrency: usize,
+        checked: &(dyn Fn() + Sync),
+    ) -> Result<Reconciliation, ReconcileError> {
         // `Some(cursor)` while pages remain; `None` once the last was read.
         let pages = futures::stream::try_unfold(Some(None), |after: Option<Option<Cursor>>| async move {
             let Some(after) = after else { return Ok(None) };
-            let page = self.transfers.scan(after, PAGE).await?;
+            let page = self.transfers.scan(window, after, PAGE).await?;
             Ok::<_, ReconcileError>(Some((page.items, page.next.map(Some))))
         });
         let checked = pages
@@ -105,6 +111,7 @@ impl ReconcileService {
             .map(|(n, transfer)| async move {
                 let transfer = transfer?;
                 let mismatches = self.check(&transfer).await?;
+                checked();
                 Ok::<_, ReconcileError>((n, transfer, mismatches))
             })
             .buffer_unordered(concurrency.max(1));

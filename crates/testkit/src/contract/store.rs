@@ -14,7 +14,7 @@ use futures::future::join_all;
 use pointshare_domain::ports::{
     AccountTokens, AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError,
     InsertTransferError, MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SetEmailError,
-    SystemClock, TakeOverError, TransferRepository, Transition, TransitionError,
+    SystemClock, TakeOverError, TransferRepository, Transition, TransitionError, Window,
 };
 use pointshare_domain::{
     AccountToken, DisplayName, Email, Handle, HandlePrefix, Handover, IdempotencyKey, Lease, LeaseOwner, Member,
@@ -70,6 +70,7 @@ macro_rules! store_contract {
             a_transfer_in_review_is_counted_skipped_and_taken_over_by_hand,
             reversals_never_hold_more_of_a_transfer_than_its_amount_however_many_race,
             a_scan_reads_every_transfer_once_oldest_first,
+            a_scan_within_a_window_reads_only_the_transfers_created_in_it,
             unfinished_transfers_are_counted_by_age,
         );
     };
@@ -956,7 +957,7 @@ pub async fn a_scan_reads_every_transfer_once_oldest_first(store: &StoreUnderTes
     }
     let (mut seen, mut cursor) = (Vec::new(), None);
     loop {
-        let page = store.transfers.scan(cursor, 5).await.expect("scans");
+        let page = store.transfers.scan(Window::default(), cursor, 5).await.expect("scans");
         seen.extend(page.items.iter().map(|t| (t.created_at, t.id)));
         match page.next {
             Some(next) => cursor = Some(next),
@@ -966,6 +967,32 @@ pub async fn a_scan_reads_every_transfer_once_oldest_first(store: &StoreUnderTes
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first, no repeat");
     let ids: HashSet<_> = seen.iter().map(|(_, id)| *id).collect();
     assert!(inserted.iter().all(|id| ids.contains(id)), "every transfer appears");
+}
+
+pub async fn a_scan_within_a_window_reads_only_the_transfers_created_in_it(store: &StoreUnderTest) {
+    let owner = LeaseOwner::unique("test");
+    let base = now() - chrono::Duration::days(10);
+    let mut inside = Vec::new();
+    for n in 0..20 {
+        let mut t = transfer(MemberId::new(), &format!("window-{n}"), &owner);
+        t.created_at = base + chrono::Duration::hours(n);
+        store.transfers.insert(&t).await.expect("inserts");
+        if (5..15).contains(&n) {
+            inside.push(t.id);
+        }
+    }
+    let window =
+        Window { since: Some(base + chrono::Duration::hours(5)), until: Some(base + chrono::Duration::hours(15)) };
+    let (mut seen, mut cursor) = (Vec::new(), None);
+    loop {
+        let page = store.transfers.scan(window, cursor, 3).await.expect("scans");
+        seen.extend(page.items.iter().map(|t| t.id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, inside, "since inclusive, until exclusive, oldest first, in pages");
 }
 
 pub async fn unfinished_transfers_are_counted_by_age(store: &StoreUnderTest) {
