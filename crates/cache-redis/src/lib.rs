@@ -33,6 +33,7 @@ use chrono::{DateTime, Utc};
 use deadpool_redis::redis::aio::ConnectionLike;
 use deadpool_redis::redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
 use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts, cluster};
+use tracing::Instrument;
 
 use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::{
@@ -135,12 +136,16 @@ enum Connection {
     Cluster(cluster::Connection),
 }
 
+/// Every command goes through here, each in a `cache` span naming it (a
+/// pipeline: its first command), which the trace exporter sends when it is on.
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
+        let span = cache_span(cmd);
+        let sent = match self {
             Connection::Single(connection) => connection.req_packed_command(cmd),
             Connection::Cluster(connection) => connection.req_packed_command(cmd),
-        }
+        };
+        Box::pin(sent.instrument(span))
     }
 
     fn req_packed_commands<'a>(
@@ -149,10 +154,12 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
+        let span = pipeline.cmd_iter().next().map_or_else(tracing::Span::none, cache_span);
+        let sent = match self {
             Connection::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
             Connection::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        }
+        };
+        Box::pin(sent.instrument(span))
     }
 
     fn get_db(&self) -> i64 {
@@ -161,6 +168,14 @@ impl ConnectionLike for Connection {
             Connection::Cluster(connection) => connection.get_db(),
         }
     }
+}
+
+fn cache_span(cmd: &Cmd) -> tracing::Span {
+    let command = match cmd.args_iter().next() {
+        Some(deadpool_redis::redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    tracing::info_span!("cache", %command)
 }
 
 impl Pool {

@@ -18,6 +18,7 @@ use reqwest::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
+use tracing::Instrument;
 
 use pointshare_domain::ports::{Deadline, InvalidSetting, Movement, PointsProvider, ProviderError};
 use pointshare_domain::{
@@ -28,7 +29,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::contract::{MovementRequest, OpenAccountRequest, Operation};
 use crate::settings::HttpProviderSettings;
 use crate::telemetry::{self, Outcome};
-use crate::wire;
+use crate::{correlation, wire};
 
 #[derive(Debug, Clone)]
 pub struct HttpProvider {
@@ -165,17 +166,23 @@ impl HttpProvider {
             });
         }
         let started = Instant::now();
-        let answer = match request().timeout(timeout).send().await {
-            Err(error) => Err(wire::transport_failure(operation, error)),
-            Ok(response) => {
-                let status = response.status();
-                let retry_after = wire::retry_after(response.headers());
-                match response.bytes().await {
-                    Err(error) => Err(wire::transport_failure(operation, error)),
-                    Ok(body) => wire::interpret(operation, status, retry_after, &body),
+        let span = tracing::info_span!("provider", operation = operation.name(), outcome = tracing::field::Empty);
+        let sent = correlation::carry(request().timeout(timeout), &span).send();
+        let answer = async {
+            match sent.await {
+                Err(error) => Err(wire::transport_failure(operation, error)),
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = wire::retry_after(response.headers());
+                    match response.bytes().await {
+                        Err(error) => Err(wire::transport_failure(operation, error)),
+                        Ok(body) => wire::interpret(operation, status, retry_after, &body),
+                    }
                 }
             }
-        };
+        }
+        .instrument(span.clone())
+        .await;
         let outcome = match &answer {
             Ok(_) => Outcome::Ok,
             Err(ProviderError::Rejected(_)) => Outcome::Rejected,
@@ -185,6 +192,7 @@ impl HttpProvider {
             Err(ProviderError::Unexpected(_)) => Outcome::Unexpected,
         };
         telemetry::attempt(operation.name(), outcome, Some(started.elapsed()));
+        span.record("outcome", outcome.as_str());
         // A final rejection is the provider working as it should.
         if matches!(outcome, Outcome::Ok | Outcome::Rejected) {
             self.inner.breaker.succeeded();

@@ -10,6 +10,7 @@
 mod breaker;
 mod client;
 pub mod contract;
+mod correlation;
 mod settings;
 mod telemetry;
 mod wire;

@@ -27,6 +27,7 @@ mod secrets;
 pub mod settings;
 mod streams;
 pub mod telemetry;
+mod traces;
 mod wiring;
 mod workers;
 

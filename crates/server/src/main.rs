@@ -137,7 +137,6 @@ enum AdminAction {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init_logs();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -145,6 +144,17 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
+    // Kept to the end of main: dropping it sends the last spans.
+    let _traces = match telemetry::init(&settings.tracing) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("pointshare: {error:#}");
+            std::process::exit(2);
+        }
+    };
+    for variable in settings::unknown_variables() {
+        tracing::warn!(%variable, "not a pointshare setting; ignored");
+    }
     // Each request in flight holds a socket, and each provider call another.
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::warn!(%error, "could not raise the open-files limit");

@@ -1,5 +1,6 @@
 //! Telemetry in one place: the log subscriber (on stderr, JSON when that is
-//! not a terminal), the Prometheus recorder behind `/metrics` with the
+//! not a terminal, with the trace exporter of traces.rs beside it when one is
+//! set), the Prometheus recorder behind `/metrics` with the
 //! process's own metrics, the middleware that gives every request an
 //! `X-Request-Id`, a span, and its metrics, and the metrics of transfers and
 //! of the balance cache (whichever backend serves it).
@@ -23,7 +24,10 @@ use tracing::Instrument;
 
 use crate::client::ClientAddresses;
 use crate::headers::REQUEST_ID;
-use tracing_subscriber::EnvFilter;
+use crate::traces::{self, Traces, TracingSettings};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 const REQUESTS: &str = "pointshare_http_requests_total";
 const DURATION: &str = "pointshare_http_request_duration_seconds";
@@ -56,20 +60,25 @@ const BUILD_INFO: &str = "pointshare_build_info";
 /// The commit this binary was built from (build.rs).
 pub const GIT_SHA: &str = env!("POINTSHARE_GIT_SHA");
 
-/// Installs the log subscriber once per process; `RUST_LOG` / `POINTSHARE_LOG` filter it.
-pub fn init_logs() {
+/// Installs the log subscriber once per process, `RUST_LOG` / `POINTSHARE_LOG`
+/// filtering it, and the trace exporter when `tracing` names a collector;
+/// keep what it returns until the end (it sends the last spans when dropped).
+pub fn init(tracing: &TracingSettings) -> anyhow::Result<Traces> {
     let filter = std::env::var("POINTSHARE_LOG")
         .ok()
         .and_then(|value| EnvFilter::try_new(value).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     // stderr, so stdout carries only what a command prints (`reconcile --json`).
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _already_set = if std::io::stderr().is_terminal() {
-        builder.try_init()
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = if std::io::stderr().is_terminal() {
+        logs.boxed()
     } else {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        logs.json().flatten_event(true).with_current_span(true).boxed()
     };
+    let (spans, traces) = traces::layer(tracing)?;
+    let _already_set = tracing_subscriber::registry().with(logs.with_filter(filter)).with(spans).try_init();
+    Ok(traces)
 }
 
 /// Buckets from 1 ms to 30 s: a provider call is about a second, a request up
@@ -240,10 +249,13 @@ pub async fn observe(
     let clients = request.app_data::<actix_web::web::Data<ClientAddresses>>();
     let client = clients.and_then(|clients| clients.client_of(request.request())).unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, %method, %route, path = %request.path(), %client);
+    traces::continue_trace(&span, request.headers());
     request.extensions_mut().insert(RequestId(request_id.clone()));
     let started = Instant::now();
     gauge!(IN_FLIGHT).increment(1);
-    let result = next.call(request).instrument(span.clone()).await;
+    // The provider is told the request id of the calls made for it.
+    let served = pointshare_domain::services::on_behalf_of(request_id.clone(), next.call(request));
+    let result = served.instrument(span.clone()).await;
     gauge!(IN_FLIGHT).decrement(1);
     let took = started.elapsed();
     let status = match &result {

@@ -774,6 +774,13 @@ async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say()
         (4, 2, 3),
         "share {shared:?}, view {viewed:?}, page {paged:?}"
     );
+    // Each repository call is timed, by operation (the store row of the dashboard).
+    let metrics =
+        reqwest::get(format!("{}/metrics", server.internal)).await.expect("scrapes").text().await.expect("text");
+    for operation in ["transfers.insert", "transfers.history", "totals.reserve"] {
+        let series = format!("pointshare_store_call_duration_seconds_count{{operation=\"{operation}\"}}");
+        assert!(metrics.contains(&series), "{series} in /metrics");
+    }
 }
 
 /// A TCP relay to the test MongoDB that a test can cut, as a network
@@ -987,4 +994,125 @@ async fn replicas_wait_for_migrate_and_refuse_a_store_newer_than_they_can_read()
     }
     let (status, said) = migrate(&fresh);
     assert_eq!(status, Some(2), "migrate refuses it too: {said}");
+}
+
+/// A TCP relay in front of `upstream` that keeps a copy of every byte sent
+/// to it: what the server tells the provider, as the provider hears it.
+struct Overheard {
+    port: u16,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Overheard {
+    async fn relay_to(upstream: String) -> Overheard {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = listener.local_addr().expect("bound").port();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (upstream, kept) = (upstream.clone(), kept.clone());
+                tokio::spawn(async move {
+                    let Ok(provider) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    let ((mut from_client, mut to_client), (mut from_provider, mut to_provider)) =
+                        (client.into_split(), provider.into_split());
+                    let outbound = async {
+                        let mut buffer = vec![0; 16 * 1024];
+                        while let Ok(read @ 1..) = from_client.read(&mut buffer).await {
+                            kept.lock().expect("not poisoned").extend_from_slice(&buffer[..read]);
+                            if to_provider.write_all(&buffer[..read]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to_provider.shutdown().await;
+                    };
+                    let inbound = tokio::io::copy(&mut from_provider, &mut to_client);
+                    let _ = tokio::join!(outbound, inbound);
+                });
+            }
+        });
+        Overheard { port, sent }
+    }
+
+    fn heard(&self) -> String {
+        String::from_utf8_lossy(&self.sent.lock().expect("not poisoned")).to_ascii_lowercase()
+    }
+}
+
+/// One share, as a trace: a request arriving with a sampled `traceparent` is
+/// one trace at the OTLP receiver (with sampling otherwise off), its span the
+/// child of the caller's, with a span per store call and per provider
+/// attempt beneath it; and the provider hears the trace and the request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_is_one_trace_from_the_caller_through_the_store_to_the_provider() {
+    let (sim, mut env) = real_backends("traces").await;
+    let provider = sim.base_url().trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let overheard = Overheard::relay_to(provider).await;
+    env.retain(|(key, _)| *key != "POINTSHARE_PROVIDER_URL");
+    env.push(("POINTSHARE_PROVIDER_URL", format!("http://127.0.0.1:{}", overheard.port)));
+    let receiver = required("POINTSHARE_TEST_OTLP_URL");
+    env.push(("POINTSHARE_TRACING_ENDPOINT", receiver.clone()));
+    env.push(("POINTSHARE_TRACING_SAMPLE_RATIO", "0".into()));
+    let server = start_server(&env).await;
+    let client = Client::new();
+    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+
+    let trace = format!("{:032x}", rand::random::<u128>());
+    let caller = format!("{:016x}", rand::random::<u64>() | 1);
+    let shared = client
+        .post(format!("{}/v1/transfers", server.base))
+        .bearer_auth(&ada)
+        .header("Idempotency-Key", "traced-share")
+        .header("traceparent", format!("00-{trace}-{caller}-01"))
+        .header("X-Request-Id", "traced-share-request")
+        .json(&json!({"to_handle": "ben", "amount": 5}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(shared.status(), StatusCode::CREATED);
+
+    // The exporter sends in batches, every few seconds.
+    let mut spans = Vec::new();
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        let all: Vec<Value> =
+            reqwest::get(format!("{receiver}/spans")).await.expect("the receiver").json().await.expect("JSON");
+        spans = all.into_iter().filter(|span| span["trace_id"] == trace.as_str()).collect();
+        let providers = spans.iter().filter(|span| span["name"] == "provider").count();
+        if providers >= 2 && spans.iter().any(|span| span["name"] == "request") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let request = spans.iter().find(|span| span["name"] == "request").unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(request["parent_span_id"], caller.as_str(), "the caller's span is the request's parent");
+    assert_eq!(request["service"], "pointshare");
+    assert_eq!(request["attributes"]["request_id"], "traced-share-request");
+    // Every span of the trace hangs from the request's.
+    let parent_of = |span: &Value| spans.iter().find(|other| other["span_id"] == span["parent_span_id"]);
+    for span in spans.iter().filter(|span| span["name"] != "request") {
+        let mut up = span;
+        while up["name"] != "request" {
+            up = parent_of(up).unwrap_or_else(|| panic!("{span} hangs from the request: {spans:#?}"));
+        }
+    }
+    let operations = |name: &str| -> Vec<String> {
+        spans
+            .iter()
+            .filter(|span| span["name"] == name)
+            .map(|span| span["attributes"]["operation"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let store = operations("store");
+    assert!(store.contains(&"transfers.insert".to_owned()), "{store:?}");
+    let mut provider = operations("provider");
+    provider.sort();
+    assert_eq!(provider, ["credit", "debit"], "one attempt each");
+    assert!(spans.iter().all(|span| span["name"] != "provider" || span["attributes"]["outcome"] == "ok"));
+
+    let heard = overheard.heard();
+    assert!(heard.contains(&format!("traceparent: 00-{trace}-")), "the provider hears the trace");
+    assert!(heard.contains("x-request-id: traced-share-request"), "and the request id");
+    drop(server);
 }

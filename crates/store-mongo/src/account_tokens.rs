@@ -35,17 +35,21 @@ fn purpose(purpose: TokenPurpose) -> Bson {
 
 #[async_trait]
 impl AccountTokens for MongoAccountTokens {
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "account_tokens.insert"))]
     async fn insert(&self, token: &AccountToken) -> Result<(), StoreError> {
+        let _timed = crate::telemetry::timed("account_tokens.insert");
         self.tokens.insert_one(AccountTokenDoc::from(token)).await.map_err(|e| store_error(e, "storing a token"))?;
         Ok(())
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "account_tokens.take"))]
     async fn take(
         &self,
         hash: &TokenHash,
         wanted: TokenPurpose,
         now: DateTime<Utc>,
     ) -> Result<Option<AccountToken>, StoreError> {
+        let _timed = crate::telemetry::timed("account_tokens.take");
         let doing = "taking a one-use token";
         let filter = doc! {
             "_id": hash.as_str(),
@@ -62,7 +66,9 @@ impl AccountTokens for MongoAccountTokens {
         taken.map(AccountToken::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "account_tokens.spend_all"))]
     async fn spend_all(&self, member: MemberId, wanted: TokenPurpose, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _timed = crate::telemetry::timed("account_tokens.spend_all");
         let filter = doc! {"member": member.to_string(), "purpose": purpose(wanted), "used_at": Bson::Null};
         self.tokens
             .update_many(filter, doc! {"$set": {"used_at": bson_time(at)}})

@@ -101,7 +101,9 @@ impl MongoMembers {
 
 #[async_trait]
 impl MemberRepository for MongoMembers {
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.insert"))]
     async fn insert(&self, member: &Member) -> Result<(), InsertMemberError> {
+        let _timed = crate::telemetry::timed("members.insert");
         match self.members.insert_one(MemberDoc::from(member)).await {
             Ok(_) => Ok(()),
             Err(error) if duplicate_on(&error, EMAIL_INDEX) => Err(InsertMemberError::EmailTaken),
@@ -110,25 +112,35 @@ impl MemberRepository for MongoMembers {
         }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_id"))]
     async fn by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.by_id");
         self.find_one(doc! {"_id": id.to_string()}, "loading a member by id").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_ids"))]
     async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.by_ids");
         let doing = "loading members by id";
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         members(self.members.find(doc! {"_id": {"$in": ids}}).await, doing).await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_email"))]
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.by_email");
         self.find_one(doc! {"email": email.as_str()}, "loading a member by email").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_handle"))]
     async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.by_handle");
         self.find_one(doc! {"handle": handle.as_str()}, "loading a member by handle").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.active_by_handle_prefix"))]
     async fn active_by_handle_prefix(&self, prefix: &HandlePrefix, limit: usize) -> Result<Vec<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.active_by_handle_prefix");
         // Anchored and case-sensitive (handles are stored lowercased): a range
         // of the handle index, never a scan.
         let filter = doc! {
@@ -140,7 +152,9 @@ impl MemberRepository for MongoMembers {
         members(found, "finding members by handle prefix").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.attach_account"))]
     async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {
+        let _timed = crate::telemetry::timed("members.attach_account");
         let doing = "attaching a provider account";
         self.members
             .update_one(
@@ -162,20 +176,28 @@ impl MemberRepository for MongoMembers {
         }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_display_name"))]
     async fn set_display_name(&self, id: MemberId, name: &DisplayName) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.set_display_name");
         self.update(id, doc! {"display_name": name.as_str(), "name_key": name_key(name)}, "renaming a member").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_status"))]
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.set_status");
         let status = mongodb::bson::to_bson(&status).context("encoding a member status").map_err(StoreError)?;
         self.update(id, doc! {"status": status}, "changing a member's status").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_role"))]
     async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.set_role");
         self.update(id, doc! {"role": role.as_str()}, "changing a member's role").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_email_verified"))]
     async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.set_email_verified");
         let doing = "marking an email verified";
         let filter = doc! {"_id": id.to_string(), "email": email.as_str()};
         let updated = self
@@ -189,7 +211,9 @@ impl MemberRepository for MongoMembers {
         self.by_id(id).await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_verified_email"))]
     async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError> {
+        let _timed = crate::telemetry::timed("members.set_verified_email");
         self.rewrite(id, |member| {
             member.email = email.clone();
             member.email_verified = true;
@@ -197,6 +221,7 @@ impl MemberRepository for MongoMembers {
         .await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.close"))]
     async fn close(
         &self,
         id: MemberId,
@@ -204,6 +229,7 @@ impl MemberRepository for MongoMembers {
         name: &DisplayName,
         at: DateTime<Utc>,
     ) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.close");
         let closed = self.rewrite(id, |member| {
             member.status = MemberStatus::Closed;
             member.email = email.clone();
@@ -217,7 +243,9 @@ impl MemberRepository for MongoMembers {
         })
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.release_handle"))]
     async fn release_handle(&self, id: MemberId, handle: &Handle) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.release_handle");
         let released = self.rewrite(id, |member| member.handle = handle.clone()).await;
         released.map_err(|error| match error {
             // The tombstone's handle is made of its id: another member cannot hold it.
@@ -226,11 +254,15 @@ impl MemberRepository for MongoMembers {
         })
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_password"))]
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.set_password");
         self.update(id, doc! {"password_hash": hash.as_str()}, "changing a member's password").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.without_account"))]
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.without_account");
         let doing = "listing members without a provider account";
         let found = self
             .members
@@ -246,12 +278,14 @@ impl MemberRepository for MongoMembers {
 /// `name_key`), paged by `handle`.
 #[async_trait]
 impl MemberDirectory for MongoMembers {
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.search"))]
     async fn search(
         &self,
         search: &MemberSearch,
         after: Option<&Handle>,
         limit: usize,
     ) -> Result<Vec<Member>, StoreError> {
+        let _timed = crate::telemetry::timed("members.search");
         let mut query = mongodb::bson::Document::new();
         if let Some(text) = search.text() {
             let prefix = format!("^{}", regex_escape(text));
@@ -271,7 +305,9 @@ impl MemberDirectory for MongoMembers {
         members(self.members.find(query).sort(doc! {"handle": 1}).limit(limit).await, "searching members").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.active_admins"))]
     async fn active_admins(&self, limit: usize) -> Result<Vec<MemberId>, StoreError> {
+        let _timed = crate::telemetry::timed("members.active_admins");
         let found = self
             .members
             .find(doc! {"role": Role::Admin.as_str(), "status": MemberStatus::Active.as_str()})

@@ -66,7 +66,9 @@ impl MongoOutbox {
 
 #[async_trait]
 impl MailOutbox for MongoOutbox {
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.enqueue"))]
     async fn enqueue(&self, mail: &OutboxMail) -> Result<bool, StoreError> {
+        let _timed = crate::telemetry::timed("outbox.enqueue");
         match self.mails.insert_one(OutboxDoc::from(mail)).await {
             Ok(_) => Ok(true),
             Err(error) if duplicate_on(&error, INTENT_INDEX) => Ok(false),
@@ -74,6 +76,7 @@ impl MailOutbox for MongoOutbox {
         }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.claim_due"))]
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -81,6 +84,7 @@ impl MailOutbox for MongoOutbox {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxMail>, StoreError> {
+        let _timed = crate::telemetry::timed("outbox.claim_due");
         let doing = "claiming mails to send";
         let candidates = self.find(due(now), limit, doing).await?;
         if candidates.is_empty() {
@@ -99,11 +103,14 @@ impl MailOutbox for MongoOutbox {
         self.find(won, limit, doing).await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.sent"))]
     async fn sent(&self, id: MailId, owner: &LeaseOwner, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _timed = crate::telemetry::timed("outbox.sent");
         let set = doc! {"state": state(MailState::Sent), "sent_at": bson_time(at), "token": Bson::Null};
         self.settle(id, owner, set, "recording a mail sent").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.failed"))]
     async fn failed(
         &self,
         id: MailId,
@@ -111,6 +118,7 @@ impl MailOutbox for MongoOutbox {
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> Result<bool, StoreError> {
+        let _timed = crate::telemetry::timed("outbox.failed");
         let set = match retry_at {
             Some(at) => doc! {"next_attempt_at": bson_time(at), "last_error": error},
             None => doc! {"state": state(MailState::Abandoned), "last_error": error, "token": Bson::Null},
@@ -118,7 +126,9 @@ impl MailOutbox for MongoOutbox {
         self.settle(id, owner, set, "recording a mail's failed attempt").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.backlog"))]
     async fn backlog(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        let _timed = crate::telemetry::timed("outbox.backlog");
         let doing = "measuring the mail backlog";
         let pending = doc! {"state": state(MailState::Pending)};
         let count = self.mails.count_documents(pending.clone()).await.map_err(|e| store_error(e, doing))?;

@@ -1,10 +1,14 @@
 //! The adapter's metrics, through the `metrics` facade: whoever installs a
 //! recorder (the server's Prometheus exporter) sees them. Names and labels
-//! live here only.
+//! live here only. Each repository call is also a `store` span (its
+//! `#[tracing::instrument]`), which the trace exporter sends when it is on.
 
-use metrics::{counter, describe_counter};
+use std::time::Instant;
+
+use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
 
 const UNREADABLE: &str = "pointshare_store_documents_unreadable_total";
+const DURATION: &str = "pointshare_store_call_duration_seconds";
 
 /// Gives each metric its help text, and starts the counters at zero so a
 /// dashboard shows 0 rather than no data.
@@ -14,6 +18,27 @@ pub(crate) fn describe() {
         "Stored documents this binary could not read (a state or a value a newer version wrote, or a damaged record), by collection: skipped by history pages and recovery, each time they are met."
     );
     counter!(UNREADABLE, "collection" => "transfers").absolute(0);
+    describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "Time the store took to answer one repository call (its round trips to MongoDB together), by operation (collection.method)."
+    );
+}
+
+/// Times one repository call until dropped (its span is the method's own).
+pub(crate) fn timed(operation: &'static str) -> Timed {
+    Timed { operation, started: Instant::now() }
+}
+
+pub(crate) struct Timed {
+    operation: &'static str,
+    started: Instant,
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        histogram!(DURATION, "operation" => self.operation).record(self.started.elapsed());
+    }
 }
 
 /// A document of `collection` skipped because it could not be read.

@@ -43,7 +43,9 @@ fn int64(points: u64) -> i64 {
 
 #[async_trait]
 impl DailyTotals for MongoDailyTotals {
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "totals.reserve"))]
     async fn reserve(&self, key: &DayKey, amount: Points, limit: u64) -> Result<bool, StoreError> {
+        let _timed = crate::telemetry::timed("totals.reserve");
         let doing = "reserving against a daily total";
         let Some(ceiling) = limit.checked_sub(amount.get()) else { return Ok(false) };
         let filter = doc! {"_id": id(key), "total": {"$lte": int64(ceiling)}};
@@ -66,7 +68,9 @@ impl DailyTotals for MongoDailyTotals {
         }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "totals.release"))]
     async fn release(&self, key: &DayKey, amount: Points) -> Result<(), StoreError> {
+        let _timed = crate::telemetry::timed("totals.release");
         self.totals
             .update_one(doc! {"_id": id(key)}, doc! {"$inc": {"total": -int64(amount.get())}})
             .await
@@ -74,7 +78,9 @@ impl DailyTotals for MongoDailyTotals {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "totals.total"))]
     async fn total(&self, key: &DayKey) -> Result<u64, StoreError> {
+        let _timed = crate::telemetry::timed("totals.total");
         let doing = "reading a daily total";
         let found = self.totals.find_one(doc! {"_id": id(key)}).await.map_err(|e| store_error(e, doing))?;
         let total = found.and_then(|counter| counter.get_i64("total").ok()).unwrap_or_default();

@@ -136,7 +136,9 @@ impl MongoTransfers {
 
 #[async_trait]
 impl TransferRepository for MongoTransfers {
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.insert"))]
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
+        let _timed = crate::telemetry::timed("transfers.insert");
         match self.transfers.insert_one(TransferDoc::from(transfer)).await {
             Ok(_) => Ok(()),
             Err(error) if duplicate_on(&error, KEY_INDEX) => {
@@ -150,20 +152,26 @@ impl TransferRepository for MongoTransfers {
         }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.get"))]
     async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.get");
         let doing = "loading a transfer";
         let doc = self.transfers.find_one(doc! {"_id": id.to_string()}).await.map_err(|e| store_error(e, doing))?;
         doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.by_idempotency_key"))]
     async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.by_idempotency_key");
         let doing = "loading a transfer by idempotency key";
         let filter = doc! {"sender": sender.to_string(), "idempotency_key": key.as_str()};
         let doc = self.transfers.find_one(filter).await.map_err(|e| store_error(e, doing))?;
         doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.transition"))]
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
+        let _timed = crate::telemetry::timed("transfers.transition");
         let doing = "changing a transfer's state";
         if !transition.from.can_become(transition.to, transition.kind) {
             return Err(TransitionError::Illegal { from: transition.from, to: transition.to });
@@ -215,6 +223,7 @@ impl TransferRepository for MongoTransfers {
         }
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.history"))]
     async fn history(
         &self,
         member: MemberId,
@@ -222,6 +231,7 @@ impl TransferRepository for MongoTransfers {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.history");
         let member = member.to_string();
         // The rest of the filter narrows each branch within its index's range.
         let mut narrowed = Document::new();
@@ -252,12 +262,16 @@ impl TransferRepository for MongoTransfers {
         self.newest_first(&branches, after, limit, "loading a page of transfers").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.grants"))]
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.grants");
         let branches = [(doc! {"kind": TransferKind::Grant.as_str()}, BY_KIND_INDEX)];
         self.newest_first(&branches, after, limit, "listing grants").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.reserve_reversal"))]
     async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.reserve_reversal");
         // A transfer's amount never changes, so its ceiling is read once; the
         // increment is conditional on it, so racing reservations cannot pass
         // it. A transfer from before reversals has no `reversed` yet (none).
@@ -277,7 +291,9 @@ impl TransferRepository for MongoTransfers {
         Ok(reserved.modified_count == 1)
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.release_reversal"))]
     async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        let _timed = crate::telemetry::timed("transfers.release_reversal");
         let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
         self.transfers
             .update_one(doc! {"_id": id.to_string()}, doc! {"$inc": {"reversed": -amount}})
@@ -286,23 +302,29 @@ impl TransferRepository for MongoTransfers {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.reversals_of"))]
     async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.reversals_of");
         let filter = doc! {"reverses": id.to_string()};
         let sort = doc! {"created_at": 1, "_id": 1};
         Ok(self.find_by(filter, sort, 1000, Some(REVERSALS_INDEX), "listing reversals").await?.items)
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.waiting"))]
     async fn waiting(
         &self,
         state: TransferState,
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.waiting");
         let branches = [(doc! {"state": state.as_str()}, BY_STATE_INDEX)];
         self.newest_first(&branches, after, limit, "listing transfers in one state").await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.scan"))]
     async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.scan");
         let mut created = Document::new();
         if let Some(since) = window.since {
             created.insert("$gte", bson_time(since));
@@ -329,16 +351,21 @@ impl TransferRepository for MongoTransfers {
         Ok(Page { items, next })
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.count_unfinished"))]
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.count_unfinished");
         let filter = doc! {"state": {"$in": in_saga()}, "created_at": {"$lt": bson_time(before)}};
         self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting unfinished transfers"))
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.count_needing_review"))]
     async fn count_needing_review(&self) -> Result<u64, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.count_needing_review");
         let filter = doc! {"state": state(TransferState::NeedsReview)};
         self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting transfers needing review"))
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.claim_due"))]
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -346,6 +373,7 @@ impl TransferRepository for MongoTransfers {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.claim_due");
         let doing = "claiming transfers for recovery";
         let due = || {
             let mut due = lease_ended(now);
@@ -369,6 +397,7 @@ impl TransferRepository for MongoTransfers {
         self.find(won, doc! {"created_at": 1, "_id": 1}, limit, doing).await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.take_over"))]
     async fn take_over(
         &self,
         id: TransferId,
@@ -376,6 +405,7 @@ impl TransferRepository for MongoTransfers {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Transfer, TakeOverError> {
+        let _timed = crate::telemetry::timed("transfers.take_over");
         let doing = "taking a transfer over";
         // By _id, so the `$or` costs one index lookup.
         let filter = doc! {"_id": id.to_string(), "$or": [lease_ended(now), {"lease_owner": owner.as_str()}]};

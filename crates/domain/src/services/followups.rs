@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct Followups {
@@ -41,9 +42,12 @@ impl Followups {
         Arc::clone(&self.slots).try_acquire_owned().ok()
     }
 
-    /// Runs `work` in the background in `slot` until it ends or shutdown cancels it.
+    /// Runs `work` in the background in `slot` until it ends or shutdown
+    /// cancels it, for the request that started it and in its span (so its
+    /// provider calls carry the request's id and are part of its trace).
     pub(crate) fn spawn(&self, slot: OwnedSemaphorePermit, work: impl Future<Output = ()> + Send + 'static) {
         let cancel = self.cancel.clone();
+        let work = super::requests::carried(work).in_current_span();
         self.tracker.spawn(async move {
             tokio::select! {
                 // Cancellation first: once cancelled, not one more step, as after a crash.

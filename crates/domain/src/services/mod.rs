@@ -13,6 +13,7 @@ mod members;
 mod operators;
 mod reconcile;
 mod recovery;
+mod requests;
 mod review;
 mod saga;
 mod sessions;
@@ -38,6 +39,7 @@ pub use members::{HANDLE_HOLD, MemberService, RenameError, SignupCommand, Signup
 pub use operators::{MemberChange, MemberRef, OperatorError, OperatorService};
 pub use reconcile::{Mismatch, ReconcileError, ReconcileService, Reconciliation};
 pub use recovery::{RecoveryReport, RecoveryService, RecoverySettings};
+pub use requests::{current_request, on_behalf_of};
 pub use review::{ReferenceHolding, ResolveError, ReviewService};
 pub use saga::{Fencing, Holding, SagaDriver, SagaSettings};
 pub use sessions::{

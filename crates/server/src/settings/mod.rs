@@ -35,10 +35,11 @@ pub use pointshare_store_mongo::MongoSettings;
 
 pub use crate::client::{ClientAddresses, ForwardingHeader, TrustedProxies};
 pub use crate::cors::CorsOrigins;
+pub use crate::traces::TracingSettings;
 
 use crate::secrets;
 
-pub use table::{SETTINGS, Setting, variable};
+pub use table::{SETTINGS, Setting, unknown_variables, variable};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -62,6 +63,7 @@ pub struct Settings {
     pub mail: MailSection,
     pub accounts: AccountsSection,
     pub admission: AdmissionSettings,
+    pub tracing: TracingSettings,
     pub embedded: EmbeddedSettings,
 }
 
@@ -710,6 +712,7 @@ impl Settings {
         self.mail.validate().map_err(E::in_section("mail"))?;
         self.accounts.validate().map_err(E::in_section("accounts"))?;
         self.admission.validate().map_err(E::in_section("admission"))?;
+        self.tracing.validate().map_err(E::in_section("tracing"))?;
         self.validate_timing()
     }
 

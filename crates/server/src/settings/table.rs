@@ -360,6 +360,16 @@ pub const SETTINGS: &[Setting] = &[
         "Times recovery takes a transfer up before parking it in needs_review for an operator.",
     ),
     row(
+        "tracing.endpoint",
+        "TRACING_ENDPOINT",
+        "The OpenTelemetry collector's OTLP/HTTP address (http://collector:4318): a span per request, store call, cache command and provider attempt goes to its /v1/traces, and each provider call carries the request's traceparent. Unset: no traces.",
+    ),
+    row(
+        "tracing.sample_ratio",
+        "TRACING_SAMPLE_RATIO",
+        "The share of traces kept (0 to 1) when the request's traceparent does not decide: one it marks sampled is always kept.",
+    ),
+    row(
         "embedded.provider_latency",
         "EMBEDDED_PROVIDER_LATENCY",
         "Embedded simulator only: latency it adds to every call.",
@@ -372,6 +382,24 @@ pub const SETTINGS: &[Setting] = &[
     ),
 ];
 
+/// The `POINTSHARE_*` variables that are no setting, for a warning at start
+/// (a typo would otherwise go unnoticed): not those read elsewhere, nor the
+/// ones Kubernetes sets for a Service named `pointshare`
+/// (`POINTSHARE_SERVICE_HOST`, `POINTSHARE_PORT_...`).
+pub fn unknown_variables() -> Vec<String> {
+    Env::prefixed(PREFIX)
+        .iter()
+        .map(|(name, _)| name.as_str().to_ascii_uppercase())
+        .filter(|name| {
+            let known =
+                SETTINGS.iter().any(|setting| setting.variable == name) || NOT_SETTINGS.contains(&name.as_str());
+            let kubernetes = name.starts_with("SERVICE_") || name == "PORT" || name.starts_with("PORT_");
+            !known && !kubernetes
+        })
+        .map(|name| format!("{PREFIX}{name}"))
+        .collect()
+}
+
 /// The setting with this dotted key.
 pub fn by_key(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|setting| setting.key == key)
@@ -382,19 +410,8 @@ pub fn variable(key: &str) -> String {
     by_key(key).map_or_else(|| key.to_owned(), |setting| format!("{PREFIX}{}", setting.variable))
 }
 
-/// The `POINTSHARE_*` variables, each put under its setting's key. Others
-/// with the prefix are warned about (a typo would otherwise go unnoticed),
-/// except those read elsewhere and the ones Kubernetes sets for a Service
-/// named `pointshare` (`POINTSHARE_SERVICE_HOST`, `POINTSHARE_PORT_...`).
+/// The `POINTSHARE_*` variables, each put under its setting's key.
 pub fn environment() -> Env {
-    for (name, _) in Env::prefixed(PREFIX).iter() {
-        let name = name.as_str().to_ascii_uppercase();
-        let known = SETTINGS.iter().any(|setting| setting.variable == name) || NOT_SETTINGS.contains(&name.as_str());
-        let kubernetes = name.starts_with("SERVICE_") || name == "PORT" || name.starts_with("PORT_");
-        if !known && !kubernetes {
-            tracing::warn!(variable = %format!("{PREFIX}{name}"), "not a pointshare setting; ignored");
-        }
-    }
     Env::prefixed(PREFIX).filter_map(|name| {
         let setting = SETTINGS.iter().find(|setting| name.as_str().eq_ignore_ascii_case(setting.variable))?;
         Some(setting.key.into())
