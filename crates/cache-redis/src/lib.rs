@@ -175,7 +175,7 @@ fn cache_span(cmd: &Cmd) -> tracing::Span {
         Some(deadpool_redis::redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
         _ => String::new(),
     };
-    tracing::info_span!("cache", %command)
+    tracing::debug_span!("cache", %command)
 }
 
 impl Pool {

@@ -166,7 +166,7 @@ impl HttpProvider {
             });
         }
         let started = Instant::now();
-        let span = tracing::info_span!("provider", operation = operation.name(), outcome = tracing::field::Empty);
+        let span = tracing::debug_span!("provider", operation = operation.name(), outcome = tracing::field::Empty);
         let sent = correlation::carry(request().timeout(timeout), &span).send();
         let answer = async {
             match sent.await {

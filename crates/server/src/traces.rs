@@ -94,8 +94,10 @@ where
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     // Only this project's spans (every crate's target starts with
     // `pointshare`): its dependencies' (the HTTP server, the drivers) would
-    // be many, and say less than ours around them.
-    let targets = Targets::new().with_target("pointshare", Level::INFO);
+    // be many, and say less than ours around them. Ours down to debug: the
+    // store, cache and provider spans are debug, so that with traces off
+    // (and logs at info) no layer wants them and they cost nothing.
+    let targets = Targets::new().with_target("pointshare", Level::DEBUG);
     let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("pointshare")).with_filter(targets);
     Ok((Some(layer), Traces(Some(provider))))
 }

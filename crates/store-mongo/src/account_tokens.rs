@@ -35,14 +35,14 @@ fn purpose(purpose: TokenPurpose) -> Bson {
 
 #[async_trait]
 impl AccountTokens for MongoAccountTokens {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "account_tokens.insert"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "account_tokens.insert"))]
     async fn insert(&self, token: &AccountToken) -> Result<(), StoreError> {
         let _timed = crate::telemetry::timed("account_tokens.insert");
         self.tokens.insert_one(AccountTokenDoc::from(token)).await.map_err(|e| store_error(e, "storing a token"))?;
         Ok(())
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "account_tokens.take"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "account_tokens.take"))]
     async fn take(
         &self,
         hash: &TokenHash,
@@ -66,7 +66,7 @@ impl AccountTokens for MongoAccountTokens {
         taken.map(AccountToken::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "account_tokens.spend_all"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "account_tokens.spend_all"))]
     async fn spend_all(&self, member: MemberId, wanted: TokenPurpose, at: DateTime<Utc>) -> Result<(), StoreError> {
         let _timed = crate::telemetry::timed("account_tokens.spend_all");
         let filter = doc! {"member": member.to_string(), "purpose": purpose(wanted), "used_at": Bson::Null};

@@ -68,14 +68,14 @@ fn query(filter: &AuditFilter, before: Option<u64>) -> Document {
 
 #[async_trait]
 impl AuditLog for MongoAuditLog {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "audit.last"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "audit.last"))]
     async fn last(&self) -> Result<Option<AuditRecord>, StoreError> {
         let _timed = crate::telemetry::timed("audit.last");
         let options = FindOptions::builder().sort(doc! {"_id": -1}).limit(1).build();
         Ok(self.find(doc! {}, options, "reading the last audit record").await?.pop())
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "audit.append"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "audit.append"))]
     async fn append(&self, record: &AuditRecord) -> Result<(), AppendError> {
         let _timed = crate::telemetry::timed("audit.append");
         let doing = "appending an audit record";
@@ -92,7 +92,7 @@ impl AuditLog for MongoAuditLog {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "audit.page"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "audit.page"))]
     async fn page(
         &self,
         filter: &AuditFilter,
@@ -105,7 +105,7 @@ impl AuditLog for MongoAuditLog {
         self.find(query(filter, before), options, "reading a page of the audit log").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "audit.scan"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "audit.scan"))]
     async fn scan(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let _timed = crate::telemetry::timed("audit.scan");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -101,7 +101,7 @@ impl MongoMembers {
 
 #[async_trait]
 impl MemberRepository for MongoMembers {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.insert"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.insert"))]
     async fn insert(&self, member: &Member) -> Result<(), InsertMemberError> {
         let _timed = crate::telemetry::timed("members.insert");
         match self.members.insert_one(MemberDoc::from(member)).await {
@@ -112,13 +112,13 @@ impl MemberRepository for MongoMembers {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_id"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.by_id"))]
     async fn by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.by_id");
         self.find_one(doc! {"_id": id.to_string()}, "loading a member by id").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_ids"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.by_ids"))]
     async fn by_ids(&self, ids: &[MemberId]) -> Result<Vec<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.by_ids");
         let doing = "loading members by id";
@@ -126,19 +126,24 @@ impl MemberRepository for MongoMembers {
         members(self.members.find(doc! {"_id": {"$in": ids}}).await, doing).await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_email"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.by_email"))]
     async fn by_email(&self, email: &Email) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.by_email");
         self.find_one(doc! {"email": email.as_str()}, "loading a member by email").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.by_handle"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.by_handle"))]
     async fn by_handle(&self, handle: &Handle) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.by_handle");
         self.find_one(doc! {"handle": handle.as_str()}, "loading a member by handle").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.active_by_handle_prefix"))]
+    #[tracing::instrument(
+        name = "store",
+        level = "debug",
+        skip_all,
+        fields(operation = "members.active_by_handle_prefix")
+    )]
     async fn active_by_handle_prefix(&self, prefix: &HandlePrefix, limit: usize) -> Result<Vec<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.active_by_handle_prefix");
         // Anchored and case-sensitive (handles are stored lowercased): a range
@@ -152,7 +157,7 @@ impl MemberRepository for MongoMembers {
         members(found, "finding members by handle prefix").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.attach_account"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.attach_account"))]
     async fn attach_account(&self, id: MemberId, account: &ProviderAccountId) -> Result<Member, AttachAccountError> {
         let _timed = crate::telemetry::timed("members.attach_account");
         let doing = "attaching a provider account";
@@ -176,26 +181,26 @@ impl MemberRepository for MongoMembers {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_display_name"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_display_name"))]
     async fn set_display_name(&self, id: MemberId, name: &DisplayName) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.set_display_name");
         self.update(id, doc! {"display_name": name.as_str(), "name_key": name_key(name)}, "renaming a member").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_status"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_status"))]
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.set_status");
         let status = mongodb::bson::to_bson(&status).context("encoding a member status").map_err(StoreError)?;
         self.update(id, doc! {"status": status}, "changing a member's status").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_role"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_role"))]
     async fn set_role(&self, id: MemberId, role: Role) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.set_role");
         self.update(id, doc! {"role": role.as_str()}, "changing a member's role").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_email_verified"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_email_verified"))]
     async fn set_email_verified(&self, id: MemberId, email: &Email) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.set_email_verified");
         let doing = "marking an email verified";
@@ -211,7 +216,7 @@ impl MemberRepository for MongoMembers {
         self.by_id(id).await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_verified_email"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_verified_email"))]
     async fn set_verified_email(&self, id: MemberId, email: &Email) -> Result<Option<Member>, SetEmailError> {
         let _timed = crate::telemetry::timed("members.set_verified_email");
         self.rewrite(id, |member| {
@@ -221,7 +226,7 @@ impl MemberRepository for MongoMembers {
         .await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.close"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.close"))]
     async fn close(
         &self,
         id: MemberId,
@@ -243,7 +248,7 @@ impl MemberRepository for MongoMembers {
         })
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.release_handle"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.release_handle"))]
     async fn release_handle(&self, id: MemberId, handle: &Handle) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.release_handle");
         let released = self.rewrite(id, |member| member.handle = handle.clone()).await;
@@ -254,13 +259,13 @@ impl MemberRepository for MongoMembers {
         })
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.set_password"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_password"))]
     async fn set_password(&self, id: MemberId, hash: &PasswordHash) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.set_password");
         self.update(id, doc! {"password_hash": hash.as_str()}, "changing a member's password").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.without_account"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.without_account"))]
     async fn without_account(&self, limit: usize) -> Result<Vec<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.without_account");
         let doing = "listing members without a provider account";
@@ -278,7 +283,7 @@ impl MemberRepository for MongoMembers {
 /// `name_key`), paged by `handle`.
 #[async_trait]
 impl MemberDirectory for MongoMembers {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.search"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.search"))]
     async fn search(
         &self,
         search: &MemberSearch,
@@ -305,7 +310,7 @@ impl MemberDirectory for MongoMembers {
         members(self.members.find(query).sort(doc! {"handle": 1}).limit(limit).await, "searching members").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "members.active_admins"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.active_admins"))]
     async fn active_admins(&self, limit: usize) -> Result<Vec<MemberId>, StoreError> {
         let _timed = crate::telemetry::timed("members.active_admins");
         let found = self

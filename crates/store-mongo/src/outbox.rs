@@ -66,7 +66,7 @@ impl MongoOutbox {
 
 #[async_trait]
 impl MailOutbox for MongoOutbox {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.enqueue"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "outbox.enqueue"))]
     async fn enqueue(&self, mail: &OutboxMail) -> Result<bool, StoreError> {
         let _timed = crate::telemetry::timed("outbox.enqueue");
         match self.mails.insert_one(OutboxDoc::from(mail)).await {
@@ -76,7 +76,7 @@ impl MailOutbox for MongoOutbox {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.claim_due"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "outbox.claim_due"))]
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -103,14 +103,14 @@ impl MailOutbox for MongoOutbox {
         self.find(won, limit, doing).await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.sent"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "outbox.sent"))]
     async fn sent(&self, id: MailId, owner: &LeaseOwner, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let _timed = crate::telemetry::timed("outbox.sent");
         let set = doc! {"state": state(MailState::Sent), "sent_at": bson_time(at), "token": Bson::Null};
         self.settle(id, owner, set, "recording a mail sent").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.failed"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "outbox.failed"))]
     async fn failed(
         &self,
         id: MailId,
@@ -126,7 +126,7 @@ impl MailOutbox for MongoOutbox {
         self.settle(id, owner, set, "recording a mail's failed attempt").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "outbox.backlog"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "outbox.backlog"))]
     async fn backlog(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         let _timed = crate::telemetry::timed("outbox.backlog");
         let doing = "measuring the mail backlog";

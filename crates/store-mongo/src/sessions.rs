@@ -28,14 +28,14 @@ impl MongoSessions {
 
 #[async_trait]
 impl SessionRepository for MongoSessions {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.insert"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.insert"))]
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
         let _timed = crate::telemetry::timed("sessions.insert");
         self.sessions.insert_one(SessionDoc::from(session)).await.map_err(|e| store_error(e, "recording a session"))?;
         Ok(())
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.get"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.get"))]
     async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         let _timed = crate::telemetry::timed("sessions.get");
         let doing = "loading a session";
@@ -43,7 +43,7 @@ impl SessionRepository for MongoSessions {
         doc.map(Session::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.rotate"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.rotate"))]
     async fn rotate(&self, id: SessionId, presented: &TokenHash, rotation: &Rotation) -> Result<bool, StoreError> {
         let _timed = crate::telemetry::timed("sessions.rotate");
         let handover = &rotation.handover;
@@ -70,7 +70,7 @@ impl SessionRepository for MongoSessions {
         Ok(updated.modified_count == 1)
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.open_of"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.open_of"))]
     async fn open_of(&self, member: MemberId, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
         let _timed = crate::telemetry::timed("sessions.open_of");
         let doing = "listing a member's sessions";
@@ -87,7 +87,7 @@ impl SessionRepository for MongoSessions {
         Ok(open)
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.revoke"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.revoke"))]
     async fn revoke(&self, id: SessionId, at: DateTime<Utc>) -> Result<(), StoreError> {
         let _timed = crate::telemetry::timed("sessions.revoke");
         self.sessions
@@ -100,7 +100,7 @@ impl SessionRepository for MongoSessions {
         Ok(())
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.revoke_all"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.revoke_all"))]
     async fn revoke_all(
         &self,
         member: MemberId,
@@ -124,7 +124,7 @@ impl SessionRepository for MongoSessions {
         ids.iter().map(|id| id.parse().map_err(|e: pointshare_domain::InvalidValue| store_error(e, doing))).collect()
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "sessions.signed_in_from"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "sessions.signed_in_from"))]
     async fn signed_in_from(&self, member: MemberId, client: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {
         let _timed = crate::telemetry::timed("sessions.signed_in_from");
         let filter = doc! {"member": member.to_string(), "client": client, "created_at": {"$gte": bson_time(since)}};

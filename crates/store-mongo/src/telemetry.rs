@@ -1,7 +1,8 @@
 //! The adapter's metrics, through the `metrics` facade: whoever installs a
 //! recorder (the server's Prometheus exporter) sees them. Names and labels
 //! live here only. Each repository call is also a `store` span (its
-//! `#[tracing::instrument]`), which the trace exporter sends when it is on.
+//! `#[tracing::instrument]`, at debug level: made only when the trace
+//! exporter, or a debug log, wants it).
 
 use std::time::Instant;
 

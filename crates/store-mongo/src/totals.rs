@@ -43,7 +43,7 @@ fn int64(points: u64) -> i64 {
 
 #[async_trait]
 impl DailyTotals for MongoDailyTotals {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "totals.reserve"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "totals.reserve"))]
     async fn reserve(&self, key: &DayKey, amount: Points, limit: u64) -> Result<bool, StoreError> {
         let _timed = crate::telemetry::timed("totals.reserve");
         let doing = "reserving against a daily total";
@@ -68,7 +68,7 @@ impl DailyTotals for MongoDailyTotals {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "totals.release"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "totals.release"))]
     async fn release(&self, key: &DayKey, amount: Points) -> Result<(), StoreError> {
         let _timed = crate::telemetry::timed("totals.release");
         self.totals
@@ -78,7 +78,7 @@ impl DailyTotals for MongoDailyTotals {
         Ok(())
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "totals.total"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "totals.total"))]
     async fn total(&self, key: &DayKey) -> Result<u64, StoreError> {
         let _timed = crate::telemetry::timed("totals.total");
         let doing = "reading a daily total";

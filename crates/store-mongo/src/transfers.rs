@@ -136,7 +136,7 @@ impl MongoTransfers {
 
 #[async_trait]
 impl TransferRepository for MongoTransfers {
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.insert"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.insert"))]
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
         let _timed = crate::telemetry::timed("transfers.insert");
         match self.transfers.insert_one(TransferDoc::from(transfer)).await {
@@ -152,7 +152,7 @@ impl TransferRepository for MongoTransfers {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.get"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.get"))]
     async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
         let _timed = crate::telemetry::timed("transfers.get");
         let doing = "loading a transfer";
@@ -160,7 +160,12 @@ impl TransferRepository for MongoTransfers {
         doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.by_idempotency_key"))]
+    #[tracing::instrument(
+        name = "store",
+        level = "debug",
+        skip_all,
+        fields(operation = "transfers.by_idempotency_key")
+    )]
     async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
         let _timed = crate::telemetry::timed("transfers.by_idempotency_key");
         let doing = "loading a transfer by idempotency key";
@@ -169,7 +174,7 @@ impl TransferRepository for MongoTransfers {
         doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.transition"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.transition"))]
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
         let _timed = crate::telemetry::timed("transfers.transition");
         let doing = "changing a transfer's state";
@@ -223,7 +228,7 @@ impl TransferRepository for MongoTransfers {
         }
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.history"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.history"))]
     async fn history(
         &self,
         member: MemberId,
@@ -262,14 +267,14 @@ impl TransferRepository for MongoTransfers {
         self.newest_first(&branches, after, limit, "loading a page of transfers").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.grants"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.grants"))]
     async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         let _timed = crate::telemetry::timed("transfers.grants");
         let branches = [(doc! {"kind": TransferKind::Grant.as_str()}, BY_KIND_INDEX)];
         self.newest_first(&branches, after, limit, "listing grants").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.reserve_reversal"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.reserve_reversal"))]
     async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
         let _timed = crate::telemetry::timed("transfers.reserve_reversal");
         // A transfer's amount never changes, so its ceiling is read once; the
@@ -291,7 +296,7 @@ impl TransferRepository for MongoTransfers {
         Ok(reserved.modified_count == 1)
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.release_reversal"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.release_reversal"))]
     async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
         let _timed = crate::telemetry::timed("transfers.release_reversal");
         let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
@@ -302,7 +307,7 @@ impl TransferRepository for MongoTransfers {
         Ok(())
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.reversals_of"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.reversals_of"))]
     async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
         let _timed = crate::telemetry::timed("transfers.reversals_of");
         let filter = doc! {"reverses": id.to_string()};
@@ -310,7 +315,7 @@ impl TransferRepository for MongoTransfers {
         Ok(self.find_by(filter, sort, 1000, Some(REVERSALS_INDEX), "listing reversals").await?.items)
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.waiting"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.waiting"))]
     async fn waiting(
         &self,
         state: TransferState,
@@ -322,7 +327,7 @@ impl TransferRepository for MongoTransfers {
         self.newest_first(&branches, after, limit, "listing transfers in one state").await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.scan"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.scan"))]
     async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
         let _timed = crate::telemetry::timed("transfers.scan");
         let mut created = Document::new();
@@ -351,21 +356,26 @@ impl TransferRepository for MongoTransfers {
         Ok(Page { items, next })
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.count_unfinished"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.count_unfinished"))]
     async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let _timed = crate::telemetry::timed("transfers.count_unfinished");
         let filter = doc! {"state": {"$in": in_saga()}, "created_at": {"$lt": bson_time(before)}};
         self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting unfinished transfers"))
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.count_needing_review"))]
+    #[tracing::instrument(
+        name = "store",
+        level = "debug",
+        skip_all,
+        fields(operation = "transfers.count_needing_review")
+    )]
     async fn count_needing_review(&self) -> Result<u64, StoreError> {
         let _timed = crate::telemetry::timed("transfers.count_needing_review");
         let filter = doc! {"state": state(TransferState::NeedsReview)};
         self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting transfers needing review"))
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.claim_due"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.claim_due"))]
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -397,7 +407,7 @@ impl TransferRepository for MongoTransfers {
         self.find(won, doc! {"created_at": 1, "_id": 1}, limit, doing).await
     }
 
-    #[tracing::instrument(name = "store", skip_all, fields(operation = "transfers.take_over"))]
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.take_over"))]
     async fn take_over(
         &self,
         id: TransferId,

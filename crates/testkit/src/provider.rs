@@ -57,6 +57,13 @@ impl FakeProvider {
         apply: impl FnOnce() -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
         let unknown = || Err(ProviderError::OutcomeUnknown(format!("{operation:?} timed out")));
+        // As an adapter does: a call out of time is not made (and meets no fault).
+        if deadline.is_past() {
+            return Err(ProviderError::Transient {
+                message: format!("{operation:?}: the deadline passed before the call"),
+                retry_after: None,
+            });
+        }
         match self.faults.next(operation) {
             None => apply(),
             Some(Fault::Transient) => {

@@ -27,7 +27,7 @@ pub use members::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError,
 };
 pub use passwords::{HashError, PasswordHasher};
-pub use provider::{Movement, PointsProvider, ProviderError, Rejection};
+pub use provider::{Capabilities, Movement, PointsProvider, ProviderError, Rejection};
 pub use secret::Secret;
 pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};

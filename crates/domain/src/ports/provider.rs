@@ -56,8 +56,35 @@ impl ProviderError {
     }
 }
 
+/// What a provider offers beyond the port's minimum (provider-api.md's
+/// provider offers none). An adapter declares what its provider has; the
+/// domain may use a capability only where it is declared, and works without
+/// any: the saga needs nothing but idempotent debits and credits and lookups
+/// by reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Points can be held on an account, then captured or released (an
+    /// authorisation): a share could hold the sender's points instead of
+    /// debiting them before the credit, leaving nothing to refund.
+    pub holds: bool,
+    /// The provider lists an account's movements: reconcile could then find
+    /// movements that no transfer records (after restoring an older backup,
+    /// for instance), which lookups by reference cannot.
+    pub movement_list: bool,
+}
+
+impl Capabilities {
+    /// The minimum: idempotent debits and credits, lookups by reference.
+    pub const NONE: Capabilities = Capabilities { holds: false, movement_list: false };
+}
+
 #[async_trait]
 pub trait PointsProvider: Send + Sync + std::fmt::Debug {
+    /// What this provider offers beyond the minimum; none unless declared.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
+
     /// Opens the holder's account, or returns the one already opened for it.
     async fn open_account(&self, holder: &HolderRef, deadline: Deadline) -> Result<ProviderAccount, ProviderError>;
 

@@ -1,5 +1,6 @@
 //! `HttpProvider` against a real `pointshare-provider-sim` on a loopback port:
-//! the shared `PointsProvider` contract, then the faults only a wire has.
+//! the conformance kit and the shared white-box contract, then the faults
+//! only a wire has.
 
 mod contract;
 mod faults;
@@ -7,10 +8,14 @@ mod faults;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use pointshare_domain::AccountStatus;
+use pointshare_domain::ProviderAccountId;
 use pointshare_domain::ports::PointsProvider;
 use pointshare_provider_http::{HttpProvider, HttpProviderSettings};
 use pointshare_provider_sim::{RunningSim, SimConfig};
-use pointshare_testkit::contract::provider::ProviderUnderTest;
+use pointshare_testkit::contract::provider::{ProviderUnderTest, funded};
+use pointshare_testkit::contract::provider_kit::Sandbox;
 use pointshare_testkit::{FaultPlan, Ledger};
 
 /// A simulator on a free loopback port and the adapter pointed at it.
@@ -20,11 +25,22 @@ pub struct SimProvider {
     pub http: HttpProvider,
 }
 
-impl ProviderUnderTest for SimProvider {
+#[async_trait]
+impl Sandbox for SimProvider {
     fn provider(&self) -> Arc<dyn PointsProvider> {
         Arc::new(self.http.clone())
     }
 
+    async fn funded_account(&self, points: u64) -> ProviderAccountId {
+        funded(self, points)
+    }
+
+    async fn set_status(&self, account: &ProviderAccountId, status: AccountStatus) {
+        self.sim.ledger().set_status(account, status).expect("the account exists");
+    }
+}
+
+impl ProviderUnderTest for SimProvider {
     fn ledger(&self) -> &Ledger {
         self.sim.ledger()
     }

@@ -8,4 +8,5 @@ pub mod cache;
 pub mod events;
 pub mod outbox;
 pub mod provider;
+pub mod provider_kit;
 pub mod store;
