@@ -234,18 +234,7 @@ impl PointsProvider for HttpProvider {
         };
         let transaction: ProviderTransaction =
             self.call(operation, deadline, || self.inner.client.post(&url).json(&body)).await?;
-        // The reference makes a replay return the original; anything else
-        // under our reference would mean the provider mixed up two movements.
-        let matches = transaction.reference == movement.reference
-            && transaction.account_id == movement.account
-            && transaction.kind == kind
-            && transaction.amount == movement.amount;
-        if !matches {
-            return Err(wire::unexpected(format!(
-                "{operation}: the provider answered with another movement ({transaction:?}) for {movement:?}"
-            )));
-        }
-        Ok(transaction)
+        movement.answered_by(kind, transaction)
     }
 
     async fn transaction_by_reference(

@@ -208,19 +208,7 @@ impl PointsProvider for LedgerApiProvider {
                 self.inner.client.post(url.clone()).header("Idempotency-Key", movement.reference.as_str()).json(&body)
             })
             .await?;
-        let transaction = entry.into_transaction()?;
-        // The key makes a replay return the original; anything else under
-        // our key would mean LedgerAPI mixed up two movements.
-        let matches = transaction.reference == movement.reference
-            && transaction.account_id == movement.account
-            && transaction.kind == kind
-            && transaction.amount == movement.amount;
-        if !matches {
-            return Err(wire::unexpected(format!(
-                "{operation}: LedgerAPI answered with another movement ({transaction:?}) for {movement:?}"
-            )));
-        }
-        Ok(transaction)
+        movement.answered_by(kind, entry.into_transaction()?)
     }
 
     /// LedgerAPI finds entries only by key prefix, a page at a time: every

@@ -18,6 +18,31 @@ pub struct Movement {
     pub memo: Option<Memo>,
 }
 
+impl Movement {
+    /// The provider's answer to this movement of `kind`, checked: a
+    /// provider must answer this very movement (the original, on a replay),
+    /// and anything else under its reference means it mixed two movements
+    /// up, which no retry mends.
+    pub fn answered_by(
+        &self,
+        kind: MovementKind,
+        transaction: ProviderTransaction,
+    ) -> Result<ProviderTransaction, ProviderError> {
+        let same = transaction.reference == self.reference
+            && transaction.account_id == self.account
+            && transaction.kind == kind
+            && transaction.amount == self.amount;
+        if same {
+            Ok(transaction)
+        } else {
+            Err(ProviderError::Unexpected(anyhow::anyhow!(
+                "{} {self:?}: the provider answered with another movement ({transaction:?})",
+                kind.as_str()
+            )))
+        }
+    }
+}
+
 /// Final answers: repeating the call cannot change them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
 pub enum Rejection {
