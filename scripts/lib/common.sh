@@ -6,6 +6,11 @@
 # free_port         a free TCP port on 127.0.0.1
 # wait_port PORT    until something listens on 127.0.0.1:PORT (20 s at most; fails after)
 # wait_http URL     until URL answers 2xx (20 s at most; fails after)
+# wait_started TARGET NAME PID LOG
+#                   until TARGET (a port on 127.0.0.1, or a URL answering 2xx)
+#                   is up; fails showing LOG when process PID exits first, or after 20 s
+# LIMITS_LIFTED     settings that lift the per-address and per-account abuse
+#                   limits, for a load generator whose every member comes from one address
 # npm_install DIR   `npm ci` in DIR, skipped while its package-lock.json is the one installed
 # apt_install PKG...  Debian packages, as root, waiting up to 5 min for a dpkg or apt lists
 #                     lock another install holds (a busy machine's parallel install)
@@ -27,6 +32,27 @@ wait_http() {
   say "nothing answers at $1"
   return 1
 }
+
+wait_started() {
+  local target="$1" name="$2" pid="$3" log="$4"
+  for _ in $(seq 200); do
+    if [[ "$target" == http* ]]; then
+      curl -sf "$target" >/dev/null && return 0
+    else
+      (exec 3<>"/dev/tcp/127.0.0.1/$target") 2>/dev/null && return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then say "$name exited at start; its log:"; cat "$log" >&2; return 1; fi
+    sleep 0.1
+  done
+  say "$name did not start ($target) in 20 s; its log:"
+  cat "$log" >&2
+  return 1
+}
+
+# shellcheck disable=SC2034 # read by the scripts that source this
+LIMITS_LIFTED=(POINTSHARE_TRANSFER_RATE_LIMIT=100000000 POINTSHARE_LOGIN_RATE_LIMIT=100000
+  POINTSHARE_LOGIN_ACCOUNT_RATE_LIMIT=100000 POINTSHARE_LOGIN_SLOW_DOWN_AFTER=100000
+  POINTSHARE_SIGNUP_RATE_LIMIT=100000 POINTSHARE_SIGNUP_GLOBAL_RATE_LIMIT=100000)
 
 apt_install() {
   local wait=(-o DPkg::Lock::Timeout=300)

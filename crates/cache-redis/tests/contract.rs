@@ -12,14 +12,11 @@ use pointshare_testkit::contract::cache::CacheUnderTest;
 use pointshare_testkit::contract::events::EventsUnderTest;
 
 fn url() -> String {
-    std::env::var("POINTSHARE_TEST_REDIS_URL").expect(
-        "POINTSHARE_TEST_REDIS_URL is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers",
-    )
+    pointshare_testkit::test_server("POINTSHARE_TEST_REDIS_URL")
 }
 
 fn prefix() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    format!("test-{:016x}", RandomState::new().hash_one(std::time::SystemTime::now()))
+    pointshare_testkit::unique("test")
 }
 
 async fn cache() -> CacheUnderTest {
@@ -57,9 +54,7 @@ mod on_a_cluster {
     use super::*;
 
     async fn cache() -> CacheUnderTest {
-        let urls = std::env::var("POINTSHARE_TEST_REDIS_CLUSTER_URLS").expect(
-            "POINTSHARE_TEST_REDIS_CLUSTER_URLS is unset: run the tests through scripts/with-servers (scripts/test does), which starts the cluster",
-        );
+        let urls = pointshare_testkit::test_server("POINTSHARE_TEST_REDIS_CLUSTER_URLS");
         let settings = RedisSettings { cluster: true, key_prefix: prefix(), ..RedisSettings::new(urls) };
         let redis = Arc::new(RedisCache::connect(settings).await.expect("connects to the test cluster"));
         CacheUnderTest { cache: redis.clone(), limiter: redis }

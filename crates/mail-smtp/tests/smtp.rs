@@ -25,8 +25,9 @@ fn message(to: &str, kind: MailKind) -> MailMessage {
 
 const PUBLIC_URL: &str = "https://app.pointshare.test";
 
-fn unique(name: &str) -> String {
-    format!("{name}-{}@example.com", MailId::new().as_uuid().simple())
+/// An address unique to the test: the SMTP server's inbox is shared.
+fn address(name: &str) -> String {
+    format!("{}@example.com", pointshare_testkit::unique(name))
 }
 
 fn settings(url: String) -> SmtpSettings {
@@ -39,7 +40,7 @@ async fn a_queued_mail_is_delivered_once_with_both_bodies_and_its_link() {
     mailer.ping().await.expect("the server answers");
     let outbox = Arc::new(InMemoryOutbox::default());
     let service = MailService::new(outbox.clone(), mailer, Arc::new(SystemClock), MailSettings::default());
-    let to = unique("ada");
+    let to = address("ada");
     let intent = MailIntent::parse(format!("reset:{to}")).expect("valid");
     for _ in 0..3 {
         service.queue(intent.clone(), message(&to, MailKind::PasswordReset)).await.expect("queued");
@@ -67,6 +68,6 @@ async fn an_unreachable_server_is_a_transient_failure() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("bound").port();
     let settings = SmtpSettings { timeout: Duration::from_secs(2), ..settings(format!("smtp://127.0.0.1:{closed}")) };
     let mailer = SmtpMailer::new(&settings, PUBLIC_URL).expect("builds");
-    let failed = mailer.send(MailId::new(), &message(&unique("bob"), MailKind::PasswordChanged)).await;
+    let failed = mailer.send(MailId::new(), &message(&address("bob"), MailKind::PasswordChanged)).await;
     assert!(matches!(failed, Err(MailError::Transient(_))), "{failed:?}");
 }

@@ -51,7 +51,7 @@ struct Recorder(Arc<AtomicU8>);
 impl Recorder {
     fn enter(&self, state: BreakerState) {
         self.0.store(state as u8, Ordering::Relaxed);
-        telemetry::breaker_entered(state);
+        telemetry::breaker_entered(state.as_gauge(), state.as_str());
     }
 }
 

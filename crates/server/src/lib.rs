@@ -8,20 +8,17 @@
 //!
 //! The one crate that knows every adapter; it depends on the test kit only in its tests.
 
-pub mod admin;
 mod admission;
-pub mod audit;
 pub mod auth;
-mod client;
+mod bootstrap;
+mod client_address;
+pub mod commands;
 mod cors;
 mod demo;
 mod endpoints;
 mod headers;
-pub mod migrate;
 pub mod problem;
 mod rate_limits;
-pub mod reconcile;
-pub mod resolve;
 mod routes;
 mod secrets;
 pub mod settings;
@@ -81,7 +78,7 @@ impl Application {
         let refused = Arc::new(Mutex::new(None));
         let refusal = CancellationToken::new();
         if wired.state.backends.store.is_prepared() {
-            admin::bootstrap(&wired.state).await?;
+            bootstrap::admin(&wired.state).await?;
         } else {
             // The bootstrap admin is made once the store answers.
             let state = wired.state.clone();
@@ -89,7 +86,7 @@ impl Application {
             tokio::spawn(async move {
                 match state.backends.store.prepare_until_ready().await {
                     Ok(()) => {
-                        if let Err(error) = admin::bootstrap(&state).await {
+                        if let Err(error) = bootstrap::admin(&state).await {
                             tracing::error!(error = format!("{error:#}"), "could not create the bootstrap admin");
                         }
                     }

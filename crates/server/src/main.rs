@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 use pointshare_domain::{Authority, OperatorName, Reason, Resolution};
-use pointshare_server::{Application, Settings, admin, audit, migrate, reconcile, resolve, settings, telemetry};
+use pointshare_server::commands::{admin, audit, migrate, reconcile, resolve};
+use pointshare_server::{Application, Settings, settings, telemetry};
 use pointshare_store_mongo::PrepareError;
 
 /// mimalloc gives freed memory back to the system soon after; the system

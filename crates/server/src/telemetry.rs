@@ -22,7 +22,7 @@ use pointshare_domain::services::{MailReport, RecoveryReport};
 use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
 use tracing::Instrument;
 
-use crate::client::ClientAddresses;
+use crate::client_address::ClientAddresses;
 use crate::headers::REQUEST_ID;
 use crate::traces::{self, Traces, TracingSettings};
 use tracing_subscriber::layer::SubscriberExt;

@@ -30,7 +30,7 @@ use pointshare_store_mongo::{CommandObserver, MongoStore, PrepareError};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ACCESS_FRESHNESS, Access, Passwords, Tokens};
-use crate::client::ClientAddresses;
+use crate::client_address::ClientAddresses;
 use crate::settings::Settings;
 use crate::streams::StreamSlots;
 use crate::telemetry::{MeteredCache, MeteredLimiter};
@@ -225,21 +225,14 @@ pub async fn store(settings: &Settings, reach: Reach) -> anyhow::Result<Reposito
 #[derive(Debug, Clone)]
 pub enum MailBackend {
     Log,
-    Smtp(Arc<SmtpMailer>),
+    Smtp,
 }
 
 impl MailBackend {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Log => "log",
-            Self::Smtp(_) => "smtp",
-        }
-    }
-
-    pub async fn check(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Log => Ok(()),
-            Self::Smtp(mailer) => mailer.ping().await,
+            Self::Smtp => "smtp",
         }
     }
 }
@@ -249,7 +242,7 @@ fn mailer(settings: &Settings) -> anyhow::Result<(Arc<dyn Mailer>, MailBackend)>
     match settings.mail.smtp() {
         Some(smtp) => {
             let mailer = Arc::new(SmtpMailer::new(&smtp, &links).context("POINTSHARE_SMTP_URL")?);
-            Ok((mailer.clone(), MailBackend::Smtp(mailer)))
+            Ok((mailer, MailBackend::Smtp))
         }
         None => Ok((Arc::new(LogMailer::new(links)), MailBackend::Log)),
     }
@@ -475,11 +468,11 @@ async fn provider(settings: &Settings) -> anyhow::Result<(HttpProvider, Option<S
     Ok((provider, simulator))
 }
 
-/// The provider simulator of the embedded default (cargo feature `embedded`).
-#[cfg(feature = "embedded")]
+/// The provider simulator of the embedded default (cargo feature `simulator`).
+#[cfg(feature = "simulator")]
 pub type Simulator = pointshare_provider_sim::RunningSim;
 
-#[cfg(feature = "embedded")]
+#[cfg(feature = "simulator")]
 async fn simulator(settings: &Settings) -> anyhow::Result<(url::Url, String, Simulator)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the embedded provider")?;
     let config = pointshare_provider_sim::SimConfig {
@@ -493,11 +486,11 @@ async fn simulator(settings: &Settings) -> anyhow::Result<(url::Url, String, Sim
 }
 
 /// A build without the embedded default has no simulator to run.
-#[cfg(not(feature = "embedded"))]
+#[cfg(not(feature = "simulator"))]
 #[derive(Debug)]
 pub enum Simulator {}
 
-#[cfg(not(feature = "embedded"))]
+#[cfg(not(feature = "simulator"))]
 impl Simulator {
     pub fn base_url(&self) -> String {
         match *self {}
@@ -508,9 +501,9 @@ impl Simulator {
     }
 }
 
-#[cfg(not(feature = "embedded"))]
+#[cfg(not(feature = "simulator"))]
 async fn simulator(_: &Settings) -> anyhow::Result<(url::Url, String, Simulator)> {
     anyhow::bail!(
-        "POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY are required: this build has no embedded provider (cargo feature `embedded`)"
+        "POINTSHARE_PROVIDER_URL and POINTSHARE_PROVIDER_API_KEY are required: this build has no embedded provider (cargo feature `simulator`)"
     )
 }

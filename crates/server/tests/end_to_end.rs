@@ -20,11 +20,7 @@ use pointshare_server::settings::{MongoSettings, ProviderChoice, RedisSettings, 
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 mod sse;
 
-fn required(variable: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| {
-        panic!("{variable} is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers")
-    })
-}
+use pointshare_testkit::test_server as required;
 
 struct Server {
     child: Child,
@@ -50,7 +46,7 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
     let sim = pointshare_provider_sim::start(listener, config).await.expect("starts");
     let env = vec![
         ("POINTSHARE_MONGODB_URI", required("POINTSHARE_TEST_MONGODB_URI")),
-        ("POINTSHARE_MONGODB_DATABASE", format!("{database}_{:016x}", rand::random::<u64>())),
+        ("POINTSHARE_MONGODB_DATABASE", pointshare_testkit::unique(database)),
         ("POINTSHARE_PROVIDER_URL", sim.base_url()),
         ("POINTSHARE_PROVIDER_API_KEY", api_key),
         ("POINTSHARE_JWT_SECRET", pointshare_testkit::random_secret()),
@@ -587,7 +583,7 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
     };
     let api_key = config.api_key.clone();
     let sim = pointshare_provider_sim::start(listener, config).await.expect("starts");
-    let database = format!("events_{:016x}", rand::random::<u64>());
+    let database = pointshare_testkit::unique("events");
     let replica = |recovery_interval: Duration, followup_limit: usize| {
         let mut settings = with_boss();
         settings.store = Some(MongoSettings {
@@ -849,7 +845,7 @@ async fn with_the_store_unreachable_requests_answer_503_store_unavailable_and_a_
     let mut link = StoreLink::open().await;
     let mut settings = with_boss();
     settings.store = Some(MongoSettings {
-        database: format!("outage_{:016x}", rand::random::<u64>()),
+        database: pointshare_testkit::unique("outage"),
         connect_timeout: Duration::from_secs(1),
         migrate_on_start: true,
         ..MongoSettings::new(link.uri())
@@ -898,7 +894,7 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
     let redis_port = free_port();
     let mut settings = with_boss();
     settings.store = Some(MongoSettings {
-        database: format!("late_{:016x}", rand::random::<u64>()),
+        database: pointshare_testkit::unique("late"),
         connect_timeout: Duration::from_secs(1),
         migrate_on_start: true,
         ..MongoSettings::new(link.uri())
@@ -941,7 +937,7 @@ async fn replicas_wait_for_migrate_and_refuse_a_store_newer_than_they_can_read()
     let (_sim, env) = real_backends("migrate").await;
     let uri = env.iter().find(|(key, _)| *key == "POINTSHARE_MONGODB_URI").expect("a store").1.clone();
     let mut fresh = env.clone();
-    let database = format!("unmigrated_{:016x}", rand::random::<u64>());
+    let database = pointshare_testkit::unique("unmigrated");
     fresh.retain(|(key, _)| *key != "POINTSHARE_MONGODB_DATABASE");
     fresh.push(("POINTSHARE_MONGODB_DATABASE", database.clone()));
 

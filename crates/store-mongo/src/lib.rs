@@ -11,11 +11,11 @@
 //! schema to this binary's version, indexes included; `connect` opens and migrates, for tools and tests.
 //! Driver errors become the ports' errors here, at the edge.
 //!
-//! Writes are `update_one`/`update_many` followed by a read by `_id` rather
-//! than `find_one_and_update`: two cheap indexed round trips instead of one,
-//! because some MongoDB-protocol servers (SecantusDB, which the tests run on)
-//! answer `findAndModify` with a collection scan, which made every write cost
-//! time in proportion to the size of its collection.
+//! A write that must answer the document as it now is (a transfer's state
+//! change, a take-over, a token taken) is one `find_one_and_update` filtered
+//! on `_id` and the expected state, so it is one indexed round trip; the
+//! round-trip test in the server's end-to-end tests holds each request to
+//! its count (docs/architecture.md, *Round trips per request*).
 //!
 //! Depends on the domain and the MongoDB driver; never on another adapter or
 //! the server (on the test kit in its tests only).

@@ -3,13 +3,11 @@
 
 use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::contract::store::StoreUnderTest;
+use pointshare_testkit::{test_server, unique};
 
 /// A store on a database of its own.
 async fn fresh() -> (MongoStore, MongoSettings) {
-    let uri = std::env::var("POINTSHARE_TEST_MONGODB_URI").expect(
-        "POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers",
-    );
-    let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
+    let settings = MongoSettings { database: unique("test"), ..MongoSettings::new(uri()) };
     (MongoStore::connect(&settings, None).await.expect("connects to the test server"), settings)
 }
 
@@ -23,11 +21,6 @@ async fn store() -> StoreUnderTest {
         totals: store.totals,
         tokens: store.tokens,
     }
-}
-
-fn rand_id() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 pointshare_testkit::store_contract!(store());
@@ -78,9 +71,7 @@ async fn a_record_altered_in_the_database_breaks_the_chain_there() {
 
 #[tokio::test]
 async fn connecting_twice_keeps_the_indexes_and_the_data() {
-    let uri = std::env::var("POINTSHARE_TEST_MONGODB_URI")
-        .expect("POINTSHARE_TEST_MONGODB_URI is set by scripts/with-servers");
-    let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri) };
+    let settings = MongoSettings { database: unique("test"), ..MongoSettings::new(uri()) };
     let first = MongoStore::connect(&settings, None).await.expect("connects");
     first.ping().await.expect("pings");
     let again = MongoStore::connect(&settings, None).await.expect("creating the indexes again is harmless");
@@ -98,7 +89,7 @@ async fn an_unreachable_server_fails_start_up_clearly() {
 }
 
 fn uri() -> String {
-    std::env::var("POINTSHARE_TEST_MONGODB_URI").expect("POINTSHARE_TEST_MONGODB_URI is set by scripts/with-servers")
+    test_server("POINTSHARE_TEST_MONGODB_URI")
 }
 
 #[tokio::test]
@@ -111,7 +102,7 @@ async fn a_replica_set_gets_majority_writes_primary_reads_and_retries_unless_the
     assert!(matches!(options.selection_criteria, Some(SelectionCriteria::ReadPreference(ReadPreference::Primary))));
     assert_eq!((options.retry_writes, options.retry_reads), (Some(true), Some(true)));
     // The server takes them: the contract suite above runs with exactly these.
-    let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri()) };
+    let settings = MongoSettings { database: unique("test"), ..MongoSettings::new(uri()) };
     MongoStore::connect(&settings, None).await.expect("connects with majority writes").ping().await.expect("pings");
 
     let chosen = format!("{}/?w=1&readPreference=primaryPreferred&retryWrites=false", uri().trim_end_matches('/'));
@@ -153,7 +144,7 @@ async fn indexes_used(database: &mongodb::Database, command: mongodb::bson::Docu
 async fn each_query_of_a_request_is_answered_from_its_index() {
     use mongodb::bson::doc;
 
-    let settings = MongoSettings { database: format!("test_{:016x}", rand_id()), ..MongoSettings::new(uri()) };
+    let settings = MongoSettings { database: unique("test"), ..MongoSettings::new(uri()) };
     MongoStore::connect(&settings, None).await.expect("connects and creates the indexes");
     let database = mongodb::Client::with_uri_str(uri()).await.expect("connects").database(&settings.database);
     let member = "0190f3a0-b1c2-7c3d-8e9f-0a1b2c3d4e5f";

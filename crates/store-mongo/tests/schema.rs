@@ -14,16 +14,9 @@ use pointshare_domain::{
 };
 use pointshare_store_mongo::{MigrationStep, MongoSettings, MongoStore, PrepareError, SCHEMA_VERSION, SchemaVersion};
 
-fn uri() -> String {
-    std::env::var("POINTSHARE_TEST_MONGODB_URI").expect(
-        "POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers (scripts/test does), which starts the servers",
-    )
-}
-
 fn settings() -> MongoSettings {
-    use std::hash::{BuildHasher, RandomState};
-    let id = RandomState::new().hash_one(std::time::SystemTime::now());
-    MongoSettings { database: format!("test_{id:016x}"), ..MongoSettings::new(uri()) }
+    let uri = pointshare_testkit::test_server("POINTSHARE_TEST_MONGODB_URI");
+    MongoSettings { database: pointshare_testkit::unique("test"), ..MongoSettings::new(uri) }
 }
 
 async fn database(settings: &MongoSettings) -> mongodb::Database {

@@ -44,16 +44,12 @@ pub struct Inbox {
 impl Inbox {
     /// The Maildir `scripts/with-servers` delivers into; a test run without it fails.
     pub fn from_env() -> Inbox {
-        let maildir = std::env::var("POINTSHARE_TEST_MAILDIR").unwrap_or_else(|_| {
-            panic!("POINTSHARE_TEST_MAILDIR is unset: run the tests through scripts/with-servers, which starts the SMTP server")
-        });
-        Inbox { maildir: PathBuf::from(maildir) }
+        Inbox { maildir: PathBuf::from(crate::test_server("POINTSHARE_TEST_MAILDIR")) }
     }
 
     /// The SMTP server's URL, from the same environment.
     pub fn smtp_url() -> String {
-        std::env::var("POINTSHARE_TEST_SMTP_URL")
-            .unwrap_or_else(|_| panic!("POINTSHARE_TEST_SMTP_URL is unset: run the tests through scripts/with-servers"))
+        crate::test_server("POINTSHARE_TEST_SMTP_URL")
     }
 
     /// Every mail delivered to `to` so far, in no set order.

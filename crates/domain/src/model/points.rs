@@ -27,16 +27,6 @@ impl Points {
     pub const fn get(self) -> u64 {
         self.0
     }
-
-    /// The sum, if it is still a valid amount.
-    pub fn checked_add(self, other: Points) -> Option<Points> {
-        self.0.checked_add(other.0).and_then(|sum| Points::new(sum).ok())
-    }
-
-    /// The difference, if it is still a valid amount (at least 1).
-    pub fn checked_sub(self, other: Points) -> Option<Points> {
-        self.0.checked_sub(other.0).and_then(|diff| Points::new(diff).ok())
-    }
 }
 
 impl TryFrom<u64> for Points {
@@ -74,14 +64,5 @@ mod tests {
         assert_eq!(Points::new(1).map(Points::get), Ok(1));
         assert_eq!(Points::new(1_000_000_000_000).map(Points::get), Ok(1_000_000_000_000));
         assert!(Points::new(1_000_000_000_001).is_err());
-    }
-
-    #[test]
-    fn arithmetic_stays_in_range() {
-        let one = Points::MIN;
-        assert_eq!(one.checked_add(one).map(Points::get), Some(2));
-        assert_eq!(Points::MAX.checked_add(one), None);
-        assert_eq!(one.checked_sub(one), None);
-        assert_eq!(Points::MAX.checked_sub(one).map(Points::get), Some(999_999_999_999));
     }
 }

@@ -12,10 +12,6 @@ impl Deadline {
         Deadline(Instant::now() + budget)
     }
 
-    pub const fn at(instant: Instant) -> Self {
-        Deadline(instant)
-    }
-
     pub fn instant(self) -> Instant {
         self.0
     }

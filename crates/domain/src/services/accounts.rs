@@ -16,8 +16,8 @@ use anyhow::Context;
 use thiserror::Error;
 
 use super::throttle::{AccountKey, Throttle, Throttled};
+use super::time::to_delta;
 use super::transfers::SubmitError;
-use super::transfers::to_delta;
 use super::{BalanceError, BalanceService, MailService, TransferService};
 use crate::model::{
     AccountToken, DisplayName, Email, Handle, MailIntent, MailKind, MailMessage, MailToken, Member, MemberId,

@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use thiserror::Error;
 
-use super::transfers::{
-    GrantCommand, GrantError, Recording, SubmitError, Submitted, TransferService, release_reservation, to_delta,
-};
+use super::reservations::release_reservation;
+use super::time::to_delta;
+use super::transfers::{GrantCommand, GrantError, Recording, SubmitError, Submitted, TransferService};
 use super::{AuditError, AuditService};
 use crate::model::{
     Actor, Approval, AuditAction, AuditTarget, Authority, Cursor, DeclineReason, Handle, IdempotencyKey, LeaseOwner,

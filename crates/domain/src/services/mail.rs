@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::transfers::to_delta;
+use super::time::to_delta;
 use crate::model::{LeaseOwner, MailIntent, MailMessage, OutboxMail};
 use crate::ports::{Clock, MailError, MailOutbox, Mailer, StoreError};
 

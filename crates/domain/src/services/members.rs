@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
-use super::transfers::to_delta;
+use super::time::to_delta;
 
 use crate::model::{
     DisplayName, Email, Handle, HandlePrefix, HolderRef, Member, MemberId, MemberStatus, Password, Role,

@@ -14,10 +14,12 @@ mod operators;
 mod reconcile;
 mod recovery;
 mod requests;
+mod reservations;
 mod review;
 mod saga;
 mod sessions;
 mod throttle;
+mod time;
 mod transfers;
 
 pub use accounts::{

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::transfers::to_delta;
+use super::time::to_delta;
 use super::{CorrectionService, Holding, MemberService, SagaDriver};
 use crate::model::{LeaseOwner, ReviewReason, TransferState};
 use crate::ports::{Clock, Deadline, StoreError, TransferRepository};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::transfers::{release_reservation, to_delta};
+use super::reservations::release_reservation;
+use super::time::to_delta;
 use super::{AuditError, AuditService};
 use crate::model::{
     AuditAction, AuditTarget, Authority, Cursor, LeaseOwner, Legs, MovementKind, Page, ProviderReference,

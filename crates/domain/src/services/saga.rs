@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::transfers::{release_reservation, to_delta};
+use super::reservations::release_reservation;
+use super::time::to_delta;
 use crate::model::{
     DeclineReason, LeaseOwner, Legs, Memo, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction,
     ReviewReason, Transfer, TransferState,
@@ -248,6 +249,13 @@ impl SagaDriver {
         decline: Option<DeclineReason>,
         review: Option<ReviewReason>,
     ) -> anyhow::Result<Recorded> {
+        // The store refuses any other edge; the saga must never ask for one.
+        debug_assert!(
+            transfer.state.can_become(to, transfer.kind),
+            "the saga recorded {:?} -> {to:?} for a {:?}",
+            transfer.state,
+            transfer.kind
+        );
         let transition = Transition {
             id: transfer.id,
             kind: transfer.kind,
@@ -400,9 +408,6 @@ impl SagaDriver {
         (!left.is_zero()).then(|| deadline.capped(left))
     }
 
-    /// How long `owner` may still call the provider for `transfer`: until its
-    /// lease ends, less the clock skew. `None` if it holds no lease or that
-    /// time has passed.
     /// When to renew the lease `owner` still holds to, before the next call:
     /// once less than half of `lease` is left for calls (so a share that
     /// finishes quickly costs no extra write), to `lease` from now but no
@@ -423,6 +428,9 @@ impl SagaDriver {
         (left_for_calls < lease / 2 && until > held.until).then_some(until)
     }
 
+    /// How long `owner` may still call the provider for `transfer`: until its
+    /// lease ends, less the clock skew. `None` if it holds no lease or that
+    /// time has passed.
     fn time_for_calls(&self, transfer: &Transfer, owner: &LeaseOwner) -> Option<Duration> {
         let lease = transfer.lease.as_ref().filter(|lease| &lease.owner == owner)?;
         (lease.until - self.clock.now()).to_std().ok()?.checked_sub(self.settings.clock_skew)
@@ -511,6 +519,15 @@ impl SagaDriver {
                 )
             }
         };
+        // Every call's reference is derived from its transfer: what makes a
+        // repeat by any driver idempotent, and what reconcile asks about.
+        debug_assert!(
+            self.settings.fencing == Fencing::Off
+                || [transfer.debit_reference(), transfer.credit_reference()].contains(&step.movement.reference),
+            "a step of transfer {} under the reference {}",
+            transfer.id,
+            step.movement.reference
+        );
         Ok(Some(step))
     }
 }

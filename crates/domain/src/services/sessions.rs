@@ -15,7 +15,7 @@ use anyhow::Context;
 use thiserror::Error;
 
 use super::throttle::{AccountKey, Quota, Throttle, Throttled};
-use super::transfers::to_delta;
+use super::time::to_delta;
 use crate::model::{Email, Handover, Member, MemberId, Role, Rotation, Session, SessionId, TokenHash};
 use crate::ports::{Clock, HashError, MemberRepository, PasswordHasher, SessionRepository, StoreError};
 

@@ -6,7 +6,7 @@
 //! take the same path without the debit, against the admin's daily budget.
 
 use anyhow::Context;
-use chrono::{DateTime, Duration as TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,8 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use super::idempotency::{KeyCheck, check_key};
+use super::reservations::{day_key, release_reservation};
+use super::time::to_delta;
 use super::{AuditError, AuditService, Followups, Holding, SagaDriver};
 use crate::model::{
     Actor, AuditAction, AuditTarget, Authority, Cursor, DeclineReason, Handle, IdempotencyKey, Lease, LeaseOwner,
@@ -21,7 +23,7 @@ use crate::model::{
     TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
-    Clock, DailyTotals, DayKey, Deadline, Direction, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
+    Clock, DailyTotals, Deadline, Direction, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
     TransferRepository,
 };
 
@@ -685,37 +687,6 @@ impl TransferService {
     }
 }
 
-/// Gives back what `transfer` reserved, once it moved nothing: against its
-/// day, and for a reversal, against what its original may still give back.
-/// Whoever ended it calls this, so it happens once. If it fails the
-/// allowance stays smaller than it should: the safe side.
-pub(crate) async fn release_reservation(
-    totals: &dyn DailyTotals,
-    transfers: &dyn TransferRepository,
-    transfer: &Transfer,
-) {
-    if let Err(error) = totals.release(&day_key(transfer), transfer.amount).await {
-        tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
-    }
-    if let Some(original) = transfer.reverses
-        && let Err(error) = transfers.release_reversal(original, transfer.amount).await
-    {
-        tracing::warn!(%error, transfer = %transfer.id, %original, "could not give back a reversal's reservation");
-    }
-}
-
-/// The daily counter a transfer counts against, on the UTC day it was
-/// created: its sender's for its kind; for a withdrawal an admin decided,
-/// their (the recipient's) grant budget, which pays for points taken as for
-/// points made. Undoing a grant spends no budget (`TransferLimits::daily`).
-pub(crate) fn day_key(transfer: &Transfer) -> DayKey {
-    let (holder, kind) = match transfer.kind {
-        TransferKind::Withdrawal if transfer.reverses.is_none() => (transfer.recipient, TransferKind::Grant),
-        kind => (transfer.sender, kind),
-    };
-    DayKey { sender: holder, kind, day: transfer.created_at.date_naive() }
-}
-
 /// A rejected or reversed transfer is an error for the caller; any other is an answer.
 fn settle(transfer: Transfer, replayed: bool) -> Result<Submitted, SubmitError> {
     let submitted = Submitted { transfer, replayed };
@@ -727,8 +698,4 @@ fn settle(transfer: Transfer, replayed: bool) -> Result<Submitted, SubmitError> 
 
 fn receiving_account(member: &Member) -> Option<crate::model::ProviderAccountId> {
     member.provider_account.clone().filter(|_| member.can_receive())
-}
-
-pub(crate) fn to_delta(duration: Duration) -> TimeDelta {
-    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
 }

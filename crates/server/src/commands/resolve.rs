@@ -9,7 +9,7 @@ use pointshare_domain::ports::Deadline;
 use pointshare_domain::services::ResolveError;
 use pointshare_domain::{Authority, Resolution, TransferId};
 
-use crate::reconcile::require_real_backends;
+use super::reconcile::require_real_backends;
 use crate::settings::Settings;
 use crate::wiring;
 

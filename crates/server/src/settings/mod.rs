@@ -33,7 +33,7 @@ pub use pointshare_domain::services::{ThrottlePolicy, TransferLimits};
 pub use pointshare_provider_http::CallSettings;
 pub use pointshare_store_mongo::MongoSettings;
 
-pub use crate::client::{ClientAddresses, ForwardingHeader, TrustedProxies};
+pub use crate::client_address::{ClientAddresses, ForwardingHeader, TrustedProxies};
 pub use crate::cors::CorsOrigins;
 pub use crate::traces::TracingSettings;
 

@@ -27,10 +27,8 @@ on_each_store!(
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A member of a handle unique to the test (the SMTP server's inbox is shared).
-fn unique(name: &str) -> String {
-    format!("{name}{}", &pointshare_domain::MailId::new().as_uuid().simple().to_string()[..12])
-}
+// Handles unique to the test: the SMTP server's inbox is shared.
+use pointshare_testkit::unique;
 
 async fn sessions_of(app: &TestApp, email: &str, password: &str) -> (String, String) {
     let answer = app.login(email, password).await;

@@ -85,10 +85,8 @@ pub async fn spawn_on(
     let app = spawn_app_with(|s| {
         in_memory_on_purpose(s);
         if store == Store::MongoDb {
-            let uri = std::env::var("POINTSHARE_TEST_MONGODB_URI").unwrap_or_else(|_| {
-                panic!("POINTSHARE_TEST_MONGODB_URI is unset: run the tests through scripts/with-servers")
-            });
-            let database = format!("api_{:016x}", rand::random::<u64>());
+            let uri = pointshare_testkit::test_server("POINTSHARE_TEST_MONGODB_URI");
+            let database = pointshare_testkit::unique("api");
             // A database of its own, migrated by the replica (no `pointshare migrate` step to run).
             s.store = Some(MongoSettings { database, migrate_on_start: true, ..MongoSettings::new(uri) });
             s.backends.store = None;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 
+use crate::unique;
 use pointshare_domain::ports::{
     AccountTokens, AttachAccountError, Clock, DailyTotals, DayKey, Direction, HistoryFilter, InsertMemberError,
     InsertTransferError, MemberDirectory, MemberRepository, MemberSearch, SessionRepository, SetEmailError,
@@ -87,14 +88,6 @@ macro_rules! store_contract {
 
 fn now() -> DateTime<Utc> {
     SystemClock.now()
-}
-
-fn unique(name: &str) -> String {
-    format!("{name}_{}", &uuid_hex()[..12])
-}
-
-fn uuid_hex() -> String {
-    format!("{:032x}", rand::random::<u128>())
 }
 
 fn member(handle: &str) -> Member {
