@@ -22,8 +22,10 @@ use crate::ports::{
 };
 
 /// Whether drivers guard against their own staleness (docs/architecture.md,
-/// "Fencing"). Always `On` in a service; `Off` exists so the simulation can
-/// show that what it finds without these guards it no longer finds with them.
+/// "Fencing"). Always `On` in a service; `Off` exists only with the cargo
+/// feature `unfenced`, which the simulation alone enables, to show that what
+/// it finds without these guards it no longer finds with them (scripts/test
+/// checks the server is built without it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fencing {
     /// Calls only while the lease holds, refunds under the credit's
@@ -31,7 +33,18 @@ pub enum Fencing {
     On,
     /// The saga as it was before fencing: trusts its lease, refunds under
     /// `<id>:refund`, trusts every rejection at once.
+    #[cfg(feature = "unfenced")]
     Off,
+}
+
+impl Fencing {
+    const fn is_off(self) -> bool {
+        #[cfg(feature = "unfenced")]
+        if matches!(self, Fencing::Off) {
+            return true;
+        }
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -340,7 +353,7 @@ impl SagaDriver {
         deadline: Deadline,
     ) -> Option<bool> {
         let Holding::TakenOver { at } = holding else { return Some(true) };
-        if self.settings.fencing == Fencing::Off {
+        if self.settings.fencing.is_off() {
             return Some(true);
         }
         let settled = at + to_delta(self.settings.in_flight_window);
@@ -401,7 +414,7 @@ impl SagaDriver {
     /// that stalled past its lease (a pause, a slow call) from sending another
     /// provider *call*, and no call it sends outlives its lease.
     fn within_lease(&self, transfer: &Transfer, owner: &LeaseOwner, deadline: Deadline) -> Option<Deadline> {
-        if self.settings.fencing == Fencing::Off {
+        if self.settings.fencing.is_off() {
             return Some(deadline);
         }
         let left = self.time_for_calls(transfer, owner)?;
@@ -491,9 +504,10 @@ impl SagaDriver {
                 on_applied: TransferState::Completed,
             },
             (Legs::DebitThenCredit, TransferState::Refunding) => {
-                let reference = match self.settings.fencing {
-                    Fencing::On => transfer.credit_reference(),
-                    Fencing::Off => ProviderReference::parse(format!("{}:refund", transfer.id))?,
+                let reference = if self.settings.fencing.is_off() {
+                    ProviderReference::parse(format!("{}:refund", transfer.id))?
+                } else {
+                    transfer.credit_reference()
                 };
                 Step {
                     kind: MovementKind::Credit,
@@ -522,7 +536,7 @@ impl SagaDriver {
         // Every call's reference is derived from its transfer: what makes a
         // repeat by any driver idempotent, and what reconcile asks about.
         debug_assert!(
-            self.settings.fencing == Fencing::Off
+            self.settings.fencing.is_off()
                 || [transfer.debit_reference(), transfer.credit_reference()].contains(&step.movement.reference),
             "a step of transfer {} under the reference {}",
             transfer.id,
