@@ -18,7 +18,9 @@ use crate::wiring::AppState;
 pub async fn admin(state: &AppState) -> anyhow::Result<()> {
     let admin = state.settings.bootstrap_admin.admin().map_err(SettingsError::in_section("bootstrap_admin"))?;
     let Some(admin) = admin else { return Ok(()) };
-    if let Some(existing) = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")? {
+    if let Some(existing) =
+        state.services.members.by_email(&admin.email).await.context("looking up the bootstrap admin")?
+    {
         if existing.is_admin() {
             tracing::info!(email = %admin.email, "the bootstrap admin exists");
         } else {
@@ -35,14 +37,15 @@ pub async fn admin(state: &AppState) -> anyhow::Result<()> {
         handle: admin.handle,
         password: admin.password,
     };
-    match state.members.enrol_admin(command, Deadline::after(Duration::from_secs(30))).await {
+    match state.services.members.enrol_admin(command, Deadline::after(Duration::from_secs(30))).await {
         Ok(member) => {
             record_bootstrap(state, &member).await?;
             tracing::info!(email = %admin.email, "created the bootstrap admin");
         }
         // Recorded: the recovery worker opens the account once the provider answers.
         Err(SignupError::ProviderUnavailable) => {
-            let created = state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")?;
+            let created =
+                state.services.members.by_email(&admin.email).await.context("looking up the bootstrap admin")?;
             if let Some(member) = created {
                 record_bootstrap(state, &member).await?;
             }
@@ -51,7 +54,13 @@ pub async fn admin(state: &AppState) -> anyhow::Result<()> {
         Err(SignupError::EmailTaken) => tracing::info!(email = %admin.email, "the bootstrap admin exists"),
         // Another replica starting at the same moment may have created it.
         Err(SignupError::HandleTaken)
-            if state.members.by_email(&admin.email).await.context("looking up the bootstrap admin")?.is_some() =>
+            if state
+                .services
+                .members
+                .by_email(&admin.email)
+                .await
+                .context("looking up the bootstrap admin")?
+                .is_some() =>
         {
             tracing::info!(email = %admin.email, "the bootstrap admin exists");
         }
@@ -75,6 +84,6 @@ async fn record_bootstrap(state: &AppState, admin: &Member) -> anyhow::Result<()
     let entry = server
         .entry(AuditAction::BootstrapAdmin, AuditTarget::Member(admin.id), format!("bootstrap_admin:{}", admin.email))
         .changed(None, Role::Admin.as_str().to_owned());
-    state.audit.record(entry).await.context("recording the bootstrap admin in the audit log")?;
+    state.services.audit.record(entry).await.context("recording the bootstrap admin in the audit log")?;
     Ok(())
 }

@@ -45,9 +45,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
             password: parsed.clone(),
         };
         let enrolled = if admin {
-            state.members.enrol_admin(command, deadline()).await
+            state.services.members.enrol_admin(command, deadline()).await
         } else {
-            state.members.signup(command, deadline()).await
+            state.services.members.signup(command, deadline()).await
         };
         match enrolled {
             Ok(_) | Err(SignupError::EmailTaken) => {}
@@ -56,7 +56,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
         seeded.push(DemoMember { email: email.into(), handle: handle.into(), password: password.clone(), admin });
     }
     let granting = bootstrap.map_or_else(|| Email::parse(ADMIN_EMAIL), Ok)?;
-    let admin = state.members.by_email(&granting).await?.context("the granting admin exists")?;
+    let admin = state.services.members.by_email(&granting).await?.context("the granting admin exists")?;
     for member in seeded.iter().filter(|member| !member.admin) {
         let grant = GrantCommand {
             admin: admin.id,
@@ -66,7 +66,12 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoMember>> {
             idempotency_key: IdempotencyKey::parse(format!("demo-funding-{}", member.handle))?,
             origin: Origin::default(),
         };
-        state.transfers.grant(grant, deadline()).await.with_context(|| format!("funding {}", member.handle))?;
+        state
+            .services
+            .transfers
+            .grant(grant, deadline())
+            .await
+            .with_context(|| format!("funding {}", member.handle))?;
     }
     Ok(seeded)
 }

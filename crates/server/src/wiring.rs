@@ -16,9 +16,8 @@ use pointshare_domain::ports::{
     MemberRepository, RateLimiter, SessionRepository, SystemClock, TransferRepository,
 };
 use pointshare_domain::services::{
-    AccountService, AuditService, BalanceService, CorrectionService, EventFeed, Fencing, Followups, MailService,
-    MailSettings, MemberService, OperatorService, Policy, Ports, ReconcileService, RecoveryService, RecoverySettings,
-    RequestLease, ReviewService, SagaSettings, Services, SessionPolicy, SessionService, Throttle, TransferService,
+    Fencing, Followups, MailSettings, Policy, Ports, RecoverySettings, RequestLease, SagaSettings, Services,
+    SessionPolicy,
 };
 use pointshare_embedded::{
     InMemoryAccountTokens, InMemoryAuditLog, InMemoryBalanceCache, InMemoryDailyTotals, InMemoryEvents,
@@ -39,20 +38,8 @@ use crate::telemetry::{MeteredCache, MeteredLimiter};
 #[derive(Debug)]
 pub struct AppState {
     pub settings: Settings,
-    pub members: Arc<MemberService>,
-    pub transfers: Arc<TransferService>,
-    pub corrections: Arc<CorrectionService>,
-    pub balances: Arc<BalanceService>,
-    pub sessions: Arc<SessionService>,
-    pub recovery: Arc<RecoveryService>,
-    pub reconcile: Arc<ReconcileService>,
-    pub review: Arc<ReviewService>,
-    pub audit: Arc<AuditService>,
-    pub operators: Arc<OperatorService>,
-    pub mail: Arc<MailService>,
-    pub accounts: Arc<AccountService>,
-    pub events: EventFeed,
-    pub throttle: Arc<Throttle>,
+    /// The domain's services, as the domain wires them.
+    pub services: Services,
     /// Drives 202s' transfers on; stopped at shutdown.
     pub followups: Followups,
     pub streams: StreamSlots,
@@ -417,20 +404,7 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
     let state = Arc::new(AppState {
         access: Access::new(services.members.clone(), services.sessions.clone(), ACCESS_FRESHNESS),
         settings,
-        members: services.members,
-        transfers: services.transfers,
-        corrections: services.corrections,
-        balances: services.balances,
-        sessions: services.sessions,
-        recovery: services.recovery,
-        reconcile: services.reconcile,
-        review: services.review,
-        audit: services.audit,
-        operators: services.operators,
-        mail: services.mail,
-        accounts: services.accounts,
-        events: services.events,
-        throttle: services.throttle,
+        services,
         followups,
         streams: StreamSlots::default(),
         stopping: CancellationToken::new(),

@@ -48,7 +48,7 @@ where
 
 pub fn recovery(state: &Arc<AppState>) -> Worker {
     every("recovery", state, state.settings.recovery.interval, |state| async move {
-        match state.recovery.run_once().await {
+        match state.services.recovery.run_once().await {
             Ok(report) => telemetry::recovery_passed(&report),
             Err(error) => {
                 telemetry::recovery_failed();
@@ -60,7 +60,7 @@ pub fn recovery(state: &Arc<AppState>) -> Worker {
 
 pub fn mail(state: &Arc<AppState>) -> Worker {
     every("mail", state, state.settings.mail.interval, |state| async move {
-        match state.mail.deliver_once().await {
+        match state.services.mail.deliver_once().await {
             Ok(report) => telemetry::mail_passed(&report),
             Err(error) => {
                 telemetry::mail_failed();

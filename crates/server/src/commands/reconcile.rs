@@ -200,7 +200,8 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<Report>
             .expect("a valid template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let reconciliation = state.reconcile.run(window, options.concurrency, &|| bar.inc(1)).await.context("reconciling");
+    let reconciliation =
+        state.services.reconcile.run(window, options.concurrency, &|| bar.inc(1)).await.context("reconciling");
     bar.finish_and_clear();
     Ok(Report::new(window, reconciliation?, repaired))
 }
@@ -211,7 +212,7 @@ async fn repair(state: &AppState, budget: Duration) -> anyhow::Result<usize> {
     let started = Instant::now();
     let mut repaired = 0;
     loop {
-        let pass = state.recovery.run_once().await.context("a recovery pass")?;
+        let pass = state.services.recovery.run_once().await.context("a recovery pass")?;
         repaired += pass.finished;
         if pass.claimed == 0 || started.elapsed() >= budget {
             return Ok(repaired);

@@ -42,7 +42,7 @@ pub async fn run(settings: Settings, id: &str, resolution: Resolution, by: &Auth
         id.parse().map_err(|_| Failure::CouldNotRun(anyhow::anyhow!("{id:?} is not a transfer id")))?;
     require_real_backends(&settings, "transfers resolve").map_err(Failure::CouldNotRun)?;
     let wired = wiring::wire(settings, wiring::Reach::Now).await.map_err(Failure::CouldNotRun)?;
-    let resolved = wired.state.review.resolve(id, resolution, by, Deadline::after(BUDGET)).await;
+    let resolved = wired.state.services.review.resolve(id, resolution, by, Deadline::after(BUDGET)).await;
     match resolved {
         Ok(transfer) => Ok(format!(
             "transfer {} is {} ({} by {})",

@@ -64,7 +64,7 @@ pub async fn change_my_password(
     };
     let change =
         PasswordChange { member: caller.member, session: caller.bearer.session, current: current_password, new };
-    for ended in state.accounts.change_password(change).await? {
+    for ended in state.services.accounts.change_password(change).await? {
         state.access.session_ended(ended);
     }
     Ok(HttpResponse::NoContent().finish())
@@ -119,10 +119,10 @@ pub async fn update_me(
     }
     if let (Some(new), Some(password)) = (email, password) {
         let change = EmailChange { member: caller.member, password, new };
-        state.accounts.request_email_change(change, mailed_token()).await?;
+        state.services.accounts.request_email_change(change, mailed_token()).await?;
     }
     let member = match name {
-        Some(name) => state.members.rename(caller.member, &name).await?,
+        Some(name) => state.services.members.rename(caller.member, &name).await?,
         None => current(&state, caller).await?,
     };
     Ok(web::Json(MemberView::of(&member)))
@@ -164,9 +164,10 @@ pub async fn request_password_reset(
     body: Body<PasswordResetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let PasswordResetBody { email } = body.into_inner();
-    let counted = state.throttle.mail_request(&client_address(&state, &request), &AccountKey::of(&email)).await;
+    let counted =
+        state.services.throttle.mail_request(&client_address(&state, &request), &AccountKey::of(&email)).await;
     rate_limits::record(&request, counted)?;
-    let accounts = state.accounts.clone();
+    let accounts = state.services.accounts.clone();
     // After the answer: how long the lookup takes must not tell who is a member.
     tokio::spawn(async move {
         if let Err(error) = accounts.request_reset(&email, mailed_token()).await {
@@ -193,7 +194,7 @@ pub async fn confirm_password_reset(
         return Err(faults.into_error());
     };
     let token = presented_token(&token).ok_or_else(invalid_token)?;
-    for ended in state.accounts.reset_password(&token, new).await? {
+    for ended in state.services.accounts.reset_password(&token, new).await? {
         state.access.session_ended(ended);
     }
     Ok(HttpResponse::NoContent().finish())
@@ -218,7 +219,7 @@ impl FieldRules for VerifyEmailBody {}
 #[post("/v1/auth/verify-email")]
 pub async fn verify_email(state: State, body: Body<VerifyEmailBody>) -> Result<HttpResponse, ApiError> {
     let token = presented_token(&body.into_inner().token).ok_or_else(invalid_token)?;
-    let member = state.accounts.verify_email(&token).await?;
+    let member = state.services.accounts.verify_email(&token).await?;
     state.access.member_changed(member.id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -234,8 +235,11 @@ pub async fn resend_verification_email(
     request: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let account = AccountKey::of(caller.record.email.as_str());
-    rate_limits::record(&request, state.throttle.mail_request(&client_address(&state, &request), &account).await)?;
-    state.accounts.send_verification(&caller.record, mailed_token()).await.map_err(ApiError::unexpected)?;
+    rate_limits::record(
+        &request,
+        state.services.throttle.mail_request(&client_address(&state, &request), &account).await,
+    )?;
+    state.services.accounts.send_verification(&caller.record, mailed_token()).await.map_err(ApiError::unexpected)?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -268,7 +272,7 @@ pub async fn close_my_account(
 ) -> Result<HttpResponse, ApiError> {
     let CloseAccountBody { password, forfeit } = body.into_inner();
     let command = CloseAccount { member: caller.member, password, forfeit };
-    let ended = state.accounts.close(command, deadline(&state)).await?;
+    let ended = state.services.accounts.close(command, deadline(&state)).await?;
     state.access.member_changed(caller.member);
     for session in ended {
         state.access.session_ended(session);
@@ -299,11 +303,11 @@ const EXPORT_PAGE: usize = 100;
 pub async fn export_my_data(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
     let current_session = caller.bearer.session;
     let member = current(&state, caller).await?;
-    let sessions = state.sessions.list(member.id).await.map_err(ApiError::unexpected)?;
+    let sessions = state.services.sessions.list(member.id).await.map_err(ApiError::unexpected)?;
     let mut transfers = Vec::new();
     let mut after = None;
     loop {
-        let page = state.transfers.history(member.id, &HistoryFilter::default(), after, EXPORT_PAGE).await;
+        let page = state.services.transfers.history(member.id, &HistoryFilter::default(), after, EXPORT_PAGE).await;
         let page = page.map_err(ApiError::unexpected)?;
         transfers.extend(transfer_views(&state, page.items, &[(member.id, &member.handle)]).await?);
         match page.next {

@@ -177,7 +177,8 @@ pub async fn search_members(
         query.role.map(RoleView::into),
     );
     // One more than asked says whether another page follows.
-    let mut found = state.operators.search(&search, after.as_ref(), limit + 1).await.map_err(ApiError::unexpected)?;
+    let mut found =
+        state.services.operators.search(&search, after.as_ref(), limit + 1).await.map_err(ApiError::unexpected)?;
     let has_more = found.len() > limit;
     found.truncate(limit);
     Ok(web::Json(AdminMemberPage {
@@ -199,7 +200,8 @@ pub async fn get_member_for_admin(
     id: web::Path<String>,
 ) -> Result<web::Json<AdminMemberDetail>, ApiError> {
     let id = member_id(&id)?;
-    let overview = state.operators.overview(id).await.map_err(ApiError::unexpected)?.ok_or_else(member_not_found)?;
+    let overview =
+        state.services.operators.overview(id).await.map_err(ApiError::unexpected)?.ok_or_else(member_not_found)?;
     // A provider in trouble costs the support desk the balance, not the page.
     let (balance, balance_problem) = match balance_of(&state, &overview.member).await {
         Ok(balance) => (Some(balance), None),
@@ -230,9 +232,10 @@ pub async fn list_member_transfers(
     let id = member_id(&id)?;
     let query = query.into_inner();
     query.check()?;
-    let member = state.members.by_id(id).await.map_err(ApiError::unexpected)?.ok_or_else(member_not_found)?;
+    let member = state.services.members.by_id(id).await.map_err(ApiError::unexpected)?.ok_or_else(member_not_found)?;
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
-    let page = state.transfers.history(id, &query.filter(), after, limit).await.map_err(ApiError::unexpected)?;
+    let page =
+        state.services.transfers.history(id, &query.filter(), after, limit).await.map_err(ApiError::unexpected)?;
     transfer_page(&state, page, member.id, &member.handle).await
 }
 
@@ -260,7 +263,7 @@ pub async fn set_member_status(
         NewStatusView::Active => MemberStatus::Active,
         NewStatusView::Suspended => MemberStatus::Suspended,
     };
-    let change = state.operators.set_status(MemberRef::Id(id), status, &by).await?;
+    let change = state.services.operators.set_status(MemberRef::Id(id), status, &by).await?;
     state.access.member_changed(id);
     Ok(web::Json(AdminMemberView::of(&change.member)))
 }
@@ -285,7 +288,7 @@ pub async fn set_member_role(
     let id = member_id(&id)?;
     let RoleBody { role, reason } = body.into_inner();
     let by = admin_authority(&state, &request, &admin, reason)?;
-    let change = state.operators.set_role(MemberRef::Id(id), role.into(), &by).await?;
+    let change = state.services.operators.set_role(MemberRef::Id(id), role.into(), &by).await?;
     state.access.member_changed(id);
     Ok(web::Json(AdminMemberView::of(&change.member)))
 }

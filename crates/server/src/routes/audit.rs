@@ -199,7 +199,7 @@ pub async fn list_audit_records(
     let before = query.cursor.as_deref().map(str::parse::<u64>).transpose().map_err(|_| {
         ApiError::new(StatusCode::BAD_REQUEST, ProblemCode::InvalidCursor, "The cursor is not one this API gave")
     })?;
-    let page = state.audit.page(&filter, before, limit).await.map_err(ApiError::unexpected)?;
+    let page = state.services.audit.page(&filter, before, limit).await.map_err(ApiError::unexpected)?;
     Ok(web::Json(AuditPageView {
         has_more: page.next_before.is_some(),
         next_cursor: page.next_before.map(|seq| seq.to_string()),
@@ -225,7 +225,7 @@ pub async fn export_audit_records(
         let (state, filter) = (state.clone(), filter.clone());
         async move {
             let after = after?;
-            match state.audit.after(after, EXPORT_BATCH).await {
+            match state.services.audit.after(after, EXPORT_BATCH).await {
                 Ok(records) => {
                     let next = (records.len() == EXPORT_BATCH).then(|| records.last().map(|r| r.seq)).flatten();
                     let lines: Vec<u8> = records.iter().filter(|r| filter.lists(r)).flat_map(csv_record).collect();

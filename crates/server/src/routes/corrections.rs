@@ -77,7 +77,7 @@ pub async fn reverse_transfer(
     let command = ReverseCommand { admin: admin.0.member, transfer, amount, reason, idempotency_key, origin };
     let Patience { deadline, applied } = patience(&state, &request);
     let answer = Answering { caller: None, to: None, location: LOCATION, applied };
-    submit(&state, TransferKind::Reversal, state.corrections.reverse(command, deadline), answer).await
+    submit(&state, TransferKind::Reversal, state.services.corrections.reverse(command, deadline), answer).await
 }
 
 /// Which way an adjustment moves points.
@@ -154,7 +154,7 @@ pub async fn create_adjustment(
     };
     let Patience { deadline, applied } = patience(&state, &request);
     let answer = Answering { caller: None, to: None, location: LOCATION, applied };
-    submit(&state, kind, state.corrections.adjust(command, deadline), answer).await
+    submit(&state, kind, state.services.corrections.adjust(command, deadline), answer).await
 }
 
 /// A correction waiting for a second admin.
@@ -214,11 +214,11 @@ pub async fn list_approvals(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<ApprovalPage>, ApiError> {
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
-    let page = state.corrections.awaiting_approval(after, limit).await.map_err(ApiError::unexpected)?;
+    let page = state.services.corrections.awaiting_approval(after, limit).await.map_err(ApiError::unexpected)?;
     let known = [(admin.0.member, &admin.0.record.handle)];
     let approvals: Vec<_> = page.items.iter().filter_map(|t| t.approval).collect();
     let requesters: Vec<_> = approvals.iter().map(|a| a.requested_by).collect();
-    let handles = state.transfers.handles(&requesters, &known).await.map_err(ApiError::unexpected)?;
+    let handles = state.services.transfers.handles(&requesters, &known).await.map_err(ApiError::unexpected)?;
     let views = transfer_views(&state, page.items, &known).await?;
     let items = views
         .into_iter()
@@ -270,7 +270,7 @@ pub async fn decide_approval(
         reason: by.reason.expect("an admin's authority carries its reason"),
         origin: by.origin,
     };
-    let decided = state.corrections.decide(command, deadline(&state)).await?;
+    let decided = state.services.corrections.decide(command, deadline(&state)).await?;
     let known = [(admin.0.member, &admin.0.record.handle)];
     Ok(web::Json(transfer_views(&state, vec![decided.transfer], &known).await?.remove(0)))
 }

@@ -114,7 +114,7 @@ pub async fn stream_my_events(state: State, caller: Caller, request: HttpRequest
             .detail(format!("at most {} per member; close one first", state.settings.events.streams_per_member))
             .retry_after(RECONNECT_AFTER)
     })?;
-    let feed = state.events.follow(caller.member, last_seen).await.map_err(|error| {
+    let feed = state.services.events.follow(caller.member, last_seen).await.map_err(|error| {
         tracing::warn!(%error, "cannot follow a member's events");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -236,7 +236,7 @@ async fn still_allowed(streaming: &Streaming) -> bool {
 async fn render(state: &AppState, member: &Member, event: MemberEvent) -> Result<Option<String>, ApiError> {
     match event.notice {
         Notice::Transfer(id) => {
-            let transfer = match state.transfers.transfer_for(member.id, id).await {
+            let transfer = match state.services.transfers.transfer_for(member.id, id).await {
                 Ok(transfer) => transfer,
                 Err(GetTransferError::NotFound) => return Ok(None),
                 // Ends the stream: the client resumes from this event.

@@ -38,7 +38,7 @@ type State = web::Data<Arc<AppState>>;
 #[post("/v1/auth/signup")]
 pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) -> Result<HttpResponse, ApiError> {
     // Limits first: everything after costs, the password hash most.
-    rate_limits::record(&request, state.throttle.signup(&client_address(&state, &request)).await)?;
+    rate_limits::record(&request, state.services.throttle.signup(&client_address(&state, &request)).await)?;
     let body = body.into_inner();
     let mut faults = Faults::default();
     let email = faults.check("/email", Email::parse(body.email));
@@ -50,11 +50,12 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
         return Err(faults.into_error());
     };
     let command = SignupCommand { email, handle, display_name, password };
-    let member = state.members.signup(command, deadline(&state)).await?;
+    let member = state.services.members.signup(command, deadline(&state)).await?;
     let (secret, token) = RefreshToken::secret();
-    let session = state.sessions.start(&member, token, device(&state, &request)).await.map_err(ApiError::unexpected)?;
+    let session =
+        state.services.sessions.start(&member, token, device(&state, &request)).await.map_err(ApiError::unexpected)?;
     let session = tokens(&state, &member, &session, &secret)?;
-    if let Err(error) = state.accounts.send_verification(&member, mailed_token()).await {
+    if let Err(error) = state.services.accounts.send_verification(&member, mailed_token()).await {
         // The member exists and is logged in; they can ask for the link again.
         tracing::error!(%error, member = %member.id, "could not queue the verification mail");
     }
@@ -62,11 +63,11 @@ pub async fn signup(state: State, request: HttpRequest, body: Body<SignupBody>) 
 }
 
 pub async fn current(state: &AppState, caller: Caller) -> Result<Member, ApiError> {
-    state.members.by_id(caller.member).await.map_err(ApiError::unexpected)?.ok_or_else(gone)
+    state.services.members.by_id(caller.member).await.map_err(ApiError::unexpected)?.ok_or_else(gone)
 }
 
 pub(super) async fn balance_of(state: &AppState, member: &Member) -> Result<BalanceView, ApiError> {
-    Ok(state.balances.balance_of(member, deadline(state)).await?.into())
+    Ok(state.services.balances.balance_of(member, deadline(state)).await?.into())
 }
 
 /// My profile, from the store alone: a slow provider never keeps a page
@@ -113,8 +114,9 @@ pub async fn search_recipients(
             .detail(format!("prefix: {}; 2 to 32 of letters, digits and underscore", error.reason))
             .parameter("prefix")
     })?;
-    rate_limits::record(&request, state.throttle.member_search(caller.member).await)?;
-    let found = state.members.recipients_like(caller.member, &prefix, limit).await.map_err(ApiError::unexpected)?;
+    rate_limits::record(&request, state.services.throttle.member_search(caller.member).await)?;
+    let found =
+        state.services.members.recipients_like(caller.member, &prefix, limit).await.map_err(ApiError::unexpected)?;
     Ok(web::Json(PublicMemberList { items: found.iter().map(PublicMemberView::of).collect() }))
 }
 
@@ -131,7 +133,8 @@ pub async fn list_my_recent_recipients(
     query: web::Query<RecentQuery>,
 ) -> Result<web::Json<RecentRecipients>, ApiError> {
     let limit = picker_limit(query.into_inner().limit)?;
-    let recent = state.transfers.recent_recipients(caller.member, limit).await.map_err(ApiError::unexpected)?;
+    let recent =
+        state.services.transfers.recent_recipients(caller.member, limit).await.map_err(ApiError::unexpected)?;
     let items = recent
         .into_iter()
         .map(|(member, at)| RecentRecipientView {
@@ -161,6 +164,7 @@ pub async fn get_member(
 ) -> Result<web::Json<PublicMemberView>, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, ProblemCode::MemberNotFound, "No member has that handle");
     let handle = Handle::parse(handle.into_inner()).map_err(|_| not_found())?;
-    let member = state.members.by_handle(&handle).await.map_err(ApiError::unexpected)?.ok_or_else(not_found)?;
+    let member =
+        state.services.members.by_handle(&handle).await.map_err(ApiError::unexpected)?.ok_or_else(not_found)?;
     Ok(web::Json(PublicMemberView::of(&member)))
 }

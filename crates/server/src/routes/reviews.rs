@@ -109,12 +109,13 @@ pub async fn list_reviews(
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<ReviewPageView>, ApiError> {
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
-    let page = state.review.queue(after, limit).await.map_err(ApiError::unexpected)?;
+    let page = state.services.review.queue(after, limit).await.map_err(ApiError::unexpected)?;
     let known = [(admin.0.member, &admin.0.record.handle)];
     let views = transfer_views(&state, page.items.clone(), &known).await?;
     // The lookups of every item at once, under the one request's deadline.
     let deadline = deadline(&state);
-    let holdings = futures::future::join_all(page.items.iter().map(|t| state.review.holdings(t, deadline))).await;
+    let holdings =
+        futures::future::join_all(page.items.iter().map(|t| state.services.review.holdings(t, deadline))).await;
     let items = views
         .into_iter()
         .zip(holdings)
@@ -157,7 +158,7 @@ pub async fn resolve_transfer(
         DecisionView::Refund => Resolution::Refund,
         DecisionView::Complete => Resolution::Complete,
     };
-    let resolved = state.review.resolve(id, resolution, &by, deadline(&state)).await?;
+    let resolved = state.services.review.resolve(id, resolution, &by, deadline(&state)).await?;
     let known = [(admin.0.member, &admin.0.record.handle)];
     Ok(web::Json(transfer_views(&state, vec![resolved], &known).await?.remove(0)))
 }

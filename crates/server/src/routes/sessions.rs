@@ -38,7 +38,8 @@ pub async fn login(
     let body = body.into_inner();
     let (secret, token) = RefreshToken::secret();
     let device = device(&state, &request);
-    let login = state.sessions.login(LoginCommand { email: body.email, password: body.password, token, device }).await;
+    let login =
+        state.services.sessions.login(LoginCommand { email: body.email, password: body.password, token, device }).await;
     match &login {
         Ok(_) => telemetry::auth_event(AuthEvent::LoginSucceeded),
         Err(LoginError::InvalidCredentials) => telemetry::auth_event(AuthEvent::LoginFailed),
@@ -78,7 +79,7 @@ pub(super) fn tokens(
 pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<web::Json<TokenView>, ApiError> {
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
     let (offered, next) = presented.next();
-    let refreshed = state.sessions.refresh(presented.session, &presented.hash(), next).await;
+    let refreshed = state.services.sessions.refresh(presented.session, &presented.hash(), next).await;
     if let Err(RefreshError::Reused | RefreshError::MemberNotActive) = refreshed {
         state.access.session_ended(presented.session);
     }
@@ -106,7 +107,7 @@ pub async fn refresh_session(state: State, body: Body<RefreshBody>) -> Result<we
 #[post("/v1/auth/logout")]
 pub async fn logout(state: State, body: Body<RefreshBody>) -> Result<HttpResponse, ApiError> {
     let presented = RefreshToken::parse(&body.0.refresh_token).ok_or_else(invalid_refresh_token)?;
-    state.sessions.end(presented.session, &presented.hash()).await?;
+    state.services.sessions.end(presented.session, &presented.hash()).await?;
     state.access.session_ended(presented.session);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -117,7 +118,7 @@ pub async fn logout(state: State, body: Body<RefreshBody>) -> Result<HttpRespons
     responses((status = 200, body = SessionsView, description = "my sessions not ended and not expired")))]
 #[get("/v1/me/sessions")]
 pub async fn list_my_sessions(state: State, caller: Caller) -> Result<web::Json<SessionsView>, ApiError> {
-    let sessions = state.sessions.list(caller.member).await.map_err(ApiError::unexpected)?;
+    let sessions = state.services.sessions.list(caller.member).await.map_err(ApiError::unexpected)?;
     let current = caller.bearer.session;
     Ok(web::Json(SessionsView { items: sessions.iter().map(|session| SessionView::of(session, current)).collect() }))
 }
@@ -132,7 +133,7 @@ pub async fn list_my_sessions(state: State, caller: Caller) -> Result<web::Json<
 #[delete("/v1/me/sessions/{id}")]
 pub async fn end_my_session(state: State, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
-    state.sessions.end_own(caller.member, id).await?;
+    state.services.sessions.end_own(caller.member, id).await?;
     state.access.session_ended(id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -142,7 +143,7 @@ pub async fn end_my_session(state: State, caller: Caller, id: web::Path<String>)
     responses((status = 204, description = "every other session of mine is ended")))]
 #[delete("/v1/me/sessions")]
 pub async fn end_my_other_sessions(state: State, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let ended = state.sessions.end_others(caller.member, caller.bearer.session).await;
+    let ended = state.services.sessions.end_others(caller.member, caller.bearer.session).await;
     for id in ended.map_err(ApiError::unexpected)? {
         state.access.session_ended(id);
     }

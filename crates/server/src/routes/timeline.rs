@@ -129,9 +129,12 @@ pub async fn get_transfer_timeline(
     id: web::Path<String>,
 ) -> Result<web::Json<TimelineView>, ApiError> {
     let id: TransferId = id.parse().map_err(|_| transfer_not_found())?;
-    let transfer = state.transfers.get(id).await.map_err(ApiError::unexpected)?.ok_or_else(transfer_not_found)?;
-    let (holdings, reversals) =
-        futures::join!(state.review.holdings(&transfer, deadline(&state)), state.corrections.reversals_of(transfer.id));
+    let transfer =
+        state.services.transfers.get(id).await.map_err(ApiError::unexpected)?.ok_or_else(transfer_not_found)?;
+    let (holdings, reversals) = futures::join!(
+        state.services.review.holdings(&transfer, deadline(&state)),
+        state.services.corrections.reversals_of(transfer.id)
+    );
     let reversals = reversals.map_err(ApiError::unexpected)?;
     let (references, provider_problem) = match holdings {
         Ok(holdings) => (holdings.into_iter().map(ReferenceView::from).collect(), None),
@@ -147,7 +150,7 @@ pub async fn get_transfer_timeline(
         })
         .chain(transfer.approval.map(|approval| approval.requested_by))
         .collect();
-    let handles = state.transfers.handles(&people, &known).await.map_err(ApiError::unexpected)?;
+    let handles = state.services.transfers.handles(&people, &known).await.map_err(ApiError::unexpected)?;
     let handle = |id: &MemberId| handles.get(id).map_or_else(|| "unknown".to_owned(), ToString::to_string);
     // The request stops waiting at its deadline; what its owner did later, its follow-up did.
     let answered_by = transfer.created_at + state.settings.http.request_deadline;

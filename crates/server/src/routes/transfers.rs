@@ -189,11 +189,11 @@ pub async fn create_transfer(
 ) -> Result<HttpResponse, ApiError> {
     let idempotency_key = idempotency_key(&request)?;
     let Movement { to, amount, memo } = body.into_inner().try_into()?;
-    rate_limits::record(&request, state.throttle.transfer(caller.member).await)?;
+    rate_limits::record(&request, state.services.throttle.transfer(caller.member).await)?;
     let command = ShareCommand { sender: caller.record.clone(), to: to.clone(), amount, memo, idempotency_key };
     let Patience { deadline, applied } = patience(&state, &request);
     let answer = Answering { caller: Some(&caller), to: Some(&to), location: "/v1/transfers", applied };
-    submit(&state, TransferKind::Share, state.transfers.share(command, deadline), answer).await
+    submit(&state, TransferKind::Share, state.services.transfers.share(command, deadline), answer).await
 }
 
 /// Grants points to a member (admins only).
@@ -217,7 +217,7 @@ pub async fn create_grant(
     let command = GrantCommand { admin: admin.0.member, to: to.clone(), amount, reason: memo, idempotency_key, origin };
     let Patience { deadline, applied } = patience(&state, &request);
     let answer = Answering { caller: Some(&admin.0), to: Some(&to), location: "/v1/transfers", applied };
-    submit(&state, TransferKind::Grant, state.transfers.grant(command, deadline), answer).await
+    submit(&state, TransferKind::Grant, state.services.transfers.grant(command, deadline), answer).await
 }
 
 /// One transfer I sent or received.
@@ -234,7 +234,7 @@ pub async fn get_transfer(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: TransferId = id.parse().map_err(|_| transfer_not_found())?;
-    let transfer = state.transfers.transfer_for(caller.member, id).await?;
+    let transfer = state.services.transfers.transfer_for(caller.member, id).await?;
     let view = transfer_views(&state, vec![transfer], &[(caller.member, &caller.record.handle)]).await?.remove(0);
     tagged(&request, &view)
 }
@@ -252,8 +252,12 @@ pub async fn list_transfers(
     let query = query.into_inner();
     query.check()?;
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
-    let page =
-        state.transfers.history(caller.member, &query.filter(), after, limit).await.map_err(ApiError::unexpected)?;
+    let page = state
+        .services
+        .transfers
+        .history(caller.member, &query.filter(), after, limit)
+        .await
+        .map_err(ApiError::unexpected)?;
     transfer_page(&state, page, caller.member, &caller.record.handle).await
 }
 
@@ -270,7 +274,7 @@ pub async fn list_grants(
 ) -> Result<web::Json<TransferPage>, ApiError> {
     let query = query.into_inner();
     let (after, limit) = page_of(query.limit, query.cursor.as_deref())?;
-    let page = state.transfers.grants(after, limit).await.map_err(ApiError::unexpected)?;
+    let page = state.services.transfers.grants(after, limit).await.map_err(ApiError::unexpected)?;
     transfer_page(&state, page, admin.0.member, &admin.0.record.handle).await
 }
 

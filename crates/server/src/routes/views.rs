@@ -603,7 +603,7 @@ pub async fn transfer_views(
     transfers: Vec<Transfer>,
     known: &[(MemberId, &Handle)],
 ) -> Result<Vec<TransferView>, ApiError> {
-    let resolved = state.transfers.with_parties(transfers, known).await.map_err(ApiError::unexpected)?;
+    let resolved = state.services.transfers.with_parties(transfers, known).await.map_err(ApiError::unexpected)?;
     Ok(resolved.into_iter().map(TransferView::from).collect())
 }
 
