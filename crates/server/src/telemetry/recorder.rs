@@ -1,85 +1,44 @@
-//! Telemetry in one place: the log subscriber (on stderr, JSON when that is
-//! not a terminal, with the trace exporter of traces.rs beside it when one is
-//! set), the Prometheus recorder behind `/metrics` with the
-//! process's own metrics, the middleware that gives every request an
-//! `X-Request-Id`, a span, and its metrics, and the metrics of transfers and
-//! of the balance cache (whichever backend serves it).
+//! Every metric this server records: its name and help text (here only),
+//! the process-wide Prometheus recorder behind `/metrics` with the process's
+//! own metrics, and one function per thing recorded.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::HeaderValue;
-use actix_web::middleware::Next;
-use async_trait::async_trait;
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 use pointshare_domain::services::{MailReport, RecoveryReport};
-use pointshare_domain::{ProviderAccountId, TransferKind, TransferState};
-use tracing::Instrument;
+use pointshare_domain::{TransferKind, TransferState};
 
-use crate::client_address::ClientAddresses;
-use crate::headers::REQUEST_ID;
-use crate::traces::{self, Traces, TracingSettings};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
-
-const REQUESTS: &str = "pointshare_http_requests_total";
-const DURATION: &str = "pointshare_http_request_duration_seconds";
-const IN_FLIGHT: &str = "pointshare_http_requests_in_flight";
-const TRANSFERS: &str = "pointshare_transfers_total";
-const TRANSFERS_IN_FLIGHT: &str = "pointshare_transfers_in_flight";
-const CACHE_READS: &str = "pointshare_cache_reads_total";
-const CACHE_ERRORS: &str = "pointshare_cache_errors_total";
-const RECOVERY_RUNS: &str = "pointshare_recovery_runs_total";
-const OVERDUE: &str = "pointshare_recovery_unfinished_transfers";
-const NEEDING_REVIEW: &str = "pointshare_transfers_needing_review";
-const PARKED: &str = "pointshare_recovery_transfers_parked_total";
-const RECOVERED: &str = "pointshare_recovery_transfers_finished_total";
-const EVENT_STREAMS: &str = "pointshare_event_streams_open";
-const DEPENDENCY_UP: &str = "pointshare_dependency_up";
-const MEMORY_LIMIT: &str = "pointshare_memory_limit_bytes";
-const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
-const FOLLOWUPS_LIMIT: &str = "pointshare_transfer_followups_limit";
-const AUTH_EVENTS: &str = "pointshare_auth_events_total";
-const ADMISSION_REFUSED: &str = "pointshare_admission_refused_total";
-const BACKEND_INFO: &str = "pointshare_backend_info";
-const MAIL_RUNS: &str = "pointshare_mail_runs_total";
-const MAIL_SENT: &str = "pointshare_mail_sent_total";
-const MAIL_FAILURES: &str = "pointshare_mail_failures_total";
-const MAIL_PENDING: &str = "pointshare_mail_outbox_pending";
-const MAIL_OLDEST: &str = "pointshare_mail_outbox_oldest_seconds";
-const STORE_COMMANDS: &str = "pointshare_store_commands_total";
+pub(super) const REQUESTS: &str = "pointshare_http_requests_total";
+pub(super) const DURATION: &str = "pointshare_http_request_duration_seconds";
+pub(super) const IN_FLIGHT: &str = "pointshare_http_requests_in_flight";
+pub(super) const TRANSFERS: &str = "pointshare_transfers_total";
+pub(super) const TRANSFERS_IN_FLIGHT: &str = "pointshare_transfers_in_flight";
+pub(super) const CACHE_READS: &str = "pointshare_cache_reads_total";
+pub(super) const CACHE_ERRORS: &str = "pointshare_cache_errors_total";
+pub(super) const RECOVERY_RUNS: &str = "pointshare_recovery_runs_total";
+pub(super) const OVERDUE: &str = "pointshare_recovery_unfinished_transfers";
+pub(super) const NEEDING_REVIEW: &str = "pointshare_transfers_needing_review";
+pub(super) const PARKED: &str = "pointshare_recovery_transfers_parked_total";
+pub(super) const RECOVERED: &str = "pointshare_recovery_transfers_finished_total";
+pub(super) const EVENT_STREAMS: &str = "pointshare_event_streams_open";
+pub(super) const DEPENDENCY_UP: &str = "pointshare_dependency_up";
+pub(super) const MEMORY_LIMIT: &str = "pointshare_memory_limit_bytes";
+pub(super) const FOLLOWUPS: &str = "pointshare_transfer_followups_running";
+pub(super) const FOLLOWUPS_LIMIT: &str = "pointshare_transfer_followups_limit";
+pub(super) const AUTH_EVENTS: &str = "pointshare_auth_events_total";
+pub(super) const ADMISSION_REFUSED: &str = "pointshare_admission_refused_total";
+pub(super) const BACKEND_INFO: &str = "pointshare_backend_info";
+pub(super) const MAIL_RUNS: &str = "pointshare_mail_runs_total";
+pub(super) const MAIL_SENT: &str = "pointshare_mail_sent_total";
+pub(super) const MAIL_FAILURES: &str = "pointshare_mail_failures_total";
+pub(super) const MAIL_PENDING: &str = "pointshare_mail_outbox_pending";
+pub(super) const MAIL_OLDEST: &str = "pointshare_mail_outbox_oldest_seconds";
+pub(super) const STORE_COMMANDS: &str = "pointshare_store_commands_total";
 const BUILD_INFO: &str = "pointshare_build_info";
 
 /// The commit this binary was built from (build.rs).
 pub const GIT_SHA: &str = env!("POINTSHARE_GIT_SHA");
-
-/// Installs the log subscriber once per process, `RUST_LOG` / `POINTSHARE_LOG`
-/// filtering it, and the trace exporter when `tracing` names a collector;
-/// keep what it returns until the end (it sends the last spans when dropped).
-pub fn init(tracing: &TracingSettings) -> anyhow::Result<Traces> {
-    let filter = std::env::var("POINTSHARE_LOG")
-        .ok()
-        .and_then(|value| EnvFilter::try_new(value).ok())
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    // stderr, so stdout carries only what a command prints (`reconcile --json`).
-    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let logs = if std::io::stderr().is_terminal() {
-        logs.boxed()
-    } else {
-        logs.json().flatten_event(true).with_current_span(true).boxed()
-    };
-    let (spans, traces) = traces::layer(tracing)?;
-    let _already_set = tracing_subscriber::registry().with(logs.with_filter(filter)).with(spans).try_init();
-    Ok(traces)
-}
 
 /// Buckets from 1 ms to 30 s: a provider call is about a second, a request up
 /// to four; 2.25 s is the share latency objective the burn-rate alerts watch.
@@ -222,71 +181,6 @@ pub fn metrics() -> anyhow::Result<Exposition> {
     let exposition = Exposition { handle, process };
     *installed = Some(exposition.clone());
     Ok(exposition)
-}
-
-/// The request's id, as the answer's `X-Request-Id` carries it: in the
-/// request's extensions for whatever records the request (the audit log).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// Per request: the request id (echoed when the caller sent a sane one), a
-/// span carrying it and the client's address (as the per-address limits
-/// count it, so a runbook's "block the sources" has them), one log line, and
-/// the HTTP metrics by route pattern (not raw path, so ids do not explode
-/// the label set).
-pub async fn observe(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let method = method_label(request.method());
-    let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let clients = request.app_data::<actix_web::web::Data<ClientAddresses>>();
-    let client = clients.and_then(|clients| clients.client_of(request.request())).unwrap_or_default();
-    let span = tracing::info_span!("request", %request_id, %method, %route, path = %request.path(), %client);
-    traces::continue_trace(&span, request.headers());
-    request.extensions_mut().insert(RequestId(request_id.clone()));
-    let started = Instant::now();
-    gauge!(IN_FLIGHT).increment(1);
-    // The provider is told the request id of the calls made for it.
-    let served = pointshare_domain::services::on_behalf_of(request_id.clone(), next.call(request));
-    let result = served.instrument(span.clone()).await;
-    gauge!(IN_FLIGHT).decrement(1);
-    let took = started.elapsed();
-    let status = match &result {
-        Ok(response) => response.status(),
-        Err(error) => error.as_response_error().status_code(),
-    };
-    counter!(REQUESTS, "method" => method, "route" => route.clone(), "status" => status.as_str().to_owned())
-        .increment(1);
-    histogram!(DURATION, "method" => method, "route" => route).record(took);
-    span.in_scope(|| tracing::info!(status = status.as_u16(), latency_ms = took.as_secs_f64() * 1000.0, "answered"));
-    let mut response = result?;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    Ok(response)
-}
-
-/// The `method` label: a method this API answers, or `other`, so a client
-/// inventing methods cannot create series without bound.
-fn method_label(method: &actix_web::http::Method) -> &'static str {
-    use actix_web::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
 }
 
 /// One more in a gauge while it lives (a share in flight, an open stream).
@@ -437,51 +331,4 @@ pub fn mail_passed(report: &MailReport) {
 
 pub fn mail_failed() {
     counter!(MAIL_RUNS, "result" => "error").increment(1);
-}
-
-/// The balance cache of any backend, with its reads and failures counted.
-#[derive(Debug)]
-pub struct MeteredCache(pub Arc<dyn BalanceCache>);
-
-impl MeteredCache {
-    fn failed<T>(operation: &'static str, result: Result<T, CacheError>) -> Result<T, CacheError> {
-        if result.is_err() {
-            counter!(CACHE_ERRORS, "operation" => operation).increment(1);
-        }
-        result
-    }
-}
-
-#[async_trait]
-impl BalanceCache for MeteredCache {
-    async fn get(&self, account: &ProviderAccountId) -> Result<Option<CachedBalance>, CacheError> {
-        let read = Self::failed("get", self.0.get(account).await);
-        let result = match &read {
-            Ok(Some(_)) => "hit",
-            Ok(None) => "miss",
-            Err(_) => "error",
-        };
-        counter!(CACHE_READS, "result" => result).increment(1);
-        read
-    }
-
-    async fn put(&self, account: &ProviderAccountId, balance: CachedBalance, ttl: Duration) -> Result<(), CacheError> {
-        Self::failed("put", self.0.put(account, balance, ttl).await)
-    }
-
-    async fn invalidate(&self, account: &ProviderAccountId) -> Result<(), CacheError> {
-        Self::failed("invalidate", self.0.invalidate(account).await)
-    }
-}
-
-/// The rate limiter of any backend, with its failures counted (the request
-/// then passes or is refused, as the throttle's policy says).
-#[derive(Debug)]
-pub struct MeteredLimiter(pub Arc<dyn RateLimiter>);
-
-#[async_trait]
-impl RateLimiter for MeteredLimiter {
-    async fn acquire(&self, key: &str, rule: RateRule) -> Result<RateDecision, CacheError> {
-        MeteredCache::failed("rate_limit", self.0.acquire(key, rule).await)
-    }
 }
