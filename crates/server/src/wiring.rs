@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ACCESS_FRESHNESS, Access, Passwords, Tokens};
 use crate::client_address::ClientAddresses;
-use crate::settings::Settings;
+use crate::settings::{AuthSettings, Settings};
 use crate::streams::StreamSlots;
 use crate::telemetry::{MeteredCache, MeteredLimiter};
 
@@ -293,7 +293,6 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
         store(&settings, reach).await?;
     let (mailer, mail_backend) = mailer(&settings)?;
     let Caches { balances: cache, limiter, events, backend: cache_backend } = cache(&settings, reach).await?;
-    let cache: Arc<dyn BalanceCache> = Arc::new(MeteredCache(cache));
     let (provider, simulator) = provider(&settings).await?;
     let backends = Backends {
         store,
@@ -307,23 +306,8 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
         ),
         mail: mail_backend,
     };
-    tracing::info!(
-        store = backends.store.name(),
-        cache = backends.cache.name(),
-        provider = %backends.provider,
-        mail = backends.mail.name(),
-        "backends"
-    );
-    let provider_backend = if simulator.is_some() { "simulator" } else { "http" };
-    crate::telemetry::backends(&[
-        ("store", backends.store.name()),
-        ("cache", backends.cache.name()),
-        ("provider", provider_backend),
-        ("mail", backends.mail.name()),
-    ]);
+    backends.announce(simulator.is_some());
 
-    // Names this process in lease owners, so operators can tell replicas apart in the store.
-    let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let followups = Followups::new(settings.saga.followup_limit);
     let ports = Ports {
         members,
@@ -335,14 +319,55 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
         audit,
         outbox,
         mailer,
-        cache,
+        cache: Arc::new(MeteredCache(cache)),
         limiter: Arc::new(MeteredLimiter(limiter)),
         events,
         provider: Arc::new(provider.clone()),
         passwords: Arc::new(Passwords::new(settings.auth.password_hash_queue)?),
         clock: Arc::new(SystemClock),
     };
-    let policy = Policy {
+    let services = Services::new(ports, policy(&settings, &followups)?);
+    let state = Arc::new(AppState {
+        access: Access::new(services.members.clone(), services.sessions.clone(), ACCESS_FRESHNESS),
+        tokens: signer(&settings.auth),
+        clients: settings.http.clients(),
+        settings,
+        services,
+        followups,
+        streams: StreamSlots::default(),
+        stopping: CancellationToken::new(),
+        provider,
+        backends,
+    });
+    Ok(Wired { state, simulator })
+}
+
+impl Backends {
+    /// What serves each port, in the start-up log and `pointshare_backend_info`.
+    fn announce(&self, simulated_provider: bool) {
+        tracing::info!(
+            store = self.store.name(),
+            cache = self.cache.name(),
+            provider = %self.provider,
+            mail = self.mail.name(),
+            "backends"
+        );
+        let provider = if simulated_provider { "simulator" } else { "http" };
+        crate::telemetry::backends(&[
+            ("store", self.store.name()),
+            ("cache", self.cache.name()),
+            ("provider", provider),
+            ("mail", self.mail.name()),
+        ]);
+    }
+}
+
+/// The domain's policy, from the settings: the saga's, the limits, leases
+/// for requests, recovery and mail named for this replica.
+fn policy(settings: &Settings, followups: &Followups) -> anyhow::Result<Policy> {
+    // Names this process in lease owners, so operators can tell replicas apart in the store.
+    let replica = format!("pointshare-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    Ok(Policy {
         saga: SagaSettings {
             balance_ttl: settings.saga.balance_ttl,
             clock_skew: settings.saga.clock_skew,
@@ -383,10 +408,12 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
         // it waits out a provider's bad minute rather than fail the report.
         reconcile_patience: std::time::Duration::from_secs(60),
         publish_events: settings.events.publish,
-    };
-    let services = Services::new(ports, policy);
+    })
+}
 
-    let auth = &settings.auth;
+/// The access token signer, with the previous secret still accepted while a
+/// rotation runs.
+fn signer(auth: &AuthSettings) -> Tokens {
     let secret = match &auth.jwt_secret {
         Some(secret) => secret.expose().as_bytes().to_vec(),
         // Settings refuse this unless everything is embedded in this process.
@@ -395,25 +422,7 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    let tokens = Tokens::new(
-        &secret,
-        auth.jwt_previous_secret.as_ref().map(|secret| secret.expose().as_bytes()),
-        auth.token_ttl,
-    );
-    let clients = settings.http.clients();
-    let state = Arc::new(AppState {
-        access: Access::new(services.members.clone(), services.sessions.clone(), ACCESS_FRESHNESS),
-        settings,
-        services,
-        followups,
-        streams: StreamSlots::default(),
-        stopping: CancellationToken::new(),
-        provider,
-        backends,
-        tokens,
-        clients,
-    });
-    Ok(Wired { state, simulator })
+    Tokens::new(&secret, auth.jwt_previous_secret.as_ref().map(|secret| secret.expose().as_bytes()), auth.token_ttl)
 }
 
 /// `url` without the `user:password@` it may carry: what the log and

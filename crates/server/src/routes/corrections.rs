@@ -17,8 +17,9 @@ use pointshare_domain::{Handle, Points, Reason, TransferId, TransferKind};
 use super::body::{Body, FieldRules, REASON, Rule};
 use super::caller::Admin;
 use super::guard::{Patience, PreferParam, admin_authority, deadline, origin, patience};
+use super::parties::transfer_views;
 use super::transfers::{Answering, idempotency_key, page_of, submit};
-use super::views::{PageQuery, TransferView, millis, transfer_views};
+use super::views::{PageQuery, TransferView, millis};
 use crate::problem::{ApiError, Faults, recipient_not_found, transfer_not_found};
 use crate::wiring::AppState;
 

@@ -27,7 +27,8 @@ use pointshare_domain::{Handle, Member, MemberId, Role};
 
 use super::caller::Caller;
 use super::members::balance_of;
-use super::views::{BalanceView, TransferView, transfer_views};
+use super::parties::transfer_views;
+use super::views::{BalanceView, TransferView};
 use crate::auth::{ACCESS_FRESHNESS, Bearer};
 use crate::headers::LAST_EVENT_ID;
 use crate::problem::{ApiError, ProblemCode};

@@ -15,6 +15,7 @@ mod guard;
 mod health;
 mod members;
 mod openapi;
+mod parties;
 mod reviews;
 mod sessions;
 mod timeline;

@@ -15,8 +15,9 @@ use pointshare_domain::{MovementKind, Resolution, TransferId};
 use super::body::{Body, FieldRules, REASON, Rule};
 use super::caller::Admin;
 use super::guard::{admin_authority, deadline};
+use super::parties::transfer_views;
 use super::transfers::page_of;
-use super::views::{PageQuery, TransferView, millis, transfer_views};
+use super::views::{PageQuery, TransferView, millis};
 use crate::problem::{ApiError, transfer_not_found};
 use crate::wiring::AppState;
 

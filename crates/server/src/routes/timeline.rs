@@ -15,8 +15,9 @@ use pointshare_domain::{Actor, Driver, MemberId, StateChange, Transfer, Transfer
 
 use super::caller::Admin;
 use super::guard::deadline;
+use super::parties::transfer_views;
 use super::reviews::ReferenceView;
-use super::views::{TransferView, millis, transfer_views};
+use super::views::{TransferView, millis};
 use crate::problem::{ApiError, transfer_not_found};
 use crate::wiring::AppState;
 

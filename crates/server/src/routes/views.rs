@@ -9,13 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use pointshare_domain::ports::{Direction, HistoryFilter};
 use pointshare_domain::services::{Balance, BalanceSource, Party, WithParties};
 use pointshare_domain::{
-    DeclineReason, DisplayName, Email, Handle, Member, MemberId, Memo, Password, ReviewReason, Role, Session,
-    SessionId, Transfer, TransferKind, TransferState,
+    DeclineReason, DisplayName, Email, Handle, Member, Memo, Password, ReviewReason, Role, Session, SessionId,
+    TransferKind, TransferState,
 };
 
 use super::body::{FieldRules, Rule};
 use crate::problem::ApiError;
-use crate::wiring::AppState;
 
 /// Every time in an answer is written to the millisecond, `…:02.000Z` as
 /// well as `…:02.005Z`: chrono's default drops a zero fraction, and then a
@@ -593,18 +592,6 @@ pub struct PageQuery {
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// Transfers as the API shows them: members by handle (the service resolves
-/// them; `known` are handles the caller already holds), states a member can
-/// act on.
-pub async fn transfer_views(
-    state: &AppState,
-    transfers: Vec<Transfer>,
-    known: &[(MemberId, &Handle)],
-) -> Result<Vec<TransferView>, ApiError> {
-    let resolved = state.services.transfers.with_parties(transfers, known).await.map_err(ApiError::unexpected)?;
-    Ok(resolved.into_iter().map(TransferView::from).collect())
 }
 
 impl From<WithParties> for TransferView {
