@@ -9,14 +9,13 @@
 //! applied at most once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
-use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError, Rejection};
-use pointshare_domain::{AccountStatus, HolderRef, Points, ProviderAccountId, ProviderReference};
+use pointshare_domain::ports::{PointsProvider, ProviderError, Rejection};
+use pointshare_domain::{AccountStatus, ProviderAccountId};
 
-use super::provider_kit::Sandbox;
+use super::provider_kit::{Sandbox, deadline, holder, movement, reference};
 use crate::{FakeProvider, Fault, FaultPlan, Ledger, Operation};
 
 /// A provider whose ledger the test owns, and the faults it will suffer, so
@@ -71,32 +70,6 @@ macro_rules! provider_contract {
             }
         )+
     };
-}
-
-fn deadline() -> Deadline {
-    Deadline::after(Duration::from_secs(10))
-}
-
-fn holder(name: &str) -> HolderRef {
-    HolderRef::parse(format!("{name}-{}", uuid_like())).expect("valid holder_ref")
-}
-
-/// Unique per call, so cases never collide on a shared provider.
-fn uuid_like() -> u64 {
-    rand::random()
-}
-
-fn reference(name: &str) -> ProviderReference {
-    ProviderReference::parse(format!("{name}:{}", uuid_like())).expect("valid reference")
-}
-
-fn movement(account: &ProviderAccountId, reference: &ProviderReference, amount: u64) -> Movement {
-    Movement {
-        account: account.clone(),
-        reference: reference.clone(),
-        amount: Points::new(amount).expect("valid amount"),
-        memo: None,
-    }
 }
 
 /// An account opened in the ledger with `balance`, as a sandbox's funding does.

@@ -105,19 +105,20 @@ macro_rules! provider_kit {
     };
 }
 
-fn deadline() -> Deadline {
+/// Ten seconds: far more than any case needs of a working provider.
+pub(super) fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(10))
 }
 
-fn holder(name: &str) -> HolderRef {
+pub(super) fn holder(name: &str) -> HolderRef {
     HolderRef::parse(unique(name)).expect("valid holder_ref")
 }
 
-fn reference(name: &str) -> ProviderReference {
+pub(super) fn reference(name: &str) -> ProviderReference {
     ProviderReference::parse(unique(name)).expect("valid reference")
 }
 
-fn movement(account: &ProviderAccountId, reference: &ProviderReference, amount: u64) -> Movement {
+pub(super) fn movement(account: &ProviderAccountId, reference: &ProviderReference, amount: u64) -> Movement {
     Movement {
         account: account.clone(),
         reference: reference.clone(),
