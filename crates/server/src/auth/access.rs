@@ -9,7 +9,6 @@ use pointshare_domain::services::{MemberService, SessionService};
 use pointshare_domain::{AccessDenied, Member, MemberId, Role, SessionId};
 
 use super::tokens::Bearer;
-use crate::problem::ApiError;
 
 /// How stale the member and session behind a token may be when a request is
 /// authorized: a demotion, suspension or ended session takes effect on every
@@ -76,14 +75,24 @@ impl Access {
 
     /// The member a token names as checked, if its session is open and the
     /// member may act with `needed` by the domain's rule.
-    pub async fn check(&self, bearer: &Bearer, needed: Role) -> Result<Member, ApiError> {
-        let (member, open) = futures::try_join!(self.member(bearer.member), self.session_is_open(bearer.session))
-            .map_err(ApiError::unexpected)?;
+    pub async fn check(&self, bearer: &Bearer, needed: Role) -> Result<Member, AccessRefused> {
+        let (member, open) = futures::try_join!(self.member(bearer.member), self.session_is_open(bearer.session))?;
         if !open {
-            return Err(ApiError::unauthenticated("the session of this access token has ended; log in again"));
+            return Err(AccessRefused::SessionEnded);
         }
-        let member = member.ok_or(AccessDenied::NotActive);
-        let member = member.and_then(|member| member.may_act_as(needed).map(|()| member));
-        member.map_err(ApiError::denied)
+        let member = member.ok_or(AccessDenied::NotActive)?;
+        member.may_act_as(needed)?;
+        Ok(member)
     }
+}
+
+/// Why a verified token does not let its bearer in (problem/ answers each).
+#[derive(Debug, thiserror::Error)]
+pub enum AccessRefused {
+    #[error("the session of this access token has ended; log in again")]
+    SessionEnded,
+    #[error(transparent)]
+    Denied(#[from] AccessDenied),
+    #[error("checking the access token's member and session")]
+    Store(#[from] StoreError),
 }

@@ -18,7 +18,7 @@ mod opaque;
 mod passwords;
 mod tokens;
 
-pub use access::{ACCESS_FRESHNESS, Access};
+pub use access::{ACCESS_FRESHNESS, Access, AccessRefused};
 pub use opaque::{RefreshToken, mailed_token, presented_token};
 pub use passwords::Passwords;
-pub use tokens::{Bearer, Tokens};
+pub use tokens::{Bearer, TokenRefused, Tokens};

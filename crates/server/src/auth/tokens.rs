@@ -10,8 +10,6 @@ use sha2::{Digest, Sha256};
 
 use pointshare_domain::{MemberId, SessionId};
 
-use crate::problem::ApiError;
-
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Claims {
     pub(super) sub: String,
@@ -75,23 +73,34 @@ impl Tokens {
     }
 
     /// The member a token names, if one of our keys signed it and it is in date.
-    pub fn verify(&self, token: &str) -> Result<Bearer, ApiError> {
-        let invalid = || ApiError::unauthenticated("the access token is not valid");
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-        let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.id.as_str())).ok_or_else(invalid)?;
+    pub fn verify(&self, token: &str) -> Result<Bearer, TokenRefused> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefused::Invalid)?;
+        let key =
+            self.keys.iter().find(|key| header.kid.as_deref() == Some(key.id.as_str())).ok_or(TokenRefused::Invalid)?;
         let data =
             jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|error| {
                 match error.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::token_expired(),
-                    _ => invalid(),
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRefused::Expired,
+                    _ => TokenRefused::Invalid,
                 }
             })?;
-        let member = data.claims.sub.parse().map_err(|_| invalid())?;
-        let session = data.claims.sid.parse().map_err(|_| invalid())?;
+        let member = data.claims.sub.parse().map_err(|_| TokenRefused::Invalid)?;
+        let session = data.claims.sid.parse().map_err(|_| TokenRefused::Invalid)?;
         // jsonwebtoken accepts a token through the whole second of its `exp`.
-        let expires = chrono::DateTime::from_timestamp(data.claims.exp.saturating_add(1), 0).ok_or_else(invalid)?;
+        let expires =
+            chrono::DateTime::from_timestamp(data.claims.exp.saturating_add(1), 0).ok_or(TokenRefused::Invalid)?;
         Ok(Bearer { member, session, expires })
     }
+}
+
+/// Why an access token was refused: the client refreshes an expired one, and
+/// logs in again for any other (problem/ answers each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefused {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is not valid")]
+    Invalid,
 }
 
 /// What a verified access token says: whose it is, of which session, and
@@ -150,7 +159,7 @@ mod tests {
         let tokens = tokens();
         let other = Tokens::new(&[8; 32], None, Duration::from_secs(60));
         let forged = other.issue(MemberId::new(), SessionId::new()).expect("issues");
-        assert_eq!(tokens.verify(&forged).expect_err("refused").code(), crate::problem::ProblemCode::Unauthenticated);
+        assert_eq!(tokens.verify(&forged).expect_err("refused"), TokenRefused::Invalid);
         let kid = &tokens.keys[0].id;
         let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
         let now = chrono::Utc::now().timestamp();

@@ -15,6 +15,7 @@ use pointshare_domain::services::{
 };
 
 use super::{ApiError, FieldError, FieldErrorCode, ProblemCode};
+use crate::auth::{AccessRefused, TokenRefused};
 
 // Each operation's failures, as the member sees them: the one place domain
 // errors become problems.
@@ -499,6 +500,25 @@ impl From<Throttled> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ProblemCode::RateLimiterUnavailable, "Try again shortly")
                     .retry_after(Duration::from_secs(1))
             }
+        }
+    }
+}
+
+impl From<TokenRefused> for ApiError {
+    fn from(refused: TokenRefused) -> Self {
+        match refused {
+            TokenRefused::Expired => ApiError::token_expired(),
+            TokenRefused::Invalid => ApiError::unauthenticated("the access token is not valid"),
+        }
+    }
+}
+
+impl From<AccessRefused> for ApiError {
+    fn from(refused: AccessRefused) -> Self {
+        match refused {
+            AccessRefused::SessionEnded => ApiError::unauthenticated(&refused.to_string()),
+            AccessRefused::Denied(denied) => ApiError::denied(denied),
+            AccessRefused::Store(error) => ApiError::unexpected(error),
         }
     }
 }
