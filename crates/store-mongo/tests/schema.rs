@@ -9,10 +9,9 @@ use chrono::{Duration, Utc};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use mongodb::bson::{Document, doc};
 use pointshare_domain::ports::{HistoryFilter, TransferRepository};
-use pointshare_domain::{
-    IdempotencyKey, LeaseOwner, MemberId, Points, ProviderAccountId, Transfer, TransferId, TransferKind, TransferState,
-};
+use pointshare_domain::{LeaseOwner, MemberId, Transfer, TransferId, TransferState};
 use pointshare_store_mongo::{MigrationStep, MongoSettings, MongoStore, PrepareError, SCHEMA_VERSION, SchemaVersion};
+use pointshare_testkit::contract::store;
 
 fn settings() -> MongoSettings {
     let uri = pointshare_testkit::test_server("POINTSHARE_TEST_MONGODB_URI");
@@ -159,32 +158,11 @@ fn unreadable_counted() -> u64 {
         .sum()
 }
 
+/// A share recorded ten minutes ago in `state`, its lease over.
 fn transfer(sender: MemberId, key: &str, state: TransferState) -> Transfer {
+    let owner = LeaseOwner::parse("schema-test").expect("an owner");
     let at = Utc::now() - Duration::minutes(10);
-    let account = |name: &str| ProviderAccountId::parse(format!("{name}-{key}")).expect("an account");
-    Transfer {
-        id: TransferId::new(),
-        kind: TransferKind::Share,
-        sender,
-        sender_account: Some(account("from")),
-        recipient: MemberId::new(),
-        recipient_account: Some(account("to")),
-        amount: Points::new(5).expect("points"),
-        memo: None,
-        idempotency_key: IdempotencyKey::parse(key).expect("a key"),
-        state,
-        decline: None,
-        review: None,
-        resolution: None,
-        attempts: 0,
-        lease: None,
-        reverses: None,
-        reversed: 0,
-        changes: Vec::new(),
-        approval: None,
-        created_at: at,
-        updated_at: at,
-    }
+    Transfer { state, lease: None, created_at: at, updated_at: at, ..store::transfer(sender, key, &owner) }
 }
 
 /// What a newer version might write: the document of `transfer`, under a

@@ -111,7 +111,9 @@ fn account(name: &str) -> ProviderAccountId {
     ProviderAccountId::parse(unique(name)).expect("valid account id")
 }
 
-fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
+/// A share of 5 points from `sender` under `key`, accepted and leased to
+/// `owner` for 30 s: what a request has just recorded.
+pub fn transfer(sender: MemberId, key: &str, owner: &LeaseOwner) -> Transfer {
     let at = now();
     Transfer {
         id: TransferId::new(),
