@@ -7,8 +7,8 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 
 use pointshare_domain::ports::{
-    HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError,
-    Window,
+    HistoryFilter, InsertTransferError, ReversalHolds, StoreError, TakeOverError, TransferLeases, TransferReads,
+    TransferRecords, Transition, TransitionError, Window,
 };
 use pointshare_domain::{
     Cursor, IdempotencyKey, Lease, LeaseOwner, MemberId, Page, Points, StateChange, Transfer, TransferId, TransferKind,
@@ -46,7 +46,7 @@ impl InMemoryTransfers {
 }
 
 #[async_trait]
-impl TransferRepository for InMemoryTransfers {
+impl TransferRecords for InMemoryTransfers {
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
         let mut transfers = self.transfers.lock();
         let same_key =
@@ -56,15 +56,6 @@ impl TransferRepository for InMemoryTransfers {
         }
         transfers.insert(transfer.id, transfer.clone());
         Ok(())
-    }
-
-    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        Ok(self.transfers.lock().get(&id).cloned())
-    }
-
-    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
-        let transfers = self.transfers.lock();
-        Ok(transfers.values().find(|t| t.sender == sender && &t.idempotency_key == key).cloned())
     }
 
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
@@ -88,6 +79,18 @@ impl TransferRepository for InMemoryTransfers {
         }
         Ok(transfer.clone())
     }
+}
+
+#[async_trait]
+impl TransferReads for InMemoryTransfers {
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        Ok(self.transfers.lock().get(&id).cloned())
+    }
+
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        let transfers = self.transfers.lock();
+        Ok(transfers.values().find(|t| t.sender == sender && &t.idempotency_key == key).cloned())
+    }
 
     async fn history(
         &self,
@@ -110,23 +113,6 @@ impl TransferRepository for InMemoryTransfers {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
         Ok(self.newest_first(|t| t.state == state, after, limit))
-    }
-
-    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
-        let mut transfers = self.transfers.lock();
-        let Some(transfer) = transfers.get_mut(&id) else { return Ok(false) };
-        if transfer.reversible() < amount.get() {
-            return Ok(false);
-        }
-        transfer.reversed += amount.get();
-        Ok(true)
-    }
-
-    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
-        if let Some(transfer) = self.transfers.lock().get_mut(&id) {
-            transfer.reversed = transfer.reversed.saturating_sub(amount.get());
-        }
-        Ok(())
     }
 
     async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
@@ -160,7 +146,10 @@ impl TransferRepository for InMemoryTransfers {
         let transfers = self.transfers.lock();
         Ok(transfers.values().filter(|t| t.state == TransferState::NeedsReview).count() as u64)
     }
+}
 
+#[async_trait]
+impl TransferLeases for InMemoryTransfers {
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -202,6 +191,26 @@ impl TransferRepository for InMemoryTransfers {
         }
         transfer.lease = Some(Lease { owner: owner.clone(), until });
         Ok(transfer.clone())
+    }
+}
+
+#[async_trait]
+impl ReversalHolds for InMemoryTransfers {
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        let mut transfers = self.transfers.lock();
+        let Some(transfer) = transfers.get_mut(&id) else { return Ok(false) };
+        if transfer.reversible() < amount.get() {
+            return Ok(false);
+        }
+        transfer.reversed += amount.get();
+        Ok(true)
+    }
+
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        if let Some(transfer) = self.transfers.lock().get_mut(&id) {
+            transfer.reversed = transfer.reversed.saturating_sub(amount.get());
+        }
+        Ok(())
     }
 }
 

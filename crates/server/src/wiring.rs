@@ -13,7 +13,7 @@ use anyhow::Context;
 use pointshare_cache_redis::{RedisCache, RedisEvents};
 use pointshare_domain::ports::{
     AccountTokens, AuditLog, BalanceCache, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
-    MemberRepository, RateLimiter, SessionRepository, SystemClock, TransferRepository,
+    MemberRepository, RateLimiter, SessionRepository, SystemClock, TransferRepository, TransferStore,
 };
 use pointshare_domain::services::{
     Fencing, Followups, MailSettings, Policy, Ports, RecoverySettings, RequestLease, SagaSettings, Services,
@@ -312,7 +312,7 @@ pub async fn wire(settings: Settings, reach: Reach) -> anyhow::Result<Wired> {
     let ports = Ports {
         members,
         directory,
-        transfers,
+        transfers: TransferStore::new(transfers),
         sessions,
         tokens,
         totals,

@@ -33,7 +33,9 @@ use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use pointshare_domain::ports::{Clock, DailyTotals, Deadline, MemberRepository, Movement, TransferRepository};
+use pointshare_domain::ports::{
+    Clock, DailyTotals, Deadline, MemberRepository, Movement, TransferReads, TransferRepository,
+};
 use pointshare_domain::services::{
     AdjustCommand, AdjustDirection, ApprovalPolicy, DecideCommand, Decision, Fencing, GrantCommand, HANDLE_HOLD,
     MemberService, RecoverySettings, ReverseCommand, SagaSettings, ShareCommand, SignupCommand, TransferLimits,

@@ -1,8 +1,9 @@
 //! One simulated pointshare replica: its own clock (off by up to the allowed
 //! skew), its own services over the shared store and provider, and a gate
-//! that a stall closes. While the gate is shut every store and provider call
-//! of the replica waits at its start, as in a process paused between two
-//! awaits (a GC pause, SIGSTOP): after the lease check, before the send.
+//! that a stall closes. While the gate is shut every provider call and every
+//! store call that records, leases or holds waits at its start, as in a
+//! process paused between two awaits (a GC pause, SIGSTOP): after the lease
+//! check, before the send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +16,17 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use pointshare_domain::ports::{
-    Clock, DailyTotals, Deadline, HistoryFilter, InsertTransferError, MemberRepository, Movement, PointsProvider,
-    ProviderError, StoreError, TakeOverError, TransferRepository, Transition, TransitionError, Window,
+    Clock, DailyTotals, Deadline, InsertTransferError, MemberRepository, Movement, PointsProvider, ProviderError,
+    ReversalHolds, StoreError, TakeOverError, TransferLeases, TransferRecords, TransferRepository, TransferStore,
+    Transition, TransitionError,
 };
 use pointshare_domain::services::{
     ApprovalPolicy, CorrectionService, Fencing, Followups, HANDLE_HOLD, MailSettings, Policy, Ports, RecoverySettings,
     RequestLease, SagaSettings, Services, SessionPolicy, ThrottlePolicy, TransferLimits, TransferService,
 };
 use pointshare_domain::{
-    Cursor, HolderRef, IdempotencyKey, LeaseOwner, MemberId, MovementKind, Page, Points, ProviderAccount,
-    ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId, TransferState,
+    HolderRef, LeaseOwner, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference,
+    ProviderTransaction, Transfer, TransferId,
 };
 use pointshare_embedded::{
     InMemoryAccountTokens, InMemoryAuditLog, InMemoryBalanceCache, InMemoryEvents, InMemoryOutbox, InMemoryRateLimiter,
@@ -119,8 +121,15 @@ impl Replica {
     pub fn start(name: &str, shared: &Shared, at_start: DateTime<Utc>, clock_error: TimeDelta) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SimClock::new(at_start, clock_error));
         let gate = Gate::new();
-        let transfers: Arc<dyn TransferRepository> =
-            Arc::new(Stalling { inner: shared.transfers.clone(), gate: gate.clone() });
+        // A frozen replica stops before it records, leases or holds: reads
+        // need no stall, as the write after a read waits and its read stays stale.
+        let stalled = Arc::new(Stalling { inner: shared.transfers.clone(), gate: gate.clone() });
+        let transfers = TransferStore {
+            records: stalled.clone(),
+            reads: shared.transfers.clone(),
+            leases: stalled.clone(),
+            holds: stalled,
+        };
         let provider: Arc<dyn PointsProvider> =
             Arc::new(Stalling { inner: shared.provider.clone(), gate: gate.clone() });
         // Shares that answer 202 are driven on in the background, as in the
@@ -195,83 +204,20 @@ struct Stalling<T: ?Sized> {
 }
 
 #[async_trait]
-impl TransferRepository for Stalling<dyn TransferRepository> {
+impl TransferRecords for Stalling<dyn TransferRepository> {
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
         self.gate.pass().await;
         self.inner.insert(transfer).await
-    }
-
-    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.get(id).await
-    }
-
-    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.by_idempotency_key(sender, key).await
     }
 
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
         self.gate.pass().await;
         self.inner.transition(transition).await
     }
+}
 
-    async fn history(
-        &self,
-        member: MemberId,
-        filter: &HistoryFilter,
-        after: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.history(member, filter, after, limit).await
-    }
-
-    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.grants(after, limit).await
-    }
-
-    async fn waiting(
-        &self,
-        state: TransferState,
-        after: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.waiting(state, after, limit).await
-    }
-
-    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
-        self.gate.pass().await;
-        self.inner.reserve_reversal(id, amount).await
-    }
-
-    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
-        self.gate.pass().await;
-        self.inner.release_reversal(id, amount).await
-    }
-
-    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.reversals_of(id).await
-    }
-
-    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.gate.pass().await;
-        self.inner.scan(window, after, limit).await
-    }
-
-    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.gate.pass().await;
-        self.inner.count_unfinished(before).await
-    }
-
-    async fn count_needing_review(&self) -> Result<u64, StoreError> {
-        self.gate.pass().await;
-        self.inner.count_needing_review().await
-    }
-
+#[async_trait]
+impl TransferLeases for Stalling<dyn TransferRepository> {
     async fn claim_due(
         &self,
         owner: &LeaseOwner,
@@ -292,6 +238,19 @@ impl TransferRepository for Stalling<dyn TransferRepository> {
     ) -> Result<Transfer, TakeOverError> {
         self.gate.pass().await;
         self.inner.take_over(id, owner, now, until).await
+    }
+}
+
+#[async_trait]
+impl ReversalHolds for Stalling<dyn TransferRepository> {
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        self.gate.pass().await;
+        self.inner.reserve_reversal(id, amount).await
+    }
+
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        self.gate.pass().await;
+        self.inner.release_reversal(id, amount).await
     }
 }
 

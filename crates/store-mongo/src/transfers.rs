@@ -11,8 +11,8 @@ use mongodb::bson::{Bson, Document, doc, to_bson};
 
 use mongodb::options::{FindOptions, Hint, ReturnDocument};
 use pointshare_domain::ports::{
-    Direction, HistoryFilter, InsertTransferError, StoreError, TakeOverError, TransferRepository, Transition,
-    TransitionError, Window,
+    Direction, HistoryFilter, InsertTransferError, ReversalHolds, StoreError, TakeOverError, TransferLeases,
+    TransferReads, TransferRecords, Transition, TransitionError, Window,
 };
 use pointshare_domain::{
     Cursor, IdempotencyKey, LeaseOwner, MemberId, Page, Points, StateChange, Transfer, TransferId, TransferKind,
@@ -135,7 +135,7 @@ impl MongoTransfers {
 }
 
 #[async_trait]
-impl TransferRepository for MongoTransfers {
+impl TransferRecords for MongoTransfers {
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.insert"))]
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
         let _timed = crate::telemetry::timed("transfers.insert");
@@ -150,28 +150,6 @@ impl TransferRepository for MongoTransfers {
             }
             Err(error) => Err(InsertTransferError::Unexpected(store_error(error, "inserting a transfer"))),
         }
-    }
-
-    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.get"))]
-    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        let _timed = crate::telemetry::timed("transfers.get");
-        let doing = "loading a transfer";
-        let doc = self.transfers.find_one(doc! {"_id": id.to_string()}).await.map_err(|e| store_error(e, doing))?;
-        doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
-    }
-
-    #[tracing::instrument(
-        name = "store",
-        level = "debug",
-        skip_all,
-        fields(operation = "transfers.by_idempotency_key")
-    )]
-    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
-        let _timed = crate::telemetry::timed("transfers.by_idempotency_key");
-        let doing = "loading a transfer by idempotency key";
-        let filter = doc! {"sender": sender.to_string(), "idempotency_key": key.as_str()};
-        let doc = self.transfers.find_one(filter).await.map_err(|e| store_error(e, doing))?;
-        doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
     }
 
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.transition"))]
@@ -227,6 +205,31 @@ impl TransferRepository for MongoTransfers {
             },
         }
     }
+}
+
+#[async_trait]
+impl TransferReads for MongoTransfers {
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.get"))]
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.get");
+        let doing = "loading a transfer";
+        let doc = self.transfers.find_one(doc! {"_id": id.to_string()}).await.map_err(|e| store_error(e, doing))?;
+        doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
+
+    #[tracing::instrument(
+        name = "store",
+        level = "debug",
+        skip_all,
+        fields(operation = "transfers.by_idempotency_key")
+    )]
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.by_idempotency_key");
+        let doing = "loading a transfer by idempotency key";
+        let filter = doc! {"sender": sender.to_string(), "idempotency_key": key.as_str()};
+        let doc = self.transfers.find_one(filter).await.map_err(|e| store_error(e, doing))?;
+        doc.map(Transfer::try_from).transpose().map_err(|e| store_error(e, doing))
+    }
 
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.history"))]
     async fn history(
@@ -274,47 +277,6 @@ impl TransferRepository for MongoTransfers {
         self.newest_first(&branches, after, limit, "listing grants").await
     }
 
-    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.reserve_reversal"))]
-    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
-        let _timed = crate::telemetry::timed("transfers.reserve_reversal");
-        // A transfer's amount never changes, so its ceiling is read once; the
-        // increment is conditional on it, so racing reservations cannot pass
-        // it. A transfer from before reversals has no `reversed` yet (none).
-        let Some(transfer) = self.get(id).await? else { return Ok(false) };
-        let Some(ceiling) = transfer.amount.get().checked_sub(amount.get()) else { return Ok(false) };
-        let ceiling = i64::try_from(ceiling).unwrap_or(i64::MAX);
-        let filter = doc! {
-            "_id": id.to_string(),
-            "$or": [{"reversed": {"$lte": ceiling}}, {"reversed": {"$exists": false}}],
-        };
-        let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
-        let reserved = self
-            .transfers
-            .update_one(filter, doc! {"$inc": {"reversed": amount}})
-            .await
-            .map_err(|e| store_error(e, "reserving a reversal"))?;
-        Ok(reserved.modified_count == 1)
-    }
-
-    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.release_reversal"))]
-    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
-        let _timed = crate::telemetry::timed("transfers.release_reversal");
-        let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
-        self.transfers
-            .update_one(doc! {"_id": id.to_string()}, doc! {"$inc": {"reversed": -amount}})
-            .await
-            .map_err(|e| store_error(e, "giving back a reversal's reservation"))?;
-        Ok(())
-    }
-
-    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.reversals_of"))]
-    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
-        let _timed = crate::telemetry::timed("transfers.reversals_of");
-        let filter = doc! {"reverses": id.to_string()};
-        let sort = doc! {"created_at": 1, "_id": 1};
-        Ok(self.find_by(filter, sort, 1000, Some(REVERSALS_INDEX), "listing reversals").await?.items)
-    }
-
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.waiting"))]
     async fn waiting(
         &self,
@@ -325,6 +287,14 @@ impl TransferRepository for MongoTransfers {
         let _timed = crate::telemetry::timed("transfers.waiting");
         let branches = [(doc! {"state": state.as_str()}, BY_STATE_INDEX)];
         self.newest_first(&branches, after, limit, "listing transfers in one state").await
+    }
+
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.reversals_of"))]
+    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.reversals_of");
+        let filter = doc! {"reverses": id.to_string()};
+        let sort = doc! {"created_at": 1, "_id": 1};
+        Ok(self.find_by(filter, sort, 1000, Some(REVERSALS_INDEX), "listing reversals").await?.items)
     }
 
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.scan"))]
@@ -374,7 +344,10 @@ impl TransferRepository for MongoTransfers {
         let filter = doc! {"state": state(TransferState::NeedsReview)};
         self.transfers.count_documents(filter).await.map_err(|e| store_error(e, "counting transfers needing review"))
     }
+}
 
+#[async_trait]
+impl TransferLeases for MongoTransfers {
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.claim_due"))]
     async fn claim_due(
         &self,
@@ -435,5 +408,41 @@ impl TransferRepository for MongoTransfers {
                 None => Err(TakeOverError::NotFound),
             },
         }
+    }
+}
+
+#[async_trait]
+impl ReversalHolds for MongoTransfers {
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.reserve_reversal"))]
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
+        let _timed = crate::telemetry::timed("transfers.reserve_reversal");
+        // A transfer's amount never changes, so its ceiling is read once; the
+        // increment is conditional on it, so racing reservations cannot pass
+        // it. A transfer from before reversals has no `reversed` yet (none).
+        let Some(transfer) = self.get(id).await? else { return Ok(false) };
+        let Some(ceiling) = transfer.amount.get().checked_sub(amount.get()) else { return Ok(false) };
+        let ceiling = i64::try_from(ceiling).unwrap_or(i64::MAX);
+        let filter = doc! {
+            "_id": id.to_string(),
+            "$or": [{"reversed": {"$lte": ceiling}}, {"reversed": {"$exists": false}}],
+        };
+        let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
+        let reserved = self
+            .transfers
+            .update_one(filter, doc! {"$inc": {"reversed": amount}})
+            .await
+            .map_err(|e| store_error(e, "reserving a reversal"))?;
+        Ok(reserved.modified_count == 1)
+    }
+
+    #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "transfers.release_reversal"))]
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
+        let _timed = crate::telemetry::timed("transfers.release_reversal");
+        let amount = i64::try_from(amount.get()).unwrap_or(i64::MAX);
+        self.transfers
+            .update_one(doc! {"_id": id.to_string()}, doc! {"$inc": {"reversed": -amount}})
+            .await
+            .map_err(|e| store_error(e, "giving back a reversal's reservation"))?;
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use chrono::{Duration, Utc};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use mongodb::bson::{Document, doc};
-use pointshare_domain::ports::{HistoryFilter, TransferRepository};
+use pointshare_domain::ports::{HistoryFilter, TransferLeases, TransferReads, TransferRecords};
 use pointshare_domain::{LeaseOwner, MemberId, Transfer, TransferId, TransferState};
 use pointshare_store_mongo::{MigrationStep, MongoSettings, MongoStore, PrepareError, SCHEMA_VERSION, SchemaVersion};
 use pointshare_testkit::contract::store;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pointshare_domain::ports::{Clock, Deadline, Movement};
+use pointshare_domain::ports::{Clock, Deadline, Movement, TransferStore};
 use pointshare_domain::services::{
     AccountService, ApprovalPolicy, AuditService, BalanceService, CorrectionService, Followups, HANDLE_HOLD,
     MailSettings, MemberService, OperatorService, Policy, Ports, RecoveryService, RecoverySettings, RequestLease,
@@ -111,7 +111,7 @@ impl World {
         let ports = Ports {
             members: members.clone(),
             directory: members.clone(),
-            transfers: transfers.clone(),
+            transfers: TransferStore::new(transfers.clone()),
             sessions: sessions.clone(),
             tokens: Arc::new(InMemoryAccountTokens::default()),
             totals: totals.clone(),

@@ -32,8 +32,8 @@ pub use secret::Secret;
 pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};
 pub use transfers::{
-    Direction, HistoryFilter, InsertTransferError, TakeOverError, TransferRepository, Transition, TransitionError,
-    Window,
+    Direction, HistoryFilter, InsertTransferError, ReversalHolds, TakeOverError, TransferLeases, TransferReads,
+    TransferRecords, TransferRepository, TransferStore, Transition, TransitionError, Window,
 };
 
 use thiserror::Error;

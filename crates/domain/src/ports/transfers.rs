@@ -1,4 +1,8 @@
-//! `TransferRepository`: durable saga state, changed only by compare-and-set.
+//! The transfer store: durable saga state, changed only by compare-and-set,
+//! in a port for each of its consumers (records, reads, leases, reversal
+//! holds) and `TransferRepository`, the four together.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -99,19 +103,26 @@ impl HistoryFilter {
     }
 }
 
+/// Records transfers and moves them: every change to a transfer's state
+/// goes through here, which is why announcing changes wraps this alone.
 #[async_trait]
-pub trait TransferRepository: Send + Sync + std::fmt::Debug {
+pub trait TransferRecords: Send + Sync + std::fmt::Debug {
     /// Adds a transfer; (sender, idempotency key) is unique.
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError>;
-
-    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
-
-    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError>;
 
     /// The compare-and-set every saga step goes through. Moving to
     /// `needs_review` also ends the lease: nobody drives a parked transfer,
     /// and an operator may take it up at once.
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError>;
+}
+
+/// Reads transfers: members' histories, the support desk's queues,
+/// reconciliation and recovery's counts.
+#[async_trait]
+pub trait TransferReads: Send + Sync + std::fmt::Debug {
+    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError>;
+
+    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError>;
 
     /// Transfers the member sent or received that `filter` lists, newest
     /// first by (created_at, id), strictly after `after` when given.
@@ -137,15 +148,6 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError>;
 
-    /// Adds `amount` to what reversals hold of transfer `id` (its
-    /// `reversed`), if that stays at most its `amount`, in one atomic step;
-    /// `false`, and nothing added, if it would not (or there is no such
-    /// transfer). How reversals of one transfer never add up to more than it.
-    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError>;
-
-    /// Gives back what a reversal that moved nothing held of transfer `id`.
-    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError>;
-
     /// The reversals of transfer `id`, oldest first.
     async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError>;
 
@@ -160,7 +162,12 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
 
     /// How many transfers wait in `needs_review` for a person.
     async fn count_needing_review(&self) -> Result<u64, StoreError>;
+}
 
+/// Leases transfers to whoever drives them: recovery claims what is due, a
+/// request or an operator takes one up.
+#[async_trait]
+pub trait TransferLeases: Send + Sync + std::fmt::Debug {
     /// Leases up to `limit` transfers still in the saga whose lease ended
     /// before `now` to `owner` until `until`, counts the attempt, and returns
     /// them. Two callers never get the same transfer while its lease runs.
@@ -182,6 +189,44 @@ pub trait TransferRepository: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Transfer, TakeOverError>;
+}
+
+/// What reversals hold of their original, so reversals of one transfer
+/// never add up to more than it.
+#[async_trait]
+pub trait ReversalHolds: Send + Sync + std::fmt::Debug {
+    /// Adds `amount` to what reversals hold of transfer `id` (its
+    /// `reversed`), if that stays at most its `amount`, in one atomic step;
+    /// `false`, and nothing added, if it would not (or there is no such
+    /// transfer). How reversals of one transfer never add up to more than it.
+    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError>;
+
+    /// Gives back what a reversal that moved nothing held of transfer `id`.
+    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError>;
+}
+
+/// A whole transfer store, as adapters provide it and the store contract
+/// checks it. The domain's services take the parts they use
+/// (`TransferStore`), so a decorator wraps only what it changes.
+pub trait TransferRepository: TransferRecords + TransferReads + TransferLeases + ReversalHolds {}
+
+impl<T: TransferRecords + TransferReads + TransferLeases + ReversalHolds + ?Sized> TransferRepository for T {}
+
+/// One store's transfers, a part for each consumer. Made from a whole store,
+/// then each part may be wrapped on its own: the events decorator wraps
+/// `records`, the simulation stalls the parts a frozen replica would.
+#[derive(Debug, Clone)]
+pub struct TransferStore {
+    pub records: Arc<dyn TransferRecords>,
+    pub reads: Arc<dyn TransferReads>,
+    pub leases: Arc<dyn TransferLeases>,
+    pub holds: Arc<dyn ReversalHolds>,
+}
+
+impl TransferStore {
+    pub fn new(store: Arc<dyn TransferRepository>) -> Self {
+        TransferStore { records: store.clone(), reads: store.clone(), leases: store.clone(), holds: store }
+    }
 }
 
 #[derive(Debug, Error)]

@@ -19,7 +19,7 @@ use crate::model::{
     MemberId, Memo, Origin, Page, Points, Reason, Transfer, TransferId, TransferKind, TransferRequest, TransferState,
 };
 use crate::ports::{
-    Clock, DailyTotals, Deadline, MemberRepository, StoreError, TakeOverError, TransferRepository, Transition,
+    Clock, DailyTotals, Deadline, MemberRepository, StoreError, TakeOverError, TransferStore, Transition,
     TransitionError,
 };
 
@@ -206,7 +206,7 @@ impl From<TransitionError> for DecideError {
 #[derive(Debug)]
 pub struct CorrectionService {
     transfers: Arc<TransferService>,
-    store: Arc<dyn TransferRepository>,
+    store: TransferStore,
     members: Arc<dyn MemberRepository>,
     totals: Arc<dyn DailyTotals>,
     audit: Arc<AuditService>,
@@ -217,7 +217,7 @@ pub struct CorrectionService {
 impl CorrectionService {
     pub fn new(
         transfers: Arc<TransferService>,
-        store: Arc<dyn TransferRepository>,
+        store: TransferStore,
         members: Arc<dyn MemberRepository>,
         totals: Arc<dyn DailyTotals>,
         audit: Arc<AuditService>,
@@ -238,7 +238,7 @@ impl CorrectionService {
     /// waiting for approval included; one that finds the points spent is
     /// declined and moves nothing.
     pub async fn reverse(&self, command: ReverseCommand, deadline: Deadline) -> Result<Submitted, ReverseError> {
-        let original = self.store.get(command.transfer).await.context("loading the transfer")?;
+        let original = self.store.reads.get(command.transfer).await.context("loading the transfer")?;
         let original = original.ok_or(ReverseError::NotFound)?;
         let (kind, recipient, recipient_account) = match (original.kind, original.state) {
             (TransferKind::Share, TransferState::Completed) => {
@@ -252,7 +252,7 @@ impl CorrectionService {
         }
         let left = original.reversible();
         // "All that is left", asked again, means what it meant the first time.
-        let earlier = self.store.by_idempotency_key(original.recipient, &command.idempotency_key).await;
+        let earlier = self.store.reads.by_idempotency_key(original.recipient, &command.idempotency_key).await;
         let earlier = earlier.context("looking up the idempotency key")?;
         let amount = match (command.amount, earlier) {
             (Some(amount), _) => amount,
@@ -272,9 +272,9 @@ impl CorrectionService {
             Some(replayed) => Ok(replayed),
             None => {
                 if amount.get() > left
-                    || !self.store.reserve_reversal(original.id, amount).await.context("reserving a reversal")?
+                    || !self.store.holds.reserve_reversal(original.id, amount).await.context("reserving a reversal")?
                 {
-                    let now = self.store.get(original.id).await.context("reloading the transfer")?;
+                    let now = self.store.reads.get(original.id).await.context("reloading the transfer")?;
                     return Err(ReverseError::AboveWhatIsLeft { left: now.map_or(0, |t| t.reversible()) });
                 }
                 let recording = Recording {
@@ -302,7 +302,7 @@ impl CorrectionService {
 
     /// The reversals of transfer `id`, oldest first.
     pub async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
-        self.store.reversals_of(id).await
+        self.store.reads.reversals_of(id).await
     }
 
     /// Credits a member (a grant) or debits them (a withdrawal nobody is
@@ -379,7 +379,7 @@ impl CorrectionService {
 
     /// The corrections waiting for a second admin, newest first.
     pub async fn awaiting_approval(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.store.waiting(TransferState::AwaitingApproval, after, limit).await
+        self.store.reads.waiting(TransferState::AwaitingApproval, after, limit).await
     }
 
     /// A second admin approves a correction (it runs now, under this
@@ -390,7 +390,7 @@ impl CorrectionService {
         let by =
             Authority { actor: Actor::Member(command.admin), reason: Some(command.reason), origin: command.origin };
         let owner = LeaseOwner::person(&by.actor);
-        let transfer = self.store.get(command.transfer).await.context("loading the transfer")?;
+        let transfer = self.store.reads.get(command.transfer).await.context("loading the transfer")?;
         let transfer = transfer.ok_or(DecideError::NotFound)?;
         let Some(approval) = transfer.approval else { return Err(DecideError::NotAwaiting(Box::new(transfer))) };
         if approval.requested_by == command.admin {
@@ -428,7 +428,7 @@ impl CorrectionService {
             return Err(DecideError::Expired(Box::new(expired)));
         }
         let until = now + to_delta(self.transfers.lease_for());
-        let transfer = match self.store.take_over(transfer.id, owner, now, until).await {
+        let transfer = match self.store.leases.take_over(transfer.id, owner, now, until).await {
             Ok(transfer) if transfer.state == TransferState::AwaitingApproval => transfer,
             Ok(moved) => return Err(DecideError::NotAwaiting(Box::new(moved))),
             Err(TakeOverError::Leased(_)) => return Err(DecideError::Busy),
@@ -439,10 +439,10 @@ impl CorrectionService {
             Decision::Approve => (TransferState::Accepted, None),
             Decision::Reject => (TransferState::Rejected, Some(DeclineReason::ApprovalRejected)),
         };
-        let decided = self.store.transition(&self.leaving_approval(&transfer, to, decline, owner)).await?;
+        let decided = self.store.records.transition(&self.leaving_approval(&transfer, to, decline, owner)).await?;
         tracing::warn!(transfer = %decided.id, by = %owner, decision = decision.as_str(), "correction decided by a second admin");
         if decision == Decision::Reject {
-            release_reservation(self.totals.as_ref(), self.store.as_ref(), &decided).await;
+            release_reservation(self.totals.as_ref(), self.store.holds.as_ref(), &decided).await;
             return Ok(Submitted { transfer: decided, replayed: false });
         }
         let driven = self.transfers.drive_new(decided, owner.clone(), deadline).await?;
@@ -456,7 +456,7 @@ impl CorrectionService {
         let mut expired = 0;
         let mut after = None;
         loop {
-            let page = self.store.waiting(TransferState::AwaitingApproval, after, 100).await?;
+            let page = self.store.reads.waiting(TransferState::AwaitingApproval, after, 100).await?;
             for transfer in page.items {
                 if transfer.approval.is_some_and(|approval| approval.expires_at <= now) {
                     match self.expire(transfer, owner).await {
@@ -477,7 +477,7 @@ impl CorrectionService {
     async fn expire(&self, transfer: Transfer, owner: &LeaseOwner) -> Result<Transfer, DecideError> {
         let now = self.clock.now();
         let until = now + to_delta(self.transfers.lease_for());
-        let transfer = match self.store.take_over(transfer.id, owner, now, until).await {
+        let transfer = match self.store.leases.take_over(transfer.id, owner, now, until).await {
             Ok(transfer) => transfer,
             Err(TakeOverError::Leased(_)) => return Err(DecideError::Busy),
             Err(TakeOverError::NotFound) => return Err(DecideError::NotFound),
@@ -485,8 +485,8 @@ impl CorrectionService {
         };
         let transition =
             self.leaving_approval(&transfer, TransferState::Rejected, Some(DeclineReason::ApprovalExpired), owner);
-        let expired = self.store.transition(&transition).await?;
-        release_reservation(self.totals.as_ref(), self.store.as_ref(), &expired).await;
+        let expired = self.store.records.transition(&transition).await?;
+        release_reservation(self.totals.as_ref(), self.store.holds.as_ref(), &expired).await;
         tracing::info!(transfer = %expired.id, "a correction's approval expired");
         Ok(expired)
     }

@@ -8,29 +8,26 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::model::{
-    Cursor, IdempotencyKey, LeaseOwner, Legs, MemberId, Page, Points, Transfer, TransferId, TransferState,
-};
+use crate::model::{Legs, MemberId, Transfer, TransferState};
 use crate::ports::{
-    EventId, EventsError, HistoryFilter, InsertTransferError, MemberEvent, MemberEvents, Notice, StoreError,
-    TakeOverError, TransferRepository, Transition, TransitionError, Window,
+    EventId, EventsError, InsertTransferError, MemberEvent, MemberEvents, Notice, TransferRecords, Transition,
+    TransitionError,
 };
 
-/// A `TransferRepository` that announces every recorded change. An event
+/// Transfer records that announce every recorded change. An event
 /// that cannot be published is logged and skipped: the record is what
 /// counts, and a client that missed it still reads the transfer.
 #[derive(Debug)]
 pub struct AnnouncedTransfers {
-    store: Arc<dyn TransferRepository>,
+    store: Arc<dyn TransferRecords>,
     events: Arc<dyn MemberEvents>,
 }
 
 impl AnnouncedTransfers {
-    pub fn new(store: Arc<dyn TransferRepository>, events: Arc<dyn MemberEvents>) -> Self {
+    pub fn new(store: Arc<dyn TransferRecords>, events: Arc<dyn MemberEvents>) -> Self {
         AnnouncedTransfers { store, events }
     }
 
@@ -65,92 +62,17 @@ fn whose_balances_moved(transfer: &Transfer, from: Option<TransferState>) -> imp
 }
 
 #[async_trait]
-impl TransferRepository for AnnouncedTransfers {
+impl TransferRecords for AnnouncedTransfers {
     async fn insert(&self, transfer: &Transfer) -> Result<(), InsertTransferError> {
         self.store.insert(transfer).await?;
         self.announce(transfer, None).await;
         Ok(())
     }
 
-    async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        self.store.get(id).await
-    }
-
-    async fn by_idempotency_key(&self, sender: MemberId, key: &IdempotencyKey) -> Result<Option<Transfer>, StoreError> {
-        self.store.by_idempotency_key(sender, key).await
-    }
-
     async fn transition(&self, transition: &Transition) -> Result<Transfer, TransitionError> {
         let moved = self.store.transition(transition).await?;
         self.announce(&moved, Some(transition.from)).await;
         Ok(moved)
-    }
-
-    async fn history(
-        &self,
-        member: MemberId,
-        filter: &HistoryFilter,
-        after: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Transfer>, StoreError> {
-        self.store.history(member, filter, after, limit).await
-    }
-
-    async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.store.grants(after, limit).await
-    }
-
-    async fn waiting(
-        &self,
-        state: TransferState,
-        after: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Page<Transfer>, StoreError> {
-        self.store.waiting(state, after, limit).await
-    }
-
-    async fn reserve_reversal(&self, id: TransferId, amount: Points) -> Result<bool, StoreError> {
-        self.store.reserve_reversal(id, amount).await
-    }
-
-    async fn release_reversal(&self, id: TransferId, amount: Points) -> Result<(), StoreError> {
-        self.store.release_reversal(id, amount).await
-    }
-
-    async fn reversals_of(&self, id: TransferId) -> Result<Vec<Transfer>, StoreError> {
-        self.store.reversals_of(id).await
-    }
-
-    async fn scan(&self, window: Window, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.store.scan(window, after, limit).await
-    }
-
-    async fn count_unfinished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.store.count_unfinished(before).await
-    }
-
-    async fn count_needing_review(&self) -> Result<u64, StoreError> {
-        self.store.count_needing_review().await
-    }
-
-    async fn claim_due(
-        &self,
-        owner: &LeaseOwner,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Transfer>, StoreError> {
-        self.store.claim_due(owner, now, until, limit).await
-    }
-
-    async fn take_over(
-        &self,
-        id: TransferId,
-        owner: &LeaseOwner,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Transfer, TakeOverError> {
-        self.store.take_over(id, owner, now, until).await
     }
 }
 

@@ -17,7 +17,7 @@ use super::{
 use crate::model::Handle;
 use crate::ports::{
     AccountTokens, AuditLog, BalanceCache, Clock, DailyTotals, MailOutbox, Mailer, MemberDirectory, MemberEvents,
-    MemberRepository, PasswordHasher, PointsProvider, RateLimiter, SessionRepository, TransferRepository,
+    MemberRepository, PasswordHasher, PointsProvider, RateLimiter, SessionRepository, TransferStore,
 };
 
 /// What the services stand on: one adapter per port.
@@ -25,7 +25,7 @@ use crate::ports::{
 pub struct Ports {
     pub members: Arc<dyn MemberRepository>,
     pub directory: Arc<dyn MemberDirectory>,
-    pub transfers: Arc<dyn TransferRepository>,
+    pub transfers: TransferStore,
     pub sessions: Arc<dyn SessionRepository>,
     /// The one-use tokens mailed to members.
     pub tokens: Arc<dyn AccountTokens>,
@@ -107,8 +107,11 @@ impl Services {
             passwords,
             clock,
         } = ports;
-        let transfers: Arc<dyn TransferRepository> = match policy.publish_events {
-            true => Arc::new(AnnouncedTransfers::new(transfers, events.clone())),
+        let transfers = match policy.publish_events {
+            true => TransferStore {
+                records: Arc::new(AnnouncedTransfers::new(transfers.records, events.clone())),
+                ..transfers
+            },
             false => transfers,
         };
         let saga = Arc::new(SagaDriver::new(
@@ -176,7 +179,8 @@ impl Services {
             clock.clone(),
             policy.recovery.lease_for,
         ));
-        let reconcile = Arc::new(ReconcileService::new(transfers.clone(), provider.clone(), policy.reconcile_patience));
+        let reconcile =
+            Arc::new(ReconcileService::new(transfers.reads.clone(), provider.clone(), policy.reconcile_patience));
         let recovery = Arc::new(RecoveryService::new(
             transfers,
             member_service.clone(),

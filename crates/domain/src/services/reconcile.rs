@@ -25,7 +25,7 @@ use crate::model::{
     Cursor, Legs, MovementKind, ProviderAccountId, ProviderReference, ProviderTransaction, Transfer, TransferId,
     TransferState,
 };
-use crate::ports::{Deadline, PointsProvider, ProviderError, StoreError, TransferRepository, Window};
+use crate::ports::{Deadline, PointsProvider, ProviderError, StoreError, TransferReads, Window};
 
 /// What one reference should hold: nothing, or this movement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub enum ReconcileError {
 
 #[derive(Debug)]
 pub struct ReconcileService {
-    transfers: Arc<dyn TransferRepository>,
+    transfers: Arc<dyn TransferReads>,
     provider: Arc<dyn PointsProvider>,
     /// Time given to each lookup (with its retries).
     lookup_budget: Duration,
@@ -78,11 +78,7 @@ pub struct ReconcileService {
 const PAGE: usize = 200;
 
 impl ReconcileService {
-    pub fn new(
-        transfers: Arc<dyn TransferRepository>,
-        provider: Arc<dyn PointsProvider>,
-        lookup_budget: Duration,
-    ) -> Self {
+    pub fn new(transfers: Arc<dyn TransferReads>, provider: Arc<dyn PointsProvider>, lookup_budget: Duration) -> Self {
         ReconcileService { transfers, provider, lookup_budget }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::time::to_delta;
 use super::{CorrectionService, Holding, MemberService, SagaDriver};
 use crate::model::{LeaseOwner, ReviewReason, TransferState};
-use crate::ports::{Clock, Deadline, StoreError, TransferRepository};
+use crate::ports::{Clock, Deadline, StoreError, TransferStore};
 
 #[derive(Debug, Clone)]
 pub struct RecoverySettings {
@@ -66,7 +66,7 @@ pub struct RecoveryReport {
 
 #[derive(Debug)]
 pub struct RecoveryService {
-    transfers: Arc<dyn TransferRepository>,
+    transfers: TransferStore,
     members: Arc<MemberService>,
     saga: Arc<SagaDriver>,
     corrections: Arc<CorrectionService>,
@@ -76,7 +76,7 @@ pub struct RecoveryService {
 
 impl RecoveryService {
     pub fn new(
-        transfers: Arc<dyn TransferRepository>,
+        transfers: TransferStore,
         members: Arc<MemberService>,
         saga: Arc<SagaDriver>,
         corrections: Arc<CorrectionService>,
@@ -90,7 +90,8 @@ impl RecoveryService {
         let settings = &self.settings;
         let owner = LeaseOwner::recovery(&settings.replica);
         let now = self.clock.now();
-        let claimed = self.transfers.claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch).await?;
+        let claimed =
+            self.transfers.leases.claim_due(&owner, now, now + to_delta(settings.lease_for), settings.batch).await?;
         let mut report = RecoveryReport { claimed: claimed.len(), ..RecoveryReport::default() };
         let deadline = Deadline::after(settings.step_budget);
         let holding = Holding::TakenOver { at: now };
@@ -120,8 +121,8 @@ impl RecoveryService {
         }
         report.accounts_opened = self.members.finish_pending(settings.batch, deadline).await?;
         report.expired = self.corrections.expire_due(&owner).await?;
-        report.overdue = self.transfers.count_unfinished(self.clock.now() - to_delta(settings.lease_for)).await?;
-        report.needing_review = self.transfers.count_needing_review().await?;
+        report.overdue = self.transfers.reads.count_unfinished(self.clock.now() - to_delta(settings.lease_for)).await?;
+        report.needing_review = self.transfers.reads.count_needing_review().await?;
         if report.claimed > 0 || report.accounts_opened > 0 || report.expired > 0 {
             tracing::info!(?report, "recovery pass");
         }

@@ -5,22 +5,18 @@
 //! desk's corrections and reviews.
 
 use crate::model::{Transfer, TransferKind};
-use crate::ports::{DailyTotals, DayKey, TransferRepository};
+use crate::ports::{DailyTotals, DayKey, ReversalHolds};
 
 /// Gives back what `transfer` reserved, once it moved nothing: against its
 /// day, and for a reversal, against what its original may still give back.
 /// Whoever ended it calls this, so it happens once. If it fails the
 /// allowance stays smaller than it should: the safe side.
-pub(crate) async fn release_reservation(
-    totals: &dyn DailyTotals,
-    transfers: &dyn TransferRepository,
-    transfer: &Transfer,
-) {
+pub(crate) async fn release_reservation(totals: &dyn DailyTotals, holds: &dyn ReversalHolds, transfer: &Transfer) {
     if let Err(error) = totals.release(&day_key(transfer), transfer.amount).await {
         tracing::warn!(%error, transfer = %transfer.id, "could not give back a daily reservation");
     }
     if let Some(original) = transfer.reverses
-        && let Err(error) = transfers.release_reversal(original, transfer.amount).await
+        && let Err(error) = holds.release_reversal(original, transfer.amount).await
     {
         tracing::warn!(%error, transfer = %transfer.id, %original, "could not give back a reversal's reservation");
     }

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::ports::{
     BalanceCache, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, StoreError, TakeOverError,
-    TransferRepository, Transition,
+    TransferStore, Transition,
 };
 
 #[derive(Debug, Error)]
@@ -43,7 +43,7 @@ pub enum ResolveError {
 
 #[derive(Debug)]
 pub struct ReviewService {
-    transfers: Arc<dyn TransferRepository>,
+    transfers: TransferStore,
     totals: Arc<dyn DailyTotals>,
     provider: Arc<dyn PointsProvider>,
     /// Balances a resolution changed are dropped from it, so members read them afresh.
@@ -72,7 +72,7 @@ enum Found {
 
 impl ReviewService {
     pub fn new(
-        transfers: Arc<dyn TransferRepository>,
+        transfers: TransferStore,
         totals: Arc<dyn DailyTotals>,
         provider: Arc<dyn PointsProvider>,
         cache: Arc<dyn BalanceCache>,
@@ -85,7 +85,7 @@ impl ReviewService {
 
     /// The transfers waiting for a person, newest first, after `after`.
     pub async fn queue(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.transfers.waiting(TransferState::NeedsReview, after, limit).await
+        self.transfers.reads.waiting(TransferState::NeedsReview, after, limit).await
     }
 
     /// What the provider holds under each of `transfer`'s references: the
@@ -139,7 +139,7 @@ impl ReviewService {
     ) -> Result<Transfer, ResolveError> {
         let owner = LeaseOwner::person(&by.actor);
         let now = self.clock.now();
-        let transfer = match self.transfers.take_over(id, &owner, now, now + to_delta(self.lease_for)).await {
+        let transfer = match self.transfers.leases.take_over(id, &owner, now, now + to_delta(self.lease_for)).await {
             Ok(transfer) => transfer,
             Err(TakeOverError::NotFound) => return Err(ResolveError::NotFound),
             Err(TakeOverError::Leased(current)) if already(&current, resolution) => return Ok(*current),
@@ -170,14 +170,14 @@ impl ReviewService {
             owner,
             at: self.clock.now(),
         };
-        let resolved = self.transfers.transition(&transition).await.map_err(anyhow::Error::from)?;
+        let resolved = self.transfers.records.transition(&transition).await.map_err(anyhow::Error::from)?;
         for account in resolved.sender_account.iter().chain(&resolved.recipient_account) {
             if let Err(error) = self.cache.invalidate(account).await {
                 tracing::warn!(%error, %account, "could not drop a balance a resolution changed");
             }
         }
         if matches!(resolved.state, TransferState::Rejected | TransferState::Reversed) {
-            release_reservation(self.totals.as_ref(), self.transfers.as_ref(), &resolved).await;
+            release_reservation(self.totals.as_ref(), self.transfers.holds.as_ref(), &resolved).await;
         }
         tracing::warn!(transfer = %resolved.id, by = %by.actor, resolution = resolution.as_str(), state = resolved.state.as_str(), "transfer resolved by hand");
         Ok(resolved)

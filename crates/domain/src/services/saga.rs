@@ -18,7 +18,7 @@ use crate::model::{
 };
 use crate::ports::{
     BalanceCache, CachedBalance, Clock, DailyTotals, Deadline, Movement, PointsProvider, ProviderError, Rejection,
-    TakeOverError, TransferRepository, Transition, TransitionError,
+    TakeOverError, TransferStore, Transition, TransitionError,
 };
 
 /// Whether drivers guard against their own staleness (docs/architecture.md,
@@ -73,7 +73,7 @@ impl Default for SagaSettings {
 
 #[derive(Debug)]
 pub struct SagaDriver {
-    transfers: Arc<dyn TransferRepository>,
+    transfers: TransferStore,
     /// Given back what a transfer reserved when it ends having moved nothing.
     totals: Arc<dyn DailyTotals>,
     provider: Arc<dyn PointsProvider>,
@@ -133,7 +133,7 @@ impl Next {
 
 impl SagaDriver {
     pub fn new(
-        transfers: Arc<dyn TransferRepository>,
+        transfers: TransferStore,
         totals: Arc<dyn DailyTotals>,
         provider: Arc<dyn PointsProvider>,
         cache: Arc<dyn BalanceCache>,
@@ -179,7 +179,7 @@ impl SagaDriver {
         let mut debited = false;
         while let Some(step) = self.next_step(&transfer, debited)? {
             if let Some(until) = renew.and_then(|lease| self.renewal(&transfer, owner, lease, deadline)) {
-                transfer = match self.transfers.take_over(transfer.id, owner, self.clock.now(), until).await {
+                transfer = match self.transfers.leases.take_over(transfer.id, owner, self.clock.now(), until).await {
                     // Still as we left it: ours alone held it meanwhile.
                     Ok(renewed) if renewed.state == transfer.state => renewed,
                     Ok(changed) => {
@@ -280,10 +280,10 @@ impl SagaDriver {
             owner: owner.clone(),
             at: self.clock.now(),
         };
-        match self.transfers.transition(&transition).await {
+        match self.transfers.records.transition(&transition).await {
             Ok(moved) => {
                 if matches!(moved.state, TransferState::Rejected | TransferState::Reversed) {
-                    release_reservation(self.totals.as_ref(), self.transfers.as_ref(), &moved).await;
+                    release_reservation(self.totals.as_ref(), self.transfers.holds.as_ref(), &moved).await;
                 }
                 if let Some(reason) = moved.review {
                     tracing::error!(transfer = %moved.id, reason = reason.as_str(), "transfer needs review");

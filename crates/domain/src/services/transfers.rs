@@ -24,7 +24,7 @@ use crate::model::{
 };
 use crate::ports::{
     Clock, DailyTotals, Deadline, Direction, HistoryFilter, InsertTransferError, MemberRepository, StoreError,
-    TransferRepository,
+    TransferStore,
 };
 
 /// How far back in a member's sent transfers their recent recipients are looked for.
@@ -247,7 +247,7 @@ impl From<anyhow::Error> for SubmitError {
 #[derive(Debug)]
 pub struct TransferService {
     members: Arc<dyn MemberRepository>,
-    transfers: Arc<dyn TransferRepository>,
+    transfers: TransferStore,
     totals: Arc<dyn DailyTotals>,
     saga: Arc<SagaDriver>,
     audit: Arc<AuditService>,
@@ -265,7 +265,7 @@ impl TransferService {
     #[allow(clippy::too_many_arguments, reason = "each is a port or policy the service stands on")]
     pub fn new(
         members: Arc<dyn MemberRepository>,
-        transfers: Arc<dyn TransferRepository>,
+        transfers: TransferStore,
         totals: Arc<dyn DailyTotals>,
         saga: Arc<SagaDriver>,
         audit: Arc<AuditService>,
@@ -423,12 +423,12 @@ impl TransferService {
 
     /// Any transfer, for admins.
     pub async fn get(&self, id: TransferId) -> Result<Option<Transfer>, StoreError> {
-        self.transfers.get(id).await
+        self.transfers.reads.get(id).await
     }
 
     /// One transfer, if `member` sent or received it.
     pub async fn transfer_for(&self, member: MemberId, id: TransferId) -> Result<Transfer, GetTransferError> {
-        let transfer = self.transfers.get(id).await.context("loading a transfer")?;
+        let transfer = self.transfers.reads.get(id).await.context("loading a transfer")?;
         transfer.filter(|t| t.sender == member || t.recipient == member).ok_or(GetTransferError::NotFound)
     }
 
@@ -440,7 +440,7 @@ impl TransferService {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<Page<Transfer>, StoreError> {
-        self.transfers.history(member, filter, after, limit).await
+        self.transfers.reads.history(member, filter, after, limit).await
     }
 
     /// The members `member` completed shares with lately, each once, most
@@ -456,7 +456,7 @@ impl TransferService {
             states: vec![TransferState::Completed],
             ..HistoryFilter::default()
         };
-        let sent = self.transfers.history(member, &completed, None, RECENT_SHARES).await?;
+        let sent = self.transfers.reads.history(member, &completed, None, RECENT_SHARES).await?;
         let mut recent: Vec<(MemberId, DateTime<Utc>)> = Vec::new();
         for share in sent.items.iter().filter(|transfer| transfer.kind == TransferKind::Share) {
             if !recent.iter().any(|(id, _)| *id == share.recipient) {
@@ -520,7 +520,7 @@ impl TransferService {
 
     /// Every grant, newest first.
     pub async fn grants(&self, after: Option<Cursor>, limit: usize) -> Result<Page<Transfer>, StoreError> {
-        self.transfers.grants(after, limit).await
+        self.transfers.reads.grants(after, limit).await
     }
 
     async fn recipient(&self, handle: &Handle) -> anyhow::Result<Option<Member>> {
@@ -555,6 +555,7 @@ impl TransferService {
     pub(crate) async fn replay(&self, request: &TransferRequest) -> Result<Option<Submitted>, SubmitError> {
         let existing = self
             .transfers
+            .reads
             .by_idempotency_key(request.sender, &request.idempotency_key)
             .await
             .context("looking up the idempotency key")?;
@@ -617,7 +618,7 @@ impl TransferService {
             transfer.lease = None;
         }
         transfer.changes.push(StateChange { at: now, state: transfer.state, by: owner.clone() });
-        match self.transfers.insert(&transfer).await {
+        match self.transfers.records.insert(&transfer).await {
             Ok(()) => {}
             // An earlier or concurrent request with the same key recorded
             // first: this one repeats it, or reuses its key.
@@ -637,7 +638,7 @@ impl TransferService {
         tracing::info!(transfer = %transfer.id, kind = ?transfer.kind, amount = %transfer.amount, state = transfer.state.as_str(), "transfer recorded");
         if !reserved {
             if let Some(original) = transfer.reverses
-                && let Err(error) = self.transfers.release_reversal(original, transfer.amount).await
+                && let Err(error) = self.transfers.holds.release_reversal(original, transfer.amount).await
             {
                 tracing::warn!(%error, transfer = %transfer.id, "could not give back a reversal's reservation");
             }
@@ -682,7 +683,7 @@ impl TransferService {
     /// Gives back a reservation whose transfer is certainly not recorded.
     async fn release_if(&self, reserved: bool, transfer: &Transfer) {
         if reserved {
-            release_reservation(self.totals.as_ref(), self.transfers.as_ref(), transfer).await;
+            release_reservation(self.totals.as_ref(), self.transfers.holds.as_ref(), transfer).await;
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use pointshare_domain::ports::TransferRepository;
+use pointshare_domain::ports::TransferReads;
 use pointshare_domain::services::{
     ApprovalPolicy, DecideCommand, DecideError, Decision, ReverseCommand, ReverseError, Submitted,
 };

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pointshare_domain::ports::{Movement, TransferRepository, Window};
+use pointshare_domain::ports::{Movement, TransferRecords, Window};
 use pointshare_domain::services::ReconcileService;
 use pointshare_domain::{AccountStatus, MovementKind, Transfer, TransferState};
 use pointshare_testkit::{Fault, Operation, World};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pointshare_domain::LeaseOwner;
 use pointshare_domain::TransferState;
-use pointshare_domain::ports::{Deadline, TransferRepository};
+use pointshare_domain::ports::{Deadline, TransferLeases, TransferReads, TransferStore};
 use pointshare_domain::services::{Holding, RecoveryService, RecoverySettings};
 use pointshare_testkit::{Fault, Operation, World, WorldSettings};
 
@@ -44,7 +44,7 @@ async fn replicas_recovering_at_once_never_claim_one_transfer_twice() {
     let replicas: Vec<_> = (0..4)
         .map(|i| {
             Arc::new(RecoveryService::new(
-                world.transfers.clone(),
+                TransferStore::new(world.transfers.clone()),
                 world.member_service.clone(),
                 world.saga.clone(),
                 world.corrections.clone(),
