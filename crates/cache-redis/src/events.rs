@@ -21,8 +21,10 @@ use futures::stream::BoxStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use pointshare_domain::ports::{EventId, EventsError, MemberEvent, MemberEvents, Notice, WakeupHub};
+use pointshare_domain::ports::{EventId, EventsError, MemberEvent, MemberEvents, Notice};
 use pointshare_domain::{MemberId, TransferId};
+use pointshare_embedded::WakeupHub;
+use secrecy::ExposeSecret;
 
 use crate::RedisCache;
 
@@ -68,7 +70,7 @@ impl RedisEvents {
     /// process hears the channel.
     pub async fn start(redis: RedisCache, retention: Duration) -> anyhow::Result<RedisEvents> {
         let channel = redis.key("events", "news");
-        let nodes = redis.settings.url.expose().split(',').map(|node| redis::Client::open(node.trim()));
+        let nodes = redis.settings.url.expose_secret().split(',').map(|node| redis::Client::open(node.trim()));
         let nodes = nodes.collect::<Result<Vec<_>, _>>().context("POINTSHARE_REDIS_URL is not a Redis URL")?;
         // Time to try every node once.
         let per_node = redis.settings.timeout.max(Duration::from_secs(2));

@@ -36,21 +36,22 @@ use deadpool_redis::{Config, PoolConfig, Runtime, Timeouts, cluster};
 use tracing::Instrument;
 
 use pointshare_domain::ProviderAccountId;
-use pointshare_domain::ports::{
-    BalanceCache, CacheError, CachedBalance, InvalidSetting, RateDecision, RateLimiter, RateRule, Secret,
-};
+use pointshare_domain::ports::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
+use pointshare_domain::settings::InvalidSetting;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use events::RedisEvents;
 
 /// What an operator tunes about Redis; the server's `[cache]` settings
 /// section deserializes straight into it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://host:port/db`; with `cluster`, the cluster's nodes (some or
     /// all of them), comma-separated.
-    pub url: Secret,
+    #[serde(skip_serializing)]
+    pub url: SecretString,
     /// Redis Cluster rather than one server.
     #[serde(default)]
     pub cluster: bool,
@@ -79,7 +80,7 @@ fn key_prefix() -> String {
 impl RedisSettings {
     pub fn new(url: impl Into<String>) -> Self {
         RedisSettings {
-            url: Secret::from(url.into()),
+            url: SecretString::from(url.into()),
             cluster: false,
             pool_size: pool_size(),
             timeout: timeout(),
@@ -89,7 +90,7 @@ impl RedisSettings {
 
     /// Rejects settings the adapter cannot work with, naming the setting.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.url.expose().trim().is_empty() {
+        if self.url.expose_secret().trim().is_empty() {
             return Err(InvalidSetting::new("url", "must name a server"));
         }
         if self.pool_size == 0 {
@@ -190,13 +191,13 @@ impl Pool {
             ..PoolConfig::default()
         });
         if settings.cluster {
-            let urls: Vec<String> = settings.url.expose().split(',').map(|url| url.trim().to_owned()).collect();
+            let urls: Vec<String> = settings.url.expose_secret().split(',').map(|url| url.trim().to_owned()).collect();
             let mut config = cluster::Config::from_urls(urls);
             config.pool = pool;
             let created = config.create_pool(Some(Runtime::Tokio1));
             Ok(Pool::Cluster(created.context("POINTSHARE_REDIS_URL is not a list of Redis Cluster node URLs")?))
         } else {
-            let mut config = Config::from_url(settings.url.expose());
+            let mut config = Config::from_url(settings.url.expose_secret());
             config.pool = pool;
             let created = config.create_pool(Some(Runtime::Tokio1));
             Ok(Pool::Single(created.context("POINTSHARE_REDIS_URL is not a Redis URL")?))

@@ -9,7 +9,9 @@ use futures::stream::BoxStream;
 use parking_lot::Mutex;
 
 use pointshare_domain::MemberId;
-use pointshare_domain::ports::{EventId, EventsError, MemberEvent, MemberEvents, Notice, WakeupHub};
+use pointshare_domain::ports::{EventId, EventsError, MemberEvent, MemberEvents, Notice};
+
+use crate::WakeupHub;
 
 #[derive(Debug)]
 pub struct InMemoryEvents {

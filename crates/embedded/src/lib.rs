@@ -7,7 +7,8 @@
 //! hold both to them. Single process only: no sharing between replicas.
 //!
 //! Depends on the domain alone: no fault injection here (that is the test
-//! kit's), nothing a production binary would not run.
+//! kit's), nothing a production binary would not run. `WakeupHub`, the
+//! in-process wakeups of followed members, is shared with Redis' events.
 
 mod account_tokens;
 mod audit;
@@ -18,6 +19,7 @@ mod members;
 mod sessions;
 mod totals;
 mod transfers;
+mod wakeups;
 
 pub use account_tokens::InMemoryAccountTokens;
 pub use audit::InMemoryAuditLog;
@@ -28,3 +30,4 @@ pub use members::InMemoryMembers;
 pub use sessions::InMemorySessions;
 pub use totals::InMemoryDailyTotals;
 pub use transfers::InMemoryTransfers;
+pub use wakeups::WakeupHub;

@@ -19,15 +19,18 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Environment;
 use serde::{Deserialize, Serialize};
 
-use pointshare_domain::ports::{InvalidSetting, MailError, Mailer, Secret};
+use pointshare_domain::ports::{MailError, Mailer};
+use pointshare_domain::settings::InvalidSetting;
 use pointshare_domain::{MailId, MailKind, MailMessage};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Where and how mail is sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
     /// `smtp://`, `smtp://...?tls=required` or `smtps://`, with `user:password@` to log in.
-    pub url: Secret,
+    #[serde(skip_serializing)]
+    pub url: SecretString,
     /// The sender, as `Name <address>` or a bare address.
     #[serde(default = "from")]
     pub from: String,
@@ -45,12 +48,12 @@ fn timeout() -> Duration {
 }
 
 impl SmtpSettings {
-    pub fn new(url: impl Into<Secret>) -> Self {
+    pub fn new(url: impl Into<SecretString>) -> Self {
         SmtpSettings { url: url.into(), from: from(), timeout: timeout() }
     }
 
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        let url = self.url.expose();
+        let url = self.url.expose_secret();
         if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
             return Err(InvalidSetting::new("url", "must start with smtp:// or smtps://"));
         }
@@ -75,7 +78,7 @@ impl SmtpMailer {
     /// A mailer sending as `settings` say, its links to the frontend's pages at `public_url`.
     pub fn new(settings: &SmtpSettings, public_url: &str) -> anyhow::Result<Self> {
         settings.validate()?;
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose())
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.url.expose_secret())
             .context("reading the SMTP URL")?
             .timeout(Some(settings.timeout))
             .build();

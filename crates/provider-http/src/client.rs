@@ -20,10 +20,12 @@ use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 use tracing::Instrument;
 
-use pointshare_domain::ports::{Deadline, InvalidSetting, Movement, PointsProvider, ProviderError};
+use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError};
+use pointshare_domain::settings::InvalidSetting;
 use pointshare_domain::{
     HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };
+use secrecy::ExposeSecret;
 
 use crate::breaker::{Breaker, BreakerState};
 use crate::contract::{MovementRequest, OpenAccountRequest, Operation};
@@ -57,7 +59,7 @@ pub enum BuildError {
 impl HttpProvider {
     pub fn new(settings: HttpProviderSettings) -> Result<Self, BuildError> {
         settings.validate()?;
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", settings.api_key.expose()))
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", settings.api_key.expose_secret()))
             .map_err(|_| InvalidSetting::new("api_key", "not a valid header value"))?;
         auth.set_sensitive(true);
         let client = Client::builder()

@@ -8,14 +8,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use pointshare_domain::ports::{InvalidSetting, Secret};
+use pointshare_domain::settings::InvalidSetting;
+use secrecy::{ExposeSecret, SecretString};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HttpProviderSettings {
     /// The provider's base URL; the API's `/v1/...` paths are appended to it.
     pub url: Url,
     /// Sent as `Authorization: Bearer <api_key>`.
-    pub api_key: Secret,
+    pub api_key: SecretString,
     pub calls: CallSettings,
 }
 
@@ -100,7 +101,7 @@ impl Default for BreakerSettings {
 impl HttpProviderSettings {
     /// Settings for the provider at `url` with the defaults for the rest.
     pub fn new(url: Url, api_key: impl Into<String>) -> Self {
-        HttpProviderSettings { url, api_key: Secret::from(api_key.into()), calls: CallSettings::default() }
+        HttpProviderSettings { url, api_key: SecretString::from(api_key.into()), calls: CallSettings::default() }
     }
 
     /// Rejects settings the adapter cannot work with, naming the setting.
@@ -108,7 +109,9 @@ impl HttpProviderSettings {
         if !matches!(self.url.scheme(), "http" | "https") || self.url.cannot_be_a_base() {
             return Err(InvalidSetting::new("url", format!("must be an http(s) URL, not {}", self.url)));
         }
-        if self.api_key.expose().is_empty() || !self.api_key.expose().bytes().all(|b| b.is_ascii_graphic()) {
+        if self.api_key.expose_secret().is_empty()
+            || !self.api_key.expose_secret().bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(InvalidSetting::new("api_key", "must be non-empty printable ASCII without spaces"));
         }
         self.calls.validate()

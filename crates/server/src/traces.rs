@@ -22,7 +22,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::registry::LookupSpan;
 use url::Url;
 
-use pointshare_domain::ports::InvalidSetting;
+use pointshare_domain::settings::InvalidSetting;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -26,6 +26,7 @@ use pointshare_embedded::{
 use pointshare_mail_smtp::SmtpMailer;
 use pointshare_provider_http::{BreakerState, HttpProvider};
 use pointshare_store_mongo::{CommandObserver, MongoStore, PrepareError};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ACCESS_FRESHNESS, Access, Passwords, Tokens};
@@ -415,14 +416,18 @@ fn policy(settings: &Settings, followups: &Followups) -> anyhow::Result<Policy> 
 /// rotation runs.
 fn signer(auth: &AuthSettings) -> Tokens {
     let secret = match &auth.jwt_secret {
-        Some(secret) => secret.expose().as_bytes().to_vec(),
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
         // Settings refuse this unless everything is embedded in this process.
         None => {
             tracing::warn!("POINTSHARE_JWT_SECRET is unset: signing tokens with a random secret for this process only");
             rand::random::<[u8; 32]>().to_vec()
         }
     };
-    Tokens::new(&secret, auth.jwt_previous_secret.as_ref().map(|secret| secret.expose().as_bytes()), auth.token_ttl)
+    Tokens::new(
+        &secret,
+        auth.jwt_previous_secret.as_ref().map(|secret| secret.expose_secret().as_bytes()),
+        auth.token_ttl,
+    )
 }
 
 /// `url` without the `user:password@` it may carry: what the log and

@@ -41,7 +41,8 @@ use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadPreference, SelectionCriteria, WriteConcern};
 use mongodb::{Client, Collection, Database, IndexModel};
-use pointshare_domain::ports::{InvalidSetting, Secret};
+use pointshare_domain::settings::InvalidSetting;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use account_tokens::MongoAccountTokens;
@@ -56,11 +57,12 @@ pub use transfers::MongoTransfers;
 
 /// What an operator tunes about MongoDB; the server's `[store]` settings
 /// section deserializes straight into it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MongoSettings {
     /// `mongodb://...`; the database is `database` whatever the URI names.
-    pub uri: Secret,
+    #[serde(skip_serializing)]
+    pub uri: SecretString,
     #[serde(default = "database")]
     pub database: String,
     #[serde(default = "pool_size")]
@@ -132,8 +134,9 @@ fn connect_timeout() -> Duration {
 /// failed on a stepdown is retried once by the driver (safe: every write is
 /// conditional or keyed).
 pub async fn client_options(settings: &MongoSettings) -> anyhow::Result<ClientOptions> {
-    let mut options =
-        ClientOptions::parse(settings.uri.expose()).await.context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
+    let mut options = ClientOptions::parse(settings.uri.expose_secret())
+        .await
+        .context("POINTSHARE_MONGODB_URI is not a MongoDB URI")?;
     options.app_name = Some("pointshare".into());
     options.max_pool_size = Some(settings.pool_size);
     options.connect_timeout = Some(settings.connect_timeout);
@@ -150,7 +153,7 @@ pub async fn client_options(settings: &MongoSettings) -> anyhow::Result<ClientOp
 impl MongoSettings {
     pub fn new(uri: impl Into<String>) -> Self {
         MongoSettings {
-            uri: Secret::from(uri.into()),
+            uri: SecretString::from(uri.into()),
             database: database(),
             pool_size: pool_size(),
             connect_timeout: connect_timeout(),
@@ -163,7 +166,7 @@ impl MongoSettings {
     /// Rejects settings the adapter cannot work with, naming the setting;
     /// the URI itself is parsed by the driver when connecting.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.uri.expose().trim().is_empty() {
+        if self.uri.expose_secret().trim().is_empty() {
             return Err(InvalidSetting::new("uri", "must name a server"));
         }
         if self.database.is_empty() {
@@ -216,7 +219,7 @@ impl MongoStore {
         store
             .migrate(&|_| {})
             .await
-            .with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose())))?;
+            .with_context(|| format!("reaching MongoDB at {}", redact(settings.uri.expose_secret())))?;
         Ok(store)
     }
 

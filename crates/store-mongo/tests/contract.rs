@@ -4,6 +4,7 @@
 use pointshare_store_mongo::{MongoSettings, MongoStore};
 use pointshare_testkit::contract::store::StoreUnderTest;
 use pointshare_testkit::{test_server, unique};
+use secrecy::ExposeSecret;
 
 /// A store on a database of its own.
 async fn fresh() -> (MongoStore, MongoSettings) {
@@ -58,7 +59,7 @@ async fn a_record_altered_in_the_database_breaks_the_chain_there() {
         audit.record(entry).await.expect("records");
     }
     assert_eq!(audit.verify(2).await.expect("walks").first_break, None);
-    let client = mongodb::Client::with_uri_str(settings.uri.expose()).await.expect("a client");
+    let client = mongodb::Client::with_uri_str(settings.uri.expose_secret()).await.expect("a client");
     let records = client.database(&settings.database).collection::<mongodb::bson::Document>("audit");
     let changed = records
         .update_one(mongodb::bson::doc! {"_id": 3_i64}, mongodb::bson::doc! {"$set": {"after": "member"}})

@@ -12,6 +12,7 @@ use pointshare_domain::ports::{HistoryFilter, TransferLeases, TransferReads, Tra
 use pointshare_domain::{LeaseOwner, MemberId, Transfer, TransferId, TransferState};
 use pointshare_store_mongo::{MigrationStep, MongoSettings, MongoStore, PrepareError, SCHEMA_VERSION, SchemaVersion};
 use pointshare_testkit::contract::store;
+use secrecy::ExposeSecret;
 
 fn settings() -> MongoSettings {
     let uri = pointshare_testkit::test_server("POINTSHARE_TEST_MONGODB_URI");
@@ -19,7 +20,7 @@ fn settings() -> MongoSettings {
 }
 
 async fn database(settings: &MongoSettings) -> mongodb::Database {
-    mongodb::Client::with_uri_str(settings.uri.expose()).await.expect("a client").database(&settings.database)
+    mongodb::Client::with_uri_str(settings.uri.expose_secret()).await.expect("a client").database(&settings.database)
 }
 
 async fn set_schema(settings: &MongoSettings, version: i32, oldest_reader: i32) {

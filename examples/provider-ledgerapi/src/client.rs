@@ -18,7 +18,8 @@ use reqwest::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use pointshare_domain::ports::{Deadline, InvalidSetting, Movement, PointsProvider, ProviderError};
+use pointshare_domain::ports::{Deadline, Movement, PointsProvider, ProviderError};
+use pointshare_domain::settings::InvalidSetting;
 use pointshare_domain::{
     HolderRef, MovementKind, ProviderAccount, ProviderAccountId, ProviderReference, ProviderTransaction,
 };

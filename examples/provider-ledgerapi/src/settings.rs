@@ -3,15 +3,16 @@
 
 use std::time::Duration;
 
-use pointshare_domain::ports::{InvalidSetting, Secret};
+use pointshare_domain::settings::InvalidSetting;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LedgerApiSettings {
     /// LedgerAPI's base URL; `/oauth/token` and `/ledger/...` are relative to it.
     pub base_url: Url,
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: SecretString,
     /// The longest one attempt may take; the caller's deadline shortens it further.
     pub call_timeout: Duration,
     /// The backoff before the first retry (before jitter).
@@ -23,7 +24,7 @@ pub struct LedgerApiSettings {
 impl LedgerApiSettings {
     /// Settings for the client `client_id` of LedgerAPI at `base_url`, with
     /// the defaults for the rest.
-    pub fn new(base_url: Url, client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+    pub fn new(base_url: Url, client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
         LedgerApiSettings {
             base_url,
             client_id: client_id.into(),
@@ -39,7 +40,7 @@ impl LedgerApiSettings {
         if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.cannot_be_a_base() {
             return Err(InvalidSetting::new("base_url", format!("must be an http(s) URL, not {}", self.base_url)));
         }
-        if self.client_id.is_empty() || self.client_secret.expose().is_empty() {
+        if self.client_id.is_empty() || self.client_secret.expose_secret().is_empty() {
             return Err(InvalidSetting::new("client_id", "the client id and secret must not be empty"));
         }
         InvalidSetting::first_zero(&[("call_timeout", self.call_timeout), ("first_delay", self.first_delay)])?;

@@ -11,7 +11,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use pointshare_domain::ports::{Deadline, ProviderError, Secret};
+use pointshare_domain::ports::{Deadline, ProviderError};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::wire::{self, Operation, Reply, TokenGrant};
 
@@ -36,7 +37,7 @@ pub(crate) struct Tokens {
     client: Client,
     url: Url,
     client_id: String,
-    client_secret: Secret,
+    client_secret: SecretString,
     call_timeout: Duration,
     cached: Mutex<Option<Token>>,
 }
@@ -46,7 +47,7 @@ impl Tokens {
         client: Client,
         url: Url,
         client_id: String,
-        client_secret: Secret,
+        client_secret: SecretString,
         call_timeout: Duration,
     ) -> Self {
         Tokens { client, url, client_id, client_secret, call_timeout, cached: Mutex::new(None) }
@@ -85,7 +86,7 @@ impl Tokens {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", self.client_secret.expose())
+            .append_pair("client_secret", self.client_secret.expose_secret())
             .finish();
         // The lifetime counts from the grant, which is no earlier than the ask.
         let asked = Instant::now();

@@ -11,7 +11,6 @@ mod mail;
 mod members;
 mod passwords;
 mod provider;
-mod secret;
 mod sessions;
 mod totals;
 mod transfers;
@@ -21,14 +20,13 @@ pub use audit::{AppendError, AuditFilter, AuditLog};
 pub use cache::{BalanceCache, CacheError, CachedBalance, RateDecision, RateLimiter, RateRule};
 pub use clock::{Clock, SystemClock};
 pub use deadline::Deadline;
-pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents, Notice, WakeupHub};
+pub use events::{EventId, EventsError, InvalidEventId, MemberEvent, MemberEvents, Notice};
 pub use mail::{MailError, MailOutbox, Mailer};
 pub use members::{
     AttachAccountError, InsertMemberError, MemberDirectory, MemberRepository, MemberSearch, SetEmailError,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use provider::{Capabilities, Movement, PointsProvider, ProviderError, Rejection};
-pub use secret::Secret;
 pub use sessions::SessionRepository;
 pub use totals::{DailyTotals, DayKey};
 pub use transfers::{
@@ -42,27 +40,3 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[error("store unavailable: {0:#}")]
 pub struct StoreError(#[from] pub anyhow::Error);
-
-/// A setting an adapter or a policy cannot work with: the setting, by its key
-/// within the adapter's or policy's settings (`call_timeout`,
-/// `breaker.cool_down`), and why. The server names the variable behind it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("invalid setting {setting}: {reason}")]
-pub struct InvalidSetting {
-    pub setting: &'static str,
-    pub reason: String,
-}
-
-impl InvalidSetting {
-    pub fn new(setting: &'static str, reason: impl Into<String>) -> Self {
-        InvalidSetting { setting, reason: reason.into() }
-    }
-
-    /// The first of `durations` (key, value) that is zero, as an error.
-    pub fn first_zero(durations: &[(&'static str, std::time::Duration)]) -> Result<(), InvalidSetting> {
-        match durations.iter().find(|(_, value)| value.is_zero()) {
-            Some((setting, _)) => Err(InvalidSetting::new(setting, "must be longer than zero")),
-            None => Ok(()),
-        }
-    }
-}

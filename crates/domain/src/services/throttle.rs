@@ -21,7 +21,8 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
 use crate::model::{Email, MemberId};
-use crate::ports::{InvalidSetting, RateDecision, RateLimiter, RateRule};
+use crate::ports::{RateDecision, RateLimiter, RateRule};
+use crate::settings::InvalidSetting;
 
 /// How much longer each check of a slowed account waits, per failure past
 /// the free ones.

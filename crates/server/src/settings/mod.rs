@@ -17,7 +17,7 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::{Figment, Provider, Source};
 use serde::{Deserialize, Serialize};
 
-use pointshare_domain::ports::InvalidSetting;
+use pointshare_domain::settings::InvalidSetting;
 pub use pointshare_mail_smtp::SmtpSettings;
 
 // The sections that are another crate's settings type.
@@ -37,7 +37,7 @@ pub use sections::{
 };
 pub use table::{SETTINGS, Setting, unknown_variables, variable};
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -121,6 +121,18 @@ impl PortChoice {
         }
     }
 }
+
+/// The settings whose values are secrets (`SecretString`: redacted in
+/// `Debug`, never serialized, so the defaults never hold one).
+const SECRETS: &[&str] = &[
+    "store.uri",
+    "cache.url",
+    "provider.api_key",
+    "auth.jwt_secret",
+    "auth.jwt_previous_secret",
+    "bootstrap_admin.password",
+    "mail.smtp_url",
+];
 
 impl Settings {
     /// Defaults, then `file` if given, then the environment.
@@ -336,8 +348,11 @@ impl Settings {
             ..Settings::default()
         };
         let mut defaults = serde_json::to_value(every_backend).expect("settings serialize");
-        defaults["store"]["uri"] = serde_json::Value::Null;
-        defaults["cache"]["url"] = serde_json::Value::Null;
+        // Secrets are never serialized; none has a default.
+        for secret in SECRETS {
+            let (section, key) = secret.split_once('.').expect("a section and a key");
+            defaults[section][key] = serde_json::Value::Null;
+        }
         defaults
     }
 }
@@ -379,7 +394,7 @@ pub fn markdown() -> String {
 
 #[cfg(test)]
 mod tests {
-    use pointshare_domain::ports::Secret;
+    use secrecy::ExposeSecret;
 
     use super::*;
 
@@ -446,7 +461,10 @@ mod tests {
             .merge(Toml::string(file))
             .extract()
             .expect("reads");
-        assert_eq!(settings.auth.jwt_secret.as_ref().map(Secret::expose), Some("signing-secret-do-not-print"));
+        assert_eq!(
+            settings.auth.jwt_secret.as_ref().map(ExposeSecret::expose_secret),
+            Some("signing-secret-do-not-print")
+        );
         let printed = format!("{settings:?} {settings:#?}");
         assert!(!printed.contains("do-not-print"), "{printed}");
     }
@@ -464,7 +482,10 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("removes");
         let admin = settings.bootstrap_admin.admin().expect("valid").expect("configured");
         assert_eq!(admin.email.as_str(), "boss@example.com");
-        assert_eq!(settings.bootstrap_admin.password.as_ref().map(Secret::expose), Some("an operator's password"));
+        assert_eq!(
+            settings.bootstrap_admin.password.as_ref().map(ExposeSecret::expose_secret),
+            Some("an operator's password")
+        );
     }
 
     #[test]

@@ -11,13 +11,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use pointshare_domain::ports::{InvalidSetting, Secret};
 use pointshare_domain::services::{
     ApprovalPolicy, HANDLE_HOLD, MailSettings, RecoverySettings, SagaSettings, SessionPolicy,
 };
+use pointshare_domain::settings::InvalidSetting;
 use pointshare_domain::{Email, Handle, Password};
 pub use pointshare_mail_smtp::SmtpSettings;
 use pointshare_provider_http::HttpProviderSettings;
+use secrecy::{ExposeSecret, SecretString};
 
 // The sections that are another crate's settings type.
 pub use pointshare_provider_http::CallSettings;
@@ -102,11 +103,12 @@ impl HttpSettings {
 
 /// The provider: where it is (the embedded simulator when `url` is unset)
 /// and how the HTTP adapter calls it, which holds for the simulator too.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProviderSettings {
     pub url: Option<Url>,
-    pub api_key: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub api_key: Option<SecretString>,
     #[serde(flatten)]
     pub calls: CallSettings,
     #[serde(with = "humantime_serde")]
@@ -126,7 +128,7 @@ impl Default for ProviderSettings {
 
 impl ProviderSettings {
     /// The HTTP adapter's settings for the provider at `url` with `api_key`.
-    pub fn adapter(&self, url: Url, api_key: Secret) -> HttpProviderSettings {
+    pub fn adapter(&self, url: Url, api_key: SecretString) -> HttpProviderSettings {
         HttpProviderSettings { url, api_key, calls: self.calls.clone() }
     }
 
@@ -191,12 +193,14 @@ pub enum MailChoice {
 
 const MAX_REFRESH_HANDOVER: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Generated when unset, which only the fully embedded default allows.
-    pub jwt_secret: Option<Secret>,
-    pub jwt_previous_secret: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    #[serde(skip_serializing)]
+    pub jwt_previous_secret: Option<SecretString>,
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
     #[serde(with = "humantime_serde")]
@@ -232,7 +236,7 @@ impl AuthSettings {
         }
         for (key, secret) in [("jwt_secret", &self.jwt_secret), ("jwt_previous_secret", &self.jwt_previous_secret)] {
             if let Some(secret) = secret {
-                secrets::check(secret.expose()).map_err(|reason| InvalidSetting::new(key, reason))?;
+                secrets::check(secret.expose_secret()).map_err(|reason| InvalidSetting::new(key, reason))?;
             }
         }
         if self.jwt_secret.is_none() && self.jwt_previous_secret.is_some() {
@@ -243,11 +247,12 @@ impl AuthSettings {
 }
 
 /// The operator's first admin, created at start if no member has the email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BootstrapAdminSettings {
     pub email: Option<String>,
-    pub password: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub password: Option<SecretString>,
     pub password_file: Option<PathBuf>,
     pub handle: String,
 }
@@ -276,7 +281,7 @@ impl BootstrapAdminSettings {
         }
         let text = std::fs::read_to_string(&file)
             .map_err(|e| InvalidSetting::new("password_file", format!("cannot read {}: {e}", file.display())))?;
-        self.password = Some(Secret::from(text.trim_end_matches(['\r', '\n']).to_owned()));
+        self.password = Some(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()));
         Ok(())
     }
 
@@ -293,7 +298,7 @@ impl BootstrapAdminSettings {
         let handle = Handle::parse(self.handle.as_str()).map_err(|e| InvalidSetting::new("handle", e.reason))?;
         let mut read = self.clone();
         read.read_password_file()?;
-        let Some(password) = read.password.map(|password| password.expose().to_owned()) else {
+        let Some(password) = read.password.map(|password| password.expose_secret().to_owned()) else {
             return Err(InvalidSetting::new("password", "is required with a bootstrap admin email"));
         };
         if secrets::is_placeholder(&password) {
@@ -426,10 +431,11 @@ impl ApprovalsSection {
 /// Mail to members: through the SMTP server at `smtp_url`, or, unset, each
 /// mail's link written to the log (the embedded default); and the outbox
 /// worker that sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailSection {
-    pub smtp_url: Option<Secret>,
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
     pub from: String,
     /// Where the frontend's pages are: the links in mails point there.
     pub public_url: Url,

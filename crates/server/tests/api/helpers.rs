@@ -6,6 +6,7 @@ use std::time::Duration;
 use pointshare_server::settings::{CacheChoice, MailChoice, MongoSettings, StoreChoice, TrustedProxies};
 use pointshare_server::{Application, Settings};
 use reqwest::{Client, Response, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 pub const DEMO_PASSWORD: &str = "pointshare-demo";
@@ -115,7 +116,7 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
     settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     tune(&mut settings);
-    let secret = settings.auth.jwt_secret.as_ref().map(|secret| secret.expose().to_owned()).unwrap_or_default();
+    let secret = settings.auth.jwt_secret.as_ref().map(|secret| secret.expose_secret().to_owned()).unwrap_or_default();
     let application = Application::build(settings).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let internal = format!("http://127.0.0.1:{}", application.internal_port());
