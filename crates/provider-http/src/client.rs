@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Client, RequestBuilder};
-use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 use tracing::Instrument;
@@ -31,6 +30,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::contract::{MovementRequest, OpenAccountRequest, Operation};
 use crate::settings::HttpProviderSettings;
 use crate::telemetry::{self, Outcome};
+use crate::wire::Answer;
 use crate::{correlation, wire};
 
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ impl HttpProvider {
     }
 
     /// A call whose success always carries a body.
-    async fn call<T: DeserializeOwned>(
+    async fn call<T: Answer>(
         &self,
         operation: Operation,
         deadline: Deadline,
@@ -97,7 +97,7 @@ impl HttpProvider {
             .ok_or_else(|| wire::unexpected(format!("{operation}: the provider answered transaction_not_found")))
     }
 
-    async fn call_maybe<T: DeserializeOwned>(
+    async fn call_maybe<T: Answer>(
         &self,
         operation: Operation,
         deadline: Deadline,
@@ -154,7 +154,7 @@ impl HttpProvider {
     }
 
     /// One attempt, timed, counted, and told to the breaker.
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<T: Answer>(
         &self,
         operation: Operation,
         deadline: Deadline,

@@ -1,14 +1,21 @@
 //! The provider's HTTP contract (provider-api.md) as types, defined once: the
-//! operations, the request bodies, and the error envelope with its codes.
-//! This adapter speaks them; the simulator serves them; the test kit's fault
-//! plans name the same operations.
+//! operations, the request and answer bodies, and the error envelope with its
+//! codes. This adapter speaks them; the simulator serves them; the test kit's
+//! fault plans name the same operations. Answers are read into bodies of the
+//! contract's own (its names for statuses and kinds are spelt here alone) and
+//! translated into the domain's types with `TryFrom`, so a renamed domain type
+//! never changes what the wire says.
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use pointshare_domain::ports::Rejection;
-use pointshare_domain::{HolderRef, Memo, Points, ProviderReference};
+use pointshare_domain::{
+    AccountStatus, HolderRef, InvalidValue, Memo, MovementKind, Points, ProviderAccount, ProviderAccountId,
+    ProviderReference, ProviderTransaction, ProviderTransactionId,
+};
 
 /// The calls of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +73,138 @@ pub struct MovementRequest {
     pub amount: Points,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memo: Option<Memo>,
+}
+
+/// An account, as `POST /v1/accounts` and `GET /v1/accounts/{account_id}`
+/// answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountBody {
+    pub account_id: String,
+    pub balance: u64,
+    pub status: StatusName,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A debit or a credit, as applying one or `GET /v1/transactions/{reference}`
+/// answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionBody {
+    pub transaction_id: String,
+    pub reference: String,
+    pub account_id: String,
+    pub kind: KindName,
+    pub amount: u64,
+    pub balance_after: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An account's status as the contract spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusName {
+    Active,
+    Frozen,
+    Closed,
+}
+
+/// A transaction's kind as the contract spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindName {
+    Debit,
+    Credit,
+}
+
+impl From<StatusName> for AccountStatus {
+    fn from(name: StatusName) -> Self {
+        match name {
+            StatusName::Active => AccountStatus::Active,
+            StatusName::Frozen => AccountStatus::Frozen,
+            StatusName::Closed => AccountStatus::Closed,
+        }
+    }
+}
+
+impl From<AccountStatus> for StatusName {
+    fn from(status: AccountStatus) -> Self {
+        match status {
+            AccountStatus::Active => StatusName::Active,
+            AccountStatus::Frozen => StatusName::Frozen,
+            AccountStatus::Closed => StatusName::Closed,
+        }
+    }
+}
+
+impl From<KindName> for MovementKind {
+    fn from(name: KindName) -> Self {
+        match name {
+            KindName::Debit => MovementKind::Debit,
+            KindName::Credit => MovementKind::Credit,
+        }
+    }
+}
+
+impl From<MovementKind> for KindName {
+    fn from(kind: MovementKind) -> Self {
+        match kind {
+            MovementKind::Debit => KindName::Debit,
+            MovementKind::Credit => KindName::Credit,
+        }
+    }
+}
+
+impl TryFrom<AccountBody> for ProviderAccount {
+    type Error = InvalidValue;
+
+    fn try_from(body: AccountBody) -> Result<Self, InvalidValue> {
+        Ok(ProviderAccount {
+            account_id: ProviderAccountId::parse(body.account_id)?,
+            balance: body.balance,
+            status: body.status.into(),
+            updated_at: body.updated_at,
+        })
+    }
+}
+
+impl From<&ProviderAccount> for AccountBody {
+    fn from(account: &ProviderAccount) -> Self {
+        AccountBody {
+            account_id: account.account_id.to_string(),
+            balance: account.balance,
+            status: account.status.into(),
+            updated_at: account.updated_at,
+        }
+    }
+}
+
+impl TryFrom<TransactionBody> for ProviderTransaction {
+    type Error = InvalidValue;
+
+    fn try_from(body: TransactionBody) -> Result<Self, InvalidValue> {
+        Ok(ProviderTransaction {
+            transaction_id: ProviderTransactionId::parse(body.transaction_id)?,
+            reference: ProviderReference::parse(body.reference)?,
+            account_id: ProviderAccountId::parse(body.account_id)?,
+            kind: body.kind.into(),
+            amount: Points::new(body.amount)?,
+            balance_after: body.balance_after,
+            created_at: body.created_at,
+        })
+    }
+}
+
+impl From<&ProviderTransaction> for TransactionBody {
+    fn from(transaction: &ProviderTransaction) -> Self {
+        TransactionBody {
+            transaction_id: transaction.transaction_id.to_string(),
+            reference: transaction.reference.to_string(),
+            account_id: transaction.account_id.to_string(),
+            kind: transaction.kind.into(),
+            amount: transaction.amount.get(),
+            balance_after: transaction.balance_after,
+            created_at: transaction.created_at,
+        }
+    }
 }
 
 /// `{"error": {"code": ..., "message": ...}}`, every error's body.
@@ -167,6 +306,33 @@ impl ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_read_as_provider_api_md_spells_them_and_write_back_the_same() {
+        let account =
+            r#"{"account_id": "acc_7Qm2", "balance": 1200, "status": "active", "updated_at": "2026-11-24T10:00:00Z"}"#;
+        let body: AccountBody = serde_json::from_str(account).expect("the contract's account");
+        let read = ProviderAccount::try_from(body.clone()).expect("a valid account");
+        assert_eq!(read.status, AccountStatus::Active);
+        assert_eq!(AccountBody::from(&read), body);
+        for (name, status) in [("frozen", AccountStatus::Frozen), ("closed", AccountStatus::Closed)] {
+            let named = account.replace("active", name);
+            let body: AccountBody = serde_json::from_str(&named).expect("a status the contract names");
+            assert_eq!(ProviderAccount::try_from(body).expect("valid").status, status);
+        }
+        assert!(serde_json::from_str::<AccountBody>(&account.replace("active", "Active")).is_err());
+
+        let transaction = r#"{"transaction_id": "txn_91aF", "reference": "tr_01J:debit", "account_id": "acc_7Qm2",
+            "kind": "credit", "amount": 300, "balance_after": 900, "created_at": "2026-11-24T10:00:01Z"}"#;
+        let body: TransactionBody = serde_json::from_str(transaction).expect("the contract's transaction");
+        let read = ProviderTransaction::try_from(body.clone()).expect("a valid transaction");
+        assert_eq!((read.kind, read.amount.get()), (MovementKind::Credit, 300));
+        assert_eq!(TransactionBody::from(&read), body);
+        let zero: TransactionBody = serde_json::from_str(&transaction.replace("300", "0")).expect("reads");
+        assert!(ProviderTransaction::try_from(zero).is_err(), "a movement of nothing is not a valid answer");
+        let bad_id: TransactionBody = serde_json::from_str(&transaction.replace("acc_7Qm2", "acc 7")).expect("reads");
+        assert!(ProviderTransaction::try_from(bad_id).is_err(), "an account id off the contract's alphabet");
+    }
 
     #[test]
     fn codes_round_trip_and_refusals_map_both_ways() {

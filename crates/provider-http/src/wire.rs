@@ -9,22 +9,39 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use pointshare_domain::ports::ProviderError;
+use pointshare_domain::{InvalidValue, ProviderAccount, ProviderTransaction};
 
-use crate::contract::{ErrorCode, ErrorEnvelope, Operation};
+use crate::contract::{AccountBody, ErrorCode, ErrorEnvelope, Operation, TransactionBody};
+
+/// A domain type an answer translates into, and the contract's body it is
+/// read from.
+pub(crate) trait Answer: TryFrom<Self::Body, Error = InvalidValue> {
+    type Body: DeserializeOwned;
+}
+
+impl Answer for ProviderAccount {
+    type Body = AccountBody;
+}
+
+impl Answer for ProviderTransaction {
+    type Body = TransactionBody;
+}
 
 /// Reads an answer: `Ok(Some(_))` for a decoded success, `Ok(None)` for the
 /// one "not found" that is an answer rather than an error (a reference never
 /// applied), `Err` for everything else.
-pub(crate) fn interpret<T: DeserializeOwned>(
+pub(crate) fn interpret<T: Answer>(
     operation: Operation,
     status: StatusCode,
     retry_after: Option<Duration>,
     body: &[u8],
 ) -> Result<Option<T>, ProviderError> {
     if status.is_success() {
-        return serde_json::from_slice(body).map(Some).map_err(|error| {
+        let malformed = |error: &dyn std::fmt::Display| {
             unexpected(format!("malformed {status} answer to {operation}: {error}; body: {}", snippet(body)))
-        });
+        };
+        let read: T::Body = serde_json::from_slice(body).map_err(|error| malformed(&error))?;
+        return T::try_from(read).map(Some).map_err(|error| malformed(&error));
     }
     let code = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use pointshare_domain::ports::PointsProvider;
 use pointshare_domain::{AccountStatus, ProviderAccountId};
+use pointshare_provider_http::contract::StatusName;
 use pointshare_provider_http::{HttpProvider, HttpProviderSettings};
 use pointshare_testkit::contract::provider_kit::Sandbox;
 
@@ -52,7 +53,7 @@ impl Sandbox for LiveSandbox {
             .client
             .patch(format!("{}/v1/accounts/{account}", self.url))
             .bearer_auth(&self.api_key)
-            .json(&serde_json::json!({"status": status}))
+            .json(&serde_json::json!({"status": StatusName::from(status)}))
             .send()
             .await
             .expect("the sandbox answers");

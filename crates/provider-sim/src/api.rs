@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Ledger, Operation};
 use pointshare_domain::ports::{Movement, Rejection};
-use pointshare_domain::{AccountStatus, MovementKind, Points, ProviderAccount, ProviderAccountId, ProviderReference};
-use pointshare_provider_http::contract::{ErrorCode, MovementRequest, OpenAccountRequest};
+use pointshare_domain::{MovementKind, Points, ProviderAccountId, ProviderReference};
+use pointshare_provider_http::contract::{
+    AccountBody, ErrorCode, MovementRequest, OpenAccountRequest, StatusName, TransactionBody,
+};
 
 use crate::conditions::Conditions;
 use crate::error::ApiError;
@@ -99,14 +101,17 @@ async fn open_account(State(sim): SimState, Body(body): Body<OpenAccountBody>) -
             let initial = body.initial_balance.map_or(0, Points::get);
             let (account, opened) = sim.ledger.open_account(&body.request.holder_ref, initial);
             let status = if opened { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((status, Json(account)).into_response())
+            Ok((status, Json(AccountBody::from(&account))).into_response())
         })
         .await
 }
 
 async fn account(State(sim): SimState, Path(raw): Path<String>) -> Result<Response, ApiError> {
     let id = account_id(&raw)?;
-    Ok(sim.conditions.serve(Operation::Account, || Ok(Json(sim.ledger.account(&id)?).into_response())).await)
+    Ok(sim
+        .conditions
+        .serve(Operation::Account, || Ok(Json(AccountBody::from(&sim.ledger.account(&id)?)).into_response()))
+        .await)
 }
 
 async fn debit(state: SimState, path: Path<String>, body: Body<MovementRequest>) -> Result<Response, ApiError> {
@@ -132,7 +137,7 @@ async fn movement(
     let answer = sim.conditions.serve(operation, || {
         let (transaction, replayed) = sim.ledger.apply(kind, &movement)?;
         let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
-        Ok((status, Json(transaction)).into_response())
+        Ok((status, Json(TransactionBody::from(&transaction))).into_response())
     });
     Ok(answer.await)
 }
@@ -144,14 +149,14 @@ async fn transaction(State(sim): SimState, Path(raw): Path<String>) -> Result<Re
             .ledger
             .transaction(&reference)
             .ok_or_else(|| ApiError::new(ErrorCode::TransactionNotFound, "no transaction with that reference"))?;
-        Ok(Json(transaction).into_response())
+        Ok(Json(TransactionBody::from(&transaction)).into_response())
     });
     Ok(answer.await)
 }
 
 #[derive(Deserialize)]
 struct StatusBody {
-    status: AccountStatus,
+    status: StatusName,
 }
 
 /// Sandbox extension: freeze, close or reactivate an account.
@@ -159,8 +164,8 @@ async fn set_status(
     State(sim): SimState,
     Path(raw): Path<String>,
     Body(body): Body<StatusBody>,
-) -> Result<Json<ProviderAccount>, ApiError> {
-    Ok(Json(sim.ledger.set_status(&account_id(&raw)?, body.status)?))
+) -> Result<Json<AccountBody>, ApiError> {
+    Ok(Json(AccountBody::from(&sim.ledger.set_status(&account_id(&raw)?, body.status.into())?)))
 }
 
 #[derive(Serialize)]

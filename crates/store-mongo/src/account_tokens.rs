@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mongodb::Collection;
-use mongodb::bson::{Bson, doc, to_bson};
+use mongodb::bson::{Bson, doc};
 use mongodb::options::ReturnDocument;
 
 use pointshare_domain::ports::{AccountTokens, StoreError};
@@ -30,7 +30,7 @@ impl MongoAccountTokens {
 }
 
 fn purpose(purpose: TokenPurpose) -> Bson {
-    to_bson(&purpose).expect("a token purpose encodes")
+    Bson::from(purpose.as_str())
 }
 
 #[async_trait]

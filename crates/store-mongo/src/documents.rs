@@ -8,10 +8,9 @@ use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 
 use pointshare_domain::{
-    AccountToken, Approval, AuditEntry, AuditRecord, ChainHash, DeclineReason, DisplayName, Email, Handle, Handover,
-    IdempotencyKey, Lease, LeaseOwner, MailIntent, MailKind, MailMessage, MailState, MailToken, Member, MemberStatus,
-    Memo, OutboxMail, Points, ProviderAccountId, Reason, Resolution, ReviewReason, Role, Session, StateChange,
-    TokenHash, TokenPurpose, Transfer, TransferKind, TransferState,
+    AccountToken, Approval, AuditEntry, AuditRecord, ChainHash, DisplayName, Email, Handle, Handover, IdempotencyKey,
+    Lease, LeaseOwner, MailIntent, MailMessage, MailToken, Member, Memo, OutboxMail, Points, ProviderAccountId, Reason,
+    Session, StateChange, TokenHash, Transfer,
 };
 
 pub(crate) fn bson_time(time: chrono::DateTime<chrono::Utc>) -> BsonDateTime {
@@ -36,9 +35,8 @@ pub(crate) struct MemberDoc {
     pub name_key: String,
     pub password_hash: String,
     /// Absent on members recorded before roles lived on the record: members.
-    #[serde(default)]
-    pub role: Role,
-    pub status: MemberStatus,
+    pub role: Option<String>,
+    pub status: String,
     pub provider_account: Option<String>,
     /// Absent on members recorded before addresses were verified: they
     /// keep sharing as before.
@@ -67,8 +65,8 @@ impl From<&Member> for MemberDoc {
             display_name: member.display_name.to_string(),
             name_key: name_key(&member.display_name),
             password_hash: member.password_hash.as_str().to_owned(),
-            role: member.role,
-            status: member.status,
+            role: Some(member.role.as_str().to_owned()),
+            status: member.status.as_str().to_owned(),
             provider_account: member.provider_account.as_ref().map(ToString::to_string),
             email_verified: member.email_verified,
             created_at: bson_time(member.created_at),
@@ -88,8 +86,8 @@ impl TryFrom<MemberDoc> for Member {
             handle: Handle::parse(doc.handle.as_str()).with_context(context)?,
             display_name: DisplayName::parse(doc.display_name.as_str()).with_context(context)?,
             password_hash: pointshare_domain::PasswordHash::parse(doc.password_hash.as_str()).with_context(context)?,
-            role: doc.role,
-            status: doc.status,
+            role: doc.role.map(|role| role.parse()).transpose().with_context(context)?.unwrap_or_default(),
+            status: doc.status.parse().with_context(context)?,
             provider_account: doc
                 .provider_account
                 .as_deref()
@@ -107,7 +105,7 @@ impl TryFrom<MemberDoc> for Member {
 pub(crate) struct TransferDoc {
     #[serde(rename = "_id")]
     pub id: String,
-    pub kind: TransferKind,
+    pub kind: String,
     pub sender: String,
     pub sender_account: Option<String>,
     pub recipient: String,
@@ -116,12 +114,12 @@ pub(crate) struct TransferDoc {
     pub amount: i64,
     pub memo: Option<String>,
     pub idempotency_key: String,
-    pub state: TransferState,
-    pub decline: Option<DeclineReason>,
+    pub state: String,
+    pub decline: Option<String>,
     #[serde(default)]
-    pub review: Option<ReviewReason>,
+    pub review: Option<String>,
     #[serde(default)]
-    pub resolution: Option<Resolution>,
+    pub resolution: Option<String>,
     /// Absent on transfers recorded before attempts were counted: none yet.
     #[serde(default)]
     pub attempts: i64,
@@ -147,7 +145,7 @@ impl From<&Transfer> for TransferDoc {
     fn from(transfer: &Transfer) -> Self {
         TransferDoc {
             id: transfer.id.to_string(),
-            kind: transfer.kind,
+            kind: transfer.kind.as_str().to_owned(),
             sender: transfer.sender.to_string(),
             sender_account: transfer.sender_account.as_ref().map(ToString::to_string),
             recipient: transfer.recipient.to_string(),
@@ -155,10 +153,10 @@ impl From<&Transfer> for TransferDoc {
             amount: i64::try_from(transfer.amount.get()).expect("points fit in an Int64"),
             memo: transfer.memo.as_ref().map(ToString::to_string),
             idempotency_key: transfer.idempotency_key.to_string(),
-            state: transfer.state,
-            decline: transfer.decline,
-            review: transfer.review,
-            resolution: transfer.resolution,
+            state: transfer.state.as_str().to_owned(),
+            decline: transfer.decline.map(|reason| reason.as_str().to_owned()),
+            review: transfer.review.map(|reason| reason.as_str().to_owned()),
+            resolution: transfer.resolution.map(|resolution| resolution.as_str().to_owned()),
             attempts: i64::from(transfer.attempts),
             lease_owner: transfer.lease.as_ref().map(|lease| lease.owner.to_string()),
             lease_until: transfer.lease.as_ref().map(|lease| bson_time(lease.until)),
@@ -188,7 +186,7 @@ impl TryFrom<TransferDoc> for Transfer {
         };
         Ok(Transfer {
             id: doc.id.parse().with_context(context)?,
-            kind: doc.kind,
+            kind: doc.kind.parse().with_context(context)?,
             sender: doc.sender.parse().with_context(context)?,
             sender_account: doc.sender_account.map(ProviderAccountId::parse).transpose().with_context(context)?,
             recipient: doc.recipient.parse().with_context(context)?,
@@ -196,10 +194,10 @@ impl TryFrom<TransferDoc> for Transfer {
             amount: Points::new(u64::try_from(doc.amount).with_context(context)?).with_context(context)?,
             memo: doc.memo.map(Memo::parse).transpose().with_context(context)?,
             idempotency_key: IdempotencyKey::parse(doc.idempotency_key).with_context(context)?,
-            state: doc.state,
-            decline: doc.decline,
-            review: doc.review,
-            resolution: doc.resolution,
+            state: doc.state.parse().with_context(context)?,
+            decline: doc.decline.map(|reason| reason.parse()).transpose().with_context(context)?,
+            review: doc.review.map(|reason| reason.parse()).transpose().with_context(context)?,
+            resolution: doc.resolution.map(|resolution| resolution.parse()).transpose().with_context(context)?,
             lease,
             attempts: u32::try_from(doc.attempts).with_context(context)?,
             reverses: doc.reverses.map(|id| id.parse()).transpose().with_context(context)?,
@@ -319,7 +317,7 @@ impl TryFrom<SessionDoc> for Session {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ChangeDoc {
     pub at: BsonDateTime,
-    pub state: TransferState,
+    pub state: String,
     pub by: String,
 }
 
@@ -331,7 +329,7 @@ pub(crate) struct ApprovalDoc {
 
 impl From<&StateChange> for ChangeDoc {
     fn from(change: &StateChange) -> Self {
-        ChangeDoc { at: bson_time(change.at), state: change.state, by: change.by.to_string() }
+        ChangeDoc { at: bson_time(change.at), state: change.state.as_str().to_owned(), by: change.by.to_string() }
     }
 }
 
@@ -339,7 +337,7 @@ impl TryFrom<ChangeDoc> for StateChange {
     type Error = anyhow::Error;
 
     fn try_from(doc: ChangeDoc) -> anyhow::Result<StateChange> {
-        Ok(StateChange { at: chrono_time(doc.at), state: doc.state, by: LeaseOwner::parse(doc.by)? })
+        Ok(StateChange { at: chrono_time(doc.at), state: doc.state.parse()?, by: LeaseOwner::parse(doc.by)? })
     }
 }
 
@@ -420,11 +418,11 @@ pub(crate) struct OutboxDoc {
     pub intent: String,
     pub to: String,
     pub name: String,
-    pub kind: MailKind,
+    pub kind: String,
     /// Null once the mail is sent or abandoned.
     pub token: Option<String>,
     pub detail: Option<String>,
-    pub state: MailState,
+    pub state: String,
     pub attempts: i64,
     pub next_attempt_at: BsonDateTime,
     pub lease_owner: Option<String>,
@@ -442,10 +440,10 @@ impl From<&OutboxMail> for OutboxDoc {
             intent: mail.intent.to_string(),
             to: message.to.to_string(),
             name: message.name.to_string(),
-            kind: message.kind,
+            kind: message.kind.as_str().to_owned(),
             token: message.token.as_ref().map(|token| token.expose().to_owned()),
             detail: message.detail.clone(),
-            state: mail.state,
+            state: mail.state.as_str().to_owned(),
             attempts: i64::from(mail.attempts),
             next_attempt_at: bson_time(mail.next_attempt_at),
             lease_owner: mail.lease.as_ref().map(|lease| lease.owner.to_string()),
@@ -474,11 +472,11 @@ impl TryFrom<OutboxDoc> for OutboxMail {
             message: MailMessage {
                 to: Email::parse(doc.to).with_context(context)?,
                 name: DisplayName::parse(doc.name).with_context(context)?,
-                kind: doc.kind,
+                kind: doc.kind.parse().with_context(context)?,
                 token: doc.token.map(MailToken::new),
                 detail: doc.detail,
             },
-            state: doc.state,
+            state: doc.state.parse().with_context(context)?,
             attempts: u32::try_from(doc.attempts).with_context(context)?,
             next_attempt_at: chrono_time(doc.next_attempt_at),
             lease,
@@ -494,7 +492,7 @@ pub(crate) struct AccountTokenDoc {
     /// The token's hash.
     #[serde(rename = "_id")]
     pub hash: String,
-    pub purpose: TokenPurpose,
+    pub purpose: String,
     pub member: String,
     pub email: String,
     pub expires_at: BsonDateTime,
@@ -505,7 +503,7 @@ impl From<&AccountToken> for AccountTokenDoc {
     fn from(token: &AccountToken) -> Self {
         AccountTokenDoc {
             hash: token.hash.to_string(),
-            purpose: token.purpose,
+            purpose: token.purpose.as_str().to_owned(),
             member: token.member.to_string(),
             email: token.email.to_string(),
             expires_at: bson_time(token.expires_at),
@@ -520,7 +518,7 @@ impl TryFrom<AccountTokenDoc> for AccountToken {
     fn try_from(doc: AccountTokenDoc) -> anyhow::Result<AccountToken> {
         Ok(AccountToken {
             hash: TokenHash::parse(doc.hash).context("an account token's hash")?,
-            purpose: doc.purpose,
+            purpose: doc.purpose.parse().context("an account token's purpose")?,
             member: doc.member.parse().context("an account token's member")?,
             email: Email::parse(doc.email).context("an account token's email")?,
             expires_at: chrono_time(doc.expires_at),

@@ -1,6 +1,5 @@
 //! `MemberRepository` on the `members` collection.
 
-use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -190,8 +189,7 @@ impl MemberRepository for MongoMembers {
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_status"))]
     async fn set_status(&self, id: MemberId, status: MemberStatus) -> Result<Option<Member>, StoreError> {
         let _timed = crate::telemetry::timed("members.set_status");
-        let status = mongodb::bson::to_bson(&status).context("encoding a member status").map_err(StoreError)?;
-        self.update(id, doc! {"status": status}, "changing a member's status").await
+        self.update(id, doc! {"status": status.as_str()}, "changing a member's status").await
     }
 
     #[tracing::instrument(name = "store", level = "debug", skip_all, fields(operation = "members.set_role"))]

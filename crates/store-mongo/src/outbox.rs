@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::Collection;
-use mongodb::bson::{Bson, Document, doc, to_bson};
+use mongodb::bson::{Bson, Document, doc};
 
 use pointshare_domain::ports::{MailOutbox, StoreError};
 use pointshare_domain::{LeaseOwner, MailId, MailState, OutboxMail};
@@ -24,7 +24,7 @@ pub struct MongoOutbox {
 }
 
 fn state(state: MailState) -> Bson {
-    to_bson(&state).expect("a mail state encodes")
+    Bson::from(state.as_str())
 }
 
 /// Pending, due at `now`, and leased to nobody (or no longer).

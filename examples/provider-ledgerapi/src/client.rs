@@ -202,8 +202,11 @@ impl PointsProvider for LedgerApiProvider {
     ) -> Result<ProviderTransaction, ProviderError> {
         let operation = Operation::Entry(kind);
         let url = self.url(&["ledger", "wallets", movement.account.as_str(), "entries"]);
-        let body =
-            EntryRequest { direction: kind, amount: movement.amount.get().to_string(), note: movement.memo.clone() };
+        let body = EntryRequest {
+            direction: kind.into(),
+            amount: movement.amount.get().to_string(),
+            note: movement.memo.clone(),
+        };
         let entry: Entry = self
             .call(operation, deadline, || {
                 self.inner.client.post(url.clone()).header("Idempotency-Key", movement.reference.as_str()).json(&body)

@@ -97,6 +97,32 @@ impl From<AccountStatus> for WalletState {
     }
 }
 
+/// Which way an entry moves a wallet, as LedgerAPI spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Direction {
+    Debit,
+    Credit,
+}
+
+impl From<Direction> for MovementKind {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Debit => MovementKind::Debit,
+            Direction::Credit => MovementKind::Credit,
+        }
+    }
+}
+
+impl From<MovementKind> for Direction {
+    fn from(kind: MovementKind) -> Self {
+        match kind {
+            MovementKind::Debit => Direction::Debit,
+            MovementKind::Credit => Direction::Credit,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Wallet {
     pub id: ProviderAccountId,
@@ -111,7 +137,7 @@ pub(crate) struct Wallet {
 /// in the `Idempotency-Key` header, not here.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EntryRequest {
-    pub direction: MovementKind,
+    pub direction: Direction,
     pub amount: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Memo>,
@@ -121,7 +147,7 @@ pub(crate) struct EntryRequest {
 pub(crate) struct Entry {
     pub entry_id: ProviderTransactionId,
     pub wallet_id: ProviderAccountId,
-    pub direction: MovementKind,
+    pub direction: Direction,
     pub amount: String,
     /// The wallet's available amount once this entry was booked.
     pub balance: String,
@@ -343,7 +369,7 @@ impl Entry {
             transaction_id: self.entry_id,
             reference: self.idempotency_key,
             account_id: self.wallet_id,
-            kind: self.direction,
+            kind: self.direction.into(),
             amount,
             created_at: self.booked_at,
         })

@@ -3,14 +3,13 @@
 //! takes a token once: a copy of the store, or a link used twice, opens
 //! nothing.
 
+use super::names::names;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::{Email, MemberId, TokenHash};
 
 /// What a one-use token is good for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenPurpose {
     PasswordReset,
     VerifyEmail,
@@ -18,15 +17,11 @@ pub enum TokenPurpose {
     ChangeEmail,
 }
 
-impl TokenPurpose {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::PasswordReset => "password_reset",
-            Self::VerifyEmail => "verify_email",
-            Self::ChangeEmail => "change_email",
-        }
-    }
-}
+names!(TokenPurpose {
+    PasswordReset => "password_reset",
+    VerifyEmail => "verify_email",
+    ChangeEmail => "change_email",
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountToken {

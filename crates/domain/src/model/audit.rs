@@ -3,6 +3,7 @@
 //! the one before, so a record altered, removed or inserted after the fact
 //! breaks every hash after it (`AuditRecord::follows` and `hash_of`).
 
+use super::names::names;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -101,42 +102,16 @@ pub enum AuditAction {
     BootstrapAdmin,
 }
 
-impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
-        AuditAction::Grant,
-        AuditAction::Reversal,
-        AuditAction::Adjustment,
-        AuditAction::Approval,
-        AuditAction::RoleChange,
-        AuditAction::StatusChange,
-        AuditAction::Resolution,
-        AuditAction::BootstrapAdmin,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Grant => "grant",
-            Self::Reversal => "reversal",
-            Self::Adjustment => "adjustment",
-            Self::Approval => "approval",
-            Self::RoleChange => "role_change",
-            Self::StatusChange => "status_change",
-            Self::Resolution => "resolution",
-            Self::BootstrapAdmin => "bootstrap_admin",
-        }
-    }
-}
-
-impl std::str::FromStr for AuditAction {
-    type Err = InvalidValue;
-
-    fn from_str(text: &str) -> Result<Self, InvalidValue> {
-        Self::ALL
-            .into_iter()
-            .find(|action| action.as_str() == text)
-            .ok_or(InvalidValue::new("action", "not an audited action"))
-    }
-}
+names!(AuditAction {
+    Grant => "grant",
+    Reversal => "reversal",
+    Adjustment => "adjustment",
+    Approval => "approval",
+    RoleChange => "role_change",
+    StatusChange => "status_change",
+    Resolution => "resolution",
+    BootstrapAdmin => "bootstrap_admin",
+});
 
 /// What an act was done to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

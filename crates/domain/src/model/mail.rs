@@ -2,8 +2,8 @@
 //! and the outbox record that carries it until it is sent. Adapters render
 //! a message from one template per kind; the domain never writes prose.
 
+use super::names::names;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::text::{check_chars, check_len, validated_string};
 use super::{DisplayName, Email, InvalidValue, Lease, MailId};
@@ -22,8 +22,7 @@ validated_string!(
 );
 
 /// What a mail tells a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailKind {
     /// A link that proves the member owns the address.
     VerifyEmail,
@@ -37,31 +36,18 @@ pub enum MailKind {
     AccountClosed,
 }
 
-impl MailKind {
-    pub const ALL: [MailKind; 5] = [
-        MailKind::VerifyEmail,
-        MailKind::PasswordReset,
-        MailKind::PasswordChanged,
-        MailKind::EmailChanged,
-        MailKind::AccountClosed,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify_email",
-            Self::PasswordReset => "password_reset",
-            Self::PasswordChanged => "password_changed",
-            Self::EmailChanged => "email_changed",
-            Self::AccountClosed => "account_closed",
-        }
-    }
-}
+names!(MailKind {
+    VerifyEmail => "verify_email",
+    PasswordReset => "password_reset",
+    PasswordChanged => "password_changed",
+    EmailChanged => "email_changed",
+    AccountClosed => "account_closed",
+});
 
 /// A one-use token a mail carries to its reader: only its hash is kept
 /// for checking, and the outbox forgets the token itself once the mail is
 /// sent. Never printed in full.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MailToken(String);
 
 impl MailToken {
@@ -81,7 +67,7 @@ impl std::fmt::Debug for MailToken {
 }
 
 /// What one mail says, to whom.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailMessage {
     pub to: Email,
     /// How the mail greets the member.
@@ -109,8 +95,7 @@ impl MailMessage {
 }
 
 /// Where a mail stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailState {
     /// Waiting for its next attempt.
     Pending,
@@ -119,15 +104,11 @@ pub enum MailState {
     Abandoned,
 }
 
-impl MailState {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sent => "sent",
-            Self::Abandoned => "abandoned",
-        }
-    }
-}
+names!(MailState {
+    Pending => "pending",
+    Sent => "sent",
+    Abandoned => "abandoned",
+});
 
 /// A mail in the outbox: recorded before the request that wants it answers,
 /// sent by a worker that leases it, so a crash or a slow mail server loses

@@ -1,7 +1,7 @@
 //! Members: who they are, how others find them, and whether they can receive points.
 
+use super::names::names;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 use super::text::{check_chars, check_len, check_visible, validated_string};
@@ -106,22 +106,17 @@ validated_string!(
 
 /// What a member may do beyond their own points. Lives on the member record
 /// and is changed only by an operator (`pointshare admin promote|demote`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Role {
     #[default]
     Member,
     Admin,
 }
 
-impl Role {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Member => "member",
-            Self::Admin => "admin",
-        }
-    }
-}
+names!(Role {
+    Member => "member",
+    Admin => "admin",
+});
 
 /// Why a member may not do what a request asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -134,8 +129,7 @@ pub enum AccessDenied {
 }
 
 /// Whether a member may take part in transfers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MemberStatus {
     Active,
     Suspended,
@@ -145,17 +139,13 @@ pub enum MemberStatus {
     Closed,
 }
 
-impl MemberStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Closed => "closed",
-        }
-    }
-}
+names!(MemberStatus {
+    Active => "active",
+    Suspended => "suspended",
+    Closed => "closed",
+});
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: MemberId,
     pub email: Email,

@@ -9,6 +9,7 @@ mod audit;
 mod ids;
 mod mail;
 mod member;
+mod names;
 mod points;
 mod provider;
 mod session;

@@ -1,8 +1,8 @@
 //! The provider's vocabulary (provider-api.md): accounts, references and
 //! transactions, as the domain sees them once an adapter has parsed them.
 
+use super::names::names;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::text::{check_chars, check_len, validated_string};
 use super::{InvalidValue, MemberId, Points};
@@ -61,15 +61,14 @@ impl From<MemberId> for HolderRef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountStatus {
     Active,
     Frozen,
     Closed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderAccount {
     pub account_id: ProviderAccountId,
     pub balance: u64,
@@ -77,23 +76,18 @@ pub struct ProviderAccount {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MovementKind {
     Debit,
     Credit,
 }
 
-impl MovementKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Debit => "debit",
-            Self::Credit => "credit",
-        }
-    }
-}
+names!(MovementKind {
+    Debit => "debit",
+    Credit => "credit",
+});
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderTransaction {
     pub transaction_id: ProviderTransactionId,
     pub reference: ProviderReference,

@@ -1,8 +1,8 @@
 //! Transfers: a share between two members, or an admin's grant, with the state
 //! of its saga (docs/architecture.md) and the lease of whoever is driving it.
 
+use super::names::names;
 use chrono::{DateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::text::{check_chars, check_len, check_visible, validated_string};
 use super::{InvalidValue, MemberId, Points, ProviderAccountId, ProviderReference, TransferId};
@@ -97,8 +97,7 @@ pub enum Driver {
     Unknown(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransferKind {
     /// A member shares points with another: debit the sender, credit the recipient.
     Share,
@@ -127,24 +126,6 @@ pub enum Legs {
 }
 
 impl TransferKind {
-    pub const ALL: [TransferKind; 5] = [
-        TransferKind::Share,
-        TransferKind::Grant,
-        TransferKind::Reversal,
-        TransferKind::Withdrawal,
-        TransferKind::Forfeit,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Share => "share",
-            Self::Grant => "grant",
-            Self::Reversal => "reversal",
-            Self::Withdrawal => "withdrawal",
-            Self::Forfeit => "forfeit",
-        }
-    }
-
     pub const fn legs(self) -> Legs {
         match self {
             Self::Share | Self::Reversal | Self::Forfeit => Legs::DebitThenCredit,
@@ -159,6 +140,14 @@ impl TransferKind {
         matches!(self, Self::Grant | Self::Withdrawal)
     }
 }
+
+names!(TransferKind {
+    Share => "share",
+    Grant => "grant",
+    Reversal => "reversal",
+    Withdrawal => "withdrawal",
+    Forfeit => "forfeit",
+});
 
 /// Where a transfer stands in its saga:
 ///
@@ -175,8 +164,7 @@ impl TransferKind {
 /// Any unfinished state may become `needs_review` when automation cannot
 /// finish it (a permanent error, too many attempts); an operator resolves it
 /// to `completed`, `reversed` or `rejected`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransferState {
     Accepted,
     Debited,
@@ -192,17 +180,6 @@ pub enum TransferState {
 }
 
 impl TransferState {
-    pub const ALL: [TransferState; 8] = [
-        TransferState::Accepted,
-        TransferState::Debited,
-        TransferState::Completed,
-        TransferState::Rejected,
-        TransferState::Refunding,
-        TransferState::Reversed,
-        TransferState::NeedsReview,
-        TransferState::AwaitingApproval,
-    ];
-
     pub const fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Rejected | Self::Reversed)
     }
@@ -210,19 +187,6 @@ impl TransferState {
     /// Whether the saga still has a step to take: what recovery claims.
     pub const fn is_in_saga(self) -> bool {
         matches!(self, Self::Accepted | Self::Debited | Self::Refunding)
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Debited => "debited",
-            Self::Completed => "completed",
-            Self::Rejected => "rejected",
-            Self::Refunding => "refunding",
-            Self::Reversed => "reversed",
-            Self::NeedsReview => "needs_review",
-            Self::AwaitingApproval => "awaiting_approval",
-        }
     }
 
     /// Why a transfer entering this state did not complete, from what it
@@ -254,9 +218,19 @@ impl TransferState {
     }
 }
 
+names!(TransferState {
+    Accepted => "accepted",
+    Debited => "debited",
+    Completed => "completed",
+    Rejected => "rejected",
+    Refunding => "refunding",
+    Reversed => "reversed",
+    NeedsReview => "needs_review",
+    AwaitingApproval => "awaiting_approval",
+});
+
 /// Why automation stopped driving a transfer and a person must look at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReviewReason {
     /// Recovery took it up the most times it may and it is still unfinished.
     AttemptsExhausted,
@@ -269,20 +243,15 @@ pub enum ReviewReason {
     RefundRefused,
 }
 
-impl ReviewReason {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AttemptsExhausted => "attempts_exhausted",
-            Self::ProviderRefused => "provider_refused",
-            Self::ReferenceConflict => "reference_conflict",
-            Self::RefundRefused => "refund_refused",
-        }
-    }
-}
+names!(ReviewReason {
+    AttemptsExhausted => "attempts_exhausted",
+    ProviderRefused => "provider_refused",
+    ReferenceConflict => "reference_conflict",
+    RefundRefused => "refund_refused",
+});
 
 /// What an operator decided for a transfer in `needs_review`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
     /// Points go (back) to the sender: `reversed`, or `rejected` if never debited.
     Refund,
@@ -290,18 +259,13 @@ pub enum Resolution {
     Complete,
 }
 
-impl Resolution {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Refund => "refund",
-            Self::Complete => "complete",
-        }
-    }
-}
+names!(Resolution {
+    Refund => "refund",
+    Complete => "complete",
+});
 
 /// Why a transfer was rejected or reversed, in terms a member can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeclineReason {
     InsufficientFunds,
     SenderAccountInactive,
@@ -317,27 +281,23 @@ pub enum DeclineReason {
     ApprovalExpired,
 }
 
-impl DeclineReason {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::InsufficientFunds => "insufficient_funds",
-            Self::SenderAccountInactive => "sender_account_inactive",
-            Self::SenderAccountNotFound => "sender_account_not_found",
-            Self::RecipientAccountInactive => "recipient_account_inactive",
-            Self::RecipientAccountNotFound => "recipient_account_not_found",
-            Self::DailyLimitExceeded => "daily_limit_exceeded",
-            Self::GrantBudgetExceeded => "grant_budget_exceeded",
-            Self::ApprovalRejected => "approval_rejected",
-            Self::ApprovalExpired => "approval_expired",
-        }
-    }
-}
+names!(DeclineReason {
+    InsufficientFunds => "insufficient_funds",
+    SenderAccountInactive => "sender_account_inactive",
+    SenderAccountNotFound => "sender_account_not_found",
+    RecipientAccountInactive => "recipient_account_inactive",
+    RecipientAccountNotFound => "recipient_account_not_found",
+    DailyLimitExceeded => "daily_limit_exceeded",
+    GrantBudgetExceeded => "grant_budget_exceeded",
+    ApprovalRejected => "approval_rejected",
+    ApprovalExpired => "approval_expired",
+});
 
 /// One recorded state change of a transfer: when, to what, and by which
 /// driver (a lease owner: `<replica>/<claim>` for the request, its
 /// follow-up or recovery; `operator:<name>` or `member:<id>` for a person
 /// resolving a review).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
     pub at: DateTime<Utc>,
     pub state: TransferState,
@@ -345,7 +305,7 @@ pub struct StateChange {
 }
 
 /// A correction's wait for a second admin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Approval {
     /// The admin who asked for it, who may not approve it.
     pub requested_by: MemberId,
@@ -354,7 +314,7 @@ pub struct Approval {
 }
 
 /// The right to drive a transfer until `until`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub owner: LeaseOwner,
     pub until: DateTime<Utc>,
@@ -373,7 +333,7 @@ pub struct TransferRequest {
     pub reverses: Option<TransferId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
     pub id: TransferId,
     pub kind: TransferKind,

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
-use pointshare_domain::{HolderRef, MovementKind, Points, ProviderAccountId, ProviderReference, ProviderTransactionId};
+use pointshare_domain::{HolderRef, Points, ProviderAccountId, ProviderReference, ProviderTransactionId};
 
-use crate::wire::{Entry, ErrorCode, Wallet, WalletState};
+use crate::wire::{Direction, Entry, ErrorCode, Wallet, WalletState};
 
 #[derive(Debug, Default)]
 pub(super) struct Book {
@@ -24,7 +24,7 @@ pub(super) struct Book {
 pub(super) struct EntryAsked {
     pub wallet: String,
     pub key: ProviderReference,
-    pub direction: MovementKind,
+    pub direction: Direction,
     pub amount: Points,
 }
 
@@ -77,8 +77,8 @@ impl Book {
         }
         let available: u64 = wallet.available.parse().expect("the book writes amounts as digits");
         let after = match asked.direction {
-            MovementKind::Debit => available.checked_sub(asked.amount.get()).ok_or(ErrorCode::InsufficientBalance)?,
-            MovementKind::Credit => available.checked_add(asked.amount.get()).ok_or(ErrorCode::InvalidRequest)?,
+            Direction::Debit => available.checked_sub(asked.amount.get()).ok_or(ErrorCode::InsufficientBalance)?,
+            Direction::Credit => available.checked_add(asked.amount.get()).ok_or(ErrorCode::InvalidRequest)?,
         };
         let booked_at = Utc::now();
         wallet.available = after.to_string();
@@ -125,7 +125,7 @@ impl Book {
 mod tests {
     use super::*;
 
-    fn asked(wallet: &str, key: &str, direction: MovementKind, amount: u64) -> EntryAsked {
+    fn asked(wallet: &str, key: &str, direction: Direction, amount: u64) -> EntryAsked {
         EntryAsked {
             wallet: wallet.into(),
             key: ProviderReference::parse(key).expect("valid key"),
@@ -152,17 +152,17 @@ mod tests {
     fn the_key_is_checked_first_and_a_refusal_leaves_it_free() {
         let mut book = Book::default();
         let id = book.open(owner("m1")).0.id.to_string();
-        assert_eq!(book.book(asked(&id, "k1", MovementKind::Debit, 5)).err(), Some(ErrorCode::InsufficientBalance));
-        book.book(asked(&id, "fund", MovementKind::Credit, 5)).expect("credits");
-        let (entry, new) = book.book(asked(&id, "k1", MovementKind::Debit, 5)).expect("the key was left free");
+        assert_eq!(book.book(asked(&id, "k1", Direction::Debit, 5)).err(), Some(ErrorCode::InsufficientBalance));
+        book.book(asked(&id, "fund", Direction::Credit, 5)).expect("credits");
+        let (entry, new) = book.book(asked(&id, "k1", Direction::Debit, 5)).expect("the key was left free");
         assert!(new && entry.balance == "0");
         book.set_state(&id, WalletState::Suspended).expect("the wallet exists");
-        let (replay, new) = book.book(asked(&id, "k1", MovementKind::Debit, 5)).expect("a replay answers the original");
+        let (replay, new) = book.book(asked(&id, "k1", Direction::Debit, 5)).expect("a replay answers the original");
         assert_eq!((replay.entry_id, new), (entry.entry_id, false));
-        let other = book.book(asked(&id, "k1", MovementKind::Debit, 6));
+        let other = book.book(asked(&id, "k1", Direction::Debit, 6));
         assert_eq!(other.err(), Some(ErrorCode::IdempotencyKeyReused));
-        assert_eq!(book.book(asked(&id, "k2", MovementKind::Credit, 1)).err(), Some(ErrorCode::WalletNotOpen));
-        assert_eq!(book.book(asked("wal_9", "k3", MovementKind::Credit, 1)).err(), Some(ErrorCode::WalletNotFound));
+        assert_eq!(book.book(asked(&id, "k2", Direction::Credit, 1)).err(), Some(ErrorCode::WalletNotOpen));
+        assert_eq!(book.book(asked("wal_9", "k3", Direction::Credit, 1)).err(), Some(ErrorCode::WalletNotFound));
     }
 
     #[test]
@@ -170,7 +170,7 @@ mod tests {
         let mut book = Book::default();
         let id = book.open(owner("m1")).0.id.to_string();
         for key in ["t1:debit", "t2:debit", "t1:debit:retry", "t1:debit:x"] {
-            book.book(asked(&id, key, MovementKind::Credit, 1)).expect("credits");
+            book.book(asked(&id, key, Direction::Credit, 1)).expect("credits");
         }
         let (page, next) = book.search("t1:debit", 2, 0);
         let keys: Vec<_> = page.iter().map(|entry| entry.idempotency_key.to_string()).collect();
