@@ -10,23 +10,37 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use pointshare_server::Settings;
 use pointshare_server::settings::{MongoSettings, ProviderChoice, RedisSettings, StoreChoice};
 
+#[path = "api/client.rs"]
+#[allow(dead_code, reason = "shared with the API tests, which use all of it")]
+mod client;
 #[path = "api/sse.rs"]
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 mod sse;
 
+use client::{Answer, Api};
 use pointshare_testkit::test_server as required;
 
+/// Every member's password in these tests, the bootstrap admin's too.
+const PASSWORD: &str = "correct horse battery";
+
+/// The binary, running, and a client to it (`Api`'s requests, through `Deref`).
 struct Server {
     child: Child,
-    base: String,
-    /// The internal listener: metrics and detailed readiness.
-    internal: String,
+    api: Api,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Drop for Server {
@@ -54,7 +68,7 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_SMTP_URL", required("POINTSHARE_TEST_SMTP_URL")),
         ("POINTSHARE_REQUIRE_VERIFIED_EMAIL", "false".into()),
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com".into()),
-        ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery".into()),
+        ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD.into()),
     ];
     let (status, said) = migrate(&env);
     assert_eq!(status, Some(0), "pointshare migrate: {said}");
@@ -87,49 +101,15 @@ async fn start_server(env: &[(&str, String)]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
-    let server =
-        Server { child, base: format!("http://127.0.0.1:{port}"), internal: format!("http://127.0.0.1:{internal}") };
+    let api = Api::new(format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{internal}"));
+    let server = Server { child, api };
     for _ in 0..100 {
-        if reqwest::get(format!("{}/healthz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(server.url("/healthz")).await.is_ok_and(|r| r.status().is_success()) {
             return server;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("pointshare did not come up on port {port}");
-}
-
-async fn call(
-    client: &Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token).header("Idempotency-Key", format!("k-{}", rand::random::<u64>()));
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("answers");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn login(client: &Client, server: &Server, email: &str) -> String {
-    session(client, &server.base, email, "correct horse battery").await["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_owned()
-}
-
-/// A login's tokens.
-async fn session(client: &Client, base: &str, email: &str, password: &str) -> Value {
-    let body = json!({"email": email, "password": password});
-    let (status, tokens) = call(client, reqwest::Method::POST, format!("{base}/v1/auth/login"), None, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
-    tokens
 }
 
 /// `pointshare admin <args>` with these settings: exit status, stdout, stderr.
@@ -156,11 +136,10 @@ fn operator(env: &[(&str, String)], command: &[&str], args: &[&str]) -> (Option<
 }
 
 /// Signs ada and ben up and has the operator make ada an admin.
-async fn ada_admin_and_ben(client: &Client, server: &Server, env: &[(&str, String)]) {
+async fn ada_admin_and_ben(server: &Server, env: &[(&str, String)]) {
     for handle in ["ada", "ben"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
-        let (status, member) =
-            call(client, reqwest::Method::POST, format!("{}/v1/auth/signup", server.base), None, Some(body)).await;
+        let body = json!({"email": format!("{handle}@example.com"), "password": PASSWORD, "handle": handle, "display_name": handle});
+        let Answer { status, body: member, .. } = server.post("/v1/auth/signup", None, body).await;
         assert_eq!((status, member["role"].as_str()), (StatusCode::CREATED, Some("member")), "{member}");
     }
     let (code, out, err) = admin(env, &["promote", "ada@example.com"]);
@@ -169,14 +148,13 @@ async fn ada_admin_and_ben(client: &Client, server: &Server, env: &[(&str, Strin
 }
 
 /// ada (an admin, granted 100 points by the bootstrap admin) and ben; ada's token.
-async fn ada_with_100_and_ben(client: &Client, server: &Server, env: &[(&str, String)]) -> String {
-    ada_admin_and_ben(client, server, env).await;
-    let boss = login(client, server, "boss@example.com").await;
+async fn ada_with_100_and_ben(server: &Server, env: &[(&str, String)]) -> String {
+    ada_admin_and_ben(server, env).await;
+    let boss = server.token("boss@example.com", PASSWORD).await;
     let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
-    let url = format!("{}/v1/admin/grants", server.base);
-    let (status, granted) = call(client, reqwest::Method::POST, url, Some(&boss), Some(grant)).await;
+    let Answer { status, body: granted, .. } = server.create("/v1/admin/grants", &boss, grant).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
-    login(client, server, "ada@example.com").await
+    server.token("ada@example.com", PASSWORD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,16 +162,13 @@ async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     let (sim, mut env) = real_backends("e2e").await;
     env.retain(|(variable, _)| *variable != "POINTSHARE_CACHE");
     env.push(("POINTSHARE_REDIS_URL", required("POINTSHARE_TEST_REDIS_URL")));
-    let client = Client::new();
     let server = start_server(&env).await;
-    let post = reqwest::Method::POST;
-    let ada = ada_with_100_and_ben(&client, &server, &env).await;
-    let bens_session = session(&client, &server.base, "ben@example.com", "correct horse battery").await;
+    let ada = ada_with_100_and_ben(&server, &env).await;
+    let bens_session = server.session("ben@example.com", PASSWORD).await;
     let share = json!({"to_handle": "ben", "amount": 30, "memo": "lunch"});
-    let (status, shared) =
-        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share)).await;
+    let Answer { status, body: shared, .. } = server.create("/v1/transfers", &ada, share).await;
     assert_eq!((status, shared["state"].as_str()), (StatusCode::CREATED, Some("completed")), "{shared}");
-    let (_, ready) = call(&client, reqwest::Method::GET, format!("{}/readyz", server.internal), None, None).await;
+    let ready = server.internal_get("/readyz").await.body;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert!(ready["store"].as_str().expect("a store").starts_with("mongodb: ok"), "{ready}");
     assert!(ready["cache"].as_str().expect("a cache").starts_with("redis: ok"), "{ready}");
@@ -202,19 +177,17 @@ async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     let server = start_server(&env).await;
     // The session outlives the process: its refresh token is in the store.
     let body = json!({"refresh_token": bens_session["refresh_token"]});
-    let (status, refreshed) =
-        call(&client, post.clone(), format!("{}/v1/auth/refresh", server.base), None, Some(body)).await;
+    let Answer { status, body: refreshed, .. } = server.post("/v1/auth/refresh", None, body).await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     let ben = refreshed["access_token"].as_str().expect("a token").to_owned();
-    let get = reqwest::Method::GET;
-    let (_, history) = call(&client, get.clone(), format!("{}/v1/transfers", server.base), Some(&ben), None).await;
+    let history = server.get("/v1/transfers", Some(&ben)).await.body;
     let items = history["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{history}");
     assert_eq!((items[0]["id"].clone(), items[0]["amount"].as_u64()), (shared["id"].clone(), Some(30)));
-    let (_, balance) = call(&client, get.clone(), format!("{}/v1/me/balance", server.base), Some(&ben), None).await;
+    let balance = server.get("/v1/me/balance", Some(&ben)).await.body;
     assert_eq!(balance["balance"], 30);
-    let ada = login(&client, &server, "ada@example.com").await;
-    let (_, page) = call(&client, get, format!("{}/v1/transfers", server.base), Some(&ada), None).await;
+    let ada = server.token("ada@example.com", PASSWORD).await;
+    let page = server.get("/v1/transfers", Some(&ada)).await.body;
     assert_eq!(page["items"].as_array().expect("items").len(), 2, "the grant and the share: {page}");
     assert_eq!(sim.ledger().summary().total_balance, 100, "the grant is the only points minted");
 }
@@ -270,83 +243,81 @@ fn with_boss() -> Settings {
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
     settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     settings.bootstrap_admin.email = Some("boss@example.com".into());
-    settings.bootstrap_admin.password = Some("correct horse battery".into());
+    settings.bootstrap_admin.password = Some(PASSWORD.into());
     settings
 }
 
 /// A server on `redis_url` (the rest embedded) with alice holding 100 points
-/// granted by the bootstrap admin; its API and internal addresses, and
-/// alice's access token.
-async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (String, String, String) {
+/// granted by the bootstrap admin; a client to it, and alice's access token.
+async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (Api, String) {
     let mut settings = with_boss();
     settings.cache = Some(RedisSettings::new(redis_url));
     settings.backends.store = Some(StoreChoice::Memory);
     settings.backends.provider = Some(ProviderChoice::Simulator);
     settings.rate_limits.fail_open = rate_limit_fail_open;
-    let application = pointshare_server::Application::build(settings).await.expect("builds");
-    let base = format!("http://127.0.0.1:{}", application.port());
-    let internal = format!("http://127.0.0.1:{}", application.internal_port());
-    tokio::spawn(application.run_until_stopped());
-    let alice = alice_and_bob_on(&base).await;
-    (base, internal, alice)
+    let api = start_in_process(settings).await;
+    let alice = alice_and_bob_on(&api).await;
+    (api, alice)
 }
 
-/// Signs alice and bob up on the server at `base` and has the bootstrap
+/// A server in this test's process, for a test that stops what it stands on.
+async fn start_in_process(settings: Settings) -> Api {
+    let application = pointshare_server::Application::build(settings).await.expect("builds");
+    let api = Api::new(
+        format!("http://127.0.0.1:{}", application.port()),
+        format!("http://127.0.0.1:{}", application.internal_port()),
+    );
+    tokio::spawn(application.run_until_stopped());
+    api
+}
+
+/// Signs alice and bob up on the server `api` asks and has the bootstrap
 /// admin grant alice 100 points; alice's access token.
-async fn alice_and_bob_on(base: &str) -> String {
-    let client = Client::new();
-    let post = reqwest::Method::POST;
+async fn alice_and_bob_on(api: &Api) -> String {
     for handle in ["alice", "bob"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
-        let (status, member) = call(&client, post.clone(), format!("{base}/v1/auth/signup"), None, Some(body)).await;
+        let body = json!({"email": format!("{handle}@example.com"), "password": PASSWORD, "handle": handle, "display_name": handle});
+        let Answer { status, body: member, .. } = api.post("/v1/auth/signup", None, body).await;
         assert_eq!(status, StatusCode::CREATED, "{member}");
     }
-    let boss = session(&client, base, "boss@example.com", "correct horse battery").await;
+    let boss = api.token("boss@example.com", PASSWORD).await;
     let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
-    let boss = boss["access_token"].as_str().expect("a token");
-    let (status, granted) = call(&client, post, format!("{base}/v1/admin/grants"), Some(boss), Some(grant)).await;
+    let Answer { status, body: granted, .. } = api.create("/v1/admin/grants", &boss, grant).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
-    let alice = session(&client, base, "alice@example.com", "correct horse battery").await;
-    alice["access_token"].as_str().expect("a token").to_owned()
+    api.token("alice@example.com", PASSWORD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_members_are_still_served_and_readyz_says_degraded() {
     let mut redis = OwnRedis::start().await;
-    let (base, internal, alice) = alice_funded_on(&redis.1, true).await;
-    let client = Client::new();
+    let (api, alice) = alice_funded_on(&redis.1, true).await;
 
     redis.0.kill().expect("stops Redis");
     redis.0.wait().expect("Redis exits");
 
-    let get = reqwest::Method::GET;
-    let (status, balance) = call(&client, get.clone(), format!("{base}/v1/me/balance"), Some(&alice), None).await;
+    let Answer { status, body: balance, .. } = api.get("/v1/me/balance", Some(&alice)).await;
     assert_eq!((status, balance["source"].as_str()), (StatusCode::OK, Some("provider")), "{balance}");
     let share = json!({"to_handle": "bob", "amount": 5});
-    let (status, shared) =
-        call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
+    let Answer { status, body: shared, .. } = api.create("/v1/transfers", &alice, share).await;
     assert_eq!(status, StatusCode::CREATED, "the limiter fails open by default: {shared}");
-    let (status, ready) = call(&client, get.clone(), format!("{base}/readyz"), None, None).await;
+    let Answer { status, body: ready, .. } = api.get("/readyz", None).await;
     assert_eq!((status, ready), (StatusCode::OK, json!({"status": "degraded"})));
-    let (_, detailed) = call(&client, get, format!("{internal}/readyz"), None, None).await;
+    let detailed = api.internal_get("/readyz").await.body;
     assert!(detailed["cache"].as_str().expect("a cache").starts_with("redis: "), "{detailed}");
-    let metrics = client.get(format!("{internal}/metrics")).send().await.expect("answers").text().await.expect("text");
+    let metrics = api.internal_text("/metrics").await;
     assert!(metrics.contains("pointshare_cache_errors_total"), "cache failures are counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_a_closed_limiter_refuses_shares_and_readyz_says_unready() {
     let mut redis = OwnRedis::start().await;
-    let (base, _, alice) = alice_funded_on(&redis.1, false).await;
-    let client = Client::new();
+    let (api, alice) = alice_funded_on(&redis.1, false).await;
     redis.0.kill().expect("stops Redis");
     redis.0.wait().expect("Redis exits");
     let share = json!({"to_handle": "bob", "amount": 5});
-    let (status, refused) =
-        call(&client, reqwest::Method::POST, format!("{base}/v1/transfers"), Some(&alice), Some(share)).await;
+    let Answer { status, body: refused, .. } = api.create("/v1/transfers", &alice, share).await;
     assert_eq!((status, refused["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("rate_limiter_unavailable")));
     // Without Redis this replica refuses whatever is limited: send traffic elsewhere.
-    let (status, ready) = call(&client, reqwest::Method::GET, format!("{base}/readyz"), None, None).await;
+    let Answer { status, body: ready, .. } = api.get("/readyz", None).await;
     assert_eq!((status, ready), (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unready"})));
 }
 
@@ -355,13 +326,11 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
     let (_sim, mut env) = real_backends("roles").await;
     // Open event streams check the member at each heartbeat.
     env.push(("POINTSHARE_EVENTS_HEARTBEAT", "1s".into()));
-    let client = Client::new();
     let server = start_server(&env).await;
-    ada_admin_and_ben(&client, &server, &env).await;
-    let ada = login(&client, &server, "ada@example.com").await;
+    ada_admin_and_ben(&server, &env).await;
+    let ada = server.token("ada@example.com", PASSWORD).await;
     let grant = |n: u64| json!({"to_handle": "ben", "amount": n, "reason": "welcome"});
-    let grants = format!("{}/v1/admin/grants", server.base);
-    let (status, _) = call(&client, reqwest::Method::POST, grants.clone(), Some(&ada), Some(grant(1))).await;
+    let status = server.create("/v1/admin/grants", &ada, grant(1)).await.status;
     assert_eq!(status, StatusCode::CREATED);
 
     let (code, out, err) = admin(&env, &["promote", "ada@example.com"]);
@@ -372,26 +341,21 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
     assert!(out.contains("is now member"), "{out}");
     // Her token is still in date; her role is not. Replicas cache members for 5 s.
     within_ten_seconds("the demotion", || async {
-        let (status, _) = call(&client, reqwest::Method::POST, grants.clone(), Some(&ada), Some(grant(1))).await;
+        let status = server.create("/v1/admin/grants", &ada, grant(1)).await.status;
         status == StatusCode::FORBIDDEN
     })
     .await;
 
-    let ben = session(&client, &server.base, "ben@example.com", "correct horse battery").await;
+    let ben = server.session("ben@example.com", PASSWORD).await;
     let (ben_access, ben_refresh) = (ben["access_token"].as_str().expect("a token"), &ben["refresh_token"]);
-    let mut events = client
-        .get(format!("{}/v1/me/events", server.base))
-        .bearer_auth(ben_access)
-        .send()
-        .await
-        .expect("the stream opens");
+    let mut events =
+        server.client.get(server.url("/v1/me/events")).bearer_auth(ben_access).send().await.expect("the stream opens");
     assert_eq!(events.status(), StatusCode::OK);
     let (code, out, err) = admin(&env, &["suspend", "ben@example.com"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("is now suspended"), "{out}");
-    let me = format!("{}/v1/me", server.base);
     within_ten_seconds("the suspension", || async {
-        let (status, _) = call(&client, reqwest::Method::GET, me.clone(), Some(ben_access), None).await;
+        let status = server.get("/v1/me", Some(ben_access)).await.status;
         status == StatusCode::UNAUTHORIZED
     })
     .await;
@@ -400,13 +364,12 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
         while events.chunk().await.expect("the stream reads").is_some() {}
     });
     ended.await.expect("a suspended member's event stream ends within seconds");
-    let refresh = format!("{}/v1/auth/refresh", server.base);
     let body = json!({"refresh_token": ben_refresh});
-    let (status, _) = call(&client, reqwest::Method::POST, refresh, None, Some(body)).await;
+    let status = server.post("/v1/auth/refresh", None, body).await.status;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a suspended member's session cannot be refreshed");
     let (code, _, err) = admin(&env, &["reinstate", "ben@example.com"]);
     assert_eq!(code, Some(0), "{err}");
-    session(&client, &server.base, "ben@example.com", "correct horse battery").await;
+    server.session("ben@example.com", PASSWORD).await;
 
     let (code, _, err) = admin(&env, &["promote", "nobody@example.com"]);
     assert_eq!(code, Some(1), "an unknown email: {err}");
@@ -447,13 +410,10 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
     env.push(("POINTSHARE_REQUEST_DEADLINE", "1s".into()));
     // Nothing finishes the unfinished transfer but `reconcile --repair`.
     env.push(("POINTSHARE_RECOVERY_INTERVAL", "0s".into()));
-    let client = Client::new();
     let server = start_server(&env).await;
-    let post = reqwest::Method::POST;
-    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+    let ada = ada_with_100_and_ben(&server, &env).await;
     let share = |amount: u64| json!({"to_handle": "ben", "amount": amount});
-    let (status, done) =
-        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(10))).await;
+    let Answer { status, body: done, .. } = server.create("/v1/transfers", &ada, share(10)).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");
     // By default the transfers young enough to be in flight are the next run's.
     let (code, report) = reconcile(&env, &[]);
@@ -465,8 +425,7 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
 
     // The credit fails until the request's deadline: the debit is applied, the share is left processing.
     sim.faults().fail_next(Operation::Credit, 1_000, Fault::Transient);
-    let (status, left) =
-        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(20))).await;
+    let Answer { status, body: left, .. } = server.create("/v1/transfers", &ada, share(20)).await;
     assert_eq!((status, left["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")), "{left}");
     sim.faults().heal();
     // Unfinished, but in flight still: no finding yet.
@@ -483,11 +442,9 @@ async fn reconcile_reports_what_the_provider_disagrees_with_and_repair_finishes_
 
     // A share refused for want of points, whose debit lands at the provider
     // all the same (a late call): the records do not explain it.
-    let (status, refused) =
-        call(&client, post.clone(), format!("{}/v1/transfers", server.base), Some(&ada), Some(share(500))).await;
+    let Answer { status, body: refused, .. } = server.create("/v1/transfers", &ada, share(500)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    let (_, history) =
-        call(&client, reqwest::Method::GET, format!("{}/v1/transfers", server.base), Some(&ada), None).await;
+    let history = server.get("/v1/transfers", Some(&ada)).await.body;
     let rejected = history["items"].as_array().expect("items").iter().find(|t| t["state"] == "rejected").expect("one");
     let debited = sim
         .ledger()
@@ -519,15 +476,13 @@ async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_
     use pointshare_testkit::{Fault, Operation};
 
     let (sim, env) = real_backends("review").await;
-    let client = Client::new();
     let server = start_server(&env).await;
-    let post = reqwest::Method::POST;
-    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+    let ada = ada_with_100_and_ben(&server, &env).await;
 
     // The provider refuses the credit with a 401: no repeat fixes that.
     sim.faults().fail_next(Operation::Credit, 1, Fault::Unauthorized);
     let share = json!({"to_handle": "ben", "amount": 30});
-    let (status, parked) = call(&client, post, format!("{}/v1/transfers", server.base), Some(&ada), Some(share)).await;
+    let Answer { status, body: parked, .. } = server.create("/v1/transfers", &ada, share).await;
     assert_eq!((status, parked["state"].as_str()), (StatusCode::ACCEPTED, Some("needs_review")), "{parked}");
     assert_eq!(parked["review_reason"], "provider_refused", "{parked}");
     let id = parked["id"].as_str().expect("an id");
@@ -543,8 +498,7 @@ async fn a_transfer_parked_for_review_shows_everywhere_and_an_operator_finishes_
     }
     let (code, _, err) = resolve(&env, &[id, "--refund", "--operator", "alex"]);
     assert_eq!(code, Some(1), "completed, not in review: {err}");
-    let (status, now) =
-        call(&client, reqwest::Method::GET, format!("{}/v1/transfers/{id}", server.base), Some(&ada), None).await;
+    let Answer { status, body: now, .. } = server.get(&format!("/v1/transfers/{id}"), Some(&ada)).await;
     assert_eq!(
         (status, now["state"].as_str(), now["review_reason"].as_str()),
         (StatusCode::OK, Some("completed"), Some("provider_refused"))
@@ -600,41 +554,26 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
         settings.recovery.interval = recovery_interval;
         settings
     };
-    let start = |settings| async {
-        let application = pointshare_server::Application::build(settings).await.expect("builds");
-        let base = format!("http://127.0.0.1:{}", application.port());
-        tokio::spawn(application.run_until_stopped());
-        base
-    };
-    let a = start(replica(Duration::ZERO, 0)).await;
-    let b = start(replica(Duration::from_millis(200), 0)).await;
+    let a = start_in_process(replica(Duration::ZERO, 0)).await;
+    let b = start_in_process(replica(Duration::from_millis(200), 0)).await;
 
-    let client = Client::new();
-    let post = reqwest::Method::POST;
     for handle in ["alice", "bob"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "correct horse battery", "handle": handle, "display_name": handle});
-        let (status, member) = call(&client, post.clone(), format!("{a}/v1/auth/signup"), None, Some(body)).await;
+        let body = json!({"email": format!("{handle}@example.com"), "password": PASSWORD, "handle": handle, "display_name": handle});
+        let Answer { status, body: member, .. } = a.post("/v1/auth/signup", None, body).await;
         assert_eq!(status, StatusCode::CREATED, "{member}");
     }
-    let token = |base: String, email: &'static str| {
-        let client = client.clone();
-        async move {
-            let tokens = session(&client, &base, email, "correct horse battery").await;
-            tokens["access_token"].as_str().expect("a token").to_owned()
-        }
-    };
-    let boss = token(a.clone(), "boss@example.com").await;
+    let boss = a.token("boss@example.com", PASSWORD).await;
     let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
-    let (status, granted) = call(&client, post.clone(), format!("{a}/v1/admin/grants"), Some(&boss), Some(grant)).await;
+    let Answer { status, body: granted, .. } = a.create("/v1/admin/grants", &boss, grant).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
 
-    let bob = token(a.clone(), "bob@example.com").await;
-    let mut stream = sse::EventStream::open(&format!("{a}/v1/me/events"), &bob, None).await.expect("a stream");
+    let bob = a.token("bob@example.com", PASSWORD).await;
+    let mut stream = sse::EventStream::open(&a.url("/v1/me/events"), &bob, None).await.expect("a stream");
     let patience = Duration::from_secs(15);
     assert_eq!(stream.next(patience).await.expect("an event").name, "ready");
-    let alice = token(b.clone(), "alice@example.com").await;
+    let alice = b.token("alice@example.com", PASSWORD).await;
     let share = json!({"to_handle": "bob", "amount": 10});
-    let (status, shared) = call(&client, post, format!("{b}/v1/transfers"), Some(&alice), Some(share)).await;
+    let Answer { status, body: shared, .. } = b.create("/v1/transfers", &alice, share).await;
     assert_eq!((status, shared["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")), "{shared}");
 
     let (mut completed, mut credited) = (false, false);
@@ -652,15 +591,13 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_chain_is_verified_from_the_command_line_and_an_altered_record_is_named() {
     let (_sim, env) = real_backends("audit").await;
-    let client = Client::new();
     let server = start_server(&env).await;
-    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+    let ada = ada_with_100_and_ben(&server, &env).await;
     let (code, out, err) = operator(&env, &["audit", "verify"], &[]);
     assert_eq!(code, Some(0), "{out}{err}");
     // The bootstrap admin, ada's promotion, boss's grant.
     assert!(out.contains("holds: 3 records"), "{out}");
-    let (_, log) =
-        call(&client, reqwest::Method::GET, format!("{}/v1/admin/audit", server.base), Some(&ada), None).await;
+    let log = server.get("/v1/admin/audit", Some(&ada)).await.body;
     let actions: Vec<&str> =
         log["items"].as_array().expect("items").iter().filter_map(|r| r["action"].as_str()).collect();
     assert_eq!(actions, ["grant", "role_change", "bootstrap_admin"], "{log}");
@@ -686,9 +623,8 @@ async fn the_audit_chain_is_verified_from_the_command_line_and_an_altered_record
 
 /// The commands this server has sent MongoDB so far, by name, from its
 /// metrics; not the `ping` each scrape of them sends.
-async fn store_commands(client: &Client, server: &Server) -> std::collections::BTreeMap<String, u64> {
-    let metrics = client.get(format!("{}/metrics", server.internal)).send().await.expect("answers");
-    let metrics = metrics.text().await.expect("text");
+async fn store_commands(server: &Server) -> std::collections::BTreeMap<String, u64> {
+    let metrics = server.internal_text("/metrics").await;
     metrics
         .lines()
         .filter_map(|line| line.strip_prefix(r#"pointshare_store_commands_total{command=""#))
@@ -703,17 +639,13 @@ async fn store_commands(client: &Client, server: &Server) -> std::collections::B
 /// What `request` cost the store: the commands sent between before it and
 /// once the count stopped moving (a share's saga may finish just after its
 /// answer), by name.
-async fn store_cost<F: Future<Output = ()>>(
-    client: &Client,
-    server: &Server,
-    request: F,
-) -> std::collections::BTreeMap<String, u64> {
-    let before = store_commands(client, server).await;
+async fn store_cost<F: Future<Output = ()>>(server: &Server, request: F) -> std::collections::BTreeMap<String, u64> {
+    let before = store_commands(server).await;
     request.await;
-    let mut after = store_commands(client, server).await;
+    let mut after = store_commands(server).await;
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let again = store_commands(client, server).await;
+        let again = store_commands(server).await;
         if again == after {
             break;
         }
@@ -736,31 +668,28 @@ async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say()
     env.push(("POINTSHARE_RECOVERY_INTERVAL", "0s".into()));
     env.push(("POINTSHARE_MAIL_INTERVAL", "0s".into()));
     env.push(("POINTSHARE_MONGODB_COUNT_COMMANDS", "true".into()));
-    let client = Client::new();
     let server = start_server(&env).await;
-    let ada = ada_with_100_and_ben(&client, &server, &env).await;
-    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
-    let transfers = format!("{}/v1/transfers", server.base);
+    let ada = ada_with_100_and_ben(&server, &env).await;
     let share = || async {
         let body = json!({"to_handle": "ben", "amount": 1});
-        let (status, shared) = call(&client, post.clone(), transfers.clone(), Some(&ada), Some(body)).await;
+        let Answer { status, body: shared, .. } = server.create("/v1/transfers", &ada, body).await;
         assert_eq!((status, shared["state"].as_str()), (StatusCode::CREATED, Some("completed")), "{shared}");
         shared["id"].as_str().expect("an id").to_owned()
     };
     // The first share of the day creates its daily counter.
     let first = share().await;
 
-    let shared = store_cost(&client, &server, async {
+    let shared = store_cost(&server, async {
         share().await;
     })
     .await;
-    let viewed = store_cost(&client, &server, async {
-        let (status, view) = call(&client, get.clone(), format!("{transfers}/{first}"), Some(&ada), None).await;
+    let viewed = store_cost(&server, async {
+        let Answer { status, body: view, .. } = server.get(&format!("/v1/transfers/{first}"), Some(&ada)).await;
         assert_eq!(status, StatusCode::OK, "{view}");
     })
     .await;
-    let paged = store_cost(&client, &server, async {
-        let (status, page) = call(&client, get.clone(), format!("{transfers}?limit=20"), Some(&ada), None).await;
+    let paged = store_cost(&server, async {
+        let Answer { status, body: page, .. } = server.get("/v1/transfers?limit=20", Some(&ada)).await;
         assert_eq!((status, page["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(3)), "{page}");
     })
     .await;
@@ -771,8 +700,7 @@ async fn a_share_a_view_and_a_page_of_history_cost_the_store_what_the_docs_say()
         "share {shared:?}, view {viewed:?}, page {paged:?}"
     );
     // Each repository call is timed, by operation (the store row of the dashboard).
-    let metrics =
-        reqwest::get(format!("{}/metrics", server.internal)).await.expect("scrapes").text().await.expect("text");
+    let metrics = server.internal_text("/metrics").await;
     for operation in ["transfers.insert", "transfers.history", "totals.reserve"] {
         let series = format!("pointshare_store_call_duration_seconds_count{{operation=\"{operation}\"}}");
         assert!(metrics.contains(&series), "{series} in /metrics");
@@ -852,37 +780,23 @@ async fn with_the_store_unreachable_requests_answer_503_store_unavailable_and_a_
     });
     settings.backends.cache = Some(pointshare_server::settings::CacheChoice::Memory);
     settings.backends.provider = Some(ProviderChoice::Simulator);
-    let application = pointshare_server::Application::build(settings).await.expect("builds");
-    let base = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
-    let alice = alice_and_bob_on(&base).await;
-    let client = Client::new();
+    let api = start_in_process(settings).await;
+    let alice = alice_and_bob_on(&api).await;
 
-    let share = || {
-        client
-            .post(format!("{base}/v1/transfers"))
-            .bearer_auth(&alice)
-            .header("Idempotency-Key", "during-the-outage")
-            .json(&json!({"to_handle": "bob", "amount": 30}))
-    };
+    let share = || api.share(&alice, "during-the-outage", json!({"to_handle": "bob", "amount": 30}));
     link.cut().await;
-    for request in [share(), client.get(format!("{base}/v1/transfers")).bearer_auth(&alice)] {
-        let answer = request.send().await.expect("answers");
-        let status = answer.status();
-        let retry_after = answer.headers().get("retry-after").cloned();
-        let problem: Value = answer.json().await.expect("a problem");
-        assert_eq!((status, problem["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("store_unavailable")));
-        assert!(retry_after.is_some(), "says when to come back: {problem}");
+    for answer in [share().await, api.get("/v1/transfers", Some(&alice)).await] {
+        answer.problem(503, "store_unavailable");
+        assert!(answer.headers.contains_key("retry-after"), "says when to come back: {:?}", answer.body);
     }
 
     link.restore().await;
-    let answer = share().send().await.expect("answers");
-    assert_eq!(answer.status(), StatusCode::CREATED);
-    let shared: Value = answer.json().await.expect("a transfer");
-    assert_eq!(shared["state"], "completed", "{shared}");
-    let again: Value = share().send().await.expect("answers").json().await.expect("a transfer");
-    assert_eq!(again["id"], shared["id"], "the same key is the same share");
-    let (_, balance) = call(&client, reqwest::Method::GET, format!("{base}/v1/me/balance"), Some(&alice), None).await;
+    let shared = share().await;
+    assert_eq!(shared.status, StatusCode::CREATED);
+    assert_eq!(shared.body["state"], "completed", "{:?}", shared.body);
+    let again = share().await;
+    assert_eq!(again.body["id"], shared.body["id"], "the same key is the same share");
+    let balance = api.get("/v1/me/balance", Some(&alice)).await.body;
     assert_eq!(balance["balance"], 70, "moved once: {balance}");
 }
 
@@ -901,27 +815,23 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
     });
     settings.cache = Some(RedisSettings::new(format!("redis://127.0.0.1:{redis_port}")));
     settings.backends.provider = Some(ProviderChoice::Simulator);
-    let application = pointshare_server::Application::build(settings).await.expect("starts without its servers");
-    let base = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
-    let client = Client::new();
-    let get = reqwest::Method::GET;
-    let (status, _) = call(&client, get.clone(), format!("{base}/healthz"), None, None).await;
+    let api = start_in_process(settings).await;
+    let status = api.get("/healthz", None).await.status;
     assert_eq!(status, StatusCode::OK, "alive");
-    let (status, ready) = call(&client, get.clone(), format!("{base}/readyz"), None, None).await;
+    let Answer { status, body: ready, .. } = api.get("/readyz", None).await;
     assert_eq!((status, ready), (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "unready"})));
 
     link.restore().await;
     let redis = OwnRedis::on(redis_port).await;
     within_ten_seconds("the replica to be ready", || async {
-        let (status, _) = call(&client, get.clone(), format!("{base}/readyz"), None, None).await;
+        let status = api.get("/readyz", None).await.status;
         status == StatusCode::OK
     })
     .await;
     // The bootstrap admin was made once the store answered.
     within_ten_seconds("the bootstrap admin to log in", || async {
-        let body = json!({"email": "boss@example.com", "password": "correct horse battery"});
-        let (status, _) = call(&client, reqwest::Method::POST, format!("{base}/v1/auth/login"), None, Some(body)).await;
+        let body = json!({"email": "boss@example.com", "password": PASSWORD});
+        let status = api.post("/v1/auth/login", None, body).await.status;
         status == StatusCode::OK
     })
     .await;
@@ -942,11 +852,9 @@ async fn replicas_wait_for_migrate_and_refuse_a_store_newer_than_they_can_read()
     fresh.push(("POINTSHARE_MONGODB_DATABASE", database.clone()));
 
     let server = start_server(&fresh).await;
-    let client = Client::new();
     let readyz = || async {
-        let (status, body) =
-            call(&client, reqwest::Method::GET, format!("{}/readyz", server.internal), None, None).await;
-        (status, body)
+        let answer = server.internal_get("/readyz").await;
+        (answer.status, answer.body)
     };
     let (status, body) = readyz().await;
     assert_eq!((status, &body["status"]), (StatusCode::SERVICE_UNAVAILABLE, &json!("unready")), "{body}");
@@ -1051,13 +959,13 @@ async fn a_share_is_one_trace_from_the_caller_through_the_store_to_the_provider(
     env.push(("POINTSHARE_TRACING_ENDPOINT", receiver.clone()));
     env.push(("POINTSHARE_TRACING_SAMPLE_RATIO", "0".into()));
     let server = start_server(&env).await;
-    let client = Client::new();
-    let ada = ada_with_100_and_ben(&client, &server, &env).await;
+    let ada = ada_with_100_and_ben(&server, &env).await;
 
     let trace = format!("{:032x}", rand::random::<u128>());
     let caller = format!("{:016x}", rand::random::<u64>() | 1);
-    let shared = client
-        .post(format!("{}/v1/transfers", server.base))
+    let shared = server
+        .client
+        .post(server.url("/v1/transfers"))
         .bearer_auth(&ada)
         .header("Idempotency-Key", "traced-share")
         .header("traceparent", format!("00-{trace}-{caller}-01"))
