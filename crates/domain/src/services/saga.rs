@@ -498,7 +498,7 @@ impl SagaDriver {
                 movement: movement(sender_account()?, transfer.debit_reference(), memo),
                 on_applied: TransferState::Debited,
             },
-            (Legs::DebitThenCredit, TransferState::Debited) => Step {
+            (Legs::DebitThenCredit, TransferState::Debited) | (Legs::CreditOnly, TransferState::Accepted) => Step {
                 kind: MovementKind::Credit,
                 movement: movement(recipient_account()?, transfer.credit_reference(), memo),
                 on_applied: TransferState::Completed,
@@ -515,11 +515,6 @@ impl SagaDriver {
                     on_applied: TransferState::Reversed,
                 }
             }
-            (Legs::CreditOnly, TransferState::Accepted) => Step {
-                kind: MovementKind::Credit,
-                movement: movement(recipient_account()?, transfer.credit_reference(), memo),
-                on_applied: TransferState::Completed,
-            },
             (Legs::DebitOnly, TransferState::Accepted) => Step {
                 kind: MovementKind::Debit,
                 movement: movement(sender_account()?, transfer.debit_reference(), memo),
