@@ -23,11 +23,11 @@ mod client;
 #[allow(dead_code, reason = "shared with the API tests, which use all of it")]
 mod sse;
 
-use client::{Answer, Api};
+use client::{Answer, Api, MEMBER_PASSWORD};
 use pointshare_testkit::test_server as required;
 
-/// Every member's password in these tests, the bootstrap admin's too.
-const PASSWORD: &str = "correct horse battery";
+/// The bootstrap admin's password (members have the client's `MEMBER_PASSWORD`).
+const BOSS_PASSWORD: &str = "correct horse battery";
 
 /// The binary, running, and a client to it (`Api`'s requests, through `Deref`).
 struct Server {
@@ -68,7 +68,7 @@ async fn real_backends(database: &str) -> (pointshare_provider_sim::RunningSim, 
         ("POINTSHARE_SMTP_URL", required("POINTSHARE_TEST_SMTP_URL")),
         ("POINTSHARE_REQUIRE_VERIFIED_EMAIL", "false".into()),
         ("POINTSHARE_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com".into()),
-        ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD.into()),
+        ("POINTSHARE_BOOTSTRAP_ADMIN_PASSWORD", BOSS_PASSWORD.into()),
     ];
     let (status, said) = migrate(&env);
     assert_eq!(status, Some(0), "pointshare migrate: {said}");
@@ -138,8 +138,7 @@ fn operator(env: &[(&str, String)], command: &[&str], args: &[&str]) -> (Option<
 /// Signs ada and ben up and has the operator make ada an admin.
 async fn ada_admin_and_ben(server: &Server, env: &[(&str, String)]) {
     for handle in ["ada", "ben"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": PASSWORD, "handle": handle, "display_name": handle});
-        let Answer { status, body: member, .. } = server.post("/v1/auth/signup", None, body).await;
+        let Answer { status, body: member, .. } = server.signup(handle).await;
         assert_eq!((status, member["role"].as_str()), (StatusCode::CREATED, Some("member")), "{member}");
     }
     let (code, out, err) = admin(env, &["promote", "ada@example.com"]);
@@ -150,11 +149,11 @@ async fn ada_admin_and_ben(server: &Server, env: &[(&str, String)]) {
 /// ada (an admin, granted 100 points by the bootstrap admin) and ben; ada's token.
 async fn ada_with_100_and_ben(server: &Server, env: &[(&str, String)]) -> String {
     ada_admin_and_ben(server, env).await;
-    let boss = server.token("boss@example.com", PASSWORD).await;
+    let boss = server.token("boss@example.com", BOSS_PASSWORD).await;
     let grant = json!({"to_handle": "ada", "amount": 100, "reason": "welcome"});
     let Answer { status, body: granted, .. } = server.create("/v1/admin/grants", &boss, grant).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
-    server.token("ada@example.com", PASSWORD).await
+    server.token("ada@example.com", MEMBER_PASSWORD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +163,7 @@ async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     env.push(("POINTSHARE_REDIS_URL", required("POINTSHARE_TEST_REDIS_URL")));
     let server = start_server(&env).await;
     let ada = ada_with_100_and_ben(&server, &env).await;
-    let bens_session = server.session("ben@example.com", PASSWORD).await;
+    let bens_session = server.session("ben@example.com", MEMBER_PASSWORD).await;
     let share = json!({"to_handle": "ben", "amount": 30, "memo": "lunch"});
     let Answer { status, body: shared, .. } = server.create("/v1/transfers", &ada, share).await;
     assert_eq!((status, shared["state"].as_str()), (StatusCode::CREATED, Some("completed")), "{shared}");
@@ -186,7 +185,7 @@ async fn signup_share_and_history_survive_a_restart_on_real_servers() {
     assert_eq!((items[0]["id"].clone(), items[0]["amount"].as_u64()), (shared["id"].clone(), Some(30)));
     let balance = server.get("/v1/me/balance", Some(&ben)).await.body;
     assert_eq!(balance["balance"], 30);
-    let ada = server.token("ada@example.com", PASSWORD).await;
+    let ada = server.token("ada@example.com", MEMBER_PASSWORD).await;
     let page = server.get("/v1/transfers", Some(&ada)).await.body;
     assert_eq!(page["items"].as_array().expect("items").len(), 2, "the grant and the share: {page}");
     assert_eq!(sim.ledger().summary().total_balance, 100, "the grant is the only points minted");
@@ -243,7 +242,7 @@ fn with_boss() -> Settings {
     settings.http.internal_bind = "127.0.0.1:0".parse().expect("valid address");
     settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     settings.bootstrap_admin.email = Some("boss@example.com".into());
-    settings.bootstrap_admin.password = Some(PASSWORD.into());
+    settings.bootstrap_admin.password = Some(BOSS_PASSWORD.into());
     settings
 }
 
@@ -255,35 +254,23 @@ async fn alice_funded_on(redis_url: &str, rate_limit_fail_open: bool) -> (Api, S
     settings.backends.store = Some(StoreChoice::Memory);
     settings.backends.provider = Some(ProviderChoice::Simulator);
     settings.rate_limits.fail_open = rate_limit_fail_open;
-    let api = start_in_process(settings).await;
+    let api = Api::start(settings).await;
     let alice = alice_and_bob_on(&api).await;
     (api, alice)
-}
-
-/// A server in this test's process, for a test that stops what it stands on.
-async fn start_in_process(settings: Settings) -> Api {
-    let application = pointshare_server::Application::build(settings).await.expect("builds");
-    let api = Api::new(
-        format!("http://127.0.0.1:{}", application.port()),
-        format!("http://127.0.0.1:{}", application.internal_port()),
-    );
-    tokio::spawn(application.run_until_stopped());
-    api
 }
 
 /// Signs alice and bob up on the server `api` asks and has the bootstrap
 /// admin grant alice 100 points; alice's access token.
 async fn alice_and_bob_on(api: &Api) -> String {
     for handle in ["alice", "bob"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": PASSWORD, "handle": handle, "display_name": handle});
-        let Answer { status, body: member, .. } = api.post("/v1/auth/signup", None, body).await;
+        let Answer { status, body: member, .. } = api.signup(handle).await;
         assert_eq!(status, StatusCode::CREATED, "{member}");
     }
-    let boss = api.token("boss@example.com", PASSWORD).await;
+    let boss = api.token("boss@example.com", BOSS_PASSWORD).await;
     let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
     let Answer { status, body: granted, .. } = api.create("/v1/admin/grants", &boss, grant).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
-    api.token("alice@example.com", PASSWORD).await
+    api.token("alice@example.com", MEMBER_PASSWORD).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +315,7 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
     env.push(("POINTSHARE_EVENTS_HEARTBEAT", "1s".into()));
     let server = start_server(&env).await;
     ada_admin_and_ben(&server, &env).await;
-    let ada = server.token("ada@example.com", PASSWORD).await;
+    let ada = server.token("ada@example.com", MEMBER_PASSWORD).await;
     let grant = |n: u64| json!({"to_handle": "ben", "amount": n, "reason": "welcome"});
     let status = server.create("/v1/admin/grants", &ada, grant(1)).await.status;
     assert_eq!(status, StatusCode::CREATED);
@@ -346,7 +333,7 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
     })
     .await;
 
-    let ben = server.session("ben@example.com", PASSWORD).await;
+    let ben = server.session("ben@example.com", MEMBER_PASSWORD).await;
     let (ben_access, ben_refresh) = (ben["access_token"].as_str().expect("a token"), &ben["refresh_token"]);
     let mut events =
         server.client.get(server.url("/v1/me/events")).bearer_auth(ben_access).send().await.expect("the stream opens");
@@ -369,7 +356,7 @@ async fn roles_and_suspensions_change_only_from_the_operators_command_line_and_t
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a suspended member's session cannot be refreshed");
     let (code, _, err) = admin(&env, &["reinstate", "ben@example.com"]);
     assert_eq!(code, Some(0), "{err}");
-    server.session("ben@example.com", PASSWORD).await;
+    server.session("ben@example.com", MEMBER_PASSWORD).await;
 
     let (code, _, err) = admin(&env, &["promote", "nobody@example.com"]);
     assert_eq!(code, Some(1), "an unknown email: {err}");
@@ -554,24 +541,23 @@ async fn a_transfer_finished_by_recovery_on_one_replica_reaches_a_stream_on_anot
         settings.recovery.interval = recovery_interval;
         settings
     };
-    let a = start_in_process(replica(Duration::ZERO, 0)).await;
-    let b = start_in_process(replica(Duration::from_millis(200), 0)).await;
+    let a = Api::start(replica(Duration::ZERO, 0)).await;
+    let b = Api::start(replica(Duration::from_millis(200), 0)).await;
 
     for handle in ["alice", "bob"] {
-        let body = json!({"email": format!("{handle}@example.com"), "password": PASSWORD, "handle": handle, "display_name": handle});
-        let Answer { status, body: member, .. } = a.post("/v1/auth/signup", None, body).await;
+        let Answer { status, body: member, .. } = a.signup(handle).await;
         assert_eq!(status, StatusCode::CREATED, "{member}");
     }
-    let boss = a.token("boss@example.com", PASSWORD).await;
+    let boss = a.token("boss@example.com", BOSS_PASSWORD).await;
     let grant = json!({"to_handle": "alice", "amount": 100, "reason": "welcome"});
     let Answer { status, body: granted, .. } = a.create("/v1/admin/grants", &boss, grant).await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
 
-    let bob = a.token("bob@example.com", PASSWORD).await;
+    let bob = a.token("bob@example.com", MEMBER_PASSWORD).await;
     let mut stream = sse::EventStream::open(&a.url("/v1/me/events"), &bob, None).await.expect("a stream");
     let patience = Duration::from_secs(15);
     assert_eq!(stream.next(patience).await.expect("an event").name, "ready");
-    let alice = b.token("alice@example.com", PASSWORD).await;
+    let alice = b.token("alice@example.com", MEMBER_PASSWORD).await;
     let share = json!({"to_handle": "bob", "amount": 10});
     let Answer { status, body: shared, .. } = b.create("/v1/transfers", &alice, share).await;
     assert_eq!((status, shared["state"].as_str()), (StatusCode::ACCEPTED, Some("processing")), "{shared}");
@@ -780,7 +766,7 @@ async fn with_the_store_unreachable_requests_answer_503_store_unavailable_and_a_
     });
     settings.backends.cache = Some(pointshare_server::settings::CacheChoice::Memory);
     settings.backends.provider = Some(ProviderChoice::Simulator);
-    let api = start_in_process(settings).await;
+    let api = Api::start(settings).await;
     let alice = alice_and_bob_on(&api).await;
 
     let share = || api.share(&alice, "during-the-outage", json!({"to_handle": "bob", "amount": 30}));
@@ -815,7 +801,7 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
     });
     settings.cache = Some(RedisSettings::new(format!("redis://127.0.0.1:{redis_port}")));
     settings.backends.provider = Some(ProviderChoice::Simulator);
-    let api = start_in_process(settings).await;
+    let api = Api::start(settings).await;
     let status = api.get("/healthz", None).await.status;
     assert_eq!(status, StatusCode::OK, "alive");
     let Answer { status, body: ready, .. } = api.get("/readyz", None).await;
@@ -830,7 +816,7 @@ async fn a_replica_starts_before_its_store_and_cache_and_serves_once_they_answer
     .await;
     // The bootstrap admin was made once the store answered.
     within_ten_seconds("the bootstrap admin to log in", || async {
-        let body = json!({"email": "boss@example.com", "password": PASSWORD});
+        let body = json!({"email": "boss@example.com", "password": BOSS_PASSWORD});
         let status = api.post("/v1/auth/login", None, body).await.status;
         status == StatusCode::OK
     })

@@ -4,11 +4,15 @@
 
 use std::time::Duration;
 
+use pointshare_server::{Application, Settings};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// The embedded default's demo members' password.
 pub const DEMO_PASSWORD: &str = "pointshare-demo";
+
+/// The password of every member a test signs up.
+pub const MEMBER_PASSWORD: &str = "a good password";
 
 /// A client of one server: its API and its internal listener.
 #[derive(Debug, Clone)]
@@ -49,6 +53,18 @@ impl Answer {
 }
 
 impl Api {
+    /// Starts a server with `settings` in this process (it runs until the
+    /// test ends) and asks it.
+    pub async fn start(settings: Settings) -> Api {
+        let application = Application::build(settings).await.expect("the application builds");
+        let api = Api::new(
+            format!("http://127.0.0.1:{}", application.port()),
+            format!("http://127.0.0.1:{}", application.internal_port()),
+        );
+        tokio::spawn(application.run_until_stopped());
+        api
+    }
+
     pub fn new(address: String, internal: String) -> Self {
         let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("a client");
         Api { address, internal, client }
@@ -101,14 +117,14 @@ impl Api {
 
     /// A signup from a client of its own (its own connection), as many at once would be.
     pub async fn signup_as(&self, handle: String) -> Answer {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "a good password", "handle": handle, "display_name": handle});
+        let body = signup(&handle);
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("a client");
         Answer::of(client.post(self.url("/v1/auth/signup")).json(&body).send().await.expect("answers")).await
     }
 
+    /// `handle` signs up as `<handle>@example.com` with `MEMBER_PASSWORD`.
     pub async fn signup(&self, handle: &str) -> Answer {
-        let body = json!({"email": format!("{handle}@example.com"), "password": "a good password", "handle": handle, "display_name": handle});
-        self.post("/v1/auth/signup", None, body).await
+        self.post("/v1/auth/signup", None, signup(handle)).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Answer {
@@ -118,7 +134,7 @@ impl Api {
     /// Signs a new member up and returns their access token.
     pub async fn member(&self, handle: &str) -> String {
         assert_eq!(self.signup(handle).await.status, StatusCode::CREATED);
-        self.token(&format!("{handle}@example.com"), "a good password").await
+        self.token(&format!("{handle}@example.com"), MEMBER_PASSWORD).await
     }
 
     /// A login's tokens, access and refresh; the login must succeed.
@@ -173,6 +189,10 @@ impl Api {
         assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
         answer.body["balance"].as_u64().expect("a balance")
     }
+}
+
+fn signup(handle: &str) -> Value {
+    json!({"email": format!("{handle}@example.com"), "password": MEMBER_PASSWORD, "handle": handle, "display_name": handle})
 }
 
 async fn answer(request: RequestBuilder) -> Answer {

@@ -1,9 +1,8 @@
 //! `spawn_app`: a real server on 127.0.0.1:0 with the embedded default, and a
 //! client whose methods read like the requests a member makes (`Api`).
 
+use pointshare_server::Settings;
 use pointshare_server::settings::{CacheChoice, MailChoice, MongoSettings, StoreChoice, TrustedProxies};
-use pointshare_server::{Application, Settings};
-
 use secrecy::ExposeSecret;
 
 pub use crate::client::{Answer, Api, DEMO_PASSWORD};
@@ -121,9 +120,5 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
     settings.auth.jwt_secret = Some(pointshare_testkit::random_secret().into());
     tune(&mut settings);
     let secret = settings.auth.jwt_secret.as_ref().map(|secret| secret.expose_secret().to_owned()).unwrap_or_default();
-    let application = Application::build(settings).await.expect("the application builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let internal = format!("http://127.0.0.1:{}", application.internal_port());
-    tokio::spawn(application.run_until_stopped());
-    TestApp { api: Api::new(address, internal), secret }
+    TestApp { api: Api::start(settings).await, secret }
 }
