@@ -12,6 +12,7 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { Person, apiUrl, launch, screenshot, sideBySide, waitMs } from "../../test/browser.mjs";
 
 const adminEmail = process.env.ADMIN_EMAIL ?? "boss@example.com";
@@ -66,6 +67,25 @@ async function eventually(what, check) {
   }
 }
 
+// The simulator's scheduling state from /proc ("T" once stopped, "S" or
+// "R" while it runs), or why it cannot be read.
+async function providerState() {
+  try {
+    const stat = await readFile(`/proc/${providerPid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch (error) {
+    return `unreadable (${error.code})`;
+  }
+}
+
+// Stops the simulator and waits until the kernel has it stopped: the share
+// that follows must find it silent, or it settles and nothing is parked.
+async function stopProvider() {
+  assert.ok(providerPid > 0, "PROVIDER_PID is not set: run this through scripts/browser-test");
+  process.kill(providerPid, "SIGSTOP");
+  await eventually("the provider simulator to be stopped", async () => (await providerState()) === "T");
+}
+
 // Alice (1,000 points) shared 500 with bob, and 7 with carol while the
 // provider was stopped: recovery gave up on that one and parked it for review.
 async function setUp(boss) {
@@ -77,13 +97,19 @@ async function setUp(boss) {
     { token: boss, key: "start", body: { to_handle: "alice", amount: 1000, reason: "welcome" } }));
   await expectOk("alice shares with bob", call("POST", "/v1/transfers",
     { token: alice, key: "to-bob", body: { to_handle: "bob", amount: 500, memo: "meant for bea" } }));
-  process.kill(providerPid, "SIGSTOP");
+  await stopProvider();
   try {
-    await expectOk("alice shares with carol", call("POST", "/v1/transfers",
-      { token: alice, key: "to-carol", body: { to_handle: "carol", amount: 7 } }));
+    const share = await call("POST", "/v1/transfers",
+      { token: alice, key: "to-carol", body: { to_handle: "carol", amount: 7 } });
+    assert.equal(share.status, 202,
+      `alice shares with carol while the provider is stopped: expected it still processing, got HTTP ${share.status} ${JSON.stringify(share.body)}`);
+    let seen;
     await eventually("recovery to park the share to carol in needs_review", async () => {
-      const { body } = await call("GET", "/v1/transfers?state=needs_review", { token: alice });
-      return body?.items?.length === 1;
+      seen = await call("GET", `/v1/transfers/${share.body.id}`, { token: alice });
+      return seen.body?.state === "needs_review";
+    }).catch(async (error) => {
+      error.message += `; the share now: HTTP ${seen?.status} ${JSON.stringify(seen?.body)}; the provider: ${await providerState()}`;
+      throw error;
     });
   } finally {
     process.kill(providerPid, "SIGCONT");
