@@ -111,6 +111,8 @@ async function setUp(boss) {
       error.message += `; the share now: HTTP ${seen?.status} ${JSON.stringify(seen?.body)}; the provider: ${await providerState()}`;
       throw error;
     });
+    const parked = await expectOk("alice's parked transfers", call("GET", "/v1/transfers?state=needs_review", { token: alice }));
+    assert.deepEqual(parked.items.map((item) => item.id), [share.body.id], "alice's needs_review list holds the share to carol alone");
   } finally {
     process.kill(providerPid, "SIGCONT");
   }
